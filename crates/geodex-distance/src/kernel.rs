@@ -1,0 +1,270 @@
+//! Instruction-set selection and the zero-sized distance types the search loop is generic over.
+
+use std::sync::OnceLock;
+
+use crate::portable;
+
+/// An instruction set a kernel can run on. [`Isa::detect`] picks the best one once per process.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Isa {
+    /// Plain Rust ([`crate::portable`]); runs everywhere.
+    Portable,
+    /// x86-64 AVX2 with FMA.
+    Avx2,
+    /// x86-64 AVX-512F (float kernels; byte kernels use AVX2, which every AVX-512 CPU has).
+    Avx512,
+}
+
+impl Isa {
+    /// The best instruction set this CPU supports, detected once and cached.
+    ///
+    /// The environment variable `GEODEX_ISA` (`portable`, `avx2`, `avx512`) can lower the choice,
+    /// for benchmarks and tests of the fallback paths; it never raises it above what the CPU has.
+    pub fn detect() -> Isa {
+        static DETECTED: OnceLock<Isa> = OnceLock::new();
+        *DETECTED.get_or_init(|| {
+            let best = Isa::available().into_iter().last().unwrap_or(Isa::Portable);
+            match std::env::var("GEODEX_ISA").ok().and_then(|s| Isa::from_name(&s)) {
+                Some(wanted) if Isa::available().contains(&wanted) => wanted,
+                _ => best,
+            }
+        })
+    }
+
+    /// Every instruction set this CPU can run, from slowest to fastest.
+    pub fn available() -> Vec<Isa> {
+        let mut out = vec![Isa::Portable];
+        if Avx2::new().is_some() {
+            out.push(Isa::Avx2);
+        }
+        if Avx512::new().is_some() {
+            out.push(Isa::Avx512);
+        }
+        out
+    }
+
+    /// Short lower-case name (`portable`, `avx2`, `avx512`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Isa::Portable => "portable",
+            Isa::Avx2 => "avx2",
+            Isa::Avx512 => "avx512",
+        }
+    }
+
+    /// The instruction set called `name`, if any.
+    pub fn from_name(name: &str) -> Option<Isa> {
+        [Isa::Portable, Isa::Avx2, Isa::Avx512].into_iter().find(|i| i.name() == name)
+    }
+}
+
+/// The four primitive reductions, implemented once per instruction set. Implementors are
+/// zero-sized *tokens*: holding one proves the CPU supports its instructions.
+pub trait IsaKernels: Copy + Send + Sync + 'static {
+    /// ‖a − b‖² over the common prefix of `a` and `b`.
+    fn squared_l2_f32(self, a: &[f32], b: &[f32]) -> f32;
+    /// ⟨a, b⟩ over the common prefix of `a` and `b`.
+    fn dot_f32(self, a: &[f32], b: &[f32]) -> f32;
+    /// ‖a − b‖² for bytes, exact for dimensions ≤ 66 051.
+    fn squared_l2_u8(self, a: &[u8], b: &[u8]) -> u32;
+    /// ⟨a, b⟩ for bytes, exact for dimensions ≤ 66 051.
+    fn dot_u8(self, a: &[u8], b: &[u8]) -> u32;
+}
+
+/// Token for the portable kernels; always available.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Portable;
+
+/// Token proving AVX2 and FMA are available. Only [`Avx2::new`] makes one.
+#[derive(Clone, Copy, Debug)]
+pub struct Avx2 {
+    _proof: (),
+}
+
+/// Token proving AVX-512F, AVX2 and FMA are available. Only [`Avx512::new`] makes one.
+#[derive(Clone, Copy, Debug)]
+pub struct Avx512 {
+    _proof: (),
+}
+
+impl Avx2 {
+    /// The token, if this CPU has AVX2 and FMA.
+    pub fn new() -> Option<Self> {
+        #[cfg(target_arch = "x86_64")]
+        if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+            return Some(Avx2 { _proof: () });
+        }
+        None
+    }
+}
+
+impl Avx512 {
+    /// The token, if this CPU has AVX-512F (and AVX2 and FMA).
+    pub fn new() -> Option<Self> {
+        #[cfg(target_arch = "x86_64")]
+        if is_x86_feature_detected!("avx512f") && Avx2::new().is_some() {
+            return Some(Avx512 { _proof: () });
+        }
+        None
+    }
+}
+
+impl IsaKernels for Portable {
+    #[inline]
+    fn squared_l2_f32(self, a: &[f32], b: &[f32]) -> f32 {
+        portable::squared_l2_f32(a, b)
+    }
+    #[inline]
+    fn dot_f32(self, a: &[f32], b: &[f32]) -> f32 {
+        portable::dot_f32(a, b)
+    }
+    #[inline]
+    fn squared_l2_u8(self, a: &[u8], b: &[u8]) -> u32 {
+        portable::squared_l2_u8(a, b)
+    }
+    #[inline]
+    fn dot_u8(self, a: &[u8], b: &[u8]) -> u32 {
+        portable::dot_u8(a, b)
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+impl IsaKernels for Avx2 {
+    #[inline]
+    fn squared_l2_f32(self, a: &[f32], b: &[f32]) -> f32 {
+        // SAFETY: an `Avx2` token exists only if AVX2 and FMA were detected (see `Avx2::new`).
+        unsafe { crate::x86::squared_l2_f32_avx2(a, b) }
+    }
+    #[inline]
+    fn dot_f32(self, a: &[f32], b: &[f32]) -> f32 {
+        // SAFETY: as above, the token proves AVX2 and FMA.
+        unsafe { crate::x86::dot_f32_avx2(a, b) }
+    }
+    #[inline]
+    fn squared_l2_u8(self, a: &[u8], b: &[u8]) -> u32 {
+        // SAFETY: as above, the token proves AVX2.
+        unsafe { crate::x86::squared_l2_u8_avx2(a, b) }
+    }
+    #[inline]
+    fn dot_u8(self, a: &[u8], b: &[u8]) -> u32 {
+        // SAFETY: as above, the token proves AVX2.
+        unsafe { crate::x86::dot_u8_avx2(a, b) }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+impl IsaKernels for Avx512 {
+    #[inline]
+    fn squared_l2_f32(self, a: &[f32], b: &[f32]) -> f32 {
+        // SAFETY: an `Avx512` token exists only if AVX-512F was detected (see `Avx512::new`).
+        unsafe { crate::x86::squared_l2_f32_avx512(a, b) }
+    }
+    #[inline]
+    fn dot_f32(self, a: &[f32], b: &[f32]) -> f32 {
+        // SAFETY: as above, the token proves AVX-512F.
+        unsafe { crate::x86::dot_f32_avx512(a, b) }
+    }
+    #[inline]
+    fn squared_l2_u8(self, a: &[u8], b: &[u8]) -> u32 {
+        // SAFETY: the `Avx512` token also proves AVX2 (checked in `Avx512::new`).
+        unsafe { crate::x86::squared_l2_u8_avx2(a, b) }
+    }
+    #[inline]
+    fn dot_u8(self, a: &[u8], b: &[u8]) -> u32 {
+        // SAFETY: the `Avx512` token also proves AVX2 (checked in `Avx512::new`).
+        unsafe { crate::x86::dot_u8_avx2(a, b) }
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+macro_rules! portable_fallback {
+    ($token:ty) => {
+        impl IsaKernels for $token {
+            fn squared_l2_f32(self, a: &[f32], b: &[f32]) -> f32 {
+                Portable.squared_l2_f32(a, b)
+            }
+            fn dot_f32(self, a: &[f32], b: &[f32]) -> f32 {
+                Portable.dot_f32(a, b)
+            }
+            fn squared_l2_u8(self, a: &[u8], b: &[u8]) -> u32 {
+                Portable.squared_l2_u8(a, b)
+            }
+            fn dot_u8(self, a: &[u8], b: &[u8]) -> u32 {
+                Portable.dot_u8(a, b)
+            }
+        }
+    };
+}
+#[cfg(not(target_arch = "x86_64"))]
+portable_fallback!(Avx2);
+#[cfg(not(target_arch = "x86_64"))]
+portable_fallback!(Avx512);
+
+/// A dissimilarity between two vectors of `T` (smaller is closer), as a zero-sized value the
+/// search loop is monomorphised over.
+pub trait Distance<T>: Copy + Send + Sync + 'static {
+    /// The dissimilarity of `a` and `b`; both must have the index's dimension.
+    fn distance(&self, a: &[T], b: &[T]) -> f32;
+}
+
+/// ‖a − b‖² ([`crate::Metric::L2`]) on the instruction set `I`.
+#[derive(Clone, Copy, Debug)]
+pub struct SquaredL2<I>(pub I);
+/// −⟨a, b⟩ ([`crate::Metric::InnerProduct`]) on the instruction set `I`.
+#[derive(Clone, Copy, Debug)]
+pub struct InnerProduct<I>(pub I);
+/// 1 − ⟨a, b⟩ on unit vectors ([`crate::Metric::Cosine`]) on the instruction set `I`.
+#[derive(Clone, Copy, Debug)]
+pub struct Cosine<I>(pub I);
+/// Poincaré-ball distance ([`crate::Metric::Poincare`]) on the instruction set `I`.
+#[derive(Clone, Copy, Debug)]
+pub struct Poincare<I>(pub I);
+
+impl<I: IsaKernels> Distance<f32> for SquaredL2<I> {
+    #[inline]
+    fn distance(&self, a: &[f32], b: &[f32]) -> f32 {
+        self.0.squared_l2_f32(a, b)
+    }
+}
+
+impl<I: IsaKernels> Distance<u8> for SquaredL2<I> {
+    /// Exact as an integer; as `f32` exact below 2²⁴ (all of SIFT's range: 128 · 255² < 2²⁴).
+    #[inline]
+    fn distance(&self, a: &[u8], b: &[u8]) -> f32 {
+        self.0.squared_l2_u8(a, b) as f32
+    }
+}
+
+impl<I: IsaKernels> Distance<f32> for InnerProduct<I> {
+    #[inline]
+    fn distance(&self, a: &[f32], b: &[f32]) -> f32 {
+        -self.0.dot_f32(a, b)
+    }
+}
+
+impl<I: IsaKernels> Distance<u8> for InnerProduct<I> {
+    #[inline]
+    fn distance(&self, a: &[u8], b: &[u8]) -> f32 {
+        -(self.0.dot_u8(a, b) as f32)
+    }
+}
+
+impl<I: IsaKernels> Distance<f32> for Cosine<I> {
+    #[inline]
+    fn distance(&self, a: &[f32], b: &[f32]) -> f32 {
+        1.0 - self.0.dot_f32(a, b)
+    }
+}
+
+impl<I: IsaKernels> Distance<f32> for Poincare<I> {
+    /// arcosh(1 + 2‖a−b‖² / ((1−‖a‖²)(1−‖b‖²))), Nickel & Kiela (2017) eq. 1. The three
+    /// reductions run in `f32` SIMD; the ratio and arcosh in `f64`, because 1 − ‖x‖² loses
+    /// digits for points near the boundary, where hierarchies put their leaves.
+    #[inline]
+    fn distance(&self, a: &[f32], b: &[f32]) -> f32 {
+        let diff = self.0.squared_l2_f32(a, b) as f64;
+        let alpha = (1.0 - self.0.dot_f32(a, a) as f64).max(f64::MIN_POSITIVE);
+        let beta = (1.0 - self.0.dot_f32(b, b) as f64).max(f64::MIN_POSITIVE);
+        (1.0 + 2.0 * diff / (alpha * beta)).acosh() as f32
+    }
+}

@@ -1,0 +1,121 @@
+//! Every kernel on every instruction set this CPU has, against the `f64`/`u64` reference, for
+//! every dimension 1..=1024 (deterministic sweep) and for random shapes and values (proptest).
+//!
+//! Tolerance: 1e-5 relative. For squared L2 all terms are non-negative, so relative to the
+//! value itself; for dot products relative to Σ|aᵢbᵢ|, the scale of the rounding error of any
+//! summation order (a dot product can cancel to ~0 while its terms are large).
+
+use geodex_distance::{reference, Avx2, Avx512, IsaKernels, Portable};
+use proptest::prelude::*;
+
+const TOL: f64 = 1e-5;
+
+/// A small deterministic generator (SplitMix64) so the sweep needs no RNG crate.
+struct SplitMix(u64);
+impl SplitMix {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn f32_in(&mut self, scale: f32) -> f32 {
+        ((self.next() >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0) * scale
+    }
+}
+
+fn check_f32<I: IsaKernels>(isa: I, name: &str, a: &[f32], b: &[f32]) {
+    let l2_ref = reference::squared_l2_f32(a, b);
+    let l2 = isa.squared_l2_f32(a, b) as f64;
+    assert!(
+        (l2 - l2_ref).abs() <= TOL * l2_ref + 1e-30,
+        "{name} squared_l2_f32 d={}: {l2} vs reference {l2_ref}",
+        a.len()
+    );
+    let dot_ref = reference::dot_f32(a, b);
+    let scale = reference::dot_magnitude_f32(a, b);
+    let dot = isa.dot_f32(a, b) as f64;
+    assert!(
+        (dot - dot_ref).abs() <= TOL * scale + 1e-30,
+        "{name} dot_f32 d={}: {dot} vs reference {dot_ref} (scale {scale})",
+        a.len()
+    );
+}
+
+fn check_u8<I: IsaKernels>(isa: I, name: &str, a: &[u8], b: &[u8]) {
+    assert_eq!(isa.squared_l2_u8(a, b) as u64, reference::squared_l2_u8(a, b), "{name} squared_l2_u8 d={}", a.len());
+    assert_eq!(isa.dot_u8(a, b) as u64, reference::dot_u8(a, b), "{name} dot_u8 d={}", a.len());
+}
+
+fn for_each_isa(mut f: impl FnMut(&dyn Fn(&[f32], &[f32]), &dyn Fn(&[u8], &[u8]))) {
+    f(&|a, b| check_f32(Portable, "portable", a, b), &|a, b| check_u8(Portable, "portable", a, b));
+    if let Some(t) = Avx2::new() {
+        f(&|a, b| check_f32(t, "avx2", a, b), &|a, b| check_u8(t, "avx2", a, b));
+    }
+    if let Some(t) = Avx512::new() {
+        f(&|a, b| check_f32(t, "avx512", a, b), &|a, b| check_u8(t, "avx512", a, b));
+    }
+}
+
+#[test]
+fn every_dimension_1_to_1024_matches_reference() {
+    let mut rng = SplitMix(7);
+    for dim in 1..=1024usize {
+        for scale in [1e-3f32, 1.0, 1e3] {
+            let a: Vec<f32> = (0..dim).map(|_| rng.f32_in(scale)).collect();
+            let b: Vec<f32> = (0..dim).map(|_| rng.f32_in(scale)).collect();
+            let ua: Vec<u8> = (0..dim).map(|_| rng.next() as u8).collect();
+            let ub: Vec<u8> = (0..dim).map(|_| rng.next() as u8).collect();
+            for_each_isa(|f, u| {
+                f(&a, &b);
+                u(&ua, &ub);
+            });
+        }
+    }
+}
+
+#[test]
+fn extreme_bytes_are_exact() {
+    for dim in [1, 15, 16, 17, 31, 32, 33, 128, 1024, 4096, 65_536] {
+        let zeros = vec![0u8; dim];
+        let full = vec![255u8; dim];
+        for_each_isa(|_, u| {
+            u(&zeros, &full);
+            u(&full, &full);
+        });
+    }
+}
+
+#[test]
+fn available_isas_include_portable_and_detect_is_one_of_them() {
+    let avail = geodex_distance::Isa::available();
+    assert_eq!(avail[0], geodex_distance::Isa::Portable);
+    assert!(avail.contains(&geodex_distance::Isa::detect()));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn random_f32_vectors_match_reference(
+        pairs in (1usize..=1024).prop_flat_map(|d| (
+            prop::collection::vec(-1e4f32..1e4, d),
+            prop::collection::vec(-1e4f32..1e4, d),
+        ))
+    ) {
+        let (a, b) = pairs;
+        for_each_isa(|f, _| f(&a, &b));
+    }
+
+    #[test]
+    fn random_u8_vectors_match_reference(
+        pairs in (1usize..=1024).prop_flat_map(|d| (
+            prop::collection::vec(any::<u8>(), d),
+            prop::collection::vec(any::<u8>(), d),
+        ))
+    ) {
+        let (a, b) = pairs;
+        for_each_isa(|_, u| u(&a, &b));
+    }
+}
