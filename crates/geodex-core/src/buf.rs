@@ -1,0 +1,56 @@
+//! Arrays that are either owned or a section of an opened index file.
+
+use std::sync::Arc;
+
+use memmap2::Mmap;
+
+/// The bytes of an opened index file: memory-mapped, or read into an 8-byte-aligned heap
+/// buffer (so casts to `u32`/`u64`/`f32` at 64-byte-aligned section offsets are aligned).
+#[derive(Debug)]
+pub(crate) enum Backing {
+    Mapped(Mmap),
+    Heap { words: Vec<u64>, len: usize },
+}
+
+impl Backing {
+    pub(crate) fn bytes(&self) -> &[u8] {
+        match self {
+            Backing::Mapped(m) => m,
+            Backing::Heap { words, len } => &bytemuck::cast_slice(words)[..*len],
+        }
+    }
+}
+
+/// A read-only array of `T`: owned, or `len` elements at `offset` bytes of a shared file.
+/// Invariant for the file form: the range is inside the file and aligned for `T` (checked by
+/// [`Buf::from_file`], so [`Buf::as_slice`] cannot fail).
+#[derive(Debug, Clone)]
+pub(crate) enum Buf<T> {
+    Owned(Vec<T>),
+    File { backing: Arc<Backing>, offset: usize, len: usize },
+}
+
+impl<T: bytemuck::Pod> Buf<T> {
+    /// `len` elements at byte `offset` of `backing`, if in bounds and aligned.
+    pub(crate) fn from_file(backing: &Arc<Backing>, offset: usize, len: usize) -> Option<Self> {
+        let bytes = len.checked_mul(std::mem::size_of::<T>())?;
+        let region = backing.bytes().get(offset..offset.checked_add(bytes)?)?;
+        bytemuck::try_cast_slice::<u8, T>(region).ok()?;
+        Some(Buf::File { backing: Arc::clone(backing), offset, len })
+    }
+
+    #[inline]
+    pub(crate) fn as_slice(&self) -> &[T] {
+        match self {
+            Buf::Owned(v) => v,
+            Buf::File { backing, offset, len } => {
+                let region = &backing.bytes()[*offset..*offset + *len * std::mem::size_of::<T>()];
+                bytemuck::cast_slice(region)
+            }
+        }
+    }
+
+    pub(crate) fn is_mapped(&self) -> bool {
+        matches!(self, Buf::File { backing, .. } if matches!(**backing, Backing::Mapped(_)))
+    }
+}

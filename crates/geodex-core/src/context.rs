@@ -1,0 +1,49 @@
+//! Per-thread scratch space, reused across queries so the hot path never allocates.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+use crate::visited::VisitedSet;
+use crate::Neighbor;
+
+/// What one layer traversal ([`crate::search::search_layer`]) needs.
+#[derive(Debug, Default)]
+pub(crate) struct LayerScratch {
+    pub(crate) visited: VisitedSet,
+    /// Min-heap of nodes still to expand (closest on top).
+    pub(crate) candidates: BinaryHeap<Reverse<Neighbor>>,
+    /// Max-heap of the best `ef` accepted nodes (worst on top).
+    pub(crate) results: BinaryHeap<Neighbor>,
+}
+
+/// Buffers of the neighbour-selection heuristic.
+#[derive(Debug, Default)]
+pub(crate) struct SelectScratch {
+    pub(crate) candidates: Vec<Neighbor>,
+    pub(crate) selected: Vec<Neighbor>,
+    pub(crate) pruned: Vec<Neighbor>,
+}
+
+/// Everything one search or insertion needs besides the index. Create one per thread and
+/// reuse it: once its buffers have grown to their working size, searching allocates nothing.
+#[derive(Debug, Default)]
+pub struct SearchContext {
+    pub(crate) layer: LayerScratch,
+    /// The query after per-metric preparation (cosine: a normalised copy).
+    pub(crate) query: Vec<f32>,
+    /// Output of the last layer search, closest first.
+    pub(crate) found: Vec<Neighbor>,
+    /// Entry points of the next layer search.
+    pub(crate) entry: Vec<Neighbor>,
+    /// Selection of a new node's neighbours.
+    pub(crate) select: SelectScratch,
+    /// Shrinking of an existing node's list.
+    pub(crate) shrink: SelectScratch,
+}
+
+impl SearchContext {
+    /// An empty context; buffers grow on first use.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}

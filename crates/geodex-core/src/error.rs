@@ -1,0 +1,91 @@
+use thiserror::Error;
+
+use crate::Metric;
+
+/// Everything the index can refuse or fail at. Input problems name the row (0-based) and the
+/// component; file problems name the file.
+#[derive(Debug, Error)]
+pub enum CoreError {
+    /// No vectors to build from, or no queries.
+    #[error("no vectors given")]
+    Empty,
+    /// A vector's dimension differs from the index's.
+    #[error("row {row}: dimension {found} does not match the index dimension {expected}")]
+    DimensionMismatch {
+        /// The row.
+        row: usize,
+        /// The index's dimension.
+        expected: usize,
+        /// The row's.
+        found: usize,
+    },
+    /// NaN or an infinity in a vector.
+    #[error("row {row}, component {component}: value {value} is not finite")]
+    NonFinite {
+        /// The row.
+        row: usize,
+        /// The component.
+        component: usize,
+        /// The value.
+        value: f32,
+    },
+    /// An all-zero vector under the cosine metric (no direction).
+    #[error("row {row}: zero vector has no direction under the cosine metric")]
+    ZeroVector {
+        /// The row.
+        row: usize,
+    },
+    /// A vector on or outside the unit sphere under the Poincaré metric.
+    #[error("row {row}: norm {norm} is not < 1, outside the Poincaré ball")]
+    OutsideBall {
+        /// The row.
+        row: usize,
+        /// Its Euclidean norm.
+        norm: f64,
+    },
+    /// The metric has no kernel for the element type (cosine or Poincaré on bytes).
+    #[error("metric {metric} is not supported for {element} vectors (convert to f32)")]
+    UnsupportedMetric {
+        /// The metric.
+        metric: Metric,
+        /// The element type's name.
+        element: &'static str,
+    },
+    /// A parameter out of range.
+    #[error("invalid parameter: {0}")]
+    InvalidParameter(String),
+    /// The index file is corrupt, truncated, or of another format.
+    #[error("{path}: invalid index file: {reason}")]
+    InvalidIndex {
+        /// The file.
+        path: String,
+        /// What failed validation.
+        reason: String,
+    },
+    /// Reading or writing a file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl CoreError {
+    /// Whether the caller's input is at fault (exit code 2) rather than the system (exit 1).
+    /// A corrupt index file is a runtime failure: the input was a valid path to a damaged file.
+    pub fn is_bad_input(&self) -> bool {
+        !matches!(self, CoreError::Io { .. } | CoreError::InvalidIndex { .. })
+    }
+}
+
+impl From<geodex_io::IoError> for CoreError {
+    fn from(e: geodex_io::IoError) -> Self {
+        match e {
+            geodex_io::IoError::Io { path, source } => CoreError::Io { path, source },
+            other => CoreError::InvalidParameter(other.to_string()),
+        }
+    }
+}

@@ -1,0 +1,372 @@
+//! The index file (DESIGN.md §4), format version 1. Little-endian throughout.
+//!
+//! ```text
+//! offset  size  field
+//! 0       8     magic "GEODEXIX"
+//! 8       4     format version (1)
+//! 12      4     header size (128)
+//! 16      4     metric code (0 l2, 1 ip, 2 cosine, 3 poincare)
+//! 20      4     element code (0 f32, 1 u8)
+//! 24      4     dimension
+//! 28      4     M
+//! 32      4     M0
+//! 36      4     ef_construction
+//! 40      8     vector count N
+//! 48      4     entry point (node id)
+//! 52      4     top level
+//! 56      8     seed
+//! 64      4     section count S
+//! 68      52    zero
+//! 120     8     xxh3-64 of bytes 0..120 followed by the section table
+//! 128     32·S  section table: kind u32, zero u32, offset u64, length u64 (bytes), xxh3-64 u64
+//! …             sections, each starting at a multiple of 64
+//! ```
+//! Sections (kind: content): 1 vectors (N·dim elements), 2 levels (N × u8), 3 level-0 links
+//! (N × (1+M0) × u32: count, links, zero padding), 4 upper offsets ((N+1) × u64, in u32 words),
+//! 5 upper links (u32), 6 keys (N × u64), 7 tombstones (⌈N/64⌉ × u64 bit set), 8 metadata (JSON).
+//!
+//! [`open`] checks, before any search can run: magic, version, header checksum, every section's
+//! bounds, alignment, length and checksum, and the graph's content (levels ≤ top, the entry point
+//! on the top level, offsets consistent with levels, list lengths ≤ bounds, every link id < N
+//! and on a node that has that level, no self-links), finite vectors and unique keys.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use geodex_distance::{ElementKind, Isa, Metric};
+use xxhash_rust::xxh3::xxh3_64;
+
+use crate::buf::{Backing, Buf};
+use crate::graph::FrozenGraph;
+use crate::index::{AnyIndex, Index};
+use crate::levels::MAX_LEVEL;
+use crate::{Component, CoreError};
+
+/// The file's first eight bytes.
+pub const MAGIC: &[u8; 8] = b"GEODEXIX";
+/// The format version this build writes and reads.
+pub const VERSION: u32 = 1;
+const HEADER_BYTES: usize = 128;
+const ENTRY_BYTES: usize = 32;
+const ALIGN: usize = 64;
+
+/// Section kinds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+enum Kind {
+    Vectors = 1,
+    Levels = 2,
+    Level0 = 3,
+    UpperOffsets = 4,
+    Upper = 5,
+    Keys = 6,
+    Tombstones = 7,
+    Metadata = 8,
+}
+
+const KINDS: [Kind; 8] =
+    [Kind::Vectors, Kind::Levels, Kind::Level0, Kind::UpperOffsets, Kind::Upper, Kind::Keys, Kind::Tombstones, Kind::Metadata];
+
+fn element_code(k: ElementKind) -> u32 {
+    match k {
+        ElementKind::F32 => 0,
+        ElementKind::U8 => 1,
+    }
+}
+
+/// Writes `index` to `path` atomically: temporary file in the same directory, fsync, rename,
+/// fsync of the directory. A crash leaves the old file or the new one, never a mix.
+pub(crate) fn save<T: Component>(index: &Index<T>, path: &Path) -> Result<(), CoreError> {
+    let metadata = serde_json::to_vec(&index.metadata).expect("JSON values serialise");
+    let sections: [(Kind, &[u8]); 8] = [
+        (Kind::Vectors, bytemuck::cast_slice(index.vectors.as_slice())),
+        (Kind::Levels, index.graph.levels.as_slice()),
+        (Kind::Level0, bytemuck::cast_slice(index.graph.level0.as_slice())),
+        (Kind::UpperOffsets, bytemuck::cast_slice(index.graph.upper_offsets.as_slice())),
+        (Kind::Upper, bytemuck::cast_slice(index.graph.upper.as_slice())),
+        (Kind::Keys, bytemuck::cast_slice(index.keys.as_slice())),
+        (Kind::Tombstones, bytemuck::cast_slice(index.tombstones.as_slice())),
+        (Kind::Metadata, &metadata),
+    ];
+    let mut table = Vec::with_capacity(sections.len() * ENTRY_BYTES);
+    let mut offset = align_up(HEADER_BYTES + sections.len() * ENTRY_BYTES);
+    for (kind, bytes) in &sections {
+        table.extend_from_slice(&(*kind as u32).to_le_bytes());
+        table.extend_from_slice(&0u32.to_le_bytes());
+        table.extend_from_slice(&(offset as u64).to_le_bytes());
+        table.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+        table.extend_from_slice(&xxh3_64(bytes).to_le_bytes());
+        offset = align_up(offset + bytes.len());
+    }
+    let header = header_bytes(index, sections.len() as u32, &table);
+    let io_err = |source| CoreError::Io { path: path.display().to_string(), source };
+    geodex_io::atomic::write_file(path, |w| {
+        w.write_all(&header)?;
+        w.write_all(&table)?;
+        let mut at = HEADER_BYTES + table.len();
+        for (_, bytes) in &sections {
+            let pad = align_up(at) - at;
+            w.write_all(&[0u8; ALIGN][..pad])?;
+            w.write_all(bytes)?;
+            at += pad + bytes.len();
+        }
+        Ok(())
+    })
+    .map_err(|e| match e {
+        geodex_io::IoError::Io { source, .. } => io_err(source),
+        other => io_err(std::io::Error::other(other.to_string())),
+    })
+}
+
+fn align_up(x: usize) -> usize {
+    x.div_ceil(ALIGN) * ALIGN
+}
+
+fn header_bytes<T: Component>(index: &Index<T>, sections: u32, table: &[u8]) -> Vec<u8> {
+    let mut h = Vec::with_capacity(HEADER_BYTES);
+    h.extend_from_slice(MAGIC);
+    for v in [
+        VERSION,
+        HEADER_BYTES as u32,
+        index.metric.code(),
+        element_code(T::KIND),
+        index.dim as u32,
+        index.graph.m as u32,
+        index.graph.m0 as u32,
+        index.ef_construction as u32,
+    ] {
+        h.extend_from_slice(&v.to_le_bytes());
+    }
+    h.extend_from_slice(&(index.len() as u64).to_le_bytes());
+    h.extend_from_slice(&index.graph.entry.to_le_bytes());
+    h.extend_from_slice(&(index.graph.max_level as u32).to_le_bytes());
+    h.extend_from_slice(&index.seed.to_le_bytes());
+    h.extend_from_slice(&sections.to_le_bytes());
+    h.resize(120, 0);
+    let sum = xxh3_64(&[h.as_slice(), table].concat());
+    h.extend_from_slice(&sum.to_le_bytes());
+    h
+}
+
+/// A validation failure, before the file name is attached.
+struct Invalid(String);
+
+macro_rules! ensure {
+    ($cond:expr, $($fmt:tt)+) => {
+        if !$cond {
+            return Err(Invalid(format!($($fmt)+)));
+        }
+    };
+}
+
+fn u32_at(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes(b[at..at + 4].try_into().expect("4 bytes"))
+}
+
+fn u64_at(b: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"))
+}
+
+/// The fixed header, decoded and range-checked.
+struct Header {
+    metric: Metric,
+    element: ElementKind,
+    dim: usize,
+    m: usize,
+    m0: usize,
+    ef_construction: usize,
+    count: usize,
+    entry: u32,
+    max_level: usize,
+    seed: u64,
+}
+
+fn parse_header(b: &[u8]) -> Result<(Header, Vec<(u32, usize, usize, u64)>), Invalid> {
+    ensure!(b.len() >= HEADER_BYTES, "file is {} bytes, shorter than the {HEADER_BYTES}-byte header", b.len());
+    ensure!(&b[..8] == MAGIC, "not a geodex index (bad magic)");
+    let version = u32_at(b, 8);
+    ensure!(version == VERSION, "format version {version} is not supported (this geodex reads version {VERSION})");
+    ensure!(u32_at(b, 12) as usize == HEADER_BYTES, "unexpected header size {}", u32_at(b, 12));
+    let sections = u32_at(b, 64) as usize;
+    ensure!(sections <= 64, "implausible section count {sections}");
+    let table_end = HEADER_BYTES + sections * ENTRY_BYTES;
+    ensure!(b.len() >= table_end, "file ends inside the section table");
+    let table = &b[HEADER_BYTES..table_end];
+    ensure!(xxh3_64(&[&b[..120], table].concat()) == u64_at(b, 120), "header checksum mismatch");
+    let metric = Metric::from_code(u32_at(b, 16)).ok_or_else(|| Invalid(format!("unknown metric code {}", u32_at(b, 16))))?;
+    let element = match u32_at(b, 20) {
+        0 => ElementKind::F32,
+        1 => ElementKind::U8,
+        c => return Err(Invalid(format!("unknown element code {c}"))),
+    };
+    let h = Header {
+        metric,
+        element,
+        dim: u32_at(b, 24) as usize,
+        m: u32_at(b, 28) as usize,
+        m0: u32_at(b, 32) as usize,
+        ef_construction: u32_at(b, 36) as usize,
+        count: usize::try_from(u64_at(b, 40)).map_err(|_| Invalid("count overflows".into()))?,
+        entry: u32_at(b, 48),
+        max_level: u32_at(b, 52) as usize,
+        seed: u64_at(b, 56),
+    };
+    ensure!((1..=geodex_io::MAX_DIM).contains(&h.dim), "dimension {} out of range", h.dim);
+    ensure!((2..=256).contains(&h.m) && (h.m..=512).contains(&h.m0), "degree bounds M={} M0={} out of range", h.m, h.m0);
+    ensure!(h.count >= 1 && h.count < u32::MAX as usize, "vector count {} out of range", h.count);
+    ensure!((h.entry as usize) < h.count, "entry point {} ≥ count {}", h.entry, h.count);
+    ensure!(h.max_level <= MAX_LEVEL, "top level {} above {MAX_LEVEL}", h.max_level);
+    let entries = table
+        .chunks_exact(ENTRY_BYTES)
+        .map(|e| (u32_at(e, 0), u64_at(e, 8) as usize, u64_at(e, 16) as usize, u64_at(e, 24)))
+        .collect();
+    Ok((h, entries))
+}
+
+/// Finds section `kind`, checks bounds, alignment, checksum and (when given) its exact length.
+fn section(
+    b: &[u8],
+    table: &[(u32, usize, usize, u64)],
+    kind: Kind,
+    expected_len: Option<usize>,
+) -> Result<(usize, usize), Invalid> {
+    let mut found = table.iter().filter(|e| e.0 == kind as u32);
+    let &(_, offset, len, sum) = found.next().ok_or_else(|| Invalid(format!("missing section {kind:?}")))?;
+    ensure!(found.next().is_none(), "section {kind:?} appears twice");
+    ensure!(offset % ALIGN == 0, "section {kind:?} at offset {offset} is not {ALIGN}-byte aligned");
+    let end = offset.checked_add(len).filter(|&e| e <= b.len());
+    ensure!(end.is_some(), "section {kind:?} ({len} bytes at {offset}) runs past the end of the file ({} bytes)", b.len());
+    if let Some(want) = expected_len {
+        ensure!(len == want, "section {kind:?} is {len} bytes, expected {want}");
+    }
+    ensure!(xxh3_64(&b[offset..offset + len]) == sum, "section {kind:?} checksum mismatch");
+    Ok((offset, len))
+}
+
+/// Opens and fully validates an index file. With `mmap` the file is memory-mapped (nothing is
+/// copied; the OS pages it in), otherwise it is read into memory.
+pub(crate) fn open(path: &Path, mmap: bool) -> Result<AnyIndex, CoreError> {
+    let name = path.display().to_string();
+    let io_err = |source| CoreError::Io { path: name.clone(), source };
+    let file = std::fs::File::open(path).map_err(io_err)?;
+    let backing = if mmap {
+        // SAFETY: the mapping is read-only and geodex never modifies an index file in place
+        // (saves write a new file and rename it over the old), so no writer of ours can change
+        // the bytes under the mapping. Another program truncating the file while it is mapped
+        // would make later reads fault (SIGBUS) — the limitation every mmap-based index shares.
+        Backing::Mapped(unsafe { memmap2::Mmap::map(&file) }.map_err(io_err)?)
+    } else {
+        let len = file.metadata().map_err(io_err)?.len() as usize;
+        let mut words = vec![0u64; len.div_ceil(8)];
+        std::io::Read::read_exact(&mut &file, &mut bytemuck::cast_slice_mut::<u64, u8>(&mut words)[..len]).map_err(io_err)?;
+        Backing::Heap { words, len }
+    };
+    let backing = Arc::new(backing);
+    let invalid = |Invalid(reason)| CoreError::InvalidIndex { path: name.clone(), reason };
+    let (h, table) = parse_header(backing.bytes()).map_err(invalid)?;
+    let file_bytes = backing.bytes().len() as u64;
+    match h.element {
+        ElementKind::F32 => Ok(AnyIndex::F32(load::<f32>(&backing, &h, &table, file_bytes).map_err(invalid)?)),
+        ElementKind::U8 => Ok(AnyIndex::U8(load::<u8>(&backing, &h, &table, file_bytes).map_err(invalid)?)),
+    }
+}
+
+fn load<T: Component>(
+    backing: &Arc<Backing>,
+    h: &Header,
+    table: &[(u32, usize, usize, u64)],
+    file_bytes: u64,
+) -> Result<Index<T>, Invalid> {
+    let b = backing.bytes();
+    ensure!(T::supports(h.metric), "metric {} is not supported for {} vectors", h.metric, T::KIND.name());
+    let n = h.count;
+    let loc = |kind, len: Option<usize>| section(b, table, kind, len);
+    let vec_len = n.checked_mul(h.dim).and_then(|x| x.checked_mul(T::KIND.size()));
+    let (v_off, _) = loc(Kind::Vectors, Some(vec_len.ok_or_else(|| Invalid("vector section size overflows".into()))?))?;
+    let (lv_off, _) = loc(Kind::Levels, Some(n))?;
+    let (l0_off, _) = loc(Kind::Level0, Some(n * (1 + h.m0) * 4))?;
+    let (uo_off, _) = loc(Kind::UpperOffsets, Some((n + 1) * 8))?;
+    let (up_off, up_len) = loc(Kind::Upper, None)?;
+    let (k_off, _) = loc(Kind::Keys, Some(n * 8))?;
+    let (t_off, _) = loc(Kind::Tombstones, Some(n.div_ceil(64) * 8))?;
+    let (md_off, md_len) = loc(Kind::Metadata, None)?;
+    ensure!(up_len % 4 == 0, "upper-link section length {up_len} is not a whole number of u32");
+    for (kind, _, _, _) in table {
+        ensure!(KINDS.iter().any(|k| *k as u32 == *kind), "unknown section kind {kind}");
+    }
+    let buf = |off, len| Buf::from_file(backing, off, len).ok_or_else(|| Invalid("misaligned section".into()));
+    let graph = FrozenGraph {
+        m: h.m,
+        m0: h.m0,
+        entry: h.entry,
+        max_level: h.max_level,
+        levels: buf(lv_off, n)?,
+        level0: Buf::<u32>::from_file(backing, l0_off, n * (1 + h.m0)).ok_or_else(|| Invalid("misaligned level-0 links".into()))?,
+        upper_offsets: Buf::<u64>::from_file(backing, uo_off, n + 1).ok_or_else(|| Invalid("misaligned offsets".into()))?,
+        upper: Buf::<u32>::from_file(backing, up_off, up_len / 4).ok_or_else(|| Invalid("misaligned upper links".into()))?,
+    };
+    validate_graph(&graph, n)?;
+    let vectors: Buf<T> = Buf::from_file(backing, v_off, n * h.dim).ok_or_else(|| Invalid("misaligned vectors".into()))?;
+    for (row, v) in vectors.as_slice().chunks_exact(h.dim).enumerate() {
+        T::check(h.metric, row, v).map_err(|e| Invalid(format!("stored vector invalid: {e}")))?;
+    }
+    let keys: Buf<u64> = Buf::from_file(backing, k_off, n).ok_or_else(|| Invalid("misaligned keys".into()))?;
+    let mut sorted = keys.as_slice().to_vec();
+    sorted.sort_unstable();
+    ensure!(sorted.windows(2).all(|w| w[0] != w[1]), "duplicate keys");
+    let tombstones: Buf<u64> = Buf::from_file(backing, t_off, n.div_ceil(64)).ok_or_else(|| Invalid("misaligned tombstones".into()))?;
+    let tail_bits = n % 64;
+    if tail_bits != 0 {
+        let last = *tombstones.as_slice().last().expect("n ≥ 1");
+        ensure!(last >> tail_bits == 0, "tombstone bits set beyond the last node");
+    }
+    let has_tombstones = tombstones.as_slice().iter().any(|&w| w != 0);
+    let metadata = serde_json::from_slice(&b[md_off..md_off + md_len]).map_err(|e| Invalid(format!("metadata is not JSON: {e}")))?;
+    Ok(Index {
+        metric: h.metric,
+        dim: h.dim,
+        ef_construction: h.ef_construction,
+        seed: h.seed,
+        vectors,
+        graph,
+        keys,
+        tombstones,
+        has_tombstones,
+        metadata,
+        isa: Isa::detect(),
+        file_bytes: Some(file_bytes),
+    })
+}
+
+/// Checks the graph arrays of an opened file: every invariant search relies on to stay in
+/// bounds, plus the ones a correct build guarantees (no self-links).
+fn validate_graph(g: &FrozenGraph, n: usize) -> Result<(), Invalid> {
+    let levels = g.levels.as_slice();
+    let offsets = g.upper_offsets.as_slice();
+    let upper = g.upper.as_slice();
+    let level0 = g.level0.as_slice();
+    ensure!(levels[g.entry as usize] as usize == g.max_level, "entry point is not on the top level");
+    ensure!(offsets[0] == 0, "upper offsets do not start at 0");
+    ensure!(offsets[n] as usize == upper.len(), "upper offsets end at {} but the section holds {} words", offsets[n], upper.len());
+    let check_list = |node: usize, level: usize, list: &[u32], bound: usize| -> Result<(), Invalid> {
+        let count = list[0] as usize;
+        ensure!(count <= bound, "node {node} level {level}: {count} links exceed the bound {bound}");
+        for &t in &list[1..1 + count] {
+            ensure!((t as usize) < n, "node {node} level {level}: link {t} ≥ count {n}");
+            ensure!(t as usize != node, "node {node} level {level}: self-link");
+            ensure!(levels[t as usize] as usize >= level, "node {node} level {level}: link to {t}, which has no level {level}");
+        }
+        Ok(())
+    };
+    for node in 0..n {
+        let level = levels[node] as usize;
+        ensure!(level <= g.max_level, "node {node}: level {level} above the top level {}", g.max_level);
+        check_list(node, 0, &level0[node * (1 + g.m0)..][..1 + g.m0], g.m0)?;
+        let (start, end) = (offsets[node] as usize, offsets[node + 1] as usize);
+        ensure!(start <= end && end <= upper.len() && end - start == level * (1 + g.m), "node {node}: upper offsets inconsistent with its level");
+        for l in 1..=level {
+            check_list(node, l, &upper[start + (l - 1) * (1 + g.m)..][..1 + g.m], g.m)?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,39 @@
+//! The two graph forms and the read-only view search and analysis use.
+//!
+//! - [`BuilderGraph`]: one lock per (node, level) list, written while inserting in parallel.
+//! - [`FrozenGraph`]: flat arrays — level-0 lists at a fixed stride of `1 + M0` words
+//!   (count, then links), upper levels packed per node (CSR) — the form that is saved and
+//!   memory-mapped.
+
+mod builder;
+mod check;
+mod frozen;
+
+pub use builder::BuilderGraph;
+pub use check::{check_graph, GraphReport};
+pub use frozen::{FrozenGraph, FrozenView};
+
+use std::ops::Deref;
+
+/// Read access to an HNSW graph: levels, entry point and adjacency lists.
+pub trait GraphView: Sync {
+    /// A borrowed adjacency list.
+    type Links<'a>: Deref<Target = [u32]>
+    where
+        Self: 'a;
+
+    /// Number of nodes (valid ids are `0..node_count()`).
+    fn node_count(&self) -> usize;
+
+    /// The top level of `node` (it has lists on levels `0..=level`).
+    fn level(&self, node: u32) -> usize;
+
+    /// The out-links of `node` on `level` (`level ≤ self.level(node)`).
+    fn links(&self, node: u32, level: usize) -> Self::Links<'_>;
+
+    /// The entry point and the graph's top level; `None` while the graph is empty.
+    fn entry_point(&self) -> Option<(u32, usize)>;
+
+    /// The degree bound of `level`: M0 on level 0, M above.
+    fn max_degree(&self, level: usize) -> usize;
+}

@@ -1,0 +1,387 @@
+//! The index: vectors, keys and a frozen HNSW graph, built once and then searched, saved,
+//! or opened from a file.
+
+use std::path::Path;
+
+use geodex_distance::{Distance, Isa, KernelVisitor, Metric};
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::buf::Buf;
+use crate::graph::{BuilderGraph, FrozenGraph, FrozenView};
+use crate::levels::draw_levels;
+use crate::search::{knn, SearchStats, Space};
+use crate::validate::check_and_prepare;
+use crate::{BuildParams, Component, CoreError, Key, NodeId, SearchContext, SearchParams};
+
+/// One search result.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Hit {
+    /// The caller's id of the vector.
+    pub key: Key,
+    /// The node id (position in the index).
+    #[serde(skip)]
+    pub node: NodeId,
+    /// Dissimilarity to the query under the index's metric (see [`Metric`]).
+    pub distance: f32,
+}
+
+impl Serialize for Key {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(self.0)
+    }
+}
+
+/// An HNSW index over vectors of `T` (`f32` or `u8`).
+#[derive(Debug, Clone)]
+pub struct Index<T> {
+    pub(crate) metric: Metric,
+    pub(crate) dim: usize,
+    pub(crate) ef_construction: usize,
+    pub(crate) seed: u64,
+    pub(crate) vectors: Buf<T>,
+    pub(crate) graph: FrozenGraph,
+    pub(crate) keys: Buf<u64>,
+    /// One bit per node; a set bit hides the node from results (deletion, a later issue).
+    pub(crate) tombstones: Buf<u64>,
+    pub(crate) has_tombstones: bool,
+    pub(crate) metadata: serde_json::Value,
+    pub(crate) isa: Isa,
+    pub(crate) file_bytes: Option<u64>,
+}
+
+/// Summary of an index, as `geodex info --json` prints it.
+#[derive(Clone, Debug, Serialize)]
+pub struct IndexInfo {
+    /// Live vectors.
+    pub count: usize,
+    /// Components per vector.
+    pub dim: usize,
+    /// Metric name.
+    pub metric: String,
+    /// Element type (`f32`, `u8`).
+    pub element: String,
+    /// Links per node above level 0.
+    pub m: usize,
+    /// Links per node on level 0.
+    pub m0: usize,
+    /// Beam width used while building.
+    pub ef_construction: usize,
+    /// Seed of the level draws.
+    pub seed: u64,
+    /// Vector compression (`none` until quantisers land).
+    pub quant: String,
+    /// Size of the index file, if it came from one.
+    pub file_bytes: Option<u64>,
+    /// Bytes that must stay resident to search: graph plus the vectors traversal reads.
+    pub ram_bytes: usize,
+    /// Nodes with a list on each level (index = level).
+    pub levels: Vec<usize>,
+    /// The entry point's node id.
+    pub entry_point: u32,
+    /// Instruction set the kernels run on.
+    pub isa: String,
+    /// Whether the index is memory-mapped from its file.
+    pub mmap: bool,
+}
+
+/// The dim and rows of a flat vector buffer, checked.
+fn rows_of(dim: usize, len: usize) -> Result<usize, CoreError> {
+    if dim == 0 {
+        return Err(CoreError::InvalidParameter("dimension must be ≥ 1".into()));
+    }
+    if len % dim != 0 {
+        return Err(CoreError::DimensionMismatch { row: len / dim, expected: dim, found: len % dim });
+    }
+    if len == 0 {
+        return Err(CoreError::Empty);
+    }
+    Ok(len / dim)
+}
+
+struct BuildVisitor<'a, T> {
+    data: &'a [T],
+    dim: usize,
+    graph: &'a BuilderGraph,
+    params: &'a BuildParams,
+    progress: &'a (dyn Fn(usize) + Sync),
+}
+
+impl<T: Component> KernelVisitor<T> for BuildVisitor<'_, T> {
+    /// The number of level-0-unreachable nodes the repair pass linked in.
+    type Output = Result<usize, CoreError>;
+    fn visit<D: Distance<T>>(self, dist: D) -> Self::Output {
+        let space = Space { vectors: self.data, dim: self.dim, dist };
+        crate::insert::build_graph(self.graph, &space, self.params, self.progress)?;
+        Ok(if self.params.repair_reachability {
+            crate::repair::repair_reachability(self.graph, &space, self.params.ef_construction)
+        } else {
+            0
+        })
+    }
+}
+
+impl<T: Component> Index<T> {
+    /// Builds an index over `data`: rows of `dim` components, row-major. Vectors are validated
+    /// first (dimension, finiteness, metric constraints); cosine vectors are normalised.
+    /// `progress` is called with the number of vectors inserted so far.
+    pub fn build(mut data: Vec<T>, dim: usize, params: &BuildParams, progress: &(dyn Fn(usize) + Sync)) -> Result<Self, CoreError> {
+        params.validate()?;
+        let n = rows_of(dim, data.len())?;
+        if n > u32::MAX as usize - 1 {
+            return Err(CoreError::InvalidParameter(format!("{n} vectors exceed the 2³² − 1 limit")));
+        }
+        check_and_prepare(params.metric, dim, &mut data)?;
+        let graph = BuilderGraph::new(draw_levels(n, params.m, params.seed), params.m, params.m0());
+        let isa = Isa::detect();
+        let visitor = BuildVisitor { data: &data, dim, graph: &graph, params, progress };
+        let repaired = T::dispatch(params.metric, isa, visitor)
+            .ok_or(CoreError::UnsupportedMetric { metric: params.metric, element: T::KIND.name() })??;
+        let metadata = serde_json::json!({
+            "geodex_version": env!("CARGO_PKG_VERSION"),
+            "build_threads": params.threads.unwrap_or_else(rayon::current_num_threads),
+            "repaired_unreachable": repaired,
+            "heuristic": {
+                "extend_candidates": params.heuristic.extend_candidates,
+                "keep_pruned": params.heuristic.keep_pruned,
+            },
+        });
+        Ok(Index {
+            metric: params.metric,
+            dim,
+            ef_construction: params.ef_construction,
+            seed: params.seed,
+            vectors: Buf::Owned(data),
+            graph: FrozenGraph::freeze(&graph),
+            keys: Buf::Owned((0..n as u64).collect()),
+            tombstones: Buf::Owned(vec![0; n.div_ceil(64)]),
+            has_tombstones: false,
+            metadata,
+            isa,
+            file_bytes: None,
+        })
+    }
+
+    /// Replaces the default keys (positions) with the caller's; they must be unique.
+    pub fn with_keys(mut self, keys: Vec<u64>) -> Result<Self, CoreError> {
+        if keys.len() != self.len() {
+            return Err(CoreError::InvalidParameter(format!("{} keys for {} vectors", keys.len(), self.len())));
+        }
+        let mut sorted = keys.clone();
+        sorted.sort_unstable();
+        if let Some(w) = sorted.windows(2).find(|w| w[0] == w[1]) {
+            return Err(CoreError::InvalidParameter(format!("key {} appears more than once", w[0])));
+        }
+        self.keys = Buf::Owned(keys);
+        Ok(self)
+    }
+
+    /// Number of vectors.
+    pub fn len(&self) -> usize {
+        self.vectors.as_slice().len() / self.dim
+    }
+
+    /// Whether the index holds no vectors (never true for a built or opened index).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Components per vector.
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
+    /// The metric.
+    pub fn metric(&self) -> Metric {
+        self.metric
+    }
+
+    /// The stored vector of `node` (normalised under cosine).
+    pub fn vector(&self, node: NodeId) -> &[T] {
+        &self.vectors.as_slice()[node.index() * self.dim..][..self.dim]
+    }
+
+    /// The caller's key of `node`.
+    pub fn key(&self, node: NodeId) -> Key {
+        Key(self.keys.as_slice()[node.index()])
+    }
+
+    /// The graph, for analysis and invariant checks.
+    pub fn graph(&self) -> FrozenView<'_> {
+        self.graph.view()
+    }
+
+    /// The build's metadata (JSON), as stored in the index file.
+    pub fn metadata(&self) -> &serde_json::Value {
+        &self.metadata
+    }
+
+    /// Finds the `params.k` nearest stored vectors to `query`, closest first, into `out`
+    /// (cleared first). Allocates nothing once `ctx` and `out` have grown.
+    /// `k` larger than the index returns every vector.
+    pub fn search_into(
+        &self,
+        query: &[T],
+        params: &SearchParams<'_>,
+        ctx: &mut SearchContext,
+        out: &mut Vec<crate::Hit>,
+    ) -> Result<SearchStats, CoreError> {
+        params.validate()?;
+        if query.len() != self.dim {
+            return Err(CoreError::DimensionMismatch { row: 0, expected: self.dim, found: query.len() });
+        }
+        T::check(self.metric, 0, query)?;
+        let stats = T::with_prepared(self.metric, query, ctx, |q, ctx| {
+            T::dispatch(self.metric, self.isa, KnnVisitor { index: self, query: q, params, ctx })
+        })
+        .ok_or(CoreError::UnsupportedMetric { metric: self.metric, element: T::KIND.name() })?;
+        out.clear();
+        let keys = self.keys.as_slice();
+        out.extend(ctx.found.iter().map(|n| Hit { key: Key(keys[n.id as usize]), node: NodeId(n.id), distance: n.distance }));
+        Ok(stats)
+    }
+
+    /// [`Index::search_into`] returning a fresh vector.
+    pub fn search(&self, query: &[T], params: &SearchParams<'_>, ctx: &mut SearchContext) -> Result<(Vec<Hit>, SearchStats), CoreError> {
+        let mut out = Vec::with_capacity(params.k);
+        let stats = self.search_into(query, params, ctx, &mut out)?;
+        Ok((out, stats))
+    }
+
+    /// Searches every row of `queries` (row-major, `dim` components each) in parallel on the
+    /// current rayon pool, one [`SearchContext`] per worker. Results are in query order.
+    pub fn search_batch(&self, queries: &[T], params: &SearchParams<'_>) -> Result<Vec<(Vec<Hit>, SearchStats)>, CoreError> {
+        let rows = rows_of(self.dim, queries.len())?;
+        (0..rows)
+            .into_par_iter()
+            .map_init(SearchContext::new, |ctx, i| {
+                self.search(&queries[i * self.dim..][..self.dim], params, ctx).map_err(|e| with_row(e, i))
+            })
+            .collect()
+    }
+
+    fn is_live(&self, node: u32) -> bool {
+        self.tombstones.as_slice()[node as usize / 64] >> (node % 64) & 1 == 0
+    }
+
+    /// Summary for `geodex info`.
+    pub fn info(&self) -> IndexInfo {
+        let report_levels = {
+            let levels = self.graph.levels.as_slice();
+            let top = levels.iter().copied().max().unwrap_or(0) as usize;
+            (0..=top).map(|l| levels.iter().filter(|&&x| x as usize >= l).count()).collect()
+        };
+        let live = self.len() - self.tombstones.as_slice().iter().map(|w| w.count_ones() as usize).sum::<usize>();
+        IndexInfo {
+            count: live,
+            dim: self.dim,
+            metric: self.metric.name().into(),
+            element: T::KIND.name().into(),
+            m: self.graph.m,
+            m0: self.graph.m0,
+            ef_construction: self.ef_construction,
+            seed: self.seed,
+            quant: "none".into(),
+            file_bytes: self.file_bytes,
+            ram_bytes: self.graph.bytes() + std::mem::size_of_val(self.vectors.as_slice()),
+            levels: report_levels,
+            entry_point: self.graph.entry,
+            isa: self.isa.name().into(),
+            mmap: self.vectors.is_mapped(),
+        }
+    }
+
+    /// Saves to `path` atomically (see [`crate::format`]).
+    pub fn save(&self, path: &Path) -> Result<(), CoreError> {
+        crate::format::save(self, path)
+    }
+}
+
+/// Renames the row of a per-query error to the query's position.
+fn with_row(e: CoreError, row: usize) -> CoreError {
+    match e {
+        CoreError::NonFinite { component, value, .. } => CoreError::NonFinite { row, component, value },
+        CoreError::ZeroVector { .. } => CoreError::ZeroVector { row },
+        CoreError::OutsideBall { norm, .. } => CoreError::OutsideBall { row, norm },
+        CoreError::DimensionMismatch { expected, found, .. } => CoreError::DimensionMismatch { row, expected, found },
+        other => other,
+    }
+}
+
+struct KnnVisitor<'a, 'p, T> {
+    index: &'a Index<T>,
+    query: &'a [T],
+    params: &'a SearchParams<'p>,
+    ctx: &'a mut SearchContext,
+}
+
+impl<T: Component> KernelVisitor<T> for KnnVisitor<'_, '_, T> {
+    type Output = SearchStats;
+    fn visit<D: Distance<T>>(self, dist: D) -> SearchStats {
+        let ix = self.index;
+        let space = Space { vectors: ix.vectors.as_slice(), dim: ix.dim, dist };
+        let g = ix.graph.view();
+        let (k, ef) = (self.params.k, self.params.ef);
+        match self.params.filter {
+            None if !ix.has_tombstones => knn(&g, &space, self.query, k, ef, self.ctx, |_| true),
+            filter => {
+                let keys = ix.keys.as_slice();
+                let accept = |n: u32| ix.is_live(n) && filter.is_none_or(|f| f(Key(keys[n as usize])));
+                knn(&g, &space, self.query, k, ef, self.ctx, accept)
+            }
+        }
+    }
+}
+
+/// An index of either element type, as opened from a file whose type is known only at run time.
+#[derive(Debug, Clone)]
+pub enum AnyIndex {
+    /// Float vectors.
+    F32(Index<f32>),
+    /// Byte vectors.
+    U8(Index<u8>),
+}
+
+impl AnyIndex {
+    /// Opens and validates an index file; memory-maps it when `mmap` is true.
+    pub fn open(path: &Path, mmap: bool) -> Result<AnyIndex, CoreError> {
+        crate::format::open(path, mmap)
+    }
+
+    /// Summary for `geodex info`.
+    pub fn info(&self) -> IndexInfo {
+        match self {
+            AnyIndex::F32(i) => i.info(),
+            AnyIndex::U8(i) => i.info(),
+        }
+    }
+
+    /// The graph.
+    pub fn graph(&self) -> FrozenView<'_> {
+        match self {
+            AnyIndex::F32(i) => i.graph(),
+            AnyIndex::U8(i) => i.graph(),
+        }
+    }
+
+    /// Number of vectors.
+    pub fn len(&self) -> usize {
+        match self {
+            AnyIndex::F32(i) => i.len(),
+            AnyIndex::U8(i) => i.len(),
+        }
+    }
+
+    /// Whether the index is empty (never, once built or opened).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Saves to `path` atomically.
+    pub fn save(&self, path: &Path) -> Result<(), CoreError> {
+        match self {
+            AnyIndex::F32(i) => i.save(path),
+            AnyIndex::U8(i) => i.save(path),
+        }
+    }
+}

@@ -1,0 +1,153 @@
+//! Graph construction: INSERT of Malkov & Yashunin (2018), Alg. 1, run in parallel with rayon.
+//!
+//! Concurrency: every adjacency list has its own lock (see [`BuilderGraph`]); a search holds a
+//! list's read lock only while scanning it, and a list is written only under its write lock,
+//! never while holding another. A node whose level exceeds the current top holds `raise` for
+//! its whole insertion (as hnswlib does), so two new tops cannot race.
+//!
+//! Determinism: levels come from one seeded stream in node order ([`crate::levels`]); with one
+//! thread nodes are inserted in order 0, 1, 2, … and every tie breaks by node id, so the graph is
+//! a function of (data, parameters). With several threads the insertion interleaving — and so
+//! the exact lists — depend on scheduling; recall does not measurably change.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use geodex_distance::Distance;
+use parking_lot::Mutex;
+use rayon::prelude::*;
+
+use crate::graph::{BuilderGraph, GraphView};
+use crate::search::{greedy_descent, search_layer, Space, SearchStats};
+use crate::select::select_neighbors;
+use crate::context::SelectScratch;
+use crate::{BuildParams, CoreError, Neighbor, SearchContext};
+
+/// Progress is reported every this many insertions.
+const PROGRESS_EVERY: usize = 1024;
+
+/// Inserts every vector of `space` into `graph` (whose levels are already drawn).
+pub(crate) fn build_graph<T: Sync, D: Distance<T>>(
+    graph: &BuilderGraph,
+    space: &Space<'_, T, D>,
+    params: &BuildParams,
+    progress: &(dyn Fn(usize) + Sync),
+) -> Result<(), CoreError> {
+    let n = graph.node_count();
+    let inserter = Inserter { graph, space, params, raise: Mutex::new(()) };
+    let done = AtomicUsize::new(0);
+    let step = |ctx: &mut SearchContext, node: u32| {
+        inserter.insert(node, ctx);
+        let d = done.fetch_add(1, Ordering::Relaxed) + 1;
+        if d % PROGRESS_EVERY == 0 || d == n {
+            progress(d);
+        }
+    };
+    let threads = params.threads.unwrap_or_else(rayon::current_num_threads);
+    if threads <= 1 {
+        let mut ctx = SearchContext::new();
+        (0..n as u32).for_each(|node| step(&mut ctx, node));
+        return Ok(());
+    }
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(|e| CoreError::InvalidParameter(format!("cannot start {threads} threads: {e}")))?;
+    // Node 0 first, alone: every later insertion needs an entry point.
+    let mut ctx = SearchContext::new();
+    step(&mut ctx, 0);
+    pool.install(|| (1..n as u32).into_par_iter().with_min_len(64).for_each_init(SearchContext::new, step));
+    Ok(())
+}
+
+struct Inserter<'a, 's, T, D> {
+    graph: &'a BuilderGraph,
+    space: &'a Space<'s, T, D>,
+    params: &'a BuildParams,
+    raise: Mutex<()>,
+}
+
+impl<T, D: Distance<T>> Inserter<'_, '_, T, D> {
+    fn insert(&self, q: u32, ctx: &mut SearchContext) {
+        let g = self.graph;
+        let level = g.level(q);
+        let Some((_, top)) = g.entry_point() else {
+            g.raise_entry(q);
+            return;
+        };
+        let _raising = (level > top).then(|| self.raise.lock());
+        let (entry, top) = g.entry_point().expect("entry point set above");
+        let qv = self.space.row(q);
+        let mut stats = SearchStats::default();
+        let start = Neighbor::new(entry, self.space.to(qv, entry));
+        let cur = if top > level { greedy_descent(g, self.space, qv, start, top, level + 1, &mut stats) } else { start };
+        ctx.entry.clear();
+        ctx.entry.push(cur);
+        for lc in (0..=level.min(top)).rev() {
+            let ef = self.params.ef_construction;
+            search_layer(g, self.space, qv, &ctx.entry, ef, lc, &mut ctx.layer, &mut ctx.found, |_| true, &mut stats);
+            ctx.found.retain(|n| n.id != q);
+            self.collect_candidates(q, qv, lc, ctx);
+            select_neighbors(self.space, self.params.m, self.params.heuristic, &mut ctx.select);
+            {
+                let mut own = g.write(q, lc);
+                own.clear();
+                own.extend(ctx.select.selected.iter().map(|n| n.id));
+            }
+            for i in 0..ctx.select.selected.len() {
+                let s = ctx.select.selected[i];
+                self.connect(s.id, q, s.distance, lc, ctx);
+            }
+            std::mem::swap(&mut ctx.entry, &mut ctx.found);
+        }
+        if level > top {
+            g.raise_entry(q);
+        }
+    }
+
+    /// The heuristic's candidate set: the layer search's result, plus (with
+    /// `extend_candidates`) the neighbours of each result on this level (Alg. 4, lines 3–7),
+    /// closest to `qv` first.
+    fn collect_candidates(&self, q: u32, qv: &[T], level: usize, ctx: &mut SearchContext) {
+        let SelectScratch { candidates, pruned: ids, .. } = &mut ctx.select;
+        candidates.clear();
+        candidates.extend_from_slice(&ctx.found);
+        if !self.params.heuristic.extend_candidates {
+            return;
+        }
+        ids.clear();
+        for e in ctx.found.iter() {
+            ids.extend(self.graph.links(e.id, level).iter().map(|&adj| Neighbor::new(adj, 0.0)));
+        }
+        ids.sort_unstable_by_key(|n| n.id);
+        ids.dedup_by_key(|n| n.id);
+        let mut known: Vec<u32> = ctx.found.iter().map(|n| n.id).collect();
+        known.push(q);
+        known.sort_unstable();
+        for n in ids.iter().filter(|n| known.binary_search(&n.id).is_err()) {
+            candidates.push(Neighbor::new(n.id, self.space.to(qv, n.id)));
+        }
+        candidates.sort_unstable();
+    }
+
+    /// Adds the link `e → q` on `level`; if `e`'s list overflows its bound, shrinks it back
+    /// with the heuristic over its old links plus `q` (Alg. 1, lines 11–16).
+    fn connect(&self, e: u32, q: u32, dist_eq: f32, level: usize, ctx: &mut SearchContext) {
+        let bound = self.graph.max_degree(level);
+        let mut list = self.graph.write(e, level);
+        if list.contains(&q) {
+            return;
+        }
+        if list.len() < bound {
+            list.push(q);
+            return;
+        }
+        let s = &mut ctx.shrink;
+        s.candidates.clear();
+        s.candidates.push(Neighbor::new(q, dist_eq));
+        s.candidates.extend(list.iter().map(|&x| Neighbor::new(x, self.space.between(e, x))));
+        s.candidates.sort_unstable();
+        select_neighbors(self.space, bound, self.params.heuristic, s);
+        list.clear();
+        list.extend(s.selected.iter().map(|n| n.id));
+    }
+}

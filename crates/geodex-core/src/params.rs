@@ -1,0 +1,115 @@
+//! Build and search parameters.
+
+use crate::{CoreError, Key, Metric};
+
+/// Options of the neighbour-selection heuristic (Malkov & Yashunin, Alg. 4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Heuristic {
+    /// Also consider the candidates' own neighbours (`extendCandidates`); off by default, as
+    /// in the paper's experiments and hnswlib (it helps only on extremely clustered data).
+    pub extend_candidates: bool,
+    /// Fill the list up to the degree budget with pruned candidates (`keepPrunedConnections`).
+    pub keep_pruned: bool,
+}
+
+impl Default for Heuristic {
+    fn default() -> Self {
+        Heuristic { extend_candidates: false, keep_pruned: false }
+    }
+}
+
+/// How to build an index.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BuildParams {
+    /// The dissimilarity.
+    pub metric: Metric,
+    /// Links per node on upper levels (M); level 0 allows `2·M` (M_max0 in the paper).
+    pub m: usize,
+    /// Beam width while inserting.
+    pub ef_construction: usize,
+    /// Seed of the level draws; with one thread the whole index is a function of (data, params).
+    pub seed: u64,
+    /// Threads for the build; `None` uses all cores.
+    pub threads: Option<usize>,
+    /// Neighbour-selection options.
+    pub heuristic: Heuristic,
+    /// After building, link in every node no level-0 search can reach (see `repair.rs`; not in
+    /// the paper). On by default.
+    pub repair_reachability: bool,
+}
+
+impl Default for BuildParams {
+    fn default() -> Self {
+        BuildParams {
+            metric: Metric::L2,
+            m: 16,
+            ef_construction: 200,
+            seed: 42,
+            threads: None,
+            heuristic: Heuristic::default(),
+            repair_reachability: true,
+        }
+    }
+}
+
+impl BuildParams {
+    /// M_max0, the level-0 degree bound: 2·M (paper §4.2, "M_max0 = 2·M is a good choice").
+    pub fn m0(&self) -> usize {
+        2 * self.m
+    }
+
+    /// Rejects parameters the algorithm cannot run with.
+    pub fn validate(&self) -> Result<(), CoreError> {
+        if !(2..=256).contains(&self.m) {
+            return Err(CoreError::InvalidParameter(format!("m = {} (must be 2..=256)", self.m)));
+        }
+        if self.ef_construction == 0 {
+            return Err(CoreError::InvalidParameter("ef_construction must be ≥ 1".into()));
+        }
+        if self.threads == Some(0) {
+            return Err(CoreError::InvalidParameter("threads must be ≥ 1".into()));
+        }
+        Ok(())
+    }
+}
+
+/// How to search: `k` results from a beam of width `ef`, optionally restricted by `filter`.
+#[derive(Clone, Copy)]
+pub struct SearchParams<'a> {
+    /// Number of results wanted (more than the index holds returns all of them).
+    pub k: usize,
+    /// Beam width on level 0; must be ≥ k.
+    pub ef: usize,
+    /// Only keys for which this returns true are returned. Applied *inside* the traversal:
+    /// rejected nodes are still walked through, so the graph stays connected, but never
+    /// enter the results.
+    pub filter: Option<&'a (dyn Fn(Key) -> bool + Sync)>,
+}
+
+impl std::fmt::Debug for SearchParams<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SearchParams")
+            .field("k", &self.k)
+            .field("ef", &self.ef)
+            .field("filter", &self.filter.is_some())
+            .finish()
+    }
+}
+
+impl<'a> SearchParams<'a> {
+    /// `k` results with beam width `ef`, no filter.
+    pub fn new(k: usize, ef: usize) -> Self {
+        SearchParams { k, ef, filter: None }
+    }
+
+    /// Rejects k = 0 and ef < k.
+    pub fn validate(&self) -> Result<(), CoreError> {
+        if self.k == 0 {
+            return Err(CoreError::InvalidParameter("k must be ≥ 1".into()));
+        }
+        if self.ef < self.k {
+            return Err(CoreError::InvalidParameter(format!("ef = {} is below k = {}", self.ef, self.k)));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,171 @@
+//! The search loop: greedy descent through the upper levels, then a beam search of width
+//! `ef` on the target level (Malkov & Yashunin 2018, Alg. 2 SEARCH-LAYER and Alg. 5 K-NN-SEARCH).
+//! Generic over the graph form and a zero-sized distance type, so each (metric, ISA, element)
+//! combination is its own monomorphised loop; it counts distance evaluations and hops.
+
+use std::cmp::Reverse;
+
+use geodex_distance::Distance;
+use serde::Serialize;
+
+use crate::context::LayerScratch;
+use crate::graph::GraphView;
+use crate::{Neighbor, SearchContext};
+
+/// Work done by one search: what every experiment counts besides time.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct SearchStats {
+    /// Distance evaluations between the query and a stored vector.
+    pub distances: u64,
+    /// Nodes expanded (their adjacency list read), on all levels.
+    pub hops: u64,
+}
+
+impl std::ops::AddAssign for SearchStats {
+    fn add_assign(&mut self, o: Self) {
+        self.distances += o.distances;
+        self.hops += o.hops;
+    }
+}
+
+/// Vectors (row-major, `dim` components each) with the distance between them.
+#[derive(Clone, Copy)]
+pub(crate) struct Space<'a, T, D> {
+    pub vectors: &'a [T],
+    pub dim: usize,
+    pub dist: D,
+}
+
+impl<'a, T, D: Distance<T>> Space<'a, T, D> {
+    #[inline]
+    pub fn row(&self, node: u32) -> &'a [T] {
+        &self.vectors[node as usize * self.dim..][..self.dim]
+    }
+
+    /// Distance from `q` to node `node`.
+    #[inline]
+    pub fn to(&self, q: &[T], node: u32) -> f32 {
+        self.dist.distance(q, self.row(node))
+    }
+
+    /// Distance between two stored nodes.
+    #[inline]
+    pub fn between(&self, a: u32, b: u32) -> f32 {
+        self.dist.distance(self.row(a), self.row(b))
+    }
+}
+
+/// Greedy walk (beam width 1) from `start` down to level `stop` (exclusive): on each level,
+/// move to the closest neighbour until none is closer.
+pub(crate) fn greedy_descent<G: GraphView, T, D: Distance<T>>(
+    g: &G,
+    space: &Space<'_, T, D>,
+    q: &[T],
+    start: Neighbor,
+    top: usize,
+    stop: usize,
+    stats: &mut SearchStats,
+) -> Neighbor {
+    let mut cur = start;
+    for level in (stop..=top).rev() {
+        loop {
+            let mut moved = false;
+            stats.hops += 1;
+            for &n in g.links(cur.id, level).iter() {
+                let d = space.to(q, n);
+                stats.distances += 1;
+                if d < cur.distance {
+                    cur = Neighbor::new(n, d);
+                    moved = true;
+                }
+            }
+            if !moved {
+                break;
+            }
+        }
+    }
+    cur
+}
+
+/// Beam search of width `ef` on `level` from the `entry` points (their distances already
+/// computed). Writes the best `ef` nodes for which `accept` holds into `out`, closest first.
+/// Nodes `accept` rejects are still expanded, so a filter cannot disconnect the search.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn search_layer<G: GraphView, T, D: Distance<T>>(
+    g: &G,
+    space: &Space<'_, T, D>,
+    q: &[T],
+    entry: &[Neighbor],
+    ef: usize,
+    level: usize,
+    scratch: &mut LayerScratch,
+    out: &mut Vec<Neighbor>,
+    accept: impl Fn(u32) -> bool,
+    stats: &mut SearchStats,
+) {
+    let LayerScratch { visited, candidates, results } = scratch;
+    visited.reset(g.node_count());
+    candidates.clear();
+    results.clear();
+    for &e in entry {
+        if visited.insert(e.id) {
+            candidates.push(Reverse(e));
+            if accept(e.id) {
+                results.push(e);
+            }
+        }
+    }
+    while results.len() > ef {
+        results.pop();
+    }
+    while let Some(Reverse(c)) = candidates.pop() {
+        if results.len() >= ef && results.peek().is_some_and(|w| c.distance > w.distance) {
+            break;
+        }
+        stats.hops += 1;
+        for &n in g.links(c.id, level).iter() {
+            if !visited.insert(n) {
+                continue;
+            }
+            let d = space.to(q, n);
+            stats.distances += 1;
+            if results.len() < ef || results.peek().is_some_and(|w| d < w.distance) {
+                let cand = Neighbor::new(n, d);
+                candidates.push(Reverse(cand));
+                if accept(n) {
+                    results.push(cand);
+                    if results.len() > ef {
+                        results.pop();
+                    }
+                }
+            }
+        }
+    }
+    out.clear();
+    out.extend(results.drain());
+    out.sort_unstable();
+}
+
+/// K-NN-SEARCH (Alg. 5): descend greedily to level 1, then beam-search level 0 with width
+/// `ef`; leaves the best `k` accepted nodes in `ctx.found`, closest first.
+pub(crate) fn knn<G: GraphView, T, D: Distance<T>>(
+    g: &G,
+    space: &Space<'_, T, D>,
+    q: &[T],
+    k: usize,
+    ef: usize,
+    ctx: &mut SearchContext,
+    accept: impl Fn(u32) -> bool,
+) -> SearchStats {
+    let mut stats = SearchStats::default();
+    ctx.found.clear();
+    let Some((entry, top)) = g.entry_point() else { return stats };
+    let start = Neighbor::new(entry, space.to(q, entry));
+    stats.distances += 1;
+    let cur = greedy_descent(g, space, q, start, top, 1, &mut stats);
+    ctx.entry.clear();
+    ctx.entry.push(cur);
+    search_layer(g, space, q, &ctx.entry, ef, 0, &mut ctx.layer, &mut ctx.found, accept, &mut stats);
+    ctx.found.truncate(k);
+    stats
+}
