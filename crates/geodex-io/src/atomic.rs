@@ -26,9 +26,24 @@ pub fn write_file(
         fill(&mut w).map_err(err)?;
         w.flush().map_err(err)?;
     }
+    set_permissions(tmp.as_file(), path).map_err(err)?;
     tmp.as_file().sync_all().map_err(err)?;
     tmp.persist(path).map_err(|e| err(e.error))?;
     sync_dir(dir).map_err(err)
+}
+
+/// Temporary files are created private (0600); give the result the permissions of the file it
+/// replaces, or 0644 for a new file, like any other file the user writes.
+fn set_permissions(file: &File, target: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(target).map(|m| m.permissions().mode()).unwrap_or(0o644);
+        file.set_permissions(std::fs::Permissions::from_mode(mode))?;
+    }
+    #[cfg(not(unix))]
+    let _ = (file, target);
+    Ok(())
 }
 
 /// fsync of a directory, so a rename inside it survives a crash. A no-op where directories

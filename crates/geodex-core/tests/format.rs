@@ -1,0 +1,169 @@
+//! The index file: round trips bit for bit, rejects every corruption, and the golden file.
+
+use std::path::{Path, PathBuf};
+
+use geodex_core::{AnyIndex, BuildParams, CoreError, Index, Metric, SearchContext, SearchParams};
+use geodex_testkit::clustered;
+use proptest::prelude::*;
+
+fn no_progress(_: usize) {}
+
+fn small_index(n: usize, dim: usize, metric: Metric, seed: u64) -> Index<f32> {
+    let p = BuildParams { metric, m: 6, ef_construction: 40, seed, threads: Some(1), ..Default::default() };
+    Index::build(clustered(n, dim, 4, 0.5, seed), dim, &p, &no_progress).unwrap()
+}
+
+fn results<T: geodex_core::Component>(ix: &Index<T>, queries: &[T]) -> Vec<(u64, u32)> {
+    let mut ctx = SearchContext::new();
+    queries
+        .chunks_exact(ix.dim())
+        .flat_map(|q| ix.search(q, &SearchParams::new(5, 20), &mut ctx).unwrap().0)
+        .map(|h| (h.key.0, h.distance.to_bits()))
+        .collect()
+}
+
+fn as_f32(ix: AnyIndex) -> Index<f32> {
+    match ix {
+        AnyIndex::F32(i) => i,
+        AnyIndex::U8(_) => panic!("expected an f32 index"),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    #[test]
+    fn build_save_open_gives_identical_results(
+        n in 1usize..300, dim in 1usize..20, seed in any::<u64>(), metric_code in 0u32..3, mmap in any::<bool>()
+    ) {
+        let metric = Metric::from_code(metric_code).unwrap();
+        let ix = small_index(n, dim, metric, seed);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("i.gdx");
+        ix.save(&path).unwrap();
+        let opened = as_f32(AnyIndex::open(&path, mmap).unwrap());
+        let queries = clustered(10, dim, 4, 0.5, seed ^ 1);
+        prop_assert_eq!(results(&ix, &queries), results(&opened, &queries));
+        prop_assert_eq!(opened.info().levels, ix.info().levels);
+        // Saving the opened index reproduces the file byte for byte.
+        let again = dir.path().join("j.gdx");
+        opened.save(&again).unwrap();
+        prop_assert_eq!(std::fs::read(&path).unwrap(), std::fs::read(&again).unwrap());
+    }
+}
+
+#[test]
+fn u8_index_round_trips() {
+    let dim = 16;
+    let data = geodex_testkit::clustered_u8(500, dim, 5, 3);
+    let p = BuildParams { m: 8, ef_construction: 50, threads: Some(1), ..Default::default() };
+    let ix = Index::build(data.clone(), dim, &p, &no_progress).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("b.gdx");
+    ix.save(&path).unwrap();
+    let AnyIndex::U8(opened) = AnyIndex::open(&path, true).unwrap() else { panic!("element type lost") };
+    assert_eq!(results(&ix, &data[..10 * dim]), results(&opened, &data[..10 * dim]));
+    assert!(opened.info().mmap);
+}
+
+fn expect_invalid(bytes: &[u8], what: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.gdx");
+    std::fs::write(&path, bytes).unwrap();
+    for mmap in [true, false] {
+        match AnyIndex::open(&path, mmap) {
+            Err(CoreError::InvalidIndex { path: p, reason }) => {
+                assert!(p.ends_with("bad.gdx"));
+                assert!(!reason.contains('\n'), "multi-line reason: {reason}");
+            }
+            Err(other) => panic!("{what}: wrong error {other:?}"),
+            Ok(_) => panic!("{what}: corrupt file accepted"),
+        }
+    }
+}
+
+fn saved_bytes(ix: &Index<f32>) -> Vec<u8> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("x.gdx");
+    ix.save(&path).unwrap();
+    std::fs::read(path).unwrap()
+}
+
+#[test]
+fn every_truncation_is_rejected() {
+    let bytes = saved_bytes(&small_index(120, 5, Metric::L2, 1));
+    for cut in (0..bytes.len()).step_by(7).chain([bytes.len() - 1]) {
+        expect_invalid(&bytes[..cut], &format!("truncated at {cut}"));
+    }
+}
+
+#[test]
+fn a_flipped_byte_anywhere_is_rejected() {
+    let bytes = saved_bytes(&small_index(120, 5, Metric::Cosine, 2));
+    // Every byte of the header and table, then a stride through every section. Flips inside
+    // the zero padding between sections are harmless by design and not covered by checksums.
+    let sections = section_ranges(&bytes);
+    let in_section = |i: usize| sections.iter().any(|&(o, l)| i >= o && i < o + l);
+    let header_end = 128 + 32 * sections.len();
+    for i in (0..bytes.len()).filter(|&i| i < header_end || in_section(i)).step_by(3) {
+        let mut b = bytes.clone();
+        b[i] ^= 0x5A;
+        expect_invalid(&b, &format!("byte {i} flipped"));
+    }
+}
+
+/// (offset, length) of each section, read from the table.
+fn section_ranges(b: &[u8]) -> Vec<(usize, usize)> {
+    let count = u32::from_le_bytes(b[64..68].try_into().unwrap()) as usize;
+    (0..count)
+        .map(|s| {
+            let e = &b[128 + 32 * s..];
+            let off = u64::from_le_bytes(e[8..16].try_into().unwrap()) as usize;
+            let len = u64::from_le_bytes(e[16..24].try_into().unwrap()) as usize;
+            (off, len)
+        })
+        .collect()
+}
+
+#[test]
+fn sections_are_64_byte_aligned() {
+    let bytes = saved_bytes(&small_index(77, 3, Metric::L2, 5));
+    let ranges = section_ranges(&bytes);
+    assert_eq!(ranges.len(), 8);
+    assert!(ranges.iter().all(|&(o, _)| o % 64 == 0));
+}
+
+#[test]
+fn a_missing_file_is_an_io_error() {
+    assert!(matches!(AnyIndex::open(Path::new("/nonexistent/x.gdx"), true), Err(CoreError::Io { .. })));
+}
+
+/// The golden file: a small byte-vector index built with fixed data and seed on one thread,
+/// committed in `testdata/`. Byte data makes every distance an exact integer, so the file is the
+/// same on every instruction set. Opening it pins the reader to format version 1; rebuilding it
+/// pins the writer and the algorithm. A deliberate change regenerates it with
+/// `GEODEX_BLESS=1 cargo test -p geodex-core --test format golden` (and a format change must bump
+/// `format::VERSION`).
+#[test]
+fn golden_index_file() {
+    let golden = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/golden-v1.gdx");
+    let dim = 8;
+    let data = geodex_testkit::clustered_u8(200, dim, 4, 2024);
+    let p = BuildParams { m: 6, ef_construction: 40, seed: 2024, threads: Some(1), ..Default::default() };
+    let built = Index::build(data.clone(), dim, &p, &no_progress).unwrap();
+    if std::env::var_os("GEODEX_BLESS").is_some() {
+        built.save(&golden).unwrap();
+    }
+    let AnyIndex::U8(opened) = AnyIndex::open(&golden, true).expect("golden file opens") else { panic!("golden is u8") };
+    let info = opened.info();
+    assert_eq!((info.count, info.dim, info.m, info.m0, info.ef_construction, info.seed), (200, 8, 6, 12, 40, 2024));
+    assert_eq!((info.metric.as_str(), info.element.as_str()), ("l2", "u8"));
+    assert_eq!(results(&opened, &data[..5 * dim]), results(&built, &data[..5 * dim]));
+    let dir = tempfile::tempdir().unwrap();
+    built.save(&dir.path().join("now.gdx")).unwrap();
+    assert_eq!(
+        std::fs::read(&golden).unwrap(),
+        std::fs::read(dir.path().join("now.gdx")).unwrap(),
+        "writer output changed: bless, and bump VERSION if the format changed"
+    );
+}
