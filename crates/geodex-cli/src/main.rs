@@ -1,1 +1,66 @@
-fn main(){}
+//! `geodex`: the command-line tool. Thin by design: it parses arguments, reads files, shows
+//! progress, and calls `geodex-core` and `geodex-io`. The contract (commands, flags, JSON keys,
+//! the bench CSV header, exit codes) is DESIGN.md §5 and must only ever be extended.
+
+mod commands;
+mod data;
+mod failure;
+mod plot;
+mod progress;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::failure::Failure;
+
+/// geodex: HNSW vector search — build, search, measure.
+#[derive(Parser, Debug)]
+#[command(name = "geodex", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Build an HNSW index from a vector file and save it.
+    Build(commands::build::Args),
+    /// Search an index with a file of queries.
+    Search(commands::search::Args),
+    /// Exact k nearest neighbours by brute force (ground truth).
+    Groundtruth(commands::groundtruth::Args),
+    /// Recall and queries per second over a sweep of ef values.
+    Bench(commands::bench::Args),
+    /// Describe an index file (and check its graph).
+    Info(commands::info::Args),
+    /// Write one layer of the graph as a list of directed links.
+    Graph(commands::graph::Args),
+    /// Build, benchmark and plot the bundled demo data set.
+    Demo(commands::demo::Args),
+}
+
+fn run(cli: Cli) -> Result<(), Failure> {
+    match cli.command {
+        Command::Build(a) => commands::build::run(a),
+        Command::Search(a) => commands::search::run(a),
+        Command::Groundtruth(a) => commands::groundtruth::run(a),
+        Command::Bench(a) => commands::bench::run(a),
+        Command::Info(a) => commands::info::run(a),
+        Command::Graph(a) => commands::graph::run(a),
+        Command::Demo(a) => commands::demo::run(a),
+    }
+}
+
+fn main() -> ExitCode {
+    failure::install_panic_hook();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return failure::report_clap(e),
+    };
+    match std::panic::catch_unwind(|| run(cli)) {
+        Ok(Ok(())) => ExitCode::SUCCESS,
+        Ok(Err(f)) => f.report(),
+        Err(_) => ExitCode::from(1),
+    }
+}

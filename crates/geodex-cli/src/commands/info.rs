@@ -1,0 +1,47 @@
+//! `geodex info`: what an index file holds, and a check of its graph's invariants.
+
+use std::path::PathBuf;
+
+use geodex_core::check_graph;
+
+use crate::failure::Failure;
+
+/// Arguments of `geodex info`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Index file.
+    #[arg(long)]
+    pub index: PathBuf,
+    /// Print one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(a: Args) -> Result<(), Failure> {
+    let index = crate::data::open_index(&a.index)?;
+    let info = index.info();
+    let report = check_graph(&index.graph());
+    if a.json {
+        let mut v = serde_json::to_value(&info).expect("info serialises");
+        v["graph"] = serde_json::to_value(&report).expect("report serialises");
+        super::print_json(&v);
+        return Ok(());
+    }
+    println!("index            {}", a.index.display());
+    println!("vectors          {} × {} ({})", info.count, info.dim, info.element);
+    println!("metric           {}", info.metric);
+    println!("M / M0           {} / {}", info.m, info.m0);
+    println!("ef_construction  {}", info.ef_construction);
+    println!("seed             {}", info.seed);
+    println!("quantisation     {}", info.quant);
+    println!("file             {} bytes{}", info.file_bytes.unwrap_or(0), if info.mmap { " (memory-mapped)" } else { "" });
+    println!("resident         {} bytes (graph + vectors)", info.ram_bytes);
+    println!("kernels          {}", info.isa);
+    println!("entry point      node {} on level {}", info.entry_point, info.levels.len() - 1);
+    for (l, (nodes, links)) in report.nodes_per_level.iter().zip(&report.links_per_level).enumerate() {
+        println!("level {l:<2}         {nodes} nodes, {links} links, mean degree {:.2}", *links as f64 / *nodes as f64);
+    }
+    let verdict = if report.is_valid() { "ok".to_string() } else { format!("{report:?}") };
+    println!("graph check      {verdict}");
+    Ok(())
+}

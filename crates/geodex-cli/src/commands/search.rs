@@ -1,0 +1,129 @@
+//! `geodex search`: k nearest neighbours of every query, in parallel.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use geodex_core::{Component, Hit, Index, SearchParams, SearchStats};
+use geodex_io::{Matrix, Role};
+use rayon::prelude::*;
+
+use crate::failure::{in_file, Failure};
+use crate::{progress, with_typed};
+
+/// Arguments of `geodex search`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Index file.
+    #[arg(long)]
+    pub index: PathBuf,
+    /// Query vectors (`test` of an .hdf5).
+    #[arg(long)]
+    pub queries: PathBuf,
+    /// Neighbours per query.
+    #[arg(long)]
+    pub k: usize,
+    /// Beam width (≥ k).
+    #[arg(long)]
+    pub ef: usize,
+    /// Search threads (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Write the neighbour ids (one row per query, k ids, -1 where fewer were found).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Print results and statistics as one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// The k and ef to use for an index of `n` vectors: k above n returns everything (with a
+/// warning, DESIGN.md §6), and ef is raised to match.
+pub fn clamp_k(k: usize, ef: usize, n: usize) -> Result<(usize, usize), Failure> {
+    SearchParams::new(k, ef).validate()?;
+    if k > n {
+        eprintln!("warning: k = {k} exceeds the {n} vectors in the index; returning all {n}");
+        return Ok((n, ef.max(n)));
+    }
+    Ok((k, ef))
+}
+
+/// Runs every query on a pool of `threads`; results in query order.
+pub fn search_all<T: Component>(
+    ix: &Index<T>,
+    queries: &Matrix<T>,
+    params: &SearchParams<'_>,
+    threads: Option<usize>,
+    tick: &(dyn Fn() + Sync),
+) -> Result<Vec<(Vec<Hit>, SearchStats)>, geodex_core::CoreError> {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads.unwrap_or(0))
+        .build()
+        .map_err(|e| geodex_core::CoreError::InvalidParameter(format!("threads: {e}")))?;
+    pool.install(|| {
+        (0..queries.rows())
+            .into_par_iter()
+            .map_init(geodex_core::SearchContext::new, |ctx, i| {
+                let r = ix.search(queries.row(i), params, ctx);
+                tick();
+                r
+            })
+            .collect()
+    })
+}
+
+pub fn run(a: Args) -> Result<(), Failure> {
+    if a.threads == Some(0) {
+        return Err(Failure::input("--threads must be ≥ 1"));
+    }
+    let index = crate::data::open_index(&a.index)?;
+    let queries = crate::data::read_vectors(&a.queries, Role::Queries, None)?;
+    let (k, ef) = clamp_k(a.k, a.ef, index.len())?;
+    let params = SearchParams::new(k, ef);
+    let bar = progress::bar(queries.rows() as u64, "searching", a.quiet);
+    let tick = || bar.inc(1);
+    let start = Instant::now();
+    let results = with_typed!(&index, queries, &a.queries, |ix, q| {
+        search_all(ix, &q, &params, a.threads, &tick).map_err(in_file(&a.queries))?
+    });
+    let seconds = start.elapsed().as_secs_f64();
+    bar.finish_and_clear();
+    let ids: Vec<Vec<i64>> = results.iter().map(|(h, _)| h.iter().map(|h| h.key.0 as i64).collect()).collect();
+    if let Some(out) = &a.out {
+        let flat: Vec<i32> = ids.iter().flat_map(|r| (0..k).map(|j| r.get(j).map_or(-1, |&id| id as i32))).collect();
+        geodex_io::write_ivecs(out, &Matrix::new(k, flat).expect("k ≥ 1 ids per row"))?;
+    }
+    let nq = results.len() as f64;
+    let total = results.iter().fold(SearchStats::default(), |mut s, (_, st)| {
+        s += *st;
+        s
+    });
+    let (mean_d, mean_h) = (total.distances as f64 / nq, total.hops as f64 / nq);
+    if a.json {
+        let distances: Vec<Vec<f32>> = results.iter().map(|(h, _)| h.iter().map(|h| h.distance).collect()).collect();
+        super::print_json(&serde_json::json!({
+            "queries": results.len(),
+            "k": k,
+            "ef": ef,
+            "seconds": super::round(seconds, 4),
+            "qps": super::round(nq / seconds, 1),
+            "mean_distances": super::round(mean_d, 2),
+            "mean_hops": super::round(mean_h, 2),
+            "ids": ids,
+            "distances": distances,
+        }));
+    } else {
+        println!(
+            "searched {} queries (k={k}, ef={ef}) in {:.3} s: {:.0} queries/s, {:.1} distances and {:.1} hops per query{}",
+            results.len(),
+            seconds,
+            nq / seconds,
+            mean_d,
+            mean_h,
+            a.out.as_ref().map(|p| format!("; ids written to {}", p.display())).unwrap_or_default()
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,99 @@
+//! Reading inputs for commands: vectors (keeping bytes as bytes where the metric allows),
+//! ground truth, and the index; element-type matching between queries and index.
+
+use std::path::Path;
+
+use geodex_core::{AnyIndex, Element, Metric};
+use geodex_io::{AnyVectors, Matrix, Role};
+
+use crate::failure::Failure;
+
+/// Reads vectors; `limit` keeps the first rows only.
+pub fn read_vectors(path: &Path, role: Role, limit: Option<usize>) -> Result<AnyVectors, Failure> {
+    let v = geodex_io::read_vectors(path, role)?;
+    Ok(match limit {
+        Some(0) => return Err(Failure::input("--limit must be ≥ 1")),
+        Some(n) => v.truncated(n),
+        None => v,
+    })
+}
+
+/// Bytes under a metric without a byte kernel (cosine, Poincaré) are widened to f32, exactly.
+pub fn fit_to_metric(v: AnyVectors, metric: Metric) -> AnyVectors {
+    match v {
+        AnyVectors::U8(m) if !u8::supports(metric) => AnyVectors::F32(AnyVectors::U8(m).into_f32()),
+        other => other,
+    }
+}
+
+/// Queries in the index's element type: bytes are widened for a float index; float queries
+/// for a byte index must be whole numbers in 0..=255.
+pub fn queries_as<T: QueryElement>(q: AnyVectors, path: &Path) -> Result<Matrix<T>, Failure> {
+    T::from_any(q).map_err(|m| Failure::input(m).context(path.display()))
+}
+
+/// Element types a query file can be converted to.
+pub trait QueryElement: Element + Copy {
+    /// Converts, or explains why not.
+    fn from_any(q: AnyVectors) -> Result<Matrix<Self>, String>;
+}
+
+impl QueryElement for f32 {
+    fn from_any(q: AnyVectors) -> Result<Matrix<f32>, String> {
+        Ok(q.into_f32())
+    }
+}
+
+impl QueryElement for u8 {
+    fn from_any(q: AnyVectors) -> Result<Matrix<u8>, String> {
+        match q {
+            AnyVectors::U8(m) => Ok(m),
+            AnyVectors::F32(m) => {
+                if let Some(pos) = m.as_slice().iter().position(|&x| x.fract() != 0.0 || !(0.0..=255.0).contains(&x)) {
+                    return Err(format!(
+                        "row {}: value {} cannot be a byte, and the index holds u8 vectors",
+                        pos / m.dim(),
+                        m.as_slice()[pos]
+                    ));
+                }
+                let dim = m.dim();
+                Ok(Matrix::new(dim, m.into_vec().into_iter().map(|x| x as u8).collect()).expect("same shape"))
+            }
+        }
+    }
+}
+
+/// Opens an index (memory-mapped).
+pub fn open_index(path: &Path) -> Result<AnyIndex, Failure> {
+    Ok(AnyIndex::open(path, true)?)
+}
+
+/// Reads ground truth and checks it covers `queries` rows and at least `k` neighbours.
+pub fn read_groundtruth(path: &Path, queries: usize, k: usize) -> Result<Vec<Vec<u32>>, Failure> {
+    let gt = geodex_io::read_neighbors(path)?;
+    if gt.rows() != queries {
+        return Err(Failure::input(format!("{}: {} rows of ground truth for {queries} queries", path.display(), gt.rows())));
+    }
+    if gt.dim() < k {
+        return Err(Failure::input(format!("{}: ground truth has {} neighbours per query, k = {k}", path.display(), gt.dim())));
+    }
+    Ok(gt.iter().map(|r| r.iter().take(k).map(|&id| id as u32).collect()).collect())
+}
+
+/// Runs `$body` with `$ix` bound to the typed index and `$q` to the queries converted to its
+/// element type (a macro because closures cannot be generic).
+#[macro_export]
+macro_rules! with_typed {
+    ($any:expr, $queries:expr, $path:expr, |$ix:ident, $q:ident| $body:expr) => {
+        match $any {
+            geodex_core::AnyIndex::F32($ix) => {
+                let $q = $crate::data::queries_as::<f32>($queries, $path)?;
+                $body
+            }
+            geodex_core::AnyIndex::U8($ix) => {
+                let $q = $crate::data::queries_as::<u8>($queries, $path)?;
+                $body
+            }
+        }
+    };
+}

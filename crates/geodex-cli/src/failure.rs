@@ -1,0 +1,99 @@
+//! Errors at the edge: one line on stderr, exit code 1 (runtime failure) or 2 (bad usage or
+//! bad input), never a panic message or a backtrace (DESIGN.md §5).
+
+use std::process::ExitCode;
+
+use geodex_core::CoreError;
+use geodex_io::IoError;
+
+/// A failed command: its message and whether the caller's input was at fault.
+#[derive(Debug)]
+pub struct Failure {
+    message: String,
+    bad_input: bool,
+}
+
+impl Failure {
+    /// Bad usage or bad input: exit code 2.
+    pub fn input(message: impl Into<String>) -> Self {
+        Failure { message: message.into(), bad_input: true }
+    }
+
+    /// A runtime failure (I/O, corrupt file): exit code 1.
+    pub fn runtime(message: impl Into<String>) -> Self {
+        Failure { message: message.into(), bad_input: false }
+    }
+
+    /// Prefixes the message with where it happened (a file, a flag).
+    pub fn context(mut self, what: impl std::fmt::Display) -> Self {
+        self.message = format!("{what}: {}", self.message);
+        self
+    }
+
+    /// Prints `error: …` on one line and returns the exit code.
+    pub fn report(self) -> ExitCode {
+        eprintln!("error: {}", one_line(&self.message));
+        ExitCode::from(if self.bad_input { 2 } else { 1 })
+    }
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+impl From<CoreError> for Failure {
+    fn from(e: CoreError) -> Self {
+        Failure { bad_input: e.is_bad_input(), message: e.to_string() }
+    }
+}
+
+impl From<IoError> for Failure {
+    fn from(e: IoError) -> Self {
+        Failure { bad_input: e.is_bad_input(), message: e.to_string() }
+    }
+}
+
+/// A core error about rows of a file: name the file too.
+pub fn in_file(path: &std::path::Path) -> impl Fn(CoreError) -> Failure + '_ {
+    move |e| {
+        let named = matches!(e, CoreError::Io { .. } | CoreError::InvalidIndex { .. });
+        let f = Failure::from(e);
+        if named {
+            f
+        } else {
+            f.context(path.display())
+        }
+    }
+}
+
+/// Clap's own errors: help and version go to stdout with exit 0; usage errors become one line
+/// with exit code 2.
+pub fn report_clap(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    match e.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = e.print();
+            ExitCode::from(if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand { 2 } else { 0 })
+        }
+        _ => {
+            let text = e.render().to_string();
+            let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("invalid arguments");
+            let msg = first.trim_start_matches("error: ");
+            Failure::input(format!("{msg} (see --help)")).report()
+        }
+    }
+}
+
+/// A panic is a bug; still print one line, not a backtrace.
+pub fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let what = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        let at = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
+        eprintln!("error: internal error (please report): {}{at}", one_line(&what));
+    }));
+}
