@@ -49,7 +49,11 @@ impl QueryElement for u8 {
         match q {
             AnyVectors::U8(m) => Ok(m),
             AnyVectors::F32(m) => {
-                if let Some(pos) = m.as_slice().iter().position(|&x| x.fract() != 0.0 || !(0.0..=255.0).contains(&x)) {
+                if let Some(pos) = m
+                    .as_slice()
+                    .iter()
+                    .position(|&x| x.fract() != 0.0 || !(0.0..=255.0).contains(&x))
+                {
                     return Err(format!(
                         "row {}: value {} cannot be a byte, and the index holds u8 vectors",
                         pos / m.dim(),
@@ -57,7 +61,10 @@ impl QueryElement for u8 {
                     ));
                 }
                 let dim = m.dim();
-                Ok(Matrix::new(dim, m.into_vec().into_iter().map(|x| x as u8).collect()).expect("same shape"))
+                Ok(
+                    Matrix::new(dim, m.into_vec().into_iter().map(|x| x as u8).collect())
+                        .expect("same shape"),
+                )
             }
         }
     }
@@ -72,12 +79,23 @@ pub fn open_index(path: &Path) -> Result<AnyIndex, Failure> {
 pub fn read_groundtruth(path: &Path, queries: usize, k: usize) -> Result<Vec<Vec<u32>>, Failure> {
     let gt = geodex_io::read_neighbors(path)?;
     if gt.rows() != queries {
-        return Err(Failure::input(format!("{}: {} rows of ground truth for {queries} queries", path.display(), gt.rows())));
+        return Err(Failure::input(format!(
+            "{}: {} rows of ground truth for {queries} queries",
+            path.display(),
+            gt.rows()
+        )));
     }
     if gt.dim() < k {
-        return Err(Failure::input(format!("{}: ground truth has {} neighbours per query, k = {k}", path.display(), gt.dim())));
+        return Err(Failure::input(format!(
+            "{}: ground truth has {} neighbours per query, k = {k}",
+            path.display(),
+            gt.dim()
+        )));
     }
-    Ok(gt.iter().map(|r| r.iter().take(k).map(|&id| id as u32).collect()).collect())
+    Ok(gt
+        .iter()
+        .map(|r| r.iter().take(k).map(|&id| id as u32).collect())
+        .collect())
 }
 
 /// Runs `$body` with `$ix` bound to the typed index and `$q` to the queries converted to its

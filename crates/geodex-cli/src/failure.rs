@@ -16,12 +16,18 @@ pub struct Failure {
 impl Failure {
     /// Bad usage or bad input: exit code 2.
     pub fn input(message: impl Into<String>) -> Self {
-        Failure { message: message.into(), bad_input: true }
+        Failure {
+            message: message.into(),
+            bad_input: true,
+        }
     }
 
     /// A runtime failure (I/O, corrupt file): exit code 1.
     pub fn runtime(message: impl Into<String>) -> Self {
-        Failure { message: message.into(), bad_input: false }
+        Failure {
+            message: message.into(),
+            bad_input: false,
+        }
     }
 
     /// Prefixes the message with where it happened (a file, a flag).
@@ -43,13 +49,19 @@ fn one_line(s: &str) -> String {
 
 impl From<CoreError> for Failure {
     fn from(e: CoreError) -> Self {
-        Failure { bad_input: e.is_bad_input(), message: e.to_string() }
+        Failure {
+            bad_input: e.is_bad_input(),
+            message: e.to_string(),
+        }
     }
 }
 
 impl From<IoError> for Failure {
     fn from(e: IoError) -> Self {
-        Failure { bad_input: e.is_bad_input(), message: e.to_string() }
+        Failure {
+            bad_input: e.is_bad_input(),
+            message: e.to_string(),
+        }
     }
 }
 
@@ -71,13 +83,24 @@ pub fn in_file(path: &std::path::Path) -> impl Fn(CoreError) -> Failure + '_ {
 pub fn report_clap(e: clap::Error) -> ExitCode {
     use clap::error::ErrorKind;
     match e.kind() {
-        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+        ErrorKind::DisplayHelp
+        | ErrorKind::DisplayVersion
+        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
             let _ = e.print();
-            ExitCode::from(if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand { 2 } else { 0 })
+            ExitCode::from(
+                if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                    2
+                } else {
+                    0
+                },
+            )
         }
         _ => {
             let text = e.render().to_string();
-            let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("invalid arguments");
+            let first = text
+                .lines()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("invalid arguments");
             let msg = first.trim_start_matches("error: ");
             Failure::input(format!("{msg} (see --help)")).report()
         }
@@ -93,7 +116,10 @@ pub fn install_panic_hook() {
             .map(|s| s.to_string())
             .or_else(|| info.payload().downcast_ref::<String>().cloned())
             .unwrap_or_default();
-        let at = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
+        let at = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
         eprintln!("error: internal error (please report): {}{at}", one_line(&what));
     }));
 }

@@ -24,7 +24,9 @@ fn ensure_font() {
 /// Draws one line per series (name, rows) into `path`, written atomically.
 pub fn recall_vs_qps(path: &Path, title: &str, series: &[(String, Vec<Row>)]) -> Result<(), Failure> {
     ensure_font();
-    let fail = |e: &dyn std::fmt::Display| Failure::runtime(format!("{}: drawing the plot failed: {e}", path.display()));
+    let fail = |e: &dyn std::fmt::Display| {
+        Failure::runtime(format!("{}: drawing the plot failed: {e}", path.display()))
+    };
     let points = series.iter().flat_map(|(_, rows)| rows.iter());
     let (mut qmin, mut qmax, mut rmin) = (f64::MAX, 0f64, 1f64);
     for r in points {
@@ -65,10 +67,16 @@ pub fn recall_vs_qps(path: &Path, title: &str, series: &[(String, Vec<Row>)]) ->
                 .map_err(|e| fail(&e))?
                 .label(name.as_str())
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
-            chart.draw_series(pts.iter().map(|&p| Circle::new(p, 4, color.filled()))).map_err(|e| fail(&e))?;
+            chart
+                .draw_series(pts.iter().map(|&p| Circle::new(p, 4, color.filled())))
+                .map_err(|e| fail(&e))?;
             chart
                 .draw_series(rows.iter().map(|r| {
-                    Text::new(format!("ef={}", r.ef), (r.recall, r.qps * 1.12), ("sans-serif", 12).into_font().color(&color))
+                    Text::new(
+                        format!("ef={}", r.ef),
+                        (r.recall, r.qps * 1.12),
+                        ("sans-serif", 12).into_font().color(&color),
+                    )
                 }))
                 .map_err(|e| fail(&e))?;
         }

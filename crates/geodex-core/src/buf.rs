@@ -27,7 +27,11 @@ impl Backing {
 #[derive(Debug, Clone)]
 pub(crate) enum Buf<T> {
     Owned(Vec<T>),
-    File { backing: Arc<Backing>, offset: usize, len: usize },
+    File {
+        backing: Arc<Backing>,
+        offset: usize,
+        len: usize,
+    },
 }
 
 impl<T: bytemuck::Pod> Buf<T> {
@@ -36,7 +40,11 @@ impl<T: bytemuck::Pod> Buf<T> {
         let bytes = len.checked_mul(std::mem::size_of::<T>())?;
         let region = backing.bytes().get(offset..offset.checked_add(bytes)?)?;
         bytemuck::try_cast_slice::<u8, T>(region).ok()?;
-        Some(Buf::File { backing: Arc::clone(backing), offset, len })
+        Some(Buf::File {
+            backing: Arc::clone(backing),
+            offset,
+            len,
+        })
     }
 
     #[inline]

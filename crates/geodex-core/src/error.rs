@@ -74,6 +74,23 @@ pub enum CoreError {
 }
 
 impl CoreError {
+    /// The same error about row `row` (for per-query errors raised with row 0).
+    pub fn at_row(self, row: usize) -> CoreError {
+        match self {
+            CoreError::NonFinite { component, value, .. } => CoreError::NonFinite {
+                row,
+                component,
+                value,
+            },
+            CoreError::ZeroVector { .. } => CoreError::ZeroVector { row },
+            CoreError::OutsideBall { norm, .. } => CoreError::OutsideBall { row, norm },
+            CoreError::DimensionMismatch { expected, found, .. } => {
+                CoreError::DimensionMismatch { row, expected, found }
+            }
+            other => other,
+        }
+    }
+
     /// Whether the caller's input is at fault (exit code 2) rather than the system (exit 1).
     /// A corrupt index file is a runtime failure: the input was a valid path to a damaged file.
     pub fn is_bad_input(&self) -> bool {

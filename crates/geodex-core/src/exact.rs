@@ -38,14 +38,25 @@ pub fn exact_knn<T: Component>(
     }
     for (len, what) in [(base.len(), "base"), (queries.len(), "queries")] {
         if len % dim != 0 {
-            return Err(CoreError::InvalidParameter(format!("{what}: {len} components is not a multiple of dimension {dim}")));
+            return Err(CoreError::InvalidParameter(format!(
+                "{what}: {len} components is not a multiple of dimension {dim}"
+            )));
         }
     }
     let (mut base, mut queries) = (base.to_vec(), queries.to_vec());
     check_and_prepare(metric, dim, &mut base)?;
     check_and_prepare(metric, dim, &mut queries)?;
-    let visitor = Scan { base: &base, queries: &queries, dim, k, progress };
-    T::dispatch(metric, Isa::detect(), visitor).ok_or(CoreError::UnsupportedMetric { metric, element: T::KIND.name() })
+    let visitor = Scan {
+        base: &base,
+        queries: &queries,
+        dim,
+        k,
+        progress,
+    };
+    T::dispatch(metric, Isa::detect(), visitor).ok_or(CoreError::UnsupportedMetric {
+        metric,
+        element: T::KIND.name(),
+    })
 }
 
 struct Scan<'a, T> {
@@ -66,7 +77,9 @@ impl<T: Component> KernelVisitor<T> for Scan<'_, T> {
         self.queries
             .par_chunks(QUERY_BLOCK * dim)
             .flat_map_iter(|group| {
-                let mut heaps: Vec<BinaryHeap<Neighbor>> = (0..group.len() / dim).map(|_| BinaryHeap::with_capacity(k + 1)).collect();
+                let mut heaps: Vec<BinaryHeap<Neighbor>> = (0..group.len() / dim)
+                    .map(|_| BinaryHeap::with_capacity(k + 1))
+                    .collect();
                 for (b, block) in self.base.chunks(BASE_BLOCK * dim).enumerate() {
                     for (q, heap) in group.chunks_exact(dim).zip(heaps.iter_mut()) {
                         for (j, row) in block.chunks_exact(dim).enumerate() {
@@ -80,7 +93,8 @@ impl<T: Component> KernelVisitor<T> for Scan<'_, T> {
                         }
                     }
                 }
-                let finished = done.fetch_add(heaps.len(), std::sync::atomic::Ordering::Relaxed) + heaps.len();
+                let finished =
+                    done.fetch_add(heaps.len(), std::sync::atomic::Ordering::Relaxed) + heaps.len();
                 (self.progress)(finished);
                 heaps.into_iter().map(BinaryHeap::into_sorted_vec)
             })

@@ -64,8 +64,16 @@ enum Kind {
     Metadata = 8,
 }
 
-const KINDS: [Kind; 8] =
-    [Kind::Vectors, Kind::Levels, Kind::Level0, Kind::UpperOffsets, Kind::Upper, Kind::Keys, Kind::Tombstones, Kind::Metadata];
+const KINDS: [Kind; 8] = [
+    Kind::Vectors,
+    Kind::Levels,
+    Kind::Level0,
+    Kind::UpperOffsets,
+    Kind::Upper,
+    Kind::Keys,
+    Kind::Tombstones,
+    Kind::Metadata,
+];
 
 fn element_code(k: ElementKind) -> u32 {
     match k {
@@ -82,10 +90,16 @@ pub(crate) fn save<T: Component>(index: &Index<T>, path: &Path) -> Result<(), Co
         (Kind::Vectors, bytemuck::cast_slice(index.vectors.as_slice())),
         (Kind::Levels, index.graph.levels.as_slice()),
         (Kind::Level0, bytemuck::cast_slice(index.graph.level0.as_slice())),
-        (Kind::UpperOffsets, bytemuck::cast_slice(index.graph.upper_offsets.as_slice())),
+        (
+            Kind::UpperOffsets,
+            bytemuck::cast_slice(index.graph.upper_offsets.as_slice()),
+        ),
         (Kind::Upper, bytemuck::cast_slice(index.graph.upper.as_slice())),
         (Kind::Keys, bytemuck::cast_slice(index.keys.as_slice())),
-        (Kind::Tombstones, bytemuck::cast_slice(index.tombstones.as_slice())),
+        (
+            Kind::Tombstones,
+            bytemuck::cast_slice(index.tombstones.as_slice()),
+        ),
         (Kind::Metadata, &metadata),
     ];
     let mut table = Vec::with_capacity(sections.len() * ENTRY_BYTES);
@@ -99,7 +113,10 @@ pub(crate) fn save<T: Component>(index: &Index<T>, path: &Path) -> Result<(), Co
         offset = align_up(offset + bytes.len());
     }
     let header = header_bytes(index, sections.len() as u32, &table);
-    let io_err = |source| CoreError::Io { path: path.display().to_string(), source };
+    let io_err = |source| CoreError::Io {
+        path: path.display().to_string(),
+        source,
+    };
     geodex_io::atomic::write_file(path, |w| {
         w.write_all(&header)?;
         w.write_all(&table)?;
@@ -167,6 +184,9 @@ fn u64_at(b: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"))
 }
 
+/// One section-table entry: (kind, offset, length, checksum).
+type Entry = (u32, usize, usize, u64);
+
 /// The fixed header, decoded and range-checked.
 struct Header {
     metric: Metric,
@@ -181,19 +201,34 @@ struct Header {
     seed: u64,
 }
 
-fn parse_header(b: &[u8]) -> Result<(Header, Vec<(u32, usize, usize, u64)>), Invalid> {
-    ensure!(b.len() >= HEADER_BYTES, "file is {} bytes, shorter than the {HEADER_BYTES}-byte header", b.len());
+fn parse_header(b: &[u8]) -> Result<(Header, Vec<Entry>), Invalid> {
+    ensure!(
+        b.len() >= HEADER_BYTES,
+        "file is {} bytes, shorter than the {HEADER_BYTES}-byte header",
+        b.len()
+    );
     ensure!(&b[..8] == MAGIC, "not a geodex index (bad magic)");
     let version = u32_at(b, 8);
-    ensure!(version == VERSION, "format version {version} is not supported (this geodex reads version {VERSION})");
-    ensure!(u32_at(b, 12) as usize == HEADER_BYTES, "unexpected header size {}", u32_at(b, 12));
+    ensure!(
+        version == VERSION,
+        "format version {version} is not supported (this geodex reads version {VERSION})"
+    );
+    ensure!(
+        u32_at(b, 12) as usize == HEADER_BYTES,
+        "unexpected header size {}",
+        u32_at(b, 12)
+    );
     let sections = u32_at(b, 64) as usize;
     ensure!(sections <= 64, "implausible section count {sections}");
     let table_end = HEADER_BYTES + sections * ENTRY_BYTES;
     ensure!(b.len() >= table_end, "file ends inside the section table");
     let table = &b[HEADER_BYTES..table_end];
-    ensure!(xxh3_64(&[&b[..120], table].concat()) == u64_at(b, 120), "header checksum mismatch");
-    let metric = Metric::from_code(u32_at(b, 16)).ok_or_else(|| Invalid(format!("unknown metric code {}", u32_at(b, 16))))?;
+    ensure!(
+        xxh3_64(&[&b[..120], table].concat()) == u64_at(b, 120),
+        "header checksum mismatch"
+    );
+    let metric = Metric::from_code(u32_at(b, 16))
+        .ok_or_else(|| Invalid(format!("unknown metric code {}", u32_at(b, 16))))?;
     let element = match u32_at(b, 20) {
         0 => ElementKind::F32,
         1 => ElementKind::U8,
@@ -211,14 +246,43 @@ fn parse_header(b: &[u8]) -> Result<(Header, Vec<(u32, usize, usize, u64)>), Inv
         max_level: u32_at(b, 52) as usize,
         seed: u64_at(b, 56),
     };
-    ensure!((1..=geodex_io::MAX_DIM).contains(&h.dim), "dimension {} out of range", h.dim);
-    ensure!((2..=256).contains(&h.m) && (h.m..=512).contains(&h.m0), "degree bounds M={} M0={} out of range", h.m, h.m0);
-    ensure!(h.count >= 1 && h.count < u32::MAX as usize, "vector count {} out of range", h.count);
-    ensure!((h.entry as usize) < h.count, "entry point {} ≥ count {}", h.entry, h.count);
-    ensure!(h.max_level <= MAX_LEVEL, "top level {} above {MAX_LEVEL}", h.max_level);
+    ensure!(
+        (1..=geodex_io::MAX_DIM).contains(&h.dim),
+        "dimension {} out of range",
+        h.dim
+    );
+    ensure!(
+        (2..=256).contains(&h.m) && (h.m..=512).contains(&h.m0),
+        "degree bounds M={} M0={} out of range",
+        h.m,
+        h.m0
+    );
+    ensure!(
+        h.count >= 1 && h.count < u32::MAX as usize,
+        "vector count {} out of range",
+        h.count
+    );
+    ensure!(
+        (h.entry as usize) < h.count,
+        "entry point {} ≥ count {}",
+        h.entry,
+        h.count
+    );
+    ensure!(
+        h.max_level <= MAX_LEVEL,
+        "top level {} above {MAX_LEVEL}",
+        h.max_level
+    );
     let entries = table
         .chunks_exact(ENTRY_BYTES)
-        .map(|e| (u32_at(e, 0), u64_at(e, 8) as usize, u64_at(e, 16) as usize, u64_at(e, 24)))
+        .map(|e| {
+            (
+                u32_at(e, 0),
+                u64_at(e, 8) as usize,
+                u64_at(e, 16) as usize,
+                u64_at(e, 24),
+            )
+        })
         .collect();
     Ok((h, entries))
 }
@@ -226,20 +290,32 @@ fn parse_header(b: &[u8]) -> Result<(Header, Vec<(u32, usize, usize, u64)>), Inv
 /// Finds section `kind`, checks bounds, alignment, checksum and (when given) its exact length.
 fn section(
     b: &[u8],
-    table: &[(u32, usize, usize, u64)],
+    table: &[Entry],
     kind: Kind,
     expected_len: Option<usize>,
 ) -> Result<(usize, usize), Invalid> {
     let mut found = table.iter().filter(|e| e.0 == kind as u32);
-    let &(_, offset, len, sum) = found.next().ok_or_else(|| Invalid(format!("missing section {kind:?}")))?;
+    let &(_, offset, len, sum) = found
+        .next()
+        .ok_or_else(|| Invalid(format!("missing section {kind:?}")))?;
     ensure!(found.next().is_none(), "section {kind:?} appears twice");
-    ensure!(offset % ALIGN == 0, "section {kind:?} at offset {offset} is not {ALIGN}-byte aligned");
+    ensure!(
+        offset % ALIGN == 0,
+        "section {kind:?} at offset {offset} is not {ALIGN}-byte aligned"
+    );
     let end = offset.checked_add(len).filter(|&e| e <= b.len());
-    ensure!(end.is_some(), "section {kind:?} ({len} bytes at {offset}) runs past the end of the file ({} bytes)", b.len());
+    ensure!(
+        end.is_some(),
+        "section {kind:?} ({len} bytes at {offset}) runs past the end of the file ({} bytes)",
+        b.len()
+    );
     if let Some(want) = expected_len {
         ensure!(len == want, "section {kind:?} is {len} bytes, expected {want}");
     }
-    ensure!(xxh3_64(&b[offset..offset + len]) == sum, "section {kind:?} checksum mismatch");
+    ensure!(
+        xxh3_64(&b[offset..offset + len]) == sum,
+        "section {kind:?} checksum mismatch"
+    );
     Ok((offset, len))
 }
 
@@ -247,7 +323,10 @@ fn section(
 /// copied; the OS pages it in), otherwise it is read into memory.
 pub(crate) fn open(path: &Path, mmap: bool) -> Result<AnyIndex, CoreError> {
     let name = path.display().to_string();
-    let io_err = |source| CoreError::Io { path: name.clone(), source };
+    let io_err = |source| CoreError::Io {
+        path: name.clone(),
+        source,
+    };
     let file = std::fs::File::open(path).map_err(io_err)?;
     let backing = if mmap {
         // SAFETY: the mapping is read-only and geodex never modifies an index file in place
@@ -258,31 +337,50 @@ pub(crate) fn open(path: &Path, mmap: bool) -> Result<AnyIndex, CoreError> {
     } else {
         let len = file.metadata().map_err(io_err)?.len() as usize;
         let mut words = vec![0u64; len.div_ceil(8)];
-        std::io::Read::read_exact(&mut &file, &mut bytemuck::cast_slice_mut::<u64, u8>(&mut words)[..len]).map_err(io_err)?;
+        std::io::Read::read_exact(
+            &mut &file,
+            &mut bytemuck::cast_slice_mut::<u64, u8>(&mut words)[..len],
+        )
+        .map_err(io_err)?;
         Backing::Heap { words, len }
     };
     let backing = Arc::new(backing);
-    let invalid = |Invalid(reason)| CoreError::InvalidIndex { path: name.clone(), reason };
+    let invalid = |Invalid(reason)| CoreError::InvalidIndex {
+        path: name.clone(),
+        reason,
+    };
     let (h, table) = parse_header(backing.bytes()).map_err(invalid)?;
     let file_bytes = backing.bytes().len() as u64;
     match h.element {
-        ElementKind::F32 => Ok(AnyIndex::F32(load::<f32>(&backing, &h, &table, file_bytes).map_err(invalid)?)),
-        ElementKind::U8 => Ok(AnyIndex::U8(load::<u8>(&backing, &h, &table, file_bytes).map_err(invalid)?)),
+        ElementKind::F32 => Ok(AnyIndex::F32(
+            load::<f32>(&backing, &h, &table, file_bytes).map_err(invalid)?,
+        )),
+        ElementKind::U8 => Ok(AnyIndex::U8(
+            load::<u8>(&backing, &h, &table, file_bytes).map_err(invalid)?,
+        )),
     }
 }
 
 fn load<T: Component>(
     backing: &Arc<Backing>,
     h: &Header,
-    table: &[(u32, usize, usize, u64)],
+    table: &[Entry],
     file_bytes: u64,
 ) -> Result<Index<T>, Invalid> {
     let b = backing.bytes();
-    ensure!(T::supports(h.metric), "metric {} is not supported for {} vectors", h.metric, T::KIND.name());
+    ensure!(
+        T::supports(h.metric),
+        "metric {} is not supported for {} vectors",
+        h.metric,
+        T::KIND.name()
+    );
     let n = h.count;
     let loc = |kind, len: Option<usize>| section(b, table, kind, len);
     let vec_len = n.checked_mul(h.dim).and_then(|x| x.checked_mul(T::KIND.size()));
-    let (v_off, _) = loc(Kind::Vectors, Some(vec_len.ok_or_else(|| Invalid("vector section size overflows".into()))?))?;
+    let (v_off, _) = loc(
+        Kind::Vectors,
+        Some(vec_len.ok_or_else(|| Invalid("vector section size overflows".into()))?),
+    )?;
     let (lv_off, _) = loc(Kind::Levels, Some(n))?;
     let (l0_off, _) = loc(Kind::Level0, Some(n * (1 + h.m0) * 4))?;
     let (uo_off, _) = loc(Kind::UpperOffsets, Some((n + 1) * 8))?;
@@ -290,38 +388,52 @@ fn load<T: Component>(
     let (k_off, _) = loc(Kind::Keys, Some(n * 8))?;
     let (t_off, _) = loc(Kind::Tombstones, Some(n.div_ceil(64) * 8))?;
     let (md_off, md_len) = loc(Kind::Metadata, None)?;
-    ensure!(up_len % 4 == 0, "upper-link section length {up_len} is not a whole number of u32");
+    ensure!(
+        up_len % 4 == 0,
+        "upper-link section length {up_len} is not a whole number of u32"
+    );
     for (kind, _, _, _) in table {
-        ensure!(KINDS.iter().any(|k| *k as u32 == *kind), "unknown section kind {kind}");
+        ensure!(
+            KINDS.iter().any(|k| *k as u32 == *kind),
+            "unknown section kind {kind}"
+        );
     }
-    let buf = |off, len| Buf::from_file(backing, off, len).ok_or_else(|| Invalid("misaligned section".into()));
+    let buf =
+        |off, len| Buf::from_file(backing, off, len).ok_or_else(|| Invalid("misaligned section".into()));
     let graph = FrozenGraph {
         m: h.m,
         m0: h.m0,
         entry: h.entry,
         max_level: h.max_level,
         levels: buf(lv_off, n)?,
-        level0: Buf::<u32>::from_file(backing, l0_off, n * (1 + h.m0)).ok_or_else(|| Invalid("misaligned level-0 links".into()))?,
-        upper_offsets: Buf::<u64>::from_file(backing, uo_off, n + 1).ok_or_else(|| Invalid("misaligned offsets".into()))?,
-        upper: Buf::<u32>::from_file(backing, up_off, up_len / 4).ok_or_else(|| Invalid("misaligned upper links".into()))?,
+        level0: Buf::<u32>::from_file(backing, l0_off, n * (1 + h.m0))
+            .ok_or_else(|| Invalid("misaligned level-0 links".into()))?,
+        upper_offsets: Buf::<u64>::from_file(backing, uo_off, n + 1)
+            .ok_or_else(|| Invalid("misaligned offsets".into()))?,
+        upper: Buf::<u32>::from_file(backing, up_off, up_len / 4)
+            .ok_or_else(|| Invalid("misaligned upper links".into()))?,
     };
     validate_graph(&graph, n)?;
-    let vectors: Buf<T> = Buf::from_file(backing, v_off, n * h.dim).ok_or_else(|| Invalid("misaligned vectors".into()))?;
+    let vectors: Buf<T> =
+        Buf::from_file(backing, v_off, n * h.dim).ok_or_else(|| Invalid("misaligned vectors".into()))?;
     for (row, v) in vectors.as_slice().chunks_exact(h.dim).enumerate() {
         T::check(h.metric, row, v).map_err(|e| Invalid(format!("stored vector invalid: {e}")))?;
     }
-    let keys: Buf<u64> = Buf::from_file(backing, k_off, n).ok_or_else(|| Invalid("misaligned keys".into()))?;
+    let keys: Buf<u64> =
+        Buf::from_file(backing, k_off, n).ok_or_else(|| Invalid("misaligned keys".into()))?;
     let mut sorted = keys.as_slice().to_vec();
     sorted.sort_unstable();
     ensure!(sorted.windows(2).all(|w| w[0] != w[1]), "duplicate keys");
-    let tombstones: Buf<u64> = Buf::from_file(backing, t_off, n.div_ceil(64)).ok_or_else(|| Invalid("misaligned tombstones".into()))?;
+    let tombstones: Buf<u64> = Buf::from_file(backing, t_off, n.div_ceil(64))
+        .ok_or_else(|| Invalid("misaligned tombstones".into()))?;
     let tail_bits = n % 64;
     if tail_bits != 0 {
         let last = *tombstones.as_slice().last().expect("n ≥ 1");
         ensure!(last >> tail_bits == 0, "tombstone bits set beyond the last node");
     }
     let has_tombstones = tombstones.as_slice().iter().any(|&w| w != 0);
-    let metadata = serde_json::from_slice(&b[md_off..md_off + md_len]).map_err(|e| Invalid(format!("metadata is not JSON: {e}")))?;
+    let metadata = serde_json::from_slice(&b[md_off..md_off + md_len])
+        .map_err(|e| Invalid(format!("metadata is not JSON: {e}")))?;
     Ok(Index {
         metric: h.metric,
         dim: h.dim,
@@ -345,25 +457,49 @@ fn validate_graph(g: &FrozenGraph, n: usize) -> Result<(), Invalid> {
     let offsets = g.upper_offsets.as_slice();
     let upper = g.upper.as_slice();
     let level0 = g.level0.as_slice();
-    ensure!(levels[g.entry as usize] as usize == g.max_level, "entry point is not on the top level");
+    ensure!(
+        levels[g.entry as usize] as usize == g.max_level,
+        "entry point is not on the top level"
+    );
     ensure!(offsets[0] == 0, "upper offsets do not start at 0");
-    ensure!(offsets[n] as usize == upper.len(), "upper offsets end at {} but the section holds {} words", offsets[n], upper.len());
+    ensure!(
+        offsets[n] as usize == upper.len(),
+        "upper offsets end at {} but the section holds {} words",
+        offsets[n],
+        upper.len()
+    );
     let check_list = |node: usize, level: usize, list: &[u32], bound: usize| -> Result<(), Invalid> {
         let count = list[0] as usize;
-        ensure!(count <= bound, "node {node} level {level}: {count} links exceed the bound {bound}");
+        ensure!(
+            count <= bound,
+            "node {node} level {level}: {count} links exceed the bound {bound}"
+        );
         for &t in &list[1..1 + count] {
-            ensure!((t as usize) < n, "node {node} level {level}: link {t} ≥ count {n}");
+            ensure!(
+                (t as usize) < n,
+                "node {node} level {level}: link {t} ≥ count {n}"
+            );
             ensure!(t as usize != node, "node {node} level {level}: self-link");
-            ensure!(levels[t as usize] as usize >= level, "node {node} level {level}: link to {t}, which has no level {level}");
+            ensure!(
+                levels[t as usize] as usize >= level,
+                "node {node} level {level}: link to {t}, which has no level {level}"
+            );
         }
         Ok(())
     };
     for node in 0..n {
         let level = levels[node] as usize;
-        ensure!(level <= g.max_level, "node {node}: level {level} above the top level {}", g.max_level);
+        ensure!(
+            level <= g.max_level,
+            "node {node}: level {level} above the top level {}",
+            g.max_level
+        );
         check_list(node, 0, &level0[node * (1 + g.m0)..][..1 + g.m0], g.m0)?;
         let (start, end) = (offsets[node] as usize, offsets[node + 1] as usize);
-        ensure!(start <= end && end <= upper.len() && end - start == level * (1 + g.m), "node {node}: upper offsets inconsistent with its level");
+        ensure!(
+            start <= end && end <= upper.len() && end - start == level * (1 + g.m),
+            "node {node}: upper offsets inconsistent with its level"
+        );
         for l in 1..=level {
             check_list(node, l, &upper[start + (l - 1) * (1 + g.m)..][..1 + g.m], g.m)?;
         }

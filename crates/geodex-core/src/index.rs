@@ -90,8 +90,12 @@ fn rows_of(dim: usize, len: usize) -> Result<usize, CoreError> {
     if dim == 0 {
         return Err(CoreError::InvalidParameter("dimension must be ≥ 1".into()));
     }
-    if len % dim != 0 {
-        return Err(CoreError::DimensionMismatch { row: len / dim, expected: dim, found: len % dim });
+    if !len.is_multiple_of(dim) {
+        return Err(CoreError::DimensionMismatch {
+            row: len / dim,
+            expected: dim,
+            found: len % dim,
+        });
     }
     if len == 0 {
         return Err(CoreError::Empty);
@@ -111,7 +115,11 @@ impl<T: Component> KernelVisitor<T> for BuildVisitor<'_, T> {
     /// The number of level-0-unreachable nodes the repair pass linked in.
     type Output = Result<usize, CoreError>;
     fn visit<D: Distance<T>>(self, dist: D) -> Self::Output {
-        let space = Space { vectors: self.data, dim: self.dim, dist };
+        let space = Space {
+            vectors: self.data,
+            dim: self.dim,
+            dist,
+        };
         crate::insert::build_graph(self.graph, &space, self.params, self.progress)?;
         Ok(if self.params.repair_reachability {
             crate::repair::repair_reachability(self.graph, &space, self.params.ef_construction)
@@ -125,18 +133,33 @@ impl<T: Component> Index<T> {
     /// Builds an index over `data`: rows of `dim` components, row-major. Vectors are validated
     /// first (dimension, finiteness, metric constraints); cosine vectors are normalised.
     /// `progress` is called with the number of vectors inserted so far.
-    pub fn build(mut data: Vec<T>, dim: usize, params: &BuildParams, progress: &(dyn Fn(usize) + Sync)) -> Result<Self, CoreError> {
+    pub fn build(
+        mut data: Vec<T>,
+        dim: usize,
+        params: &BuildParams,
+        progress: &(dyn Fn(usize) + Sync),
+    ) -> Result<Self, CoreError> {
         params.validate()?;
         let n = rows_of(dim, data.len())?;
         if n > u32::MAX as usize - 1 {
-            return Err(CoreError::InvalidParameter(format!("{n} vectors exceed the 2³² − 1 limit")));
+            return Err(CoreError::InvalidParameter(format!(
+                "{n} vectors exceed the 2³² − 1 limit"
+            )));
         }
         check_and_prepare(params.metric, dim, &mut data)?;
         let graph = BuilderGraph::new(draw_levels(n, params.m, params.seed), params.m, params.m0());
         let isa = Isa::detect();
-        let visitor = BuildVisitor { data: &data, dim, graph: &graph, params, progress };
-        let repaired = T::dispatch(params.metric, isa, visitor)
-            .ok_or(CoreError::UnsupportedMetric { metric: params.metric, element: T::KIND.name() })??;
+        let visitor = BuildVisitor {
+            data: &data,
+            dim,
+            graph: &graph,
+            params,
+            progress,
+        };
+        let repaired = T::dispatch(params.metric, isa, visitor).ok_or(CoreError::UnsupportedMetric {
+            metric: params.metric,
+            element: T::KIND.name(),
+        })??;
         let metadata = serde_json::json!({
             "geodex_version": env!("CARGO_PKG_VERSION"),
             "build_threads": params.threads.unwrap_or_else(rayon::current_num_threads),
@@ -165,12 +188,19 @@ impl<T: Component> Index<T> {
     /// Replaces the default keys (positions) with the caller's; they must be unique.
     pub fn with_keys(mut self, keys: Vec<u64>) -> Result<Self, CoreError> {
         if keys.len() != self.len() {
-            return Err(CoreError::InvalidParameter(format!("{} keys for {} vectors", keys.len(), self.len())));
+            return Err(CoreError::InvalidParameter(format!(
+                "{} keys for {} vectors",
+                keys.len(),
+                self.len()
+            )));
         }
         let mut sorted = keys.clone();
         sorted.sort_unstable();
         if let Some(w) = sorted.windows(2).find(|w| w[0] == w[1]) {
-            return Err(CoreError::InvalidParameter(format!("key {} appears more than once", w[0])));
+            return Err(CoreError::InvalidParameter(format!(
+                "key {} appears more than once",
+                w[0]
+            )));
         }
         self.keys = Buf::Owned(keys);
         Ok(self)
@@ -228,21 +258,46 @@ impl<T: Component> Index<T> {
     ) -> Result<SearchStats, CoreError> {
         params.validate()?;
         if query.len() != self.dim {
-            return Err(CoreError::DimensionMismatch { row: 0, expected: self.dim, found: query.len() });
+            return Err(CoreError::DimensionMismatch {
+                row: 0,
+                expected: self.dim,
+                found: query.len(),
+            });
         }
         T::check(self.metric, 0, query)?;
         let stats = T::with_prepared(self.metric, query, ctx, |q, ctx| {
-            T::dispatch(self.metric, self.isa, KnnVisitor { index: self, query: q, params, ctx })
+            T::dispatch(
+                self.metric,
+                self.isa,
+                KnnVisitor {
+                    index: self,
+                    query: q,
+                    params,
+                    ctx,
+                },
+            )
         })
-        .ok_or(CoreError::UnsupportedMetric { metric: self.metric, element: T::KIND.name() })?;
+        .ok_or(CoreError::UnsupportedMetric {
+            metric: self.metric,
+            element: T::KIND.name(),
+        })?;
         out.clear();
         let keys = self.keys.as_slice();
-        out.extend(ctx.found.iter().map(|n| Hit { key: Key(keys[n.id as usize]), node: NodeId(n.id), distance: n.distance }));
+        out.extend(ctx.found.iter().map(|n| Hit {
+            key: Key(keys[n.id as usize]),
+            node: NodeId(n.id),
+            distance: n.distance,
+        }));
         Ok(stats)
     }
 
     /// [`Index::search_into`] returning a fresh vector.
-    pub fn search(&self, query: &[T], params: &SearchParams<'_>, ctx: &mut SearchContext) -> Result<(Vec<Hit>, SearchStats), CoreError> {
+    pub fn search(
+        &self,
+        query: &[T],
+        params: &SearchParams<'_>,
+        ctx: &mut SearchContext,
+    ) -> Result<(Vec<Hit>, SearchStats), CoreError> {
         let mut out = Vec::with_capacity(params.k);
         let stats = self.search_into(query, params, ctx, &mut out)?;
         Ok((out, stats))
@@ -250,12 +305,17 @@ impl<T: Component> Index<T> {
 
     /// Searches every row of `queries` (row-major, `dim` components each) in parallel on the
     /// current rayon pool, one [`SearchContext`] per worker. Results are in query order.
-    pub fn search_batch(&self, queries: &[T], params: &SearchParams<'_>) -> Result<Vec<(Vec<Hit>, SearchStats)>, CoreError> {
+    pub fn search_batch(
+        &self,
+        queries: &[T],
+        params: &SearchParams<'_>,
+    ) -> Result<Vec<(Vec<Hit>, SearchStats)>, CoreError> {
         let rows = rows_of(self.dim, queries.len())?;
         (0..rows)
             .into_par_iter()
             .map_init(SearchContext::new, |ctx, i| {
-                self.search(&queries[i * self.dim..][..self.dim], params, ctx).map_err(|e| with_row(e, i))
+                self.search(&queries[i * self.dim..][..self.dim], params, ctx)
+                    .map_err(|e| e.at_row(i))
             })
             .collect()
     }
@@ -269,9 +329,17 @@ impl<T: Component> Index<T> {
         let report_levels = {
             let levels = self.graph.levels.as_slice();
             let top = levels.iter().copied().max().unwrap_or(0) as usize;
-            (0..=top).map(|l| levels.iter().filter(|&&x| x as usize >= l).count()).collect()
+            (0..=top)
+                .map(|l| levels.iter().filter(|&&x| x as usize >= l).count())
+                .collect()
         };
-        let live = self.len() - self.tombstones.as_slice().iter().map(|w| w.count_ones() as usize).sum::<usize>();
+        let live = self.len()
+            - self
+                .tombstones
+                .as_slice()
+                .iter()
+                .map(|w| w.count_ones() as usize)
+                .sum::<usize>();
         IndexInfo {
             count: live,
             dim: self.dim,
@@ -297,17 +365,6 @@ impl<T: Component> Index<T> {
     }
 }
 
-/// Renames the row of a per-query error to the query's position.
-fn with_row(e: CoreError, row: usize) -> CoreError {
-    match e {
-        CoreError::NonFinite { component, value, .. } => CoreError::NonFinite { row, component, value },
-        CoreError::ZeroVector { .. } => CoreError::ZeroVector { row },
-        CoreError::OutsideBall { norm, .. } => CoreError::OutsideBall { row, norm },
-        CoreError::DimensionMismatch { expected, found, .. } => CoreError::DimensionMismatch { row, expected, found },
-        other => other,
-    }
-}
-
 struct KnnVisitor<'a, 'p, T> {
     index: &'a Index<T>,
     query: &'a [T],
@@ -319,7 +376,11 @@ impl<T: Component> KernelVisitor<T> for KnnVisitor<'_, '_, T> {
     type Output = SearchStats;
     fn visit<D: Distance<T>>(self, dist: D) -> SearchStats {
         let ix = self.index;
-        let space = Space { vectors: ix.vectors.as_slice(), dim: ix.dim, dist };
+        let space = Space {
+            vectors: ix.vectors.as_slice(),
+            dim: ix.dim,
+            dist,
+        };
         let g = ix.graph.view();
         let (k, ef) = (self.params.k, self.params.ef);
         match self.params.filter {

@@ -16,10 +16,10 @@ use geodex_distance::Distance;
 use parking_lot::Mutex;
 use rayon::prelude::*;
 
-use crate::graph::{BuilderGraph, GraphView};
-use crate::search::{greedy_descent, search_layer, Space, SearchStats};
-use crate::select::select_neighbors;
 use crate::context::SelectScratch;
+use crate::graph::{BuilderGraph, GraphView};
+use crate::search::{greedy_descent, search_layer, SearchStats, Space};
+use crate::select::select_neighbors;
 use crate::{BuildParams, CoreError, Neighbor, SearchContext};
 
 /// Progress is reported every this many insertions.
@@ -33,12 +33,17 @@ pub(crate) fn build_graph<T: Sync, D: Distance<T>>(
     progress: &(dyn Fn(usize) + Sync),
 ) -> Result<(), CoreError> {
     let n = graph.node_count();
-    let inserter = Inserter { graph, space, params, raise: Mutex::new(()) };
+    let inserter = Inserter {
+        graph,
+        space,
+        params,
+        raise: Mutex::new(()),
+    };
     let done = AtomicUsize::new(0);
     let step = |ctx: &mut SearchContext, node: u32| {
         inserter.insert(node, ctx);
         let d = done.fetch_add(1, Ordering::Relaxed) + 1;
-        if d % PROGRESS_EVERY == 0 || d == n {
+        if d.is_multiple_of(PROGRESS_EVERY) || d == n {
             progress(d);
         }
     };
@@ -55,7 +60,12 @@ pub(crate) fn build_graph<T: Sync, D: Distance<T>>(
     // Node 0 first, alone: every later insertion needs an entry point.
     let mut ctx = SearchContext::new();
     step(&mut ctx, 0);
-    pool.install(|| (1..n as u32).into_par_iter().with_min_len(64).for_each_init(SearchContext::new, step));
+    pool.install(|| {
+        (1..n as u32)
+            .into_par_iter()
+            .with_min_len(64)
+            .for_each_init(SearchContext::new, step)
+    });
     Ok(())
 }
 
@@ -79,12 +89,27 @@ impl<T, D: Distance<T>> Inserter<'_, '_, T, D> {
         let qv = self.space.row(q);
         let mut stats = SearchStats::default();
         let start = Neighbor::new(entry, self.space.to(qv, entry));
-        let cur = if top > level { greedy_descent(g, self.space, qv, start, top, level + 1, &mut stats) } else { start };
+        let cur = if top > level {
+            greedy_descent(g, self.space, qv, start, top, level + 1, &mut stats)
+        } else {
+            start
+        };
         ctx.entry.clear();
         ctx.entry.push(cur);
         for lc in (0..=level.min(top)).rev() {
             let ef = self.params.ef_construction;
-            search_layer(g, self.space, qv, &ctx.entry, ef, lc, &mut ctx.layer, &mut ctx.found, |_| true, &mut stats);
+            search_layer(
+                g,
+                self.space,
+                qv,
+                &ctx.entry,
+                ef,
+                lc,
+                &mut ctx.layer,
+                &mut ctx.found,
+                |_| true,
+                &mut stats,
+            );
             ctx.found.retain(|n| n.id != q);
             self.collect_candidates(q, qv, lc, ctx);
             select_neighbors(self.space, self.params.m, self.params.heuristic, &mut ctx.select);
@@ -108,7 +133,11 @@ impl<T, D: Distance<T>> Inserter<'_, '_, T, D> {
     /// `extend_candidates`) the neighbours of each result on this level (Alg. 4, lines 3–7),
     /// closest to `qv` first.
     fn collect_candidates(&self, q: u32, qv: &[T], level: usize, ctx: &mut SearchContext) {
-        let SelectScratch { candidates, pruned: ids, .. } = &mut ctx.select;
+        let SelectScratch {
+            candidates,
+            pruned: ids,
+            ..
+        } = &mut ctx.select;
         candidates.clear();
         candidates.extend_from_slice(&ctx.found);
         if !self.params.heuristic.extend_candidates {
@@ -116,7 +145,12 @@ impl<T, D: Distance<T>> Inserter<'_, '_, T, D> {
         }
         ids.clear();
         for e in ctx.found.iter() {
-            ids.extend(self.graph.links(e.id, level).iter().map(|&adj| Neighbor::new(adj, 0.0)));
+            ids.extend(
+                self.graph
+                    .links(e.id, level)
+                    .iter()
+                    .map(|&adj| Neighbor::new(adj, 0.0)),
+            );
         }
         ids.sort_unstable_by_key(|n| n.id);
         ids.dedup_by_key(|n| n.id);
@@ -144,7 +178,8 @@ impl<T, D: Distance<T>> Inserter<'_, '_, T, D> {
         let s = &mut ctx.shrink;
         s.candidates.clear();
         s.candidates.push(Neighbor::new(q, dist_eq));
-        s.candidates.extend(list.iter().map(|&x| Neighbor::new(x, self.space.between(e, x))));
+        s.candidates
+            .extend(list.iter().map(|&x| Neighbor::new(x, self.space.between(e, x))));
         s.candidates.sort_unstable();
         select_neighbors(self.space, bound, self.params.heuristic, s);
         list.clear();

@@ -34,7 +34,10 @@ mod tests {
             let expected = (m as f64).powi(-(l as i32));
             // Binomial standard error, 5 sigma.
             let sigma = (expected * (1.0 - expected) / n as f64).sqrt();
-            assert!((share - expected).abs() < 5.0 * sigma, "level {l}: {share} vs {expected}");
+            assert!(
+                (share - expected).abs() < 5.0 * sigma,
+                "level {l}: {share} vs {expected}"
+            );
         }
         assert_eq!(levels, draw_levels(n, m, 1));
         assert_ne!(levels, draw_levels(n, m, 2));

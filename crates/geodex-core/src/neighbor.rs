@@ -32,6 +32,8 @@ impl PartialOrd for Neighbor {
 impl Ord for Neighbor {
     #[inline]
     fn cmp(&self, other: &Self) -> Ordering {
-        self.distance.total_cmp(&other.distance).then(self.id.cmp(&other.id))
+        self.distance
+            .total_cmp(&other.distance)
+            .then(self.id.cmp(&other.id))
     }
 }

@@ -3,19 +3,13 @@
 use crate::{CoreError, Key, Metric};
 
 /// Options of the neighbour-selection heuristic (Malkov & Yashunin, Alg. 4).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Heuristic {
     /// Also consider the candidates' own neighbours (`extendCandidates`); off by default, as
     /// in the paper's experiments and hnswlib (it helps only on extremely clustered data).
     pub extend_candidates: bool,
     /// Fill the list up to the degree budget with pruned candidates (`keepPrunedConnections`).
     pub keep_pruned: bool,
-}
-
-impl Default for Heuristic {
-    fn default() -> Self {
-        Heuristic { extend_candidates: false, keep_pruned: false }
-    }
 }
 
 /// How to build an index.
@@ -61,7 +55,10 @@ impl BuildParams {
     /// Rejects parameters the algorithm cannot run with.
     pub fn validate(&self) -> Result<(), CoreError> {
         if !(2..=256).contains(&self.m) {
-            return Err(CoreError::InvalidParameter(format!("m = {} (must be 2..=256)", self.m)));
+            return Err(CoreError::InvalidParameter(format!(
+                "m = {} (must be 2..=256)",
+                self.m
+            )));
         }
         if self.ef_construction == 0 {
             return Err(CoreError::InvalidParameter("ef_construction must be ≥ 1".into()));
@@ -108,7 +105,10 @@ impl<'a> SearchParams<'a> {
             return Err(CoreError::InvalidParameter("k must be ≥ 1".into()));
         }
         if self.ef < self.k {
-            return Err(CoreError::InvalidParameter(format!("ef = {} is below k = {}", self.ef, self.k)));
+            return Err(CoreError::InvalidParameter(format!(
+                "ef = {} is below k = {}",
+                self.ef, self.k
+            )));
         }
         Ok(())
     }

@@ -20,12 +20,18 @@ const MAX_ROUNDS: usize = 4;
 
 /// Links every level-0-unreachable node into the graph; returns how many nodes were unreachable
 /// before the repair.
-pub(crate) fn repair_reachability<T, D: Distance<T>>(g: &BuilderGraph, space: &Space<'_, T, D>, ef: usize) -> usize {
+pub(crate) fn repair_reachability<T, D: Distance<T>>(
+    g: &BuilderGraph,
+    space: &Space<'_, T, D>,
+    ef: usize,
+) -> usize {
     let mut ctx = SearchContext::new();
     let mut first_count = None;
     for _ in 0..MAX_ROUNDS {
         let mut reached = reachable(g);
-        let unreached: Vec<u32> = (0..g.node_count() as u32).filter(|&u| !reached[u as usize]).collect();
+        let unreached: Vec<u32> = (0..g.node_count() as u32)
+            .filter(|&u| !reached[u as usize])
+            .collect();
         first_count.get_or_insert(unreached.len());
         if unreached.is_empty() {
             break;
@@ -46,13 +52,31 @@ pub(crate) fn repair_reachability<T, D: Distance<T>>(g: &BuilderGraph, space: &S
 }
 
 /// Adds one level-0 in-link to `u` from its nearest reachable node.
-fn link_in<T, D: Distance<T>>(g: &BuilderGraph, space: &Space<'_, T, D>, u: u32, ef: usize, in_degree: &mut [u32], ctx: &mut SearchContext) {
+fn link_in<T, D: Distance<T>>(
+    g: &BuilderGraph,
+    space: &Space<'_, T, D>,
+    u: u32,
+    ef: usize,
+    in_degree: &mut [u32],
+    ctx: &mut SearchContext,
+) {
     let (entry, _) = g.entry_point().expect("repair runs on a built graph");
     let q = space.row(u);
     ctx.entry.clear();
     ctx.entry.push(Neighbor::new(entry, space.to(q, entry)));
     let mut stats = SearchStats::default();
-    search_layer(g, space, q, &ctx.entry, ef, 0, &mut ctx.layer, &mut ctx.found, |n| n != u, &mut stats);
+    search_layer(
+        g,
+        space,
+        q,
+        &ctx.entry,
+        ef,
+        0,
+        &mut ctx.layer,
+        &mut ctx.found,
+        |n| n != u,
+        &mut stats,
+    );
     let bound = g.max_degree(0);
     for r in ctx.found.iter() {
         let mut list = g.write(r.id, 0);

@@ -103,7 +103,11 @@ pub(crate) fn search_layer<G: GraphView, T, D: Distance<T>>(
     accept: impl Fn(u32) -> bool,
     stats: &mut SearchStats,
 ) {
-    let LayerScratch { visited, candidates, results } = scratch;
+    let LayerScratch {
+        visited,
+        candidates,
+        results,
+    } = scratch;
     visited.reset(g.node_count());
     candidates.clear();
     results.clear();
@@ -159,13 +163,26 @@ pub(crate) fn knn<G: GraphView, T, D: Distance<T>>(
 ) -> SearchStats {
     let mut stats = SearchStats::default();
     ctx.found.clear();
-    let Some((entry, top)) = g.entry_point() else { return stats };
+    let Some((entry, top)) = g.entry_point() else {
+        return stats;
+    };
     let start = Neighbor::new(entry, space.to(q, entry));
     stats.distances += 1;
     let cur = greedy_descent(g, space, q, start, top, 1, &mut stats);
     ctx.entry.clear();
     ctx.entry.push(cur);
-    search_layer(g, space, q, &ctx.entry, ef, 0, &mut ctx.layer, &mut ctx.found, accept, &mut stats);
+    search_layer(
+        g,
+        space,
+        q,
+        &ctx.entry,
+        ef,
+        0,
+        &mut ctx.layer,
+        &mut ctx.found,
+        accept,
+        &mut stats,
+    );
     ctx.found.truncate(k);
     stats
 }

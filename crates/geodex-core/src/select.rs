@@ -19,7 +19,11 @@ pub(crate) fn select_neighbors<T, D: Distance<T>>(
     heuristic: Heuristic,
     scratch: &mut SelectScratch,
 ) {
-    let SelectScratch { candidates, selected, pruned } = scratch;
+    let SelectScratch {
+        candidates,
+        selected,
+        pruned,
+    } = scratch;
     selected.clear();
     pruned.clear();
     for &c in candidates.iter() {
@@ -47,13 +51,27 @@ mod tests {
 
     fn run(points: &[[f32; 2]], base: [f32; 2], budget: usize, keep_pruned: bool) -> Vec<u32> {
         let flat: Vec<f32> = points.iter().flatten().copied().collect();
-        let space = Space { vectors: &flat, dim: 2, dist: SquaredL2(Portable) };
-        let mut s = SelectScratch::default();
-        s.candidates = (0..points.len() as u32)
-            .map(|i| Neighbor::new(i, space.dist.distance(&base, space.row(i))))
-            .collect();
+        let space = Space {
+            vectors: &flat,
+            dim: 2,
+            dist: SquaredL2(Portable),
+        };
+        let mut s = SelectScratch {
+            candidates: (0..points.len() as u32)
+                .map(|i| Neighbor::new(i, space.dist.distance(&base, space.row(i))))
+                .collect(),
+            ..Default::default()
+        };
         s.candidates.sort();
-        select_neighbors(&space, budget, Heuristic { extend_candidates: false, keep_pruned }, &mut s);
+        select_neighbors(
+            &space,
+            budget,
+            Heuristic {
+                extend_candidates: false,
+                keep_pruned,
+            },
+            &mut s,
+        );
         s.selected.iter().map(|n| n.id).collect()
     }
 

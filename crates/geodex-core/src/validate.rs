@@ -15,7 +15,12 @@ pub trait Component: Element {
 
     /// Runs `f` on the query in the form the kernel expects, using the context's buffer when
     /// a copy is needed (no allocation once the buffer has grown).
-    fn with_prepared<R>(metric: Metric, q: &[Self], ctx: &mut SearchContext, f: impl FnOnce(&[Self], &mut SearchContext) -> R) -> R;
+    fn with_prepared<R>(
+        metric: Metric,
+        q: &[Self],
+        ctx: &mut SearchContext,
+        f: impl FnOnce(&[Self], &mut SearchContext) -> R,
+    ) -> R;
 }
 
 fn norm_squared(v: &[f32]) -> f64 {
@@ -25,13 +30,18 @@ fn norm_squared(v: &[f32]) -> f64 {
 impl Component for f32 {
     fn check(metric: Metric, row: usize, v: &[f32]) -> Result<(), CoreError> {
         if let Some(component) = v.iter().position(|x| !x.is_finite()) {
-            return Err(CoreError::NonFinite { row, component, value: v[component] });
+            return Err(CoreError::NonFinite {
+                row,
+                component,
+                value: v[component],
+            });
         }
         match metric {
             Metric::Cosine if norm_squared(v) == 0.0 => Err(CoreError::ZeroVector { row }),
-            Metric::Poincare if norm_squared(v) >= 1.0 => {
-                Err(CoreError::OutsideBall { row, norm: norm_squared(v).sqrt() })
-            }
+            Metric::Poincare if norm_squared(v) >= 1.0 => Err(CoreError::OutsideBall {
+                row,
+                norm: norm_squared(v).sqrt(),
+            }),
             _ => Ok(()),
         }
     }
@@ -43,7 +53,12 @@ impl Component for f32 {
         }
     }
 
-    fn with_prepared<R>(metric: Metric, q: &[f32], ctx: &mut SearchContext, f: impl FnOnce(&[f32], &mut SearchContext) -> R) -> R {
+    fn with_prepared<R>(
+        metric: Metric,
+        q: &[f32],
+        ctx: &mut SearchContext,
+        f: impl FnOnce(&[f32], &mut SearchContext) -> R,
+    ) -> R {
         if metric != Metric::Cosine {
             return f(q, ctx);
         }
@@ -62,26 +77,42 @@ impl Component for u8 {
         if u8::supports(metric) {
             Ok(())
         } else {
-            Err(CoreError::UnsupportedMetric { metric, element: "u8" })
+            Err(CoreError::UnsupportedMetric {
+                metric,
+                element: "u8",
+            })
         }
     }
 
     fn prepare_in_place(_metric: Metric, _v: &mut [u8]) {}
 
-    fn with_prepared<R>(_metric: Metric, q: &[u8], ctx: &mut SearchContext, f: impl FnOnce(&[u8], &mut SearchContext) -> R) -> R {
+    fn with_prepared<R>(
+        _metric: Metric,
+        q: &[u8],
+        ctx: &mut SearchContext,
+        f: impl FnOnce(&[u8], &mut SearchContext) -> R,
+    ) -> R {
         f(q, ctx)
     }
 }
 
 /// Checks every row of `data` (rows of `dim`), then prepares them in place.
-pub(crate) fn check_and_prepare<T: Component>(metric: Metric, dim: usize, data: &mut [T]) -> Result<(), CoreError> {
+pub(crate) fn check_and_prepare<T: Component>(
+    metric: Metric,
+    dim: usize,
+    data: &mut [T],
+) -> Result<(), CoreError> {
     if !T::supports(metric) {
-        return Err(CoreError::UnsupportedMetric { metric, element: T::KIND.name() });
+        return Err(CoreError::UnsupportedMetric {
+            metric,
+            element: T::KIND.name(),
+        });
     }
     for (row, v) in data.chunks_exact(dim).enumerate() {
         T::check(metric, row, v)?;
     }
-    data.chunks_exact_mut(dim).for_each(|v| T::prepare_in_place(metric, v));
+    data.chunks_exact_mut(dim)
+        .for_each(|v| T::prepare_in_place(metric, v));
     Ok(())
 }
 
@@ -91,10 +122,26 @@ mod tests {
 
     #[test]
     fn rejects_what_design_md_lists() {
-        assert!(matches!(f32::check(Metric::L2, 3, &[1.0, f32::NAN]), Err(CoreError::NonFinite { row: 3, component: 1, .. })));
-        assert!(matches!(f32::check(Metric::L2, 0, &[f32::INFINITY]), Err(CoreError::NonFinite { .. })));
-        assert!(matches!(f32::check(Metric::Cosine, 5, &[0.0, 0.0]), Err(CoreError::ZeroVector { row: 5 })));
-        assert!(matches!(f32::check(Metric::Poincare, 1, &[0.6, 0.8]), Err(CoreError::OutsideBall { row: 1, .. })));
+        assert!(matches!(
+            f32::check(Metric::L2, 3, &[1.0, f32::NAN]),
+            Err(CoreError::NonFinite {
+                row: 3,
+                component: 1,
+                ..
+            })
+        ));
+        assert!(matches!(
+            f32::check(Metric::L2, 0, &[f32::INFINITY]),
+            Err(CoreError::NonFinite { .. })
+        ));
+        assert!(matches!(
+            f32::check(Metric::Cosine, 5, &[0.0, 0.0]),
+            Err(CoreError::ZeroVector { row: 5 })
+        ));
+        assert!(matches!(
+            f32::check(Metric::Poincare, 1, &[0.6, 0.8]),
+            Err(CoreError::OutsideBall { row: 1, .. })
+        ));
         assert!(f32::check(Metric::Poincare, 1, &[0.6, 0.7]).is_ok());
         let mut data = vec![3.0f32, 4.0];
         check_and_prepare(Metric::Cosine, 2, &mut data).unwrap();

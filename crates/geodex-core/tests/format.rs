@@ -9,7 +9,14 @@ use proptest::prelude::*;
 fn no_progress(_: usize) {}
 
 fn small_index(n: usize, dim: usize, metric: Metric, seed: u64) -> Index<f32> {
-    let p = BuildParams { metric, m: 6, ef_construction: 40, seed, threads: Some(1), ..Default::default() };
+    let p = BuildParams {
+        metric,
+        m: 6,
+        ef_construction: 40,
+        seed,
+        threads: Some(1),
+        ..Default::default()
+    };
     Index::build(clustered(n, dim, 4, 0.5, seed), dim, &p, &no_progress).unwrap()
 }
 
@@ -56,13 +63,23 @@ proptest! {
 fn u8_index_round_trips() {
     let dim = 16;
     let data = geodex_testkit::clustered_u8(500, dim, 5, 3);
-    let p = BuildParams { m: 8, ef_construction: 50, threads: Some(1), ..Default::default() };
+    let p = BuildParams {
+        m: 8,
+        ef_construction: 50,
+        threads: Some(1),
+        ..Default::default()
+    };
     let ix = Index::build(data.clone(), dim, &p, &no_progress).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("b.gdx");
     ix.save(&path).unwrap();
-    let AnyIndex::U8(opened) = AnyIndex::open(&path, true).unwrap() else { panic!("element type lost") };
-    assert_eq!(results(&ix, &data[..10 * dim]), results(&opened, &data[..10 * dim]));
+    let AnyIndex::U8(opened) = AnyIndex::open(&path, true).unwrap() else {
+        panic!("element type lost")
+    };
+    assert_eq!(
+        results(&ix, &data[..10 * dim]),
+        results(&opened, &data[..10 * dim])
+    );
     assert!(opened.info().mmap);
 }
 
@@ -105,7 +122,10 @@ fn a_flipped_byte_anywhere_is_rejected() {
     let sections = section_ranges(&bytes);
     let in_section = |i: usize| sections.iter().any(|&(o, l)| i >= o && i < o + l);
     let header_end = 128 + 32 * sections.len();
-    for i in (0..bytes.len()).filter(|&i| i < header_end || in_section(i)).step_by(3) {
+    for i in (0..bytes.len())
+        .filter(|&i| i < header_end || in_section(i))
+        .step_by(3)
+    {
         let mut b = bytes.clone();
         b[i] ^= 0x5A;
         expect_invalid(&b, &format!("byte {i} flipped"));
@@ -135,7 +155,10 @@ fn sections_are_64_byte_aligned() {
 
 #[test]
 fn a_missing_file_is_an_io_error() {
-    assert!(matches!(AnyIndex::open(Path::new("/nonexistent/x.gdx"), true), Err(CoreError::Io { .. })));
+    assert!(matches!(
+        AnyIndex::open(Path::new("/nonexistent/x.gdx"), true),
+        Err(CoreError::Io { .. })
+    ));
 }
 
 /// The golden file: a small byte-vector index built with fixed data and seed on one thread,
@@ -149,16 +172,37 @@ fn golden_index_file() {
     let golden = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/golden-v1.gdx");
     let dim = 8;
     let data = geodex_testkit::clustered_u8(200, dim, 4, 2024);
-    let p = BuildParams { m: 6, ef_construction: 40, seed: 2024, threads: Some(1), ..Default::default() };
+    let p = BuildParams {
+        m: 6,
+        ef_construction: 40,
+        seed: 2024,
+        threads: Some(1),
+        ..Default::default()
+    };
     let built = Index::build(data.clone(), dim, &p, &no_progress).unwrap();
     if std::env::var_os("GEODEX_BLESS").is_some() {
         built.save(&golden).unwrap();
     }
-    let AnyIndex::U8(opened) = AnyIndex::open(&golden, true).expect("golden file opens") else { panic!("golden is u8") };
+    let AnyIndex::U8(opened) = AnyIndex::open(&golden, true).expect("golden file opens") else {
+        panic!("golden is u8")
+    };
     let info = opened.info();
-    assert_eq!((info.count, info.dim, info.m, info.m0, info.ef_construction, info.seed), (200, 8, 6, 12, 40, 2024));
+    assert_eq!(
+        (
+            info.count,
+            info.dim,
+            info.m,
+            info.m0,
+            info.ef_construction,
+            info.seed
+        ),
+        (200, 8, 6, 12, 40, 2024)
+    );
     assert_eq!((info.metric.as_str(), info.element.as_str()), ("l2", "u8"));
-    assert_eq!(results(&opened, &data[..5 * dim]), results(&built, &data[..5 * dim]));
+    assert_eq!(
+        results(&opened, &data[..5 * dim]),
+        results(&built, &data[..5 * dim])
+    );
     let dir = tempfile::tempdir().unwrap();
     built.save(&dir.path().join("now.gdx")).unwrap();
     assert_eq!(

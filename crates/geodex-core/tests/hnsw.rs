@@ -7,17 +7,32 @@ use geodex_testkit::{clustered, clustered_u8, naive_knn, recall_at_k};
 fn no_progress(_: usize) {}
 
 fn params(metric: Metric, threads: usize) -> BuildParams {
-    BuildParams { metric, m: 12, ef_construction: 100, seed: 7, threads: Some(threads), ..Default::default() }
+    BuildParams {
+        metric,
+        m: 12,
+        ef_construction: 100,
+        seed: 7,
+        threads: Some(threads),
+        ..Default::default()
+    }
 }
 
-fn search_all<T: geodex_core::Component>(index: &Index<T>, queries: &[T], k: usize, ef: usize) -> Vec<Vec<u32>> {
+fn search_all<T: geodex_core::Component>(
+    index: &Index<T>,
+    queries: &[T],
+    k: usize,
+    ef: usize,
+) -> Vec<Vec<u32>> {
     let mut ctx = SearchContext::new();
     queries
         .chunks_exact(index.dim())
         .map(|q| {
             let (hits, stats) = index.search(q, &SearchParams::new(k, ef), &mut ctx).unwrap();
             assert!(stats.distances > 0 && stats.hops > 0);
-            assert!(hits.windows(2).all(|w| w[0].distance <= w[1].distance), "results not sorted");
+            assert!(
+                hits.windows(2).all(|w| w[0].distance <= w[1].distance),
+                "results not sorted"
+            );
             hits.iter().map(|h| h.key.0 as u32).collect()
         })
         .collect()
@@ -37,7 +52,10 @@ fn recall_against_naive_brute_force_for_every_metric() {
         let recall = recall_at_k(&search_all(&index, queries, k, 128), &truth, k);
         assert!(recall >= 0.95, "{metric}: recall@10 at ef=128 is {recall}");
         let low = recall_at_k(&search_all(&index, queries, k, 10), &truth, k);
-        assert!(low <= recall + 1e-9, "{metric}: recall fell as ef grew ({low} > {recall})");
+        assert!(
+            low <= recall + 1e-9,
+            "{metric}: recall fell as ef grew ({low} > {recall})"
+        );
     }
 }
 
@@ -70,7 +88,10 @@ fn u8_index_matches_f32_index_on_the_same_values() {
     let as_f32 = |v: &[u8]| v.iter().map(|&x| x as f32).collect::<Vec<_>>();
     let iff = Index::build(as_f32(base), dim, &params(Metric::L2, 1), &no_progress).unwrap();
     // Integer squared distances are exact in both, so the two graphs — and results — agree.
-    assert_eq!(search_all(&ib, queries, 10, 64), search_all(&iff, &as_f32(queries), 10, 64));
+    assert_eq!(
+        search_all(&ib, queries, 10, 64),
+        search_all(&iff, &as_f32(queries), 10, 64)
+    );
     let truth = naive_knn(&as_f32(base), &as_f32(queries), dim, 10, Metric::L2);
     assert!(recall_at_k(&search_all(&ib, queries, 10, 128), &truth, 10) >= 0.95);
 }
@@ -81,9 +102,15 @@ fn one_thread_builds_are_identical_and_the_seed_matters() {
     let data = clustered(2000, dim, 8, 0.5, 9);
     let dir = tempfile::tempdir().unwrap();
     let bytes = |seed: u64, name: &str| {
-        let p = BuildParams { seed, ..params(Metric::L2, 1) };
+        let p = BuildParams {
+            seed,
+            ..params(Metric::L2, 1)
+        };
         let path = dir.path().join(name);
-        Index::build(data.clone(), dim, &p, &no_progress).unwrap().save(&path).unwrap();
+        Index::build(data.clone(), dim, &p, &no_progress)
+            .unwrap()
+            .save(&path)
+            .unwrap();
         std::fs::read(path).unwrap()
     };
     let a = bytes(1, "a");
@@ -113,7 +140,10 @@ fn batch_search_equals_one_by_one() {
     let index = Index::build(base.to_vec(), dim, &params(Metric::L2, 2), &no_progress).unwrap();
     let batch = index.search_batch(queries, &SearchParams::new(5, 40)).unwrap();
     let single = search_all(&index, queries, 5, 40);
-    let batch_ids: Vec<Vec<u32>> = batch.iter().map(|(h, _)| h.iter().map(|h| h.key.0 as u32).collect()).collect();
+    let batch_ids: Vec<Vec<u32>> = batch
+        .iter()
+        .map(|(h, _)| h.iter().map(|h| h.key.0 as u32).collect())
+        .collect();
     assert_eq!(batch_ids, single);
 }
 
@@ -123,7 +153,7 @@ fn filter_is_applied_inside_the_traversal() {
     let data = clustered(n + 20, dim, 10, 0.5, 8);
     let (base, queries) = data.split_at(n * dim);
     let index = Index::build(base.to_vec(), dim, &params(Metric::L2, 2), &no_progress).unwrap();
-    let even = |key: Key| key.0 % 2 == 0;
+    let even = |key: Key| key.0.is_multiple_of(2);
     let even_base: Vec<f32> = base.chunks_exact(dim).step_by(2).flatten().copied().collect();
     let truth: Vec<Vec<u32>> = naive_knn(&even_base, queries, dim, k, Metric::L2)
         .into_iter()
@@ -133,9 +163,16 @@ fn filter_is_applied_inside_the_traversal() {
     let found: Vec<Vec<u32>> = queries
         .chunks_exact(dim)
         .map(|q| {
-            let p = SearchParams { k, ef: 128, filter: Some(&even) };
+            let p = SearchParams {
+                k,
+                ef: 128,
+                filter: Some(&even),
+            };
             let (hits, _) = index.search(q, &p, &mut ctx).unwrap();
-            assert!(hits.iter().all(|h| h.key.0 % 2 == 0), "filtered-out key returned");
+            assert!(
+                hits.iter().all(|h| h.key.0.is_multiple_of(2)),
+                "filtered-out key returned"
+            );
             assert_eq!(hits.len(), k);
             hits.iter().map(|h| h.key.0 as u32).collect()
         })
@@ -148,7 +185,13 @@ fn k_above_count_returns_everything_once() {
     let dim = 4;
     let data = clustered(30, dim, 3, 0.5, 2);
     let index = Index::build(data.clone(), dim, &params(Metric::L2, 1), &no_progress).unwrap();
-    let (hits, _) = index.search(&data[..dim], &SearchParams::new(50, 50), &mut SearchContext::new()).unwrap();
+    let (hits, _) = index
+        .search(
+            &data[..dim],
+            &SearchParams::new(50, 50),
+            &mut SearchContext::new(),
+        )
+        .unwrap();
     let mut keys: Vec<u64> = hits.iter().map(|h| h.key.0).collect();
     keys.sort();
     assert_eq!(keys, (0..30).collect::<Vec<_>>());
@@ -160,24 +203,61 @@ fn bad_input_is_a_typed_error() {
     let good = clustered(20, dim, 2, 0.5, 1);
     let build = |data: Vec<f32>, metric| Index::build(data, dim, &params(metric, 1), &no_progress);
     assert!(matches!(build(vec![], Metric::L2), Err(CoreError::Empty)));
-    assert!(matches!(build(good[..7].to_vec(), Metric::L2), Err(CoreError::DimensionMismatch { row: 2, .. })));
+    assert!(matches!(
+        build(good[..7].to_vec(), Metric::L2),
+        Err(CoreError::DimensionMismatch { row: 2, .. })
+    ));
     let mut nan = good.clone();
     nan[4] = f32::NAN;
-    assert!(matches!(build(nan, Metric::L2), Err(CoreError::NonFinite { row: 1, component: 1, .. })));
+    assert!(matches!(
+        build(nan, Metric::L2),
+        Err(CoreError::NonFinite {
+            row: 1,
+            component: 1,
+            ..
+        })
+    ));
     let mut zero = good.clone();
     zero[3..6].fill(0.0);
-    assert!(matches!(build(zero, Metric::Cosine), Err(CoreError::ZeroVector { row: 1 })));
-    assert!(matches!(build(good.clone(), Metric::Poincare), Err(CoreError::OutsideBall { .. })));
-    assert!(matches!(Index::build(vec![1u8, 2, 3], 3, &params(Metric::Cosine, 1), &no_progress), Err(CoreError::UnsupportedMetric { .. })));
-    let bad_m = BuildParams { m: 1, ..params(Metric::L2, 1) };
-    assert!(matches!(Index::build(good.clone(), dim, &bad_m, &no_progress), Err(CoreError::InvalidParameter(_))));
+    assert!(matches!(
+        build(zero, Metric::Cosine),
+        Err(CoreError::ZeroVector { row: 1 })
+    ));
+    assert!(matches!(
+        build(good.clone(), Metric::Poincare),
+        Err(CoreError::OutsideBall { .. })
+    ));
+    assert!(matches!(
+        Index::build(vec![1u8, 2, 3], 3, &params(Metric::Cosine, 1), &no_progress),
+        Err(CoreError::UnsupportedMetric { .. })
+    ));
+    let bad_m = BuildParams {
+        m: 1,
+        ..params(Metric::L2, 1)
+    };
+    assert!(matches!(
+        Index::build(good.clone(), dim, &bad_m, &no_progress),
+        Err(CoreError::InvalidParameter(_))
+    ));
 
     let index = build(good, Metric::L2).unwrap();
     let mut ctx = SearchContext::new();
-    assert!(matches!(index.search(&[0.0; 2], &SearchParams::new(1, 10), &mut ctx), Err(CoreError::DimensionMismatch { .. })));
-    assert!(matches!(index.search(&[0.0; 3], &SearchParams::new(0, 10), &mut ctx), Err(CoreError::InvalidParameter(_))));
-    assert!(matches!(index.search(&[0.0; 3], &SearchParams::new(10, 5), &mut ctx), Err(CoreError::InvalidParameter(_))));
-    assert!(matches!(index.search(&[f32::INFINITY, 0.0, 0.0], &SearchParams::new(1, 5), &mut ctx), Err(CoreError::NonFinite { .. })));
+    assert!(matches!(
+        index.search(&[0.0; 2], &SearchParams::new(1, 10), &mut ctx),
+        Err(CoreError::DimensionMismatch { .. })
+    ));
+    assert!(matches!(
+        index.search(&[0.0; 3], &SearchParams::new(0, 10), &mut ctx),
+        Err(CoreError::InvalidParameter(_))
+    ));
+    assert!(matches!(
+        index.search(&[0.0; 3], &SearchParams::new(10, 5), &mut ctx),
+        Err(CoreError::InvalidParameter(_))
+    ));
+    assert!(matches!(
+        index.search(&[f32::INFINITY, 0.0, 0.0], &SearchParams::new(1, 5), &mut ctx),
+        Err(CoreError::NonFinite { .. })
+    ));
 }
 
 #[test]
@@ -195,9 +275,16 @@ fn exact_knn_matches_the_naive_implementation() {
     // Integer data: exact in both, so identical including tie order.
     let bytes = clustered_u8(1100, dim, 4, 3);
     let (bb, bq) = bytes.split_at(1000 * dim);
-    let fast: Vec<Vec<u32>> = exact_knn(bb, bq, dim, k, Metric::L2, &no_progress).unwrap().iter().map(|r| r.iter().map(|n| n.id).collect()).collect();
+    let fast: Vec<Vec<u32>> = exact_knn(bb, bq, dim, k, Metric::L2, &no_progress)
+        .unwrap()
+        .iter()
+        .map(|r| r.iter().map(|n| n.id).collect())
+        .collect();
     let to_f = |v: &[u8]| v.iter().map(|&x| x as f32).collect::<Vec<_>>();
     assert_eq!(fast, naive_knn(&to_f(bb), &to_f(bq), dim, k, Metric::L2));
     assert!(exact_knn(bb, bq, dim, 0, Metric::L2, &no_progress).is_err());
-    assert_eq!(exact_knn(&bb[..3 * dim], bq, dim, 10, Metric::L2, &no_progress).unwrap()[0].len(), 3);
+    assert_eq!(
+        exact_knn(&bb[..3 * dim], bq, dim, 10, Metric::L2, &no_progress).unwrap()[0].len(),
+        3
+    );
 }

@@ -1,6 +1,8 @@
 //! The element types vectors are stored as, and the one runtime→compile-time dispatch.
 
-use crate::kernel::{Avx2, Avx512, Cosine, Distance, InnerProduct, IsaKernels, Poincare, Portable, SquaredL2};
+use crate::kernel::{
+    Avx2, Avx512, Cosine, Distance, InnerProduct, IsaKernels, Poincare, Portable, SquaredL2,
+};
 use crate::{Isa, Metric};
 
 /// Which element type a vector set holds.

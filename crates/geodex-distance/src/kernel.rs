@@ -54,7 +54,9 @@ impl Isa {
 
     /// The instruction set called `name`, if any.
     pub fn from_name(name: &str) -> Option<Isa> {
-        [Isa::Portable, Isa::Avx2, Isa::Avx512].into_iter().find(|i| i.name() == name)
+        [Isa::Portable, Isa::Avx2, Isa::Avx512]
+            .into_iter()
+            .find(|i| i.name() == name)
     }
 }
 

@@ -23,5 +23,7 @@ pub mod reference;
 mod x86;
 
 pub use element::{Element, ElementKind, KernelVisitor};
-pub use kernel::{Avx2, Avx512, Cosine, Distance, InnerProduct, Isa, IsaKernels, Poincare, Portable, SquaredL2};
+pub use kernel::{
+    Avx2, Avx512, Cosine, Distance, InnerProduct, Isa, IsaKernels, Poincare, Portable, SquaredL2,
+};
 pub use metric::{Metric, MetricParseError};

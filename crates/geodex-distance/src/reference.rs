@@ -5,7 +5,10 @@
 /// ‖a − b‖² in `f64`.
 pub fn squared_l2_f32(a: &[f32], b: &[f32]) -> f64 {
     assert_eq!(a.len(), b.len(), "vectors of different lengths");
-    a.iter().zip(b).map(|(&x, &y)| (x as f64 - y as f64).powi(2)).sum()
+    a.iter()
+        .zip(b)
+        .map(|(&x, &y)| (x as f64 - y as f64).powi(2))
+        .sum()
 }
 
 /// ⟨a, b⟩ in `f64`.
@@ -23,7 +26,10 @@ pub fn dot_magnitude_f32(a: &[f32], b: &[f32]) -> f64 {
 /// ‖a − b‖² for bytes, exact.
 pub fn squared_l2_u8(a: &[u8], b: &[u8]) -> u64 {
     assert_eq!(a.len(), b.len(), "vectors of different lengths");
-    a.iter().zip(b).map(|(&x, &y)| (x as i64 - y as i64).pow(2) as u64).sum()
+    a.iter()
+        .zip(b)
+        .map(|(&x, &y)| (x as i64 - y as i64).pow(2) as u64)
+        .sum()
 }
 
 /// ⟨a, b⟩ for bytes, exact.

@@ -217,7 +217,12 @@ pub(crate) fn squared_l2_f32_avx512(a: &[f32], b: &[f32]) -> f32 {
         let m = tail_mask(n - i);
         // SAFETY: masked loads touch only the n − i (< 16) lanes selected by m, all in bounds;
         // masked-off lanes are neither read nor faulted on.
-        let (va, vb) = unsafe { (_mm512_maskz_loadu_ps(m, pa.add(i)), _mm512_maskz_loadu_ps(m, pb.add(i))) };
+        let (va, vb) = unsafe {
+            (
+                _mm512_maskz_loadu_ps(m, pa.add(i)),
+                _mm512_maskz_loadu_ps(m, pb.add(i)),
+            )
+        };
         let d = _mm512_sub_ps(va, vb);
         acc = _mm512_fmadd_ps(d, d, acc);
     }
@@ -240,7 +245,12 @@ pub(crate) fn dot_f32_avx512(a: &[f32], b: &[f32]) -> f32 {
     if i < n {
         let m = tail_mask(n - i);
         // SAFETY: masked loads touch only the n − i (< 16) lanes selected by m, all in bounds.
-        let (va, vb) = unsafe { (_mm512_maskz_loadu_ps(m, pa.add(i)), _mm512_maskz_loadu_ps(m, pb.add(i))) };
+        let (va, vb) = unsafe {
+            (
+                _mm512_maskz_loadu_ps(m, pa.add(i)),
+                _mm512_maskz_loadu_ps(m, pb.add(i)),
+            )
+        };
         acc = _mm512_fmadd_ps(va, vb, acc);
     }
     _mm512_reduce_add_ps(acc)

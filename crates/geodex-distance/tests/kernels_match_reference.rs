@@ -44,17 +44,33 @@ fn check_f32<I: IsaKernels>(isa: I, name: &str, a: &[f32], b: &[f32]) {
 }
 
 fn check_u8<I: IsaKernels>(isa: I, name: &str, a: &[u8], b: &[u8]) {
-    assert_eq!(isa.squared_l2_u8(a, b) as u64, reference::squared_l2_u8(a, b), "{name} squared_l2_u8 d={}", a.len());
-    assert_eq!(isa.dot_u8(a, b) as u64, reference::dot_u8(a, b), "{name} dot_u8 d={}", a.len());
+    assert_eq!(
+        isa.squared_l2_u8(a, b) as u64,
+        reference::squared_l2_u8(a, b),
+        "{name} squared_l2_u8 d={}",
+        a.len()
+    );
+    assert_eq!(
+        isa.dot_u8(a, b) as u64,
+        reference::dot_u8(a, b),
+        "{name} dot_u8 d={}",
+        a.len()
+    );
 }
 
 fn for_each_isa(mut f: impl FnMut(&dyn Fn(&[f32], &[f32]), &dyn Fn(&[u8], &[u8]))) {
-    f(&|a, b| check_f32(Portable, "portable", a, b), &|a, b| check_u8(Portable, "portable", a, b));
+    f(&|a, b| check_f32(Portable, "portable", a, b), &|a, b| {
+        check_u8(Portable, "portable", a, b)
+    });
     if let Some(t) = Avx2::new() {
-        f(&|a, b| check_f32(t, "avx2", a, b), &|a, b| check_u8(t, "avx2", a, b));
+        f(&|a, b| check_f32(t, "avx2", a, b), &|a, b| {
+            check_u8(t, "avx2", a, b)
+        });
     }
     if let Some(t) = Avx512::new() {
-        f(&|a, b| check_f32(t, "avx512", a, b), &|a, b| check_u8(t, "avx512", a, b));
+        f(&|a, b| check_f32(t, "avx512", a, b), &|a, b| {
+            check_u8(t, "avx512", a, b)
+        });
     }
 }
 

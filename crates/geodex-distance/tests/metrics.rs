@@ -34,7 +34,10 @@ fn poincare_distance_from_origin_is_2_artanh_r() {
         let x = [r * 0.6, r * 0.8, 0.0];
         let d = dist(Metric::Poincare, &[0.0f32; 3], &x) as f64;
         let expected = 2.0 * (r as f64).atanh();
-        assert!((d - expected).abs() < 1e-4 * (1.0 + expected), "r={r}: {d} vs {expected}");
+        assert!(
+            (d - expected).abs() < 1e-4 * (1.0 + expected),
+            "r={r}: {d} vs {expected}"
+        );
         assert!((reference::poincare_f32(&[0.0; 3], &x) - expected).abs() < 1e-6 * (1.0 + expected));
     }
 }

@@ -9,7 +9,10 @@ use crate::vectors::check_dim;
 use crate::{AnyVectors, IoError, Matrix, Role};
 
 fn h5_err(path: &Path, reason: impl std::fmt::Display) -> IoError {
-    IoError::Hdf5 { path: path.display().to_string(), reason: reason.to_string() }
+    IoError::Hdf5 {
+        path: path.display().to_string(),
+        reason: reason.to_string(),
+    }
 }
 
 /// Opens data set `name` of `path` and returns it with its (rows, dim), checking it is 2-D.
@@ -21,14 +24,21 @@ fn open_2d(path: &Path, name: &str) -> Result<(hdf5::Dataset, usize, usize), IoE
         });
     }
     let file = hdf5::File::open(path).map_err(|e| h5_err(path, format!("not a readable HDF5 file ({e})")))?;
-    let ds = file.dataset(name).map_err(|_| h5_err(path, format!("no data set '{name}'")))?;
+    let ds = file
+        .dataset(name)
+        .map_err(|_| h5_err(path, format!("no data set '{name}'")))?;
     match ds.shape().as_slice() {
-        [0, _] => Err(IoError::Empty { path: path.display().to_string() }),
+        [0, _] => Err(IoError::Empty {
+            path: path.display().to_string(),
+        }),
         [rows, dim] => {
             let dim = check_dim(&path.display().to_string(), 0, *dim as i64)?;
             Ok((ds, *rows, dim))
         }
-        s => Err(h5_err(path, format!("data set '{name}' has shape {s:?}, expected 2-D"))),
+        s => Err(h5_err(
+            path,
+            format!("data set '{name}' has shape {s:?}, expected 2-D"),
+        )),
     }
 }
 
@@ -40,27 +50,41 @@ pub fn read_vectors(path: &Path, role: Role) -> Result<AnyVectors, IoError> {
         Role::Queries => "test",
     };
     let (ds, _, dim) = open_2d(path, name)?;
-    let descr = ds.dtype().and_then(|t| t.to_descriptor()).map_err(|e| h5_err(path, e))?;
+    let descr = ds
+        .dtype()
+        .and_then(|t| t.to_descriptor())
+        .map_err(|e| h5_err(path, e))?;
     let read_err = |e| h5_err(path, format!("reading '{name}': {e}"));
     match descr {
-        TypeDescriptor::Unsigned(IntSize::U1) => {
-            Ok(AnyVectors::U8(Matrix::new(dim, ds.read_raw::<u8>().map_err(read_err)?).expect("2-D data set")))
-        }
-        TypeDescriptor::Float(FloatSize::U4 | FloatSize::U8) => {
-            Ok(AnyVectors::F32(Matrix::new(dim, ds.read_raw::<f32>().map_err(read_err)?).expect("2-D data set")))
-        }
-        other => Err(h5_err(path, format!("'{name}' holds {other}; expected floats or uint8"))),
+        TypeDescriptor::Unsigned(IntSize::U1) => Ok(AnyVectors::U8(
+            Matrix::new(dim, ds.read_raw::<u8>().map_err(read_err)?).expect("2-D data set"),
+        )),
+        TypeDescriptor::Float(FloatSize::U4 | FloatSize::U8) => Ok(AnyVectors::F32(
+            Matrix::new(dim, ds.read_raw::<f32>().map_err(read_err)?).expect("2-D data set"),
+        )),
+        other => Err(h5_err(
+            path,
+            format!("'{name}' holds {other}; expected floats or uint8"),
+        )),
     }
 }
 
 /// Reads `neighbors` as 32-bit ids.
 pub fn read_neighbors(path: &Path) -> Result<Matrix<i32>, IoError> {
     let (ds, _, dim) = open_2d(path, "neighbors")?;
-    let descr = ds.dtype().and_then(|t| t.to_descriptor()).map_err(|e| h5_err(path, e))?;
+    let descr = ds
+        .dtype()
+        .and_then(|t| t.to_descriptor())
+        .map_err(|e| h5_err(path, e))?;
     if !matches!(descr, TypeDescriptor::Integer(_) | TypeDescriptor::Unsigned(_)) {
-        return Err(h5_err(path, format!("'neighbors' holds {descr}; expected integers")));
+        return Err(h5_err(
+            path,
+            format!("'neighbors' holds {descr}; expected integers"),
+        ));
     }
-    let ids = ds.read_raw::<i32>().map_err(|e| h5_err(path, format!("reading 'neighbors': {e}")))?;
+    let ids = ds
+        .read_raw::<i32>()
+        .map_err(|e| h5_err(path, format!("reading 'neighbors': {e}")))?;
     Ok(Matrix::new(dim, ids).expect("2-D data set"))
 }
 
@@ -76,7 +100,12 @@ pub fn write_ann_benchmarks(
     let err = |e: hdf5::Error| h5_err(path, e);
     let file = hdf5::File::create(path).map_err(err)?;
     let put_f32 = |name: &str, m: &Matrix<f32>| -> Result<(), IoError> {
-        file.new_dataset::<f32>().shape([m.rows(), m.dim()]).create(name).map_err(err)?.write_raw(m.as_slice()).map_err(err)
+        file.new_dataset::<f32>()
+            .shape([m.rows(), m.dim()])
+            .create(name)
+            .map_err(err)?
+            .write_raw(m.as_slice())
+            .map_err(err)
     };
     put_f32("train", train)?;
     put_f32("test", test)?;
@@ -115,13 +144,19 @@ mod tests {
         let path = dir.path().join("g.hdf5");
         std::fs::write(&path, b"definitely not hdf5").unwrap();
         let msg = read_vectors(&path, Role::Base).unwrap_err().to_string();
-        assert!(msg.contains("g.hdf5") && msg.contains("not a readable HDF5"), "{msg}");
+        assert!(
+            msg.contains("g.hdf5") && msg.contains("not a readable HDF5"),
+            "{msg}"
+        );
         let ok = dir.path().join("ok.hdf5");
         let one = Matrix::from_rows(&[[1.0f32]]).unwrap();
         write_ann_benchmarks(&ok, &one, &one, &Matrix::from_rows(&[[0i32]]).unwrap(), None).unwrap();
         let f = hdf5::File::open_rw(&ok).unwrap();
         f.unlink("test").unwrap();
         drop(f);
-        assert!(read_vectors(&ok, Role::Queries).unwrap_err().to_string().contains("no data set 'test'"));
+        assert!(read_vectors(&ok, Role::Queries)
+            .unwrap_err()
+            .to_string()
+            .contains("no data set 'test'"));
     }
 }

@@ -53,20 +53,28 @@ pub enum Format {
 impl Format {
     /// The format named by `path`'s extension.
     pub fn of(path: &Path) -> Result<Format, IoError> {
-        let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase);
         match ext.as_deref() {
             Some("fvecs") => Ok(Format::Fvecs),
             Some("bvecs") => Ok(Format::Bvecs),
             Some("ivecs") => Ok(Format::Ivecs),
             Some("npy") => Ok(Format::Npy),
             Some("hdf5" | "h5") => Ok(Format::Hdf5),
-            _ => Err(IoError::UnknownFormat { path: path.display().to_string() }),
+            _ => Err(IoError::UnknownFormat {
+                path: path.display().to_string(),
+            }),
         }
     }
 }
 
 fn read_bytes(path: &Path) -> Result<Vec<u8>, IoError> {
-    std::fs::read(path).map_err(|source| IoError::Io { path: path.display().to_string(), source })
+    std::fs::read(path).map_err(|source| IoError::Io {
+        path: path.display().to_string(),
+        source,
+    })
 }
 
 /// Reads the vectors of `path` (format from the extension), keeping bytes as bytes.
@@ -110,7 +118,10 @@ fn read_hdf5_neighbors(path: &Path) -> Result<Matrix<i32>, IoError> {
 
 #[cfg(not(feature = "hdf5"))]
 fn read_hdf5_vectors(path: &Path, _role: Role) -> Result<AnyVectors, IoError> {
-    Err(IoError::Hdf5 { path: path.display().to_string(), reason: "built without the hdf5 feature".into() })
+    Err(IoError::Hdf5 {
+        path: path.display().to_string(),
+        reason: "built without the hdf5 feature".into(),
+    })
 }
 
 #[cfg(not(feature = "hdf5"))]

@@ -58,7 +58,10 @@ pub struct NpyArray {
 }
 
 fn npy_err(path: &str, reason: impl Into<String>) -> IoError {
-    IoError::Npy { path: path.into(), reason: reason.into() }
+    IoError::Npy {
+        path: path.into(),
+        reason: reason.into(),
+    }
 }
 
 /// Parses a whole `.npy` file; `name` is used in errors.
@@ -75,24 +78,41 @@ pub fn parse(bytes: &[u8], name: &str) -> Result<NpyArray, IoError> {
         2 | 3 => (4, 12),
         v => return Err(npy_err(name, format!("unsupported format version {v}"))),
     };
-    let len_field = bytes.get(8..8 + len_bytes).ok_or_else(|| npy_err(name, "header cut short"))?;
-    let header_len = len_field.iter().rev().fold(0usize, |acc, &b| (acc << 8) | b as usize);
-    let header = bytes.get(start..start + header_len).ok_or_else(|| npy_err(name, "header cut short"))?;
+    let len_field = bytes
+        .get(8..8 + len_bytes)
+        .ok_or_else(|| npy_err(name, "header cut short"))?;
+    let header_len = len_field
+        .iter()
+        .rev()
+        .fold(0usize, |acc, &b| (acc << 8) | b as usize);
+    let header = bytes
+        .get(start..start + header_len)
+        .ok_or_else(|| npy_err(name, "header cut short"))?;
     let header = std::str::from_utf8(header).map_err(|_| npy_err(name, "header is not text"))?;
     let (dtype, fortran, shape) = parse_header(header).map_err(|r| npy_err(name, r))?;
     if fortran {
-        return Err(npy_err(name, "Fortran-order arrays are not supported; save with np.ascontiguousarray"));
+        return Err(npy_err(
+            name,
+            "Fortran-order arrays are not supported; save with np.ascontiguousarray",
+        ));
     }
     let (rows, dim) = match shape.as_slice() {
         [r, d] => (*r, check_dim(name, 0, i64::try_from(*d).unwrap_or(-1))?),
-        _ => return Err(npy_err(name, format!("expected a 2-D array, found shape {shape:?}"))),
+        _ => {
+            return Err(npy_err(
+                name,
+                format!("expected a 2-D array, found shape {shape:?}"),
+            ))
+        }
     };
     if rows == 0 {
         return Err(IoError::Empty { path: name.into() });
     }
     let row_bytes = dim * dtype.size();
     let body = &bytes[start + header_len..];
-    let needed = rows.checked_mul(row_bytes).ok_or_else(|| npy_err(name, "shape too large"))?;
+    let needed = rows
+        .checked_mul(row_bytes)
+        .ok_or_else(|| npy_err(name, "shape too large"))?;
     if body.len() < needed {
         let row = body.len() / row_bytes;
         return Err(IoError::Truncated {
@@ -103,21 +123,34 @@ pub fn parse(bytes: &[u8], name: &str) -> Result<NpyArray, IoError> {
         });
     }
     if body.len() > needed {
-        return Err(npy_err(name, format!("{} bytes after the last row", body.len() - needed)));
+        return Err(npy_err(
+            name,
+            format!("{} bytes after the last row", body.len() - needed),
+        ));
     }
-    Ok(NpyArray { dtype, rows, dim, data: body.to_vec() })
+    Ok(NpyArray {
+        dtype,
+        rows,
+        dim,
+        data: body.to_vec(),
+    })
 }
 
 /// Parses `{'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), }`.
 fn parse_header(h: &str) -> Result<(Dtype, bool, Vec<usize>), String> {
     let value_after = |key: &str| -> Result<&str, String> {
-        let at = h.find(&format!("'{key}'")).ok_or_else(|| format!("header has no '{key}'"))?;
+        let at = h
+            .find(&format!("'{key}'"))
+            .ok_or_else(|| format!("header has no '{key}'"))?;
         let rest = &h[at + key.len() + 2..];
         let colon = rest.find(':').ok_or_else(|| format!("no ':' after '{key}'"))?;
         Ok(rest[colon + 1..].trim_start())
     };
     let descr = value_after("descr")?;
-    let descr = descr.strip_prefix('\'').and_then(|d| d.split('\'').next()).ok_or("descr is not a string")?;
+    let descr = descr
+        .strip_prefix('\'')
+        .and_then(|d| d.split('\'').next())
+        .ok_or("descr is not a string")?;
     let dtype = Dtype::from_descr(descr)
         .ok_or_else(|| format!("unsupported dtype '{descr}' (expected <f4, <f8, |u1, <i4 or <i8)"))?;
     let fortran = value_after("fortran_order")?;
@@ -129,7 +162,10 @@ fn parse_header(h: &str) -> Result<(Dtype, bool, Vec<usize>), String> {
         return Err("fortran_order is not True or False".into());
     };
     let shape = value_after("shape")?;
-    let inner = shape.strip_prefix('(').and_then(|s| s.split(')').next()).ok_or("shape is not a tuple")?;
+    let inner = shape
+        .strip_prefix('(')
+        .and_then(|s| s.split(')').next())
+        .ok_or("shape is not a tuple")?;
     let shape = inner
         .split(',')
         .map(str::trim)
@@ -151,8 +187,13 @@ impl NpyArray {
         let m = |data| Matrix::new(self.dim, data).expect("rows * dim components");
         match self.dtype {
             Dtype::F32 => Ok(AnyVectors::F32(m(decode::<f32>(&self.data)))),
-            Dtype::F64 => Ok(AnyVectors::F32(m(decode::<f64>(&self.data).into_iter().map(|x| x as f32).collect()))),
-            Dtype::U8 => Ok(AnyVectors::U8(Matrix::new(self.dim, self.data).expect("rows * dim bytes"))),
+            Dtype::F64 => Ok(AnyVectors::F32(m(decode::<f64>(&self.data)
+                .into_iter()
+                .map(|x| x as f32)
+                .collect()))),
+            Dtype::U8 => Ok(AnyVectors::U8(
+                Matrix::new(self.dim, self.data).expect("rows * dim bytes"),
+            )),
             Dtype::I32 | Dtype::I64 => Err(IoError::WrongContent {
                 path: name.into(),
                 reason: "holds integers; vectors must be float32, float64 or uint8".into(),
@@ -187,7 +228,11 @@ impl NpyArray {
 
 /// Encodes a 2-D C-order `.npy` (version 1.0); used by tests and tools that export arrays.
 pub fn encode<T: bytemuck::Pod>(descr: &str, m: &Matrix<T>) -> Vec<u8> {
-    let dict = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': ({}, {}), }}", m.rows(), m.dim());
+    let dict = format!(
+        "{{'descr': '{descr}', 'fortran_order': False, 'shape': ({}, {}), }}",
+        m.rows(),
+        m.dim()
+    );
     let pad = 64 - (10 + dict.len() + 1) % 64;
     let header = format!("{dict}{}\n", " ".repeat(pad % 64));
     let mut out = MAGIC.to_vec();
@@ -209,12 +254,18 @@ mod tests {
         let arr = parse(&encode("<f4", &f), "a.npy").unwrap();
         assert_eq!(arr.into_vectors("a.npy").unwrap(), AnyVectors::F32(f));
         let b = Matrix::from_rows(&[[1u8, 2, 3]]).unwrap();
-        assert_eq!(parse(&encode("|u1", &b), "b").unwrap().into_vectors("b").unwrap(), AnyVectors::U8(b));
+        assert_eq!(
+            parse(&encode("|u1", &b), "b").unwrap().into_vectors("b").unwrap(),
+            AnyVectors::U8(b)
+        );
         let wide = Matrix::from_rows(&[[7i64, 9]]).unwrap();
         let ids = parse(&encode("<i8", &wide), "c").unwrap().into_ids("c").unwrap();
         assert_eq!(ids.as_slice(), &[7, 9]);
         let too_big = Matrix::from_rows(&[[1i64 << 40]]).unwrap();
-        assert!(parse(&encode("<i8", &too_big), "d").unwrap().into_ids("d").is_err());
+        assert!(parse(&encode("<i8", &too_big), "d")
+            .unwrap()
+            .into_ids("d")
+            .is_err());
     }
 
     #[test]
@@ -239,7 +290,9 @@ mod tests {
         let m = Matrix::from_rows(&[[1.0f32]]).unwrap();
         let good = encode("<f4", &m);
         let edit = |from: &str, to: &str| {
-            let text = String::from_utf8(good[10..good.len() - 4].to_vec()).unwrap().replace(from, to);
+            let text = String::from_utf8(good[10..good.len() - 4].to_vec())
+                .unwrap()
+                .replace(from, to);
             [&good[..10], text.as_bytes(), &good[good.len() - 4..]].concat()
         };
         let e = parse(&edit("False", "True "), "f").unwrap_err().to_string();

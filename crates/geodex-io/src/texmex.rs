@@ -16,7 +16,12 @@ pub fn parse<T: bytemuck::Pod>(bytes: &[u8], name: &str) -> Result<Matrix<T>, Io
     let header = |row: usize, at: usize| -> Result<i64, IoError> {
         match bytes.get(at..at + 4) {
             Some(h) => Ok(i32::from_le_bytes([h[0], h[1], h[2], h[3]]) as i64),
-            None => Err(IoError::Truncated { path: name.into(), row, needed: 4, available: bytes.len() - at }),
+            None => Err(IoError::Truncated {
+                path: name.into(),
+                row,
+                needed: 4,
+                available: bytes.len() - at,
+            }),
         }
     };
     if bytes.is_empty() {
@@ -32,18 +37,27 @@ pub fn parse<T: bytemuck::Pod>(bytes: &[u8], name: &str) -> Result<Matrix<T>, Io
         let found = header(row, at)?;
         if found != dim as i64 {
             return Err(match usize::try_from(found) {
-                Ok(f) if f >= 1 && f <= crate::MAX_DIM => {
-                    IoError::RaggedRows { path: name.into(), row, expected: dim, found: f }
-                }
-                _ => IoError::BadDimension { path: name.into(), row, dim: found },
+                Ok(f) if (1..=crate::MAX_DIM).contains(&f) => IoError::RaggedRows {
+                    path: name.into(),
+                    row,
+                    expected: dim,
+                    found: f,
+                },
+                _ => IoError::BadDimension {
+                    path: name.into(),
+                    row,
+                    dim: found,
+                },
             });
         }
-        let body = bytes.get(at + 4..at + row_bytes).ok_or_else(|| IoError::Truncated {
-            path: name.into(),
-            row,
-            needed: row_bytes,
-            available: bytes.len() - at,
-        })?;
+        let body = bytes
+            .get(at + 4..at + row_bytes)
+            .ok_or_else(|| IoError::Truncated {
+                path: name.into(),
+                row,
+                needed: row_bytes,
+                available: bytes.len() - at,
+            })?;
         out[row * dim * width..(row + 1) * dim * width].copy_from_slice(body);
     }
     Ok(Matrix::new(dim, data).expect("rows * dim components with dim ≥ 1"))
@@ -94,9 +108,15 @@ mod tests {
     fn bad_headers_are_rejected() {
         let mut bytes = encode(&Matrix::from_rows(&[[1i32, 2], [3, 4]]).unwrap());
         bytes[12..16].copy_from_slice(&3i32.to_le_bytes());
-        assert!(matches!(parse::<i32>(&bytes, "t"), Err(IoError::RaggedRows { row: 1, found: 3, .. })));
+        assert!(matches!(
+            parse::<i32>(&bytes, "t"),
+            Err(IoError::RaggedRows { row: 1, found: 3, .. })
+        ));
         bytes[0..4].copy_from_slice(&(-1i32).to_le_bytes());
-        assert!(matches!(parse::<i32>(&bytes, "t"), Err(IoError::BadDimension { row: 0, dim: -1, .. })));
+        assert!(matches!(
+            parse::<i32>(&bytes, "t"),
+            Err(IoError::BadDimension { row: 0, dim: -1, .. })
+        ));
         assert!(matches!(parse::<i32>(&[], "t"), Err(IoError::Empty { .. })));
         let msg = parse::<i32>(&bytes, "g.ivecs").unwrap_err().to_string();
         assert!(msg.starts_with("g.ivecs: row 0"), "{msg}");

@@ -13,7 +13,7 @@ pub struct Matrix<T> {
 impl<T: Copy> Matrix<T> {
     /// A matrix of rows of `dim` components; `None` if `dim` is 0 or does not divide `data.len()`.
     pub fn new(dim: usize, data: Vec<T>) -> Option<Self> {
-        (dim > 0 && data.len() % dim == 0).then_some(Matrix { dim, data })
+        (dim > 0 && data.len().is_multiple_of(dim)).then_some(Matrix { dim, data })
     }
 
     /// Builds a matrix from equal-length rows; `None` if rows are empty or ragged.
@@ -22,7 +22,10 @@ impl<T: Copy> Matrix<T> {
         if rows.iter().any(|r| r.as_ref().len() != dim) {
             return None;
         }
-        Matrix::new(dim, rows.iter().flat_map(|r| r.as_ref().iter().copied()).collect())
+        Matrix::new(
+            dim,
+            rows.iter().flat_map(|r| r.as_ref().iter().copied()).collect(),
+        )
     }
 
     /// Components per row.
@@ -107,7 +110,10 @@ impl AnyVectors {
             AnyVectors::F32(m) => m,
             AnyVectors::U8(m) => {
                 let dim = m.dim();
-                Matrix { dim, data: m.into_vec().into_iter().map(f32::from).collect() }
+                Matrix {
+                    dim,
+                    data: m.into_vec().into_iter().map(f32::from).collect(),
+                }
             }
         }
     }
@@ -126,6 +132,10 @@ pub(crate) fn check_dim(path: &str, row: usize, dim: i64) -> Result<usize, IoErr
     if dim >= 1 && dim <= crate::MAX_DIM as i64 {
         Ok(dim as usize)
     } else {
-        Err(IoError::BadDimension { path: path.to_string(), row, dim })
+        Err(IoError::BadDimension {
+            path: path.to_string(),
+            row,
+            dim,
+        })
     }
 }

@@ -48,7 +48,10 @@ pub fn clustered(n: usize, dim: usize, clusters: usize, spread: f64, seed: u64) 
 
 /// `n` byte vectors of dimension `dim`, clustered like SIFT descriptors (many small values).
 pub fn clustered_u8(n: usize, dim: usize, clusters: usize, seed: u64) -> Vec<u8> {
-    clustered(n, dim, clusters, 0.35, seed).into_iter().map(|x| ((x + 2.0) * 40.0).clamp(0.0, 255.0) as u8).collect()
+    clustered(n, dim, clusters, 0.35, seed)
+        .into_iter()
+        .map(|x| ((x + 2.0) * 40.0).clamp(0.0, 255.0) as u8)
+        .collect()
 }
 
 /// Points of a `d`-dimensional unit cube embedded isometrically in `ambient` ≥ d dimensions
@@ -59,12 +62,17 @@ pub fn linear_manifold(n: usize, d: usize, ambient: usize, seed: u64) -> Vec<f32
     let mut q = basis;
     for i in 0..d {
         for j in 0..i {
-            let dot: f64 = (0..ambient).map(|t| q[i * ambient + t] * q[j * ambient + t]).sum();
+            let dot: f64 = (0..ambient)
+                .map(|t| q[i * ambient + t] * q[j * ambient + t])
+                .sum();
             for t in 0..ambient {
                 q[i * ambient + t] -= dot * q[j * ambient + t];
             }
         }
-        let norm = (0..ambient).map(|t| q[i * ambient + t].powi(2)).sum::<f64>().sqrt();
+        let norm = (0..ambient)
+            .map(|t| q[i * ambient + t].powi(2))
+            .sum::<f64>()
+            .sqrt();
         (0..ambient).for_each(|t| q[i * ambient + t] /= norm);
     }
     let mut out = Vec::with_capacity(n * ambient);
@@ -94,8 +102,11 @@ pub fn naive_knn(base: &[f32], queries: &[f32], dim: usize, k: usize, metric: Me
     queries
         .chunks_exact(dim)
         .map(|q| {
-            let mut all: Vec<(f64, u32)> =
-                base.chunks_exact(dim).enumerate().map(|(i, b)| (reference_distance(metric, q, b), i as u32)).collect();
+            let mut all: Vec<(f64, u32)> = base
+                .chunks_exact(dim)
+                .enumerate()
+                .map(|(i, b)| (reference_distance(metric, q, b), i as u32))
+                .collect();
             all.sort_by(|x, y| x.0.total_cmp(&y.0).then(x.1.cmp(&y.1)));
             all.into_iter().take(k).map(|(_, i)| i).collect()
         })
@@ -142,7 +153,10 @@ mod tests {
         let x = linear_manifold(n, d, amb, 1);
         // Gram matrix of centred points has rank d: check the (d+1)-th pivot vanishes via
         // Gram–Schmidt on the first rows.
-        let rows: Vec<Vec<f64>> = x.chunks_exact(amb).map(|r| r.iter().map(|&v| v as f64).collect()).collect();
+        let rows: Vec<Vec<f64>> = x
+            .chunks_exact(amb)
+            .map(|r| r.iter().map(|&v| v as f64).collect())
+            .collect();
         let mut basis: Vec<Vec<f64>> = Vec::new();
         for r in &rows {
             let mut v = r.clone();

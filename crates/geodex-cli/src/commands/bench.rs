@@ -70,7 +70,11 @@ pub struct Row {
 
 /// recall@k = |returned ∩ true top-k| / k averaged over queries (DESIGN.md §5).
 pub fn recall_at_k(found: &[Vec<u32>], truth: &[Vec<u32>], k: usize) -> f64 {
-    let hits: usize = found.iter().zip(truth).map(|(f, t)| f.iter().filter(|id| t[..k].contains(id)).count()).sum();
+    let hits: usize = found
+        .iter()
+        .zip(truth)
+        .map(|(f, t)| f.iter().filter(|id| t[..k].contains(id)).count())
+        .sum();
     hits as f64 / (k * found.len()) as f64
 }
 
@@ -82,27 +86,48 @@ struct Pass {
     seconds: f64,
 }
 
-fn timed_pass<T: Component>(ix: &Index<T>, q: &Matrix<T>, params: &SearchParams<'_>, pool: &rayon::ThreadPool) -> Result<Pass, geodex_core::CoreError> {
+fn timed_pass<T: Component>(
+    ix: &Index<T>,
+    q: &Matrix<T>,
+    params: &SearchParams<'_>,
+    pool: &rayon::ThreadPool,
+) -> Result<Pass, geodex_core::CoreError> {
     let one = |ctx: &mut SearchContext, out: &mut Vec<geodex_core::Hit>, i: usize| {
         let t = Instant::now();
-        let stats = ix.search_into(q.row(i), params, ctx, out)?;
+        let stats = ix
+            .search_into(q.row(i), params, ctx, out)
+            .map_err(|e| e.at_row(i))?;
         let us = t.elapsed().as_secs_f64() * 1e6;
-        Ok::<_, geodex_core::CoreError>((out.iter().map(|h| h.key.0 as u32).collect::<Vec<u32>>(), stats, us))
+        Ok::<_, geodex_core::CoreError>((
+            out.iter().map(|h| h.key.0 as u32).collect::<Vec<u32>>(),
+            stats,
+            us,
+        ))
     };
     let start = Instant::now();
     let per_query: Vec<(Vec<u32>, SearchStats, f64)> = if pool.current_num_threads() == 1 {
         let (mut ctx, mut out) = (SearchContext::new(), Vec::new());
-        (0..q.rows()).map(|i| one(&mut ctx, &mut out, i)).collect::<Result<_, _>>()?
+        (0..q.rows())
+            .map(|i| one(&mut ctx, &mut out, i))
+            .collect::<Result<_, _>>()?
     } else {
         pool.install(|| {
             (0..q.rows())
                 .into_par_iter()
-                .map_init(|| (SearchContext::new(), Vec::new()), |(ctx, out), i| one(ctx, out, i))
+                .map_init(
+                    || (SearchContext::new(), Vec::new()),
+                    |(ctx, out), i| one(ctx, out, i),
+                )
                 .collect::<Result<_, _>>()
         })?
     };
     let seconds = start.elapsed().as_secs_f64();
-    let mut pass = Pass { ids: Vec::new(), stats: SearchStats::default(), latencies_us: Vec::new(), seconds };
+    let mut pass = Pass {
+        ids: Vec::new(),
+        stats: SearchStats::default(),
+        latencies_us: Vec::new(),
+        seconds,
+    };
     for (ids, st, us) in per_query {
         pass.ids.push(ids);
         pass.stats += st;
@@ -187,7 +212,12 @@ pub fn to_table(rows: &[Row]) -> String {
 }
 
 /// Writes the CSV and plot files a bench or demo asked for.
-pub fn write_outputs(rows: &[Row], csv: Option<&Path>, plot: Option<&Path>, title: &str) -> Result<(), Failure> {
+pub fn write_outputs(
+    rows: &[Row],
+    csv: Option<&Path>,
+    plot: Option<&Path>,
+    title: &str,
+) -> Result<(), Failure> {
     if let Some(path) = csv {
         let text = to_csv(rows);
         geodex_io::atomic::write_file(path, |w| w.write_all(text.as_bytes()))?;
@@ -208,14 +238,23 @@ pub fn run(a: Args) -> Result<(), Failure> {
     let index = crate::data::open_index(&a.index)?;
     let queries = crate::data::read_vectors(&a.queries, Role::Queries, None)?;
     let truth = crate::data::read_groundtruth(&a.groundtruth, queries.rows(), a.k)?;
-    let (k, _) = crate::commands::search::clamp_k(a.k, a.ef.iter().copied().max().unwrap_or(a.k).max(a.k), index.len())?;
+    let (k, _) = crate::commands::search::clamp_k(
+        a.k,
+        a.ef.iter().copied().max().unwrap_or(a.k).max(a.k),
+        index.len(),
+    )?;
     let bar = progress::bar((a.ef.len() * a.runs) as u64, "benchmark", a.quiet);
     let tick = || bar.inc(1);
     let rows = with_typed!(&index, queries, &a.queries, |ix, q| {
         sweep(ix, &q, &truth, k, &a.ef, a.threads, a.runs, &tick).map_err(in_file(&a.queries))?
     });
     bar.finish_and_clear();
-    let title = format!("{} (k={k}, {} thread{})", a.index.display(), a.threads, if a.threads == 1 { "" } else { "s" });
+    let title = format!(
+        "{} (k={k}, {} thread{})",
+        a.index.display(),
+        a.threads,
+        if a.threads == 1 { "" } else { "s" }
+    );
     write_outputs(&rows, a.csv.as_deref(), a.plot.as_deref(), &title)?;
     if a.json {
         super::print_json(&serde_json::json!({

@@ -43,7 +43,13 @@ pub fn run(a: Args) -> Result<(), Failure> {
         .iter()
         .map(|r| r[..k].iter().map(|&i| i as u32).collect())
         .collect();
-    let params = BuildParams { metric: Metric::L2, m: 16, ef_construction: 200, threads: a.threads, ..Default::default() };
+    let params = BuildParams {
+        metric: Metric::L2,
+        m: 16,
+        ef_construction: 200,
+        threads: a.threads,
+        ..Default::default()
+    };
     progress::note(
         a.quiet || a.json,
         format!(
@@ -66,7 +72,9 @@ pub fn run(a: Args) -> Result<(), Failure> {
     built.save(&path)?;
     let file_bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
     let AnyIndex::U8(index) = AnyIndex::open(&path, true)? else {
-        return Err(Failure::runtime("demo index reopened with the wrong element type"));
+        return Err(Failure::runtime(
+            "demo index reopened with the wrong element type",
+        ));
     };
 
     let efs = [10, 16, 32, 64, 128, 256, 512];
@@ -75,10 +83,16 @@ pub fn run(a: Args) -> Result<(), Failure> {
     let rows = bench::sweep(&index, &queries, &truth, k, &efs, 1, runs, &|| bar.inc(1))?;
     bar.finish_and_clear();
 
-    std::fs::create_dir_all(&a.out_dir).map_err(|e| Failure::runtime(format!("{}: {e}", a.out_dir.display())))?;
+    std::fs::create_dir_all(&a.out_dir)
+        .map_err(|e| Failure::runtime(format!("{}: {e}", a.out_dir.display())))?;
     let plot = a.out_dir.join("geodex-demo.png");
     let csv = a.out_dir.join("geodex-demo.csv");
-    bench::write_outputs(&rows, Some(&csv), Some(&plot), "geodex demo: SIFT 20k, u8, L2 (k=10, 1 thread)")?;
+    bench::write_outputs(
+        &rows,
+        Some(&csv),
+        Some(&plot),
+        "geodex demo: SIFT 20k, u8, L2 (k=10, 1 thread)",
+    )?;
     if a.json {
         super::print_json(&serde_json::json!({
             "count": index.len(),
@@ -91,7 +105,12 @@ pub fn run(a: Args) -> Result<(), Failure> {
         }));
         return Ok(());
     }
-    println!("built {} vectors in {:.2} s; index file {:.1} MB", index.len(), build_s, file_bytes as f64 / 1e6);
+    println!(
+        "built {} vectors in {:.2} s; index file {:.1} MB",
+        index.len(),
+        build_s,
+        file_bytes as f64 / 1e6
+    );
     print!("{}", bench::to_table(&rows));
     println!("plot: {}  csv: {}", plot.display(), csv.display());
     Ok(())

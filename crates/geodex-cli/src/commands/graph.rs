@@ -25,7 +25,10 @@ pub fn run(a: Args) -> Result<(), Failure> {
     let g = index.graph();
     let top = g.entry_point().map_or(0, |(_, top)| top);
     if a.layer > top {
-        return Err(Failure::input(format!("--layer {}: the index has layers 0..={top}", a.layer)));
+        return Err(Failure::input(format!(
+            "--layer {}: the index has layers 0..={top}",
+            a.layer
+        )));
     }
     let mut links = 0usize;
     geodex_io::atomic::write_file(&a.out, |w| {

@@ -52,20 +52,36 @@ pub fn run(a: Args) -> Result<(), Failure> {
         )));
     }
     if a.k > base.rows() {
-        eprintln!("warning: k = {} exceeds the {} base vectors; returning all of them", a.k, base.rows());
+        eprintln!(
+            "warning: k = {} exceeds the {} base vectors; returning all of them",
+            a.k,
+            base.rows()
+        );
     }
     let bar = progress::bar(queries.rows() as u64, "exact k-NN", a.quiet);
     let tick = |done: usize| bar.set_position(done as u64);
     let start = Instant::now();
     let dim = base.dim();
     let result: Vec<Vec<Neighbor>> = match (base, queries) {
-        (AnyVectors::U8(b), AnyVectors::U8(q)) => exact_knn(b.as_slice(), q.as_slice(), dim, a.k, a.metric, &tick),
-        (b, q) => exact_knn(b.into_f32().as_slice(), q.into_f32().as_slice(), dim, a.k, a.metric, &tick),
+        (AnyVectors::U8(b), AnyVectors::U8(q)) => {
+            exact_knn(b.as_slice(), q.as_slice(), dim, a.k, a.metric, &tick)
+        }
+        (b, q) => exact_knn(
+            b.into_f32().as_slice(),
+            q.into_f32().as_slice(),
+            dim,
+            a.k,
+            a.metric,
+            &tick,
+        ),
     }
     .map_err(in_file(&a.data))?;
     bar.finish_and_clear();
     let k = result[0].len();
-    let ids: Vec<i32> = result.iter().flat_map(|r| r.iter().map(|n| n.id as i32)).collect();
+    let ids: Vec<i32> = result
+        .iter()
+        .flat_map(|r| r.iter().map(|n| n.id as i32))
+        .collect();
     geodex_io::write_ivecs(&a.out, &Matrix::new(k, ids).expect("k ≥ 1"))?;
     if let Some(path) = &a.distances_out {
         let d: Vec<f32> = result.iter().flat_map(|r| r.iter().map(|n| n.distance)).collect();

@@ -28,20 +28,43 @@ pub fn run(a: Args) -> Result<(), Failure> {
         return Ok(());
     }
     println!("index            {}", a.index.display());
-    println!("vectors          {} × {} ({})", info.count, info.dim, info.element);
+    println!(
+        "vectors          {} × {} ({})",
+        info.count, info.dim, info.element
+    );
     println!("metric           {}", info.metric);
     println!("M / M0           {} / {}", info.m, info.m0);
     println!("ef_construction  {}", info.ef_construction);
     println!("seed             {}", info.seed);
     println!("quantisation     {}", info.quant);
-    println!("file             {} bytes{}", info.file_bytes.unwrap_or(0), if info.mmap { " (memory-mapped)" } else { "" });
+    println!(
+        "file             {} bytes{}",
+        info.file_bytes.unwrap_or(0),
+        if info.mmap { " (memory-mapped)" } else { "" }
+    );
     println!("resident         {} bytes (graph + vectors)", info.ram_bytes);
     println!("kernels          {}", info.isa);
-    println!("entry point      node {} on level {}", info.entry_point, info.levels.len() - 1);
-    for (l, (nodes, links)) in report.nodes_per_level.iter().zip(&report.links_per_level).enumerate() {
-        println!("level {l:<2}         {nodes} nodes, {links} links, mean degree {:.2}", *links as f64 / *nodes as f64);
+    println!(
+        "entry point      node {} on level {}",
+        info.entry_point,
+        info.levels.len() - 1
+    );
+    for (l, (nodes, links)) in report
+        .nodes_per_level
+        .iter()
+        .zip(&report.links_per_level)
+        .enumerate()
+    {
+        println!(
+            "level {l:<2}         {nodes} nodes, {links} links, mean degree {:.2}",
+            *links as f64 / *nodes as f64
+        );
     }
-    let verdict = if report.is_valid() { "ok".to_string() } else { format!("{report:?}") };
+    let verdict = if report.is_valid() {
+        "ok".to_string()
+    } else {
+        format!("{report:?}")
+    };
     println!("graph check      {verdict}");
     Ok(())
 }

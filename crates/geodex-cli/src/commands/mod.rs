@@ -10,7 +10,10 @@ pub mod search;
 
 /// Prints `value` as the one JSON object on stdout.
 pub fn print_json(value: &serde_json::Value) {
-    println!("{}", serde_json::to_string_pretty(value).expect("JSON values serialise"));
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).expect("JSON values serialise")
+    );
 }
 
 /// Rounds for display in JSON (keeps output stable and readable).

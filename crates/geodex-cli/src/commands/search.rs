@@ -66,7 +66,7 @@ pub fn search_all<T: Component>(
         (0..queries.rows())
             .into_par_iter()
             .map_init(geodex_core::SearchContext::new, |ctx, i| {
-                let r = ix.search(queries.row(i), params, ctx);
+                let r = ix.search(queries.row(i), params, ctx).map_err(|e| e.at_row(i));
                 tick();
                 r
             })
@@ -90,9 +90,15 @@ pub fn run(a: Args) -> Result<(), Failure> {
     });
     let seconds = start.elapsed().as_secs_f64();
     bar.finish_and_clear();
-    let ids: Vec<Vec<i64>> = results.iter().map(|(h, _)| h.iter().map(|h| h.key.0 as i64).collect()).collect();
+    let ids: Vec<Vec<i64>> = results
+        .iter()
+        .map(|(h, _)| h.iter().map(|h| h.key.0 as i64).collect())
+        .collect();
     if let Some(out) = &a.out {
-        let flat: Vec<i32> = ids.iter().flat_map(|r| (0..k).map(|j| r.get(j).map_or(-1, |&id| id as i32))).collect();
+        let flat: Vec<i32> = ids
+            .iter()
+            .flat_map(|r| (0..k).map(|j| r.get(j).map_or(-1, |&id| id as i32)))
+            .collect();
         geodex_io::write_ivecs(out, &Matrix::new(k, flat).expect("k ≥ 1 ids per row"))?;
     }
     let nq = results.len() as f64;
@@ -102,7 +108,10 @@ pub fn run(a: Args) -> Result<(), Failure> {
     });
     let (mean_d, mean_h) = (total.distances as f64 / nq, total.hops as f64 / nq);
     if a.json {
-        let distances: Vec<Vec<f32>> = results.iter().map(|(h, _)| h.iter().map(|h| h.distance).collect()).collect();
+        let distances: Vec<Vec<f32>> = results
+            .iter()
+            .map(|(h, _)| h.iter().map(|h| h.distance).collect())
+            .collect();
         super::print_json(&serde_json::json!({
             "queries": results.len(),
             "k": k,

@@ -27,7 +27,13 @@ impl BuilderGraph {
                     .collect()
             })
             .collect();
-        BuilderGraph { levels, lists, entry: Mutex::new(None), m, m0 }
+        BuilderGraph {
+            levels,
+            lists,
+            entry: Mutex::new(None),
+            m,
+            m0,
+        }
     }
 
     /// The list of `node` on `level`, for writing.

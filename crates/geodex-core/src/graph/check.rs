@@ -26,7 +26,11 @@ pub struct GraphReport {
 impl GraphReport {
     /// Whether no invariant is broken (reachability included).
     pub fn is_valid(&self) -> bool {
-        self.out_of_range == 0 && self.self_links == 0 && self.duplicates == 0 && self.over_degree == 0 && self.unreachable == 0
+        self.out_of_range == 0
+            && self.self_links == 0
+            && self.duplicates == 0
+            && self.over_degree == 0
+            && self.unreachable == 0
     }
 }
 
@@ -48,7 +52,10 @@ pub fn check_graph<G: GraphView>(g: &G) -> GraphReport {
             r.links_per_level[lvl] += links.len();
             r.over_degree += usize::from(links.len() > g.max_degree(lvl));
             r.self_links += links.iter().filter(|&&t| t == node).count();
-            r.out_of_range += links.iter().filter(|&&t| t as usize >= n || g.level(t) < lvl).count();
+            r.out_of_range += links
+                .iter()
+                .filter(|&&t| t as usize >= n || g.level(t) < lvl)
+                .count();
             seen.clear();
             seen.extend_from_slice(&links);
             seen.sort_unstable();
@@ -61,7 +68,9 @@ pub fn check_graph<G: GraphView>(g: &G) -> GraphReport {
 
 fn reachable_on_level0<G: GraphView>(g: &G) -> usize {
     let n = g.node_count();
-    let Some((entry, _)) = g.entry_point() else { return 0 };
+    let Some((entry, _)) = g.entry_point() else {
+        return 0;
+    };
     let mut reached = vec![false; n];
     let mut stack = vec![entry];
     reached[entry as usize] = true;

@@ -1,0 +1,389 @@
+//! The command-line contract of DESIGN.md §5, end to end on the bundled SIFT slice.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+
+/// A 4,000-vector slice of the bundled data with its exact ground truth, built once per test.
+struct Fixture {
+    dir: tempfile::TempDir,
+}
+
+impl Fixture {
+    fn new(n: usize) -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        head_bvecs(
+            &repo().join("testdata/sift20k/base.bvecs"),
+            n,
+            &dir.path().join("base.bvecs"),
+        );
+        head_bvecs(
+            &repo().join("testdata/sift20k/query.bvecs"),
+            200,
+            &dir.path().join("query.bvecs"),
+        );
+        let f = Fixture { dir };
+        ok(&[
+            "groundtruth",
+            "--data",
+            &f.p("base.bvecs"),
+            "--queries",
+            &f.p("query.bvecs"),
+            "--k",
+            "100",
+            "--metric",
+            "l2",
+            "--out",
+            &f.p("gt.ivecs"),
+            "--quiet",
+        ]);
+        ok(&[
+            "build",
+            "--data",
+            &f.p("base.bvecs"),
+            "--out",
+            &f.p("index.gdx"),
+            "--m",
+            "16",
+            "--ef-construction",
+            "100",
+            "--quiet",
+        ]);
+        f
+    }
+
+    fn p(&self, name: &str) -> String {
+        self.dir.path().join(name).to_str().unwrap().to_string()
+    }
+}
+
+#[test]
+fn bench_recall_equals_recall_of_search_out() {
+    let f = Fixture::new(4000);
+    for ef in [10usize, 40] {
+        let out = f.p(&format!("ids{ef}.ivecs"));
+        ok(&[
+            "search",
+            "--index",
+            &f.p("index.gdx"),
+            "--queries",
+            &f.p("query.bvecs"),
+            "--k",
+            "10",
+            "--ef",
+            &ef.to_string(),
+            "--out",
+            &out,
+            "--quiet",
+        ]);
+        let found = read_ivecs(std::path::Path::new(&out));
+        let truth = read_ivecs(std::path::Path::new(&f.p("gt.ivecs")));
+        let hits: usize = found
+            .iter()
+            .zip(&truth)
+            .map(|(r, t)| r.iter().filter(|id| t[..10].contains(id)).count())
+            .sum();
+        let recall_from_files = hits as f64 / (10 * found.len()) as f64;
+        let bench: Value = serde_json::from_str(&ok(&[
+            "bench",
+            "--index",
+            &f.p("index.gdx"),
+            "--queries",
+            &f.p("query.bvecs"),
+            "--groundtruth",
+            &f.p("gt.ivecs"),
+            "--k",
+            "10",
+            "--ef",
+            &ef.to_string(),
+            "--runs",
+            "1",
+            "--json",
+            "--quiet",
+        ]))
+        .unwrap();
+        let recall_bench = bench["rows"][0]["recall"].as_f64().unwrap();
+        assert!(
+            (recall_bench - recall_from_files).abs() < 1e-12,
+            "ef={ef}: bench {recall_bench} vs files {recall_from_files}"
+        );
+    }
+}
+
+#[test]
+fn bench_writes_the_exact_csv_header_and_a_png() {
+    let f = Fixture::new(2000);
+    let table = ok(&[
+        "bench",
+        "--index",
+        &f.p("index.gdx"),
+        "--queries",
+        &f.p("query.bvecs"),
+        "--groundtruth",
+        &f.p("gt.ivecs"),
+        "--k",
+        "10",
+        "--ef",
+        "10,20,40",
+        "--runs",
+        "1",
+        "--csv",
+        &f.p("b.csv"),
+        "--plot",
+        &f.p("b.png"),
+        "--quiet",
+    ]);
+    assert_eq!(table.lines().count(), 4, "{table}");
+    let csv = std::fs::read_to_string(f.p("b.csv")).unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next(),
+        Some("ef,recall,qps,mean_distances,mean_hops,p50_us,p99_us")
+    );
+    let rows: Vec<Vec<f64>> = lines
+        .map(|l| l.split(',').map(|x| x.parse().unwrap()).collect())
+        .collect();
+    assert_eq!(
+        rows.iter().map(|r| r[0] as usize).collect::<Vec<_>>(),
+        vec![10, 20, 40]
+    );
+    for r in &rows {
+        assert_eq!(r.len(), 7);
+        assert!(r[1] > 0.0 && r[1] <= 1.0 && r[2] > 0.0 && r[5] <= r[6]);
+    }
+    assert!(
+        rows.windows(2).all(|w| w[1][3] >= w[0][3]),
+        "distance evaluations must grow with ef"
+    );
+    let png = std::fs::read(f.p("b.png")).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+}
+
+#[test]
+fn info_json_has_the_stable_keys_and_matches_the_graph_file() {
+    let f = Fixture::new(3000);
+    let info: Value = serde_json::from_str(&ok(&["info", "--index", &f.p("index.gdx"), "--json"])).unwrap();
+    for key in [
+        "count",
+        "dim",
+        "metric",
+        "m",
+        "ef_construction",
+        "quant",
+        "file_bytes",
+        "ram_bytes",
+        "levels",
+    ] {
+        assert!(info.get(key).is_some(), "info --json lacks {key}");
+    }
+    assert_eq!(info["count"], 3000);
+    assert_eq!(info["dim"], 128);
+    assert_eq!(info["metric"], "l2");
+    assert_eq!(info["m"], 16);
+    assert_eq!(info["quant"], "none");
+    assert_eq!(info["levels"][0], 3000);
+    assert_eq!(info["graph"]["unreachable"], 0);
+    assert_eq!(
+        info["file_bytes"].as_u64().unwrap(),
+        std::fs::metadata(f.p("index.gdx")).unwrap().len()
+    );
+    for layer in 0..info["levels"].as_array().unwrap().len() {
+        ok(&[
+            "graph",
+            "--index",
+            &f.p("index.gdx"),
+            "--layer",
+            &layer.to_string(),
+            "--out",
+            &f.p("edges.tsv"),
+        ]);
+        let tsv = std::fs::read_to_string(f.p("edges.tsv")).unwrap();
+        assert_eq!(
+            tsv.lines().count() as u64,
+            info["graph"]["links_per_level"][layer].as_u64().unwrap()
+        );
+        assert!(tsv.lines().all(|l| {
+            let (u, v) = l.split_once('\t').unwrap();
+            u != v && u.parse::<u32>().unwrap() < 3000 && v.parse::<u32>().unwrap() < 3000
+        }));
+    }
+}
+
+#[test]
+fn one_thread_cli_builds_are_bit_identical() {
+    let f = Fixture::new(1500);
+    for name in ["a.gdx", "b.gdx"] {
+        ok(&[
+            "build",
+            "--data",
+            &f.p("base.bvecs"),
+            "--out",
+            &f.p(name),
+            "--threads",
+            "1",
+            "--seed",
+            "5",
+            "--quiet",
+        ]);
+    }
+    assert_eq!(
+        std::fs::read(f.p("a.gdx")).unwrap(),
+        std::fs::read(f.p("b.gdx")).unwrap()
+    );
+}
+
+#[test]
+fn search_json_and_k_above_count() {
+    let f = Fixture::new(50);
+    let out = geodex(&[
+        "search",
+        "--index",
+        &f.p("index.gdx"),
+        "--queries",
+        &f.p("query.bvecs"),
+        "--k",
+        "80",
+        "--ef",
+        "100",
+        "--json",
+        "--quiet",
+    ]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("warning: k = 80 exceeds the 50 vectors"));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let ids = v["ids"].as_array().unwrap();
+    assert_eq!(ids.len(), 200);
+    let mut first: Vec<u64> = ids[0]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_u64().unwrap())
+        .collect();
+    first.sort();
+    assert_eq!(
+        first,
+        (0..50).collect::<Vec<_>>(),
+        "k > N must return every vector once"
+    );
+    for key in ["qps", "mean_distances", "mean_hops", "distances"] {
+        assert!(v.get(key).is_some(), "{key}");
+    }
+}
+
+#[test]
+fn bundled_ground_truth_equals_the_shared_one() {
+    // testdata's ground truth was made by `geodex groundtruth`; the shared file by numpy in
+    // float64. Integer distances are exact in both, ties break by smaller id in both.
+    let ours = read_ivecs(&repo().join("testdata/sift20k/groundtruth.ivecs"));
+    let theirs = read_ivecs(&shared_data().join("sift-debian/base20k-groundtruth.ivecs"));
+    assert_eq!(ours, theirs);
+}
+
+#[test]
+fn hdf5_and_npy_inputs_work_like_texmex() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |n: &str| dir.path().join(n).to_str().unwrap().to_string();
+    let data = geodex_testkit::clustered(600, 8, 5, 0.4, 3);
+    let base = geodex_io::Matrix::new(8, data[..500 * 8].to_vec()).unwrap();
+    let queries = geodex_io::Matrix::new(8, data[500 * 8..].to_vec()).unwrap();
+    write_vecs(std::path::Path::new(&p("b.fvecs")), &base);
+    write_vecs(std::path::Path::new(&p("q.fvecs")), &queries);
+    std::fs::write(p("b.npy"), geodex_io::npy::encode("<f4", &base)).unwrap();
+    ok(&[
+        "groundtruth",
+        "--data",
+        &p("b.fvecs"),
+        "--queries",
+        &p("q.fvecs"),
+        "--k",
+        "10",
+        "--metric",
+        "l2",
+        "--out",
+        &p("gt.ivecs"),
+    ]);
+    let nn = geodex_io::Matrix::new(10, read_ivecs(std::path::Path::new(&p("gt.ivecs"))).concat()).unwrap();
+    geodex_io::hdf5::write_ann_benchmarks(std::path::Path::new(&p("ab.hdf5")), &base, &queries, &nn, None)
+        .unwrap();
+    ok(&[
+        "build",
+        "--data",
+        &p("ab.hdf5"),
+        "--out",
+        &p("h.gdx"),
+        "--threads",
+        "1",
+        "--quiet",
+    ]);
+    ok(&[
+        "build",
+        "--data",
+        &p("b.npy"),
+        "--out",
+        &p("n.gdx"),
+        "--threads",
+        "1",
+        "--quiet",
+    ]);
+    ok(&[
+        "build",
+        "--data",
+        &p("b.fvecs"),
+        "--out",
+        &p("f.gdx"),
+        "--threads",
+        "1",
+        "--quiet",
+    ]);
+    let h = std::fs::read(p("h.gdx")).unwrap();
+    assert_eq!(
+        h,
+        std::fs::read(p("n.gdx")).unwrap(),
+        "npy and hdf5 indexes differ"
+    );
+    assert_eq!(
+        h,
+        std::fs::read(p("f.gdx")).unwrap(),
+        "fvecs and hdf5 indexes differ"
+    );
+    let bench: Value = serde_json::from_str(&ok(&[
+        "bench",
+        "--index",
+        &p("h.gdx"),
+        "--queries",
+        &p("ab.hdf5"),
+        "--groundtruth",
+        &p("ab.hdf5"),
+        "--k",
+        "10",
+        "--ef",
+        "64",
+        "--runs",
+        "1",
+        "--json",
+    ]))
+    .unwrap();
+    assert!(bench["rows"][0]["recall"].as_f64().unwrap() >= 0.95);
+}
+
+#[test]
+fn demo_runs_and_writes_its_plot() {
+    let dir = tempfile::tempdir().unwrap();
+    let v: Value = serde_json::from_str(&ok(&[
+        "demo",
+        "--out-dir",
+        dir.path().to_str().unwrap(),
+        "--json",
+        "--quiet",
+    ]))
+    .unwrap();
+    assert_eq!(v["count"], 20000);
+    let rows = v["rows"].as_array().unwrap();
+    let best = rows
+        .iter()
+        .map(|r| r["recall"].as_f64().unwrap())
+        .fold(0.0, f64::max);
+    assert!(best >= 0.99, "demo recall {best}");
+    assert!(dir.path().join("geodex-demo.png").exists() && dir.path().join("geodex-demo.csv").exists());
+}
