@@ -56,6 +56,31 @@ impl Fixture {
     fn p(&self, name: &str) -> String {
         self.dir.path().join(name).to_str().unwrap().to_string()
     }
+
+    /// `geodex bench` on the fixture's index, queries and ground truth, plus `extra` flags.
+    fn bench(&self, extra: &[&str]) -> String {
+        let (index, queries, gt) = (self.p("index.gdx"), self.p("query.bvecs"), self.p("gt.ivecs"));
+        let mut args = vec![
+            "bench",
+            "--index",
+            &index,
+            "--queries",
+            &queries,
+            "--groundtruth",
+            &gt,
+            "--quiet",
+        ];
+        args.extend_from_slice(extra);
+        ok(&args)
+    }
+
+    /// `geodex search` on the fixture's index and queries, plus `extra` flags.
+    fn search(&self, extra: &[&str]) -> std::process::Output {
+        let (index, queries) = (self.p("index.gdx"), self.p("query.bvecs"));
+        let mut args = vec!["search", "--index", &index, "--queries", &queries, "--quiet"];
+        args.extend_from_slice(extra);
+        geodex(&args)
+    }
 }
 
 #[test]
@@ -63,20 +88,11 @@ fn bench_recall_equals_recall_of_search_out() {
     let f = Fixture::new(4000);
     for ef in [10usize, 40] {
         let out = f.p(&format!("ids{ef}.ivecs"));
-        ok(&[
-            "search",
-            "--index",
-            &f.p("index.gdx"),
-            "--queries",
-            &f.p("query.bvecs"),
-            "--k",
-            "10",
-            "--ef",
-            &ef.to_string(),
-            "--out",
-            &out,
-            "--quiet",
-        ]);
+        let ef_s = ef.to_string();
+        assert!(f
+            .search(&["--k", "10", "--ef", &ef_s, "--out", &out])
+            .status
+            .success());
         let found = read_ivecs(std::path::Path::new(&out));
         let truth = read_ivecs(std::path::Path::new(&f.p("gt.ivecs")));
         let hits: usize = found
@@ -85,24 +101,8 @@ fn bench_recall_equals_recall_of_search_out() {
             .map(|(r, t)| r.iter().filter(|id| t[..10].contains(id)).count())
             .sum();
         let recall_from_files = hits as f64 / (10 * found.len()) as f64;
-        let bench: Value = serde_json::from_str(&ok(&[
-            "bench",
-            "--index",
-            &f.p("index.gdx"),
-            "--queries",
-            &f.p("query.bvecs"),
-            "--groundtruth",
-            &f.p("gt.ivecs"),
-            "--k",
-            "10",
-            "--ef",
-            &ef.to_string(),
-            "--runs",
-            "1",
-            "--json",
-            "--quiet",
-        ]))
-        .unwrap();
+        let bench: Value =
+            serde_json::from_str(&f.bench(&["--k", "10", "--ef", &ef_s, "--runs", "1", "--json"])).unwrap();
         let recall_bench = bench["rows"][0]["recall"].as_f64().unwrap();
         assert!(
             (recall_bench - recall_from_files).abs() < 1e-12,
@@ -114,25 +114,9 @@ fn bench_recall_equals_recall_of_search_out() {
 #[test]
 fn bench_writes_the_exact_csv_header_and_a_png() {
     let f = Fixture::new(2000);
-    let table = ok(&[
-        "bench",
-        "--index",
-        &f.p("index.gdx"),
-        "--queries",
-        &f.p("query.bvecs"),
-        "--groundtruth",
-        &f.p("gt.ivecs"),
-        "--k",
-        "10",
-        "--ef",
-        "10,20,40",
-        "--runs",
-        "1",
-        "--csv",
-        &f.p("b.csv"),
-        "--plot",
-        &f.p("b.png"),
-        "--quiet",
+    let (csv, png) = (f.p("b.csv"), f.p("b.png"));
+    let table = f.bench(&[
+        "--k", "10", "--ef", "10,20,40", "--runs", "1", "--csv", &csv, "--plot", &png,
     ]);
     assert_eq!(table.lines().count(), 4, "{table}");
     let csv = std::fs::read_to_string(f.p("b.csv")).unwrap();
@@ -236,19 +220,7 @@ fn one_thread_cli_builds_are_bit_identical() {
 #[test]
 fn search_json_and_k_above_count() {
     let f = Fixture::new(50);
-    let out = geodex(&[
-        "search",
-        "--index",
-        &f.p("index.gdx"),
-        "--queries",
-        &f.p("query.bvecs"),
-        "--k",
-        "80",
-        "--ef",
-        "100",
-        "--json",
-        "--quiet",
-    ]);
+    let out = f.search(&["--k", "80", "--ef", "100", "--json"]);
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).starts_with("warning: k = 80 exceeds the 50 vectors"));
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();

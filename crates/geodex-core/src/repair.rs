@@ -12,8 +12,8 @@
 use geodex_distance::Distance;
 
 use crate::graph::{BuilderGraph, GraphView};
-use crate::search::{search_layer, SearchStats, Space};
-use crate::{Neighbor, SearchContext};
+use crate::search::{knn, Space};
+use crate::SearchContext;
 
 /// Rounds of repair before giving up (each round re-checks reachability from scratch).
 const MAX_ROUNDS: usize = 4;
@@ -51,7 +51,8 @@ pub(crate) fn repair_reachability<T, D: Distance<T>>(
     first_count.unwrap_or(0)
 }
 
-/// Adds one level-0 in-link to `u` from its nearest reachable node.
+/// Adds one level-0 in-link to `u` from its nearest reachable node (found by an ordinary
+/// search, which only ever reaches reachable nodes).
 fn link_in<T, D: Distance<T>>(
     g: &BuilderGraph,
     space: &Space<'_, T, D>,
@@ -60,23 +61,7 @@ fn link_in<T, D: Distance<T>>(
     in_degree: &mut [u32],
     ctx: &mut SearchContext,
 ) {
-    let (entry, _) = g.entry_point().expect("repair runs on a built graph");
-    let q = space.row(u);
-    ctx.entry.clear();
-    ctx.entry.push(Neighbor::new(entry, space.to(q, entry)));
-    let mut stats = SearchStats::default();
-    search_layer(
-        g,
-        space,
-        q,
-        &ctx.entry,
-        ef,
-        0,
-        &mut ctx.layer,
-        &mut ctx.found,
-        |n| n != u,
-        &mut stats,
-    );
+    knn(g, space, space.row(u), ef, ef, ctx, |n| n != u);
     let bound = g.max_degree(0);
     for r in ctx.found.iter() {
         let mut list = g.write(r.id, 0);

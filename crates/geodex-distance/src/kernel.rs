@@ -130,53 +130,54 @@ impl IsaKernels for Portable {
     }
 }
 
+/// Implements [`IsaKernels`] for a SIMD token by calling the `#[target_feature]` kernels of
+/// `x86.rs`. Sound because a token can only be made by its `new`, which checks with
+/// `is_x86_feature_detected!` every feature the kernels are compiled for.
 #[cfg(target_arch = "x86_64")]
-impl IsaKernels for Avx2 {
-    #[inline]
-    fn squared_l2_f32(self, a: &[f32], b: &[f32]) -> f32 {
-        // SAFETY: an `Avx2` token exists only if AVX2 and FMA were detected (see `Avx2::new`).
-        unsafe { crate::x86::squared_l2_f32_avx2(a, b) }
-    }
-    #[inline]
-    fn dot_f32(self, a: &[f32], b: &[f32]) -> f32 {
-        // SAFETY: as above, the token proves AVX2 and FMA.
-        unsafe { crate::x86::dot_f32_avx2(a, b) }
-    }
-    #[inline]
-    fn squared_l2_u8(self, a: &[u8], b: &[u8]) -> u32 {
-        // SAFETY: as above, the token proves AVX2.
-        unsafe { crate::x86::squared_l2_u8_avx2(a, b) }
-    }
-    #[inline]
-    fn dot_u8(self, a: &[u8], b: &[u8]) -> u32 {
-        // SAFETY: as above, the token proves AVX2.
-        unsafe { crate::x86::dot_u8_avx2(a, b) }
-    }
+macro_rules! simd_kernels {
+    ($token:ty, $l2_f32:ident, $dot_f32:ident, $l2_u8:ident, $dot_u8:ident) => {
+        impl IsaKernels for $token {
+            #[inline]
+            fn squared_l2_f32(self, a: &[f32], b: &[f32]) -> f32 {
+                // SAFETY: `self` is a token, which exists only if the CPU has the kernel's features.
+                unsafe { crate::x86::$l2_f32(a, b) }
+            }
+            #[inline]
+            fn dot_f32(self, a: &[f32], b: &[f32]) -> f32 {
+                // SAFETY: as above.
+                unsafe { crate::x86::$dot_f32(a, b) }
+            }
+            #[inline]
+            fn squared_l2_u8(self, a: &[u8], b: &[u8]) -> u32 {
+                // SAFETY: as above.
+                unsafe { crate::x86::$l2_u8(a, b) }
+            }
+            #[inline]
+            fn dot_u8(self, a: &[u8], b: &[u8]) -> u32 {
+                // SAFETY: as above.
+                unsafe { crate::x86::$dot_u8(a, b) }
+            }
+        }
+    };
 }
 
 #[cfg(target_arch = "x86_64")]
-impl IsaKernels for Avx512 {
-    #[inline]
-    fn squared_l2_f32(self, a: &[f32], b: &[f32]) -> f32 {
-        // SAFETY: an `Avx512` token exists only if AVX-512F was detected (see `Avx512::new`).
-        unsafe { crate::x86::squared_l2_f32_avx512(a, b) }
-    }
-    #[inline]
-    fn dot_f32(self, a: &[f32], b: &[f32]) -> f32 {
-        // SAFETY: as above, the token proves AVX-512F.
-        unsafe { crate::x86::dot_f32_avx512(a, b) }
-    }
-    #[inline]
-    fn squared_l2_u8(self, a: &[u8], b: &[u8]) -> u32 {
-        // SAFETY: the `Avx512` token also proves AVX2 (checked in `Avx512::new`).
-        unsafe { crate::x86::squared_l2_u8_avx2(a, b) }
-    }
-    #[inline]
-    fn dot_u8(self, a: &[u8], b: &[u8]) -> u32 {
-        // SAFETY: the `Avx512` token also proves AVX2 (checked in `Avx512::new`).
-        unsafe { crate::x86::dot_u8_avx2(a, b) }
-    }
-}
+simd_kernels!(
+    Avx2,
+    squared_l2_f32_avx2,
+    dot_f32_avx2,
+    squared_l2_u8_avx2,
+    dot_u8_avx2
+);
+
+#[cfg(target_arch = "x86_64")]
+simd_kernels!(
+    Avx512,
+    squared_l2_f32_avx512,
+    dot_f32_avx512,
+    squared_l2_u8_avx2,
+    dot_u8_avx2
+);
 
 #[cfg(not(target_arch = "x86_64"))]
 macro_rules! portable_fallback {

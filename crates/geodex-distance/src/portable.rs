@@ -4,9 +4,9 @@
 
 const LANES: usize = 8;
 
-/// ‖a − b‖², accumulated in `f32`.
-#[inline]
-pub fn squared_l2_f32(a: &[f32], b: &[f32]) -> f32 {
+/// Σ term(aᵢ, bᵢ) over the common prefix, with [`LANES`] independent accumulators.
+#[inline(always)]
+fn sum_f32(a: &[f32], b: &[f32], term: impl Fn(f32, f32) -> f32) -> f32 {
     let n = a.len().min(b.len());
     let (a, b) = (&a[..n], &b[..n]);
     let mut acc = [0f32; LANES];
@@ -14,39 +14,28 @@ pub fn squared_l2_f32(a: &[f32], b: &[f32]) -> f32 {
     let mut chunks_b = b.chunks_exact(LANES);
     for (ca, cb) in (&mut chunks_a).zip(&mut chunks_b) {
         for i in 0..LANES {
-            let d = ca[i] - cb[i];
-            acc[i] += d * d;
+            acc[i] += term(ca[i], cb[i]);
         }
     }
     let tail: f32 = chunks_a
         .remainder()
         .iter()
         .zip(chunks_b.remainder())
-        .map(|(x, y)| (x - y) * (x - y))
+        .map(|(&x, &y)| term(x, y))
         .sum();
     acc.iter().sum::<f32>() + tail
+}
+
+/// ‖a − b‖², accumulated in `f32`.
+#[inline]
+pub fn squared_l2_f32(a: &[f32], b: &[f32]) -> f32 {
+    sum_f32(a, b, |x, y| (x - y) * (x - y))
 }
 
 /// ⟨a, b⟩, accumulated in `f32`.
 #[inline]
 pub fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
-    let n = a.len().min(b.len());
-    let (a, b) = (&a[..n], &b[..n]);
-    let mut acc = [0f32; LANES];
-    let mut chunks_a = a.chunks_exact(LANES);
-    let mut chunks_b = b.chunks_exact(LANES);
-    for (ca, cb) in (&mut chunks_a).zip(&mut chunks_b) {
-        for i in 0..LANES {
-            acc[i] += ca[i] * cb[i];
-        }
-    }
-    let tail: f32 = chunks_a
-        .remainder()
-        .iter()
-        .zip(chunks_b.remainder())
-        .map(|(x, y)| x * y)
-        .sum();
-    acc.iter().sum::<f32>() + tail
+    sum_f32(a, b, |x, y| x * y)
 }
 
 /// ‖a − b‖² for bytes, exact in `u32` (callers keep dimensions ≤ 66 051 so that

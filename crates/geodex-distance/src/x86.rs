@@ -34,79 +34,66 @@ fn hsum256_epi32(v: __m256i) -> u32 {
     _mm_cvtsi128_si32(s) as u32
 }
 
-/// ‖a − b‖² with AVX2+FMA: two 8-lane accumulators, 16 floats per iteration.
-#[target_feature(enable = "avx2,fma")]
-pub(crate) fn squared_l2_f32_avx2(a: &[f32], b: &[f32]) -> f32 {
-    let n = a.len().min(b.len());
-    let (pa, pb) = (a.as_ptr(), b.as_ptr());
-    let mut acc0 = _mm256_setzero_ps();
-    let mut acc1 = _mm256_setzero_ps();
-    let mut i = 0;
-    while i + 16 <= n {
-        // SAFETY: i + 16 <= n, so the loads of [i, i+16) stay inside both slices.
-        let (a0, b0, a1, b1) = unsafe {
-            (
-                _mm256_loadu_ps(pa.add(i)),
-                _mm256_loadu_ps(pb.add(i)),
-                _mm256_loadu_ps(pa.add(i + 8)),
-                _mm256_loadu_ps(pb.add(i + 8)),
-            )
-        };
-        let d0 = _mm256_sub_ps(a0, b0);
-        let d1 = _mm256_sub_ps(a1, b1);
-        acc0 = _mm256_fmadd_ps(d0, d0, acc0);
-        acc1 = _mm256_fmadd_ps(d1, d1, acc1);
-        i += 16;
-    }
-    if i + 8 <= n {
-        // SAFETY: i + 8 <= n, so the loads of [i, i+8) stay inside both slices.
-        let (a0, b0) = unsafe { (_mm256_loadu_ps(pa.add(i)), _mm256_loadu_ps(pb.add(i))) };
-        let d0 = _mm256_sub_ps(a0, b0);
-        acc0 = _mm256_fmadd_ps(d0, d0, acc0);
-        i += 8;
-    }
-    let mut sum = hsum256_ps(_mm256_add_ps(acc0, acc1));
-    for j in i..n {
-        let d = a[j] - b[j];
-        sum += d * d;
-    }
-    sum
+/// Defines an AVX2+FMA reduction over `f32` pairs: `|a, b, acc| step` folds eight lanes into
+/// an accumulator, `|x, y| term` handles the scalar remainder. Two accumulators, 16 floats
+/// per iteration, so consecutive FMAs do not wait on each other.
+macro_rules! avx2_f32_reduction {
+    ($(#[$doc:meta])* $name:ident, |$a:ident, $b:ident, $acc:ident| $step:expr, |$x:ident, $y:ident| $term:expr) => {
+        $(#[$doc])*
+        #[target_feature(enable = "avx2,fma")]
+        pub(crate) fn $name(a: &[f32], b: &[f32]) -> f32 {
+            let n = a.len().min(b.len());
+            let (pa, pb) = (a.as_ptr(), b.as_ptr());
+            let step = |$a: __m256, $b: __m256, $acc: __m256| -> __m256 { $step };
+            let mut acc0 = _mm256_setzero_ps();
+            let mut acc1 = _mm256_setzero_ps();
+            let mut i = 0;
+            while i + 16 <= n {
+                // SAFETY: i + 16 <= n, so the loads of [i, i+16) stay inside both slices.
+                let (a0, b0, a1, b1) = unsafe {
+                    (
+                        _mm256_loadu_ps(pa.add(i)),
+                        _mm256_loadu_ps(pb.add(i)),
+                        _mm256_loadu_ps(pa.add(i + 8)),
+                        _mm256_loadu_ps(pb.add(i + 8)),
+                    )
+                };
+                acc0 = step(a0, b0, acc0);
+                acc1 = step(a1, b1, acc1);
+                i += 16;
+            }
+            if i + 8 <= n {
+                // SAFETY: i + 8 <= n, so the loads of [i, i+8) stay inside both slices.
+                let (a0, b0) = unsafe { (_mm256_loadu_ps(pa.add(i)), _mm256_loadu_ps(pb.add(i))) };
+                acc0 = step(a0, b0, acc0);
+                i += 8;
+            }
+            let mut sum = hsum256_ps(_mm256_add_ps(acc0, acc1));
+            for j in i..n {
+                let ($x, $y) = (a[j], b[j]);
+                sum += $term;
+            }
+            sum
+        }
+    };
 }
 
-/// ⟨a, b⟩ with AVX2+FMA: two 8-lane accumulators, 16 floats per iteration.
-#[target_feature(enable = "avx2,fma")]
-pub(crate) fn dot_f32_avx2(a: &[f32], b: &[f32]) -> f32 {
-    let n = a.len().min(b.len());
-    let (pa, pb) = (a.as_ptr(), b.as_ptr());
-    let mut acc0 = _mm256_setzero_ps();
-    let mut acc1 = _mm256_setzero_ps();
-    let mut i = 0;
-    while i + 16 <= n {
-        // SAFETY: i + 16 <= n, so the loads of [i, i+16) stay inside both slices.
-        let (a0, b0, a1, b1) = unsafe {
-            (
-                _mm256_loadu_ps(pa.add(i)),
-                _mm256_loadu_ps(pb.add(i)),
-                _mm256_loadu_ps(pa.add(i + 8)),
-                _mm256_loadu_ps(pb.add(i + 8)),
-            )
-        };
-        acc0 = _mm256_fmadd_ps(a0, b0, acc0);
-        acc1 = _mm256_fmadd_ps(a1, b1, acc1);
-        i += 16;
-    }
-    if i + 8 <= n {
-        // SAFETY: i + 8 <= n, so the loads of [i, i+8) stay inside both slices.
-        let (a0, b0) = unsafe { (_mm256_loadu_ps(pa.add(i)), _mm256_loadu_ps(pb.add(i))) };
-        acc0 = _mm256_fmadd_ps(a0, b0, acc0);
-        i += 8;
-    }
-    let mut sum = hsum256_ps(_mm256_add_ps(acc0, acc1));
-    for j in i..n {
-        sum += a[j] * b[j];
-    }
-    sum
-}
+avx2_f32_reduction!(
+    /// ‖a − b‖² with AVX2+FMA.
+    squared_l2_f32_avx2,
+    |a, b, acc| {
+        let d = _mm256_sub_ps(a, b);
+        _mm256_fmadd_ps(d, d, acc)
+    },
+    |x, y| (x - y) * (x - y)
+);
+
+avx2_f32_reduction!(
+    /// ⟨a, b⟩ with AVX2+FMA.
+    dot_f32_avx2,
+    |a, b, acc| _mm256_fmadd_ps(a, b, acc),
+    |x, y| x * y
+);
 
 /// Widens 16 bytes at `p` to sixteen 16-bit lanes.
 ///
@@ -118,140 +105,113 @@ unsafe fn load16_u8_as_i16(p: *const u8) -> __m256i {
     _mm256_cvtepu8_epi16(unsafe { _mm_loadu_si128(p.cast()) })
 }
 
-/// ‖a − b‖² for bytes with AVX2: widen to i16, subtract, `madd` squares pairs into i32 lanes.
-/// Exact while d · 255² < 2³² (see [`crate::portable::squared_l2_u8`]).
-#[target_feature(enable = "avx2")]
-pub(crate) fn squared_l2_u8_avx2(a: &[u8], b: &[u8]) -> u32 {
-    let n = a.len().min(b.len());
-    let (pa, pb) = (a.as_ptr(), b.as_ptr());
-    let mut acc0 = _mm256_setzero_si256();
-    let mut acc1 = _mm256_setzero_si256();
-    let mut i = 0;
-    while i + 32 <= n {
-        // SAFETY: i + 32 <= n: both 16-byte loads at i and i+16 are inside both slices.
-        let (a0, b0, a1, b1) = unsafe {
-            (
-                load16_u8_as_i16(pa.add(i)),
-                load16_u8_as_i16(pb.add(i)),
-                load16_u8_as_i16(pa.add(i + 16)),
-                load16_u8_as_i16(pb.add(i + 16)),
-            )
-        };
-        let d0 = _mm256_sub_epi16(a0, b0);
-        let d1 = _mm256_sub_epi16(a1, b1);
-        acc0 = _mm256_add_epi32(acc0, _mm256_madd_epi16(d0, d0));
-        acc1 = _mm256_add_epi32(acc1, _mm256_madd_epi16(d1, d1));
-        i += 32;
-    }
-    if i + 16 <= n {
-        // SAFETY: i + 16 <= n: the 16-byte loads at i are inside both slices.
-        let (a0, b0) = unsafe { (load16_u8_as_i16(pa.add(i)), load16_u8_as_i16(pb.add(i))) };
-        let d0 = _mm256_sub_epi16(a0, b0);
-        acc0 = _mm256_add_epi32(acc0, _mm256_madd_epi16(d0, d0));
-        i += 16;
-    }
-    let mut sum = hsum256_epi32(_mm256_add_epi32(acc0, acc1));
-    for j in i..n {
-        let d = a[j] as i32 - b[j] as i32;
-        sum = sum.wrapping_add((d * d) as u32);
-    }
-    sum
+/// Defines an AVX2 reduction over byte pairs: both sides are widened to sixteen i16 lanes,
+/// `|a, b| pairs` returns eight i32 lanes (each the sum of two adjacent products, via `madd`),
+/// `|x, y| term` handles the scalar remainder. Exact while d · 255² < 2³².
+macro_rules! avx2_u8_reduction {
+    ($(#[$doc:meta])* $name:ident, |$a:ident, $b:ident| $pairs:expr, |$x:ident, $y:ident| $term:expr) => {
+        $(#[$doc])*
+        #[target_feature(enable = "avx2")]
+        pub(crate) fn $name(a: &[u8], b: &[u8]) -> u32 {
+            let n = a.len().min(b.len());
+            let (pa, pb) = (a.as_ptr(), b.as_ptr());
+            let pairs = |$a: __m256i, $b: __m256i| -> __m256i { $pairs };
+            let mut acc0 = _mm256_setzero_si256();
+            let mut acc1 = _mm256_setzero_si256();
+            let mut i = 0;
+            while i + 32 <= n {
+                // SAFETY: i + 32 <= n: both 16-byte loads at i and i+16 are inside both slices.
+                let (a0, b0, a1, b1) = unsafe {
+                    (
+                        load16_u8_as_i16(pa.add(i)),
+                        load16_u8_as_i16(pb.add(i)),
+                        load16_u8_as_i16(pa.add(i + 16)),
+                        load16_u8_as_i16(pb.add(i + 16)),
+                    )
+                };
+                acc0 = _mm256_add_epi32(acc0, pairs(a0, b0));
+                acc1 = _mm256_add_epi32(acc1, pairs(a1, b1));
+                i += 32;
+            }
+            if i + 16 <= n {
+                // SAFETY: i + 16 <= n: the 16-byte loads at i are inside both slices.
+                let (a0, b0) = unsafe { (load16_u8_as_i16(pa.add(i)), load16_u8_as_i16(pb.add(i))) };
+                acc0 = _mm256_add_epi32(acc0, pairs(a0, b0));
+                i += 16;
+            }
+            let mut sum = hsum256_epi32(_mm256_add_epi32(acc0, acc1));
+            for j in i..n {
+                let ($x, $y) = (a[j] as i32, b[j] as i32);
+                sum = sum.wrapping_add($term as u32);
+            }
+            sum
+        }
+    };
 }
 
-/// ⟨a, b⟩ for bytes with AVX2: widen to i16, `madd` multiplies and adds pairs into i32 lanes
-/// (each pair ≤ 2 · 255² fits in i32).
-#[target_feature(enable = "avx2")]
-pub(crate) fn dot_u8_avx2(a: &[u8], b: &[u8]) -> u32 {
-    let n = a.len().min(b.len());
-    let (pa, pb) = (a.as_ptr(), b.as_ptr());
-    let mut acc0 = _mm256_setzero_si256();
-    let mut acc1 = _mm256_setzero_si256();
-    let mut i = 0;
-    while i + 32 <= n {
-        // SAFETY: i + 32 <= n: both 16-byte loads at i and i+16 are inside both slices.
-        let (a0, b0, a1, b1) = unsafe {
-            (
-                load16_u8_as_i16(pa.add(i)),
-                load16_u8_as_i16(pb.add(i)),
-                load16_u8_as_i16(pa.add(i + 16)),
-                load16_u8_as_i16(pb.add(i + 16)),
-            )
-        };
-        acc0 = _mm256_add_epi32(acc0, _mm256_madd_epi16(a0, b0));
-        acc1 = _mm256_add_epi32(acc1, _mm256_madd_epi16(a1, b1));
-        i += 32;
-    }
-    if i + 16 <= n {
-        // SAFETY: i + 16 <= n: the 16-byte loads at i are inside both slices.
-        let (a0, b0) = unsafe { (load16_u8_as_i16(pa.add(i)), load16_u8_as_i16(pb.add(i))) };
-        acc0 = _mm256_add_epi32(acc0, _mm256_madd_epi16(a0, b0));
-        i += 16;
-    }
-    let mut sum = hsum256_epi32(_mm256_add_epi32(acc0, acc1));
-    for j in i..n {
-        sum = sum.wrapping_add(a[j] as u32 * b[j] as u32);
-    }
-    sum
-}
+avx2_u8_reduction!(
+    /// ‖a − b‖² for bytes with AVX2: subtract in i16, `madd` squares pairs into i32 lanes.
+    squared_l2_u8_avx2,
+    |a, b| {
+        let d = _mm256_sub_epi16(a, b);
+        _mm256_madd_epi16(d, d)
+    },
+    |x, y| (x - y) * (x - y)
+);
+
+avx2_u8_reduction!(
+    /// ⟨a, b⟩ for bytes with AVX2: `madd` multiplies and adds pairs (≤ 2 · 255², fits i32).
+    dot_u8_avx2,
+    |a, b| _mm256_madd_epi16(a, b),
+    |x, y| x * y
+);
 
 /// A lane mask selecting the first `r` (< 16) of sixteen lanes.
 fn tail_mask(r: usize) -> __mmask16 {
     ((1u32 << r) - 1) as __mmask16
 }
 
-/// ‖a − b‖² with AVX-512F: 16 floats per iteration, masked loads for the tail.
-#[target_feature(enable = "avx512f")]
-pub(crate) fn squared_l2_f32_avx512(a: &[f32], b: &[f32]) -> f32 {
-    let n = a.len().min(b.len());
-    let (pa, pb) = (a.as_ptr(), b.as_ptr());
-    let mut acc = _mm512_setzero_ps();
-    let mut i = 0;
-    while i + 16 <= n {
-        // SAFETY: i + 16 <= n, so the loads of [i, i+16) stay inside both slices.
-        let (va, vb) = unsafe { (_mm512_loadu_ps(pa.add(i)), _mm512_loadu_ps(pb.add(i))) };
-        let d = _mm512_sub_ps(va, vb);
-        acc = _mm512_fmadd_ps(d, d, acc);
-        i += 16;
-    }
-    if i < n {
-        let m = tail_mask(n - i);
-        // SAFETY: masked loads touch only the n − i (< 16) lanes selected by m, all in bounds;
-        // masked-off lanes are neither read nor faulted on.
-        let (va, vb) = unsafe {
-            (
-                _mm512_maskz_loadu_ps(m, pa.add(i)),
-                _mm512_maskz_loadu_ps(m, pb.add(i)),
-            )
-        };
-        let d = _mm512_sub_ps(va, vb);
-        acc = _mm512_fmadd_ps(d, d, acc);
-    }
-    _mm512_reduce_add_ps(acc)
+/// Defines an AVX-512F reduction over `f32` pairs: sixteen lanes per step, masked loads for
+/// the tail (no scalar remainder).
+macro_rules! avx512_f32_reduction {
+    ($(#[$doc:meta])* $name:ident, |$a:ident, $b:ident, $acc:ident| $step:expr) => {
+        $(#[$doc])*
+        #[target_feature(enable = "avx512f")]
+        pub(crate) fn $name(a: &[f32], b: &[f32]) -> f32 {
+            let n = a.len().min(b.len());
+            let (pa, pb) = (a.as_ptr(), b.as_ptr());
+            let step = |$a: __m512, $b: __m512, $acc: __m512| -> __m512 { $step };
+            let mut acc = _mm512_setzero_ps();
+            let mut i = 0;
+            while i + 16 <= n {
+                // SAFETY: i + 16 <= n, so the loads of [i, i+16) stay inside both slices.
+                let (va, vb) = unsafe { (_mm512_loadu_ps(pa.add(i)), _mm512_loadu_ps(pb.add(i))) };
+                acc = step(va, vb, acc);
+                i += 16;
+            }
+            if i < n {
+                let m = tail_mask(n - i);
+                // SAFETY: masked loads touch only the n − i (< 16) lanes selected by m, all in
+                // bounds; masked-off lanes are neither read nor faulted on, and load as zero.
+                let (va, vb) = unsafe { (_mm512_maskz_loadu_ps(m, pa.add(i)), _mm512_maskz_loadu_ps(m, pb.add(i))) };
+                acc = step(va, vb, acc);
+            }
+            _mm512_reduce_add_ps(acc)
+        }
+    };
 }
 
-/// ⟨a, b⟩ with AVX-512F: 16 floats per iteration, masked loads for the tail.
-#[target_feature(enable = "avx512f")]
-pub(crate) fn dot_f32_avx512(a: &[f32], b: &[f32]) -> f32 {
-    let n = a.len().min(b.len());
-    let (pa, pb) = (a.as_ptr(), b.as_ptr());
-    let mut acc = _mm512_setzero_ps();
-    let mut i = 0;
-    while i + 16 <= n {
-        // SAFETY: i + 16 <= n, so the loads of [i, i+16) stay inside both slices.
-        let (va, vb) = unsafe { (_mm512_loadu_ps(pa.add(i)), _mm512_loadu_ps(pb.add(i))) };
-        acc = _mm512_fmadd_ps(va, vb, acc);
-        i += 16;
+avx512_f32_reduction!(
+    /// ‖a − b‖² with AVX-512F.
+    squared_l2_f32_avx512,
+    |a, b, acc| {
+        let d = _mm512_sub_ps(a, b);
+        _mm512_fmadd_ps(d, d, acc)
     }
-    if i < n {
-        let m = tail_mask(n - i);
-        // SAFETY: masked loads touch only the n − i (< 16) lanes selected by m, all in bounds.
-        let (va, vb) = unsafe {
-            (
-                _mm512_maskz_loadu_ps(m, pa.add(i)),
-                _mm512_maskz_loadu_ps(m, pb.add(i)),
-            )
-        };
-        acc = _mm512_fmadd_ps(va, vb, acc);
-    }
-    _mm512_reduce_add_ps(acc)
-}
+);
+
+avx512_f32_reduction!(
+    /// ⟨a, b⟩ with AVX-512F.
+    dot_f32_avx512,
+    |a, b, acc| _mm512_fmadd_ps(a, b, acc)
+);

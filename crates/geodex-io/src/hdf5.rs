@@ -69,23 +69,43 @@ pub fn read_vectors(path: &Path, role: Role) -> Result<AnyVectors, IoError> {
     }
 }
 
-/// Reads `neighbors` as 32-bit ids.
-pub fn read_neighbors(path: &Path) -> Result<Matrix<i32>, IoError> {
-    let (ds, _, dim) = open_2d(path, "neighbors")?;
+/// Reads 2-D data set `name` as `T`, after checking its stored type with `fits`.
+fn read_2d<T: hdf5::H5Type + Copy>(
+    path: &Path,
+    name: &str,
+    expected: &str,
+    fits: impl Fn(&TypeDescriptor) -> bool,
+) -> Result<Matrix<T>, IoError> {
+    let (ds, _, dim) = open_2d(path, name)?;
     let descr = ds
         .dtype()
         .and_then(|t| t.to_descriptor())
         .map_err(|e| h5_err(path, e))?;
-    if !matches!(descr, TypeDescriptor::Integer(_) | TypeDescriptor::Unsigned(_)) {
+    if !fits(&descr) {
         return Err(h5_err(
             path,
-            format!("'neighbors' holds {descr}; expected integers"),
+            format!("'{name}' holds {descr}; expected {expected}"),
         ));
     }
-    let ids = ds
-        .read_raw::<i32>()
-        .map_err(|e| h5_err(path, format!("reading 'neighbors': {e}")))?;
-    Ok(Matrix::new(dim, ids).expect("2-D data set"))
+    let values = ds
+        .read_raw::<T>()
+        .map_err(|e| h5_err(path, format!("reading '{name}': {e}")))?;
+    Ok(Matrix::new(dim, values).expect("2-D data set"))
+}
+
+/// Reads `neighbors` as 32-bit ids.
+pub fn read_neighbors(path: &Path) -> Result<Matrix<i32>, IoError> {
+    read_2d(path, "neighbors", "integers", |d| {
+        matches!(d, TypeDescriptor::Integer(_) | TypeDescriptor::Unsigned(_))
+    })
+}
+
+/// Reads `distances`: the true neighbours' distances, row for row with `neighbors` (useful for
+/// tie-aware evaluation; ann-benchmarks stores plain, not squared, L2 distances).
+pub fn read_distances(path: &Path) -> Result<Matrix<f32>, IoError> {
+    read_2d(path, "distances", "floats", |d| {
+        matches!(d, TypeDescriptor::Float(_))
+    })
 }
 
 /// Writes an ann-benchmarks file (`train`, `test`, `neighbors`, and `distances` if given);
@@ -132,7 +152,9 @@ mod tests {
         let train = Matrix::from_rows(&[[1.0f32, 2.0], [3.0, 4.0], [5.0, 6.0]]).unwrap();
         let test = Matrix::from_rows(&[[0.5f32, 0.5]]).unwrap();
         let nn = Matrix::from_rows(&[[0i32, 1, 2]]).unwrap();
-        write_ann_benchmarks(&path, &train, &test, &nn, None).unwrap();
+        let dist = Matrix::from_rows(&[[0.7f32, 2.1, 4.9]]).unwrap();
+        write_ann_benchmarks(&path, &train, &test, &nn, Some(&dist)).unwrap();
+        assert_eq!(read_distances(&path).unwrap(), dist);
         assert_eq!(read_vectors(&path, Role::Base).unwrap(), AnyVectors::F32(train));
         assert_eq!(read_vectors(&path, Role::Queries).unwrap(), AnyVectors::F32(test));
         assert_eq!(read_neighbors(&path).unwrap(), nn);

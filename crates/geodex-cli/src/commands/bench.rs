@@ -21,12 +21,8 @@ pub const CSV_HEADER: &str = "ef,recall,qps,mean_distances,mean_hops,p50_us,p99_
 /// Arguments of `geodex bench`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Index file.
-    #[arg(long)]
-    pub index: PathBuf,
-    /// Query vectors.
-    #[arg(long)]
-    pub queries: PathBuf,
+    #[command(flatten)]
+    pub files: super::IndexAndQueries,
     /// True neighbour ids (.ivecs, .npy, or `neighbors` of an .hdf5).
     #[arg(long)]
     pub groundtruth: PathBuf,
@@ -235,8 +231,8 @@ pub fn run(a: Args) -> Result<(), Failure> {
     if a.ef.is_empty() {
         return Err(Failure::input("--ef needs at least one value"));
     }
-    let index = crate::data::open_index(&a.index)?;
-    let queries = crate::data::read_vectors(&a.queries, Role::Queries, None)?;
+    let index = crate::data::open_index(&a.files.index)?;
+    let queries = crate::data::read_vectors(&a.files.queries, Role::Queries, None)?;
     let truth = crate::data::read_groundtruth(&a.groundtruth, queries.rows(), a.k)?;
     let (k, _) = crate::commands::search::clamp_k(
         a.k,
@@ -245,20 +241,20 @@ pub fn run(a: Args) -> Result<(), Failure> {
     )?;
     let bar = progress::bar((a.ef.len() * a.runs) as u64, "benchmark", a.quiet);
     let tick = || bar.inc(1);
-    let rows = with_typed!(&index, queries, &a.queries, |ix, q| {
-        sweep(ix, &q, &truth, k, &a.ef, a.threads, a.runs, &tick).map_err(in_file(&a.queries))?
+    let rows = with_typed!(&index, queries, &a.files.queries, |ix, q| {
+        sweep(ix, &q, &truth, k, &a.ef, a.threads, a.runs, &tick).map_err(in_file(&a.files.queries))?
     });
     bar.finish_and_clear();
     let title = format!(
         "{} (k={k}, {} thread{})",
-        a.index.display(),
+        a.files.index.display(),
         a.threads,
         if a.threads == 1 { "" } else { "s" }
     );
     write_outputs(&rows, a.csv.as_deref(), a.plot.as_deref(), &title)?;
     if a.json {
         super::print_json(&serde_json::json!({
-            "index": a.index.display().to_string(),
+            "index": a.files.index.display().to_string(),
             "queries": truth.len(),
             "k": k,
             "threads": a.threads,

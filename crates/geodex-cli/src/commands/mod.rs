@@ -8,6 +8,17 @@ pub mod groundtruth;
 pub mod info;
 pub mod search;
 
+/// The index and query files that `search` and `bench` take.
+#[derive(clap::Args, Debug)]
+pub struct IndexAndQueries {
+    /// Index file.
+    #[arg(long)]
+    pub index: std::path::PathBuf,
+    /// Query vectors (`test` of an .hdf5).
+    #[arg(long)]
+    pub queries: std::path::PathBuf,
+}
+
 /// Prints `value` as the one JSON object on stdout.
 pub fn print_json(value: &serde_json::Value) {
     println!(

@@ -13,12 +13,8 @@ use crate::{progress, with_typed};
 /// Arguments of `geodex search`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Index file.
-    #[arg(long)]
-    pub index: PathBuf,
-    /// Query vectors (`test` of an .hdf5).
-    #[arg(long)]
-    pub queries: PathBuf,
+    #[command(flatten)]
+    pub files: super::IndexAndQueries,
     /// Neighbours per query.
     #[arg(long)]
     pub k: usize,
@@ -78,15 +74,15 @@ pub fn run(a: Args) -> Result<(), Failure> {
     if a.threads == Some(0) {
         return Err(Failure::input("--threads must be ≥ 1"));
     }
-    let index = crate::data::open_index(&a.index)?;
-    let queries = crate::data::read_vectors(&a.queries, Role::Queries, None)?;
+    let index = crate::data::open_index(&a.files.index)?;
+    let queries = crate::data::read_vectors(&a.files.queries, Role::Queries, None)?;
     let (k, ef) = clamp_k(a.k, a.ef, index.len())?;
     let params = SearchParams::new(k, ef);
     let bar = progress::bar(queries.rows() as u64, "searching", a.quiet);
     let tick = || bar.inc(1);
     let start = Instant::now();
-    let results = with_typed!(&index, queries, &a.queries, |ix, q| {
-        search_all(ix, &q, &params, a.threads, &tick).map_err(in_file(&a.queries))?
+    let results = with_typed!(&index, queries, &a.files.queries, |ix, q| {
+        search_all(ix, &q, &params, a.threads, &tick).map_err(in_file(&a.files.queries))?
     });
     let seconds = start.elapsed().as_secs_f64();
     bar.finish_and_clear();
