@@ -25,7 +25,7 @@
 //! (N × (1+M0) × u32: count, links, zero padding), 4 upper offsets ((N+1) × u64, in u32 words),
 //! 5 upper links (u32), 6 keys (N × u64), 7 tombstones (⌈N/64⌉ × u64 bit set), 8 metadata (JSON).
 //!
-//! [`open`] checks, before any search can run: magic, version, header checksum, every section's
+//! Opening ([`crate::AnyIndex::open`]) checks, before any search can run: magic, version, header checksum, every section's
 //! bounds, alignment, length and checksum, and the graph's content (levels ≤ top, the entry point
 //! on the top level, offsets consistent with levels, list lengths ≤ bounds, every link id < N
 //! and on a node that has that level, no self-links), finite vectors and unique keys.

@@ -3,12 +3,12 @@
 //! exact k-NN for ground truth, and a validated, memory-mappable index file.
 //!
 //! Where things are:
-//! - [`search`](crate::search): the search loop (greedy descent, then beam search; paper Alg. 2);
-//! - [`select`](crate::select): the neighbour-selection heuristic (paper Alg. 4);
-//! - [`insert`](crate::insert): graph construction (paper Alg. 1), parallel with rayon;
+//! - [`search`]: the search loop (greedy descent, then beam search; paper Alg. 2);
+//! - [`select`]: the neighbour-selection heuristic (paper Alg. 4);
+//! - `insert.rs`: graph construction (paper Alg. 1), parallel with rayon;
 //! - [`graph`]: the builder graph (locks, growable) and the frozen graph (flat arrays), both
 //!   behind the read-only [`GraphView`];
-//! - [`format`](crate::format): the index file (DESIGN.md §4);
+//! - [`format`](mod@format): the index file (DESIGN.md §4);
 //! - [`exact`]: blocked, multi-threaded brute force.
 #![deny(missing_docs)]
 

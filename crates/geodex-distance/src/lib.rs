@@ -4,7 +4,7 @@
 //! all metrics (see [`Metric`] for what each one returns).
 //!
 //! Three layers, each checked against the one before it:
-//! - [`reference`]: obviously-correct kernels accumulating in `f64`/`u64`; the ground truth of
+//! - [`reference`](mod@reference): obviously-correct kernels accumulating in `f64`/`u64`; the ground truth of
 //!   the property tests, never used on a hot path.
 //! - [`portable`]: plain Rust with several independent accumulators so the compiler can
 //!   vectorise it on any target; the fallback when no SIMD path applies.

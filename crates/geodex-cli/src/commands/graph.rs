@@ -1,4 +1,4 @@
-//! `geodex graph`: one layer of the graph as "u<TAB>v" lines, one per directed link.
+//! `geodex graph`: one layer of the graph as `u<TAB>v` lines, one per directed link.
 
 use std::path::PathBuf;
 
