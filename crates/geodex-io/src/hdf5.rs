@@ -15,7 +15,13 @@ fn h5_err(path: &Path, reason: impl std::fmt::Display) -> IoError {
     }
 }
 
-/// Opens data set `name` of `path` and returns it with its (rows, dim), checking it is 2-D.
+/// The most a data set may expand relative to the file holding it (compression ratio), before
+/// its claimed shape is taken for corruption rather than allocated: a damaged header claiming
+/// 10¹² rows must be an error, not an out-of-memory abort (found by the `hdf5` fuzz target).
+const MAX_EXPANSION: u64 = 1024;
+
+/// Opens data set `name` of `path` and returns it with its (rows, dim), checking it is 2-D and
+/// that its size is plausible for the file.
 fn open_2d(path: &Path, name: &str) -> Result<(hdf5::Dataset, usize, usize), IoError> {
     if !path.exists() {
         return Err(IoError::Io {
@@ -33,7 +39,14 @@ fn open_2d(path: &Path, name: &str) -> Result<(hdf5::Dataset, usize, usize), IoE
         }),
         [rows, dim] => {
             let dim = check_dim(&path.display().to_string(), 0, *dim as i64)?;
-            Ok((ds, *rows, dim))
+            let file_len = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+            let bytes = (*rows as u64)
+                .checked_mul(dim as u64)
+                .and_then(|x| x.checked_mul(ds.dtype().map_or(8, |t| t.size()) as u64));
+            match bytes {
+                Some(b) if b <= file_len.saturating_mul(MAX_EXPANSION) => Ok((ds, *rows, dim)),
+                _ => Err(h5_err(path, format!("data set '{name}' claims {rows} × {dim} values, more than a {file_len}-byte file can hold"))),
+            }
         }
         s => Err(h5_err(
             path,
@@ -158,6 +171,22 @@ mod tests {
         assert_eq!(read_vectors(&path, Role::Base).unwrap(), AnyVectors::F32(train));
         assert_eq!(read_vectors(&path, Role::Queries).unwrap(), AnyVectors::F32(test));
         assert_eq!(read_neighbors(&path).unwrap(), nn);
+    }
+
+    #[test]
+    fn implausible_shapes_are_rejected_before_allocating() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("huge.hdf5");
+        let file = hdf5::File::create(&path).unwrap();
+        // A chunked data set of 10¹¹ × 4 floats that stores nothing: a few KB on disk.
+        file.new_dataset::<f32>()
+            .chunk([1024, 4])
+            .shape([100_000_000_000usize, 4])
+            .create("train")
+            .unwrap();
+        drop(file);
+        let msg = read_vectors(&path, Role::Base).unwrap_err().to_string();
+        assert!(msg.contains("claims 100000000000 × 4 values"), "{msg}");
     }
 
     #[test]
