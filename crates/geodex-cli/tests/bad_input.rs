@@ -293,3 +293,50 @@ fn corrupt_index_files() {
         check(&b, &format!("byte {i} flipped"));
     }
 }
+
+#[test]
+fn fuzz_found_hdf5_files_fail_cleanly() {
+    // Inputs the `hdf5` fuzz target found against libhdf5 1.10.8: a segfault in
+    // H5F__accum_read, an out-of-memory abort on a claimed 10¹¹-row data set, a huge malloc.
+    let d = Dir::new();
+    for name in ["libhdf5-segfault.hdf5", "oom-neighbors.hdf5", "huge-malloc.hdf5"] {
+        let path = repo().join("testdata/hdf5").join(name);
+        let p = s(&path);
+        for args in [
+            vec!["build", "--data", p, "--out", &d.p("x.gdx"), "--quiet"],
+            vec![
+                "groundtruth",
+                "--data",
+                p,
+                "--queries",
+                p,
+                "--k",
+                "1",
+                "--metric",
+                "l2",
+                "--out",
+                &d.p("g.ivecs"),
+            ],
+        ] {
+            let out = geodex(&args);
+            if !out.status.success() {
+                fails(&args);
+            }
+        }
+        let (_, _, index) = d.with_index();
+        let (code, msg) = fails(&[
+            "bench",
+            "--index",
+            &index,
+            "--queries",
+            p,
+            "--groundtruth",
+            p,
+            "--k",
+            "1",
+            "--ef",
+            "4",
+        ]);
+        assert!(code == 2 && msg.contains(name), "{msg}");
+    }
+}

@@ -11,7 +11,6 @@
 
 pub mod atomic;
 mod error;
-#[cfg(feature = "hdf5")]
 pub mod hdf5;
 pub mod npy;
 pub mod texmex;
@@ -88,7 +87,7 @@ pub fn read_vectors(path: &Path, role: Role) -> Result<AnyVectors, IoError> {
             reason: "an .ivecs file holds ids, not vectors".into(),
         }),
         Format::Npy => npy::parse(&read_bytes(path)?, &name)?.into_vectors(&name),
-        Format::Hdf5 => read_hdf5_vectors(path, role),
+        Format::Hdf5 => hdf5::read_vectors(path, role),
     }
 }
 
@@ -98,35 +97,12 @@ pub fn read_neighbors(path: &Path) -> Result<Matrix<i32>, IoError> {
     match Format::of(path)? {
         Format::Ivecs => texmex::parse::<i32>(&read_bytes(path)?, &name),
         Format::Npy => npy::parse(&read_bytes(path)?, &name)?.into_ids(&name),
-        Format::Hdf5 => read_hdf5_neighbors(path),
+        Format::Hdf5 => hdf5::read_neighbors(path),
         Format::Fvecs | Format::Bvecs => Err(IoError::WrongContent {
             path: name,
             reason: "expected neighbour ids (.ivecs, .npy or .hdf5), found vectors".into(),
         }),
     }
-}
-
-#[cfg(feature = "hdf5")]
-fn read_hdf5_vectors(path: &Path, role: Role) -> Result<AnyVectors, IoError> {
-    hdf5::read_vectors(path, role)
-}
-
-#[cfg(feature = "hdf5")]
-fn read_hdf5_neighbors(path: &Path) -> Result<Matrix<i32>, IoError> {
-    hdf5::read_neighbors(path)
-}
-
-#[cfg(not(feature = "hdf5"))]
-fn read_hdf5_vectors(path: &Path, _role: Role) -> Result<AnyVectors, IoError> {
-    Err(IoError::Hdf5 {
-        path: path.display().to_string(),
-        reason: "built without the hdf5 feature".into(),
-    })
-}
-
-#[cfg(not(feature = "hdf5"))]
-fn read_hdf5_neighbors(path: &Path) -> Result<Matrix<i32>, IoError> {
-    read_hdf5_vectors(path, Role::Base).map(|_| unreachable!("the stub always errs"))
 }
 
 /// Writes `.fvecs` atomically (temporary file, fsync, rename, fsync of the directory).
