@@ -20,3 +20,4 @@ with open("fuzz/corpus/npy/five.npy", "wb") as f:
         f.write(struct.pack("<4f", *r))
 PY
 cargo run --quiet -p geodex-io --example make_hdf5 -- fuzz/corpus/hdf5/tiny.hdf5
+cp testdata/hdf5/h5py-*.hdf5 fuzz/corpus/hdf5/

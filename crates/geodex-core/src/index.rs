@@ -425,6 +425,14 @@ impl AnyIndex {
         }
     }
 
+    /// The build's metadata (JSON) as stored in the file.
+    pub fn metadata(&self) -> &serde_json::Value {
+        match self {
+            AnyIndex::F32(i) => i.metadata(),
+            AnyIndex::U8(i) => i.metadata(),
+        }
+    }
+
     /// Number of vectors.
     pub fn len(&self) -> usize {
         match self {

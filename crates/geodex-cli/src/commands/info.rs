@@ -24,6 +24,7 @@ pub fn run(a: Args) -> Result<(), Failure> {
     if a.json {
         let mut v = serde_json::to_value(&info).expect("info serialises");
         v["graph"] = serde_json::to_value(&report).expect("report serialises");
+        v["metadata"] = index.metadata().clone();
         super::print_json(&v);
         return Ok(());
     }
@@ -59,6 +60,9 @@ pub fn run(a: Args) -> Result<(), Failure> {
             "level {l:<2}         {nodes} nodes, {links} links, mean degree {:.2}",
             *links as f64 / *nodes as f64
         );
+    }
+    if let Some(r) = index.metadata().get("repaired_unreachable") {
+        println!("repaired         {r} nodes were unreachable after insertion and were linked in");
     }
     let verdict = if report.is_valid() {
         "ok".to_string()
