@@ -359,3 +359,38 @@ fn demo_runs_and_writes_its_plot() {
     assert!(best >= 0.99, "demo recall {best}");
     assert!(dir.path().join("geodex-demo.png").exists() && dir.path().join("geodex-demo.csv").exists());
 }
+
+#[test]
+fn groundtruth_distances_are_the_metric_distances_of_the_ids() {
+    let f = Fixture::new(500);
+    ok(&[
+        "groundtruth",
+        "--data",
+        &f.p("base.bvecs"),
+        "--queries",
+        &f.p("query.bvecs"),
+        "--k",
+        "5",
+        "--metric",
+        "l2",
+        "--out",
+        &f.p("g5.ivecs"),
+        "--distances-out",
+        &f.p("g5.fvecs"),
+        "--quiet",
+    ]);
+    let base: geodex_io::Matrix<u8> =
+        geodex_io::texmex::parse(&std::fs::read(f.p("base.bvecs")).unwrap(), "b").unwrap();
+    let queries: geodex_io::Matrix<u8> =
+        geodex_io::texmex::parse(&std::fs::read(f.p("query.bvecs")).unwrap(), "q").unwrap();
+    let ids = read_ivecs(std::path::Path::new(&f.p("g5.ivecs")));
+    let dists: geodex_io::Matrix<f32> =
+        geodex_io::texmex::parse(&std::fs::read(f.p("g5.fvecs")).unwrap(), "d").unwrap();
+    for (q, (row, d)) in ids.iter().zip(dists.iter()).enumerate() {
+        for (&id, &dist) in row.iter().zip(d) {
+            let exact = geodex_distance::reference::squared_l2_u8(queries.row(q), base.row(id as usize));
+            assert_eq!(dist as u64, exact, "query {q}, id {id}");
+        }
+        assert!(d.windows(2).all(|w| w[0] <= w[1]), "not sorted");
+    }
+}

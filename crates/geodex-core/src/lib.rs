@@ -10,6 +10,26 @@
 //!   behind the read-only [`GraphView`];
 //! - [`format`](mod@format): the index file (DESIGN.md §4);
 //! - [`exact`]: blocked, multi-threaded brute force.
+//!
+//! ```
+//! use geodex_core::{AnyIndex, BuildParams, Index, Metric, SearchContext, SearchParams};
+//!
+//! let dim = 2;
+//! let data: Vec<f32> = vec![0.0, 0.0, 1.0, 0.0, 0.0, 1.0, 5.0, 5.0];
+//! let params = BuildParams { metric: Metric::L2, m: 16, ef_construction: 200, ..Default::default() };
+//! let index = Index::build(data, dim, &params, &|_inserted| {})?;
+//! let mut ctx = SearchContext::new(); // one per thread, reused: no allocation per query
+//! let (hits, stats) = index.search(&[0.9, 0.1], &SearchParams::new(2, 32), &mut ctx)?;
+//! assert_eq!(hits[0].key.0, 1); // (1, 0) is nearest
+//! assert!(stats.distances >= 2);
+//!
+//! let dir = tempfile::tempdir().unwrap();
+//! let path = dir.path().join("tiny.gdx");
+//! index.save(&path)?; // atomic: temporary file, fsync, rename, fsync of the directory
+//! let AnyIndex::F32(opened) = AnyIndex::open(&path, true)? else { unreachable!() };
+//! assert_eq!(opened.search(&[0.9, 0.1], &SearchParams::new(2, 32), &mut ctx)?.0, hits);
+//! # Ok::<(), geodex_core::CoreError>(())
+//! ```
 #![deny(missing_docs)]
 
 mod buf;
