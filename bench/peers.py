@@ -1,0 +1,279 @@
+#!/usr/bin/env python3
+"""geodex against hnswlib, FAISS (IndexHNSWFlat) and usearch, on the same machine, in one run.
+
+Every system gets the same M, ef_construction and ef sweep; builds use all cores; searches use
+one thread with queries issued one at a time (the ann-benchmarks convention: the Python peers
+pay their per-call overhead, geodex its CLI's). Each system runs in its own process so its peak
+RSS can be read; recall is computed here, in one place, from the ids every system returned,
+against the same ground truth.
+
+Writes, per data set, into --out: peers-<name>.csv (system,ef,recall,qps,build_s,index_bytes,
+rss_bytes), peers-<name>.png (recall vs QPS, log y) and peers-<name>.md (best QPS at recall
+>= 0.90/0.95/0.99 from measured points only, and geodex's ratio to the best peer).
+
+Usage: python3 bench/peers.py [--data-dir ../shared/data] [--datasets sift-debian,minilm-words-20k]
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+DATASETS = {
+    # name: (base, queries, ground truth, metric)
+    "sift-debian": ("base.bvecs", "query.bvecs", "groundtruth.ivecs", "l2"),
+    "minilm-words-20k": ("base.fvecs", "query.fvecs", "groundtruth.ivecs", "cosine"),
+}
+PEERS = ["hnswlib", "faiss", "usearch"]
+
+
+def read_vecs(path):
+    """TEXMEX .fvecs/.bvecs/.ivecs as a 2-D array."""
+    dtype = {"fvecs": np.float32, "ivecs": np.int32, "bvecs": np.uint8}[path.rsplit(".", 1)[-1]]
+    raw = np.fromfile(path, dtype=np.uint8)
+    dim = int(raw[:4].view("<i4")[0])
+    rows = raw.reshape(-1, 4 + dim * np.dtype(dtype).itemsize)
+    return rows[:, 4:].copy().view(dtype).reshape(len(rows), dim)
+
+
+def recall_at_k(ids, truth, k):
+    """|returned ∩ true top-k| / k averaged over queries (DESIGN.md §5)."""
+    return float(np.mean([len(set(r[:k].tolist()) & set(t[:k].tolist())) / k for r, t in zip(ids, truth)]))
+
+
+# ---------------------------------------------------------------- peers, one per process
+
+
+def peer_build(system, X, metric, m, efc, threads, path):
+    d = X.shape[1]
+    if system == "hnswlib":
+        import hnswlib
+
+        ix = hnswlib.Index(space={"l2": "l2", "cosine": "cosine"}[metric], dim=d)
+        ix.init_index(max_elements=len(X), ef_construction=efc, M=m, random_seed=42)
+        ix.set_num_threads(threads)
+        ix.add_items(X, np.arange(len(X)))
+        ix.set_num_threads(1)
+        ix.save_index(path)
+        return ix
+    if system == "faiss":
+        import faiss
+
+        faiss.omp_set_num_threads(threads)
+        fm = faiss.METRIC_L2 if metric == "l2" else faiss.METRIC_INNER_PRODUCT
+        ix = faiss.IndexHNSWFlat(d, m, fm)
+        ix.hnsw.efConstruction = efc
+        ix.add(X)
+        faiss.omp_set_num_threads(1)
+        faiss.write_index(ix, path)
+        return ix
+    if system == "usearch":
+        from usearch.index import Index
+
+        ix = Index(ndim=d, metric={"l2": "l2sq", "cosine": "cos"}[metric], dtype="f32", connectivity=m, expansion_add=efc)
+        ix.add(np.arange(len(X)), X, threads=threads)
+        ix.save(path)
+        return ix
+    raise ValueError(system)
+
+
+def set_ef(system, ix, ef):
+    """Sets the search beam once per sweep point, outside the timed loop."""
+    if system == "hnswlib":
+        ix.set_ef(ef)
+    elif system == "faiss":
+        ix.hnsw.efSearch = ef
+    elif system == "usearch":
+        ix.expansion_search = ef
+
+
+def peer_search_fn(system, ix, k):
+    """One query (a 1-D array) in, its k ids out: the call the timed loop makes."""
+    if system == "hnswlib":
+        return lambda q: ix.knn_query(q, k=k)[0][0]
+    if system == "faiss":
+        return lambda q: ix.search(q[None, :], k)[1][0]
+    if system == "usearch":
+        return lambda q: ix.search(q, k, threads=1).keys
+    raise ValueError(system)
+
+
+def worker(args):
+    """Builds one peer, sweeps ef, writes ids and timings; run in its own process."""
+    X = read_vecs(args.base).astype(np.float32)
+    Q = read_vecs(args.queries).astype(np.float32)
+    if args.metric == "cosine":
+        X /= np.linalg.norm(X, axis=1, keepdims=True)
+        Q /= np.linalg.norm(Q, axis=1, keepdims=True)
+    path = os.path.join(args.workdir, f"{args.system}.index")
+    t = time.perf_counter()
+    ix = peer_build(args.system, X, args.metric, args.m, args.efc, args.threads, path)
+    build_s = time.perf_counter() - t
+    search = peer_search_fn(args.system, ix, args.k)
+    out = {"build_s": build_s, "index_bytes": os.path.getsize(path), "rows": []}
+    for ef in args.efs:
+        best, ids = None, None
+        set_ef(args.system, ix, ef)
+        for _ in range(args.runs):
+            t = time.perf_counter()
+            found = [search(q) for q in Q]
+            el = time.perf_counter() - t
+            if best is None or el < best:
+                best, ids = el, found
+        np.save(os.path.join(args.workdir, f"{args.system}-ef{ef}.npy"), np.stack([np.asarray(i, dtype=np.int64) for i in ids]))
+        out["rows"].append({"ef": ef, "qps": len(Q) / best})
+    json.dump(out, sys.stdout)
+
+
+# ---------------------------------------------------------------- geodex through its CLI
+
+
+def geodex(args, work, base, queries, metric, truth):
+    exe = os.path.join(REPO, "target", "release", "geodex")
+    index = os.path.join(work, "geodex.gdx")
+    build, rss_build = measured([exe, "build", "--data", base, "--out", index, "--metric", metric, "--m", str(args.m),
+                                 "--ef-construction", str(args.efc), "--threads", str(args.threads), "--json", "--quiet"])
+    build = json.loads(build)
+    gt = os.path.join(work, "gt.ivecs")
+    write_ivecs(gt, truth)
+    efs = ",".join(map(str, args.efs))
+    bench, rss_bench = measured([exe, "bench", "--index", index, "--queries", queries, "--groundtruth", gt, "--k", str(args.k),
+                                 "--ef", efs, "--threads", "1", "--runs", str(args.runs), "--json", "--quiet"])
+    rows = []
+    for r in json.loads(bench)["rows"]:
+        out = os.path.join(work, f"geodex-ef{r['ef']}.ivecs")
+        measured([exe, "search", "--index", index, "--queries", queries, "--k", str(args.k), "--ef", str(r["ef"]),
+                  "--threads", "1", "--out", out, "--quiet"])
+        rows.append({"ef": r["ef"], "qps": r["qps"], "ids": read_vecs(out)})
+    return {"build_s": build["build_seconds"], "index_bytes": os.path.getsize(index), "rss_bytes": max(rss_build, rss_bench),
+            "rows": rows}
+
+
+def measured(cmd):
+    """Runs cmd; returns (stdout, its peak RSS in bytes)."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        p = subprocess.Popen(cmd, stdout=out, stderr=err, text=True)
+        _, status, usage = os.wait4(p.pid, 0)
+        p.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        if p.returncode != 0:
+            raise RuntimeError(f"{' '.join(cmd[:2])} failed: {err.read().strip()}")
+        return out.read(), usage.ru_maxrss * 1024
+
+
+def write_ivecs(path, a):
+    a = np.asarray(a, dtype=np.int32)
+    out = np.empty((a.shape[0], a.shape[1] + 1), dtype=np.int32)
+    out[:, 0] = a.shape[1]
+    out[:, 1:] = a
+    out.tofile(path)
+
+
+# ---------------------------------------------------------------- driver
+
+
+def run_dataset(args, name):
+    base_f, query_f, gt_f, metric = DATASETS[name]
+    d = os.path.join(args.data_dir, name)
+    base, queries = os.path.join(d, base_f), os.path.join(d, query_f)
+    truth = read_vecs(os.path.join(d, gt_f))[:, : args.k]
+    rows = []
+    with tempfile.TemporaryDirectory() as work:
+        for system in PEERS:
+            print(f"[{name}] {system} ...", file=sys.stderr, flush=True)
+            cmd = [sys.executable, __file__, "--worker", system, "--base", base, "--queries", queries, "--metric", metric,
+                   "--workdir", work, "--m", str(args.m), "--efc", str(args.efc), "--threads", str(args.threads),
+                   "--k", str(args.k), "--runs", str(args.runs), "--efs", ",".join(map(str, args.efs))]
+            out, rss = measured(cmd)
+            res = json.loads(out)
+            for r in res["rows"]:
+                ids = np.load(os.path.join(work, f"{system}-ef{r['ef']}.npy"))
+                rows.append((system, r["ef"], recall_at_k(ids, truth, args.k), r["qps"], res["build_s"], res["index_bytes"], rss))
+        print(f"[{name}] geodex ...", file=sys.stderr, flush=True)
+        g = geodex(args, work, base, queries, metric, truth)
+        for r in g["rows"]:
+            rows.append(("geodex", r["ef"], recall_at_k(r["ids"], truth, args.k), r["qps"], g["build_s"], g["index_bytes"], g["rss_bytes"]))
+    write_outputs(args, name, rows)
+
+
+def write_outputs(args, name, rows):
+    os.makedirs(args.out, exist_ok=True)
+    csv = os.path.join(args.out, f"peers-{name}.csv")
+    with open(csv, "w") as f:
+        f.write("system,ef,recall,qps,build_s,index_bytes,rss_bytes\n")
+        for s, ef, rec, qps, b, ib, rss in rows:
+            f.write(f"{s},{ef},{rec:.4f},{qps:.1f},{b:.2f},{ib},{rss}\n")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for s in ["geodex"] + PEERS:
+        pts = sorted((r[2], r[3]) for r in rows if r[0] == s)
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=s)
+    ax.set_yscale("log")
+    ax.set_xlabel(f"recall@{args.k}")
+    ax.set_ylabel("queries per second (1 thread, log)")
+    ax.set_title(f"{name}: M={args.m}, ef_construction={args.efc}")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(os.path.join(args.out, f"peers-{name}.png"), dpi=110)
+    lines = [f"### {name}", "", "| system | build s | index MB | peak RSS MB | QPS @ ≥0.90 | QPS @ ≥0.95 | QPS @ ≥0.99 |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    best = {}
+    for s in ["geodex"] + PEERS:
+        mine = [r for r in rows if r[0] == s]
+        cells = []
+        for t in (0.90, 0.95, 0.99):
+            q = max((r[3] for r in mine if r[2] >= t), default=None)
+            best[(s, t)] = q
+            cells.append(f"{q:,.0f}" if q else "—")
+        lines.append(f"| {s} | {mine[0][4]:.1f} | {mine[0][5] / 1e6:.1f} | {mine[0][6] / 2**20:.0f} | " + " | ".join(cells) + " |")
+    ratios = []
+    for t in (0.90, 0.95, 0.99):
+        peer = max((best[(p, t)] for p in PEERS if best[(p, t)]), default=None)
+        g = best[("geodex", t)]
+        ratios.append(f"{g / peer:.2f}×" if g and peer else "—")
+    lines += ["", "geodex QPS / best peer QPS at recall ≥ 0.90 / 0.95 / 0.99: " + " / ".join(ratios), ""]
+    with open(os.path.join(args.out, f"peers-{name}.md"), "w") as f:
+        f.write("\n".join(lines))
+    print("\n".join(lines))
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data-dir", default=os.path.join(REPO, "..", "shared", "data"))
+    p.add_argument("--datasets", default=",".join(DATASETS))
+    p.add_argument("--out", default=os.path.join(HERE, "out"))
+    p.add_argument("--m", type=int, default=16)
+    p.add_argument("--efc", type=int, default=200)
+    p.add_argument("--k", type=int, default=10)
+    p.add_argument("--efs", default="10,16,32,64,128,256,512")
+    p.add_argument("--threads", type=int, default=os.cpu_count())
+    p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--worker")
+    p.add_argument("--base")
+    p.add_argument("--queries")
+    p.add_argument("--metric")
+    p.add_argument("--workdir")
+    args = p.parse_args()
+    args.efs = [int(x) for x in str(args.efs).split(",")]
+    if args.worker:
+        args.system = args.worker
+        return worker(args)
+    subprocess.run(["cargo", "build", "--quiet", "--release", "-p", "geodex-cli"], cwd=REPO, check=True)
+    for name in args.datasets.split(","):
+        run_dataset(args, name)
+
+
+if __name__ == "__main__":
+    main()
