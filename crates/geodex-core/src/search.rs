@@ -48,6 +48,12 @@ impl<'a, T, D: Distance<T>> Space<'a, T, D> {
         self.dist.distance(q, self.row(node))
     }
 
+    /// Starts loading node `node`'s vector into cache (see [`geodex_distance::prefetch`]).
+    #[inline(always)]
+    pub fn prefetch(&self, node: u32) {
+        geodex_distance::prefetch(self.row(node));
+    }
+
     /// Distance between two stored nodes.
     #[inline]
     pub fn between(&self, a: u32, b: u32) -> f32 {
@@ -127,7 +133,15 @@ pub(crate) fn search_layer<G: GraphView, T, D: Distance<T>>(
             break;
         }
         stats.hops += 1;
-        for &n in g.links(c.id, level).iter() {
+        let links = g.links(c.id, level);
+        if let Some(&first) = links.first() {
+            space.prefetch(first);
+        }
+        for (j, &n) in links.iter().enumerate() {
+            // Prefetch the next neighbour's vector while this one is compared (as hnswlib does).
+            if let Some(&next) = links.get(j + 1) {
+                space.prefetch(next);
+            }
             if !visited.insert(n) {
                 continue;
             }

@@ -23,6 +23,16 @@ pub mod reference;
 mod x86;
 
 pub use element::{Element, ElementKind, KernelVisitor};
+
+/// Hints the CPU to start fetching `data` (its first 256 bytes) into cache, so that a distance
+/// computed on it a little later does not wait on memory. A no-op off x86-64.
+#[inline(always)]
+pub fn prefetch<T>(data: &[T]) {
+    #[cfg(target_arch = "x86_64")]
+    x86::prefetch(data);
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = data;
+}
 pub use kernel::{
     Avx2, Avx512, Cosine, Distance, InnerProduct, Isa, IsaKernels, Poincare, Portable, SquaredL2,
 };

@@ -215,3 +215,19 @@ avx512_f32_reduction!(
     dot_f32_avx512,
     |a, b, acc| _mm512_fmadd_ps(a, b, acc)
 );
+
+/// Asks the CPU to start loading the cache lines of `data` (up to the first `MAX_LINES`) into
+/// L1. A hint only: it never faults and changes no result.
+#[inline(always)]
+pub(crate) fn prefetch<T>(data: &[T]) {
+    const MAX_LINES: usize = 4;
+    let bytes = std::mem::size_of_val(data).min(MAX_LINES * 64);
+    let base = data.as_ptr().cast::<i8>();
+    let mut off = 0;
+    while off < bytes {
+        // SAFETY: base + off lies inside `data` (off < its size in bytes); prefetch reads nothing
+        // architecturally and cannot fault. SSE is part of the x86-64 baseline.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(base.add(off)) };
+        off += 64;
+    }
+}
