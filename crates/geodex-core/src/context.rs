@@ -14,6 +14,8 @@ pub(crate) struct LayerScratch {
     pub(crate) candidates: BinaryHeap<Reverse<Neighbor>>,
     /// Max-heap of the best `ef` accepted nodes (worst on top).
     pub(crate) results: BinaryHeap<Neighbor>,
+    /// Unvisited neighbours of the node being expanded, whose vectors are being prefetched.
+    pub(crate) fresh: Vec<u32>,
 }
 
 /// Buffers of the neighbour-selection heuristic.

@@ -4,6 +4,7 @@
 //! combination is its own monomorphised loop; it counts distance evaluations and hops.
 
 use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 
 use geodex_distance::Distance;
 use serde::Serialize;
@@ -46,6 +47,12 @@ impl<'a, T, D: Distance<T>> Space<'a, T, D> {
     #[inline]
     pub fn to(&self, q: &[T], node: u32) -> f32 {
         self.dist.distance(q, self.row(node))
+    }
+
+    /// Distances from `q` to four nodes, equal to four [`Space::to`] calls.
+    #[inline]
+    pub fn to4(&self, q: &[T], nodes: [u32; 4]) -> [f32; 4] {
+        self.dist.distance4(q, nodes.map(|n| self.row(n)))
     }
 
     /// Starts loading node `node`'s vector into cache (see [`geodex_distance::prefetch`]).
@@ -113,6 +120,7 @@ pub(crate) fn search_layer<G: GraphView, T, D: Distance<T>>(
         visited,
         candidates,
         results,
+        fresh,
     } = scratch;
     visited.reset(g.node_count());
     candidates.clear();
@@ -133,35 +141,52 @@ pub(crate) fn search_layer<G: GraphView, T, D: Distance<T>>(
             break;
         }
         stats.hops += 1;
-        let links = g.links(c.id, level);
-        if let Some(&first) = links.first() {
-            space.prefetch(first);
-        }
-        for (j, &n) in links.iter().enumerate() {
-            // Prefetch the next neighbour's vector while this one is compared (as hnswlib does).
-            if let Some(&next) = links.get(j + 1) {
-                space.prefetch(next);
-            }
-            if !visited.insert(n) {
-                continue;
-            }
-            let d = space.to(q, n);
-            stats.distances += 1;
-            if results.len() < ef || results.peek().is_some_and(|w| d < w.distance) {
-                let cand = Neighbor::new(n, d);
-                candidates.push(Reverse(cand));
-                if accept(n) {
-                    results.push(cand);
-                    if results.len() > ef {
-                        results.pop();
-                    }
-                }
+        // Mark the unvisited neighbours and start loading all their vectors before the first
+        // distance, so that the memory fetches overlap instead of queueing one by one.
+        fresh.clear();
+        for &n in g.links(c.id, level).iter() {
+            if visited.insert(n) {
+                space.prefetch(n);
+                fresh.push(n);
             }
         }
+        // Four at a time: the float kernels stream four vectors together.
+        let mut quads = fresh.chunks_exact(4);
+        for quad in &mut quads {
+            let ids = [quad[0], quad[1], quad[2], quad[3]];
+            for (n, d) in ids.into_iter().zip(space.to4(q, ids)) {
+                offer(Neighbor::new(n, d), ef, candidates, results, &accept);
+            }
+        }
+        for &n in quads.remainder() {
+            offer(Neighbor::new(n, space.to(q, n)), ef, candidates, results, &accept);
+        }
+        stats.distances += fresh.len() as u64;
     }
     out.clear();
     out.extend(results.drain());
     out.sort_unstable();
+}
+
+/// Offers a freshly measured node to the beam: it becomes a candidate if the result set is not
+/// full or it beats the worst result, and a result too if `accept` holds (evicting the worst).
+#[inline(always)]
+fn offer(
+    cand: Neighbor,
+    ef: usize,
+    candidates: &mut BinaryHeap<Reverse<Neighbor>>,
+    results: &mut BinaryHeap<Neighbor>,
+    accept: &impl Fn(u32) -> bool,
+) {
+    if results.len() < ef || results.peek().is_some_and(|w| cand.distance < w.distance) {
+        candidates.push(Reverse(cand));
+        if accept(cand.id) {
+            results.push(cand);
+            if results.len() > ef {
+                results.pop();
+            }
+        }
+    }
 }
 
 /// K-NN-SEARCH (Alg. 5): descend greedily to level 1, then beam-search level 0 with width

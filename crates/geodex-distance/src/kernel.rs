@@ -71,6 +71,27 @@ pub trait IsaKernels: Copy + Send + Sync + 'static {
     fn squared_l2_u8(self, a: &[u8], b: &[u8]) -> u32;
     /// ⟨a, b⟩ for bytes, exact for dimensions ≤ 66 051.
     fn dot_u8(self, a: &[u8], b: &[u8]) -> u32;
+    /// [`IsaKernels::squared_l2_f32`] of `a` against four rows; equal bit for bit to four
+    /// one-row calls. Kernels that stream the rows together overlap their memory fetches.
+    #[inline]
+    fn squared_l2_f32_x4(self, a: &[f32], rows: [&[f32]; 4]) -> [f32; 4] {
+        rows.map(|b| self.squared_l2_f32(a, b))
+    }
+    /// [`IsaKernels::dot_f32`] of `a` against four rows; equal bit for bit to four one-row calls.
+    #[inline]
+    fn dot_f32_x4(self, a: &[f32], rows: [&[f32]; 4]) -> [f32; 4] {
+        rows.map(|b| self.dot_f32(a, b))
+    }
+    /// [`IsaKernels::squared_l2_u8`] of `a` against four rows.
+    #[inline]
+    fn squared_l2_u8_x4(self, a: &[u8], rows: [&[u8]; 4]) -> [u32; 4] {
+        rows.map(|b| self.squared_l2_u8(a, b))
+    }
+    /// [`IsaKernels::dot_u8`] of `a` against four rows.
+    #[inline]
+    fn dot_u8_x4(self, a: &[u8], rows: [&[u8]; 4]) -> [u32; 4] {
+        rows.map(|b| self.dot_u8(a, b))
+    }
 }
 
 /// Token for the portable kernels; always available.
@@ -135,7 +156,7 @@ impl IsaKernels for Portable {
 /// `is_x86_feature_detected!` every feature the kernels are compiled for.
 #[cfg(target_arch = "x86_64")]
 macro_rules! simd_kernels {
-    ($token:ty, $l2_f32:ident, $dot_f32:ident, $l2_u8:ident, $dot_u8:ident) => {
+    ($token:ty, $l2_f32:ident, $dot_f32:ident, $l2_u8:ident, $dot_u8:ident $(, $l2_x4:ident, $dot_x4:ident)?) => {
         impl IsaKernels for $token {
             #[inline]
             fn squared_l2_f32(self, a: &[f32], b: &[f32]) -> f32 {
@@ -157,6 +178,28 @@ macro_rules! simd_kernels {
                 // SAFETY: as above.
                 unsafe { crate::x86::$dot_u8(a, b) }
             }
+            #[inline]
+            fn squared_l2_u8_x4(self, a: &[u8], rows: [&[u8]; 4]) -> [u32; 4] {
+                // SAFETY: as above; every token has AVX2.
+                unsafe { crate::x86::squared_l2_u8_avx2_x4(a, rows) }
+            }
+            #[inline]
+            fn dot_u8_x4(self, a: &[u8], rows: [&[u8]; 4]) -> [u32; 4] {
+                // SAFETY: as above; every token has AVX2.
+                unsafe { crate::x86::dot_u8_avx2_x4(a, rows) }
+            }
+            $(
+            #[inline]
+            fn squared_l2_f32_x4(self, a: &[f32], rows: [&[f32]; 4]) -> [f32; 4] {
+                // SAFETY: as above.
+                unsafe { crate::x86::$l2_x4(a, rows) }
+            }
+            #[inline]
+            fn dot_f32_x4(self, a: &[f32], rows: [&[f32]; 4]) -> [f32; 4] {
+                // SAFETY: as above.
+                unsafe { crate::x86::$dot_x4(a, rows) }
+            }
+            )?
         }
     };
 }
@@ -167,7 +210,9 @@ simd_kernels!(
     squared_l2_f32_avx2,
     dot_f32_avx2,
     squared_l2_u8_avx2,
-    dot_u8_avx2
+    dot_u8_avx2,
+    squared_l2_f32_avx2_x4,
+    dot_f32_avx2_x4
 );
 
 #[cfg(target_arch = "x86_64")]
@@ -208,6 +253,14 @@ portable_fallback!(Avx512);
 pub trait Distance<T>: Copy + Send + Sync + 'static {
     /// The dissimilarity of `a` and `b`; both must have the index's dimension.
     fn distance(&self, a: &[T], b: &[T]) -> f32;
+
+    /// The dissimilarities of `a` to four rows; equal bit for bit to four [`Distance::distance`]
+    /// calls, but the float kernels stream the four rows together so their memory fetches
+    /// overlap (the search loop's main cost on vectors that do not fit in cache).
+    #[inline]
+    fn distance4(&self, a: &[T], rows: [&[T]; 4]) -> [f32; 4] {
+        rows.map(|b| self.distance(a, b))
+    }
 }
 
 /// ‖a − b‖² ([`crate::Metric::L2`]) on the instruction set `I`.
@@ -228,6 +281,10 @@ impl<I: IsaKernels> Distance<f32> for SquaredL2<I> {
     fn distance(&self, a: &[f32], b: &[f32]) -> f32 {
         self.0.squared_l2_f32(a, b)
     }
+    #[inline]
+    fn distance4(&self, a: &[f32], rows: [&[f32]; 4]) -> [f32; 4] {
+        self.0.squared_l2_f32_x4(a, rows)
+    }
 }
 
 impl<I: IsaKernels> Distance<u8> for SquaredL2<I> {
@@ -236,12 +293,20 @@ impl<I: IsaKernels> Distance<u8> for SquaredL2<I> {
     fn distance(&self, a: &[u8], b: &[u8]) -> f32 {
         self.0.squared_l2_u8(a, b) as f32
     }
+    #[inline]
+    fn distance4(&self, a: &[u8], rows: [&[u8]; 4]) -> [f32; 4] {
+        self.0.squared_l2_u8_x4(a, rows).map(|d| d as f32)
+    }
 }
 
 impl<I: IsaKernels> Distance<f32> for InnerProduct<I> {
     #[inline]
     fn distance(&self, a: &[f32], b: &[f32]) -> f32 {
         -self.0.dot_f32(a, b)
+    }
+    #[inline]
+    fn distance4(&self, a: &[f32], rows: [&[f32]; 4]) -> [f32; 4] {
+        self.0.dot_f32_x4(a, rows).map(|d| -d)
     }
 }
 
@@ -250,12 +315,20 @@ impl<I: IsaKernels> Distance<u8> for InnerProduct<I> {
     fn distance(&self, a: &[u8], b: &[u8]) -> f32 {
         -(self.0.dot_u8(a, b) as f32)
     }
+    #[inline]
+    fn distance4(&self, a: &[u8], rows: [&[u8]; 4]) -> [f32; 4] {
+        self.0.dot_u8_x4(a, rows).map(|d| -(d as f32))
+    }
 }
 
 impl<I: IsaKernels> Distance<f32> for Cosine<I> {
     #[inline]
     fn distance(&self, a: &[f32], b: &[f32]) -> f32 {
         1.0 - self.0.dot_f32(a, b)
+    }
+    #[inline]
+    fn distance4(&self, a: &[f32], rows: [&[f32]; 4]) -> [f32; 4] {
+        self.0.dot_f32_x4(a, rows).map(|d| 1.0 - d)
     }
 }
 

@@ -1,6 +1,9 @@
 //! Every kernel on every instruction set this CPU has, against the `f64`/`u64` reference, for
 //! every dimension 1..=1024 (deterministic sweep) and for random shapes and values (proptest).
 //!
+//! The four-row kernels (`*_x4`) must equal four one-row calls bit for bit, with the rows in
+//! every slot (the search loop relies on this: batching never changes a result).
+//!
 //! Tolerance: 1e-5 relative. For squared L2 all terms are non-negative, so relative to the
 //! value itself; for dot products relative to Σ|aᵢbᵢ|, the scale of the rounding error of any
 //! summation order (a dot product can cancel to ~0 while its terms are large).
@@ -41,6 +44,25 @@ fn check_f32<I: IsaKernels>(isa: I, name: &str, a: &[f32], b: &[f32]) {
         "{name} dot_f32 d={}: {dot} vs reference {dot_ref} (scale {scale})",
         a.len()
     );
+    let (ra, rb) = (reversed(a), reversed(b));
+    let rows = [b, &ra[..], &rb[..], a];
+    let bits = |v: [f32; 4]| v.map(f32::to_bits);
+    assert_eq!(
+        bits(isa.squared_l2_f32_x4(a, rows)),
+        bits(rows.map(|r| isa.squared_l2_f32(a, r))),
+        "{name} squared_l2_f32_x4 d={}",
+        a.len()
+    );
+    assert_eq!(
+        bits(isa.dot_f32_x4(a, rows)),
+        bits(rows.map(|r| isa.dot_f32(a, r))),
+        "{name} dot_f32_x4 d={}",
+        a.len()
+    );
+}
+
+fn reversed<T: Copy>(v: &[T]) -> Vec<T> {
+    v.iter().rev().copied().collect()
 }
 
 fn check_u8<I: IsaKernels>(isa: I, name: &str, a: &[u8], b: &[u8]) {
@@ -54,6 +76,20 @@ fn check_u8<I: IsaKernels>(isa: I, name: &str, a: &[u8], b: &[u8]) {
         isa.dot_u8(a, b) as u64,
         reference::dot_u8(a, b),
         "{name} dot_u8 d={}",
+        a.len()
+    );
+    let (ra, rb) = (reversed(a), reversed(b));
+    let rows = [&rb[..], a, b, &ra[..]];
+    assert_eq!(
+        isa.squared_l2_u8_x4(a, rows),
+        rows.map(|r| isa.squared_l2_u8(a, r)),
+        "{name} squared_l2_u8_x4 d={}",
+        a.len()
+    );
+    assert_eq!(
+        isa.dot_u8_x4(a, rows),
+        rows.map(|r| isa.dot_u8(a, r)),
+        "{name} dot_u8_x4 d={}",
         a.len()
     );
 }

@@ -48,3 +48,44 @@ fn bytes_have_no_cosine_or_poincare_kernel() {
     assert!(!u8::supports(Metric::Poincare));
     assert!(f32::supports(Metric::Poincare));
 }
+
+/// `distance4` of every metric equals four `distance` calls bit for bit.
+struct FourAtOnce<'a, T>(&'a [T], [&'a [T]; 4]);
+impl<T: Element> KernelVisitor<T> for FourAtOnce<'_, T> {
+    type Output = ([u32; 4], [u32; 4]);
+    fn visit<D: Distance<T>>(self, d: D) -> Self::Output {
+        let batched = d.distance4(self.0, self.1).map(f32::to_bits);
+        let single = self.1.map(|r| d.distance(self.0, r).to_bits());
+        (batched, single)
+    }
+}
+
+#[test]
+fn distance4_equals_four_single_distances_for_every_metric() {
+    let rows_f32: Vec<Vec<f32>> = (0..5)
+        .map(|r| {
+            (0..37)
+                .map(|i| ((i * 7 + r * 13) % 11) as f32 / 40.0 - 0.12)
+                .collect()
+        })
+        .collect();
+    let rows_u8: Vec<Vec<u8>> = (0..5)
+        .map(|r| (0..37).map(|i| ((i * 31 + r * 17) % 256) as u8).collect())
+        .collect();
+    for isa in Isa::available() {
+        for metric in [Metric::L2, Metric::InnerProduct, Metric::Cosine, Metric::Poincare] {
+            let (batched, single) =
+                f32::dispatch(metric, isa, FourAtOnce(&rows_f32[0], rows_1_to_4(&rows_f32))).unwrap();
+            assert_eq!(batched, single, "{metric:?} f32 on {isa:?}");
+            if let Some((batched, single)) =
+                u8::dispatch(metric, isa, FourAtOnce(&rows_u8[0], rows_1_to_4(&rows_u8)))
+            {
+                assert_eq!(batched, single, "{metric:?} u8 on {isa:?}");
+            }
+        }
+    }
+}
+
+fn rows_1_to_4<T>(v: &[Vec<T>]) -> [&[T]; 4] {
+    [&v[1][..], &v[2][..], &v[3][..], &v[4][..]]
+}
