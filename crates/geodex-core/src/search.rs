@@ -155,11 +155,15 @@ pub(crate) fn search_layer<G: GraphView, T, D: Distance<T>>(
         for quad in &mut quads {
             let ids = [quad[0], quad[1], quad[2], quad[3]];
             for (n, d) in ids.into_iter().zip(space.to4(q, ids)) {
-                offer(Neighbor::new(n, d), ef, candidates, results, &accept);
+                if offer(Neighbor::new(n, d), ef, candidates, results, &accept) {
+                    g.prefetch_links(n, level);
+                }
             }
         }
         for &n in quads.remainder() {
-            offer(Neighbor::new(n, space.to(q, n)), ef, candidates, results, &accept);
+            if offer(Neighbor::new(n, space.to(q, n)), ef, candidates, results, &accept) {
+                g.prefetch_links(n, level);
+            }
         }
         stats.distances += fresh.len() as u64;
     }
@@ -170,6 +174,7 @@ pub(crate) fn search_layer<G: GraphView, T, D: Distance<T>>(
 
 /// Offers a freshly measured node to the beam: it becomes a candidate if the result set is not
 /// full or it beats the worst result, and a result too if `accept` holds (evicting the worst).
+/// Returns whether it became a candidate (and so may be expanded soon).
 #[inline(always)]
 fn offer(
     cand: Neighbor,
@@ -177,7 +182,7 @@ fn offer(
     candidates: &mut BinaryHeap<Reverse<Neighbor>>,
     results: &mut BinaryHeap<Neighbor>,
     accept: &impl Fn(u32) -> bool,
-) {
+) -> bool {
     if results.len() < ef || results.peek().is_some_and(|w| cand.distance < w.distance) {
         candidates.push(Reverse(cand));
         if accept(cand.id) {
@@ -186,7 +191,9 @@ fn offer(
                 results.pop();
             }
         }
+        return true;
     }
+    false
 }
 
 /// K-NN-SEARCH (Alg. 5): descend greedily to level 1, then beam-search level 0 with width

@@ -125,6 +125,16 @@ impl<'a> GraphView for FrozenView<'a> {
         Some((self.entry, self.max_level))
     }
 
+    #[inline(always)]
+    fn prefetch_links(&self, node: u32, level: usize) {
+        if level == 0 {
+            let start = node as usize * (1 + self.m0);
+            if let Some(list) = self.level0.get(start..start + 1 + self.m0) {
+                geodex_distance::prefetch(list);
+            }
+        }
+    }
+
     fn max_degree(&self, level: usize) -> usize {
         if level == 0 {
             self.m0

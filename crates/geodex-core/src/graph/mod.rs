@@ -36,4 +36,11 @@ pub trait GraphView: Sync {
 
     /// The degree bound of `level`: M0 on level 0, M above.
     fn max_degree(&self, level: usize) -> usize;
+
+    /// Hints the CPU to start loading `node`'s list on `level`, which the search is likely to
+    /// read soon. A hint only; graphs whose lists sit behind locks do nothing.
+    #[inline(always)]
+    fn prefetch_links(&self, node: u32, level: usize) {
+        let _ = (node, level);
+    }
 }
