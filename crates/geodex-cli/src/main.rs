@@ -36,6 +36,8 @@ enum Command {
     Info(commands::info::Args),
     /// Write one layer of the graph as a list of directed links.
     Graph(commands::graph::Args),
+    /// Graph health and spectra of an index (degrees, components, hops, λ₂, Cheeger).
+    Analyze(commands::analyze::Args),
     /// Build, benchmark and plot the bundled demo data set.
     Demo(commands::demo::Args),
 }
@@ -49,6 +51,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Info(a) => commands::info::run(a),
         Command::Graph(a) => commands::graph::run(a),
         Command::Demo(a) => commands::demo::run(a),
+        Command::Analyze(a) => commands::analyze::run(a),
     }
 }
 

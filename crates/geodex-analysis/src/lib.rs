@@ -1,0 +1,20 @@
+//! The theory instrument: measurements of a built index and its data that the reference text
+//! (`THEORY.md`) makes claims about. Everything reads the index through the read-only
+//! [`geodex_core::GraphView`], so it works on a freshly built graph and on a memory-mapped file
+//! alike.
+//!
+//! - [`adjacency`]: the symmetrised level-0 graph in compressed rows, its components;
+//! - [`health`]: degree distributions per level, strongly connected components, hop distances;
+//! - [`lanczos`]: the sparse symmetric eigensolver (Lanczos with full reorthogonalisation);
+//! - [`spectral`]: λ₂ and the Fiedler vector of the combinatorial and normalised Laplacians,
+//!   the Fiedler sweep cut's conductance and the Cheeger check (THEORY.md §3.3).
+#![deny(missing_docs)]
+
+pub mod adjacency;
+pub mod health;
+pub mod lanczos;
+pub mod spectral;
+
+pub use adjacency::UndirectedGraph;
+pub use health::{hop_estimate, level_health, DegreeSummary, DirectedGraph, HopEstimate, LevelHealth};
+pub use spectral::{fiedler, spectral_report, Fiedler, Laplacian, SpectralOptions, SpectralReport, SweepCut};

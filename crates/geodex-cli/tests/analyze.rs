@@ -1,0 +1,102 @@
+//! `geodex analyze`: the JSON keys DESIGN.md §5 promises, checked against independent
+//! computations on the same index — λ₂ of both Laplacians from a dense eigendecomposition of
+//! the level-0 graph exported by `geodex graph`, unreachable nodes from `geodex info`.
+
+mod common;
+
+use common::{fails, ok, s, write_vecs};
+use geodex_io::Matrix;
+use nalgebra::DMatrix;
+use serde_json::Value;
+
+/// Second-smallest eigenvalue of the combinatorial and normalised Laplacians of the undirected
+/// graph of `tsv` (directed links `u<TAB>v`), by a dense symmetric eigendecomposition.
+fn dense_lambda2(tsv: &str, n: usize) -> (f64, f64) {
+    let mut a = DMatrix::<f64>::zeros(n, n);
+    for line in tsv.lines() {
+        let (u, v) = line.split_once('\t').unwrap();
+        let (u, v): (usize, usize) = (u.parse().unwrap(), v.parse().unwrap());
+        a[(u, v)] = 1.0;
+        a[(v, u)] = 1.0;
+    }
+    let d: Vec<f64> = (0..n).map(|i| a.row(i).sum()).collect();
+    let comb = DMatrix::from_fn(n, n, |i, j| if i == j { d[i] } else { -a[(i, j)] });
+    let norm = DMatrix::from_fn(n, n, |i, j| {
+        if i == j {
+            1.0
+        } else {
+            -a[(i, j)] / (d[i] * d[j]).sqrt()
+        }
+    });
+    let second = |m: DMatrix<f64>| {
+        let mut v: Vec<f64> = m.symmetric_eigen().eigenvalues.iter().copied().collect();
+        v.sort_by(f64::total_cmp);
+        v[1]
+    };
+    (second(comb), second(norm))
+}
+
+#[test]
+fn analyze_json_matches_dense_spectra_and_info() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |f: &str| dir.path().join(f);
+    let n = 400;
+    let data = geodex_testkit::clustered(n, 8, 4, 0.3, 11);
+    write_vecs(&p("base.fvecs"), &Matrix::new(8, data).unwrap());
+    ok(&[
+        "build",
+        "--data",
+        s(&p("base.fvecs")),
+        "--out",
+        s(&p("i.gdx")),
+        "--metric",
+        "l2",
+        "--m",
+        "6",
+        "--quiet",
+    ]);
+    let v: Value = serde_json::from_str(&ok(&["analyze", "--index", s(&p("i.gdx")), "--json"])).unwrap();
+    for key in ["lambda2", "lambda2_normalized", "conductance"] {
+        assert!(v["spectral"][key].is_f64(), "analyze --json lacks spectral.{key}");
+    }
+    let info: Value = serde_json::from_str(&ok(&["info", "--index", s(&p("i.gdx")), "--json"])).unwrap();
+    assert_eq!(v["graph"]["unreachable"], info["graph"]["unreachable"]);
+    assert_eq!(v["graph"]["levels"][0]["nodes"], n);
+
+    ok(&[
+        "graph",
+        "--index",
+        s(&p("i.gdx")),
+        "--layer",
+        "0",
+        "--out",
+        s(&p("l0.tsv")),
+    ]);
+    let (comb, norm) = dense_lambda2(&std::fs::read_to_string(p("l0.tsv")).unwrap(), n);
+    let got = |k: &str| v["spectral"][k].as_f64().unwrap();
+    assert!(
+        (got("lambda2") - comb).abs() < 1e-6 * comb.max(1.0),
+        "λ₂ {} vs dense {comb}",
+        got("lambda2")
+    );
+    assert!(
+        (got("lambda2_normalized") - norm).abs() < 1e-6,
+        "normalised λ₂ {} vs dense {norm}",
+        got("lambda2_normalized")
+    );
+    assert!(got("cheeger_lower") <= got("conductance") && got("conductance") <= got("cheeger_upper"));
+
+    let only: Value = serde_json::from_str(&ok(&[
+        "analyze",
+        "--index",
+        s(&p("i.gdx")),
+        "--only",
+        "spectral",
+        "--json",
+    ]))
+    .unwrap();
+    assert!(only.get("graph").is_none() && only.get("spectral").is_some());
+    let (code, msg) = fails(&["analyze", "--index", s(&p("i.gdx")), "--only", "spectra"]);
+    assert_eq!(code, 2);
+    assert!(msg.contains("spectra"), "{msg}");
+}
