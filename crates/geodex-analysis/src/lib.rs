@@ -4,17 +4,24 @@
 //! alike.
 //!
 //! - [`adjacency`]: the symmetrised level-0 graph in compressed rows, its components;
+//! - [`hardness`]: per-query local intrinsic dimension against recall and work;
 //! - [`health`]: degree distributions per level, strongly connected components, hop distances;
+//! - [`geometry`]: intrinsic dimension (MLE, TwoNN), distance concentration, relative
+//!   contrast, per-query local intrinsic dimension (THEORY.md §2.3, §3.1);
 //! - [`lanczos`]: the sparse symmetric eigensolver (Lanczos with full reorthogonalisation);
 //! - [`spectral`]: λ₂ and the Fiedler vector of the combinatorial and normalised Laplacians,
 //!   the Fiedler sweep cut's conductance and the Cheeger check (THEORY.md §3.3).
 #![deny(missing_docs)]
 
 pub mod adjacency;
+pub mod geometry;
+pub mod hardness;
 pub mod health;
 pub mod lanczos;
 pub mod spectral;
 
 pub use adjacency::UndirectedGraph;
+pub use geometry::{geometry_report, GeometryOptions, GeometryReport};
+pub use hardness::{index_rows, query_hardness, HardnessOptions, HardnessReport};
 pub use health::{hop_estimate, level_health, DegreeSummary, DirectedGraph, HopEstimate, LevelHealth};
 pub use spectral::{fiedler, spectral_report, Fiedler, Laplacian, SpectralOptions, SpectralReport, SweepCut};

@@ -41,7 +41,8 @@ fn analyze_json_matches_dense_spectra_and_info() {
     let dir = tempfile::tempdir().unwrap();
     let p = |f: &str| dir.path().join(f);
     let n = 400;
-    let data = geodex_testkit::clustered(n, 8, 4, 0.3, 11);
+    // A 2-sphere in 8 dimensions: the geometry section must find intrinsic dimension ≈ 2.
+    let data = geodex_testkit::sphere(n, 2, 8, 11);
     write_vecs(&p("base.fvecs"), &Matrix::new(8, data).unwrap());
     ok(&[
         "build",
@@ -58,6 +59,12 @@ fn analyze_json_matches_dense_spectra_and_info() {
     let v: Value = serde_json::from_str(&ok(&["analyze", "--index", s(&p("i.gdx")), "--json"])).unwrap();
     for key in ["lambda2", "lambda2_normalized", "conductance"] {
         assert!(v["spectral"][key].is_f64(), "analyze --json lacks spectral.{key}");
+    }
+    for key in ["intrinsic_dim_mle", "intrinsic_dim_twonn"] {
+        let d = v["geometry"][key]
+            .as_f64()
+            .unwrap_or_else(|| panic!("analyze --json lacks geometry.{key}"));
+        assert!((d - 2.0).abs() < 0.3, "geometry.{key} = {d} on a 2-sphere");
     }
     let info: Value = serde_json::from_str(&ok(&["info", "--index", s(&p("i.gdx")), "--json"])).unwrap();
     assert_eq!(v["graph"]["unreachable"], info["graph"]["unreachable"]);

@@ -54,13 +54,10 @@ pub fn clustered_u8(n: usize, dim: usize, clusters: usize, seed: u64) -> Vec<u8>
         .collect()
 }
 
-/// Points of a `d`-dimensional unit cube embedded isometrically in `ambient` ≥ d dimensions
-/// (by a fixed random rotation of the first d axes): intrinsic dimension exactly d.
-pub fn linear_manifold(n: usize, d: usize, ambient: usize, seed: u64) -> Vec<f32> {
-    let mut rng = Rng::new(seed);
-    let basis: Vec<f64> = (0..d * ambient).map(|_| rng.normal()).collect();
-    let mut q = basis;
-    for i in 0..d {
+/// `k` orthonormal rows of length `ambient` (Gram–Schmidt on Gaussian rows), row-major.
+fn orthonormal_frame(k: usize, ambient: usize, rng: &mut Rng) -> Vec<f64> {
+    let mut q: Vec<f64> = (0..k * ambient).map(|_| rng.normal()).collect();
+    for i in 0..k {
         for j in 0..i {
             let dot: f64 = (0..ambient)
                 .map(|t| q[i * ambient + t] * q[j * ambient + t])
@@ -75,12 +72,55 @@ pub fn linear_manifold(n: usize, d: usize, ambient: usize, seed: u64) -> Vec<f32
             .sqrt();
         (0..ambient).for_each(|t| q[i * ambient + t] /= norm);
     }
+    q
+}
+
+/// `n` points with `k` coordinates each from `point`, mapped isometrically into `ambient` ≥ k
+/// dimensions by a fixed random orthonormal frame (so all distances are kept).
+fn embedded(
+    n: usize,
+    k: usize,
+    ambient: usize,
+    seed: u64,
+    mut point: impl FnMut(&mut Rng) -> Vec<f64>,
+) -> Vec<f32> {
+    let mut rng = Rng::new(seed);
+    let q = orthonormal_frame(k, ambient, &mut rng);
     let mut out = Vec::with_capacity(n * ambient);
     for _ in 0..n {
-        let coords: Vec<f64> = (0..d).map(|_| rng.uniform()).collect();
-        out.extend((0..ambient).map(|t| (0..d).map(|i| coords[i] * q[i * ambient + t]).sum::<f64>() as f32));
+        let coords = point(&mut rng);
+        out.extend((0..ambient).map(|t| (0..k).map(|i| coords[i] * q[i * ambient + t]).sum::<f64>() as f32));
     }
     out
+}
+
+/// Points of a `d`-dimensional unit cube embedded isometrically in `ambient` ≥ d dimensions
+/// (by a fixed random rotation of the first d axes): intrinsic dimension exactly d.
+pub fn linear_manifold(n: usize, d: usize, ambient: usize, seed: u64) -> Vec<f32> {
+    embedded(n, d, ambient, seed, |rng| (0..d).map(|_| rng.uniform()).collect())
+}
+
+/// Uniform points on the unit `d`-sphere Sᵈ ⊂ R^{d+1}, embedded isometrically in `ambient` ≥
+/// d + 1 dimensions: a curved manifold without boundary, intrinsic dimension d.
+pub fn sphere(n: usize, d: usize, ambient: usize, seed: u64) -> Vec<f32> {
+    embedded(n, d + 1, ambient, seed, |rng| {
+        let g: Vec<f64> = (0..=d).map(|_| rng.normal()).collect();
+        let norm = g.iter().map(|x| x * x).sum::<f64>().sqrt();
+        g.into_iter().map(|x| x / norm).collect()
+    })
+}
+
+/// Uniform points on the flat `d`-torus (S¹)ᵈ ⊂ R^{2d} (each circle of radius 1), embedded
+/// isometrically in `ambient` ≥ 2d dimensions: intrinsic dimension d, no boundary.
+pub fn torus(n: usize, d: usize, ambient: usize, seed: u64) -> Vec<f32> {
+    embedded(n, 2 * d, ambient, seed, |rng| {
+        (0..d)
+            .flat_map(|_| {
+                let a = rng.uniform() * std::f64::consts::TAU;
+                [a.cos(), a.sin()]
+            })
+            .collect()
+    })
 }
 
 /// The reference dissimilarity of `metric` in `f64` (cosine normalises both sides here).

@@ -5,15 +5,17 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use geodex_analysis::{
-    hop_estimate, level_health, spectral_report, DirectedGraph, SpectralOptions, UndirectedGraph,
+    geometry_report, hop_estimate, index_rows, level_health, query_hardness, spectral_report, DirectedGraph,
+    GeometryOptions, HardnessOptions, SpectralOptions, UndirectedGraph,
 };
-use geodex_core::check_graph;
+use geodex_core::{check_graph, AnyIndex};
+use geodex_io::Role;
 use serde_json::json;
 
 use crate::failure::Failure;
 
 /// The sections `--only` can select.
-const SECTIONS: [&str; 2] = ["graph", "spectral"];
+const SECTIONS: [&str; 3] = ["graph", "spectral", "geometry"];
 
 /// Arguments of `geodex analyze`.
 #[derive(clap::Args, Debug)]
@@ -21,9 +23,21 @@ pub struct Args {
     /// Index file.
     #[arg(long)]
     pub index: PathBuf,
-    /// Sections to compute, comma-separated (graph, spectral); all by default.
+    /// Sections to compute, comma-separated (graph, spectral, geometry); all by default.
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
+    /// Query vectors: adds per-query local intrinsic dimension against recall and work.
+    #[arg(long)]
+    pub queries: Option<PathBuf>,
+    /// Beam width of the per-query searches.
+    #[arg(long, default_value_t = 32)]
+    pub ef: usize,
+    /// Neighbours per query (recall@k) of the per-query searches.
+    #[arg(long, default_value_t = 10)]
+    pub k: usize,
+    /// Points whose neighbourhoods the intrinsic-dimension estimators use.
+    #[arg(long, default_value_t = 2000)]
+    pub sample: usize,
     /// Breadth-first searches for the hop-distance estimate.
     #[arg(long, default_value_t = 32)]
     pub sources: usize,
@@ -72,12 +86,76 @@ pub fn run(a: Args) -> Result<(), Failure> {
         spectral["seconds"] = json!(super::round(started.elapsed().as_secs_f64(), 3));
         out["spectral"] = spectral;
     }
+    if wanted("geometry") {
+        let started = Instant::now();
+        let options = GeometryOptions {
+            sample: a.sample,
+            seed: a.seed,
+            ..Default::default()
+        };
+        let rows = match &index {
+            AnyIndex::F32(ix) => index_rows(ix),
+            AnyIndex::U8(ix) => index_rows(ix),
+        };
+        let mut geometry =
+            serde_json::to_value(geometry_report(&rows, index.info().dim, &options)?).expect("serialises");
+        if let Some(path) = &a.queries {
+            let queries = crate::data::read_vectors(path, Role::Queries, None)?;
+            let options = HardnessOptions {
+                k: a.k,
+                ef: a.ef,
+                ..Default::default()
+            };
+            let report = crate::with_typed!(&index, queries, path, |ix, q| {
+                query_hardness(ix, q.as_slice(), &options).map_err(crate::failure::in_file(path))?
+            });
+            geometry["queries"] = serde_json::to_value(report).expect("serialises");
+        }
+        geometry["seconds"] = json!(super::round(started.elapsed().as_secs_f64(), 3));
+        out["geometry"] = geometry;
+    }
     if a.json {
         super::print_json(&out);
     } else {
         print_table(&out);
     }
     Ok(())
+}
+
+fn print_geometry(g: &serde_json::Value) {
+    let f = |v: &serde_json::Value, k: &str| v[k].as_f64().unwrap_or(f64::NAN);
+    println!(
+        "-- geometry ({} s; {} sampled points, k = {})",
+        g["seconds"], g["sample"], g["k"]
+    );
+    println!("ambient dimension     {}", g["ambient_dim"]);
+    println!(
+        "intrinsic dimension   MLE {:.2}, TwoNN {:.2}",
+        f(g, "intrinsic_dim_mle"),
+        f(g, "intrinsic_dim_twonn")
+    );
+    println!(
+        "CV of squared dists   {:.4} (√(2/D) = {:.4}, √(2/d_MLE) = {:.4})",
+        f(g, "cv_squared_distances"),
+        f(g, "cv_predicted_ambient"),
+        f(g, "cv_predicted_intrinsic")
+    );
+    println!("relative contrast     {:.3}", f(g, "relative_contrast"));
+    if let Some(q) = g.get("queries") {
+        println!(
+            "queries               {} at ef {}: mean recall@{} {:.4}, mean LID {:.2}",
+            q["queries"],
+            q["ef"],
+            q["k"],
+            f(q, "mean_recall"),
+            f(q, "mean_lid")
+        );
+        println!(
+            "LID vs work           Spearman ρ(LID, recall) = {:+.3}, ρ(LID, distances) = {:+.3}",
+            f(q, "spearman_lid_recall"),
+            f(q, "spearman_lid_distances")
+        );
+    }
 }
 
 fn print_table(v: &serde_json::Value) {
@@ -115,6 +193,9 @@ fn print_table(v: &serde_json::Value) {
             );
         }
     }
+    if let Some(g) = v.get("geometry") {
+        print_geometry(g);
+    }
     if let Some(s) = v.get("spectral") {
         let f = |k: &str| s[k].as_f64().unwrap_or(f64::NAN);
         println!("-- spectral, symmetrised level 0 ({} s)", s["seconds"]);
@@ -132,7 +213,7 @@ fn print_table(v: &serde_json::Value) {
                 "VIOLATED"
             }
         );
-        println!("sweep cut             {} nodes on the small side", s["cut_size"]);
+        println!("sweep cut             {} nodes on its first side", s["cut_size"]);
         println!(
             "solver                {} operator applications, residuals {:.1e} / {:.1e}{}",
             s["matvecs"],
