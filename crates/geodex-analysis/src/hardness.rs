@@ -75,6 +75,33 @@ pub fn euclidean_rows<T: Component>(rows: &[T], dim: usize, metric: Metric) -> V
     out
 }
 
+/// The index's stored vectors, row-major.
+fn stored_rows<T: Component>(index: &Index<T>) -> Vec<T> {
+    (0..index.len() as u32)
+        .flat_map(|i| index.vector(geodex_core::NodeId(i)).iter().copied())
+        .collect()
+}
+
+/// Node ids of the exact `k` nearest stored vectors to each query, under the index's metric.
+pub fn exact_neighbours<T: Component>(
+    index: &Index<T>,
+    queries: &[T],
+    k: usize,
+) -> Result<Vec<Vec<u32>>, CoreError> {
+    let knn = exact_knn(
+        &stored_rows(index),
+        queries,
+        index.dim(),
+        k,
+        index.metric(),
+        &|_| {},
+    )?;
+    Ok(knn
+        .into_iter()
+        .map(|hits| hits.into_iter().map(|h| h.id).collect())
+        .collect())
+}
+
 /// The index's stored vectors as `f32` rows (normalised under cosine, as stored).
 pub fn index_rows<T: Component>(index: &Index<T>) -> Vec<f32> {
     (0..index.len() as u32)
@@ -89,9 +116,7 @@ pub fn query_hardness<T: Component>(
     options: &HardnessOptions,
 ) -> Result<HardnessReport, CoreError> {
     let (dim, metric) = (index.dim(), index.metric());
-    let base: Vec<T> = (0..index.len() as u32)
-        .flat_map(|i| index.vector(geodex_core::NodeId(i)).iter().copied())
-        .collect();
+    let base = stored_rows(index);
     let truth = exact_knn(&base, queries, dim, options.k, metric, &|_| {})?;
     let lid_dists = neighbour_distances(
         &euclidean_rows(&base, dim, metric),

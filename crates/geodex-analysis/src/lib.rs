@@ -10,7 +10,9 @@
 //!   contrast, per-query local intrinsic dimension (THEORY.md §2.3, §3.1);
 //! - [`lanczos`]: the sparse symmetric eigensolver (Lanczos with full reorthogonalisation);
 //! - [`spectral`]: λ₂ and the Fiedler vector of the combinatorial and normalised Laplacians,
-//!   the Fiedler sweep cut's conductance and the Cheeger check (THEORY.md §3.3).
+//!   the Fiedler sweep cut's conductance and the Cheeger check (THEORY.md §3.3);
+//! - [`topology`]: β₀ barcode and β₁ of the edge-length filtration, redundant links,
+//!   percolation of level 0 with recall (THEORY.md §9.1, §9.3).
 #![deny(missing_docs)]
 
 pub mod adjacency;
@@ -19,9 +21,14 @@ pub mod hardness;
 pub mod health;
 pub mod lanczos;
 pub mod spectral;
+pub mod topology;
 
 pub use adjacency::UndirectedGraph;
 pub use geometry::{geometry_report, GeometryOptions, GeometryReport};
-pub use hardness::{index_rows, query_hardness, HardnessOptions, HardnessReport};
+pub use hardness::{exact_neighbours, index_rows, query_hardness, HardnessOptions, HardnessReport};
 pub use health::{hop_estimate, level_health, DegreeSummary, DirectedGraph, HopEstimate, LevelHealth};
 pub use spectral::{fiedler, spectral_report, Fiedler, Laplacian, SpectralOptions, SpectralReport, SweepCut};
+pub use topology::{
+    percolation, percolation_recall, percolation_threshold, removal_order, topology_report, PercolationStep,
+    TopologyReport,
+};

@@ -8,7 +8,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::buf::Buf;
-use crate::graph::{BuilderGraph, FrozenGraph, FrozenView};
+use crate::graph::{BuilderGraph, FrozenGraph, FrozenView, GraphView};
 use crate::levels::draw_levels;
 use crate::search::{knn, SearchStats, Space};
 use crate::validate::check_and_prepare;
@@ -256,6 +256,39 @@ impl<T: Component> Index<T> {
         ctx: &mut SearchContext,
         out: &mut Vec<crate::Hit>,
     ) -> Result<SearchStats, CoreError> {
+        self.search_graph_into(&self.graph.view(), query, params, ctx, out)
+    }
+
+    /// Searches this index's vectors over another graph on the same nodes: for experiments on
+    /// perturbed graphs (links removed, rewired, learned), which `geodex-analysis` runs. The
+    /// graph must have exactly this index's node count.
+    pub fn search_over<G: GraphView>(
+        &self,
+        graph: &G,
+        query: &[T],
+        params: &SearchParams<'_>,
+        ctx: &mut SearchContext,
+    ) -> Result<(Vec<Hit>, SearchStats), CoreError> {
+        if graph.node_count() != self.len() {
+            return Err(CoreError::InvalidParameter(format!(
+                "the graph has {} nodes, the index {}",
+                graph.node_count(),
+                self.len()
+            )));
+        }
+        let mut out = Vec::with_capacity(params.k);
+        let stats = self.search_graph_into(graph, query, params, ctx, &mut out)?;
+        Ok((out, stats))
+    }
+
+    fn search_graph_into<G: GraphView>(
+        &self,
+        graph: &G,
+        query: &[T],
+        params: &SearchParams<'_>,
+        ctx: &mut SearchContext,
+        out: &mut Vec<crate::Hit>,
+    ) -> Result<SearchStats, CoreError> {
         params.validate()?;
         if query.len() != self.dim {
             return Err(CoreError::DimensionMismatch {
@@ -271,6 +304,7 @@ impl<T: Component> Index<T> {
                 self.isa,
                 KnnVisitor {
                     index: self,
+                    graph,
                     query: q,
                     params,
                     ctx,
@@ -365,14 +399,15 @@ impl<T: Component> Index<T> {
     }
 }
 
-struct KnnVisitor<'a, 'p, T> {
+struct KnnVisitor<'a, 'p, T, G> {
     index: &'a Index<T>,
+    graph: &'a G,
     query: &'a [T],
     params: &'a SearchParams<'p>,
     ctx: &'a mut SearchContext,
 }
 
-impl<T: Component> KernelVisitor<T> for KnnVisitor<'_, '_, T> {
+impl<T: Component, G: GraphView> KernelVisitor<T> for KnnVisitor<'_, '_, T, G> {
     type Output = SearchStats;
     fn visit<D: Distance<T>>(self, dist: D) -> SearchStats {
         let ix = self.index;
@@ -381,14 +416,14 @@ impl<T: Component> KernelVisitor<T> for KnnVisitor<'_, '_, T> {
             dim: ix.dim,
             dist,
         };
-        let g = ix.graph.view();
+        let g = self.graph;
         let (k, ef) = (self.params.k, self.params.ef);
         match self.params.filter {
-            None if !ix.has_tombstones => knn(&g, &space, self.query, k, ef, self.ctx, |_| true),
+            None if !ix.has_tombstones => knn(g, &space, self.query, k, ef, self.ctx, |_| true),
             filter => {
                 let keys = ix.keys.as_slice();
                 let accept = |n: u32| ix.is_live(n) && filter.is_none_or(|f| f(Key(keys[n as usize])));
-                knn(&g, &space, self.query, k, ef, self.ctx, accept)
+                knn(g, &space, self.query, k, ef, self.ctx, accept)
             }
         }
     }

@@ -1,12 +1,14 @@
-//! `geodex analyze`: graph health and spectra of an index (the theory instrument, THEORY.md
-//! §3.3), computed by `geodex-analysis` through the read-only graph view.
+//! `geodex analyze`: graph health, spectra, topology and data geometry of an index (the theory
+//! instrument: THEORY.md §2.3, §3.1, §3.3, §9.1, §9.3), computed by `geodex-analysis` through
+//! the read-only graph view.
 
 use std::path::PathBuf;
 use std::time::Instant;
 
 use geodex_analysis::{
-    geometry_report, hop_estimate, index_rows, level_health, query_hardness, spectral_report, DirectedGraph,
-    GeometryOptions, HardnessOptions, SpectralOptions, UndirectedGraph,
+    exact_neighbours, geometry_report, hop_estimate, index_rows, level_health, percolation,
+    percolation_recall, percolation_threshold, query_hardness, removal_order, spectral_report,
+    topology_report, DirectedGraph, GeometryOptions, HardnessOptions, SpectralOptions, UndirectedGraph,
 };
 use geodex_core::{check_graph, AnyIndex};
 use geodex_io::Role;
@@ -15,7 +17,10 @@ use serde_json::json;
 use crate::failure::Failure;
 
 /// The sections `--only` can select.
-const SECTIONS: [&str; 3] = ["graph", "spectral", "geometry"];
+const SECTIONS: [&str; 4] = ["graph", "spectral", "topology", "geometry"];
+
+/// Fractions of level-0 links the percolation experiment removes.
+const PERCOLATION_STEPS: [f64; 13] = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.98];
 
 /// Arguments of `geodex analyze`.
 #[derive(clap::Args, Debug)]
@@ -23,7 +28,7 @@ pub struct Args {
     /// Index file.
     #[arg(long)]
     pub index: PathBuf,
-    /// Sections to compute, comma-separated (graph, spectral, geometry); all by default.
+    /// Sections to compute, comma-separated (graph, spectral, topology, geometry); all by default.
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
     /// Query vectors: adds per-query local intrinsic dimension against recall and work.
@@ -86,6 +91,39 @@ pub fn run(a: Args) -> Result<(), Failure> {
         spectral["seconds"] = json!(super::round(started.elapsed().as_secs_f64(), 3));
         out["spectral"] = spectral;
     }
+    if wanted("topology") {
+        let started = Instant::now();
+        let rows = stored_rows_f32(&index);
+        let dim = index.info().dim;
+        let length = |a: u32, b: u32| {
+            let (x, y) = (&rows[a as usize * dim..][..dim], &rows[b as usize * dim..][..dim]);
+            x.iter()
+                .zip(y)
+                .map(|(p, q)| ((p - q) as f64).powi(2))
+                .sum::<f64>()
+                .sqrt()
+        };
+        let g = UndirectedGraph::from_level(&view, 0);
+        let mut topology = serde_json::to_value(topology_report(&g, length)).expect("serialises");
+        let steps = percolation(&g, &PERCOLATION_STEPS, a.seed);
+        let mut perc = serde_json::to_value(&steps).expect("serialises");
+        if let Some(path) = &a.queries {
+            let order = removal_order(&g, a.seed);
+            let queries = crate::data::read_vectors(path, Role::Queries, None)?;
+            let recall = crate::with_typed!(&index, queries, path, |ix, q| {
+                let truth = exact_neighbours(ix, q.as_slice(), a.k).map_err(crate::failure::in_file(path))?;
+                percolation_recall(ix, &order, &PERCOLATION_STEPS, q.as_slice(), &truth, a.k, a.ef)
+                    .map_err(crate::failure::in_file(path))?
+            });
+            for (step, r) in perc.as_array_mut().into_iter().flatten().zip(recall) {
+                step["recall"] = json!(r);
+            }
+        }
+        topology["percolation"] = perc;
+        topology["percolation_threshold"] = json!(percolation_threshold(&steps));
+        topology["seconds"] = json!(super::round(started.elapsed().as_secs_f64(), 3));
+        out["topology"] = topology;
+    }
     if wanted("geometry") {
         let started = Instant::now();
         let options = GeometryOptions {
@@ -93,10 +131,7 @@ pub fn run(a: Args) -> Result<(), Failure> {
             seed: a.seed,
             ..Default::default()
         };
-        let rows = match &index {
-            AnyIndex::F32(ix) => index_rows(ix),
-            AnyIndex::U8(ix) => index_rows(ix),
-        };
+        let rows = stored_rows_f32(&index);
         let mut geometry =
             serde_json::to_value(geometry_report(&rows, index.info().dim, &options)?).expect("serialises");
         if let Some(path) = &a.queries {
@@ -120,6 +155,57 @@ pub fn run(a: Args) -> Result<(), Failure> {
         print_table(&out);
     }
     Ok(())
+}
+
+/// The index's vectors as `f32` rows (normalised under cosine, as stored).
+fn stored_rows_f32(index: &AnyIndex) -> Vec<f32> {
+    match index {
+        AnyIndex::F32(ix) => index_rows(ix),
+        AnyIndex::U8(ix) => index_rows(ix),
+    }
+}
+
+fn print_topology(t: &serde_json::Value) {
+    let f = |v: &serde_json::Value, k: &str| v[k].as_f64().unwrap_or(f64::NAN);
+    println!(
+        "-- topology of the level-0 edge-length filtration ({} s)",
+        t["seconds"]
+    );
+    println!(
+        "β₀ / β₁ at the end    {} / {} ({} nodes, {} edges)",
+        t["beta0_final"], t["beta1_final"], t["nodes"], t["edges"]
+    );
+    let q = t["beta0_death_quantiles"].as_array().cloned().unwrap_or_default();
+    let at = |i: usize| q.get(i).and_then(|x| x.as_f64()).unwrap_or(f64::NAN);
+    println!(
+        "β₀ bar deaths         min {:.4}, median {:.4}, 90 % {:.4}, max {:.4}",
+        at(0),
+        at(5),
+        at(9),
+        at(10)
+    );
+    println!(
+        "redundant links       {} ({:.1} %): each closes a cycle a triangle of shorter links fills",
+        t["redundant_links"],
+        100.0 * f(t, "redundant_share")
+    );
+    println!("percolation           removed  giant  components  recall");
+    for s in t["percolation"].as_array().into_iter().flatten() {
+        let recall = s
+            .get("recall")
+            .and_then(|r| r.as_f64())
+            .map_or("-".to_string(), |r| format!("{r:.4}"));
+        println!(
+            "                      {:>6.2}  {:>6.4}  {:>10}  {recall:>6}",
+            f(s, "removed"),
+            f(s, "giant_fraction"),
+            s["components"]
+        );
+    }
+    let threshold = t["percolation_threshold"]
+        .as_f64()
+        .map_or("not reached".to_string(), |x| format!("{x:.2}"));
+    println!("giant < 50 % from     {threshold} of links removed");
 }
 
 fn print_geometry(g: &serde_json::Value) {
@@ -192,6 +278,9 @@ fn print_table(v: &serde_json::Value) {
                 i["mean"].as_f64().unwrap_or(0.0)
             );
         }
+    }
+    if let Some(t) = v.get("topology") {
+        print_topology(t);
     }
     if let Some(g) = v.get("geometry") {
         print_geometry(g);
