@@ -24,14 +24,7 @@ impl UndirectedGraph {
         }
         pairs.sort_unstable();
         pairs.dedup();
-        let mut offsets = vec![0usize; n + 1];
-        for &(a, _) in &pairs {
-            offsets[a as usize + 1] += 1;
-        }
-        for u in 0..n {
-            offsets[u + 1] += offsets[u];
-        }
-        let targets = pairs.into_iter().map(|(_, b)| b).collect();
+        let (offsets, targets) = compressed_rows(n, pairs);
         UndirectedGraph { offsets, targets }
     }
 
@@ -39,12 +32,7 @@ impl UndirectedGraph {
     /// list on `level` are kept as isolated nodes (so ids stay the index's ids); use level 0,
     /// where every node has a list, for the spectral measurements.
     pub fn from_level<G: GraphView>(g: &G, level: usize) -> Self {
-        let n = g.node_count();
-        let mut edges = Vec::new();
-        for u in (0..n as u32).filter(|&u| g.level(u) >= level) {
-            edges.extend(g.links(u, level).iter().map(|&v| (u, v)));
-        }
-        Self::from_edges(n, edges)
+        Self::from_edges(g.node_count(), level_links(g, level))
     }
 
     /// Number of nodes.
@@ -108,6 +96,28 @@ impl UndirectedGraph {
             *yu = self.neighbors(u).iter().map(|&v| x[v as usize]).sum();
         });
     }
+}
+
+/// Every directed link `(u, v)` of `level`.
+pub(crate) fn level_links<G: GraphView>(g: &G, level: usize) -> Vec<(u32, u32)> {
+    let mut links = Vec::new();
+    for u in (0..g.node_count() as u32).filter(|&u| g.level(u) >= level) {
+        links.extend(g.links(u, level).iter().map(|&v| (u, v)));
+    }
+    links
+}
+
+/// Compressed rows of `pairs` (sorted by source) on nodes `0..n`: row u is
+/// `targets[offsets[u]..offsets[u + 1]]`.
+pub(crate) fn compressed_rows(n: usize, pairs: Vec<(u32, u32)>) -> (Vec<usize>, Vec<u32>) {
+    let mut offsets = vec![0usize; n + 1];
+    for &(a, _) in &pairs {
+        offsets[a as usize + 1] += 1;
+    }
+    for u in 0..n {
+        offsets[u + 1] += offsets[u];
+    }
+    (offsets, pairs.into_iter().map(|(_, b)| b).collect())
 }
 
 #[cfg(test)]

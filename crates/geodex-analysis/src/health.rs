@@ -3,6 +3,8 @@
 //! searches.
 
 use geodex_core::GraphView;
+
+use crate::adjacency::{compressed_rows, level_links};
 use rand_core::{RngCore, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use serde::Serialize;
@@ -22,27 +24,13 @@ impl DirectedGraph {
             .filter(|&(a, b)| (a as usize) < n && (b as usize) < n)
             .collect();
         pairs.sort_unstable();
-        let mut offsets = vec![0usize; n + 1];
-        for &(a, _) in &pairs {
-            offsets[a as usize + 1] += 1;
-        }
-        for u in 0..n {
-            offsets[u + 1] += offsets[u];
-        }
-        DirectedGraph {
-            offsets,
-            targets: pairs.into_iter().map(|(_, b)| b).collect(),
-        }
+        let (offsets, targets) = compressed_rows(n, pairs);
+        DirectedGraph { offsets, targets }
     }
 
     /// The links of `level` of an HNSW graph (nodes without a list there have none).
     pub fn from_level<G: GraphView>(g: &G, level: usize) -> Self {
-        let n = g.node_count();
-        let mut links = Vec::new();
-        for u in (0..n as u32).filter(|&u| g.level(u) >= level) {
-            links.extend(g.links(u, level).iter().map(|&v| (u, v)));
-        }
-        Self::from_links(n, links)
+        Self::from_links(g.node_count(), level_links(g, level))
     }
 
     /// Number of nodes.

@@ -90,21 +90,23 @@ fn top_ritz(alpha: &[f64], beta: &[f64]) -> (f64, Vec<f64>) {
 }
 
 /// The largest eigenpair of the symmetric operator `apply` (y ← B·x) restricted to the
-/// orthogonal complement of the unit vector `deflate`, starting from `start`.
+/// orthogonal complement of the orthonormal vectors `deflate` (known eigenvectors), starting
+/// from `start`.
 ///
 /// `scale` should bound ‖B‖ (it sets the convergence test). Invariant: every basis vector is
 /// orthogonal to `deflate` and to the others to working precision (two Gram–Schmidt passes).
 pub fn largest_eigenpair(
     apply: impl Fn(&[f64], &mut [f64]),
-    deflate: &[f64],
+    deflate: &[Vec<f64>],
     start: Vec<f64>,
     scale: f64,
     options: &LanczosOptions,
 ) -> EigenPair {
     let n = start.len();
     let mut x = start;
-    let deflation = [deflate.to_vec()];
-    orthogonalise(&mut x, &deflation);
+    let deflation = deflate;
+    orthogonalise(&mut x, deflation);
+    orthogonalise(&mut x, deflation);
     let mut matvecs = 0;
     let mut best = EigenPair {
         value: f64::NAN,
@@ -130,7 +132,7 @@ pub fn largest_eigenpair(
             alpha.push(dot(&w, v));
             orthogonalise(&mut w, &basis);
             orthogonalise(&mut w, &basis);
-            orthogonalise(&mut w, &deflation);
+            orthogonalise(&mut w, deflation);
             let b = norm(&w);
             let full = basis.len() >= limit || b <= 1e-12 * scale;
             let check = full || basis.len() % 16 == 0;
@@ -201,7 +203,7 @@ mod tests {
         let mut e0 = vec![0.0; 50];
         e0[0] = 1.0;
         let start = (0..50).map(|i| 1.0 + i as f64).collect();
-        let p = largest_eigenpair(apply, &e0, start, 10.0, &LanczosOptions::default());
+        let p = largest_eigenpair(apply, &[e0], start, 10.0, &LanczosOptions::default());
         assert!(p.converged);
         assert!((p.value - (7.0 - 1e-3)).abs() < 1e-9, "{}", p.value);
         assert!(p.vector[1].abs() > 1.0 - 1e-9);

@@ -27,7 +27,10 @@ pub use adjacency::UndirectedGraph;
 pub use geometry::{geometry_report, GeometryOptions, GeometryReport};
 pub use hardness::{exact_neighbours, index_rows, query_hardness, HardnessOptions, HardnessReport};
 pub use health::{hop_estimate, level_health, DegreeSummary, DirectedGraph, HopEstimate, LevelHealth};
-pub use spectral::{fiedler, spectral_report, Fiedler, Laplacian, SpectralOptions, SpectralReport, SweepCut};
+pub use spectral::{
+    fiedler, smallest_eigenvalues, spectral_report, Fiedler, Laplacian, SpectralOptions, SpectralReport,
+    SweepCut,
+};
 pub use topology::{
     percolation, percolation_recall, percolation_threshold, removal_order, topology_report, PercolationStep,
     TopologyReport,

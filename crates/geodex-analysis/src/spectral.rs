@@ -63,6 +63,65 @@ pub struct Fiedler {
     pub converged: bool,
 }
 
+/// σI − Laplacian as an operator, with σ and the Laplacian's unit null vector.
+struct Shifted<'g> {
+    g: &'g UndirectedGraph,
+    laplacian: Laplacian,
+    sigma: f64,
+    degree: Vec<f64>,
+    inv_sqrt_degree: Vec<f64>,
+    null: Vec<f64>,
+    scratch: std::cell::RefCell<Vec<f64>>,
+}
+
+impl<'g> Shifted<'g> {
+    fn new(g: &'g UndirectedGraph, laplacian: Laplacian) -> Self {
+        let n = g.node_count();
+        let degree: Vec<f64> = (0..n).map(|u| g.degree(u) as f64).collect();
+        let (null, sigma) = match laplacian {
+            Laplacian::Combinatorial => (vec![1.0; n], 2.0 * g.max_degree() as f64),
+            Laplacian::Normalized => (degree.iter().map(|d| d.sqrt()).collect(), 2.0),
+        };
+        let inv_sqrt_degree = degree
+            .iter()
+            .map(|&d| if d > 0.0 { 1.0 / d.sqrt() } else { 0.0 })
+            .collect();
+        Shifted {
+            g,
+            laplacian,
+            sigma,
+            degree,
+            inv_sqrt_degree,
+            null: unit(null),
+            scratch: std::cell::RefCell::new(vec![0.0; n]),
+        }
+    }
+
+    /// y = (σI − Laplacian)·x.
+    fn apply(&self, x: &[f64], y: &mut [f64]) {
+        let (n, sigma) = (x.len(), self.sigma);
+        match self.laplacian {
+            Laplacian::Combinatorial => {
+                self.g.adjacency_apply(x, y);
+                for u in 0..n {
+                    y[u] += (sigma - self.degree[u]) * x[u];
+                }
+            }
+            Laplacian::Normalized => {
+                // σI − 𝓛 = (σ − 1)I + D^{-1/2} A D^{-1/2}.
+                let mut s = self.scratch.borrow_mut();
+                for u in 0..n {
+                    s[u] = x[u] * self.inv_sqrt_degree[u];
+                }
+                self.g.adjacency_apply(&s[..], y);
+                for u in 0..n {
+                    y[u] = y[u] * self.inv_sqrt_degree[u] + (sigma - 1.0) * x[u];
+                }
+            }
+        }
+    }
+}
+
 /// λ₂ of `laplacian` for `g` (at least 2 nodes; for fewer, λ₂ is undefined and 0 is returned).
 pub fn fiedler(g: &UndirectedGraph, laplacian: Laplacian, options: &SpectralOptions) -> Fiedler {
     let n = g.node_count();
@@ -70,47 +129,46 @@ pub fn fiedler(g: &UndirectedGraph, laplacian: Laplacian, options: &SpectralOpti
     if n < 2 || components > 1 {
         return disconnected(g, laplacian, &labels);
     }
-    let degree: Vec<f64> = (0..n).map(|u| g.degree(u) as f64).collect();
-    let (null, sigma) = match laplacian {
-        Laplacian::Combinatorial => (vec![1.0; n], 2.0 * g.max_degree() as f64),
-        Laplacian::Normalized => (degree.iter().map(|d| d.sqrt()).collect(), 2.0),
-    };
-    let null = unit(null);
-    let inv_sqrt_degree: Vec<f64> = degree
-        .iter()
-        .map(|&d| if d > 0.0 { 1.0 / d.sqrt() } else { 0.0 })
-        .collect();
-    let scratch = std::cell::RefCell::new(vec![0.0; n]);
-    // y = (σI − Laplacian)·x.
-    let shifted = |x: &[f64], y: &mut [f64]| match laplacian {
-        Laplacian::Combinatorial => {
-            g.adjacency_apply(x, y);
-            for u in 0..n {
-                y[u] += (sigma - degree[u]) * x[u];
-            }
-        }
-        Laplacian::Normalized => {
-            // σI − 𝓛 = (σ − 1)I + D^{-1/2} A D^{-1/2}.
-            let mut s = scratch.borrow_mut();
-            for u in 0..n {
-                s[u] = x[u] * inv_sqrt_degree[u];
-            }
-            g.adjacency_apply(&s[..], y);
-            for u in 0..n {
-                y[u] = y[u] * inv_sqrt_degree[u] + (sigma - 1.0) * x[u];
-            }
-        }
-    };
+    let op = Shifted::new(g, laplacian);
     let start = random_vector(n, options.seed);
-    let pair = largest_eigenpair(shifted, &null, start, sigma, &options.lanczos);
+    let pair = largest_eigenpair(
+        |x, y| op.apply(x, y),
+        std::slice::from_ref(&op.null),
+        start,
+        op.sigma,
+        &options.lanczos,
+    );
     Fiedler {
         laplacian,
-        lambda2: (sigma - pair.value).max(0.0),
+        lambda2: (op.sigma - pair.value).max(0.0),
         vector: pair.vector,
         residual: pair.residual,
         matvecs: pair.matvecs,
         converged: pair.converged,
     }
+}
+
+/// The `count` smallest eigenvalues of `laplacian` above the trivial 0 (λ₂ ≤ λ₃ ≤ …), one
+/// deflated Lanczos solve each (every solve deflates the null vector and the eigenvectors
+/// found so far, so repeated eigenvalues appear as often as their multiplicity). For a
+/// connected graph; a disconnected one gets zeros for its extra components first.
+pub fn smallest_eigenvalues(
+    g: &UndirectedGraph,
+    laplacian: Laplacian,
+    count: usize,
+    options: &SpectralOptions,
+) -> Vec<f64> {
+    let n = g.node_count();
+    let op = Shifted::new(g, laplacian);
+    let mut found = vec![op.null.clone()];
+    let mut values = Vec::new();
+    for i in 0..count.min(n.saturating_sub(1)) {
+        let start = random_vector(n, options.seed.wrapping_add(i as u64));
+        let pair = largest_eigenpair(|x, y| op.apply(x, y), &found, start, op.sigma, &options.lanczos);
+        values.push((op.sigma - pair.value).max(0.0));
+        found.push(pair.vector);
+    }
+    values
 }
 
 /// λ₂ = 0 with the (null-vector-orthogonal) indicator of the first component as eigenvector.

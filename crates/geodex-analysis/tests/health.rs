@@ -1,18 +1,11 @@
 //! Strongly connected components against a transitive-closure computation, hop distances on
 //! graphs with known eccentricities, degree summaries of a real index against a direct count.
 
-use geodex_analysis::{hop_estimate, level_health, DirectedGraph};
-use geodex_core::{BuildParams, GraphView, Index, Metric};
+mod common;
 
-fn lcg(seed: u64) -> impl FnMut() -> u64 {
-    let mut s = seed;
-    move || {
-        s = s
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        s >> 33
-    }
-}
+use common::{lcg, small_index};
+use geodex_analysis::{hop_estimate, level_health, DirectedGraph};
+use geodex_core::GraphView;
 
 /// SCC labels from reachability: u and v share a component iff each reaches the other.
 fn scc_by_closure(n: usize, links: &[(u32, u32)]) -> Vec<Vec<bool>> {
@@ -72,17 +65,8 @@ fn directed_cycle_hops() {
 
 #[test]
 fn degree_summaries_of_a_built_index_match_a_direct_count() {
-    let mut next = lcg(9);
     let (n, dim) = (600usize, 8usize);
-    let data: Vec<f32> = (0..n * dim).map(|_| (next() % 1000) as f32 / 1000.0).collect();
-    let params = BuildParams {
-        metric: Metric::L2,
-        m: 6,
-        ef_construction: 40,
-        threads: Some(1),
-        ..Default::default()
-    };
-    let index = Index::build(data, dim, &params, &|_| {}).unwrap();
+    let (_, index) = small_index(n, dim, 9);
     let g = index.graph();
     let health = level_health(&g);
     let top = g.entry_point().unwrap().1;

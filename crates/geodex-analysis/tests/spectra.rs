@@ -254,3 +254,47 @@ fn sweep_of_a_dumbbell_finds_the_bridge() {
     let cut = sweep_cut(&g, &f.vector).expect("a cut");
     assert_eq!(cut.cut_edges, 1);
 }
+
+#[test]
+fn smallest_eigenvalues_with_multiplicity() {
+    use geodex_analysis::smallest_eigenvalues;
+    // Cycle C_n: 2 − 2cos(2πj/n), j = 1, 1, 2, 2, … (each twice).
+    let n = 40u32;
+    let got = smallest_eigenvalues(
+        &cycle(n),
+        Laplacian::Combinatorial,
+        6,
+        &SpectralOptions::default(),
+    );
+    for (i, g) in got.iter().enumerate() {
+        let j = (i / 2 + 1) as f64;
+        let want = 2.0 - 2.0 * (2.0 * PI * j / n as f64).cos();
+        assert!((g - want).abs() < 1e-6, "eigenvalue {i}: {g} vs {want}");
+    }
+    // A random graph against the dense spectrum.
+    let g = random_graph(50, 0.08, 3);
+    let n = g.node_count();
+    let dense = DMatrix::from_fn(n, n, |i, j| {
+        let a = if g.neighbors(i).contains(&(j as u32)) {
+            1.0
+        } else {
+            0.0
+        };
+        if i == j {
+            1.0
+        } else {
+            -a / ((g.degree(i) * g.degree(j)) as f64).sqrt()
+        }
+    });
+    let mut want: Vec<f64> = dense.symmetric_eigen().eigenvalues.iter().copied().collect();
+    want.sort_by(f64::total_cmp);
+    let got = smallest_eigenvalues(&g, Laplacian::Normalized, 5, &SpectralOptions::default());
+    for (i, g) in got.iter().enumerate() {
+        assert!(
+            (g - want[i + 1]).abs() < 1e-6,
+            "eigenvalue {}: {g} vs dense {}",
+            i + 2,
+            want[i + 1]
+        );
+    }
+}

@@ -4,19 +4,12 @@
 //! links equal a brute-force triangle search, percolation components equal a recount, and
 //! searching the unthinned view equals the index's own search.
 
+mod common;
+
+use common::{lcg, small_index};
 use geodex_analysis::topology::{percolation, removal_order, topology_report, Thinned};
 use geodex_analysis::UndirectedGraph;
-use geodex_core::{BuildParams, GraphView, Index, Metric, SearchContext, SearchParams};
-
-fn lcg(seed: u64) -> impl FnMut() -> u64 {
-    let mut s = seed;
-    move || {
-        s = s
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        s >> 33
-    }
-}
+use geodex_core::{GraphView, SearchContext, SearchParams};
 
 /// A random graph on points in the plane, edge length = Euclidean distance.
 fn planar(n: usize, m: usize, seed: u64) -> (UndirectedGraph, Vec<[f64; 2]>) {
@@ -154,17 +147,8 @@ fn percolation_components_match_a_recount() {
 
 #[test]
 fn thinned_views_remove_exactly_the_chosen_links_and_search_over_the_full_view_is_search() {
-    let mut next = lcg(3);
     let (n, dim) = (800usize, 6usize);
-    let data: Vec<f32> = (0..n * dim).map(|_| (next() % 1000) as f32 / 1000.0).collect();
-    let params = BuildParams {
-        metric: Metric::L2,
-        m: 6,
-        ef_construction: 40,
-        threads: Some(1),
-        ..Default::default()
-    };
-    let index = Index::build(data.clone(), dim, &params, &|_| {}).unwrap();
+    let (data, index) = small_index(n, dim, 3);
     let full = index.graph();
     let sym = UndirectedGraph::from_level(&full, 0);
     let order = removal_order(&sym, 9);

@@ -9,9 +9,9 @@ use geodex_io::Matrix;
 use nalgebra::DMatrix;
 use serde_json::Value;
 
-/// Second-smallest eigenvalue of the combinatorial and normalised Laplacians of the undirected
-/// graph of `tsv` (directed links `u<TAB>v`), by a dense symmetric eigendecomposition.
-fn dense_lambda2(tsv: &str, n: usize) -> (f64, f64) {
+/// Spectra (ascending) of the combinatorial and normalised Laplacians of the undirected graph
+/// of `tsv` (directed links `u<TAB>v`), by a dense symmetric eigendecomposition.
+fn dense_spectra(tsv: &str, n: usize) -> (Vec<f64>, Vec<f64>) {
     let mut a = DMatrix::<f64>::zeros(n, n);
     for line in tsv.lines() {
         let (u, v) = line.split_once('\t').unwrap();
@@ -28,12 +28,12 @@ fn dense_lambda2(tsv: &str, n: usize) -> (f64, f64) {
             -a[(i, j)] / (d[i] * d[j]).sqrt()
         }
     });
-    let second = |m: DMatrix<f64>| {
+    let sorted = |m: DMatrix<f64>| {
         let mut v: Vec<f64> = m.symmetric_eigen().eigenvalues.iter().copied().collect();
         v.sort_by(f64::total_cmp);
-        v[1]
+        v
     };
-    (second(comb), second(norm))
+    (sorted(comb), sorted(norm))
 }
 
 #[test]
@@ -56,7 +56,20 @@ fn analyze_json_matches_dense_spectra_and_info() {
         "6",
         "--quiet",
     ]);
-    let v: Value = serde_json::from_str(&ok(&["analyze", "--index", s(&p("i.gdx")), "--json"])).unwrap();
+    let plots = p("plots");
+    let v: Value = serde_json::from_str(&ok(&[
+        "analyze",
+        "--index",
+        s(&p("i.gdx")),
+        "--json",
+        "--plots",
+        s(&plots),
+    ]))
+    .unwrap();
+    for png in ["degrees", "spectrum", "barcode", "percolation"] {
+        let bytes = std::fs::read(plots.join(format!("{png}.png"))).unwrap();
+        assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"), "{png}.png is not a PNG");
+    }
     for key in ["lambda2", "lambda2_normalized", "conductance"] {
         assert!(v["spectral"][key].is_f64(), "analyze --json lacks spectral.{key}");
     }
@@ -79,7 +92,22 @@ fn analyze_json_matches_dense_spectra_and_info() {
         "--out",
         s(&p("l0.tsv")),
     ]);
-    let (comb, norm) = dense_lambda2(&std::fs::read_to_string(p("l0.tsv")).unwrap(), n);
+    let (comb_spectrum, norm_spectrum) = dense_spectra(&std::fs::read_to_string(p("l0.tsv")).unwrap(), n);
+    let (comb, norm) = (comb_spectrum[1], norm_spectrum[1]);
+    // The spectrum plot's eigenvalues (separate deflated solves) against the dense spectrum.
+    for (i, got) in v["spectral"]["smallest_normalized"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .enumerate()
+    {
+        let want = norm_spectrum[i + 1];
+        assert!(
+            (got.as_f64().unwrap() - want).abs() < 1e-6,
+            "λ{} {got} vs dense {want}",
+            i + 2
+        );
+    }
     let got = |k: &str| v["spectral"][k].as_f64().unwrap();
     assert!(
         (got("lambda2") - comb).abs() < 1e-6 * comb.max(1.0),

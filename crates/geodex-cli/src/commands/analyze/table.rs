@@ -1,0 +1,155 @@
+//! The human-readable table of `geodex analyze`, printed from its JSON value.
+
+use serde_json::json;
+
+fn print_topology(t: &serde_json::Value) {
+    let f = |v: &serde_json::Value, k: &str| v[k].as_f64().unwrap_or(f64::NAN);
+    println!(
+        "-- topology of the level-0 edge-length filtration ({} s)",
+        t["seconds"]
+    );
+    println!(
+        "β₀ / β₁ at the end    {} / {} ({} nodes, {} edges)",
+        t["beta0_final"], t["beta1_final"], t["nodes"], t["edges"]
+    );
+    let q = t["beta0_death_quantiles"].as_array().cloned().unwrap_or_default();
+    let at = |i: usize| q.get(i).and_then(|x| x.as_f64()).unwrap_or(f64::NAN);
+    println!(
+        "β₀ bar deaths         min {:.4}, median {:.4}, 90 % {:.4}, max {:.4}",
+        at(0),
+        at(5),
+        at(9),
+        at(10)
+    );
+    println!(
+        "redundant links       {} ({:.1} %): each closes a cycle a triangle of shorter links fills",
+        t["redundant_links"],
+        100.0 * f(t, "redundant_share")
+    );
+    println!("percolation           removed  giant  components  recall");
+    for s in t["percolation"].as_array().into_iter().flatten() {
+        let recall = s
+            .get("recall")
+            .and_then(|r| r.as_f64())
+            .map_or("-".to_string(), |r| format!("{r:.4}"));
+        println!(
+            "                      {:>6.2}  {:>6.4}  {:>10}  {recall:>6}",
+            f(s, "removed"),
+            f(s, "giant_fraction"),
+            s["components"]
+        );
+    }
+    let threshold = t["percolation_threshold"]
+        .as_f64()
+        .map_or("not reached".to_string(), |x| format!("{x:.2}"));
+    println!("giant < 50 % from     {threshold} of links removed");
+}
+
+fn print_geometry(g: &serde_json::Value) {
+    let f = |v: &serde_json::Value, k: &str| v[k].as_f64().unwrap_or(f64::NAN);
+    println!(
+        "-- geometry ({} s; {} sampled points, k = {})",
+        g["seconds"], g["sample"], g["k"]
+    );
+    println!("ambient dimension     {}", g["ambient_dim"]);
+    println!(
+        "intrinsic dimension   MLE {:.2}, TwoNN {:.2}",
+        f(g, "intrinsic_dim_mle"),
+        f(g, "intrinsic_dim_twonn")
+    );
+    println!(
+        "CV of squared dists   {:.4} (√(2/D) = {:.4}, √(2/d_MLE) = {:.4})",
+        f(g, "cv_squared_distances"),
+        f(g, "cv_predicted_ambient"),
+        f(g, "cv_predicted_intrinsic")
+    );
+    println!("relative contrast     {:.3}", f(g, "relative_contrast"));
+    if let Some(q) = g.get("queries") {
+        println!(
+            "queries               {} at ef {}: mean recall@{} {:.4}, mean LID {:.2}",
+            q["queries"],
+            q["ef"],
+            q["k"],
+            f(q, "mean_recall"),
+            f(q, "mean_lid")
+        );
+        println!(
+            "LID vs work           Spearman ρ(LID, recall) = {:+.3}, ρ(LID, distances) = {:+.3}",
+            f(q, "spearman_lid_recall"),
+            f(q, "spearman_lid_distances")
+        );
+    }
+}
+
+pub fn print_table(v: &serde_json::Value) {
+    println!("index                 {}", v["index"].as_str().unwrap_or(""));
+    println!("nodes                 {}", v["nodes"]);
+    if let Some(g) = v.get("graph") {
+        println!("-- graph ({} s)", g["seconds"]);
+        println!(
+            "unreachable           {} (from the entry point, level 0)",
+            g["unreachable"]
+        );
+        println!(
+            "level-0 SCCs          {} (largest {} nodes)",
+            g["level0_scc_count"], g["level0_largest_scc"]
+        );
+        let h = &g["level0_hops"];
+        println!(
+            "level-0 hops          mean {:.2}, diameter ≥ {} ({} BFS sources)",
+            h["mean_distance"].as_f64().unwrap_or(0.0),
+            h["diameter_lower_bound"],
+            h["sources"]
+        );
+        for l in g["levels"].as_array().into_iter().flatten() {
+            let (o, i) = (&l["out_degree"], &l["in_degree"]);
+            println!(
+                "level {:<2} {:>9} nodes  out-degree {}–{} mean {:.2}   in-degree {}–{} mean {:.2}",
+                l["level"].as_u64().unwrap_or(0),
+                l["nodes"],
+                o["min"],
+                o["max"],
+                o["mean"].as_f64().unwrap_or(0.0),
+                i["min"],
+                i["max"],
+                i["mean"].as_f64().unwrap_or(0.0)
+            );
+        }
+    }
+    if let Some(t) = v.get("topology") {
+        print_topology(t);
+    }
+    if let Some(g) = v.get("geometry") {
+        print_geometry(g);
+    }
+    if let Some(s) = v.get("spectral") {
+        let f = |k: &str| s[k].as_f64().unwrap_or(f64::NAN);
+        println!("-- spectral, symmetrised level 0 ({} s)", s["seconds"]);
+        println!("edges                 {}", s["edges"]);
+        println!("λ₂ (L = D − A)        {:.6}", f("lambda2"));
+        println!("λ₂ (normalised)       {:.6}", f("lambda2_normalized"));
+        println!(
+            "Cheeger               λ₂/2 = {:.6} ≤ sweep conductance {:.6} ≤ √(2λ₂) = {:.6}: {}",
+            f("cheeger_lower"),
+            f("conductance"),
+            f("cheeger_upper"),
+            if s["cheeger_holds"] == json!(true) {
+                "holds"
+            } else {
+                "VIOLATED"
+            }
+        );
+        println!("sweep cut             {} nodes on its first side", s["cut_size"]);
+        println!(
+            "solver                {} operator applications, residuals {:.1e} / {:.1e}{}",
+            s["matvecs"],
+            f("residual"),
+            f("residual_normalized"),
+            if s["converged"] == json!(true) {
+                ""
+            } else {
+                " (NOT converged)"
+            }
+        );
+    }
+}
