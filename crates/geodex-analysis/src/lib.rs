@@ -6,6 +6,8 @@
 //! - [`adjacency`]: the symmetrised level-0 graph in compressed rows, its components;
 //! - [`hardness`]: per-query local intrinsic dimension against recall and work;
 //! - [`health`]: degree distributions per level, strongly connected components, hop distances;
+//! - [`bounds`]: bit accounting against the space bound, approximation factor, Chernoff and
+//!   union bounds (THEORY.md §1.1, §6.2, §7.1, §7.2);
 //! - [`geometry`]: intrinsic dimension (MLE, TwoNN), distance concentration, relative
 //!   contrast, per-query local intrinsic dimension (THEORY.md §2.3, §3.1);
 //! - [`lanczos`]: the sparse symmetric eigensolver (Lanczos with full reorthogonalisation);
@@ -16,6 +18,7 @@
 #![deny(missing_docs)]
 
 pub mod adjacency;
+pub mod bounds;
 pub mod geometry;
 pub mod hardness;
 pub mod health;
@@ -24,6 +27,7 @@ pub mod spectral;
 pub mod topology;
 
 pub use adjacency::UndirectedGraph;
+pub use bounds::{bit_accounting, query_bounds, BitAccounting, BoundsOptions, QueryBounds};
 pub use geometry::{geometry_report, GeometryOptions, GeometryReport};
 pub use hardness::{exact_neighbours, index_rows, query_hardness, HardnessOptions, HardnessReport};
 pub use health::{hop_estimate, level_health, DegreeSummary, DirectedGraph, HopEstimate, LevelHealth};

@@ -134,4 +134,26 @@ fn analyze_json_matches_dense_spectra_and_info() {
     let (code, msg) = fails(&["analyze", "--index", s(&p("i.gdx")), "--only", "spectra"]);
     assert_eq!(code, 2);
     assert!(msg.contains("spectra"), "{msg}");
+    let (code, msg) = fails(&[
+        "analyze",
+        "--index",
+        s(&p("i.gdx")),
+        "--only",
+        "bounds",
+        "--epsilon",
+        "1.5",
+    ]);
+    assert_eq!(code, 2);
+    assert!(msg.contains("--epsilon"), "{msg}");
+    // The bit accounting's vector bits are N·d·32 for this float index.
+    let b: Value = serde_json::from_str(&ok(&[
+        "analyze",
+        "--index",
+        s(&p("i.gdx")),
+        "--only",
+        "bounds",
+        "--json",
+    ]))
+    .unwrap();
+    assert_eq!(b["bounds"]["bits"]["vector_bits"], n * 8 * 32);
 }

@@ -6,10 +6,10 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use geodex_analysis::{
-    exact_neighbours, geometry_report, hop_estimate, index_rows, level_health, percolation,
-    percolation_recall, percolation_threshold, query_hardness, removal_order, smallest_eigenvalues,
-    spectral_report, topology_report, DirectedGraph, GeometryOptions, HardnessOptions, Laplacian,
-    SpectralOptions, UndirectedGraph,
+    bit_accounting, exact_neighbours, geometry_report, hop_estimate, index_rows, level_health, percolation,
+    percolation_recall, percolation_threshold, query_bounds, query_hardness, removal_order,
+    smallest_eigenvalues, spectral_report, topology_report, BoundsOptions, DirectedGraph, GeometryOptions,
+    HardnessOptions, Laplacian, SpectralOptions, UndirectedGraph,
 };
 use geodex_core::{check_graph, AnyIndex};
 use geodex_io::Role;
@@ -21,7 +21,7 @@ mod plots;
 mod table;
 
 /// The sections `--only` can select.
-const SECTIONS: [&str; 4] = ["graph", "spectral", "topology", "geometry"];
+const SECTIONS: [&str; 5] = ["graph", "spectral", "topology", "geometry", "bounds"];
 
 /// Eigenvalues of the normalised Laplacian drawn in `spectrum.png` (one Lanczos solve each).
 const SPECTRUM_PLOT_COUNT: usize = 10;
@@ -59,6 +59,21 @@ pub struct Args {
     /// Print one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
+    /// ε of the §1.1 space lower bound (approximation).
+    #[arg(long, default_value_t = 0.1)]
+    pub epsilon: f64,
+    /// δ of the §1.1 space lower bound (failure probability).
+    #[arg(long, default_value_t = 0.01)]
+    pub delta: f64,
+    /// Union-bound section: a query succeeds when its recall@k is at least this.
+    #[arg(long, default_value_t = 0.9)]
+    pub target_recall: f64,
+    /// Union-bound section: queries per batch.
+    #[arg(long, default_value_t = 100)]
+    pub batch: usize,
+    /// Union-bound section: wanted probability that every query of a batch succeeds.
+    #[arg(long, default_value_t = 0.99)]
+    pub batch_success: f64,
     /// Write PNG plots into this directory (degrees, spectrum, barcode, percolation, lid).
     #[arg(long)]
     pub plots: Option<PathBuf>,
@@ -83,11 +98,12 @@ pub fn run(a: Args) -> Result<(), Failure> {
     let index = crate::data::open_index(&a.index)?;
     let mut out = json!({ "index": a.index.display().to_string(), "nodes": index.len() });
     type Section = fn(&AnyIndex, &Args) -> Result<serde_json::Value, Failure>;
-    let sections: [(&str, Section); 4] = [
+    let sections: [(&str, Section); 5] = [
         ("graph", graph_section),
         ("spectral", spectral_section),
         ("topology", topology_section),
         ("geometry", geometry_section),
+        ("bounds", bounds_section),
     ];
     for (name, section) in sections.into_iter().filter(|(name, _)| wanted(name)) {
         let started = Instant::now();
@@ -215,6 +231,56 @@ fn geometry_section(index: &AnyIndex, a: &Args) -> Result<serde_json::Value, Fai
         geometry["queries"] = serde_json::to_value(report).expect("serialises");
     }
     Ok(geometry)
+}
+
+/// Bit accounting (§1.1); with queries, approximation factor (§6.2), Chernoff (§7.1) and the
+/// union-bound ef (§7.2).
+fn bounds_section(index: &AnyIndex, a: &Args) -> Result<serde_json::Value, Failure> {
+    for (name, value) in [
+        ("--epsilon", a.epsilon),
+        ("--delta", a.delta),
+        ("--batch-success", a.batch_success),
+    ] {
+        if !(value > 0.0 && value < 1.0) {
+            return Err(Failure::input(format!(
+                "{name} must lie strictly between 0 and 1, got {value}"
+            )));
+        }
+    }
+    if !(a.target_recall > 0.0 && a.target_recall <= 1.0) {
+        return Err(Failure::input(format!(
+            "--target-recall must lie in (0, 1], got {}",
+            a.target_recall
+        )));
+    }
+    if a.batch == 0 {
+        return Err(Failure::input("--batch must be ≥ 1"));
+    }
+    let bits = match index {
+        AnyIndex::F32(ix) => serde_json::to_value(bit_accounting(ix, a.epsilon, a.delta)),
+        AnyIndex::U8(ix) => serde_json::to_value(bit_accounting(ix, a.epsilon, a.delta)),
+    }
+    .expect("serialises");
+    let mut out = json!({ "bits": bits });
+    if let Some(path) = &a.queries {
+        let queries = crate::data::read_vectors(path, Role::Queries, None)?;
+        let options = BoundsOptions {
+            k: a.k,
+            ef: a.ef,
+            target_recall: a.target_recall,
+            batch: a.batch,
+            batch_success: a.batch_success,
+            ..Default::default()
+        };
+        let report = crate::with_typed!(index, queries, path, |ix, q| {
+            query_bounds(ix, q.as_slice(), &options).map_err(crate::failure::in_file(path))?
+        });
+        let report = serde_json::to_value(report).expect("serialises");
+        for key in ["mean_recall", "approximation", "chernoff", "union_bound"] {
+            out[key] = report[key].clone();
+        }
+    }
+    Ok(out)
 }
 
 /// The index's vectors as `f32` rows (normalised under cosine, as stored).

@@ -81,6 +81,87 @@ fn print_geometry(g: &serde_json::Value) {
     }
 }
 
+fn print_bounds(b: &serde_json::Value) {
+    let f = |v: &serde_json::Value, k: &str| v[k].as_f64().unwrap_or(f64::NAN);
+    let mb = |v: &serde_json::Value, k: &str| f(v, k) / 8e6;
+    let bits = &b["bits"];
+    println!("-- bounds ({} s)", b["seconds"]);
+    println!(
+        "bits (MB)             vectors {:.2}, links as stored {:.2} ({} links; {:.2} at ⌈log₂N⌉ bits each), keys+levels {:.2}, file {}",
+        mb(bits, "vector_bits"),
+        mb(bits, "link_slot_bits"),
+        bits["links"],
+        mb(bits, "link_information_bits"),
+        mb(bits, "key_and_level_bits"),
+        bits["file_bits"].as_f64().map_or("-".into(), |x| format!("{:.2}", x / 8e6))
+    );
+    println!(
+        "§1.1                  corrected N·d·b + N·M₀·⌈log₂N⌉ = {:.2} MB; text's product N·d·M·⌈log₂N⌉ = {:.2} MB",
+        mb(bits, "corrected_hnsw_bits"),
+        mb(bits, "text_product_bits")
+    );
+    println!(
+        "                      lower bound N·d·log₂(1/ε)·log₂(1/δ) at ε = {}, δ = {}: {:.2} MB; index / bound = {:.2}",
+        bits["epsilon"],
+        bits["delta"],
+        mb(bits, "lower_bound_bits"),
+        f(bits, "overhead_over_bound")
+    );
+    if let Some(c) = b.get("approximation").filter(|c| !c.is_null()) {
+        println!(
+            "§6.2 c = d(k-th found)/d(k-th true), ef {}: mean {:.4}, p50 {:.4}, p90 {:.4}, p99 {:.4}, max {:.4}; ≤ 1.05: {:.1} %, ≤ 1.2: {:.1} %",
+            c["ef"],
+            f(c, "mean"),
+            f(c, "p50"),
+            f(c, "p90"),
+            f(c, "p99"),
+            f(c, "max"),
+            100.0 * f(c, "within_1_05"),
+            100.0 * f(c, "within_1_2")
+        );
+    }
+    if let Some(rows) = b.get("chernoff").and_then(|r| r.as_array()) {
+        println!("§7.1 mean recall p = {:.4}   ε   P[recall ≥ p−ε] measured   Hoeffding bound   P[recall ≥ 1−ε] (text's form)", f(b, "mean_recall"));
+        for r in rows {
+            println!(
+                "                          {:>4.2}   {:>8.4}                  {:>8.4}          {:>8.4}",
+                f(r, "epsilon"),
+                f(r, "measured"),
+                f(r, "bound"),
+                f(r, "measured_text_form")
+            );
+        }
+    }
+    if let Some(u) = b.get("union_bound") {
+        let rates: Vec<String> = u["failure_by_ef"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|p| format!("{}:{:.4}", p[0], p[1].as_f64().unwrap_or(f64::NAN)))
+            .collect();
+        println!(
+            "§7.2 batch of {} at P ≥ {}: per-query failure (recall < {}) must be ≤ {:.2e}; measured ef:rate {}",
+            u["batch"],
+            u["batch_success"],
+            u["target_recall"],
+            f(u, "per_query_failure_allowed"),
+            rates.join(" ")
+        );
+        let resolution = f(u, "resolution");
+        let note = if f(u, "per_query_failure_allowed") < resolution {
+            format!(" (resolution-limited: rates below {resolution:.1e} cannot be seen with these queries)")
+        } else {
+            String::new()
+        };
+        println!(
+            "                      ef required: {}{note}",
+            u["ef_required"]
+                .as_u64()
+                .map_or("none of the measured".to_string(), |e| e.to_string())
+        );
+    }
+}
+
 pub fn print_table(v: &serde_json::Value) {
     println!("index                 {}", v["index"].as_str().unwrap_or(""));
     println!("nodes                 {}", v["nodes"]);
@@ -121,6 +202,9 @@ pub fn print_table(v: &serde_json::Value) {
     }
     if let Some(g) = v.get("geometry") {
         print_geometry(g);
+    }
+    if let Some(b) = v.get("bounds") {
+        print_bounds(b);
     }
     if let Some(s) = v.get("spectral") {
         let f = |k: &str| s[k].as_f64().unwrap_or(f64::NAN);
