@@ -45,6 +45,10 @@ pub struct HardnessReport {
     pub mean_recall: f64,
     /// Mean LID of the queries.
     pub mean_lid: f64,
+    /// Mean distance evaluations per search.
+    pub mean_distances: f64,
+    /// Mean hops (nodes expanded, all levels) per search.
+    pub mean_hops: f64,
     /// Spearman correlation of LID with recall (negative: high-LID queries are harder).
     pub spearman_lid_recall: f64,
     /// Spearman correlation of LID with distance evaluations per query.
@@ -128,6 +132,7 @@ pub fn query_hardness<T: Component>(
     let params = SearchParams::new(options.k, options.ef);
     let mut ctx = SearchContext::new();
     let (mut lid, mut recall, mut distances) = (Vec::new(), Vec::new(), Vec::new());
+    let mut hops = 0u64;
     for ((q, true_hits), t) in queries.chunks(dim).zip(&truth).zip(&lid_dists) {
         let Some(l) = t
             .iter()
@@ -144,6 +149,7 @@ pub fn query_hardness<T: Component>(
         lid.push(l);
         recall.push(found as f64 / true_hits.len().max(1) as f64);
         distances.push(stats.distances);
+        hops += stats.hops;
     }
     let as_f64: Vec<f64> = distances.iter().map(|&d| d as f64).collect();
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
@@ -154,6 +160,8 @@ pub fn query_hardness<T: Component>(
         lid_k: options.lid_k,
         mean_recall: mean(&recall),
         mean_lid: mean(&lid),
+        mean_distances: mean(&as_f64),
+        mean_hops: hops as f64 / lid.len().max(1) as f64,
         spearman_lid_recall: spearman(&lid, &recall),
         spearman_lid_distances: spearman(&lid, &as_f64),
         lid,

@@ -129,6 +129,9 @@ pub struct TopologyReport {
     pub redundant_links: usize,
     /// redundant_links / edges.
     pub redundant_share: f64,
+    /// The redundant links themselves, shortest first (not in the JSON summary).
+    #[serde(skip)]
+    pub redundant: Vec<WeightedEdge>,
 }
 
 /// Quantiles (0, 1/(q−1), …, 1) of sorted `v` (nearest rank).
@@ -189,10 +192,11 @@ pub fn topology_report(g: &UndirectedGraph, length: impl Fn(u32, u32) -> f64 + S
             });
         }
     }
-    let redundant = edges
+    let redundant: Vec<WeightedEdge> = edges
         .par_iter()
         .filter(|e| closes_a_triangle(g, e, &length))
-        .count();
+        .copied()
+        .collect();
     let beta0_final = n - deaths.len();
     TopologyReport {
         nodes: n,
@@ -202,8 +206,9 @@ pub fn topology_report(g: &UndirectedGraph, length: impl Fn(u32, u32) -> f64 + S
         beta0_final,
         beta1_final: edges.len() + beta0_final - n,
         filtration,
-        redundant_links: redundant,
-        redundant_share: redundant as f64 / edges.len().max(1) as f64,
+        redundant_links: redundant.len(),
+        redundant_share: redundant.len() as f64 / edges.len().max(1) as f64,
+        redundant,
     }
 }
 

@@ -119,15 +119,19 @@ fn query_hardness_separates_lid_and_recall_matches_brute_force() {
 
     let truth = naive_knn(&data, &queries, dim, 10, Metric::L2);
     let mut ctx = geodex_core::SearchContext::new();
+    let mut work = (0u64, 0u64);
     let found: Vec<Vec<u32>> = queries
         .chunks(dim)
         .map(|q| {
-            let (hits, _) = index
+            let (hits, stats) = index
                 .search(q, &geodex_core::SearchParams::new(10, 12), &mut ctx)
                 .unwrap();
+            work = (work.0 + stats.distances, work.1 + stats.hops);
             hits.iter().map(|h| h.node.0).collect()
         })
         .collect();
+    assert!((r.mean_distances - work.0 as f64 / 100.0).abs() < 1e-9);
+    assert!((r.mean_hops - work.1 as f64 / 100.0).abs() < 1e-9);
     let want = recall_at_k(&found, &truth, 10);
     assert!(
         (r.mean_recall - want).abs() < 1e-12,

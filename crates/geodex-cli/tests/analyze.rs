@@ -64,6 +64,8 @@ fn analyze_json_matches_dense_spectra_and_info() {
         "--json",
         "--plots",
         s(&plots),
+        "--redundant-out",
+        s(&p("redundant.tsv")),
     ]))
     .unwrap();
     for png in ["degrees", "spectrum", "barcode", "percolation"] {
@@ -92,7 +94,33 @@ fn analyze_json_matches_dense_spectra_and_info() {
         "--out",
         s(&p("l0.tsv")),
     ]);
-    let (comb_spectrum, norm_spectrum) = dense_spectra(&std::fs::read_to_string(p("l0.tsv")).unwrap(), n);
+    let level0 = std::fs::read_to_string(p("l0.tsv")).unwrap();
+    // Every listed redundant link is a level-0 link, and the list has the reported length.
+    let links: std::collections::HashSet<(u32, u32)> = level0
+        .lines()
+        .map(|l| {
+            let (u, v) = l.split_once('\t').unwrap();
+            let (u, v): (u32, u32) = (u.parse().unwrap(), v.parse().unwrap());
+            (u.min(v), u.max(v))
+        })
+        .collect();
+    let redundant = std::fs::read_to_string(p("redundant.tsv")).unwrap();
+    assert_eq!(
+        redundant.lines().count() as u64,
+        v["topology"]["redundant_links"].as_u64().unwrap()
+    );
+    for line in redundant.lines() {
+        let mut f = line.split('\t');
+        let (u, w): (u32, u32) = (
+            f.next().unwrap().parse().unwrap(),
+            f.next().unwrap().parse().unwrap(),
+        );
+        assert!(
+            links.contains(&(u.min(w), u.max(w))),
+            "{line} is not a level-0 link"
+        );
+    }
+    let (comb_spectrum, norm_spectrum) = dense_spectra(&level0, n);
     let (comb, norm) = (comb_spectrum[1], norm_spectrum[1]);
     // The spectrum plot's eigenvalues (separate deflated solves) against the dense spectrum.
     for (i, got) in v["spectral"]["smallest_normalized"]

@@ -74,6 +74,9 @@ pub struct Args {
     /// Union-bound section: wanted probability that every query of a batch succeeds.
     #[arg(long, default_value_t = 0.99)]
     pub batch_success: f64,
+    /// Write the redundant level-0 links (topology section) to this file: `u<TAB>v<TAB>length`.
+    #[arg(long)]
+    pub redundant_out: Option<PathBuf>,
     /// Write PNG plots into this directory (degrees, spectrum, barcode, percolation, lid).
     #[arg(long)]
     pub plots: Option<PathBuf>,
@@ -185,6 +188,14 @@ fn topology_section(index: &AnyIndex, a: &Args) -> Result<serde_json::Value, Fai
         }
         None => None,
     };
+    if let Some(path) = &a.redundant_out {
+        let tsv: String = report
+            .redundant
+            .iter()
+            .map(|e| format!("{}\t{}\t{}\n", e.u, e.v, e.length))
+            .collect();
+        geodex_io::atomic::write_file(path, |w| w.write_all(tsv.as_bytes()))?;
+    }
     if let Some(dir) = &a.plots {
         plots::barcode(&dir.join("barcode.png"), &report.beta0_deaths)?;
         plots::percolation(&dir.join("percolation.png"), &steps, recall.as_deref())?;

@@ -66,12 +66,14 @@ fn print_geometry(g: &serde_json::Value) {
     println!("relative contrast     {:.3}", f(g, "relative_contrast"));
     if let Some(q) = g.get("queries") {
         println!(
-            "queries               {} at ef {}: mean recall@{} {:.4}, mean LID {:.2}",
+            "queries               {} at ef {}: mean recall@{} {:.4}, mean LID {:.2}, {:.1} distances and {:.1} hops per search",
             q["queries"],
             q["ef"],
             q["k"],
             f(q, "mean_recall"),
-            f(q, "mean_lid")
+            f(q, "mean_lid"),
+            f(q, "mean_distances"),
+            f(q, "mean_hops")
         );
         println!(
             "LID vs work           Spearman ρ(LID, recall) = {:+.3}, ρ(LID, distances) = {:+.3}",
