@@ -1,15 +1,53 @@
-//! An undirected simple graph in compressed rows: the symmetrised form of one HNSW level, on
-//! which Laplacians, cuts and components are defined.
+//! The graph forms the analyses run on, both in compressed rows: one HNSW level as a directed
+//! graph ([`crate::DirectedGraph`], in `health.rs`) and its symmetrised form, on which
+//! Laplacians, cuts and components are defined ([`UndirectedGraph`]).
 
 use geodex_core::GraphView;
 
-/// Undirected graph without self-loops or parallel edges. Node `u`'s neighbours are
-/// `targets[offsets[u]..offsets[u + 1]]`, sorted; every edge appears in both rows.
+/// Compressed rows on nodes `0..n`: row u is `targets[offsets[u]..offsets[u + 1]]`.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct UndirectedGraph {
+pub(crate) struct Rows {
     offsets: Vec<usize>,
     targets: Vec<u32>,
 }
+
+impl Rows {
+    /// The rows of `pairs` (sorted by source; every id < n).
+    pub(crate) fn from_sorted(n: usize, pairs: Vec<(u32, u32)>) -> Self {
+        let mut offsets = vec![0usize; n + 1];
+        for &(a, _) in &pairs {
+            offsets[a as usize + 1] += 1;
+        }
+        for u in 0..n {
+            offsets[u + 1] += offsets[u];
+        }
+        Rows {
+            offsets,
+            targets: pairs.into_iter().map(|(_, b)| b).collect(),
+        }
+    }
+
+    /// Number of rows (nodes).
+    pub(crate) fn len(&self) -> usize {
+        self.offsets.len() - 1
+    }
+
+    /// Number of entries over all rows.
+    pub(crate) fn entries(&self) -> usize {
+        self.targets.len()
+    }
+
+    /// Row `u`.
+    #[inline]
+    pub(crate) fn row(&self, u: usize) -> &[u32] {
+        &self.targets[self.offsets[u]..self.offsets[u + 1]]
+    }
+}
+
+/// Undirected graph without self-loops or parallel edges; node `u`'s neighbours are sorted and
+/// every edge appears in both rows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UndirectedGraph(Rows);
 
 impl UndirectedGraph {
     /// The graph on nodes `0..n` with the given edges (in either direction, repeats and
@@ -24,8 +62,7 @@ impl UndirectedGraph {
         }
         pairs.sort_unstable();
         pairs.dedup();
-        let (offsets, targets) = compressed_rows(n, pairs);
-        UndirectedGraph { offsets, targets }
+        UndirectedGraph(Rows::from_sorted(n, pairs))
     }
 
     /// The symmetrised `level` of an HNSW graph: u ~ v iff u → v or v → u. Nodes without a
@@ -37,24 +74,24 @@ impl UndirectedGraph {
 
     /// Number of nodes.
     pub fn node_count(&self) -> usize {
-        self.offsets.len() - 1
+        self.0.len()
     }
 
     /// Number of undirected edges.
     pub fn edge_count(&self) -> usize {
-        self.targets.len() / 2
+        self.0.entries() / 2
     }
 
     /// The sorted neighbours of `u`.
     #[inline]
     pub fn neighbors(&self, u: usize) -> &[u32] {
-        &self.targets[self.offsets[u]..self.offsets[u + 1]]
+        self.0.row(u)
     }
 
     /// The degree of `u`.
     #[inline]
     pub fn degree(&self, u: usize) -> usize {
-        self.offsets[u + 1] - self.offsets[u]
+        self.0.row(u).len()
     }
 
     /// The largest degree (0 for an empty graph).
@@ -105,19 +142,6 @@ pub(crate) fn level_links<G: GraphView>(g: &G, level: usize) -> Vec<(u32, u32)> 
         links.extend(g.links(u, level).iter().map(|&v| (u, v)));
     }
     links
-}
-
-/// Compressed rows of `pairs` (sorted by source) on nodes `0..n`: row u is
-/// `targets[offsets[u]..offsets[u + 1]]`.
-pub(crate) fn compressed_rows(n: usize, pairs: Vec<(u32, u32)>) -> (Vec<usize>, Vec<u32>) {
-    let mut offsets = vec![0usize; n + 1];
-    for &(a, _) in &pairs {
-        offsets[a as usize + 1] += 1;
-    }
-    for u in 0..n {
-        offsets[u + 1] += offsets[u];
-    }
-    (offsets, pairs.into_iter().map(|(_, b)| b).collect())
 }
 
 #[cfg(test)]

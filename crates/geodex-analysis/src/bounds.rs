@@ -7,6 +7,8 @@ use geodex_core::exact::exact_knn;
 use geodex_core::{check_graph, Component, CoreError, Index, IndexInfo, Metric, SearchContext, SearchParams};
 use serde::Serialize;
 
+use crate::hardness::stored_rows;
+
 /// Where the index's bits go, next to the two formulas of §1.1.
 ///
 /// The text states the lower bound as Ω((N·d / log(1/ε))·log(1/δ)) but its proof multiplies,
@@ -202,10 +204,7 @@ pub fn query_bounds<T: Component>(
     options: &BoundsOptions,
 ) -> Result<QueryBounds, CoreError> {
     let (dim, metric, k) = (index.dim(), index.metric(), options.k);
-    let base: Vec<T> = (0..index.len() as u32)
-        .flat_map(|i| index.vector(geodex_core::NodeId(i)).iter().copied())
-        .collect();
-    let truth = exact_knn(&base, queries, dim, k, metric, &|_| {})?;
+    let truth = exact_knn(&stored_rows(index), queries, dim, k, metric, &|_| {})?;
     let mut ctx = SearchContext::new();
     let mut recall_at = |ef: usize, ratios: Option<&mut Vec<f64>>| -> Result<Vec<f64>, CoreError> {
         let params = SearchParams::new(k, ef.max(k));

@@ -80,7 +80,7 @@ pub fn euclidean_rows<T: Component>(rows: &[T], dim: usize, metric: Metric) -> V
 }
 
 /// The index's stored vectors, row-major.
-fn stored_rows<T: Component>(index: &Index<T>) -> Vec<T> {
+pub(crate) fn stored_rows<T: Component>(index: &Index<T>) -> Vec<T> {
     (0..index.len() as u32)
         .flat_map(|i| index.vector(geodex_core::NodeId(i)).iter().copied())
         .collect()

@@ -4,17 +4,14 @@
 
 use geodex_core::GraphView;
 
-use crate::adjacency::{compressed_rows, level_links};
+use crate::adjacency::{level_links, Rows};
 use rand_core::{RngCore, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use serde::Serialize;
 
-/// A directed graph in compressed rows (out-links of `u`: `targets[offsets[u]..offsets[u+1]]`).
+/// A directed graph in compressed rows (row u: the out-links of u, sorted).
 #[derive(Clone, Debug)]
-pub struct DirectedGraph {
-    offsets: Vec<usize>,
-    targets: Vec<u32>,
-}
+pub struct DirectedGraph(Rows);
 
 impl DirectedGraph {
     /// The graph on nodes `0..n` with the given links (ids ≥ n ignored).
@@ -24,8 +21,7 @@ impl DirectedGraph {
             .filter(|&(a, b)| (a as usize) < n && (b as usize) < n)
             .collect();
         pairs.sort_unstable();
-        let (offsets, targets) = compressed_rows(n, pairs);
-        DirectedGraph { offsets, targets }
+        DirectedGraph(Rows::from_sorted(n, pairs))
     }
 
     /// The links of `level` of an HNSW graph (nodes without a list there have none).
@@ -35,12 +31,12 @@ impl DirectedGraph {
 
     /// Number of nodes.
     pub fn node_count(&self) -> usize {
-        self.offsets.len() - 1
+        self.0.len()
     }
 
     /// Out-links of `u`.
     pub fn out(&self, u: usize) -> &[u32] {
-        &self.targets[self.offsets[u]..self.offsets[u + 1]]
+        self.0.row(u)
     }
 
     /// The graph with every link reversed.

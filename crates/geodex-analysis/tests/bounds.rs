@@ -5,21 +5,14 @@
 mod common;
 
 use geodex_analysis::{bit_accounting, query_bounds, BoundsOptions};
-use geodex_core::{BuildParams, GraphView, Index, Metric, SearchContext, SearchParams};
+use geodex_core::{GraphView, Index, Metric, SearchContext, SearchParams};
 use geodex_testkit::{clustered, naive_knn};
 
 fn setup() -> (Vec<f32>, Vec<f32>, Index<f32>) {
     let dim = 16;
     let all = clustered(2200, dim, 12, 0.4, 5);
     let (data, queries) = all.split_at(2000 * dim);
-    let params = BuildParams {
-        metric: Metric::L2,
-        m: 6,
-        ef_construction: 40,
-        threads: Some(1),
-        ..Default::default()
-    };
-    let index = Index::build(data.to_vec(), dim, &params, &|_| {}).unwrap();
+    let index = common::small_index_over(data, dim);
     (data.to_vec(), queries.to_vec(), index)
 }
 

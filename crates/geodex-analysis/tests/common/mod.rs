@@ -15,11 +15,9 @@ pub fn lcg(seed: u64) -> impl FnMut() -> u64 {
     }
 }
 
-/// `n` uniform points in [0, 1)^dim (row-major) and a one-thread L2 index over them (M = 6,
-/// ef_construction = 40: small, but with several levels).
-pub fn small_index(n: usize, dim: usize, seed: u64) -> (Vec<f32>, Index<f32>) {
-    let mut next = lcg(seed);
-    let data: Vec<f32> = (0..n * dim).map(|_| (next() % 1000) as f32 / 1000.0).collect();
+/// A one-thread L2 index over `data` (M = 6, ef_construction = 40: small, but with several
+/// levels).
+pub fn small_index_over(data: &[f32], dim: usize) -> Index<f32> {
     let params = BuildParams {
         metric: Metric::L2,
         m: 6,
@@ -27,6 +25,13 @@ pub fn small_index(n: usize, dim: usize, seed: u64) -> (Vec<f32>, Index<f32>) {
         threads: Some(1),
         ..Default::default()
     };
-    let index = Index::build(data.clone(), dim, &params, &|_| {}).unwrap();
+    Index::build(data.to_vec(), dim, &params, &|_| {}).unwrap()
+}
+
+/// `n` uniform points in [0, 1)^dim (row-major) and [`small_index_over`] them.
+pub fn small_index(n: usize, dim: usize, seed: u64) -> (Vec<f32>, Index<f32>) {
+    let mut next = lcg(seed);
+    let data: Vec<f32> = (0..n * dim).map(|_| (next() % 1000) as f32 / 1000.0).collect();
+    let index = small_index_over(&data, dim);
     (data, index)
 }
