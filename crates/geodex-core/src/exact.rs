@@ -20,7 +20,7 @@ pub const BASE_BLOCK: usize = 1024;
 
 /// The exact `k` nearest rows of `base` to every row of `queries` (both row-major with `dim`
 /// components), closest first, ties by smaller id. `k` above the base size returns the whole
-/// base. Both sets are validated like index input (and normalised under cosine).
+/// base. Distances are [`Metric::reported_distance`]s. Both sets are validated like index input (and normalised under cosine).
 /// `progress` is called with the number of queries finished.
 pub fn exact_knn<T: Component>(
     base: &[T],
@@ -53,10 +53,14 @@ pub fn exact_knn<T: Component>(
         k,
         progress,
     };
-    T::dispatch(metric, Isa::detect(), visitor).ok_or(CoreError::UnsupportedMetric {
+    let mut found = T::dispatch(metric, Isa::detect(), visitor).ok_or(CoreError::UnsupportedMetric {
         metric,
         element: T::KIND.name(),
-    })
+    })?;
+    for n in found.iter_mut().flatten() {
+        n.distance = metric.reported_distance(n.distance);
+    }
+    Ok(found)
 }
 
 struct Scan<'a, T> {

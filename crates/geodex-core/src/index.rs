@@ -22,7 +22,8 @@ pub struct Hit {
     /// The node id (position in the index).
     #[serde(skip)]
     pub node: NodeId,
-    /// Dissimilarity to the query under the index's metric (see [`Metric`]).
+    /// Dissimilarity to the query under the index's metric ([`Metric::reported_distance`]:
+    /// under Poincaré the geodesic distance, not the search's rank key).
     pub distance: f32,
 }
 
@@ -320,7 +321,7 @@ impl<T: Component> Index<T> {
         out.extend(ctx.found.iter().map(|n| Hit {
             key: Key(keys[n.id as usize]),
             node: NodeId(n.id),
-            distance: n.distance,
+            distance: self.metric.reported_distance(n.distance),
         }));
         Ok(stats)
     }

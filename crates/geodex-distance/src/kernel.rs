@@ -333,14 +333,15 @@ impl<I: IsaKernels> Distance<f32> for Cosine<I> {
 }
 
 impl<I: IsaKernels> Distance<f32> for Poincare<I> {
-    /// arcosh(1 + 2‖a−b‖² / ((1−‖a‖²)(1−‖b‖²))), Nickel & Kiela (2017) eq. 1. The three
-    /// reductions run in `f32` SIMD; the ratio and arcosh in `f64`, because 1 − ‖x‖² loses
-    /// digits for points near the boundary, where hierarchies put their leaves.
+    /// The *rank key* δ(a, b) = ‖a−b‖² / ((1−‖a‖²)(1−‖b‖²)), not the distance itself: the
+    /// Poincaré distance is d = arcosh(1 + 2δ) = 2·asinh(√δ) (Nickel & Kiela 2017, eq. 1), a
+    /// strictly increasing function of δ ≥ 0, so every comparison the search and the
+    /// neighbour-selection heuristic make (`d(x, y) < d(z, w)` for any four points) has the
+    /// same outcome on δ as on d, and no arcosh runs per candidate.
+    /// [`Metric::reported_distance`](crate::Metric::reported_distance) turns δ back into d for
+    /// results. See [`crate::portable::poincare_ratio_f32`] for the precision argument.
     #[inline]
     fn distance(&self, a: &[f32], b: &[f32]) -> f32 {
-        let diff = self.0.squared_l2_f32(a, b) as f64;
-        let alpha = (1.0 - self.0.dot_f32(a, a) as f64).max(f64::MIN_POSITIVE);
-        let beta = (1.0 - self.0.dot_f32(b, b) as f64).max(f64::MIN_POSITIVE);
-        (1.0 + 2.0 * diff / (alpha * beta)).acosh() as f32
+        crate::portable::poincare_ratio_f32(a, b) as f32
     }
 }

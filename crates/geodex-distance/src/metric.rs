@@ -10,7 +10,10 @@ use std::str::FromStr;
 /// | `L2` | ‖a − b‖² | squared: same order as L2, no square root |
 /// | `InnerProduct` | −⟨a, b⟩ | negated so that smaller is closer |
 /// | `Cosine` | 1 − ⟨a, b⟩ | vectors are normalised to unit length when stored |
-/// | `Poincare` | d(a, b) = arcosh(1 + 2‖a−b‖² / ((1−‖a‖²)(1−‖b‖²))) | Poincaré ball, all norms < 1 |
+/// | `Poincare` | δ = ‖a−b‖² / ((1−‖a‖²)(1−‖b‖²)) | Poincaré ball, all norms < 1; reported as d = arcosh(1 + 2δ) |
+///
+/// The kernel value is the *rank key*; [`Metric::reported_distance`] maps it to what results
+/// show (the identity except under Poincaré, whose rank key avoids an arcosh per candidate).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Metric {
     /// Squared Euclidean distance.
@@ -35,6 +38,17 @@ impl Metric {
             Metric::InnerProduct => "ip",
             Metric::Cosine => "cosine",
             Metric::Poincare => "poincare",
+        }
+    }
+
+    /// The dissimilarity a result reports for a kernel value `rank_key` (see the table above):
+    /// the identity, except under Poincaré, where it is the geodesic distance
+    /// d = arcosh(1 + 2δ), evaluated as 2·asinh(√δ) — the same function, without the
+    /// cancellation arcosh suffers near 1 for close points.
+    pub fn reported_distance(self, rank_key: f32) -> f32 {
+        match self {
+            Metric::Poincare => (2.0 * (rank_key.max(0.0) as f64).sqrt().asinh()) as f32,
+            _ => rank_key,
         }
     }
 
