@@ -65,6 +65,15 @@ impl From<IoError> for Failure {
     }
 }
 
+impl From<geodex_embed::EmbedError> for Failure {
+    fn from(e: geodex_embed::EmbedError) -> Self {
+        Failure {
+            bad_input: !matches!(e, geodex_embed::EmbedError::Io(_)),
+            message: e.to_string(),
+        }
+    }
+}
+
 /// A core error about rows of a file: name the file too.
 pub fn in_file(path: &std::path::Path) -> impl Fn(CoreError) -> Failure + '_ {
     move |e| {

@@ -38,6 +38,11 @@ enum Command {
     Graph(commands::graph::Args),
     /// Graph health and spectra of an index (degrees, components, hops, λ₂, Cheeger).
     Analyze(commands::analyze::Args),
+    /// Embed a hierarchy (a transitive closure) in the Poincaré ball, the hyperboloid or
+    /// Euclidean space.
+    Embed(commands::embed::Args),
+    /// Reconstruction, distortion and HNSW search quality of a hierarchy embedding.
+    EmbedEval(commands::embed_eval::Args),
     /// Build, benchmark and plot the bundled demo data set.
     Demo(commands::demo::Args),
 }
@@ -52,6 +57,8 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Graph(a) => commands::graph::run(a),
         Command::Demo(a) => commands::demo::run(a),
         Command::Analyze(a) => commands::analyze::run(a),
+        Command::Embed(a) => commands::embed::run(a),
+        Command::EmbedEval(a) => commands::embed_eval::run(a),
     }
 }
 

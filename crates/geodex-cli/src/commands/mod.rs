@@ -4,6 +4,8 @@ pub mod analyze;
 pub mod bench;
 pub mod build;
 pub mod demo;
+pub mod embed;
+pub mod embed_eval;
 pub mod graph;
 pub mod groundtruth;
 pub mod info;

@@ -1,0 +1,248 @@
+//! The embedding crate against independent computations: finite differences for gradients,
+//! closed forms (isometries, edge lengths), and a brute-force recount of the closure.
+
+use geodex_embed::hierarchy::{hop_distances, tree_closure};
+use geodex_embed::manifold::{ball_distance, minkowski, Flat, Hyperboloid, Manifold, PoincareBall};
+use geodex_embed::{
+    distortion, graph_reconstruction, reconstruction, sarkar, train, EmbedError, Hierarchy, Model,
+    TrainParams,
+};
+
+/// A complete tree with `branching` children per node and `depth` levels below the root,
+/// parents listed breadth first (node 0 is the root).
+fn complete_tree(branching: usize, depth: usize) -> Vec<Option<u32>> {
+    let mut parent = vec![None];
+    let mut level = vec![0u32];
+    for _ in 0..depth {
+        let mut next = Vec::new();
+        for &p in &level {
+            for _ in 0..branching {
+                parent.push(Some(p));
+                next.push(parent.len() as u32 - 1);
+            }
+        }
+        level = next;
+    }
+    parent
+}
+
+fn tree_hierarchy(parent: &[Option<u32>]) -> Hierarchy {
+    let names = (0..parent.len()).map(|i| format!("n{i:05}")).collect();
+    Hierarchy::from_pairs(names, tree_closure(parent))
+}
+
+struct Mix(u64);
+impl Mix {
+    fn unit(&mut self) -> f64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
+    }
+    fn ball_point(&mut self, dim: usize) -> Vec<f64> {
+        let v: Vec<f64> = (0..dim).map(|_| self.unit() * 2.0 - 1.0).collect();
+        let norm = v.iter().map(|x| x * x).sum::<f64>().sqrt();
+        let radius = 1.0 - 10f64.powf(-self.unit() * 3.0) * 0.9;
+        v.iter().map(|x| x / norm * radius).collect()
+    }
+}
+
+fn lift(p: &[f64]) -> Vec<f64> {
+    let n2: f64 = p.iter().map(|x| x * x).sum();
+    let mut x = vec![(1.0 + n2) / (1.0 - n2)];
+    x.extend(p.iter().map(|c| 2.0 * c / (1.0 - n2)));
+    x
+}
+
+/// Central differences of `f` at `x` in every coordinate.
+fn numeric_gradient(x: &[f64], f: impl Fn(&[f64]) -> f64) -> Vec<f64> {
+    (0..x.len())
+        .map(|i| {
+            let h = 1e-6 * x[i].abs().max(1e-3);
+            let (mut plus, mut minus) = (x.to_vec(), x.to_vec());
+            plus[i] += h;
+            minus[i] -= h;
+            (f(&plus) - f(&minus)) / (2.0 * h)
+        })
+        .collect()
+}
+
+fn assert_gradient<M: Manifold>(manifold: M, u: &[f64], v: &[f64]) {
+    let n = u.len();
+    let (mut gu, mut gv) = (vec![0.0; n], vec![0.0; n]);
+    manifold.distance_grad(u, v, &mut gu, &mut gv);
+    let dist = |a: &[f64], b: &[f64]| manifold.distance_grad(a, b, &mut vec![0.0; n], &mut vec![0.0; n]);
+    let nu = numeric_gradient(u, |x| dist(x, v));
+    let nv = numeric_gradient(v, |x| dist(u, x));
+    for (analytic, numeric) in gu.iter().chain(&gv).zip(nu.iter().chain(&nv)) {
+        let scale = numeric.abs().max(1.0);
+        assert!(
+            (analytic - numeric).abs() <= 1e-4 * scale,
+            "{analytic} vs {numeric}"
+        );
+    }
+}
+
+#[test]
+fn distance_gradients_match_finite_differences() {
+    let mut rng = Mix(3);
+    for _ in 0..50 {
+        let (u, v) = (rng.ball_point(5), rng.ball_point(5));
+        assert_gradient(PoincareBall, &u, &v);
+        assert_gradient(Hyperboloid, &lift(&u), &lift(&v));
+        assert_gradient(Flat, &u, &v);
+    }
+}
+
+#[test]
+fn the_hyperboloid_and_the_ball_give_the_same_distance() {
+    let mut rng = Mix(5);
+    for _ in 0..200 {
+        let (u, v) = (rng.ball_point(4), rng.ball_point(4));
+        let (x, y) = (lift(&u), lift(&v));
+        let lorentz = Hyperboloid.distance_grad(&x, &y, &mut [0.0; 5], &mut [0.0; 5]);
+        let ball = PoincareBall.distance_grad(&u, &v, &mut [0.0; 4], &mut [0.0; 4]);
+        assert!(
+            (lorentz - ball).abs() <= 1e-7 * ball.max(1.0),
+            "{lorentz} vs {ball}"
+        );
+        let mut written = [0f32; 4];
+        Hyperboloid.output(&x, &mut written);
+        let u32: Vec<f32> = u.iter().map(|&c| c as f32).collect();
+        assert!(
+            (ball_distance(&written, &u32)) < 1e-3,
+            "output of the lift is the point itself"
+        );
+    }
+}
+
+#[test]
+fn riemannian_steps_stay_on_their_manifold() {
+    let mut rng = Mix(9);
+    for _ in 0..200 {
+        let mut p = rng.ball_point(6);
+        let mut g: Vec<f64> = (0..6).map(|_| (rng.unit() - 0.5) * 1e4).collect();
+        PoincareBall.step(&mut p, &mut g.clone(), 10.0);
+        assert!(p.iter().map(|x| x * x).sum::<f64>().sqrt() <= 1.0 - PoincareBall::BOUNDARY_EPS + 1e-12);
+        let mut x = lift(&rng.ball_point(6));
+        g.push(0.3);
+        Hyperboloid.step(&mut x, &mut g, 0.5);
+        assert!(
+            (minkowski(&x, &x) + 1.0).abs() < 1e-6 * x[0] * x[0],
+            "⟨x,x⟩_L = {}",
+            minkowski(&x, &x)
+        );
+        assert!(x[0] >= 1.0);
+    }
+}
+
+#[test]
+fn closure_parsing_reports_the_line_and_orders_nodes_by_name() {
+    let ok = "b\ta\nc\ta\n# comment\n\nd\tb\nd\ta\n";
+    let h = Hierarchy::read_tsv(ok.as_bytes()).unwrap();
+    assert_eq!(h.names(), ["a", "b", "c", "d"]);
+    assert_eq!(h.ancestors(3), [0, 1]);
+    assert_eq!(h.descendants(0), [1, 2, 3]);
+    assert_eq!(h.parents(), vec![vec![], vec![0], vec![0], vec![1]]);
+    assert!(h.related(3, 0) && h.related(0, 3) && !h.related(2, 3));
+    for (bad, line) in [("a\tb\nc\n", 2), ("x\tx\n", 1)] {
+        match Hierarchy::read_tsv(bad.as_bytes()) {
+            Err(EmbedError::Malformed { line: l, .. }) => assert_eq!(l, line),
+            other => panic!("expected a malformed-line error, got {other:?}"),
+        }
+    }
+    assert!(matches!(
+        Hierarchy::read_tsv("".as_bytes()),
+        Err(EmbedError::Empty)
+    ));
+}
+
+#[test]
+fn hasse_hops_of_a_tree_are_tree_distances() {
+    let parent = complete_tree(2, 3);
+    let h = tree_hierarchy(&parent);
+    let hops = hop_distances(&h.hasse_neighbours(), 7); // a leaf
+    let depth = |mut u: usize| {
+        let mut d = 0;
+        while let Some(p) = parent[u] {
+            u = p as usize;
+            d += 1;
+        }
+        d
+    };
+    assert_eq!(hops[0], 3);
+    assert_eq!(hops[8], 2, "sibling leaves meet at their parent");
+    assert_eq!(hops[14], 6, "leaves in opposite subtrees meet at the root");
+    assert_eq!(depth(14), 3);
+}
+
+#[test]
+fn an_isometric_path_has_no_distortion() {
+    // A chain 0 ← 1 ← 2 ← … placed on a line at unit spacing (Euclidean): d_E = d_G exactly.
+    let n = 12;
+    let parent: Vec<Option<u32>> = (0..n).map(|i| (i > 0).then(|| i as u32 - 1)).collect();
+    let h = tree_hierarchy(&parent);
+    let vectors: Vec<f32> = (0..n).flat_map(|i| [i as f32 * 0.5, 0.0]).collect();
+    let d = distortion(&h, &vectors, 2, Model::Euclidean, None, 2).unwrap();
+    assert!(d.average < 1e-6 && (d.worst - 1.0).abs() < 1e-6, "{d:?}");
+    assert!((d.scale - 2.0).abs() < 1e-6, "hops per unit length");
+}
+
+#[test]
+fn sarkar_edges_have_length_tau_and_a_wide_tau_reconstructs_the_tree() {
+    let parent = complete_tree(3, 2);
+    let h = tree_hierarchy(&parent);
+    let tau = 5.0;
+    let s = sarkar::construct(&h, Some(tau)).unwrap();
+    let row = |i: usize| &s.vectors[2 * i..2 * i + 2];
+    for (u, p) in parent.iter().enumerate() {
+        if let Some(p) = p {
+            let d = ball_distance(row(u), row(*p as usize));
+            assert!((d - tau).abs() < 1e-3, "edge {u}–{p}: {d}");
+        }
+    }
+    let graph = graph_reconstruction(&h, &s.vectors, 2, Model::Sarkar, None, 1).unwrap();
+    assert_eq!(graph.map, 1.0);
+    let d = distortion(&h, &s.vectors, 2, Model::Sarkar, None, 1).unwrap();
+    assert!(d.worst < 1.3, "worst distortion {}", d.worst);
+}
+
+#[test]
+fn poincare_training_reconstructs_a_small_tree() {
+    let h = tree_hierarchy(&complete_tree(3, 4));
+    let params = TrainParams {
+        seed: 1,
+        ..TrainParams::new(5, 150, 0.3)
+    };
+    let a = train(&h, Model::Poincare, &params, &|_, _| {}).unwrap();
+    let b = train(&h, Model::Poincare, &params, &|_, _| {}).unwrap();
+    assert_eq!(a.vectors, b.vectors, "one thread is reproducible from the seed");
+    assert!(a.losses.last() < a.losses.first(), "the loss falls");
+    let r = reconstruction(&h, &a.vectors, 5, Model::Poincare, None, 2).unwrap();
+    assert!(r.map >= 0.9, "MAP {}", r.map);
+    assert!(r.mean_rank >= 1.0);
+}
+
+#[test]
+fn lorentz_and_hogwild_training_reconstruct_a_small_tree() {
+    let h = tree_hierarchy(&complete_tree(3, 4));
+    let params = TrainParams {
+        threads: 2,
+        seed: 2,
+        ..TrainParams::new(5, 150, 0.3)
+    };
+    let out = train(&h, Model::Lorentz, &params, &|_, _| {}).unwrap();
+    let r = reconstruction(&h, &out.vectors, 5, Model::Lorentz, None, 2).unwrap();
+    assert!(r.map >= 0.9, "MAP {}", r.map);
+}
+
+#[test]
+fn embeddings_outside_the_ball_are_rejected_with_their_row() {
+    let h = tree_hierarchy(&complete_tree(2, 1));
+    let vectors = [0.0f32, 0.0, 0.5, 0.0, 0.6, 0.8];
+    let err = reconstruction(&h, &vectors, 2, Model::Poincare, None, 1).unwrap_err();
+    assert!(err.to_string().contains("row 2"), "{err}");
+    assert!(reconstruction(&h, &vectors, 2, Model::Euclidean, None, 1).is_ok());
+    assert!(reconstruction(&h, &vectors[..4], 2, Model::Euclidean, None, 1).is_err());
+}
