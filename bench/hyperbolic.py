@@ -28,7 +28,7 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
-BUDGETS = [100, 200, 400]
+BUDGETS = [300, 500, 800]
 
 
 def run(cmd):
@@ -37,8 +37,12 @@ def run(cmd):
 
 
 def at_budget(rows, budget, key):
-    """`key` interpolated linearly in mean distance evaluations at `budget` (None outside)."""
+    """`key` interpolated linearly in mean distance evaluations at `budget`: None below the
+    sweep's cheapest row; above its dearest row, that row's value marked with `*` (the sweep
+    has converged there: the search already spends less than the budget)."""
     rows = sorted(rows, key=lambda r: r["mean_distances"])
+    if budget > rows[-1]["mean_distances"]:
+        return f"{rows[-1][key]:.3f}*"
     for lo, hi in zip(rows, rows[1:]):
         if lo["mean_distances"] <= budget <= hi["mean_distances"]:
             t = (budget - lo["mean_distances"]) / max(hi["mean_distances"] - lo["mean_distances"], 1e-9)
@@ -47,6 +51,8 @@ def at_budget(rows, budget, key):
 
 
 def fmt(x, digits=3):
+    if isinstance(x, str):
+        return x
     return "–" if x is None else f"{x:.{digits}f}"
 
 
@@ -64,6 +70,9 @@ def main():
     ap.add_argument("--eval-args", default="", help="extra embed-eval flags, e.g. '--sample 2000 --queries 2000'")
     ap.add_argument("--tag", default="mammal")
     ap.add_argument("--out", default=os.path.join(HERE, "results", "2026-11-25-hyperbolic"))
+    ap.add_argument("--update", action="store_true",
+                    help="keep OUT/<tag>.json's other runs, replacing only the (model, d) pairs run now")
+    ap.add_argument("--tables-only", action="store_true", help="rewrite OUT/<tag>.md from OUT/<tag>.json")
     ap.add_argument("--work", help="where the embeddings go (default OUT/embeddings)")
     ap.add_argument("--geodex", default=os.path.join(REPO, "target", "release", "geodex"))
     a = ap.parse_args()
@@ -71,8 +80,12 @@ def main():
     work = a.work or os.path.join(a.out, "embeddings")
     os.makedirs(work, exist_ok=True)
 
+    json_path = os.path.join(a.out, f"{a.tag}.json")
     runs = []
-    for model in a.models.split(","):
+    if a.update or a.tables_only:
+        with open(json_path) as f:
+            runs = json.load(f)
+    for model in ([] if a.tables_only else a.models.split(",")):
         dims = [2] if model == "sarkar" else [int(d) for d in a.dims.split(",")]
         for dim in dims:
             stem = os.path.join(work, f"{a.tag}-{model}-d{dim}")
@@ -85,22 +98,29 @@ def main():
             evaluated = json.loads(run([a.geodex, "embed-eval", "--edges", a.edges, "--embedding", stem + ".fvecs",
                                         "--names", stem + ".txt", "--model", model, "--json", "--ef", a.ef,
                                         "--k", str(a.k), "--threads", str(a.threads)] + a.eval_args.split()))
-            runs.append({"model": model, "dim": dim, "embed": made, "eval": evaluated})
-            with open(os.path.join(a.out, f"{a.tag}.json"), "w") as f:
+            runs = [r for r in runs if (r["model"], r["dim"]) != (model, dim)]
+            runs.append({"model": model, "dim": dim, "args": {"epochs": a.epochs, "lr": a.lr, "seed": a.seed},
+                         "embed": made, "eval": evaluated})
+            runs.sort(key=lambda r: (["poincare", "lorentz", "euclidean", "sarkar"].index(r["model"]), r["dim"]))
+            with open(json_path, "w") as f:
                 json.dump(runs, f, indent=1)
 
-    lines = [f"Closure: `{os.path.relpath(a.edges, REPO)}`, epochs {a.epochs}, lr grid {a.lr}, seed {a.seed}, "
-             f"{a.threads} threads, k {a.k}.", "",
-             "| model | d | lr | s/epoch | MAP | mean rank | graph MAP | distortion avg | worst |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = [f"Closure: `{os.path.relpath(a.edges, REPO)}`, {a.threads} threads, k {a.k}; "
+             "epochs and the lr grid per row.", "",
+             "| model | d | epochs | lr grid → chosen | s/epoch | MAP | mean rank | graph MAP | distortion avg | worst |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in runs:
         e, d = r["eval"], r["embed"]["details"]
-        lines.append(f"| {r['model']} | {r['dim']} | {d.get('lr', 'τ = %.3f' % d.get('tau', 0))} | "
+        grid = r.get("args", {"epochs": a.epochs, "lr": a.lr})
+        chosen = f"{grid['lr']} → {d['lr']}" if "lr" in d else "τ = %.3f" % d.get("tau", 0)
+        epochs = grid["epochs"] if "lr" in d else "–"
+        lines.append(f"| {r['model']} | {r['dim']} | {epochs} | {chosen} | "
                      f"{fmt(d.get('seconds_per_epoch'))} | {e['map']:.3f} | {e['mean_rank']:.2f} | "
                      f"{e['map_graph']:.3f} | {e['distortion_avg']:.3f} | {e['distortion_worst']:.1f} |")
     lines += ["", "Search over the embedding (HNSW M 16, efc 200): recall@k against exact search in the same "
               "geometry, and the hierarchy task (share of the k nearest that are ancestors or descendants), "
-              "interpolated at equal distance evaluations per query.", "",
+              "interpolated at equal distance evaluations per query (`*`: the model's largest ef already "
+              "costs less; its value there).", "",
               "| model | d | exact hier. prec. | min recall | max recall | " +
               " | ".join(f"prec. @ {b} dist." for b in BUDGETS) + " | " +
               " | ".join(f"recall @ {b} dist." for b in BUDGETS) + " |",

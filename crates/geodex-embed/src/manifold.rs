@@ -189,7 +189,7 @@ impl Manifold for PoincareBall {
 
 /// Writes a ball point as `f32`, pulled inside the ball if rounding would put it on the
 /// boundary: at most norm 1 − [`OUTPUT_EPS`].
-fn write_ball(point: &[f64], out: &mut [f32]) {
+pub(crate) fn write_ball(point: &[f64], out: &mut [f32]) {
     let norm = dot(point, point).sqrt();
     let shrink = if norm > 1.0 - OUTPUT_EPS {
         (1.0 - OUTPUT_EPS) / norm

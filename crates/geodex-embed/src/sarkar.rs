@@ -16,7 +16,7 @@
 //! origin.
 
 use crate::hierarchy::Hierarchy;
-use crate::manifold::OUTPUT_EPS;
+use crate::manifold::{write_ball, OUTPUT_EPS};
 use crate::EmbedError;
 
 /// A complex number (x + iy) for the disk's Möbius maps.
@@ -140,13 +140,9 @@ fn tree_depth(children: &[Vec<u32>], roots: &[u32]) -> usize {
 
 /// The `f32` coordinates of a disk point, pulled inside norm 1 − 10⁻⁶ if needed.
 fn clamp_to_disk(z: C) -> [f32; 2] {
-    let norm = (z.0 * z.0 + z.1 * z.1).sqrt();
-    let shrink = if norm > 1.0 - OUTPUT_EPS {
-        (1.0 - OUTPUT_EPS) / norm
-    } else {
-        1.0
-    };
-    [(z.0 * shrink) as f32, (z.1 * shrink) as f32]
+    let mut out = [0f32; 2];
+    write_ball(&[z.0, z.1], &mut out);
+    out
 }
 
 #[cfg(test)]

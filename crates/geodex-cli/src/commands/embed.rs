@@ -24,9 +24,9 @@ pub struct Args {
     /// construction of the closure's spanning tree).
     #[arg(long)]
     pub model: Model,
-    /// Dimension of the written vectors (sarkar: 2).
-    #[arg(long, default_value_t = 10)]
-    pub dim: usize,
+    /// Dimension of the written vectors (default 10; sarkar: 2, the only one it builds).
+    #[arg(long)]
+    pub dim: Option<usize>,
     /// Epochs, burn-in included.
     #[arg(long, default_value_t = 400)]
     pub epochs: usize,
@@ -85,7 +85,7 @@ pub fn run(a: Args) -> Result<(), Failure> {
     let threads = a.threads.unwrap_or_else(rayon::current_num_threads);
     let start = Instant::now();
     let (dim, vectors, summary) = if a.model == Model::Sarkar {
-        if a.dim != 2 {
+        if a.dim.is_some_and(|d| d != 2) {
             return Err(Failure::input(
                 "--model sarkar embeds in 2 dimensions: use --dim 2",
             ));
@@ -139,7 +139,7 @@ fn trained(
             burn_in: a.burn_in,
             threads,
             seed: a.seed,
-            ..TrainParams::new(a.dim, a.epochs, lr)
+            ..TrainParams::new(a.dim.unwrap_or(10), a.epochs, lr)
         };
         let bar = progress::bar(a.epochs as u64, &format!("lr {lr}"), a.quiet);
         let start = Instant::now();
