@@ -1,0 +1,160 @@
+//! Product quantisation (Jégou, Douze & Schmid, "Product quantization for nearest neighbor
+//! search", TPAMI 2011): the dimensions are cut into `m` contiguous sub-spaces, each with its own
+//! k-means codebook of 2^`bits` centroids (`bits` 8: PQ8, 4: PQ4); a vector is stored as the
+//! index of its nearest centroid in each sub-space.
+//!
+//! Asymmetric distance computation (ADC, §3.1 of the paper): for a query, a table holds the
+//! squared distance from each query sub-vector to each centroid; the distance to a code is the
+//! sum of `m` table entries, which equals ‖q − reconstruction‖² exactly (up to rounding).
+
+use crate::kmeans::{self, squared_l2, Codebook, KMeansParams};
+use crate::{check_rows, QuantError};
+
+/// A trained product quantiser.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProductQuantizer {
+    dim: usize,
+    bits: u32,
+    books: Vec<Codebook>,
+}
+
+impl ProductQuantizer {
+    /// Trains `m` codebooks of 2^`bits` centroids (`bits` ∈ {4, 8}) on the rows of `data`;
+    /// `dim` must be a multiple of `m`. Sub-space j's k-means is seeded with `seed + j`.
+    pub fn train(data: &[f32], dim: usize, m: usize, bits: u32, seed: u64) -> Result<Self, QuantError> {
+        let n = check_rows(data, dim)?;
+        if !(bits == 4 || bits == 8) {
+            return Err(QuantError::InvalidParameter(format!(
+                "{bits} bits per code (expected 4 or 8)"
+            )));
+        }
+        if m == 0 || dim % m != 0 {
+            return Err(QuantError::InvalidParameter(format!(
+                "m = {m} sub-spaces must divide the dimension {dim}"
+            )));
+        }
+        let dsub = dim / m;
+        let ksub = 1usize << bits;
+        if n < ksub {
+            return Err(QuantError::TooFewVectors {
+                vectors: n,
+                centroids: ksub,
+            });
+        }
+        let books = (0..m)
+            .map(|j| {
+                let sub: Vec<f32> = data
+                    .chunks_exact(dim)
+                    .flat_map(|v| v[j * dsub..(j + 1) * dsub].iter().copied())
+                    .collect();
+                kmeans::train(&sub, dsub, &KMeansParams::new(ksub, seed.wrapping_add(j as u64)))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(ProductQuantizer { dim, bits, books })
+    }
+
+    /// Dimension of the vectors.
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
+    /// Number of sub-spaces.
+    pub fn m(&self) -> usize {
+        self.books.len()
+    }
+
+    /// Bits per sub-space code (4 or 8).
+    pub fn bits(&self) -> u32 {
+        self.bits
+    }
+
+    /// Centroids per sub-space.
+    pub fn ksub(&self) -> usize {
+        1 << self.bits
+    }
+
+    /// Dimensions per sub-space.
+    pub fn dsub(&self) -> usize {
+        self.dim / self.m()
+    }
+
+    /// The codebook of sub-space `j`.
+    pub fn codebook(&self, j: usize) -> &Codebook {
+        &self.books[j]
+    }
+
+    /// Encodes `v` as one centroid index per sub-space (one byte each, also for PQ4; see
+    /// [`crate::fastscan`] for the packed PQ4 layout).
+    pub fn encode(&self, v: &[f32], code: &mut [u8]) {
+        let dsub = self.dsub();
+        for (j, book) in self.books.iter().enumerate() {
+            code[j] = book.nearest(&v[j * dsub..(j + 1) * dsub]).0 as u8;
+        }
+    }
+
+    /// Encodes every row of `data`, `m` bytes per row.
+    pub fn encode_all(&self, data: &[f32]) -> Vec<u8> {
+        let m = self.m();
+        let mut codes = vec![0u8; data.len() / self.dim * m];
+        for (v, c) in data.chunks_exact(self.dim).zip(codes.chunks_exact_mut(m)) {
+            self.encode(v, c);
+        }
+        codes
+    }
+
+    /// The reconstruction of `code`: the concatenated centroids.
+    pub fn decode(&self, code: &[u8], out: &mut [f32]) {
+        let dsub = self.dsub();
+        for (j, book) in self.books.iter().enumerate() {
+            out[j * dsub..(j + 1) * dsub].copy_from_slice(book.centroid(code[j] as usize));
+        }
+    }
+
+    /// The ADC table of `query`: entry `j · ksub + c` is ‖q_j − centroid_j,c‖².
+    pub fn distance_table(&self, query: &[f32]) -> Vec<f32> {
+        let dsub = self.dsub();
+        let mut table = Vec::with_capacity(self.m() * self.ksub());
+        for (j, book) in self.books.iter().enumerate() {
+            let q = &query[j * dsub..(j + 1) * dsub];
+            table.extend(book.centroids.chunks_exact(dsub).map(|c| squared_l2(q, c)));
+        }
+        table
+    }
+
+    /// The asymmetric distance of one code from its query's table: Σ_j table[j][code_j].
+    #[inline]
+    pub fn table_distance(&self, table: &[f32], code: &[u8]) -> f32 {
+        let ksub = self.ksub();
+        code.iter()
+            .enumerate()
+            .map(|(j, &c)| table[j * ksub + c as usize])
+            .sum()
+    }
+
+    /// [`ProductQuantizer::table_distance`] of every code in `codes` (`m` bytes each) into `out`:
+    /// the PQ8 table scan that fast-scan is measured against.
+    pub fn scan(&self, table: &[f32], codes: &[u8], out: &mut Vec<f32>) {
+        out.clear();
+        out.extend(
+            codes
+                .chunks_exact(self.m())
+                .map(|c| self.table_distance(table, c)),
+        );
+    }
+
+    /// Mean squared reconstruction error over the rows of `data`.
+    pub fn distortion(&self, data: &[f32]) -> f64 {
+        let mut code = vec![0u8; self.m()];
+        let mut rec = vec![0f32; self.dim];
+        let rows = data.len() / self.dim;
+        let total: f64 = data
+            .chunks_exact(self.dim)
+            .map(|v| {
+                self.encode(v, &mut code);
+                self.decode(&code, &mut rec);
+                squared_l2(v, &rec) as f64
+            })
+            .sum();
+        total / rows.max(1) as f64
+    }
+}

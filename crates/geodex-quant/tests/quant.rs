@@ -1,0 +1,168 @@
+//! Quantisers against independent computations: exact distances to reconstructions, the SQ8
+//! half-step bound, distortion falling with m, k-means on separated clusters, and fast-scan
+//! against the scalar look-up sum.
+
+use geodex_distance::Metric;
+use geodex_quant::fastscan::{self, PackedCodes, QuantizedTable};
+use geodex_quant::kmeans::{self, KMeansParams};
+use geodex_quant::pq::ProductQuantizer;
+use geodex_quant::sq8::Sq8;
+use geodex_quant::QuantError;
+use geodex_testkit::{clustered, reference_distance};
+
+#[test]
+fn sq8_round_trip_error_is_at_most_half_a_step() {
+    let dim = 24;
+    let data = clustered(2000, dim, 8, 1.5, 3);
+    let sq = Sq8::train(&data, dim).unwrap();
+    let codes = sq.encode_all(&data);
+    let mut back = vec![0f32; dim];
+    for (v, c) in data.chunks_exact(dim).zip(codes.chunks_exact(dim)) {
+        sq.decode(c, &mut back);
+        for j in 0..dim {
+            let bound = sq.step[j] / 2.0 * (1.0 + 1e-4) + 1e-6;
+            assert!(
+                (v[j] - back[j]).abs() <= bound,
+                "dim {j}: {} vs {}",
+                v[j],
+                back[j]
+            );
+        }
+        let exact = reference_distance(Metric::L2, &data[..dim], &back);
+        let adc = sq.squared_l2(&data[..dim], c) as f64;
+        assert!(
+            (adc - exact).abs() <= 1e-4 * exact.max(1.0),
+            "ADC {adc} vs {exact}"
+        );
+    }
+}
+
+#[test]
+fn pq_asymmetric_distance_is_the_distance_to_the_reconstruction() {
+    let dim = 32;
+    let data = clustered(3000, dim, 10, 1.0, 5);
+    for bits in [4, 8] {
+        let pq = ProductQuantizer::train(&data, dim, 8, bits, 1).unwrap();
+        let codes = pq.encode_all(&data[..200 * dim]);
+        let query = &data[2500 * dim..2501 * dim];
+        let table = pq.distance_table(query);
+        let mut rec = vec![0f32; dim];
+        for code in codes.chunks_exact(pq.m()) {
+            pq.decode(code, &mut rec);
+            let exact = reference_distance(Metric::L2, query, &rec);
+            let adc = pq.table_distance(&table, code) as f64;
+            assert!(
+                (adc - exact).abs() <= 1e-4 * exact.max(1.0),
+                "{bits} bits: {adc} vs {exact}"
+            );
+        }
+    }
+}
+
+#[test]
+fn pq_distortion_falls_as_m_grows() {
+    let dim = 32;
+    let data = clustered(4000, dim, 20, 2.0, 7);
+    let distortion: Vec<f64> = [1, 2, 4, 8, 16]
+        .iter()
+        .map(|&m| {
+            ProductQuantizer::train(&data, dim, m, 8, 2)
+                .unwrap()
+                .distortion(&data)
+        })
+        .collect();
+    for pair in distortion.windows(2) {
+        assert!(
+            pair[1] < pair[0],
+            "distortion by m = 1, 2, 4, 8, 16: {distortion:?}"
+        );
+    }
+}
+
+#[test]
+fn kmeans_finds_well_separated_clusters() {
+    // Four tight clusters at the corners of a square: k-means++ and Lloyd must find them.
+    let centres = [[0.0f32, 0.0], [10.0, 0.0], [0.0, 10.0], [10.0, 10.0]];
+    let mut rng = geodex_testkit::Rng::new(9);
+    let data: Vec<f32> = (0..400)
+        .flat_map(|i| {
+            let c = centres[i % 4];
+            [c[0] + 0.1 * rng.normal() as f32, c[1] + 0.1 * rng.normal() as f32]
+        })
+        .collect();
+    let book = kmeans::train(&data, 2, &KMeansParams::new(4, 1)).unwrap();
+    for c in centres {
+        let (_, d) = book.nearest(&c);
+        assert!(d < 0.01, "no centroid near {c:?}");
+    }
+    assert!(book.mse < 0.05);
+    assert_eq!(
+        book,
+        kmeans::train(&data, 2, &KMeansParams::new(4, 1)).unwrap(),
+        "seeded"
+    );
+}
+
+#[test]
+fn fast_scan_equals_the_scalar_lookup_sum() {
+    let dim = 64;
+    let data = clustered(1000, dim, 10, 1.0, 11);
+    for m in [1, 8, 16, 32] {
+        let pq = ProductQuantizer::train(&data, dim, m, 4, 3).unwrap();
+        // 997 vectors: the last block is partial.
+        let codes = pq.encode_all(&data[..997 * dim]);
+        let packed = PackedCodes::pack(&codes, m).unwrap();
+        let table = pq.distance_table(&data[998 * dim..999 * dim]);
+        let quantised = QuantizedTable::new(&table);
+        let (mut fast, mut scalar) = (Vec::new(), Vec::new());
+        fastscan::scan(&quantised, &packed, &mut fast);
+        fastscan::scan_scalar(&quantised, &packed, &mut scalar);
+        assert_eq!(fast, scalar, "m = {m}");
+        // The scalar sum is the 8-bit table's sum of the unpacked codes, computed directly…
+        for (v, code) in codes.chunks_exact(m).enumerate() {
+            let direct: u32 = code
+                .iter()
+                .enumerate()
+                .map(|(j, &c)| quantised.entries[j * 16 + c as usize] as u32)
+                .sum();
+            assert_eq!(scalar[v] as u32, direct);
+            // …and stands for the float table's sum within m·Δ/2.
+            let float = pq.table_distance(&table, code);
+            let err = (quantised.distance(scalar[v]) - float).abs();
+            assert!(
+                err <= m as f32 * quantised.step / 2.0 * 1.001 + 1e-4,
+                "m = {m}: error {err}"
+            );
+        }
+    }
+}
+
+#[test]
+fn bad_parameters_are_typed_errors() {
+    let data = clustered(100, 8, 2, 1.0, 1);
+    assert!(matches!(
+        ProductQuantizer::train(&data, 8, 3, 8, 0),
+        Err(QuantError::InvalidParameter(_))
+    ));
+    assert!(matches!(
+        ProductQuantizer::train(&data, 8, 2, 5, 0),
+        Err(QuantError::InvalidParameter(_))
+    ));
+    assert_eq!(
+        ProductQuantizer::train(&data, 8, 2, 8, 0).unwrap_err(),
+        QuantError::TooFewVectors {
+            vectors: 100,
+            centroids: 256
+        }
+    );
+    let mut bad = data.clone();
+    bad[17] = f32::NAN;
+    assert!(matches!(
+        Sq8::train(&bad, 8),
+        Err(QuantError::BadVector { row: 2, .. })
+    ));
+    assert!(matches!(
+        PackedCodes::pack(&[1, 2, 16], 3),
+        Err(QuantError::BadVector { row: 0, .. })
+    ));
+}
