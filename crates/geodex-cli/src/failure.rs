@@ -74,6 +74,12 @@ impl From<geodex_embed::EmbedError> for Failure {
     }
 }
 
+impl From<geodex_quant::QuantError> for Failure {
+    fn from(e: geodex_quant::QuantError) -> Self {
+        Failure::input(e.to_string())
+    }
+}
+
 /// A core error about rows of a file: name the file too.
 pub fn in_file(path: &std::path::Path) -> impl Fn(CoreError) -> Failure + '_ {
     move |e| {

@@ -43,6 +43,8 @@ enum Command {
     Embed(commands::embed::Args),
     /// Reconstruction, distortion and HNSW search quality of a hierarchy embedding.
     EmbedEval(commands::embed_eval::Args),
+    /// Rate–distortion report: SQ and PQ distortion and recall against the Gaussian bound.
+    QuantReport(commands::quant_report::Args),
     /// Build, benchmark and plot the bundled demo data set.
     Demo(commands::demo::Args),
 }
@@ -59,6 +61,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Analyze(a) => commands::analyze::run(a),
         Command::Embed(a) => commands::embed::run(a),
         Command::EmbedEval(a) => commands::embed_eval::run(a),
+        Command::QuantReport(a) => commands::quant_report::run(a),
     }
 }
 

@@ -9,6 +9,7 @@ pub mod embed_eval;
 pub mod graph;
 pub mod groundtruth;
 pub mod info;
+pub mod quant_report;
 pub mod search;
 
 /// The index and query files that `search` and `bench` take.
