@@ -51,6 +51,8 @@ fn measured_distortion_respects_the_gaussian_bound() {
         s(&gt),
         "--train",
         "3000",
+        "--projections",
+        "8,16",
         "--json",
     ]);
     let report: Value = serde_json::from_str(&out).unwrap();
@@ -75,6 +77,20 @@ fn measured_distortion_respects_the_gaussian_bound() {
     );
     let sq8 = rows.iter().find(|r| r["quantiser"] == "sq8").unwrap();
     assert!(sq8["recall"].as_f64().unwrap() >= 0.9, "{sq8}");
+    // Random projections (§11.2): squared-distance ratios centre near 1 (the median of χ²_k/k is
+    // 0.92 at k = 8), and exact re-ranking of
+    // 100 candidates can only help recall.
+    let projection = report["projection"]["rows"].as_array().unwrap();
+    assert_eq!(projection.len(), 4, "gaussian and sparse at k = 8, 16");
+    for r in projection {
+        let median = r["ratio_p50"].as_f64().unwrap();
+        assert!((0.6..1.4).contains(&median), "{r}");
+        assert!(r["ratio_p01"].as_f64().unwrap() <= median && median <= r["ratio_p99"].as_f64().unwrap());
+        assert!(
+            r["recall_reranked"].as_f64().unwrap() >= r["recall"].as_f64().unwrap(),
+            "{r}"
+        );
+    }
     let total: f64 = report["total_variance"].as_f64().unwrap();
     let expected: f64 = (1..=dim).map(|j| (0.1 * j as f64).powi(2)).sum();
     assert!(

@@ -9,6 +9,8 @@
 //!   FAISS's `IndexPQFastScan`): codes of 32 vectors interleaved per sub-space so that one
 //!   `pshufb` looks up 32 table entries at once, with 8-bit quantised tables; a scalar reference
 //!   computes the same sums.
+//! - [`projection`]: Gaussian and sparse (Achlioptas) Johnson–Lindenstrauss projections and
+//!   the Dasgupta–Gupta dimension bound.
 //! - [`rate_distortion`]: the Gaussian rate–distortion bound by reverse water-filling over the
 //!   data's own variances.
 #![deny(missing_docs)]
@@ -16,6 +18,7 @@
 pub mod fastscan;
 pub mod kmeans;
 pub mod pq;
+pub mod projection;
 pub mod rate_distortion;
 pub mod sq8;
 

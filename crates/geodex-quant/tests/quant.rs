@@ -166,3 +166,57 @@ fn bad_parameters_are_typed_errors() {
         Err(QuantError::BadVector { row: 0, .. })
     ));
 }
+
+#[test]
+fn projections_keep_pairwise_distances_at_the_jl_dimension() {
+    use geodex_quant::projection::{jl_dimension, ProjectionKind, RandomProjection};
+    let (n, dim, eps) = (60, 400, 0.5);
+    let data = clustered(n, dim, 5, 1.0, 13);
+    let k = jl_dimension(n, eps);
+    for kind in [ProjectionKind::Gaussian, ProjectionKind::Sparse] {
+        let p = RandomProjection::new(kind, dim, k, 17).unwrap();
+        let projected = p.project_all(&data);
+        for i in 0..n {
+            for j in i + 1..n {
+                let before = reference_distance(
+                    Metric::L2,
+                    &data[i * dim..(i + 1) * dim],
+                    &data[j * dim..(j + 1) * dim],
+                );
+                let after = reference_distance(
+                    Metric::L2,
+                    &projected[i * k..(i + 1) * k],
+                    &projected[j * k..(j + 1) * k],
+                );
+                let ratio = after / before;
+                assert!(
+                    (1.0 - eps..=1.0 + eps).contains(&ratio),
+                    "{kind:?} pair {i},{j}: ratio {ratio}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn projected_squared_norms_are_unbiased() {
+    use geodex_quant::projection::{ProjectionKind, RandomProjection};
+    let v: Vec<f32> = (0..64).map(|i| (i as f32 * 0.37).sin()).collect();
+    let norm: f64 = v.iter().map(|&x| x as f64 * x as f64).sum();
+    for kind in [ProjectionKind::Gaussian, ProjectionKind::Sparse] {
+        let mut mean = 0.0;
+        let runs = 400;
+        for seed in 0..runs {
+            let p = RandomProjection::new(kind, 64, 16, seed).unwrap();
+            let mut out = vec![0f32; 16];
+            p.project(&v, &mut out);
+            mean += out.iter().map(|&x| x as f64 * x as f64).sum::<f64>() / runs as f64;
+        }
+        // Var of ‖Pv‖²/‖v‖² is about 2/k = 1/8, so the mean of 400 runs is within ±0.06 (3.4σ).
+        assert!(
+            (mean / norm - 1.0).abs() < 0.06,
+            "{kind:?}: E‖Pv‖² / ‖v‖² = {}",
+            mean / norm
+        );
+    }
+}

@@ -11,6 +11,7 @@ use std::time::Instant;
 use geodex_io::Role;
 use geodex_quant::fastscan::{self, PackedCodes, QuantizedTable};
 use geodex_quant::pq::ProductQuantizer;
+use geodex_quant::projection::{jl_dimension, jl_epsilon, ProjectionKind, RandomProjection};
 use geodex_quant::rate_distortion::{gaussian_distortion, variances};
 use geodex_quant::sq8::Sq8;
 use rayon::prelude::*;
@@ -44,6 +45,15 @@ pub struct Args {
     /// Seed of the k-means runs.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Random-projection dimensions to measure (default d/8, d/4, d/2).
+    #[arg(long, value_delimiter = ',')]
+    pub projections: Vec<usize>,
+    /// Candidates re-ranked exactly after a search in projected space.
+    #[arg(long, default_value_t = 100)]
+    pub rerank: usize,
+    /// Random pairs of base vectors whose distance distortion is measured.
+    #[arg(long, default_value_t = 2000)]
+    pub pairs: usize,
     /// Write the distortion-vs-bits plot here (.png).
     #[arg(long)]
     pub plot: Option<PathBuf>,
@@ -138,13 +148,14 @@ pub fn run(a: Args) -> Result<(), Failure> {
             .partial_cmp(&y["bits_per_dim"].as_f64())
             .expect("finite")
     });
+    let projections = projection_rows(&a, base.as_slice(), query_rows, dim, &truth[..nq])?;
     if let Some(path) = &a.plot {
         plot(path, &rows, &var)?;
     }
     let total_variance: f64 = var.iter().sum();
     if a.json {
         print_json(
-            &json!({ "dim": dim, "vectors": base.rows(), "total_variance": total_variance, "k": a.k, "queries": nq, "rows": rows }),
+            &json!({ "dim": dim, "vectors": base.rows(), "total_variance": total_variance, "k": a.k, "queries": nq, "rows": rows, "projection": projections }),
         );
     } else {
         println!("{} vectors × {dim}; total variance Σσ² = {total_variance:.4}; recall@{} over {nq} queries by exhaustive ADC", base.rows(), a.k);
@@ -164,8 +175,124 @@ pub fn run(a: Args) -> Result<(), Failure> {
                 r["recall"].to_string()
             );
         }
+        print_projection_table(&projections);
     }
     Ok(())
+}
+
+/// THEORY §11.2: per projection kind and dimension k, the distribution of squared-distance
+/// ratios ‖Pu − Pv‖² / ‖u − v‖² over random base pairs, next to the ε the Dasgupta–Gupta bound
+/// guarantees at this k for this n, and recall@k without and with exact re-ranking.
+fn projection_rows(
+    a: &Args,
+    base: &[f32],
+    queries: &[f32],
+    dim: usize,
+    truth: &[Vec<u32>],
+) -> Result<serde_json::Value, Failure> {
+    let n = base.len() / dim;
+    let ks = if a.projections.is_empty() {
+        vec![dim / 8, dim / 4, dim / 2]
+            .into_iter()
+            .filter(|&k| k > 0)
+            .collect()
+    } else {
+        a.projections.clone()
+    };
+    let mut rng = geodex_quant::projection::PairSampler::new(n, a.seed);
+    let pairs: Vec<(usize, usize)> = (0..a.pairs).map(|_| rng.pair()).collect();
+    let mut rows = Vec::new();
+    for &k in &ks {
+        for kind in [ProjectionKind::Gaussian, ProjectionKind::Sparse] {
+            let p = RandomProjection::new(kind, dim, k, a.seed)?;
+            let projected = p.project_all(base);
+            let projected_queries = p.project_all(queries);
+            let mut ratios: Vec<f64> = pairs
+                .iter()
+                .filter_map(|&(i, j)| {
+                    let before = sq(&base[i * dim..(i + 1) * dim], &base[j * dim..(j + 1) * dim]);
+                    (before > 0.0)
+                        .then(|| sq(&projected[i * k..(i + 1) * k], &projected[j * k..(j + 1) * k]) / before)
+                })
+                .collect();
+            ratios.sort_by(f64::total_cmp);
+            let q = |f: f64| ratios[((ratios.len() - 1) as f64 * f).round() as usize];
+            let epsilon = jl_epsilon(n, k);
+            let within = epsilon.map(|e| {
+                ratios
+                    .iter()
+                    .filter(|&&r| (1.0 - e..=1.0 + e).contains(&r))
+                    .count() as f64
+                    / ratios.len() as f64
+            });
+            let scan = |pq: &[f32], out: &mut Vec<f32>| {
+                out.extend(projected.chunks_exact(k).map(|v| sq(pq, v) as f32))
+            };
+            let found = top_k_all(&projected_queries, k, a.rerank.max(a.k), scan);
+            let plain: Vec<Vec<u32>> = found.iter().map(|f| f[..a.k.min(f.len())].to_vec()).collect();
+            let reranked: Vec<Vec<u32>> = found
+                .iter()
+                .zip(queries.chunks_exact(dim))
+                .map(|(cands, qv)| {
+                    let mut c = cands.clone();
+                    c.sort_by(|&x, &y| {
+                        sq(qv, &base[x as usize * dim..][..dim])
+                            .total_cmp(&sq(qv, &base[y as usize * dim..][..dim]))
+                            .then(x.cmp(&y))
+                    });
+                    c.truncate(a.k);
+                    c
+                })
+                .collect();
+            rows.push(json!({
+                "kind": if kind == ProjectionKind::Gaussian { "gaussian" } else { "sparse" },
+                "k": k,
+                "ratio_p01": round(q(0.01), 4),
+                "ratio_p50": round(q(0.5), 4),
+                "ratio_p99": round(q(0.99), 4),
+                "jl_epsilon": epsilon.map(|e| round(e, 4)),
+                "share_within_epsilon": within.map(|w| round(w, 4)),
+                "recall": round(recall(&plain, truth, a.k), 4),
+                "recall_reranked": round(recall(&reranked, truth, a.k), 4),
+            }));
+        }
+    }
+    Ok(
+        json!({ "pairs": pairs.len(), "rerank": a.rerank, "jl_k_for_epsilon_0_5": jl_dimension(n, 0.5), "jl_k_for_epsilon_0_1": jl_dimension(n, 0.1), "rows": rows }),
+    )
+}
+
+fn sq(a: &[f32], b: &[f32]) -> f64 {
+    a.iter()
+        .zip(b)
+        .map(|(&x, &y)| (x as f64 - y as f64).powi(2))
+        .sum()
+}
+
+fn print_projection_table(p: &serde_json::Value) {
+    println!(
+        "random projection (§11.2): {} pairs; Dasgupta–Gupta asks k = {} for ε = 0.5, {} for ε = 0.1",
+        p["pairs"], p["jl_k_for_epsilon_0_5"], p["jl_k_for_epsilon_0_1"]
+    );
+    println!(
+        "{:<9} {:>5} {:>9} {:>9} {:>9} {:>8} {:>8} {:>8} {:>10}",
+        "kind", "k", "ratio p1", "p50", "p99", "JL ε", "within", "recall", "reranked"
+    );
+    for r in p["rows"].as_array().into_iter().flatten() {
+        let c = |key: &str| r[key].to_string();
+        println!(
+            "{:<9} {:>5} {:>9} {:>9} {:>9} {:>8} {:>8} {:>8} {:>10}",
+            r["kind"].as_str().unwrap_or(""),
+            c("k"),
+            c("ratio_p01"),
+            c("ratio_p50"),
+            c("ratio_p99"),
+            c("jl_epsilon"),
+            c("share_within_epsilon"),
+            c("recall"),
+            c("recall_reranked")
+        );
+    }
 }
 
 fn progress_note(a: &Args, config: &Config, seconds: f64) {
