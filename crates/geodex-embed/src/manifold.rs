@@ -76,18 +76,11 @@ impl FromStr for Model {
     }
 }
 
-/// The Poincaré distance of two ball points, 2·asinh(√δ) with
-/// δ = ‖a−b‖² / ((1−‖a‖²)(1−‖b‖²)) — equal to arcosh(1 + 2δ) without its cancellation near 0.
+/// The Poincaré distance of two ball points, 2·asinh(√δ): the index's own rank key
+/// ([`geodex_distance::portable::poincare_ratio_f32`], one `f64` pass) turned into the distance
+/// as [`geodex_distance::Metric::reported_distance`] does, but kept in `f64`.
 pub fn ball_distance(a: &[f32], b: &[f32]) -> f64 {
-    let (mut diff, mut na, mut nb) = (0f64, 0f64, 0f64);
-    for (&x, &y) in a.iter().zip(b) {
-        let (x, y) = (x as f64, y as f64);
-        diff += (x - y) * (x - y);
-        na += x * x;
-        nb += y * y;
-    }
-    let delta = diff / ((1.0 - na).max(1e-300) * (1.0 - nb).max(1e-300));
-    2.0 * delta.sqrt().asinh()
+    2.0 * geodex_distance::portable::poincare_ratio_f32(a, b).sqrt().asinh()
 }
 
 /// A Riemannian manifold a trainer can run SGD on. Points are stored as [`Manifold::coords`]
