@@ -122,56 +122,39 @@ fn parallel_map<R: Send>(nodes: &[u32], threads: usize, per_node: impl Fn(u32) -
     })
 }
 
-/// Mean rank and MAP of `vectors` (ids as in `hierarchy`) under `model`'s distance, over all
-/// nodes with ancestors or a seeded sample of `sample` of them.
+/// Which nodes a node's ranking should put first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Relevant {
+    /// Its ancestors in the closure — reconstruction as Nickel & Kiela (2017) define it.
+    Ancestors,
+    /// Its Hasse-diagram neighbours (parents and children), as Sala et al. (2018, §6) measure
+    /// their construction: on a tree an isometric embedding scores 1 here, while closure
+    /// reconstruction also asks every ancestor to be nearer than every sibling, which no tree
+    /// metric grants.
+    GraphNeighbours,
+}
+
+/// Mean rank and MAP of `vectors` (ids as in `hierarchy`) under `model`'s distance: every node
+/// with relevant nodes (or a seeded sample of `sample` of them) ranks all others.
 pub fn reconstruction(
     hierarchy: &Hierarchy,
     vectors: &[f32],
     dim: usize,
     model: Model,
+    relevant: Relevant,
     sample: Option<usize>,
     threads: usize,
 ) -> Result<Reconstruction, EmbedError> {
-    let relevant: Vec<Vec<u32>> = (0..hierarchy.len() as u32)
-        .map(|u| hierarchy.ancestors(u).to_vec())
-        .collect();
-    ranking_quality(hierarchy, &relevant, vectors, dim, model, sample, threads)
-}
-
-/// Mean rank and MAP with the *graph* neighbours as the relevant nodes — the nodes one edge of
-/// the Hasse diagram away — as Sala et al. (2018, §6) measure their combinatorial construction:
-/// on a tree an isometric embedding scores 1 here, while closure reconstruction also asks
-/// every ancestor to be nearer than every sibling, which no tree metric grants.
-pub fn graph_reconstruction(
-    hierarchy: &Hierarchy,
-    vectors: &[f32],
-    dim: usize,
-    model: Model,
-    sample: Option<usize>,
-    threads: usize,
-) -> Result<Reconstruction, EmbedError> {
-    ranking_quality(
-        hierarchy,
-        &hierarchy.hasse_neighbours(),
-        vectors,
-        dim,
-        model,
-        sample,
-        threads,
-    )
-}
-
-/// Mean rank and MAP of every node's ranking of all others, `relevant[u]` (sorted) being the
-/// nodes that should come first; nodes with no relevant ones are skipped.
-fn ranking_quality(
-    hierarchy: &Hierarchy,
-    relevant: &[Vec<u32>],
-    vectors: &[f32],
-    dim: usize,
-    model: Model,
-    sample: Option<usize>,
-    threads: usize,
-) -> Result<Reconstruction, EmbedError> {
+    let neighbours;
+    let relevant: Vec<&[u32]> = match relevant {
+        Relevant::Ancestors => (0..hierarchy.len() as u32)
+            .map(|u| hierarchy.ancestors(u))
+            .collect(),
+        Relevant::GraphNeighbours => {
+            neighbours = hierarchy.hasse_neighbours();
+            neighbours.iter().map(Vec::as_slice).collect()
+        }
+    };
     check_embedding(hierarchy, vectors, dim, model)?;
     let with_relevant = (0..hierarchy.len() as u32)
         .filter(|&u| !relevant[u as usize].is_empty())
@@ -184,7 +167,7 @@ fn ranking_quality(
             .map(|w| (model.distance(row(u), row(w)), w))
             .collect();
         order.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-        ranks_and_precision(&order, &relevant[u as usize])
+        ranks_and_precision(&order, relevant[u as usize])
     });
     let pairs: usize = nodes.iter().map(|&u| relevant[u as usize].len()).sum();
     let rank_sum: f64 = per_node.iter().map(|r| r.0).sum();

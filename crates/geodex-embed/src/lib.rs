@@ -18,7 +18,7 @@ pub mod manifold;
 pub mod sarkar;
 pub mod train;
 
-pub use eval::{distortion, graph_reconstruction, reconstruction, Distortion, Reconstruction};
+pub use eval::{distortion, reconstruction, Distortion, Reconstruction, Relevant};
 pub use hierarchy::Hierarchy;
 pub use manifold::Model;
 pub use train::{train, TrainParams, Trained};

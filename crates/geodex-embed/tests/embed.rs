@@ -4,8 +4,7 @@
 use geodex_embed::hierarchy::{hop_distances, tree_closure};
 use geodex_embed::manifold::{ball_distance, minkowski, Flat, Hyperboloid, Manifold, PoincareBall};
 use geodex_embed::{
-    distortion, graph_reconstruction, reconstruction, sarkar, train, EmbedError, Hierarchy, Model,
-    TrainParams,
+    distortion, reconstruction, sarkar, train, EmbedError, Hierarchy, Model, Relevant, TrainParams,
 };
 
 /// A complete tree with `branching` children per node and `depth` levels below the root,
@@ -202,7 +201,16 @@ fn sarkar_edges_have_length_tau_and_a_wide_tau_reconstructs_the_tree() {
             assert!((d - tau).abs() < 1e-3, "edge {u}–{p}: {d}");
         }
     }
-    let graph = graph_reconstruction(&h, &s.vectors, 2, Model::Sarkar, None, 1).unwrap();
+    let graph = reconstruction(
+        &h,
+        &s.vectors,
+        2,
+        Model::Sarkar,
+        Relevant::GraphNeighbours,
+        None,
+        1,
+    )
+    .unwrap();
     assert_eq!(graph.map, 1.0);
     let d = distortion(&h, &s.vectors, 2, Model::Sarkar, None, 1).unwrap();
     assert!(d.worst < 1.3, "worst distortion {}", d.worst);
@@ -219,7 +227,7 @@ fn poincare_training_reconstructs_a_small_tree() {
     let b = train(&h, Model::Poincare, &params, &|_, _| {}).unwrap();
     assert_eq!(a.vectors, b.vectors, "one thread is reproducible from the seed");
     assert!(a.losses.last() < a.losses.first(), "the loss falls");
-    let r = reconstruction(&h, &a.vectors, 5, Model::Poincare, None, 2).unwrap();
+    let r = reconstruction(&h, &a.vectors, 5, Model::Poincare, Relevant::Ancestors, None, 2).unwrap();
     assert!(r.map >= 0.9, "MAP {}", r.map);
     assert!(r.mean_rank >= 1.0);
 }
@@ -233,7 +241,7 @@ fn lorentz_and_hogwild_training_reconstruct_a_small_tree() {
         ..TrainParams::new(5, 150, 0.3)
     };
     let out = train(&h, Model::Lorentz, &params, &|_, _| {}).unwrap();
-    let r = reconstruction(&h, &out.vectors, 5, Model::Lorentz, None, 2).unwrap();
+    let r = reconstruction(&h, &out.vectors, 5, Model::Lorentz, Relevant::Ancestors, None, 2).unwrap();
     assert!(r.map >= 0.9, "MAP {}", r.map);
 }
 
@@ -241,8 +249,17 @@ fn lorentz_and_hogwild_training_reconstruct_a_small_tree() {
 fn embeddings_outside_the_ball_are_rejected_with_their_row() {
     let h = tree_hierarchy(&complete_tree(2, 1));
     let vectors = [0.0f32, 0.0, 0.5, 0.0, 0.6, 0.8];
-    let err = reconstruction(&h, &vectors, 2, Model::Poincare, None, 1).unwrap_err();
+    let err = reconstruction(&h, &vectors, 2, Model::Poincare, Relevant::Ancestors, None, 1).unwrap_err();
     assert!(err.to_string().contains("row 2"), "{err}");
-    assert!(reconstruction(&h, &vectors, 2, Model::Euclidean, None, 1).is_ok());
-    assert!(reconstruction(&h, &vectors[..4], 2, Model::Euclidean, None, 1).is_err());
+    assert!(reconstruction(&h, &vectors, 2, Model::Euclidean, Relevant::Ancestors, None, 1).is_ok());
+    assert!(reconstruction(
+        &h,
+        &vectors[..4],
+        2,
+        Model::Euclidean,
+        Relevant::Ancestors,
+        None,
+        1
+    )
+    .is_err());
 }

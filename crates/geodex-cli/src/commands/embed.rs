@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use geodex_embed::sarkar;
-use geodex_embed::{reconstruction, train, Hierarchy, Model, TrainParams};
+use geodex_embed::{reconstruction, train, Hierarchy, Model, Relevant, TrainParams};
 use geodex_io::Matrix;
 use serde_json::json;
 
@@ -155,6 +155,7 @@ fn trained(
                 &out.vectors,
                 out.dim,
                 a.model,
+                Relevant::Ancestors,
                 Some(TUNING_SAMPLE),
                 threads,
             )?

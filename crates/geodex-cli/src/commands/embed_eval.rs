@@ -9,7 +9,7 @@ use std::time::Instant;
 use geodex_core::exact::exact_knn;
 use geodex_core::{BuildParams, Index, Metric, SearchContext, SearchParams};
 use geodex_embed::eval::{hierarchy_precision, sample_nodes};
-use geodex_embed::{distortion, graph_reconstruction, reconstruction, Hierarchy, Model};
+use geodex_embed::{distortion, reconstruction, Hierarchy, Model, Relevant};
 use geodex_io::Role;
 use serde_json::json;
 
@@ -72,9 +72,25 @@ pub fn run(a: Args) -> Result<(), Failure> {
     let threads = a.threads.unwrap_or_else(rayon::current_num_threads);
     let n = hierarchy.len();
     let sample = a.sample.or(default_below(n, 5000, 2000));
-    let rec = reconstruction(&hierarchy, &vectors, dim, a.model, sample, threads)
-        .map_err(|e| Failure::from(e).context(a.embedding.display()))?;
-    let graph = graph_reconstruction(&hierarchy, &vectors, dim, a.model, sample, threads)?;
+    let rec = reconstruction(
+        &hierarchy,
+        &vectors,
+        dim,
+        a.model,
+        Relevant::Ancestors,
+        sample,
+        threads,
+    )
+    .map_err(|e| Failure::from(e).context(a.embedding.display()))?;
+    let graph = reconstruction(
+        &hierarchy,
+        &vectors,
+        dim,
+        a.model,
+        Relevant::GraphNeighbours,
+        sample,
+        threads,
+    )?;
     let sources = a.sources.or(default_below(n, 2000, 200));
     let dis = distortion(&hierarchy, &vectors, dim, a.model, sources, threads)?;
     let search = if a.ef.is_empty() {
