@@ -92,25 +92,7 @@ fn poincare_groundtruth_matches_the_reference_distance() {
         data.extend(v.iter().map(|x| (x / norm * radius) as f32));
     }
     let (base, queries) = data.split_at(350 * dim);
-    let bp = dir.path().join("b.fvecs");
-    let qp = dir.path().join("q.fvecs");
-    write_vecs(&bp, &Matrix::new(dim, base.to_vec()).unwrap());
-    write_vecs(&qp, &Matrix::new(dim, queries.to_vec()).unwrap());
-    let gt = dir.path().join("gt.ivecs");
-    ok(&[
-        "groundtruth",
-        "--data",
-        s(&bp),
-        "--queries",
-        s(&qp),
-        "--k",
-        "10",
-        "--metric",
-        "poincare",
-        "--out",
-        s(&gt),
-        "--quiet",
-    ]);
+    let (_, _, gt) = data_set_with_truth(dir.path(), dim, base, queries, "poincare");
     let found: Vec<Vec<u32>> = read_ivecs(&gt)
         .into_iter()
         .map(|r| r.into_iter().map(|i| i as u32).collect())

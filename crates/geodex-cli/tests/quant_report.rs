@@ -5,7 +5,6 @@
 mod common;
 
 use common::*;
-use geodex_io::Matrix;
 use serde_json::Value;
 
 #[test]
@@ -20,27 +19,7 @@ fn measured_distortion_respects_the_gaussian_bound() {
             .collect()
     };
     let (base, queries) = (sample(3000), sample(30));
-    let (bp, qp, gt) = (
-        dir.path().join("b.fvecs"),
-        dir.path().join("q.fvecs"),
-        dir.path().join("gt.ivecs"),
-    );
-    write_vecs(&bp, &Matrix::new(dim, base).unwrap());
-    write_vecs(&qp, &Matrix::new(dim, queries).unwrap());
-    ok(&[
-        "groundtruth",
-        "--data",
-        s(&bp),
-        "--queries",
-        s(&qp),
-        "--k",
-        "10",
-        "--metric",
-        "l2",
-        "--out",
-        s(&gt),
-        "--quiet",
-    ]);
+    let (bp, qp, gt) = data_set_with_truth(dir.path(), dim, &base, &queries, "l2");
     let out = ok(&[
         "quant-report",
         "--data",

@@ -8,25 +8,13 @@
 //! value itself; for dot products relative to Σ|aᵢbᵢ|, the scale of the rounding error of any
 //! summation order (a dot product can cancel to ~0 while its terms are large).
 
+mod common;
+
+use common::SplitMix;
 use geodex_distance::{reference, Avx2, Avx512, IsaKernels, Portable};
 use proptest::prelude::*;
 
 const TOL: f64 = 1e-5;
-
-/// A small deterministic generator (SplitMix64) so the sweep needs no RNG crate.
-struct SplitMix(u64);
-impl SplitMix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn f32_in(&mut self, scale: f32) -> f32 {
-        ((self.next() >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0) * scale
-    }
-}
 
 fn check_f32<I: IsaKernels>(isa: I, name: &str, a: &[f32], b: &[f32]) {
     let l2_ref = reference::squared_l2_f32(a, b);

@@ -2,6 +2,9 @@
 //! implementation, the rank key's order against the reported distance, and precision near the
 //! boundary where hierarchy embeddings put their leaves.
 
+mod common;
+
+use common::SplitMix;
 use geodex_distance::{reference, Distance, Element, Isa, KernelVisitor, Metric};
 
 struct RankKey<'a>(&'a [f32], &'a [f32]);
@@ -20,29 +23,17 @@ fn poincare(a: &[f32], b: &[f32]) -> f64 {
     Metric::Poincare.reported_distance(rank_key(a, b, Isa::detect())) as f64
 }
 
-/// A small deterministic generator (splitmix64), so this crate needs no test dependency.
-struct Mix(u64);
-impl Mix {
-    fn unit(&mut self) -> f64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
-    }
+/// A point of the ball with norm `radius`, in a uniformly random direction.
+fn ball_point(rng: &mut SplitMix, dim: usize, radius: f64) -> Vec<f32> {
+    let v: Vec<f64> = (0..dim).map(|_| rng.unit() * 2.0 - 1.0).collect();
+    let norm = v.iter().map(|x| x * x).sum::<f64>().sqrt().max(1e-12);
+    v.iter().map(|x| (x / norm * radius) as f32).collect()
+}
 
-    /// A point of the ball with norm `radius`, in a uniformly random direction.
-    fn point(&mut self, dim: usize, radius: f64) -> Vec<f32> {
-        let v: Vec<f64> = (0..dim).map(|_| self.unit() * 2.0 - 1.0).collect();
-        let norm = v.iter().map(|x| x * x).sum::<f64>().sqrt().max(1e-12);
-        v.iter().map(|x| (x / norm * radius) as f32).collect()
-    }
-
-    /// A point whose norm is spread towards the boundary (1 − 10^−u, u up to 5).
-    fn deep_point(&mut self, dim: usize) -> Vec<f32> {
-        let depth = self.unit() * 5.0;
-        self.point(dim, 1.0 - 10f64.powf(-depth))
-    }
+/// A point whose norm is spread towards the boundary (1 − 10^−u, u up to 5).
+fn deep_point(rng: &mut SplitMix, dim: usize) -> Vec<f32> {
+    let depth = rng.unit() * 5.0;
+    ball_point(rng, dim, 1.0 - 10f64.powf(-depth))
 }
 
 /// The hyperboloid point of a ball point p: ((1 + ‖p‖²), 2p) / (1 − ‖p‖²).
@@ -61,10 +52,14 @@ fn lorentz_distance(x: &[f64], y: &[f64]) -> f64 {
 
 #[test]
 fn axioms_hold_on_random_points() {
-    let mut rng = Mix(7);
+    let mut rng = SplitMix(7);
     for dim in [2, 5, 10, 33] {
         for _ in 0..300 {
-            let (a, b, c) = (rng.deep_point(dim), rng.deep_point(dim), rng.deep_point(dim));
+            let (a, b, c) = (
+                deep_point(&mut rng, dim),
+                deep_point(&mut rng, dim),
+                deep_point(&mut rng, dim),
+            );
             let (ab, ba, ac, cb) = (
                 poincare(&a, &b),
                 poincare(&b, &a),
@@ -95,10 +90,10 @@ fn distance_from_the_origin_is_twice_artanh_of_the_norm() {
 
 #[test]
 fn agrees_with_the_lorentz_form_and_the_reference() {
-    let mut rng = Mix(11);
+    let mut rng = SplitMix(11);
     for dim in [2, 10, 50] {
         for _ in 0..300 {
-            let (a, b) = (rng.deep_point(dim), rng.deep_point(dim));
+            let (a, b) = (deep_point(&mut rng, dim), deep_point(&mut rng, dim));
             let lorentz = lorentz_distance(&to_lorentz(&a), &to_lorentz(&b));
             let got = poincare(&a, &b);
             let tolerance = 1e-5 * lorentz.max(1.0);
@@ -113,10 +108,10 @@ fn agrees_with_the_lorentz_form_and_the_reference() {
 
 #[test]
 fn the_rank_key_orders_pairs_like_the_distance_on_every_isa() {
-    let mut rng = Mix(13);
+    let mut rng = SplitMix(13);
     let dim = 10;
     let pairs: Vec<(Vec<f32>, Vec<f32>)> = (0..400)
-        .map(|_| (rng.deep_point(dim), rng.deep_point(dim)))
+        .map(|_| (deep_point(&mut rng, dim), deep_point(&mut rng, dim)))
         .collect();
     let exact: Vec<f64> = pairs
         .iter()

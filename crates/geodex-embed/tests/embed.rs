@@ -6,6 +6,7 @@ use geodex_embed::manifold::{ball_distance, minkowski, Flat, Hyperboloid, Manifo
 use geodex_embed::{
     distortion, reconstruction, sarkar, train, EmbedError, Hierarchy, Model, Relevant, TrainParams,
 };
+use geodex_testkit::Rng;
 
 /// A complete tree with `branching` children per node and `depth` levels below the root,
 /// parents listed breadth first (node 0 is the root).
@@ -30,21 +31,12 @@ fn tree_hierarchy(parent: &[Option<u32>]) -> Hierarchy {
     Hierarchy::from_pairs(names, tree_closure(parent))
 }
 
-struct Mix(u64);
-impl Mix {
-    fn unit(&mut self) -> f64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
-    }
-    fn ball_point(&mut self, dim: usize) -> Vec<f64> {
-        let v: Vec<f64> = (0..dim).map(|_| self.unit() * 2.0 - 1.0).collect();
-        let norm = v.iter().map(|x| x * x).sum::<f64>().sqrt();
-        let radius = 1.0 - 10f64.powf(-self.unit() * 3.0) * 0.9;
-        v.iter().map(|x| x / norm * radius).collect()
-    }
+/// A point of the ball at a norm spread towards the boundary (up to 1 − 10⁻³).
+fn ball_point(rng: &mut Rng, dim: usize) -> Vec<f64> {
+    let v: Vec<f64> = (0..dim).map(|_| rng.normal()).collect();
+    let norm = v.iter().map(|x| x * x).sum::<f64>().sqrt();
+    let radius = 1.0 - 10f64.powf(-rng.uniform() * 3.0) * 0.9;
+    v.iter().map(|x| x / norm * radius).collect()
 }
 
 fn lift(p: &[f64]) -> Vec<f64> {
@@ -85,9 +77,9 @@ fn assert_gradient<M: Manifold>(manifold: M, u: &[f64], v: &[f64]) {
 
 #[test]
 fn distance_gradients_match_finite_differences() {
-    let mut rng = Mix(3);
+    let mut rng = Rng::new(3);
     for _ in 0..50 {
-        let (u, v) = (rng.ball_point(5), rng.ball_point(5));
+        let (u, v) = (ball_point(&mut rng, 5), ball_point(&mut rng, 5));
         assert_gradient(PoincareBall, &u, &v);
         assert_gradient(Hyperboloid, &lift(&u), &lift(&v));
         assert_gradient(Flat, &u, &v);
@@ -96,9 +88,9 @@ fn distance_gradients_match_finite_differences() {
 
 #[test]
 fn the_hyperboloid_and_the_ball_give_the_same_distance() {
-    let mut rng = Mix(5);
+    let mut rng = Rng::new(5);
     for _ in 0..200 {
-        let (u, v) = (rng.ball_point(4), rng.ball_point(4));
+        let (u, v) = (ball_point(&mut rng, 4), ball_point(&mut rng, 4));
         let (x, y) = (lift(&u), lift(&v));
         let lorentz = Hyperboloid.distance_grad(&x, &y, &mut [0.0; 5], &mut [0.0; 5]);
         let ball = PoincareBall.distance_grad(&u, &v, &mut [0.0; 4], &mut [0.0; 4]);
@@ -118,13 +110,13 @@ fn the_hyperboloid_and_the_ball_give_the_same_distance() {
 
 #[test]
 fn riemannian_steps_stay_on_their_manifold() {
-    let mut rng = Mix(9);
+    let mut rng = Rng::new(9);
     for _ in 0..200 {
-        let mut p = rng.ball_point(6);
-        let mut g: Vec<f64> = (0..6).map(|_| (rng.unit() - 0.5) * 1e4).collect();
+        let mut p = ball_point(&mut rng, 6);
+        let mut g: Vec<f64> = (0..6).map(|_| (rng.uniform() - 0.5) * 1e4).collect();
         PoincareBall.step(&mut p, &mut g.clone(), 10.0);
         assert!(p.iter().map(|x| x * x).sum::<f64>().sqrt() <= 1.0 - PoincareBall::BOUNDARY_EPS + 1e-12);
-        let mut x = lift(&rng.ball_point(6));
+        let mut x = lift(&ball_point(&mut rng, 6));
         g.push(0.3);
         Hyperboloid.step(&mut x, &mut g, 0.5);
         assert!(

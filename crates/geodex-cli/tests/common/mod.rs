@@ -91,3 +91,33 @@ pub fn read_ivecs(path: &Path) -> Vec<Vec<i32>> {
 pub fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
+
+/// Writes `base` and `queries` (`dim` components per row) as `b.fvecs` and `q.fvecs` in `dir`,
+/// and their exact 10 nearest neighbours under `metric` (by `geodex groundtruth`) as
+/// `gt.ivecs`; returns the three paths.
+pub fn data_set_with_truth(
+    dir: &Path,
+    dim: usize,
+    base: &[f32],
+    queries: &[f32],
+    metric: &str,
+) -> (PathBuf, PathBuf, PathBuf) {
+    let (bp, qp, gt) = (dir.join("b.fvecs"), dir.join("q.fvecs"), dir.join("gt.ivecs"));
+    write_vecs(&bp, &Matrix::new(dim, base.to_vec()).unwrap());
+    write_vecs(&qp, &Matrix::new(dim, queries.to_vec()).unwrap());
+    ok(&[
+        "groundtruth",
+        "--data",
+        s(&bp),
+        "--queries",
+        s(&qp),
+        "--k",
+        "10",
+        "--metric",
+        metric,
+        "--out",
+        s(&gt),
+        "--quiet",
+    ]);
+    (bp, qp, gt)
+}
