@@ -234,14 +234,13 @@ fn projection_rows(
                 .iter()
                 .zip(queries.chunks_exact(dim))
                 .map(|(cands, qv)| {
-                    let mut c = cands.clone();
-                    c.sort_by(|&x, &y| {
-                        sq(qv, &base[x as usize * dim..][..dim])
-                            .total_cmp(&sq(qv, &base[y as usize * dim..][..dim]))
-                            .then(x.cmp(&y))
-                    });
-                    c.truncate(a.k);
-                    c
+                    // Each candidate's exact distance once, then sort by it (ties: smaller id).
+                    let mut exact: Vec<(f64, u32)> = cands
+                        .iter()
+                        .map(|&id| (sq(qv, &base[id as usize * dim..][..dim]), id))
+                        .collect();
+                    exact.sort_by(|x, y| x.0.total_cmp(&y.0).then(x.1.cmp(&y.1)));
+                    exact.into_iter().take(a.k).map(|(_, id)| id).collect()
                 })
                 .collect();
             rows.push(json!({
