@@ -140,8 +140,20 @@ fn bad_arguments() {
         "manhattan",
     ]);
     assert!(code == 2 && msg.contains("manhattan"), "{msg}");
-    let (code, msg) = fails(&["build", "--data", &data, "--out", &d.p("y.gdx"), "--quant", "pq4"]);
+    let (code, msg) = fails(&["build", "--data", &data, "--out", &d.p("y.gdx"), "--quant", "pq3"]);
     assert!(code == 2 && msg.contains("--quant"), "{msg}");
+    let (code, msg) = fails(&[
+        "build",
+        "--data",
+        &data,
+        "--out",
+        &d.p("y.gdx"),
+        "--quant",
+        "sq8",
+        "--metric",
+        "poincare",
+    ]);
+    assert!(code == 2 && msg.contains("Poincaré"), "{msg}");
     let (code, msg) = fails(&["build", "--data", &data, "--out", &d.p("y.gdx"), "--m", "1"]);
     assert!(code == 2 && msg.contains("m = 1"), "{msg}");
     let (code, _) = fails(&["search", "--index", &index]);

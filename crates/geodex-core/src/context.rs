@@ -33,6 +33,10 @@ pub struct SearchContext {
     pub(crate) layer: LayerScratch,
     /// The query after per-metric preparation (cosine: a normalised copy).
     pub(crate) query: Vec<f32>,
+    /// The prepared query as `f32`, for the distance tables of a search on codes.
+    pub(crate) query_f32: Vec<f32>,
+    /// The per-query lookup table of a search on codes.
+    pub(crate) table: Vec<f32>,
     /// Output of the last layer search, closest first.
     pub(crate) found: Vec<Neighbor>,
     /// Entry points of the next layer search.

@@ -16,19 +16,26 @@
 //! 52      4     top level
 //! 56      8     seed
 //! 64      4     section count S
-//! 68      52    zero
+//! 68      4     quantiser code (0 none, 1 sq8, 2 pq8, 3 pq4)
+//! 72      4     PQ sub-spaces m (0 unless pq8/pq4)
+//! 76      44    zero
 //! 120     8     xxh3-64 of bytes 0..120 followed by the section table
 //! 128     32·S  section table: kind u32, zero u32, offset u64, length u64 (bytes), xxh3-64 u64
 //! …             sections, each starting at a multiple of 64
 //! ```
 //! Sections (kind: content): 1 vectors (N·dim elements), 2 levels (N × u8), 3 level-0 links
 //! (N × (1+M0) × u32: count, links, zero padding), 4 upper offsets ((N+1) × u64, in u32 words),
-//! 5 upper links (u32), 6 keys (N × u64), 7 tombstones (⌈N/64⌉ × u64 bit set), 8 metadata (JSON).
+//! 5 upper links (u32), 6 keys (N × u64), 7 tombstones (⌈N/64⌉ × u64 bit set), 8 metadata (JSON);
+//! only in quantised files: 9 codebook (f32, [`geodex_quant::codec::Codec::parameters`]),
+//! 10 codes (N × code bytes, node by node). Files without a quantiser are byte-identical to
+//! those written before quantisers existed.
 //!
 //! Opening ([`crate::AnyIndex::open`]) checks, before any search can run: magic, version, header checksum, every section's
 //! bounds, alignment, length and checksum, and the graph's content (levels ≤ top, the entry point
 //! on the top level, offsets consistent with levels, list lengths ≤ bounds, every link id < N
-//! and on a node that has that level, no self-links), finite vectors and unique keys.
+//! and on a node that has that level, no self-links), finite vectors and unique keys, and for a
+//! quantised file a known quantiser, a codebook of the exact size with finite values, and codes
+//! of the exact size.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -40,7 +47,8 @@ use crate::buf::{Backing, Buf};
 use crate::graph::FrozenGraph;
 use crate::index::{AnyIndex, Index};
 use crate::levels::MAX_LEVEL;
-use crate::{Component, CoreError};
+use crate::quantized::Quantized;
+use crate::{Codec, CodecSpec, Component, CoreError};
 
 /// The file's first eight bytes.
 pub const MAGIC: &[u8; 8] = b"GEODEXIX";
@@ -62,9 +70,11 @@ enum Kind {
     Keys = 6,
     Tombstones = 7,
     Metadata = 8,
+    Codebook = 9,
+    Codes = 10,
 }
 
-const KINDS: [Kind; 8] = [
+const KINDS: [Kind; 10] = [
     Kind::Vectors,
     Kind::Levels,
     Kind::Level0,
@@ -73,7 +83,30 @@ const KINDS: [Kind; 8] = [
     Kind::Keys,
     Kind::Tombstones,
     Kind::Metadata,
+    Kind::Codebook,
+    Kind::Codes,
 ];
+
+/// The header's quantiser code and PQ sub-space count.
+fn quant_code(quant: Option<&Codec>) -> (u32, u32) {
+    match quant.map(Codec::spec) {
+        None => (0, 0),
+        Some(CodecSpec::Sq8) => (1, 0),
+        Some(CodecSpec::Pq { m, bits: 8 }) => (2, m as u32),
+        Some(CodecSpec::Pq { m, .. }) => (3, m as u32),
+    }
+}
+
+fn quant_from_code(code: u32, m: u32) -> Result<Option<CodecSpec>, Invalid> {
+    let m = m as usize;
+    Ok(match code {
+        0 => None,
+        1 => Some(CodecSpec::Sq8),
+        2 => Some(CodecSpec::Pq { m, bits: 8 }),
+        3 => Some(CodecSpec::Pq { m, bits: 4 }),
+        c => return Err(Invalid(format!("unknown quantiser code {c}"))),
+    })
+}
 
 fn element_code(k: ElementKind) -> u32 {
     match k {
@@ -86,7 +119,8 @@ fn element_code(k: ElementKind) -> u32 {
 /// fsync of the directory. A crash leaves the old file or the new one, never a mix.
 pub(crate) fn save<T: Component>(index: &Index<T>, path: &Path) -> Result<(), CoreError> {
     let metadata = serde_json::to_vec(&index.metadata).expect("JSON values serialise");
-    let sections: [(Kind, &[u8]); 8] = [
+    let codebook = index.quant.as_ref().map(|q| q.codec.parameters());
+    let mut sections: Vec<(Kind, &[u8])> = vec![
         (Kind::Vectors, bytemuck::cast_slice(index.vectors.as_slice())),
         (Kind::Levels, index.graph.levels.as_slice()),
         (Kind::Level0, bytemuck::cast_slice(index.graph.level0.as_slice())),
@@ -102,6 +136,10 @@ pub(crate) fn save<T: Component>(index: &Index<T>, path: &Path) -> Result<(), Co
         ),
         (Kind::Metadata, &metadata),
     ];
+    if let (Some(q), Some(codebook)) = (&index.quant, &codebook) {
+        sections.push((Kind::Codebook, bytemuck::cast_slice(codebook)));
+        sections.push((Kind::Codes, q.codes.as_slice()));
+    }
     let mut table = Vec::with_capacity(sections.len() * ENTRY_BYTES);
     let mut offset = align_up(HEADER_BYTES + sections.len() * ENTRY_BYTES);
     for (kind, bytes) in &sections {
@@ -159,6 +197,9 @@ fn header_bytes<T: Component>(index: &Index<T>, sections: u32, table: &[u8]) -> 
     h.extend_from_slice(&(index.graph.max_level as u32).to_le_bytes());
     h.extend_from_slice(&index.seed.to_le_bytes());
     h.extend_from_slice(&sections.to_le_bytes());
+    let (quant, pq_m) = quant_code(index.quant.as_ref().map(|q| &q.codec));
+    h.extend_from_slice(&quant.to_le_bytes());
+    h.extend_from_slice(&pq_m.to_le_bytes());
     h.resize(120, 0);
     let sum = xxh3_64(&[h.as_slice(), table].concat());
     h.extend_from_slice(&sum.to_le_bytes());
@@ -199,6 +240,7 @@ struct Header {
     entry: u32,
     max_level: usize,
     seed: u64,
+    quant: Option<CodecSpec>,
 }
 
 fn parse_header(b: &[u8]) -> Result<(Header, Vec<Entry>), Invalid> {
@@ -245,6 +287,7 @@ fn parse_header(b: &[u8]) -> Result<(Header, Vec<Entry>), Invalid> {
         entry: u32_at(b, 48),
         max_level: u32_at(b, 52) as usize,
         seed: u64_at(b, 56),
+        quant: quant_from_code(u32_at(b, 68), u32_at(b, 72))?,
     };
     ensure!(
         (1..=geodex_io::MAX_DIM).contains(&h.dim),
@@ -432,6 +475,17 @@ fn load<T: Component>(
         ensure!(last >> tail_bits == 0, "tombstone bits set beyond the last node");
     }
     let has_tombstones = tombstones.as_slice().iter().any(|&w| w != 0);
+    ensure!(
+        h.quant.is_some()
+            || !table
+                .iter()
+                .any(|e| e.0 == Kind::Codebook as u32 || e.0 == Kind::Codes as u32),
+        "codebook or codes section in a file without a quantiser"
+    );
+    let quant = h
+        .quant
+        .map(|spec| load_quantized(backing, table, spec, h.dim, n))
+        .transpose()?;
     let metadata = serde_json::from_slice(&b[md_off..md_off + md_len])
         .map_err(|e| Invalid(format!("metadata is not JSON: {e}")))?;
     Ok(Index {
@@ -441,6 +495,7 @@ fn load<T: Component>(
         seed: h.seed,
         vectors,
         graph,
+        quant,
         keys,
         tombstones,
         has_tombstones,
@@ -448,6 +503,32 @@ fn load<T: Component>(
         isa: Isa::detect(),
         file_bytes: Some(file_bytes),
     })
+}
+
+/// The codebook and codes of a quantised file, checked: the codebook has the size the header's
+/// quantiser implies and finite values, the codes section exactly N codes. Every byte value is
+/// a valid code (SQ8 levels 0…255, PQ8 centroids 0…255, PQ4 two nibbles), so the codes need no
+/// further check.
+fn load_quantized(
+    backing: &Arc<Backing>,
+    table: &[Entry],
+    spec: CodecSpec,
+    dim: usize,
+    n: usize,
+) -> Result<Quantized, Invalid> {
+    let b = backing.bytes();
+    let (cb_off, cb_len) = section(b, table, Kind::Codebook, None)?;
+    ensure!(
+        cb_len % 4 == 0,
+        "codebook length {cb_len} is not a whole number of f32"
+    );
+    let params: &[f32] = bytemuck::try_cast_slice(&b[cb_off..cb_off + cb_len])
+        .map_err(|_| Invalid("misaligned codebook".into()))?;
+    let codec = Codec::from_parameters(spec, dim, params).map_err(|e| Invalid(format!("codebook: {e}")))?;
+    let len = n * codec.code_bytes();
+    let (c_off, _) = section(b, table, Kind::Codes, Some(len))?;
+    let codes = Buf::from_file(backing, c_off, len).ok_or_else(|| Invalid("misaligned codes".into()))?;
+    Ok(Quantized { codec, codes })
 }
 
 /// Checks the graph arrays of an opened file: every invariant search relies on to stay in

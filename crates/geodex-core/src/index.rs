@@ -10,9 +10,10 @@ use serde::Serialize;
 use crate::buf::Buf;
 use crate::graph::{BuilderGraph, FrozenGraph, FrozenView, GraphView};
 use crate::levels::draw_levels;
+use crate::quantized::Quantized;
 use crate::search::{knn, SearchStats, Space};
 use crate::validate::check_and_prepare;
-use crate::{BuildParams, Component, CoreError, Key, NodeId, SearchContext, SearchParams};
+use crate::{BuildParams, Codec, CodecSpec, Component, CoreError, Key, NodeId, SearchContext, SearchParams};
 
 /// One search result.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
@@ -42,6 +43,8 @@ pub struct Index<T> {
     pub(crate) seed: u64,
     pub(crate) vectors: Buf<T>,
     pub(crate) graph: FrozenGraph,
+    /// Codes the search walks on instead of `vectors` (which then serve only re-ranking).
+    pub(crate) quant: Option<Quantized>,
     pub(crate) keys: Buf<u64>,
     /// One bit per node; a set bit hides the node from results (deletion, a later issue).
     pub(crate) tombstones: Buf<u64>,
@@ -70,11 +73,17 @@ pub struct IndexInfo {
     pub ef_construction: usize,
     /// Seed of the level draws.
     pub seed: u64,
-    /// Vector compression (`none` until quantisers land).
+    /// Vector compression: `none`, `sq8`, `pq8` or `pq4`.
     pub quant: String,
+    /// PQ sub-spaces (0 unless `quant` is `pq8` or `pq4`).
+    pub pq_m: usize,
+    /// Bytes of one stored code (0 without quantisation).
+    pub code_bytes: usize,
     /// Size of the index file, if it came from one.
     pub file_bytes: Option<u64>,
-    /// Bytes that must stay resident to search: graph plus the vectors traversal reads.
+    /// Bytes that must stay resident to search: graph plus what the traversal reads (the
+    /// vectors, or the codes and codebook of a quantised index, whose full vectors are read
+    /// only to re-rank and may stay memory-mapped).
     pub ram_bytes: usize,
     /// Nodes with a list on each level (index = level).
     pub levels: Vec<usize>,
@@ -148,6 +157,10 @@ impl<T: Component> Index<T> {
             )));
         }
         check_and_prepare(params.metric, dim, &mut data)?;
+        let quant = params
+            .quant
+            .map(|spec| Quantized::train(spec, &data, dim, params.seed))
+            .transpose()?;
         let graph = BuilderGraph::new(draw_levels(n, params.m, params.seed), params.m, params.m0());
         let isa = Isa::detect();
         let visitor = BuildVisitor {
@@ -177,6 +190,7 @@ impl<T: Component> Index<T> {
             seed: params.seed,
             vectors: Buf::Owned(data),
             graph: FrozenGraph::freeze(&graph),
+            quant,
             keys: Buf::Owned((0..n as u64).collect()),
             tombstones: Buf::Owned(vec![0; n.div_ceil(64)]),
             has_tombstones: false,
@@ -230,6 +244,19 @@ impl<T: Component> Index<T> {
     /// The stored vector of `node` (normalised under cosine).
     pub fn vector(&self, node: NodeId) -> &[T] {
         &self.vectors.as_slice()[node.index() * self.dim..][..self.dim]
+    }
+
+    /// The quantiser whose codes the search walks on, if the index was built with one.
+    pub fn quantizer(&self) -> Option<&Codec> {
+        self.quant.as_ref().map(|q| &q.codec)
+    }
+
+    /// The stored code of `node` ([`Codec::decode`] reconstructs it), if quantised.
+    pub fn code(&self, node: NodeId) -> Option<&[u8]> {
+        self.quant.as_ref().map(|q| {
+            let bytes = q.codec.code_bytes();
+            &q.codes.as_slice()[node.index() * bytes..][..bytes]
+        })
     }
 
     /// The caller's key of `node`.
@@ -384,9 +411,18 @@ impl<T: Component> Index<T> {
             m0: self.graph.m0,
             ef_construction: self.ef_construction,
             seed: self.seed,
-            quant: "none".into(),
+            quant: self.quant.as_ref().map_or("none", |q| q.codec.name()).into(),
+            pq_m: match self.quant.as_ref().map(|q| q.codec.spec()) {
+                Some(CodecSpec::Pq { m, .. }) => m,
+                _ => 0,
+            },
+            code_bytes: self.quant.as_ref().map_or(0, |q| q.codec.code_bytes()),
             file_bytes: self.file_bytes,
-            ram_bytes: self.graph.bytes() + std::mem::size_of_val(self.vectors.as_slice()),
+            ram_bytes: self.graph.bytes()
+                + self.quant.as_ref().map_or_else(
+                    || std::mem::size_of_val(self.vectors.as_slice()),
+                    Quantized::ram_bytes,
+                ),
             levels: report_levels,
             entry_point: self.graph.entry,
             isa: self.isa.name().into(),
@@ -417,15 +453,16 @@ impl<T: Component, G: GraphView> KernelVisitor<T> for KnnVisitor<'_, '_, T, G> {
             dim: ix.dim,
             dist,
         };
-        let g = self.graph;
-        let (k, ef) = (self.params.k, self.params.ef);
-        match self.params.filter {
-            None if !ix.has_tombstones => knn(g, &space, self.query, k, ef, self.ctx, |_| true),
-            filter => {
-                let keys = ix.keys.as_slice();
-                let accept = |n: u32| ix.is_live(n) && filter.is_none_or(|f| f(Key(keys[n as usize])));
-                knn(g, &space, self.query, k, ef, self.ctx, accept)
-            }
+        let (g, p, q) = (self.graph, self.params, self.query);
+        let exact = space.bind(q);
+        let keys = ix.keys.as_slice();
+        let accept = |n: u32| ix.is_live(n) && p.filter.is_none_or(|f| f(Key(keys[n as usize])));
+        let unfiltered = p.filter.is_none() && !ix.has_tombstones;
+        match &ix.quant {
+            None if unfiltered => knn(g, &exact, p.k, p.ef, self.ctx, |_| true),
+            None => knn(g, &exact, p.k, p.ef, self.ctx, accept),
+            Some(codes) if unfiltered => codes.search(ix.metric, g, &exact, p, self.ctx, |_| true),
+            Some(codes) => codes.search(ix.metric, g, &exact, p, self.ctx, accept),
         }
     }
 }

@@ -18,7 +18,7 @@ use rayon::prelude::*;
 
 use crate::context::SelectScratch;
 use crate::graph::{BuilderGraph, GraphView};
-use crate::search::{greedy_descent, search_layer, SearchStats, Space};
+use crate::search::{greedy_descent, search_layer, QueryDistance, SearchStats, Space};
 use crate::select::select_neighbors;
 use crate::{BuildParams, CoreError, Neighbor, SearchContext};
 
@@ -87,10 +87,11 @@ impl<T, D: Distance<T>> Inserter<'_, '_, T, D> {
         let _raising = (level > top).then(|| self.raise.lock());
         let (entry, top) = g.entry_point().expect("entry point set above");
         let qv = self.space.row(q);
+        let query = self.space.bind(qv);
         let mut stats = SearchStats::default();
-        let start = Neighbor::new(entry, self.space.to(qv, entry));
+        let start = Neighbor::new(entry, query.to(entry));
         let cur = if top > level {
-            greedy_descent(g, self.space, qv, start, top, level + 1, &mut stats)
+            greedy_descent(g, &query, start, top, level + 1, &mut stats)
         } else {
             start
         };
@@ -100,8 +101,7 @@ impl<T, D: Distance<T>> Inserter<'_, '_, T, D> {
             let ef = self.params.ef_construction;
             search_layer(
                 g,
-                self.space,
-                qv,
+                &query,
                 &ctx.entry,
                 ef,
                 lc,

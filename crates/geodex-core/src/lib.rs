@@ -9,6 +9,7 @@
 //! - [`graph`]: the builder graph (locks, growable) and the frozen graph (flat arrays), both
 //!   behind the read-only [`GraphView`];
 //! - [`format`](mod@format): the index file (DESIGN.md §4);
+//! - `quantized.rs`: search on codes (SQ8, PQ8, PQ4) with exact re-ranking;
 //! - [`exact`]: blocked, multi-threaded brute force.
 //!
 //! ```
@@ -44,6 +45,7 @@ mod insert;
 mod levels;
 mod neighbor;
 mod params;
+mod quantized;
 mod repair;
 pub mod search;
 pub mod select;
@@ -53,10 +55,12 @@ mod visited;
 pub use context::SearchContext;
 pub use error::CoreError;
 pub use geodex_distance::{Element, ElementKind, Isa, Metric};
+pub use geodex_quant::codec::{Codec, CodecSpec};
 pub use graph::{check_graph, GraphReport, GraphView};
 pub use ids::{Key, NodeId};
 pub use index::{AnyIndex, Hit, Index, IndexInfo};
 pub use neighbor::Neighbor;
 pub use params::{BuildParams, Heuristic, SearchParams};
+pub use quantized::TRAIN_SAMPLE;
 pub use search::SearchStats;
 pub use validate::Component;

@@ -1,6 +1,6 @@
 //! Build and search parameters.
 
-use crate::{CoreError, Key, Metric};
+use crate::{CodecSpec, CoreError, Key, Metric};
 
 /// Options of the neighbour-selection heuristic (Malkov & Yashunin, Alg. 4).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -27,6 +27,10 @@ pub struct BuildParams {
     pub threads: Option<usize>,
     /// Neighbour-selection options.
     pub heuristic: Heuristic,
+    /// Keep codes of this quantiser for search (trained on at most [`crate::TRAIN_SAMPLE`]
+    /// rows with `seed`); the full vectors stay in the index for re-ranking. `None`: search
+    /// on the full vectors.
+    pub quant: Option<CodecSpec>,
     /// After building, link in every node no level-0 search can reach (see `repair.rs`; not in
     /// the paper). On by default.
     pub repair_reachability: bool,
@@ -41,6 +45,7 @@ impl Default for BuildParams {
             seed: 42,
             threads: None,
             heuristic: Heuristic::default(),
+            quant: None,
             repair_reachability: true,
         }
     }
@@ -63,6 +68,11 @@ impl BuildParams {
         if self.ef_construction == 0 {
             return Err(CoreError::InvalidParameter("ef_construction must be ≥ 1".into()));
         }
+        if self.quant.is_some() && self.metric == Metric::Poincare {
+            return Err(CoreError::InvalidParameter(
+                "quantisation is not supported under the Poincaré metric (codes are Euclidean)".into(),
+            ));
+        }
         if self.threads == Some(0) {
             return Err(CoreError::InvalidParameter("threads must be ≥ 1".into()));
         }
@@ -81,6 +91,10 @@ pub struct SearchParams<'a> {
     /// rejected nodes are still walked through, so the graph stays connected, but never
     /// enter the results.
     pub filter: Option<&'a (dyn Fn(Key) -> bool + Sync)>,
+    /// On a quantised index: re-rank the best max(`rerank`, k) candidates of the walk on codes
+    /// with exact distances on the full vectors (the beam widens to hold them). 0: no
+    /// re-ranking, distances are the codes' estimates. Ignored by unquantised indexes.
+    pub rerank: usize,
 }
 
 impl std::fmt::Debug for SearchParams<'_> {
@@ -89,14 +103,20 @@ impl std::fmt::Debug for SearchParams<'_> {
             .field("k", &self.k)
             .field("ef", &self.ef)
             .field("filter", &self.filter.is_some())
+            .field("rerank", &self.rerank)
             .finish()
     }
 }
 
 impl<'a> SearchParams<'a> {
-    /// `k` results with beam width `ef`, no filter.
+    /// `k` results with beam width `ef`, no filter, no re-ranking.
     pub fn new(k: usize, ef: usize) -> Self {
-        SearchParams { k, ef, filter: None }
+        SearchParams {
+            k,
+            ef,
+            filter: None,
+            rerank: 0,
+        }
     }
 
     /// Rejects k = 0 and ef < k.

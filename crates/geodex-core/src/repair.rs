@@ -61,7 +61,7 @@ fn link_in<T, D: Distance<T>>(
     in_degree: &mut [u32],
     ctx: &mut SearchContext,
 ) {
-    knn(g, space, space.row(u), ef, ef, ctx, |n| n != u);
+    knn(g, &space.bind(space.row(u)), ef, ef, ctx, |n| n != u);
     let bound = g.max_degree(0);
     for r in ctx.found.iter() {
         let mut list = g.write(r.id, 0);

@@ -1,7 +1,9 @@
 //! The search loop: greedy descent through the upper levels, then a beam search of width
 //! `ef` on the target level (Malkov & Yashunin 2018, Alg. 2 SEARCH-LAYER and Alg. 5 K-NN-SEARCH).
-//! Generic over the graph form and a zero-sized distance type, so each (metric, ISA, element)
-//! combination is its own monomorphised loop; it counts distance evaluations and hops.
+//! Generic over the graph form and over [`QueryDistance`] — the distance from the query to a
+//! stored node: an exact kernel over full vectors ([`Space::bind`]) or an asymmetric distance
+//! over codes (`quantized.rs`) — so each combination is its own monomorphised loop. It counts
+//! distance evaluations and hops.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -20,12 +22,56 @@ pub struct SearchStats {
     pub distances: u64,
     /// Nodes expanded (their adjacency list read), on all levels.
     pub hops: u64,
+    /// Exact distances computed to re-rank the candidates of a search on codes (0 otherwise).
+    pub reranked: u64,
 }
 
 impl std::ops::AddAssign for SearchStats {
     fn add_assign(&mut self, o: Self) {
         self.distances += o.distances;
         self.hops += o.hops;
+        self.reranked += o.reranked;
+    }
+}
+
+/// What the search loop needs of the stored data: the distance from one fixed query to a node.
+pub(crate) trait QueryDistance {
+    /// Distance from the query to `node`.
+    fn to(&self, node: u32) -> f32;
+    /// Distances to four nodes, equal to four [`QueryDistance::to`] calls.
+    #[inline]
+    fn to4(&self, nodes: [u32; 4]) -> [f32; 4] {
+        nodes.map(|n| self.to(n))
+    }
+    /// Starts loading what [`QueryDistance::to`] will read for `node`.
+    fn prefetch(&self, node: u32);
+}
+
+/// A query bound to full-precision vectors: exact distances.
+pub(crate) struct Exact<'s, 'q, T, D> {
+    space: &'s Space<'s, T, D>,
+    q: &'q [T],
+}
+
+impl<'q, T, D> Exact<'_, 'q, T, D> {
+    /// The query.
+    pub fn query(&self) -> &'q [T] {
+        self.q
+    }
+}
+
+impl<T, D: Distance<T>> QueryDistance for Exact<'_, '_, T, D> {
+    #[inline]
+    fn to(&self, node: u32) -> f32 {
+        self.space.to(self.q, node)
+    }
+    #[inline]
+    fn to4(&self, nodes: [u32; 4]) -> [f32; 4] {
+        self.space.to4(self.q, nodes)
+    }
+    #[inline(always)]
+    fn prefetch(&self, node: u32) {
+        geodex_distance::prefetch(self.space.row(node));
     }
 }
 
@@ -55,10 +101,10 @@ impl<'a, T, D: Distance<T>> Space<'a, T, D> {
         self.dist.distance4(q, nodes.map(|n| self.row(n)))
     }
 
-    /// Starts loading node `node`'s vector into cache (see [`geodex_distance::prefetch`]).
-    #[inline(always)]
-    pub fn prefetch(&self, node: u32) {
-        geodex_distance::prefetch(self.row(node));
+    /// The exact distance from `q` to every node, for the search loop.
+    #[inline]
+    pub fn bind<'s, 'q>(&'s self, q: &'q [T]) -> Exact<'s, 'q, T, D> {
+        Exact { space: self, q }
     }
 
     /// Distance between two stored nodes.
@@ -70,10 +116,9 @@ impl<'a, T, D: Distance<T>> Space<'a, T, D> {
 
 /// Greedy walk (beam width 1) from `start` down to level `stop` (exclusive): on each level,
 /// move to the closest neighbour until none is closer.
-pub(crate) fn greedy_descent<G: GraphView, T, D: Distance<T>>(
+pub(crate) fn greedy_descent<G: GraphView>(
     g: &G,
-    space: &Space<'_, T, D>,
-    q: &[T],
+    q: &impl QueryDistance,
     start: Neighbor,
     top: usize,
     stop: usize,
@@ -85,7 +130,7 @@ pub(crate) fn greedy_descent<G: GraphView, T, D: Distance<T>>(
             let mut moved = false;
             stats.hops += 1;
             for &n in g.links(cur.id, level).iter() {
-                let d = space.to(q, n);
+                let d = q.to(n);
                 stats.distances += 1;
                 if d < cur.distance {
                     cur = Neighbor::new(n, d);
@@ -104,10 +149,9 @@ pub(crate) fn greedy_descent<G: GraphView, T, D: Distance<T>>(
 /// computed). Writes the best `ef` nodes for which `accept` holds into `out`, closest first.
 /// Nodes `accept` rejects are still expanded, so a filter cannot disconnect the search.
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn search_layer<G: GraphView, T, D: Distance<T>>(
+pub(crate) fn search_layer<G: GraphView>(
     g: &G,
-    space: &Space<'_, T, D>,
-    q: &[T],
+    q: &impl QueryDistance,
     entry: &[Neighbor],
     ef: usize,
     level: usize,
@@ -146,7 +190,7 @@ pub(crate) fn search_layer<G: GraphView, T, D: Distance<T>>(
         fresh.clear();
         for &n in g.links(c.id, level).iter() {
             if visited.insert(n) {
-                space.prefetch(n);
+                q.prefetch(n);
                 fresh.push(n);
             }
         }
@@ -154,14 +198,14 @@ pub(crate) fn search_layer<G: GraphView, T, D: Distance<T>>(
         let mut quads = fresh.chunks_exact(4);
         for quad in &mut quads {
             let ids = [quad[0], quad[1], quad[2], quad[3]];
-            for (n, d) in ids.into_iter().zip(space.to4(q, ids)) {
+            for (n, d) in ids.into_iter().zip(q.to4(ids)) {
                 if offer(Neighbor::new(n, d), ef, candidates, results, &accept) {
                     g.prefetch_links(n, level);
                 }
             }
         }
         for &n in quads.remainder() {
-            if offer(Neighbor::new(n, space.to(q, n)), ef, candidates, results, &accept) {
+            if offer(Neighbor::new(n, q.to(n)), ef, candidates, results, &accept) {
                 g.prefetch_links(n, level);
             }
         }
@@ -198,10 +242,9 @@ fn offer(
 
 /// K-NN-SEARCH (Alg. 5): descend greedily to level 1, then beam-search level 0 with width
 /// `ef`; leaves the best `k` accepted nodes in `ctx.found`, closest first.
-pub(crate) fn knn<G: GraphView, T, D: Distance<T>>(
+pub(crate) fn knn<G: GraphView>(
     g: &G,
-    space: &Space<'_, T, D>,
-    q: &[T],
+    q: &impl QueryDistance,
     k: usize,
     ef: usize,
     ctx: &mut SearchContext,
@@ -212,14 +255,13 @@ pub(crate) fn knn<G: GraphView, T, D: Distance<T>>(
     let Some((entry, top)) = g.entry_point() else {
         return stats;
     };
-    let start = Neighbor::new(entry, space.to(q, entry));
+    let start = Neighbor::new(entry, q.to(entry));
     stats.distances += 1;
-    let cur = greedy_descent(g, space, q, start, top, 1, &mut stats);
+    let cur = greedy_descent(g, q, start, top, 1, &mut stats);
     ctx.entry.clear();
     ctx.entry.push(cur);
     search_layer(
         g,
-        space,
         q,
         &ctx.entry,
         ef,

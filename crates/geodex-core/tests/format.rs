@@ -2,29 +2,42 @@
 
 use std::path::{Path, PathBuf};
 
-use geodex_core::{AnyIndex, BuildParams, CoreError, Index, Metric, SearchContext, SearchParams};
+use geodex_core::{AnyIndex, BuildParams, CodecSpec, CoreError, Index, Metric, SearchContext, SearchParams};
 use geodex_testkit::clustered;
 use proptest::prelude::*;
 
 fn no_progress(_: usize) {}
 
 fn small_index(n: usize, dim: usize, metric: Metric, seed: u64) -> Index<f32> {
+    quantized_index(n, dim, metric, seed, None)
+}
+
+fn quantized_index(n: usize, dim: usize, metric: Metric, seed: u64, quant: Option<CodecSpec>) -> Index<f32> {
     let p = BuildParams {
         metric,
         m: 6,
         ef_construction: 40,
         seed,
         threads: Some(1),
+        quant,
         ..Default::default()
     };
     Index::build(clustered(n, dim, 4, 0.5, seed), dim, &p, &no_progress).unwrap()
 }
 
 fn results<T: geodex_core::Component>(ix: &Index<T>, queries: &[T]) -> Vec<(u64, u32)> {
+    results_with(ix, queries, &SearchParams::new(5, 20))
+}
+
+fn results_with<T: geodex_core::Component>(
+    ix: &Index<T>,
+    queries: &[T],
+    params: &SearchParams<'_>,
+) -> Vec<(u64, u32)> {
     let mut ctx = SearchContext::new();
     queries
         .chunks_exact(ix.dim())
-        .flat_map(|q| ix.search(q, &SearchParams::new(5, 20), &mut ctx).unwrap().0)
+        .flat_map(|q| ix.search(q, params, &mut ctx).unwrap().0)
         .map(|h| (h.key.0, h.distance.to_bits()))
         .collect()
 }
@@ -56,6 +69,65 @@ proptest! {
         let again = dir.path().join("j.gdx");
         opened.save(&again).unwrap();
         prop_assert_eq!(std::fs::read(&path).unwrap(), std::fs::read(&again).unwrap());
+    }
+}
+
+/// The three quantisers, with PQ at an odd m for PQ4 (a half-used last byte).
+const QUANTS: [CodecSpec; 4] = [
+    CodecSpec::Sq8,
+    CodecSpec::Pq { m: 4, bits: 8 },
+    CodecSpec::Pq { m: 4, bits: 4 },
+    CodecSpec::Pq { m: 3, bits: 4 },
+];
+
+#[test]
+fn quantized_indexes_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    for (i, quant) in QUANTS.into_iter().enumerate() {
+        for metric in [Metric::L2, Metric::InnerProduct, Metric::Cosine] {
+            let ix = quantized_index(400, 12, metric, i as u64, Some(quant));
+            let path = dir.path().join("q.gdx");
+            ix.save(&path).unwrap();
+            let queries = clustered(10, 12, 4, 0.5, 9);
+            for mmap in [true, false] {
+                let opened = as_f32(AnyIndex::open(&path, mmap).unwrap());
+                let codebook = |i: &Index<f32>| i.quantizer().map(|q| (q.spec(), q.parameters()));
+                assert_eq!(codebook(&opened), codebook(&ix), "{quant:?} {metric}");
+                for rerank in [0, 8] {
+                    let p = SearchParams {
+                        rerank,
+                        ..SearchParams::new(5, 20)
+                    };
+                    assert_eq!(
+                        results_with(&ix, &queries, &p),
+                        results_with(&opened, &queries, &p)
+                    );
+                }
+                let (a, b) = (ix.info(), opened.info());
+                assert_eq!((a.quant, a.pq_m, a.ram_bytes), (b.quant, b.pq_m, b.ram_bytes));
+                let again = dir.path().join("again.gdx");
+                opened.save(&again).unwrap();
+                assert_eq!(std::fs::read(&path).unwrap(), std::fs::read(&again).unwrap());
+            }
+        }
+    }
+}
+
+#[test]
+fn a_corrupt_quantized_file_is_rejected() {
+    let ix = quantized_index(300, 8, Metric::L2, 4, Some(CodecSpec::Pq { m: 2, bits: 8 }));
+    let bytes = saved_bytes(&ix);
+    let sections = section_ranges(&bytes);
+    assert_eq!(sections.len(), 10, "codebook and codes sections");
+    for &(off, len) in &sections[8..] {
+        for i in (off..off + len).step_by(5) {
+            let mut b = bytes.clone();
+            b[i] ^= 0x21;
+            expect_invalid(&b, &format!("quantised byte {i} flipped"));
+        }
+    }
+    for cut in (sections[8].0..bytes.len()).step_by(11) {
+        expect_invalid(&bytes[..cut], &format!("truncated at {cut}"));
     }
 }
 

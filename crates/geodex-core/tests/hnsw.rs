@@ -164,6 +164,7 @@ fn filter_is_applied_inside_the_traversal() {
         .chunks_exact(dim)
         .map(|q| {
             let p = SearchParams {
+                rerank: 0,
                 k,
                 ef: 128,
                 filter: Some(&even),

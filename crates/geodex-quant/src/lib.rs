@@ -1,5 +1,7 @@
 //! Vector compression: the quantisers an index can store instead of full vectors.
 //!
+//! - [`codec`]: a trained quantiser in the form an index stores (one fixed-size code per
+//!   vector) with the per-query asymmetric distance a graph traversal calls.
 //! - [`kmeans`]: Lloyd's k-means with k-means++ seeding (Arthur & Vassilvitskii 2007), seeded
 //!   and parallel — the trainer of every codebook here.
 //! - [`sq8`]: scalar quantisation to one byte per dimension over each dimension's range.
@@ -15,6 +17,7 @@
 //!   data's own variances.
 #![deny(missing_docs)]
 
+pub mod codec;
 pub mod fastscan;
 pub mod kmeans;
 pub mod pq;

@@ -7,6 +7,7 @@
 //! squared distance from each query sub-vector to each centroid; the distance to a code is the
 //! sum of `m` table entries, which equals ‖q − reconstruction‖² exactly (up to rounding).
 
+use crate::codec::Similarity;
 use crate::kmeans::{self, squared_l2, Codebook, KMeansParams};
 use crate::{check_rows, QuantError};
 
@@ -112,13 +113,46 @@ impl ProductQuantizer {
 
     /// The ADC table of `query`: entry `j · ksub + c` is ‖q_j − centroid_j,c‖².
     pub fn distance_table(&self, query: &[f32]) -> Vec<f32> {
-        let dsub = self.dsub();
         let mut table = Vec::with_capacity(self.m() * self.ksub());
+        self.fill_table(query, Similarity::SquaredL2, &mut table);
+        table
+    }
+
+    /// Fills `out` (cleared first) with the ADC table of `query` for `similarity`: entry
+    /// `j · ksub + c` is ‖q_j − centroid_j,c‖² ([`Similarity::SquaredL2`], the same values as
+    /// [`ProductQuantizer::distance_table`]) or −⟨q_j, centroid_j,c⟩
+    /// ([`Similarity::NegativeDot`]); either way the sum over j is the distance to the
+    /// reconstruction.
+    pub fn fill_table(&self, query: &[f32], similarity: Similarity, out: &mut Vec<f32>) {
+        out.clear();
+        let dsub = self.dsub();
         for (j, book) in self.books.iter().enumerate() {
             let q = &query[j * dsub..(j + 1) * dsub];
-            table.extend(book.centroids.chunks_exact(dsub).map(|c| squared_l2(q, c)));
+            let centroids = book.centroids.chunks_exact(dsub);
+            match similarity {
+                Similarity::SquaredL2 => out.extend(centroids.map(|c| squared_l2(q, c))),
+                Similarity::NegativeDot => {
+                    out.extend(centroids.map(|c| -q.iter().zip(c).map(|(x, y)| x * y).sum::<f32>()))
+                }
+            }
         }
-        table
+    }
+
+    /// A quantiser from stored centroids: `m` sub-spaces of 2^`bits` centroids of `dim / m`
+    /// components, sub-space by sub-space (the layout of [`crate::codec::Codec::parameters`]).
+    /// The caller checks the length; the training error is not stored, so `mse` is NaN.
+    pub(crate) fn from_centroids(dim: usize, m: usize, bits: u32, centroids: &[f32]) -> Self {
+        let dsub = dim / m;
+        let per_book = (1usize << bits) * dsub;
+        let books = centroids
+            .chunks_exact(per_book)
+            .map(|c| Codebook {
+                dim: dsub,
+                centroids: c.to_vec(),
+                mse: f64::NAN,
+            })
+            .collect();
+        ProductQuantizer { dim, bits, books }
     }
 
     /// The asymmetric distance of one code from its query's table: Σ_j table[j][code_j].

@@ -32,6 +32,10 @@ pub struct Args {
     /// Beam widths to try, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "10,16,32,64,128,256")]
     pub ef: Vec<usize>,
+    /// On a quantised index: re-rank the best R candidates of the walk on codes with exact
+    /// distances (the beam widens to R). 0: results carry the codes' distance estimates.
+    #[arg(long, default_value_t = 0)]
+    pub rerank: usize,
     /// Search threads.
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
@@ -144,6 +148,7 @@ pub fn sweep<T: Component>(
     q: &Matrix<T>,
     truth: &[Vec<u32>],
     k: usize,
+    rerank: usize,
     efs: &[usize],
     threads: usize,
     runs: usize,
@@ -155,7 +160,10 @@ pub fn sweep<T: Component>(
         .map_err(|e| geodex_core::CoreError::InvalidParameter(format!("threads: {e}")))?;
     let mut rows = Vec::with_capacity(efs.len());
     for &ef in efs {
-        let params = SearchParams::new(k, ef.max(k));
+        let params = SearchParams {
+            rerank,
+            ..SearchParams::new(k, ef.max(k))
+        };
         let mut best: Option<Pass> = None;
         for _ in 0..runs {
             let pass = timed_pass(ix, q, &params, &pool)?;
@@ -242,7 +250,8 @@ pub fn run(a: Args) -> Result<(), Failure> {
     let bar = progress::bar((a.ef.len() * a.runs) as u64, "benchmark", a.quiet);
     let tick = || bar.inc(1);
     let rows = with_typed!(&index, queries, &a.files.queries, |ix, q| {
-        sweep(ix, &q, &truth, k, &a.ef, a.threads, a.runs, &tick).map_err(in_file(&a.files.queries))?
+        sweep(ix, &q, &truth, k, a.rerank, &a.ef, a.threads, a.runs, &tick)
+            .map_err(in_file(&a.files.queries))?
     });
     bar.finish_and_clear();
     let title = format!(
@@ -257,6 +266,7 @@ pub fn run(a: Args) -> Result<(), Failure> {
             "index": a.files.index.display().to_string(),
             "queries": truth.len(),
             "k": k,
+            "rerank": a.rerank,
             "threads": a.threads,
             "runs": a.runs,
             "rows": rows,

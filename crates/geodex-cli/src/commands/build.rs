@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use geodex_core::{BuildParams, Index, Metric};
+use geodex_core::{BuildParams, CodecSpec, Index, Metric};
 use geodex_io::{AnyVectors, Role};
 
 use crate::failure::{in_file, Failure};
@@ -33,9 +33,13 @@ pub struct Args {
     /// Seed of the random levels.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
-    /// Vector compression: none (sq8, pq8 and pq4 arrive with geodex-quant).
+    /// Codes the search walks on: none, sq8 (1 byte/dim), pq8 (m bytes), pq4 (m/2 bytes).
+    /// The full vectors stay in the file for `--rerank`.
     #[arg(long, default_value = "none")]
     pub quant: String,
+    /// PQ sub-spaces (must divide the dimension; default dim/4 for pq8, dim/2 for pq4).
+    #[arg(long)]
+    pub pq_m: Option<usize>,
     /// Index only the first N vectors of the file.
     #[arg(long)]
     pub limit: Option<usize>,
@@ -48,19 +52,16 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> Result<(), Failure> {
-    if a.quant != "none" {
-        return Err(Failure::input(format!(
-            "--quant {}: only 'none' is available in this version (sq8, pq8, pq4 are planned)",
-            a.quant
-        )));
-    }
     let data = crate::data::fit_to_metric(crate::data::read_vectors(&a.data, Role::Base, a.limit)?, a.metric);
+    let quant = CodecSpec::parse(&a.quant, a.pq_m, data.dim())
+        .map_err(|e| Failure::input(format!("--quant {}: {e}", a.quant)))?;
     let params = BuildParams {
         metric: a.metric,
         m: a.m,
         ef_construction: a.ef_construction,
         seed: a.seed,
         threads: a.threads,
+        quant,
         ..Default::default()
     };
     let (n, dim) = (data.rows(), data.dim());
@@ -90,6 +91,9 @@ pub fn run(a: Args) -> Result<(), Failure> {
             "element": info.element,
             "m": info.m,
             "ef_construction": info.ef_construction,
+            "quant": info.quant,
+            "pq_m": info.pq_m,
+            "ram_bytes": info.ram_bytes,
             "threads": params.threads.unwrap_or_else(rayon::current_num_threads),
             "build_seconds": super::round(build_s, 3),
             "file_bytes": file_bytes,
@@ -97,7 +101,7 @@ pub fn run(a: Args) -> Result<(), Failure> {
         }));
     } else {
         println!(
-            "built {}: {} {} vectors of dim {}, {} metric, M={}, ef_construction={}, in {:.2} s ({} bytes)",
+            "built {}: {} {} vectors of dim {}, {} metric, M={}, ef_construction={}, quant {}, in {:.2} s ({} bytes, {} in RAM to search)",
             a.out.display(),
             info.count,
             info.element,
@@ -105,8 +109,10 @@ pub fn run(a: Args) -> Result<(), Failure> {
             info.metric,
             info.m,
             info.ef_construction,
+            info.quant,
             build_s,
-            file_bytes
+            file_bytes,
+            info.ram_bytes
         );
     }
     Ok(())

@@ -37,13 +37,25 @@ pub fn run(a: Args) -> Result<(), Failure> {
     println!("M / M0           {} / {}", info.m, info.m0);
     println!("ef_construction  {}", info.ef_construction);
     println!("seed             {}", info.seed);
-    println!("quantisation     {}", info.quant);
+    match info.quant.as_str() {
+        "none" => println!("quantisation     none"),
+        q if info.pq_m > 0 => println!(
+            "quantisation     {q}, m = {}, {} bytes per code",
+            info.pq_m, info.code_bytes
+        ),
+        q => println!("quantisation     {q}, {} bytes per code", info.code_bytes),
+    }
     println!(
         "file             {} bytes{}",
         info.file_bytes.unwrap_or(0),
         if info.mmap { " (memory-mapped)" } else { "" }
     );
-    println!("resident         {} bytes (graph + vectors)", info.ram_bytes);
+    let resident = if info.quant == "none" {
+        "graph + vectors"
+    } else {
+        "graph + codes + codebook; full vectors only re-rank"
+    };
+    println!("resident         {} bytes ({resident})", info.ram_bytes);
     println!("kernels          {}", info.isa);
     println!(
         "entry point      node {} on level {}",

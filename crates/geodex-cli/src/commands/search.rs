@@ -21,6 +21,10 @@ pub struct Args {
     /// Beam width (≥ k).
     #[arg(long)]
     pub ef: usize,
+    /// On a quantised index: re-rank the best R candidates of the walk on codes with exact
+    /// distances (the beam widens to R). 0: results carry the codes' distance estimates.
+    #[arg(long, default_value_t = 0)]
+    pub rerank: usize,
     /// Search threads (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
@@ -77,7 +81,10 @@ pub fn run(a: Args) -> Result<(), Failure> {
     let index = crate::data::open_index(&a.files.index)?;
     let queries = crate::data::read_vectors(&a.files.queries, Role::Queries, None)?;
     let (k, ef) = clamp_k(a.k, a.ef, index.len())?;
-    let params = SearchParams::new(k, ef);
+    let params = SearchParams {
+        rerank: a.rerank,
+        ..SearchParams::new(k, ef)
+    };
     let bar = progress::bar(queries.rows() as u64, "searching", a.quiet);
     let tick = || bar.inc(1);
     let start = Instant::now();
@@ -112,6 +119,7 @@ pub fn run(a: Args) -> Result<(), Failure> {
             "queries": results.len(),
             "k": k,
             "ef": ef,
+            "rerank": a.rerank,
             "seconds": super::round(seconds, 4),
             "qps": super::round(nq / seconds, 1),
             "mean_distances": super::round(mean_d, 2),

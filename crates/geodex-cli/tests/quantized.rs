@@ -1,0 +1,158 @@
+//! `build --quant`, `search/bench --rerank` and `info --json` on a quantised index, on the
+//! bundled 20k SIFT slice: the memory target (≤ 0.3× a flat f32 index in RAM) with recall@10
+//! ≥ 0.95 after re-ranking, and bad requests refused with one line. The 100k figures are in
+//! BENCHMARKS.md.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+
+fn sift() -> [String; 3] {
+    let t = repo().join("testdata/sift20k");
+    ["base.bvecs", "query.bvecs", "groundtruth.ivecs"].map(|f| s(&t.join(f)).to_string())
+}
+
+fn bench_recall(index: &str, rerank: &str) -> Vec<f64> {
+    let [_, queries, gt] = sift();
+    let out: Value = serde_json::from_str(&ok(&[
+        "bench",
+        "--index",
+        index,
+        "--queries",
+        &queries,
+        "--groundtruth",
+        &gt,
+        "--ef",
+        "32,64",
+        "--rerank",
+        rerank,
+        "--runs",
+        "1",
+        "--json",
+        "--quiet",
+    ]))
+    .unwrap();
+    assert_eq!(out["rerank"].as_u64().unwrap().to_string(), rerank);
+    out["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["recall"].as_f64().unwrap())
+        .collect()
+}
+
+#[test]
+fn pq8_with_re_ranking_meets_the_memory_and_recall_targets() {
+    let [base, queries, _] = sift();
+    let dir = tempfile::tempdir().unwrap();
+    let index = dir.path().join("pq.gdx");
+    let built: Value = serde_json::from_str(&ok(&[
+        "build",
+        "--data",
+        &base,
+        "--out",
+        s(&index),
+        "--quant",
+        "pq8",
+        "--pq-m",
+        "32",
+        "--json",
+        "--quiet",
+    ]))
+    .unwrap();
+    assert_eq!(built["quant"], "pq8");
+    let info: Value = serde_json::from_str(&ok(&["info", "--index", s(&index), "--json"])).unwrap();
+    assert_eq!(
+        (info["quant"].as_str(), info["pq_m"].as_u64()),
+        (Some("pq8"), Some(32))
+    );
+    let (n, dim) = (info["count"].as_u64().unwrap(), info["dim"].as_u64().unwrap());
+    let ram = info["ram_bytes"].as_u64().unwrap();
+    // What the traversal reads besides the graph: 32-byte codes and a 256 × 128 float codebook.
+    let graph = ram - n * 32 - 256 * dim * 4;
+    let flat_f32 = graph + n * dim * 4;
+    assert!(
+        (ram as f64) <= 0.3 * flat_f32 as f64,
+        "in RAM {ram} bytes vs {flat_f32} for the flat f32 index"
+    );
+    assert!(
+        info["file_bytes"].as_u64().unwrap() > n * dim,
+        "full vectors stay in the file"
+    );
+
+    let plain = bench_recall(s(&index), "0");
+    let reranked = bench_recall(s(&index), "50");
+    assert!(
+        reranked[1] >= 0.95,
+        "recall@10 with --rerank 50 at ef 64: {reranked:?}"
+    );
+    assert!(
+        reranked[1] > plain[1],
+        "re-ranking did not help: {plain:?} → {reranked:?}"
+    );
+
+    // `search --rerank` reports exact distances: the nearest neighbour's distance from the
+    // quantised index equals the flat index's.
+    let flat = dir.path().join("flat.gdx");
+    ok(&["build", "--data", &base, "--out", s(&flat), "--quiet"]);
+    let top = |ix: &str, rerank: &str| -> Vec<f64> {
+        let out: Value = serde_json::from_str(&ok(&[
+            "search",
+            "--index",
+            ix,
+            "--queries",
+            &queries,
+            "--k",
+            "1",
+            "--ef",
+            "64",
+            "--rerank",
+            rerank,
+            "--json",
+            "--quiet",
+        ]))
+        .unwrap();
+        out["distances"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r[0].as_f64().unwrap())
+            .collect()
+    };
+    let (exact, approx) = (top(s(&flat), "0"), top(s(&index), "50"));
+    let agree = exact.iter().zip(&approx).filter(|(a, b)| a == b).count();
+    assert!(
+        agree as f64 >= 0.95 * exact.len() as f64,
+        "{agree} of {} agree",
+        exact.len()
+    );
+}
+
+#[test]
+fn bad_quantiser_arguments_exit_2() {
+    let [base, _, _] = sift();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("x.gdx");
+    for args in [
+        vec!["--quant", "pq7"],
+        vec!["--quant", "pq8", "--pq-m", "5"],
+        vec!["--quant", "sq8", "--pq-m", "4"],
+    ] {
+        let mut all = vec![
+            "build",
+            "--data",
+            &base,
+            "--out",
+            s(&out),
+            "--limit",
+            "500",
+            "--quiet",
+        ];
+        all.extend(args);
+        let (code, msg) = fails(&all);
+        assert_eq!(code, 2, "{msg}");
+        assert!(msg.contains("--quant") || msg.contains("--pq-m"), "{msg}");
+    }
+    assert!(!out.exists(), "no file written on failure");
+}

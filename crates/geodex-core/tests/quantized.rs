@@ -1,0 +1,220 @@
+//! Search on codes: the walk's distances are exact distances to the reconstructions, re-ranking
+//! restores exact distances and recall, filters hold, and bad requests are refused.
+
+use geodex_core::{BuildParams, CodecSpec, CoreError, Index, Key, Metric, SearchContext, SearchParams};
+use geodex_testkit::{clustered, clustered_u8, naive_knn, recall_at_k, reference_distance};
+
+fn no_progress(_: usize) {}
+
+fn build<T: geodex_core::Component>(data: &[T], dim: usize, metric: Metric, quant: CodecSpec) -> Index<T> {
+    let p = BuildParams {
+        metric,
+        m: 12,
+        ef_construction: 100,
+        threads: Some(2),
+        quant: Some(quant),
+        ..Default::default()
+    };
+    Index::build(data.to_vec(), dim, &p, &no_progress).unwrap()
+}
+
+const QUANTS: [CodecSpec; 3] = [
+    CodecSpec::Sq8,
+    CodecSpec::Pq { m: 8, bits: 8 },
+    CodecSpec::Pq { m: 16, bits: 4 },
+];
+const METRICS: [Metric; 3] = [Metric::L2, Metric::InnerProduct, Metric::Cosine];
+
+/// What the asymmetric distance from a query to a reconstruction `x` must equal, in f64: L2
+/// ‖q − x‖², inner product −⟨q, x⟩, cosine ½‖q/‖q‖ − x‖² (= 1 − cos on unit vectors).
+fn to_reconstruction(metric: Metric, q: &[f32], x: &[f32]) -> f64 {
+    let squared = |q: &[f64]| q.iter().zip(x).map(|(a, b)| (a - *b as f64).powi(2)).sum::<f64>();
+    let q: Vec<f64> = q.iter().map(|&a| a as f64).collect();
+    match metric {
+        Metric::L2 => squared(&q),
+        Metric::InnerProduct => -q.iter().zip(x).map(|(a, b)| a * *b as f64).sum::<f64>(),
+        Metric::Cosine => {
+            let norm = q.iter().map(|a| a * a).sum::<f64>().sqrt();
+            0.5 * squared(&q.iter().map(|a| a / norm).collect::<Vec<_>>())
+        }
+        Metric::Poincare => unreachable!(),
+    }
+}
+
+#[test]
+fn walk_distances_are_exact_distances_to_the_reconstructions() {
+    let (n, dim) = (1200, 32);
+    let data = clustered(n + 20, dim, 10, 0.5, 3);
+    let (base, queries) = data.split_at(n * dim);
+    for quant in QUANTS {
+        for metric in METRICS {
+            let ix = build(base, dim, metric, quant);
+            let codec = ix.quantizer().unwrap();
+            let mut ctx = SearchContext::new();
+            let mut rec = vec![0f32; dim];
+            for q in queries.chunks_exact(dim) {
+                let (hits, stats) = ix.search(q, &SearchParams::new(10, 40), &mut ctx).unwrap();
+                assert_eq!(hits.len(), 10);
+                assert_eq!(stats.reranked, 0);
+                for h in &hits {
+                    codec.decode(ix.code(h.node).unwrap(), &mut rec);
+                    let want = to_reconstruction(metric, q, &rec);
+                    let tol = 1e-4 * (1.0 + want.abs());
+                    assert!(
+                        (h.distance as f64 - want).abs() <= tol,
+                        "{quant:?} {metric}: ADC {} vs exact-to-reconstruction {want}",
+                        h.distance
+                    );
+                }
+            }
+        }
+    }
+}
+
+fn search_ids<T: geodex_core::Component>(
+    ix: &Index<T>,
+    queries: &[T],
+    k: usize,
+    ef: usize,
+    rerank: usize,
+) -> Vec<Vec<u32>> {
+    let mut ctx = SearchContext::new();
+    let p = SearchParams {
+        rerank,
+        ..SearchParams::new(k, ef)
+    };
+    queries
+        .chunks_exact(ix.dim())
+        .map(|q| {
+            let (hits, stats) = ix.search(q, &p, &mut ctx).unwrap();
+            if rerank > 0 {
+                assert!(stats.reranked >= k as u64);
+                for h in &hits {
+                    let stored: Vec<f32> = ix.vector(h.node).iter().map(|x| x.to_f32()).collect();
+                    let qf: Vec<f32> = q.iter().map(|x| x.to_f32()).collect();
+                    let exact = reference_distance(ix.metric(), &qf, &stored);
+                    assert!((h.distance as f64 - exact).abs() <= 1e-3 * (1.0 + exact.abs()));
+                }
+            }
+            assert!(hits.windows(2).all(|w| w[0].distance <= w[1].distance));
+            hits.iter().map(|h| h.key.0 as u32).collect()
+        })
+        .collect()
+}
+
+#[test]
+fn re_ranking_restores_exact_distances_and_recall() {
+    let (n, nq, dim, k) = (3000, 60, 32, 10);
+    let data = clustered(n + nq, dim, 20, 0.4, 5);
+    let (base, queries) = data.split_at(n * dim);
+    for quant in QUANTS {
+        for metric in METRICS {
+            let ix = build(base, dim, metric, quant);
+            let truth = naive_knn(base, queries, dim, k, metric);
+            let plain = recall_at_k(&search_ids(&ix, queries, k, 64, 0), &truth, k);
+            let reranked = recall_at_k(&search_ids(&ix, queries, k, 64, 128), &truth, k);
+            assert!(
+                reranked >= 0.95 && reranked >= plain,
+                "{quant:?} {metric}: recall@10 {plain} without, {reranked} with re-ranking"
+            );
+        }
+    }
+}
+
+#[test]
+fn byte_vectors_quantise_and_re_rank() {
+    let (n, nq, dim, k) = (2000, 40, 16, 10);
+    let data = clustered_u8(n + nq, dim, 12, 8);
+    let (base, queries) = data.split_at(n * dim);
+    let as_f32 = |v: &[u8]| v.iter().map(|&x| x as f32).collect::<Vec<_>>();
+    let truth = naive_knn(&as_f32(base), &as_f32(queries), dim, k, Metric::L2);
+    for quant in [CodecSpec::Sq8, CodecSpec::Pq { m: 4, bits: 8 }] {
+        let ix = build(base, dim, Metric::L2, quant);
+        let recall = recall_at_k(&search_ids(&ix, queries, k, 64, 50), &truth, k);
+        assert!(recall >= 0.95, "{quant:?}: {recall}");
+        assert_eq!(ix.info().code_bytes, ix.quantizer().unwrap().code_bytes());
+    }
+}
+
+#[test]
+fn filters_and_re_ranking_compose() {
+    let (n, dim) = (1500, 16);
+    let data = clustered(n + 10, dim, 8, 0.5, 11);
+    let (base, queries) = data.split_at(n * dim);
+    let ix = build(base, dim, Metric::L2, CodecSpec::Pq { m: 4, bits: 8 });
+    let even = |k: Key| k.0.is_multiple_of(2);
+    let p = SearchParams {
+        filter: Some(&even),
+        rerank: 30,
+        ..SearchParams::new(10, 40)
+    };
+    let mut ctx = SearchContext::new();
+    for q in queries.chunks_exact(dim) {
+        let (hits, _) = ix.search(q, &p, &mut ctx).unwrap();
+        assert_eq!(hits.len(), 10);
+        assert!(hits.iter().all(|h| h.key.0.is_multiple_of(2)));
+    }
+}
+
+#[test]
+fn memory_counts_codes_not_vectors() {
+    let (n, dim) = (1000, 64);
+    let data = clustered(n, dim, 8, 0.5, 2);
+    let pq = build(&data, dim, Metric::L2, CodecSpec::Pq { m: 16, bits: 8 });
+    let p = BuildParams {
+        m: 12,
+        ef_construction: 100,
+        threads: Some(2),
+        ..Default::default()
+    };
+    let flat = Index::build(data.clone(), dim, &p, &no_progress).unwrap();
+    let (f, q) = (flat.info(), pq.info());
+    assert_eq!(f.quant, "none");
+    assert_eq!((q.quant.as_str(), q.pq_m, q.code_bytes), ("pq8", 16, 16));
+    // Same graph budget; the flat index holds n·dim·4 vector bytes, the quantised one n·16 code
+    // bytes and a 256 × dim float codebook.
+    let graph = f.ram_bytes - n * dim * 4;
+    assert_eq!(q.ram_bytes, graph + n * 16 + 256 * dim * 4);
+}
+
+#[test]
+fn bad_quantiser_requests_are_refused() {
+    let dim = 12;
+    let data = clustered(300, dim, 4, 0.5, 1);
+    let with = |metric: Metric, quant: CodecSpec, rows: usize| {
+        let p = BuildParams {
+            metric,
+            quant: Some(quant),
+            ..Default::default()
+        };
+        Index::build(data[..rows * dim].to_vec(), dim, &p, &no_progress)
+    };
+    let poincare: Vec<f32> = data.iter().map(|x| x * 0.01).collect();
+    let p = BuildParams {
+        metric: Metric::Poincare,
+        quant: Some(CodecSpec::Sq8),
+        ..Default::default()
+    };
+    assert!(matches!(
+        Index::build(poincare, dim, &p, &no_progress),
+        Err(CoreError::InvalidParameter(_))
+    ));
+    // m must divide the dimension; PQ8 needs 256 training vectors.
+    assert!(matches!(
+        with(Metric::L2, CodecSpec::Pq { m: 5, bits: 8 }, 300),
+        Err(CoreError::InvalidParameter(_))
+    ));
+    assert!(matches!(
+        with(Metric::L2, CodecSpec::Pq { m: 4, bits: 8 }, 100),
+        Err(CoreError::InvalidParameter(_))
+    ));
+    assert!(with(Metric::L2, CodecSpec::Pq { m: 4, bits: 4 }, 100).is_ok());
+    assert!(CodecSpec::parse("pq8", Some(5), dim).is_err());
+    assert!(CodecSpec::parse("sq8", Some(4), dim).is_err());
+    assert!(CodecSpec::parse("zz", None, dim).is_err());
+    assert_eq!(
+        CodecSpec::parse("pq4", None, dim).unwrap(),
+        Some(CodecSpec::Pq { m: 6, bits: 4 })
+    );
+    assert_eq!(CodecSpec::parse("none", None, dim).unwrap(), None);
+}

@@ -1,0 +1,334 @@
+//! One fixed-size code per stored vector, as an index keeps them in place of the vectors, and
+//! the asymmetric distance (ADC: the query stays exact) from a query to a code.
+//!
+//! A [`Codec`] is a trained quantiser in its storage form: SQ8 (one byte per dimension), PQ8
+//! (one byte per sub-space) or PQ4 (two sub-space codes per byte, low nibble first — half the
+//! bytes of PQ8 at the same m). Per query, [`Codec::with_adc`] fills a lookup table once and
+//! hands a monomorphised distance function to a visitor, so a graph traversal calls one
+//! inlined loop per code and never branches on the codec kind.
+//!
+//! The fast-scan layout of [`crate::fastscan`] interleaves the codes of 32 vectors; a graph
+//! traversal reads the codes of one node's neighbours, scattered across the collection, so the
+//! per-node layout here is the one an HNSW walk can use.
+
+use crate::pq::ProductQuantizer;
+use crate::sq8::Sq8;
+use crate::QuantError;
+
+/// Which quantiser, before training.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CodecSpec {
+    /// [`Sq8`]: one byte per dimension.
+    Sq8,
+    /// Product quantisation with `m` sub-spaces of 2^`bits` centroids (`bits` 8 or 4).
+    Pq {
+        /// Sub-spaces; must divide the dimension.
+        m: usize,
+        /// Bits per sub-space code: 8 (PQ8) or 4 (PQ4).
+        bits: u32,
+    },
+}
+
+impl CodecSpec {
+    /// Parses `sq8`, `pq8` or `pq4`; `m` is the PQ sub-space count, defaulting to dim/4 for PQ8
+    /// and dim/2 for PQ4 (both 2 bits per dimension, FAISS's common `PQ{d/4}` and `PQ{d/2}x4`
+    /// settings). `None` for `none`.
+    pub fn parse(name: &str, m: Option<usize>, dim: usize) -> Result<Option<CodecSpec>, QuantError> {
+        let pq = |bits: u32, default_m: usize| {
+            let m = m.unwrap_or(default_m.max(1));
+            if m == 0 || dim % m != 0 {
+                return Err(QuantError::InvalidParameter(format!(
+                    "--pq-m {m} must divide the dimension {dim}"
+                )));
+            }
+            Ok(Some(CodecSpec::Pq { m, bits }))
+        };
+        match name {
+            "none" => Ok(None),
+            "sq8" if m.is_some() => Err(QuantError::InvalidParameter(
+                "--pq-m applies to pq8 and pq4, not sq8".into(),
+            )),
+            "sq8" => Ok(Some(CodecSpec::Sq8)),
+            "pq8" => pq(8, dim / 4),
+            "pq4" => pq(4, dim / 2),
+            other => Err(QuantError::InvalidParameter(format!(
+                "unknown quantiser '{other}' (expected none, sq8, pq8 or pq4)"
+            ))),
+        }
+    }
+
+    /// Trains the quantiser on the rows of `data` (PQ's k-means seeded with `seed`).
+    pub fn train(self, data: &[f32], dim: usize, seed: u64) -> Result<Codec, QuantError> {
+        match self {
+            CodecSpec::Sq8 => Sq8::train(data, dim).map(Codec::Sq8),
+            CodecSpec::Pq { m, bits } => ProductQuantizer::train(data, dim, m, bits, seed).map(Codec::Pq),
+        }
+    }
+}
+
+/// A trained quantiser in its storage form.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Codec {
+    /// Scalar quantisation, one byte per dimension.
+    Sq8(Sq8),
+    /// Product quantisation; PQ4 codes are stored two per byte.
+    Pq(ProductQuantizer),
+}
+
+/// What the distance tables measure: the index metric's kernel value, up to a constant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Similarity {
+    /// ‖q − x̂‖² (L2).
+    SquaredL2,
+    /// −⟨q, x̂⟩ (inner product; cosine is 1 plus this on unit vectors).
+    NegativeDot,
+}
+
+/// Receives the per-query distance function of [`Codec::with_adc`].
+pub trait AdcVisitor {
+    /// What the visit returns.
+    type Output;
+    /// Called once with `distance(code)`, the asymmetric distance to one stored code.
+    fn visit<F: Fn(&[u8]) -> f32>(self, distance: F) -> Self::Output;
+}
+
+impl Codec {
+    /// The name used on the command line and in `info` (`sq8`, `pq8`, `pq4`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Codec::Sq8(_) => "sq8",
+            Codec::Pq(pq) if pq.bits() == 4 => "pq4",
+            Codec::Pq(_) => "pq8",
+        }
+    }
+
+    /// The untrained description of this codec.
+    pub fn spec(&self) -> CodecSpec {
+        match self {
+            Codec::Sq8(_) => CodecSpec::Sq8,
+            Codec::Pq(pq) => CodecSpec::Pq {
+                m: pq.m(),
+                bits: pq.bits(),
+            },
+        }
+    }
+
+    /// Dimension of the vectors.
+    pub fn dim(&self) -> usize {
+        match self {
+            Codec::Sq8(s) => s.dim(),
+            Codec::Pq(pq) => pq.dim(),
+        }
+    }
+
+    /// Bytes per stored code.
+    pub fn code_bytes(&self) -> usize {
+        match self {
+            Codec::Sq8(s) => s.dim(),
+            Codec::Pq(pq) if pq.bits() == 4 => pq.m().div_ceil(2),
+            Codec::Pq(pq) => pq.m(),
+        }
+    }
+
+    /// The trained parameters as one `f32` array — the index file's codebook section: SQ8 the
+    /// per-dimension minima then steps; PQ sub-space j's 2^bits centroids, j = 0…m−1.
+    pub fn parameters(&self) -> Vec<f32> {
+        match self {
+            Codec::Sq8(s) => s.min.iter().chain(&s.step).copied().collect(),
+            Codec::Pq(pq) => (0..pq.m())
+                .flat_map(|j| pq.codebook(j).centroids.iter().copied())
+                .collect(),
+        }
+    }
+
+    /// Rebuilds a codec from [`Codec::spec`] and [`Codec::parameters`], checking the length and
+    /// that every parameter is finite (and SQ8 steps ≥ 0).
+    pub fn from_parameters(spec: CodecSpec, dim: usize, params: &[f32]) -> Result<Codec, QuantError> {
+        if let Some(i) = params.iter().position(|x| !x.is_finite()) {
+            return Err(QuantError::InvalidParameter(format!(
+                "codebook parameter {i} is not finite"
+            )));
+        }
+        match spec {
+            CodecSpec::Sq8 => {
+                expect_len(params, 2 * dim)?;
+                let (min, step) = params.split_at(dim);
+                if step.iter().any(|&s| s < 0.0) {
+                    return Err(QuantError::InvalidParameter("negative SQ8 step".into()));
+                }
+                Ok(Codec::Sq8(Sq8 {
+                    min: min.to_vec(),
+                    step: step.to_vec(),
+                }))
+            }
+            CodecSpec::Pq { m, bits } => {
+                if m == 0 || dim % m != 0 || !(bits == 4 || bits == 8) {
+                    return Err(QuantError::InvalidParameter(format!(
+                        "PQ with m = {m}, {bits} bits for dimension {dim}"
+                    )));
+                }
+                expect_len(params, (1usize << bits) * dim)?;
+                Ok(Codec::Pq(ProductQuantizer::from_centroids(dim, m, bits, params)))
+            }
+        }
+    }
+
+    /// Encodes every row of `data` into [`Codec::code_bytes`] bytes.
+    pub fn encode_all(&self, data: &[f32]) -> Vec<u8> {
+        match self {
+            Codec::Sq8(s) => s.encode_all(data),
+            Codec::Pq(pq) if pq.bits() == 4 => {
+                let m = pq.m();
+                let mut packed = Vec::with_capacity(data.len() / pq.dim() * m.div_ceil(2));
+                for code in pq.encode_all(data).chunks_exact(m) {
+                    pack_nibbles(code, &mut packed);
+                }
+                packed
+            }
+            Codec::Pq(pq) => pq.encode_all(data),
+        }
+    }
+
+    /// The reconstruction of one stored `code` (as [`Codec::encode_all`] wrote it) into `out`.
+    pub fn decode(&self, code: &[u8], out: &mut [f32]) {
+        match self {
+            Codec::Sq8(s) => s.decode(code, out),
+            Codec::Pq(pq) if pq.bits() == 4 => {
+                let unpacked: Vec<u8> = (0..pq.m()).map(|j| nibble(code, j)).collect();
+                pq.decode(&unpacked, out);
+            }
+            Codec::Pq(pq) => pq.decode(code, out),
+        }
+    }
+
+    /// Prepares `query` for `similarity` into `table` (cleared and refilled: no allocation
+    /// once it has grown) and calls `visitor` with the distance function of this codec. The
+    /// function's value is ‖q − x̂‖² or −⟨q, x̂⟩ for the reconstruction x̂ of the code.
+    pub fn with_adc<V: AdcVisitor>(
+        &self,
+        query: &[f32],
+        similarity: Similarity,
+        table: &mut Vec<f32>,
+        visitor: V,
+    ) -> V::Output {
+        table.clear();
+        match self {
+            Codec::Sq8(s) => sq8_adc(s, query, similarity, table, visitor),
+            Codec::Pq(pq) => {
+                pq.fill_table(query, similarity, table);
+                let t = table.as_slice();
+                let ksub = pq.ksub();
+                if pq.bits() == 4 {
+                    visitor.visit(move |code: &[u8]| pq4_packed_distance(t, code))
+                } else {
+                    visitor.visit(move |code: &[u8]| pq8_distance(t, ksub, code))
+                }
+            }
+        }
+    }
+}
+
+fn expect_len(params: &[f32], want: usize) -> Result<(), QuantError> {
+    if params.len() != want {
+        return Err(QuantError::InvalidParameter(format!(
+            "codebook holds {} values, expected {want}",
+            params.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Appends the 4-bit codes of `code` two per byte, sub-space 2i in the low nibble of byte i.
+fn pack_nibbles(code: &[u8], out: &mut Vec<u8>) {
+    out.extend(code.chunks(2).map(|p| p[0] | p.get(1).map_or(0, |&hi| hi << 4)));
+}
+
+/// Sub-space `j`'s code from a packed PQ4 code.
+#[inline]
+fn nibble(packed: &[u8], j: usize) -> u8 {
+    (packed[j / 2] >> (4 * (j % 2))) & 0x0f
+}
+
+/// Σ_j table[j·ksub + code_j]: the PQ8 ADC sum. Four partial sums break the add chain.
+#[inline]
+fn pq8_distance(table: &[f32], ksub: usize, code: &[u8]) -> f32 {
+    let mut acc = [0f32; 4];
+    let mut quads = code.chunks_exact(4);
+    let mut base = 0;
+    for q in &mut quads {
+        for (i, &c) in q.iter().enumerate() {
+            acc[i] += table[base + i * ksub + c as usize];
+        }
+        base += 4 * ksub;
+    }
+    for (i, &c) in quads.remainder().iter().enumerate() {
+        acc[i] += table[base + i * ksub + c as usize];
+    }
+    (acc[0] + acc[1]) + (acc[2] + acc[3])
+}
+
+/// The PQ4 ADC sum over a packed code: byte i holds sub-spaces 2i (low) and 2i+1 (high), whose
+/// 16-entry tables sit next to each other, so byte i indexes a 32-entry block.
+#[inline]
+fn pq4_packed_distance(table: &[f32], code: &[u8]) -> f32 {
+    let mut lo = 0f32;
+    let mut hi = 0f32;
+    for (i, &b) in code.iter().enumerate() {
+        let block = &table[i * 32..];
+        lo += block[(b & 0x0f) as usize];
+        if let Some(&t) = block.get(16 + (b >> 4) as usize) {
+            hi += t;
+        }
+    }
+    lo + hi
+}
+
+/// SQ8's ADC. L2: ‖q − (min + c·step)‖² = Σ_j (a_j − c_j·step_j)² with a = q − min, so the
+/// table holds a then step. Inner product: −⟨q, min + c·step⟩ = −⟨q, min⟩ + Σ_j w_j c_j with
+/// w = −q·step, so the table holds w and the constant.
+fn sq8_adc<V: AdcVisitor>(
+    s: &Sq8,
+    q: &[f32],
+    similarity: Similarity,
+    table: &mut Vec<f32>,
+    v: V,
+) -> V::Output {
+    let dim = s.dim();
+    match similarity {
+        Similarity::SquaredL2 => {
+            table.extend(q.iter().zip(&s.min).map(|(x, lo)| x - lo));
+            table.extend_from_slice(&s.step);
+            let (a, step) = table.split_at(dim);
+            v.visit(move |code: &[u8]| lanes(a, step, code, |a, s, c| (a - c * s) * (a - c * s)))
+        }
+        Similarity::NegativeDot => {
+            let offset: f32 = -q.iter().zip(&s.min).map(|(x, lo)| x * lo).sum::<f32>();
+            table.extend(q.iter().zip(&s.step).map(|(x, st)| -x * st));
+            let w = table.as_slice();
+            v.visit(move |code: &[u8]| offset + lanes(w, w, code, |w, _, c| w * c))
+        }
+    }
+}
+
+/// Σ_j term(a_j, b_j, code_j) with eight independent accumulators, so the compiler can keep
+/// them in vector registers (a single running `f32` sum cannot be reordered, so it would not
+/// vectorise).
+#[inline(always)]
+fn lanes(a: &[f32], b: &[f32], code: &[u8], term: impl Fn(f32, f32, f32) -> f32) -> f32 {
+    const W: usize = 8;
+    let mut acc = [0f32; W];
+    let whole = code.len() / W * W;
+    for ((a, b), c) in a[..whole]
+        .chunks_exact(W)
+        .zip(b[..whole].chunks_exact(W))
+        .zip(code[..whole].chunks_exact(W))
+    {
+        for i in 0..W {
+            acc[i] += term(a[i], b[i], c[i] as f32);
+        }
+    }
+    let tail: f32 = (whole..code.len())
+        .map(|j| term(a[j], b[j], code[j] as f32))
+        .sum();
+    acc.iter().sum::<f32>() + tail
+}
