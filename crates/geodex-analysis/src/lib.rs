@@ -13,6 +13,8 @@
 //! - [`lanczos`]: the sparse symmetric eigensolver (Lanczos with full reorthogonalisation);
 //! - [`spectral`]: λ₂ and the Fiedler vector of the combinatorial and normalised Laplacians,
 //!   the Fiedler sweep cut's conductance and the Cheeger check (THEORY.md §3.3);
+//! - [`storage`]: the index file's exact bytes per section next to each section's
+//!   information-theoretic lower bound (counting bounds for links, entropy for codes);
 //! - [`topology`]: β₀ barcode and β₁ of the edge-length filtration, redundant links,
 //!   percolation of level 0 with recall (THEORY.md §9.1, §9.3).
 #![deny(missing_docs)]
@@ -24,6 +26,7 @@ pub mod hardness;
 pub mod health;
 pub mod lanczos;
 pub mod spectral;
+pub mod storage;
 pub mod topology;
 
 pub use adjacency::UndirectedGraph;
@@ -35,6 +38,7 @@ pub use spectral::{
     fiedler, smallest_eigenvalues, spectral_report, Fiedler, Laplacian, SpectralOptions, SpectralReport,
     SweepCut,
 };
+pub use storage::{log2_binomial, storage_report, SectionBytes, StorageReport};
 pub use topology::{
     percolation, percolation_recall, percolation_threshold, removal_order, topology_report, PercolationStep,
     TopologyReport,

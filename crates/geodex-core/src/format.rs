@@ -16,8 +16,8 @@
 //! 52      4     top level
 //! 56      8     seed
 //! 64      4     section count S
-//! 68      4     quantiser code (0 none, 1 sq8, 2 pq8, 3 pq4)
-//! 72      4     PQ sub-spaces m (0 unless pq8/pq4)
+//! 68      4     quantiser code (0 none, 1 sq8, 2 pq8, 3 pq4, 4 proj, 5 proj-sparse)
+//! 72      4     PQ sub-spaces m, or the projection's k (0 for none and sq8)
 //! 76      44    zero
 //! 120     8     xxh3-64 of bytes 0..120 followed by the section table
 //! 128     32·S  section table: kind u32, zero u32, offset u64, length u64 (bytes), xxh3-64 u64
@@ -49,6 +49,7 @@ use crate::index::{AnyIndex, Index};
 use crate::levels::MAX_LEVEL;
 use crate::quantized::Quantized;
 use crate::{Codec, CodecSpec, Component, CoreError};
+use geodex_quant::projection::ProjectionKind;
 
 /// The file's first eight bytes.
 pub const MAGIC: &[u8; 8] = b"GEODEXIX";
@@ -94,6 +95,11 @@ fn quant_code(quant: Option<&Codec>) -> (u32, u32) {
         Some(CodecSpec::Sq8) => (1, 0),
         Some(CodecSpec::Pq { m, bits: 8 }) => (2, m as u32),
         Some(CodecSpec::Pq { m, .. }) => (3, m as u32),
+        Some(CodecSpec::Projection {
+            k,
+            kind: ProjectionKind::Gaussian,
+        }) => (4, k as u32),
+        Some(CodecSpec::Projection { k, .. }) => (5, k as u32),
     }
 }
 
@@ -104,6 +110,14 @@ fn quant_from_code(code: u32, m: u32) -> Result<Option<CodecSpec>, Invalid> {
         1 => Some(CodecSpec::Sq8),
         2 => Some(CodecSpec::Pq { m, bits: 8 }),
         3 => Some(CodecSpec::Pq { m, bits: 4 }),
+        4 => Some(CodecSpec::Projection {
+            k: m,
+            kind: ProjectionKind::Gaussian,
+        }),
+        5 => Some(CodecSpec::Projection {
+            k: m,
+            kind: ProjectionKind::Sparse,
+        }),
         c => return Err(Invalid(format!("unknown quantiser code {c}"))),
     })
 }
@@ -115,9 +129,8 @@ fn element_code(k: ElementKind) -> u32 {
     }
 }
 
-/// Writes `index` to `path` atomically: temporary file in the same directory, fsync, rename,
-/// fsync of the directory. A crash leaves the old file or the new one, never a mix.
-pub(crate) fn save<T: Component>(index: &Index<T>, path: &Path) -> Result<(), CoreError> {
+/// Calls `f` with the index's sections in file order, as (kind, bytes).
+fn with_sections<T: Component, R>(index: &Index<T>, f: impl FnOnce(&[(Kind, &[u8])]) -> R) -> R {
     let metadata = serde_json::to_vec(&index.metadata).expect("JSON values serialise");
     let codebook = index.quant.as_ref().map(|q| q.codec.parameters());
     let mut sections: Vec<(Kind, &[u8])> = vec![
@@ -140,9 +153,34 @@ pub(crate) fn save<T: Component>(index: &Index<T>, path: &Path) -> Result<(), Co
         sections.push((Kind::Codebook, bytemuck::cast_slice(codebook)));
         sections.push((Kind::Codes, q.codes.as_slice()));
     }
+    f(&sections)
+}
+
+/// The byte length of each section the index's file holds (or would hold), in file order,
+/// named as [`Kind`] (`Vectors`, `Levels`, `Level0`, …).
+pub(crate) fn section_sizes<T: Component>(index: &Index<T>) -> Vec<(String, usize)> {
+    with_sections(index, |sections| {
+        sections
+            .iter()
+            .map(|(kind, bytes)| (format!("{kind:?}"), bytes.len()))
+            .collect()
+    })
+}
+
+/// Writes `index` to `path` atomically: temporary file in the same directory, fsync, rename,
+/// fsync of the directory. A crash leaves the old file or the new one, never a mix.
+pub(crate) fn save<T: Component>(index: &Index<T>, path: &Path) -> Result<(), CoreError> {
+    with_sections(index, |sections| write_sections(index, sections, path))
+}
+
+fn write_sections<T: Component>(
+    index: &Index<T>,
+    sections: &[(Kind, &[u8])],
+    path: &Path,
+) -> Result<(), CoreError> {
     let mut table = Vec::with_capacity(sections.len() * ENTRY_BYTES);
     let mut offset = align_up(HEADER_BYTES + sections.len() * ENTRY_BYTES);
-    for (kind, bytes) in &sections {
+    for (kind, bytes) in sections {
         table.extend_from_slice(&(*kind as u32).to_le_bytes());
         table.extend_from_slice(&0u32.to_le_bytes());
         table.extend_from_slice(&(offset as u64).to_le_bytes());
@@ -159,7 +197,7 @@ pub(crate) fn save<T: Component>(index: &Index<T>, path: &Path) -> Result<(), Co
         w.write_all(&header)?;
         w.write_all(&table)?;
         let mut at = HEADER_BYTES + table.len();
-        for (_, bytes) in &sections {
+        for (_, bytes) in sections {
             let pad = align_up(at) - at;
             w.write_all(&[0u8; ALIGN][..pad])?;
             w.write_all(bytes)?;

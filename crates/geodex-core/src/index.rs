@@ -77,6 +77,8 @@ pub struct IndexInfo {
     pub quant: String,
     /// PQ sub-spaces (0 unless `quant` is `pq8` or `pq4`).
     pub pq_m: usize,
+    /// Output dimension of a random projection (0 unless `quant` is `proj` or `proj-sparse`).
+    pub proj_k: usize,
     /// Bytes of one stored code (0 without quantisation).
     pub code_bytes: usize,
     /// Size of the index file, if it came from one.
@@ -416,6 +418,10 @@ impl<T: Component> Index<T> {
                 Some(CodecSpec::Pq { m, .. }) => m,
                 _ => 0,
             },
+            proj_k: match self.quant.as_ref().map(|q| q.codec.spec()) {
+                Some(CodecSpec::Projection { k, .. }) => k,
+                _ => 0,
+            },
             code_bytes: self.quant.as_ref().map_or(0, |q| q.codec.code_bytes()),
             file_bytes: self.file_bytes,
             ram_bytes: self.graph.bytes()
@@ -428,6 +434,18 @@ impl<T: Component> Index<T> {
             isa: self.isa.name().into(),
             mmap: self.vectors.is_mapped(),
         }
+    }
+
+    /// Each section of the index file with its exact byte length, in file order (`Vectors`,
+    /// `Levels`, `Level0`, `UpperOffsets`, `Upper`, `Keys`, `Tombstones`, `Metadata`, and for a
+    /// quantised index `Codebook`, `Codes`; see [`crate::format`]).
+    pub fn section_sizes(&self) -> Vec<(String, usize)> {
+        crate::format::section_sizes(self)
+    }
+
+    /// Whether `node` is live (not deleted).
+    pub fn is_live_node(&self, node: NodeId) -> bool {
+        self.is_live(node.0)
     }
 
     /// Saves to `path` atomically (see [`crate::format`]).

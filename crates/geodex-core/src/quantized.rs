@@ -61,7 +61,7 @@ impl Quantized {
 
     /// Bytes the traversal reads: the codes and the codebook.
     pub fn ram_bytes(&self) -> usize {
-        self.codes.as_slice().len() + self.codec.parameters().len() * 4
+        self.codes.as_slice().len() + self.codec.parameter_count() * 4
     }
 
     /// K-NN search on the codes: a beam of width max(ef, R, k) walks the graph with asymmetric

@@ -2,7 +2,9 @@
 
 use std::path::{Path, PathBuf};
 
-use geodex_core::{AnyIndex, BuildParams, CodecSpec, CoreError, Index, Metric, SearchContext, SearchParams};
+use geodex_core::{
+    AnyIndex, BuildParams, CodecSpec, CoreError, Index, Metric, ProjectionKind, SearchContext, SearchParams,
+};
 use geodex_testkit::clustered;
 use proptest::prelude::*;
 
@@ -72,12 +74,20 @@ proptest! {
     }
 }
 
-/// The three quantisers, with PQ at an odd m for PQ4 (a half-used last byte).
-const QUANTS: [CodecSpec; 4] = [
+/// Every codec, with PQ4 at an odd m (a half-used last byte).
+const QUANTS: [CodecSpec; 6] = [
     CodecSpec::Sq8,
     CodecSpec::Pq { m: 4, bits: 8 },
     CodecSpec::Pq { m: 4, bits: 4 },
     CodecSpec::Pq { m: 3, bits: 4 },
+    CodecSpec::Projection {
+        k: 5,
+        kind: ProjectionKind::Gaussian,
+    },
+    CodecSpec::Projection {
+        k: 7,
+        kind: ProjectionKind::Sparse,
+    },
 ];
 
 #[test]

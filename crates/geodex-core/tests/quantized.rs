@@ -1,7 +1,10 @@
 //! Search on codes: the walk's distances are exact distances to the reconstructions, re-ranking
 //! restores exact distances and recall, filters hold, and bad requests are refused.
 
-use geodex_core::{BuildParams, CodecSpec, CoreError, Index, Key, Metric, SearchContext, SearchParams};
+use geodex_core::{
+    BuildParams, CodecOptions, CodecSpec, CoreError, Index, Key, Metric, ProjectionKind, SearchContext,
+    SearchParams,
+};
 use geodex_testkit::{clustered, clustered_u8, naive_knn, recall_at_k, reference_distance};
 
 fn no_progress(_: usize) {}
@@ -181,6 +184,10 @@ fn memory_counts_codes_not_vectors() {
 fn bad_quantiser_requests_are_refused() {
     let dim = 12;
     let data = clustered(300, dim, 4, 0.5, 1);
+    let pq_m = |m| CodecOptions {
+        pq_m: Some(m),
+        ..Default::default()
+    };
     let with = |metric: Metric, quant: CodecSpec, rows: usize| {
         let p = BuildParams {
             metric,
@@ -209,12 +216,71 @@ fn bad_quantiser_requests_are_refused() {
         Err(CoreError::InvalidParameter(_))
     ));
     assert!(with(Metric::L2, CodecSpec::Pq { m: 4, bits: 4 }, 100).is_ok());
-    assert!(CodecSpec::parse("pq8", Some(5), dim).is_err());
-    assert!(CodecSpec::parse("sq8", Some(4), dim).is_err());
-    assert!(CodecSpec::parse("zz", None, dim).is_err());
+    assert!(CodecSpec::parse("pq8", pq_m(5), dim).is_err());
+    assert!(CodecSpec::parse("sq8", pq_m(4), dim).is_err());
+    let proj_k = |k| CodecOptions {
+        proj_k: Some(k),
+        ..Default::default()
+    };
+    assert!(CodecSpec::parse("pq8", proj_k(4), dim).is_err());
+    assert!(CodecSpec::parse("proj", proj_k(0), dim).is_err());
+    assert!(CodecSpec::parse("zz", CodecOptions::default(), dim).is_err());
     assert_eq!(
-        CodecSpec::parse("pq4", None, dim).unwrap(),
+        CodecSpec::parse("pq4", CodecOptions::default(), dim).unwrap(),
         Some(CodecSpec::Pq { m: 6, bits: 4 })
     );
-    assert_eq!(CodecSpec::parse("none", None, dim).unwrap(), None);
+    assert_eq!(
+        CodecSpec::parse("none", CodecOptions::default(), dim).unwrap(),
+        None
+    );
+}
+
+/// A random projection as the walk's codes: distances are ‖Pq − Px‖² (halved under cosine)
+/// for the stored matrix P, recomputed here from the full vectors; re-ranking recovers recall.
+#[test]
+fn projection_codes_measure_distances_in_the_projected_space() {
+    let (n, nq, dim, k) = (3000, 40, 32, 10);
+    let data = clustered(n + nq, dim, 20, 0.4, 13);
+    let (base, queries) = data.split_at(n * dim);
+    for kind in [ProjectionKind::Gaussian, ProjectionKind::Sparse] {
+        for metric in [Metric::L2, Metric::Cosine] {
+            let ix = build(base, dim, metric, CodecSpec::Projection { k: 16, kind });
+            let matrix = ix.quantizer().unwrap().parameters();
+            let project = |v: &[f32]| -> Vec<f64> {
+                matrix
+                    .chunks_exact(dim)
+                    .map(|row| row.iter().zip(v).map(|(a, b)| *a as f64 * *b as f64).sum())
+                    .collect()
+            };
+            let mut ctx = SearchContext::new();
+            for q in queries.chunks_exact(dim).take(10) {
+                let norm = q.iter().map(|x| x * x).sum::<f32>().sqrt();
+                let q: Vec<f32> = match metric {
+                    Metric::Cosine => q.iter().map(|x| x / norm).collect(),
+                    _ => q.to_vec(),
+                };
+                let pq = project(&q);
+                let (hits, _) = ix.search(&q, &SearchParams::new(k, 32), &mut ctx).unwrap();
+                for h in hits {
+                    let px = project(ix.vector(h.node));
+                    let squared: f64 = pq.iter().zip(&px).map(|(a, b)| (a - b).powi(2)).sum();
+                    let want = if metric == Metric::Cosine {
+                        squared / 2.0
+                    } else {
+                        squared
+                    };
+                    assert!(
+                        (h.distance as f64 - want).abs() <= 1e-3 * (1.0 + want),
+                        "{kind:?} {metric}"
+                    );
+                }
+            }
+            let truth = naive_knn(base, queries, dim, k, metric);
+            let reranked = recall_at_k(&search_ids(&ix, queries, k, 64, 200), &truth, k);
+            assert!(
+                reranked >= 0.95,
+                "{kind:?} {metric}: recall@10 {reranked} after re-ranking 200"
+            );
+        }
+    }
 }

@@ -2,8 +2,9 @@
 //! the asymmetric distance (ADC: the query stays exact) from a query to a code.
 //!
 //! A [`Codec`] is a trained quantiser in its storage form: SQ8 (one byte per dimension), PQ8
-//! (one byte per sub-space) or PQ4 (two sub-space codes per byte, low nibble first — half the
-//! bytes of PQ8 at the same m). Per query, [`Codec::with_adc`] fills a lookup table once and
+//! (one byte per sub-space), PQ4 (two sub-space codes per byte, low nibble first — half the
+//! bytes of PQ8 at the same m), or a random projection to k dimensions (k little-endian `f32`,
+//! THEORY.md §11.2: distances between projections estimate the full ones). Per query, [`Codec::with_adc`] fills a lookup table once and
 //! hands a monomorphised distance function to a visitor, so a graph traversal calls one
 //! inlined loop per code and never branches on the codec kind.
 //!
@@ -12,6 +13,7 @@
 //! per-node layout here is the one an HNSW walk can use.
 
 use crate::pq::ProductQuantizer;
+use crate::projection::{ProjectionKind, RandomProjection};
 use crate::sq8::Sq8;
 use crate::QuantError;
 
@@ -27,13 +29,47 @@ pub enum CodecSpec {
         /// Bits per sub-space code: 8 (PQ8) or 4 (PQ4).
         bits: u32,
     },
+    /// A Johnson–Lindenstrauss projection to `k` dimensions, stored as `f32`.
+    Projection {
+        /// Output dimension.
+        k: usize,
+        /// Gaussian or sparse (Achlioptas) matrix.
+        kind: ProjectionKind,
+    },
+}
+
+/// Options of [`CodecSpec::parse`] besides the name.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CodecOptions {
+    /// PQ sub-spaces (`--pq-m`).
+    pub pq_m: Option<usize>,
+    /// Projection output dimension (`--proj-k`).
+    pub proj_k: Option<usize>,
 }
 
 impl CodecSpec {
-    /// Parses `sq8`, `pq8` or `pq4`; `m` is the PQ sub-space count, defaulting to dim/4 for PQ8
-    /// and dim/2 for PQ4 (both 2 bits per dimension, FAISS's common `PQ{d/4}` and `PQ{d/2}x4`
-    /// settings). `None` for `none`.
-    pub fn parse(name: &str, m: Option<usize>, dim: usize) -> Result<Option<CodecSpec>, QuantError> {
+    /// Parses `sq8`, `pq8`, `pq4`, `proj` or `proj-sparse`. The PQ sub-space count defaults to
+    /// dim/4 for PQ8 and dim/2 for PQ4 (both 2 bits per dimension, FAISS's common `PQ{d/4}` and
+    /// `PQ{d/2}x4` settings); the projection's k to dim/4. `None` for `none`.
+    pub fn parse(name: &str, options: CodecOptions, dim: usize) -> Result<Option<CodecSpec>, QuantError> {
+        let m = options.pq_m;
+        if m.is_some() && !name.starts_with("pq") {
+            return Err(QuantError::InvalidParameter(format!(
+                "--pq-m applies to pq8 and pq4, not {name}"
+            )));
+        }
+        if options.proj_k.is_some() && !name.starts_with("proj") {
+            return Err(QuantError::InvalidParameter(format!(
+                "--proj-k applies to proj and proj-sparse, not {name}"
+            )));
+        }
+        let projection = |kind| {
+            let k = options.proj_k.unwrap_or((dim / 4).max(1));
+            if k == 0 {
+                return Err(QuantError::InvalidParameter("--proj-k must be ≥ 1".into()));
+            }
+            Ok(Some(CodecSpec::Projection { k, kind }))
+        };
         let pq = |bits: u32, default_m: usize| {
             let m = m.unwrap_or(default_m.max(1));
             if m == 0 || dim % m != 0 {
@@ -45,14 +81,13 @@ impl CodecSpec {
         };
         match name {
             "none" => Ok(None),
-            "sq8" if m.is_some() => Err(QuantError::InvalidParameter(
-                "--pq-m applies to pq8 and pq4, not sq8".into(),
-            )),
             "sq8" => Ok(Some(CodecSpec::Sq8)),
             "pq8" => pq(8, dim / 4),
             "pq4" => pq(4, dim / 2),
+            "proj" => projection(ProjectionKind::Gaussian),
+            "proj-sparse" => projection(ProjectionKind::Sparse),
             other => Err(QuantError::InvalidParameter(format!(
-                "unknown quantiser '{other}' (expected none, sq8, pq8 or pq4)"
+                "unknown quantiser '{other}' (expected none, sq8, pq8, pq4, proj or proj-sparse)"
             ))),
         }
     }
@@ -62,6 +97,9 @@ impl CodecSpec {
         match self {
             CodecSpec::Sq8 => Sq8::train(data, dim).map(Codec::Sq8),
             CodecSpec::Pq { m, bits } => ProductQuantizer::train(data, dim, m, bits, seed).map(Codec::Pq),
+            CodecSpec::Projection { k, kind } => {
+                RandomProjection::new(kind, dim, k, seed).map(Codec::Projection)
+            }
         }
     }
 }
@@ -73,6 +111,8 @@ pub enum Codec {
     Sq8(Sq8),
     /// Product quantisation; PQ4 codes are stored two per byte.
     Pq(ProductQuantizer),
+    /// A random projection; codes are the projected vectors as little-endian `f32`.
+    Projection(RandomProjection),
 }
 
 /// What the distance tables measure: the index metric's kernel value, up to a constant.
@@ -99,6 +139,8 @@ impl Codec {
             Codec::Sq8(_) => "sq8",
             Codec::Pq(pq) if pq.bits() == 4 => "pq4",
             Codec::Pq(_) => "pq8",
+            Codec::Projection(p) if p.kind() == ProjectionKind::Sparse => "proj-sparse",
+            Codec::Projection(_) => "proj",
         }
     }
 
@@ -110,6 +152,10 @@ impl Codec {
                 m: pq.m(),
                 bits: pq.bits(),
             },
+            Codec::Projection(p) => CodecSpec::Projection {
+                k: p.to(),
+                kind: p.kind(),
+            },
         }
     }
 
@@ -118,6 +164,7 @@ impl Codec {
         match self {
             Codec::Sq8(s) => s.dim(),
             Codec::Pq(pq) => pq.dim(),
+            Codec::Projection(p) => p.from(),
         }
     }
 
@@ -127,17 +174,29 @@ impl Codec {
             Codec::Sq8(s) => s.dim(),
             Codec::Pq(pq) if pq.bits() == 4 => pq.m().div_ceil(2),
             Codec::Pq(pq) => pq.m(),
+            Codec::Projection(p) => 4 * p.to(),
         }
     }
 
     /// The trained parameters as one `f32` array — the index file's codebook section: SQ8 the
-    /// per-dimension minima then steps; PQ sub-space j's 2^bits centroids, j = 0…m−1.
+    /// per-dimension minima then steps; PQ sub-space j's 2^bits centroids, j = 0…m−1; a
+    /// projection its k × dim matrix.
     pub fn parameters(&self) -> Vec<f32> {
         match self {
             Codec::Sq8(s) => s.min.iter().chain(&s.step).copied().collect(),
             Codec::Pq(pq) => (0..pq.m())
                 .flat_map(|j| pq.codebook(j).centroids.iter().copied())
                 .collect(),
+            Codec::Projection(p) => p.matrix().to_vec(),
+        }
+    }
+
+    /// The number of floats [`Codec::parameters`] returns (without building them).
+    pub fn parameter_count(&self) -> usize {
+        match self {
+            Codec::Sq8(s) => 2 * s.dim(),
+            Codec::Pq(pq) => pq.ksub() * pq.dim(),
+            Codec::Projection(p) => p.to() * p.from(),
         }
     }
 
@@ -170,6 +229,15 @@ impl Codec {
                 expect_len(params, (1usize << bits) * dim)?;
                 Ok(Codec::Pq(ProductQuantizer::from_centroids(dim, m, bits, params)))
             }
+            CodecSpec::Projection { k, kind } => {
+                if k == 0 {
+                    return Err(QuantError::InvalidParameter("projection to 0 dimensions".into()));
+                }
+                expect_len(params, k * dim)?;
+                Ok(Codec::Projection(RandomProjection::from_matrix(
+                    kind, dim, k, params,
+                )))
+            }
         }
     }
 
@@ -186,10 +254,13 @@ impl Codec {
                 packed
             }
             Codec::Pq(pq) => pq.encode_all(data),
+            Codec::Projection(p) => p.project_all(data).iter().flat_map(|x| x.to_le_bytes()).collect(),
         }
     }
 
     /// The reconstruction of one stored `code` (as [`Codec::encode_all`] wrote it) into `out`.
+    /// A projection has no inverse: its "reconstruction" is the adjoint Pᵀy (unbiased, noisy),
+    /// and its distances are measured in the projected space, not to this vector.
     pub fn decode(&self, code: &[u8], out: &mut [f32]) {
         match self {
             Codec::Sq8(s) => s.decode(code, out),
@@ -198,12 +269,14 @@ impl Codec {
                 pq.decode(&unpacked, out);
             }
             Codec::Pq(pq) => pq.decode(code, out),
+            Codec::Projection(p) => p.adjoint(&floats(code).collect::<Vec<_>>(), out),
         }
     }
 
     /// Prepares `query` for `similarity` into `table` (cleared and refilled: no allocation
     /// once it has grown) and calls `visitor` with the distance function of this codec. The
-    /// function's value is ‖q − x̂‖² or −⟨q, x̂⟩ for the reconstruction x̂ of the code.
+    /// function's value is ‖q − x̂‖² or −⟨q, x̂⟩ for the reconstruction x̂ of the code; for a
+    /// projection P it is ‖Pq − Px‖² or −⟨Pq, Px⟩, the Johnson–Lindenstrauss estimates.
     pub fn with_adc<V: AdcVisitor>(
         &self,
         query: &[f32],
@@ -224,6 +297,19 @@ impl Codec {
                     visitor.visit(move |code: &[u8]| pq8_distance(t, ksub, code))
                 }
             }
+            Codec::Projection(p) => {
+                table.resize(p.to(), 0.0);
+                p.project(query, table);
+                let t = table.as_slice();
+                match similarity {
+                    Similarity::SquaredL2 => {
+                        visitor.visit(move |code: &[u8]| lanes_f32(t, code, |a, c| (a - c) * (a - c)))
+                    }
+                    Similarity::NegativeDot => {
+                        visitor.visit(move |code: &[u8]| -lanes_f32(t, code, |a, c| a * c))
+                    }
+                }
+            }
         }
     }
 }
@@ -236,6 +322,35 @@ fn expect_len(params: &[f32], want: usize) -> Result<(), QuantError> {
         )));
     }
     Ok(())
+}
+
+/// The little-endian `f32` components of a projection code.
+fn floats(code: &[u8]) -> impl Iterator<Item = f32> + '_ {
+    code.chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+}
+
+/// Σ_i term(a_i, code_i) over a code of little-endian `f32`, eight accumulators (see [`lanes`]).
+#[inline(always)]
+fn lanes_f32(a: &[f32], code: &[u8], term: impl Fn(f32, f32) -> f32) -> f32 {
+    const W: usize = 8;
+    let mut acc = [0f32; W];
+    let whole = a.len() / W * W;
+    for (a, c) in a[..whole]
+        .chunks_exact(W)
+        .zip(code[..4 * whole].chunks_exact(4 * W))
+    {
+        for i in 0..W {
+            let x = f32::from_le_bytes([c[4 * i], c[4 * i + 1], c[4 * i + 2], c[4 * i + 3]]);
+            acc[i] += term(a[i], x);
+        }
+    }
+    let tail: f32 = a[whole..]
+        .iter()
+        .zip(floats(&code[4 * whole..]))
+        .map(|(&a, c)| term(a, c))
+        .sum();
+    acc.iter().sum::<f32>() + tail
 }
 
 /// Appends the 4-bit codes of `code` two per byte, sub-space 2i in the low nibble of byte i.

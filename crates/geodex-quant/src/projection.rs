@@ -26,6 +26,7 @@ pub enum ProjectionKind {
 /// A seeded random linear map from `from` to `to` dimensions.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RandomProjection {
+    kind: ProjectionKind,
     from: usize,
     to: usize,
     /// Row-major `to × from`, already divided by √to.
@@ -55,7 +56,49 @@ impl RandomProjection {
                 (entry * scale) as f32
             })
             .collect();
-        Ok(RandomProjection { from, to, matrix })
+        Ok(RandomProjection {
+            kind,
+            from,
+            to,
+            matrix,
+        })
+    }
+
+    /// A projection from a stored matrix (row-major `to × from`, already scaled), as
+    /// [`RandomProjection::matrix`] returns it. The caller checks the length.
+    pub(crate) fn from_matrix(kind: ProjectionKind, from: usize, to: usize, matrix: &[f32]) -> Self {
+        RandomProjection {
+            kind,
+            from,
+            to,
+            matrix: matrix.to_vec(),
+        }
+    }
+
+    /// Which random matrix this is.
+    pub fn kind(&self) -> ProjectionKind {
+        self.kind
+    }
+
+    /// Input dimension.
+    pub fn from(&self) -> usize {
+        self.from
+    }
+
+    /// The matrix, row-major `to × from`, scaled by 1/√to.
+    pub fn matrix(&self) -> &[f32] {
+        &self.matrix
+    }
+
+    /// Pᵀ·y into `out` (`from` components): the adjoint, which maps a projected vector back.
+    /// E[PᵀP] = I, so Pᵀ·P·v is an unbiased (if noisy) estimate of v.
+    pub fn adjoint(&self, y: &[f32], out: &mut [f32]) {
+        out.fill(0.0);
+        for (&yi, row) in y.iter().zip(self.matrix.chunks_exact(self.from)) {
+            for (o, &p) in out.iter_mut().zip(row) {
+                *o += yi * p;
+            }
+        }
     }
 
     /// Output dimension.

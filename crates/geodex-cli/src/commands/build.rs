@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use geodex_core::{BuildParams, CodecSpec, Index, Metric};
+use geodex_core::{BuildParams, CodecOptions, CodecSpec, Index, Metric};
 use geodex_io::{AnyVectors, Role};
 
 use crate::failure::{in_file, Failure};
@@ -33,13 +33,17 @@ pub struct Args {
     /// Seed of the random levels.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
-    /// Codes the search walks on: none, sq8 (1 byte/dim), pq8 (m bytes), pq4 (m/2 bytes).
-    /// The full vectors stay in the file for `--rerank`.
+    /// Codes the search walks on: none, sq8 (1 byte/dim), pq8 (m bytes), pq4 (m/2 bytes),
+    /// proj / proj-sparse (a Johnson–Lindenstrauss projection to k floats). The full vectors
+    /// stay in the file for `--rerank`.
     #[arg(long, default_value = "none")]
     pub quant: String,
     /// PQ sub-spaces (must divide the dimension; default dim/4 for pq8, dim/2 for pq4).
     #[arg(long)]
     pub pq_m: Option<usize>,
+    /// Output dimension of `--quant proj|proj-sparse` (default dim/4).
+    #[arg(long)]
+    pub proj_k: Option<usize>,
     /// Index only the first N vectors of the file.
     #[arg(long)]
     pub limit: Option<usize>,
@@ -53,7 +57,11 @@ pub struct Args {
 
 pub fn run(a: Args) -> Result<(), Failure> {
     let data = crate::data::fit_to_metric(crate::data::read_vectors(&a.data, Role::Base, a.limit)?, a.metric);
-    let quant = CodecSpec::parse(&a.quant, a.pq_m, data.dim())
+    let options = CodecOptions {
+        pq_m: a.pq_m,
+        proj_k: a.proj_k,
+    };
+    let quant = CodecSpec::parse(&a.quant, options, data.dim())
         .map_err(|e| Failure::input(format!("--quant {}: {e}", a.quant)))?;
     let params = BuildParams {
         metric: a.metric,
@@ -93,6 +101,7 @@ pub fn run(a: Args) -> Result<(), Failure> {
             "ef_construction": info.ef_construction,
             "quant": info.quant,
             "pq_m": info.pq_m,
+            "proj_k": info.proj_k,
             "ram_bytes": info.ram_bytes,
             "threads": params.threads.unwrap_or_else(rayon::current_num_threads),
             "build_seconds": super::round(build_s, 3),

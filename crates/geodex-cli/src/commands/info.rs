@@ -43,6 +43,10 @@ pub fn run(a: Args) -> Result<(), Failure> {
             "quantisation     {q}, m = {}, {} bytes per code",
             info.pq_m, info.code_bytes
         ),
+        q if info.proj_k > 0 => println!(
+            "quantisation     {q} to k = {}, {} bytes per code",
+            info.proj_k, info.code_bytes
+        ),
         q => println!("quantisation     {q}, {} bytes per code", info.code_bytes),
     }
     println!(

@@ -8,8 +8,8 @@ use std::time::Instant;
 use geodex_analysis::{
     bit_accounting, exact_neighbours, geometry_report, hop_estimate, index_rows, level_health, percolation,
     percolation_recall, percolation_threshold, query_bounds, query_hardness, removal_order,
-    smallest_eigenvalues, spectral_report, topology_report, BoundsOptions, DirectedGraph, GeometryOptions,
-    HardnessOptions, Laplacian, SpectralOptions, UndirectedGraph,
+    smallest_eigenvalues, spectral_report, storage_report, topology_report, BoundsOptions, DirectedGraph,
+    GeometryOptions, HardnessOptions, Laplacian, SpectralOptions, UndirectedGraph,
 };
 use geodex_core::{check_graph, AnyIndex};
 use geodex_io::Role;
@@ -21,7 +21,14 @@ mod plots;
 mod table;
 
 /// The sections `--only` can select.
-const SECTIONS: [&str; 5] = ["graph", "spectral", "topology", "geometry", "bounds"];
+const SECTIONS: [&str; 6] = [
+    "graph",
+    "spectral",
+    "topology",
+    "geometry",
+    "bounds",
+    "compression",
+];
 
 /// Eigenvalues of the normalised Laplacian drawn in `spectrum.png` (one Lanczos solve each).
 const SPECTRUM_PLOT_COUNT: usize = 10;
@@ -35,7 +42,8 @@ pub struct Args {
     /// Index file.
     #[arg(long)]
     pub index: PathBuf,
-    /// Sections to compute, comma-separated (graph, spectral, topology, geometry); all by default.
+    /// Sections to compute, comma-separated (graph, spectral, topology, geometry, bounds,
+    /// compression); all by default.
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
     /// Query vectors: adds per-query local intrinsic dimension against recall and work.
@@ -101,12 +109,13 @@ pub fn run(a: Args) -> Result<(), Failure> {
     let index = crate::data::open_index(&a.index)?;
     let mut out = json!({ "index": a.index.display().to_string(), "nodes": index.len() });
     type Section = fn(&AnyIndex, &Args) -> Result<serde_json::Value, Failure>;
-    let sections: [(&str, Section); 5] = [
+    let sections: [(&str, Section); 6] = [
         ("graph", graph_section),
         ("spectral", spectral_section),
         ("topology", topology_section),
         ("geometry", geometry_section),
         ("bounds", bounds_section),
+        ("compression", compression_section),
     ];
     for (name, section) in sections.into_iter().filter(|(name, _)| wanted(name)) {
         let started = Instant::now();
@@ -120,6 +129,18 @@ pub fn run(a: Args) -> Result<(), Failure> {
         table::print_table(&out);
     }
     Ok(())
+}
+
+/// The file's exact bytes per section next to each section's information-theoretic lower bound.
+fn compression_section(index: &AnyIndex, _: &Args) -> Result<serde_json::Value, Failure> {
+    let report = match index {
+        AnyIndex::F32(ix) => storage_report(ix),
+        AnyIndex::U8(ix) => storage_report(ix),
+    };
+    let mut v = serde_json::to_value(report).expect("serialises");
+    v["quant"] = json!(index.info().quant);
+    v["ram_bytes"] = json!(index.info().ram_bytes);
+    Ok(v)
 }
 
 /// Degrees per level, unreachable nodes, level-0 SCCs and hop distances.

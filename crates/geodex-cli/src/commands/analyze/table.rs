@@ -164,6 +164,34 @@ fn print_bounds(b: &serde_json::Value) {
     }
 }
 
+fn print_compression(c: &serde_json::Value) {
+    println!(
+        "-- compression: bytes per file section vs lower bound ({} s; quant {}, {} bytes resident)",
+        c["seconds"],
+        c["quant"].as_str().unwrap_or("none"),
+        c["ram_bytes"]
+    );
+    println!("section        bytes        bound    × bound  resident");
+    let opt = |v: &serde_json::Value, digits: usize| {
+        v.as_f64().map_or("-".to_string(), |x| format!("{x:.digits$}"))
+    };
+    for s in c["sections"].as_array().into_iter().flatten() {
+        println!(
+            "{:<12} {:>11} {:>12} {:>8}  {}",
+            s["section"].as_str().unwrap_or(""),
+            s["bytes"],
+            opt(&s["bound_bytes"], 0),
+            opt(&s["overhead"], 2),
+            if s["resident"] == json!(true) { "yes" } else { "" }
+        );
+    }
+    println!(
+        "total        {:>11} {:>12.0} (bounds where defined)",
+        c["total_bytes"],
+        c["total_bound_bytes"].as_f64().unwrap_or(f64::NAN)
+    );
+}
+
 pub fn print_table(v: &serde_json::Value) {
     println!("index                 {}", v["index"].as_str().unwrap_or(""));
     println!("nodes                 {}", v["nodes"]);
@@ -207,6 +235,9 @@ pub fn print_table(v: &serde_json::Value) {
     }
     if let Some(b) = v.get("bounds") {
         print_bounds(b);
+    }
+    if let Some(c) = v.get("compression") {
+        print_compression(c);
     }
     if let Some(s) = v.get("spectral") {
         let f = |k: &str| s[k].as_f64().unwrap_or(f64::NAN);
