@@ -115,3 +115,41 @@ macro_rules! with_typed {
         }
     };
 }
+
+/// Reads a list of keys: `.txt` with one unsigned integer per line (blank lines skipped), or
+/// any integer matrix file (.ivecs, .npy, `neighbors` of an .hdf5), flattened row by row.
+pub fn read_keys(path: &Path) -> Result<Vec<u64>, Failure> {
+    let at = |m: String| Failure::input(m).context(path.display());
+    if path.extension().is_some_and(|e| e == "txt") {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Failure::runtime(format!("{}: {e}", path.display())))?;
+        return text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+            .map(|(i, l)| {
+                l.trim().parse::<u64>().map_err(|_| {
+                    at(format!(
+                        "line {}: '{}' is not a key (an unsigned integer)",
+                        i + 1,
+                        l.trim()
+                    ))
+                })
+            })
+            .collect();
+    }
+    let ids = geodex_io::read_neighbors(path)?;
+    ids.as_slice()
+        .iter()
+        .map(|&k| u64::try_from(k).map_err(|_| at(format!("negative key {k}"))))
+        .collect()
+}
+
+/// The rows `rows` of `m` (each < m.rows()), in that order.
+pub fn select_rows<T: Copy>(m: &Matrix<T>, rows: &[u64]) -> Matrix<T> {
+    let data = rows
+        .iter()
+        .flat_map(|&r| m.row(r as usize).iter().copied())
+        .collect();
+    Matrix::new(m.dim(), data).expect("whole rows")
+}

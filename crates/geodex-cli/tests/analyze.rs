@@ -184,4 +184,27 @@ fn analyze_json_matches_dense_spectra_and_info() {
     ]))
     .unwrap();
     assert_eq!(b["bounds"]["bits"]["vector_bits"], n * 8 * 32);
+    // The compression section: section bytes add up to the file minus header, table and
+    // padding, and the resident sections to `info`'s ram_bytes.
+    let c: Value = serde_json::from_str(&ok(&[
+        "analyze",
+        "--index",
+        s(&p("i.gdx")),
+        "--only",
+        "compression",
+        "--json",
+    ]))
+    .unwrap();
+    let c = &c["compression"];
+    let sections = c["sections"].as_array().unwrap();
+    assert_eq!(sections.len(), 8);
+    let file = std::fs::metadata(p("i.gdx")).unwrap().len();
+    let total = c["total_bytes"].as_u64().unwrap();
+    assert!(total + 128 + 32 * 8 <= file && file < total + 128 + 32 * 8 + 64 * 9);
+    let resident: u64 = sections
+        .iter()
+        .filter(|x| x["resident"] == true)
+        .map(|x| x["bytes"].as_u64().unwrap())
+        .sum();
+    assert_eq!(resident, c["ram_bytes"].as_u64().unwrap());
 }

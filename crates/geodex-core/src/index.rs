@@ -8,12 +8,15 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::buf::Buf;
+use crate::filter::{estimate_selectivity, exact_scan, exact_scan_threshold};
 use crate::graph::{BuilderGraph, FrozenGraph, FrozenView, GraphView};
 use crate::levels::draw_levels;
 use crate::quantized::Quantized;
 use crate::search::{knn, SearchStats, Space};
 use crate::validate::check_and_prepare;
-use crate::{BuildParams, Codec, CodecSpec, Component, CoreError, Key, NodeId, SearchContext, SearchParams};
+use crate::{
+    BuildParams, Codec, CodecSpec, Component, CoreError, Key, NodeId, NodeSet, SearchContext, SearchParams,
+};
 
 /// One search result.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
@@ -320,6 +323,13 @@ impl<T: Component> Index<T> {
         out: &mut Vec<crate::Hit>,
     ) -> Result<SearchStats, CoreError> {
         params.validate()?;
+        if let Some(set) = params.allowed.filter(|s| s.capacity() != self.len()) {
+            return Err(CoreError::InvalidParameter(format!(
+                "the allowed-node set holds ids below {}, the index has {} nodes",
+                set.capacity(),
+                self.len()
+            )));
+        }
         if query.len() != self.dim {
             return Err(CoreError::DimensionMismatch {
                 row: 0,
@@ -443,6 +453,34 @@ impl<T: Component> Index<T> {
         crate::format::section_sizes(self)
     }
 
+    /// The nodes of `keys`, as the set [`SearchParams::allowed`] takes, and how many of the keys
+    /// the index does not hold (ignored, as Qdrant's `has_id` filter ignores unknown ids).
+    pub fn node_set(&self, keys: &[u64]) -> (NodeSet, usize) {
+        let stored = self.keys.as_slice();
+        let mut set = NodeSet::new(self.len());
+        let positional = stored.iter().enumerate().all(|(i, &k)| k == i as u64);
+        let by_key: std::collections::HashMap<u64, u32> = if positional {
+            Default::default()
+        } else {
+            stored.iter().enumerate().map(|(i, &k)| (k, i as u32)).collect()
+        };
+        let mut unknown = 0;
+        for &key in keys {
+            let node = if positional {
+                (key < stored.len() as u64).then_some(key as u32)
+            } else {
+                by_key.get(&key).copied()
+            };
+            match node {
+                Some(n) => {
+                    set.insert(NodeId(n));
+                }
+                None => unknown += 1,
+            }
+        }
+        (set, unknown)
+    }
+
     /// Whether `node` is live (not deleted).
     pub fn is_live_node(&self, node: NodeId) -> bool {
         self.is_live(node.0)
@@ -474,8 +512,28 @@ impl<T: Component, G: GraphView> KernelVisitor<T> for KnnVisitor<'_, '_, T, G> {
         let (g, p, q) = (self.graph, self.params, self.query);
         let exact = space.bind(q);
         let keys = ix.keys.as_slice();
-        let accept = |n: u32| ix.is_live(n) && p.filter.is_none_or(|f| f(Key(keys[n as usize])));
-        let unfiltered = p.filter.is_none() && !ix.has_tombstones;
+        let accept = |n: u32| {
+            ix.is_live(n)
+                && p.allowed.is_none_or(|s| s.contains(n))
+                && p.filter.is_none_or(|f| f(Key(keys[n as usize])))
+        };
+        let filtered = p.filter.is_some() || p.allowed.is_some();
+        if filtered {
+            let n = ix.len();
+            let share = match (p.allowed, p.filter) {
+                (Some(set), None) => set.len() as f64 / n as f64,
+                _ => estimate_selectivity(n, &accept),
+            };
+            if share < p.exact_below.unwrap_or_else(|| exact_scan_threshold(n, p.ef)) {
+                let ctx = self.ctx;
+                let (heap, out) = (&mut ctx.layer.results, &mut ctx.found);
+                return match p.allowed {
+                    Some(set) => exact_scan(&exact, set.iter(), p.k, accept, heap, out),
+                    None => exact_scan(&exact, 0..n as u32, p.k, accept, heap, out),
+                };
+            }
+        }
+        let unfiltered = !filtered && !ix.has_tombstones;
         match &ix.quant {
             None if unfiltered => knn(g, &exact, p.k, p.ef, self.ctx, |_| true),
             None => knn(g, &exact, p.k, p.ef, self.ctx, accept),
@@ -535,6 +593,14 @@ impl AnyIndex {
     /// Whether the index is empty (never, once built or opened).
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// [`Index::node_set`] of the inner index.
+    pub fn node_set(&self, keys: &[u64]) -> (NodeSet, usize) {
+        match self {
+            AnyIndex::F32(i) => i.node_set(keys),
+            AnyIndex::U8(i) => i.node_set(keys),
+        }
     }
 
     /// Saves to `path` atomically.

@@ -10,6 +10,7 @@
 //!   behind the read-only [`GraphView`];
 //! - [`format`](mod@format): the index file (DESIGN.md §4);
 //! - `quantized.rs`: search on codes (SQ8, PQ8, PQ4) with exact re-ranking;
+//! - `filter.rs`: filtered search's node sets, selectivity estimate and exact-scan fallback;
 //! - [`exact`]: blocked, multi-threaded brute force.
 //!
 //! ```
@@ -37,6 +38,7 @@ mod buf;
 mod context;
 mod error;
 pub mod exact;
+mod filter;
 pub mod format;
 pub mod graph;
 mod ids;
@@ -54,6 +56,7 @@ mod visited;
 
 pub use context::SearchContext;
 pub use error::CoreError;
+pub use filter::{exact_scan_threshold, NodeSet, SELECTIVITY_SAMPLE};
 pub use geodex_distance::{Element, ElementKind, Isa, Metric};
 pub use geodex_quant::codec::{Codec, CodecOptions, CodecSpec};
 pub use geodex_quant::projection::ProjectionKind;

@@ -1,6 +1,6 @@
 //! Build and search parameters.
 
-use crate::{CodecSpec, CoreError, Key, Metric};
+use crate::{CodecSpec, CoreError, Key, Metric, NodeSet};
 
 /// Options of the neighbour-selection heuristic (Malkov & Yashunin, Alg. 4).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -91,6 +91,13 @@ pub struct SearchParams<'a> {
     /// rejected nodes are still walked through, so the graph stays connected, but never
     /// enter the results.
     pub filter: Option<&'a (dyn Fn(Key) -> bool + Sync)>,
+    /// Only these nodes may be returned (a bitset over node ids; [`crate::Index::node_set`]
+    /// builds one from keys). Applied inside the traversal like `filter`; both may be given.
+    pub allowed: Option<&'a NodeSet>,
+    /// With a filter: scan the allowed nodes exactly when the share allowed is below this
+    /// (exact for `allowed`, estimated on a sample for `filter`). `None`: the cost crossover
+    /// [`crate::exact_scan_threshold`]; `Some(0.0)`: always walk the graph.
+    pub exact_below: Option<f64>,
     /// On a quantised index: re-rank the best max(`rerank`, k) candidates of the walk on codes
     /// with exact distances on the full vectors (the beam widens to hold them). 0: no
     /// re-ranking, distances are the codes' estimates. Ignored by unquantised indexes.
@@ -104,6 +111,8 @@ impl std::fmt::Debug for SearchParams<'_> {
             .field("ef", &self.ef)
             .field("filter", &self.filter.is_some())
             .field("rerank", &self.rerank)
+            .field("allowed", &self.allowed.map(NodeSet::len))
+            .field("exact_below", &self.exact_below)
             .finish()
     }
 }
@@ -115,6 +124,8 @@ impl<'a> SearchParams<'a> {
             k,
             ef,
             filter: None,
+            allowed: None,
+            exact_below: None,
             rerank: 0,
         }
     }

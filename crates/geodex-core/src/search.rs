@@ -24,6 +24,9 @@ pub struct SearchStats {
     pub hops: u64,
     /// Exact distances computed to re-rank the candidates of a search on codes (0 otherwise).
     pub reranked: u64,
+    /// Searches answered by the exact scan of a filter's allowed nodes instead of the graph
+    /// walk (0 or 1 per search; summed over many).
+    pub exact_scans: u64,
 }
 
 impl std::ops::AddAssign for SearchStats {
@@ -31,6 +34,7 @@ impl std::ops::AddAssign for SearchStats {
         self.distances += o.distances;
         self.hops += o.hops;
         self.reranked += o.reranked;
+        self.exact_scans += o.exact_scans;
     }
 }
 

@@ -163,11 +163,11 @@ fn filter_is_applied_inside_the_traversal() {
     let found: Vec<Vec<u32>> = queries
         .chunks_exact(dim)
         .map(|q| {
+            // The walk itself, not the exact scan a 50 % filter would switch to at this n.
             let p = SearchParams {
-                rerank: 0,
-                k,
-                ef: 128,
                 filter: Some(&even),
+                exact_below: Some(0.0),
+                ..SearchParams::new(k, 128)
             };
             let (hits, _) = index.search(q, &p, &mut ctx).unwrap();
             assert!(

@@ -36,6 +36,14 @@ pub struct Args {
     /// distances (the beam widens to R). 0: results carry the codes' distance estimates.
     #[arg(long, default_value_t = 0)]
     pub rerank: usize,
+    /// Only these keys may be returned (.txt one per line, or .ivecs/.npy): filtered search
+    /// inside the traversal, or an exact scan when few are allowed.
+    #[arg(long)]
+    pub filter_keys: Option<PathBuf>,
+    /// With --filter-keys: scan exactly below this allowed share (default √(16·ef/n), the cost
+    /// crossover; 0 always walks the graph).
+    #[arg(long)]
+    pub exact_below: Option<f64>,
     /// Search threads.
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
@@ -66,6 +74,8 @@ pub struct Row {
     pub mean_hops: f64,
     pub p50_us: f64,
     pub p99_us: f64,
+    /// Share of queries a filter sent to the exact scan (JSON only; 0 without a filter).
+    pub exact_share: f64,
 }
 
 /// recall@k = |returned ∩ true top-k| / k averaged over queries (DESIGN.md §5).
@@ -141,14 +151,14 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
-/// Runs the sweep: for each ef, `runs` timed passes, fastest reported.
+/// Runs the sweep: for each ef, `runs` timed passes of `template` with that ef (raised to k),
+/// fastest reported.
 #[allow(clippy::too_many_arguments)]
 pub fn sweep<T: Component>(
     ix: &Index<T>,
     q: &Matrix<T>,
     truth: &[Vec<u32>],
-    k: usize,
-    rerank: usize,
+    template: &SearchParams<'_>,
     efs: &[usize],
     threads: usize,
     runs: usize,
@@ -160,9 +170,10 @@ pub fn sweep<T: Component>(
         .map_err(|e| geodex_core::CoreError::InvalidParameter(format!("threads: {e}")))?;
     let mut rows = Vec::with_capacity(efs.len());
     for &ef in efs {
+        let k = template.k;
         let params = SearchParams {
-            rerank,
-            ..SearchParams::new(k, ef.max(k))
+            ef: ef.max(k),
+            ..*template
         };
         let mut best: Option<Pass> = None;
         for _ in 0..runs {
@@ -183,6 +194,7 @@ pub fn sweep<T: Component>(
             mean_hops: pass.stats.hops as f64 / nq,
             p50_us: percentile(&pass.latencies_us, 50.0),
             p99_us: percentile(&pass.latencies_us, 99.0),
+            exact_share: pass.stats.exact_scans as f64 / nq,
         });
     }
     Ok(rows)
@@ -247,10 +259,21 @@ pub fn run(a: Args) -> Result<(), Failure> {
         a.ef.iter().copied().max().unwrap_or(a.k).max(a.k),
         index.len(),
     )?;
+    let allowed = a
+        .filter_keys
+        .as_deref()
+        .map(|p| super::search::allowed_nodes(&index, p))
+        .transpose()?;
+    let template = SearchParams {
+        rerank: a.rerank,
+        allowed: allowed.as_ref(),
+        exact_below: a.exact_below,
+        ..SearchParams::new(k, k)
+    };
     let bar = progress::bar((a.ef.len() * a.runs) as u64, "benchmark", a.quiet);
     let tick = || bar.inc(1);
     let rows = with_typed!(&index, queries, &a.files.queries, |ix, q| {
-        sweep(ix, &q, &truth, k, a.rerank, &a.ef, a.threads, a.runs, &tick)
+        sweep(ix, &q, &truth, &template, &a.ef, a.threads, a.runs, &tick)
             .map_err(in_file(&a.files.queries))?
     });
     bar.finish_and_clear();
@@ -267,6 +290,7 @@ pub fn run(a: Args) -> Result<(), Failure> {
             "queries": truth.len(),
             "k": k,
             "rerank": a.rerank,
+            "allowed": allowed.as_ref().map(|s| s.len()),
             "threads": a.threads,
             "runs": a.runs,
             "rows": rows,

@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use geodex_core::{AnyIndex, BuildParams, Index, Metric};
+use geodex_core::{AnyIndex, BuildParams, Index, Metric, SearchParams};
 use geodex_io::{texmex, Matrix};
 
 use crate::commands::bench;
@@ -80,7 +80,16 @@ pub fn run(a: Args) -> Result<(), Failure> {
     let efs = [10, 16, 32, 64, 128, 256, 512];
     let runs = 1;
     let bar = progress::bar((efs.len() * runs) as u64, "benchmark", a.quiet);
-    let rows = bench::sweep(&index, &queries, &truth, k, 0, &efs, 1, runs, &|| bar.inc(1))?;
+    let rows = bench::sweep(
+        &index,
+        &queries,
+        &truth,
+        &SearchParams::new(k, k),
+        &efs,
+        1,
+        runs,
+        &|| bar.inc(1),
+    )?;
     bar.finish_and_clear();
 
     std::fs::create_dir_all(&a.out_dir)

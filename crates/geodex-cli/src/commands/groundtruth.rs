@@ -31,12 +31,43 @@ pub struct Args {
     /// Also write the distances (.fvecs), in the metric's own units (squared for l2).
     #[arg(long)]
     pub distances_out: Option<PathBuf>,
+    /// Only these base rows (0-based positions: .txt one per line, or .ivecs/.npy) may be
+    /// neighbours — the ground truth of `search/bench --filter-keys` with the same file.
+    #[arg(long)]
+    pub filter_keys: Option<PathBuf>,
     /// Use only the first N base vectors.
     #[arg(long)]
     pub limit: Option<usize>,
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
+}
+
+/// The allowed rows of a `--filter-keys` file, sorted, each checked against `rows`.
+fn filtered_rows(rows: usize) -> impl Fn(&std::path::Path) -> Result<Vec<u64>, Failure> {
+    move |path| {
+        let mut keys = crate::data::read_keys(path)?;
+        if let Some(&bad) = keys.iter().find(|&&k| k >= rows as u64) {
+            return Err(
+                Failure::input(format!("key {bad} is not a row of the {rows} base vectors"))
+                    .context(path.display()),
+            );
+        }
+        keys.sort_unstable();
+        keys.dedup();
+        Ok(keys)
+    }
+}
+
+/// The base restricted to `rows`; an empty selection is bad input.
+fn select(base: &AnyVectors, rows: &[u64]) -> Result<AnyVectors, Failure> {
+    if rows.is_empty() {
+        return Err(Failure::input("--filter-keys allows no base vector"));
+    }
+    Ok(match base {
+        AnyVectors::U8(m) => AnyVectors::U8(crate::data::select_rows(m, rows)),
+        AnyVectors::F32(m) => AnyVectors::F32(crate::data::select_rows(m, rows)),
+    })
 }
 
 pub fn run(a: Args) -> Result<(), Failure> {
@@ -58,6 +89,15 @@ pub fn run(a: Args) -> Result<(), Failure> {
             base.rows()
         );
     }
+    let allowed = a
+        .filter_keys
+        .as_deref()
+        .map(filtered_rows(base.rows()))
+        .transpose()?;
+    let base = match &allowed {
+        Some(rows) => select(&base, rows)?,
+        None => base,
+    };
     let bar = progress::bar(queries.rows() as u64, "exact k-NN", a.quiet);
     let tick = |done: usize| bar.set_position(done as u64);
     let start = Instant::now();
@@ -80,7 +120,10 @@ pub fn run(a: Args) -> Result<(), Failure> {
     let k = result[0].len();
     let ids: Vec<i32> = result
         .iter()
-        .flat_map(|r| r.iter().map(|n| n.id as i32))
+        .flat_map(|r| {
+            r.iter()
+                .map(|n| allowed.as_ref().map_or(n.id, |rows| rows[n.id as usize] as u32) as i32)
+        })
         .collect();
     geodex_io::write_ivecs(&a.out, &Matrix::new(k, ids).expect("k ≥ 1"))?;
     if let Some(path) = &a.distances_out {

@@ -1,9 +1,9 @@
 //! `geodex search`: k nearest neighbours of every query, in parallel.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use geodex_core::{Component, Hit, Index, SearchParams, SearchStats};
+use geodex_core::{AnyIndex, Component, Hit, Index, NodeSet, SearchParams, SearchStats};
 use geodex_io::{Matrix, Role};
 use rayon::prelude::*;
 
@@ -25,6 +25,14 @@ pub struct Args {
     /// distances (the beam widens to R). 0: results carry the codes' distance estimates.
     #[arg(long, default_value_t = 0)]
     pub rerank: usize,
+    /// Only these keys may be returned (.txt one per line, or .ivecs/.npy): filtered search
+    /// inside the traversal, or an exact scan when few are allowed.
+    #[arg(long)]
+    pub filter_keys: Option<PathBuf>,
+    /// With --filter-keys: scan exactly below this allowed share (default √(16·ef/n), the cost
+    /// crossover; 0 always walks the graph).
+    #[arg(long)]
+    pub exact_below: Option<f64>,
     /// Search threads (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
@@ -48,6 +56,27 @@ pub fn clamp_k(k: usize, ef: usize, n: usize) -> Result<(usize, usize), Failure>
         return Ok((n, ef.max(n)));
     }
     Ok((k, ef))
+}
+
+/// The node set of a `--filter-keys` file; keys the index does not hold are ignored with a
+/// warning (as Qdrant's `has_id` filter ignores unknown ids).
+pub fn allowed_nodes(index: &AnyIndex, path: &Path) -> Result<NodeSet, Failure> {
+    let keys = crate::data::read_keys(path)?;
+    let (set, unknown) = index.node_set(&keys);
+    if unknown > 0 {
+        eprintln!(
+            "warning: {}: {unknown} of {} keys are not in the index and are ignored",
+            path.display(),
+            keys.len()
+        );
+    }
+    if set.is_empty() {
+        eprintln!(
+            "warning: {}: no indexed key is allowed; every search returns nothing",
+            path.display()
+        );
+    }
+    Ok(set)
 }
 
 /// Runs every query on a pool of `threads`; results in query order.
@@ -81,8 +110,15 @@ pub fn run(a: Args) -> Result<(), Failure> {
     let index = crate::data::open_index(&a.files.index)?;
     let queries = crate::data::read_vectors(&a.files.queries, Role::Queries, None)?;
     let (k, ef) = clamp_k(a.k, a.ef, index.len())?;
+    let allowed = a
+        .filter_keys
+        .as_deref()
+        .map(|p| allowed_nodes(&index, p))
+        .transpose()?;
     let params = SearchParams {
         rerank: a.rerank,
+        allowed: allowed.as_ref(),
+        exact_below: a.exact_below,
         ..SearchParams::new(k, ef)
     };
     let bar = progress::bar(queries.rows() as u64, "searching", a.quiet);
@@ -120,6 +156,7 @@ pub fn run(a: Args) -> Result<(), Failure> {
             "k": k,
             "ef": ef,
             "rerank": a.rerank,
+            "exact_scans": total.exact_scans,
             "seconds": super::round(seconds, 4),
             "qps": super::round(nq / seconds, 1),
             "mean_distances": super::round(mean_d, 2),
