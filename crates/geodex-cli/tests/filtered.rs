@@ -5,10 +5,12 @@
 
 mod common;
 
+use std::path::Path;
+
 use common::*;
 use serde_json::Value;
 
-fn write_keys(path: &std::path::Path, share: f64, seed: u64) {
+fn write_keys(path: &Path, share: f64, seed: u64) {
     let mut rng = geodex_testkit::Rng::new(seed);
     let keys: Vec<String> = (0..20_000u64)
         .filter(|_| rng.uniform() < share)
@@ -99,6 +101,23 @@ fn filtered_recall_at_50_10_and_1_percent() {
     }
 }
 
+/// `geodex search` of `q` over `index` with k results, filtered by `keys`.
+fn search_args<'a>(index: &'a Path, q: &'a Path, keys: &'a Path, k: &'a str) -> Vec<&'a str> {
+    vec![
+        "search",
+        "--index",
+        s(index),
+        "--queries",
+        s(q),
+        "--k",
+        k,
+        "--ef",
+        "10",
+        "--filter-keys",
+        s(keys),
+    ]
+}
+
 #[test]
 fn bad_key_files_are_refused() {
     let t = repo().join("testdata/sift20k");
@@ -117,19 +136,7 @@ fn bad_key_files_are_refused() {
     let bad = dir.path().join("bad.txt");
     std::fs::write(&bad, "1\n2\nthree\n").unwrap();
     let q = t.join("query.bvecs");
-    let (code, msg) = fails(&[
-        "search",
-        "--index",
-        s(&index),
-        "--queries",
-        s(&q),
-        "--k",
-        "5",
-        "--ef",
-        "10",
-        "--filter-keys",
-        s(&bad),
-    ]);
+    let (code, msg) = fails(&search_args(&index, &q, &bad, "5"));
     assert!(
         code == 2 && msg.contains("line 3") && msg.contains("bad.txt"),
         "{msg}"
@@ -155,20 +162,7 @@ fn bad_key_files_are_refused() {
     ]);
     assert!(code == 2 && msg.contains("999999"), "{msg}");
     // Keys the index does not hold are ignored with a warning; the search still runs.
-    let out = geodex(&[
-        "search",
-        "--index",
-        s(&index),
-        "--queries",
-        s(&q),
-        "--k",
-        "1",
-        "--ef",
-        "10",
-        "--filter-keys",
-        s(&out_of_range),
-        "--json",
-    ]);
+    let out = geodex(&[search_args(&index, &q, &out_of_range, "1"), vec!["--json"]].concat());
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("1 of 2 keys are not in the index"));
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();

@@ -32,18 +32,8 @@ pub struct Args {
     /// Beam widths to try, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "10,16,32,64,128,256")]
     pub ef: Vec<usize>,
-    /// On a quantised index: re-rank the best R candidates of the walk on codes with exact
-    /// distances (the beam widens to R). 0: results carry the codes' distance estimates.
-    #[arg(long, default_value_t = 0)]
-    pub rerank: usize,
-    /// Only these keys may be returned (.txt one per line, or .ivecs/.npy): filtered search
-    /// inside the traversal, or an exact scan when few are allowed.
-    #[arg(long)]
-    pub filter_keys: Option<PathBuf>,
-    /// With --filter-keys: scan exactly below this allowed share (default √(16·ef/n), the cost
-    /// crossover; 0 always walks the graph).
-    #[arg(long)]
-    pub exact_below: Option<f64>,
+    #[command(flatten)]
+    pub options: super::SearchOptions,
     /// Search threads.
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
@@ -259,17 +249,8 @@ pub fn run(a: Args) -> Result<(), Failure> {
         a.ef.iter().copied().max().unwrap_or(a.k).max(a.k),
         index.len(),
     )?;
-    let allowed = a
-        .filter_keys
-        .as_deref()
-        .map(|p| super::search::allowed_nodes(&index, p))
-        .transpose()?;
-    let template = SearchParams {
-        rerank: a.rerank,
-        allowed: allowed.as_ref(),
-        exact_below: a.exact_below,
-        ..SearchParams::new(k, k)
-    };
+    let allowed = a.options.allowed(&index)?;
+    let template = a.options.params(k, k, allowed.as_ref());
     let bar = progress::bar((a.ef.len() * a.runs) as u64, "benchmark", a.quiet);
     let tick = || bar.inc(1);
     let rows = with_typed!(&index, queries, &a.files.queries, |ix, q| {
@@ -289,7 +270,7 @@ pub fn run(a: Args) -> Result<(), Failure> {
             "index": a.files.index.display().to_string(),
             "queries": truth.len(),
             "k": k,
-            "rerank": a.rerank,
+            "rerank": a.options.rerank,
             "allowed": allowed.as_ref().map(|s| s.len()),
             "threads": a.threads,
             "runs": a.runs,

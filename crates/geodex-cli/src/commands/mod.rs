@@ -23,6 +23,52 @@ pub struct IndexAndQueries {
     pub queries: std::path::PathBuf,
 }
 
+/// The search options `search` and `bench` share: re-ranking and filtering.
+#[derive(clap::Args, Debug)]
+pub struct SearchOptions {
+    /// On a quantised index: re-rank the best R candidates of the walk on codes with exact
+    /// distances (the beam widens to R). 0: results carry the codes' distance estimates.
+    #[arg(long, default_value_t = 0)]
+    pub rerank: usize,
+    /// Only these keys may be returned (.txt one per line, or .ivecs/.npy): filtered search
+    /// inside the traversal, or an exact scan when few are allowed.
+    #[arg(long)]
+    pub filter_keys: Option<std::path::PathBuf>,
+    /// With --filter-keys: scan exactly below this allowed share (default √(16·ef/n), the cost
+    /// crossover; 0 always walks the graph).
+    #[arg(long)]
+    pub exact_below: Option<f64>,
+}
+
+impl SearchOptions {
+    /// The allowed-node set of `--filter-keys`, if given.
+    pub fn allowed(
+        &self,
+        index: &geodex_core::AnyIndex,
+    ) -> Result<Option<geodex_core::NodeSet>, crate::failure::Failure> {
+        self.filter_keys
+            .as_deref()
+            .map(|p| search::allowed_nodes(index, p))
+            .transpose()
+    }
+
+    /// Search parameters for `k` and `ef` with these options and the set [`SearchOptions::allowed`]
+    /// returned.
+    pub fn params<'a>(
+        &self,
+        k: usize,
+        ef: usize,
+        allowed: Option<&'a geodex_core::NodeSet>,
+    ) -> geodex_core::SearchParams<'a> {
+        geodex_core::SearchParams {
+            rerank: self.rerank,
+            allowed,
+            exact_below: self.exact_below,
+            ..geodex_core::SearchParams::new(k, ef)
+        }
+    }
+}
+
 /// Prints `value` as the one JSON object on stdout.
 pub fn print_json(value: &serde_json::Value) {
     println!(

@@ -21,18 +21,8 @@ pub struct Args {
     /// Beam width (≥ k).
     #[arg(long)]
     pub ef: usize,
-    /// On a quantised index: re-rank the best R candidates of the walk on codes with exact
-    /// distances (the beam widens to R). 0: results carry the codes' distance estimates.
-    #[arg(long, default_value_t = 0)]
-    pub rerank: usize,
-    /// Only these keys may be returned (.txt one per line, or .ivecs/.npy): filtered search
-    /// inside the traversal, or an exact scan when few are allowed.
-    #[arg(long)]
-    pub filter_keys: Option<PathBuf>,
-    /// With --filter-keys: scan exactly below this allowed share (default √(16·ef/n), the cost
-    /// crossover; 0 always walks the graph).
-    #[arg(long)]
-    pub exact_below: Option<f64>,
+    #[command(flatten)]
+    pub options: super::SearchOptions,
     /// Search threads (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
@@ -110,17 +100,8 @@ pub fn run(a: Args) -> Result<(), Failure> {
     let index = crate::data::open_index(&a.files.index)?;
     let queries = crate::data::read_vectors(&a.files.queries, Role::Queries, None)?;
     let (k, ef) = clamp_k(a.k, a.ef, index.len())?;
-    let allowed = a
-        .filter_keys
-        .as_deref()
-        .map(|p| allowed_nodes(&index, p))
-        .transpose()?;
-    let params = SearchParams {
-        rerank: a.rerank,
-        allowed: allowed.as_ref(),
-        exact_below: a.exact_below,
-        ..SearchParams::new(k, ef)
-    };
+    let allowed = a.options.allowed(&index)?;
+    let params = a.options.params(k, ef, allowed.as_ref());
     let bar = progress::bar(queries.rows() as u64, "searching", a.quiet);
     let tick = || bar.inc(1);
     let start = Instant::now();
@@ -155,7 +136,7 @@ pub fn run(a: Args) -> Result<(), Failure> {
             "queries": results.len(),
             "k": k,
             "ef": ef,
-            "rerank": a.rerank,
+            "rerank": a.options.rerank,
             "exact_scans": total.exact_scans,
             "seconds": super::round(seconds, 4),
             "qps": super::round(nq / seconds, 1),
