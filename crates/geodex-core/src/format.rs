@@ -514,6 +514,10 @@ fn load<T: Component>(
     }
     let has_tombstones = tombstones.as_slice().iter().any(|&w| w != 0);
     ensure!(
+        h.quant.is_none() || h.metric != Metric::Poincare,
+        "a quantised index under the Poincaré metric (codes are Euclidean)"
+    );
+    ensure!(
         h.quant.is_some()
             || !table
                 .iter()

@@ -76,7 +76,7 @@ pub struct IndexInfo {
     pub ef_construction: usize,
     /// Seed of the level draws.
     pub seed: u64,
-    /// Vector compression: `none`, `sq8`, `pq8` or `pq4`.
+    /// Vector compression: `none`, `sq8`, `pq8`, `pq4`, `proj` or `proj-sparse`.
     pub quant: String,
     /// PQ sub-spaces (0 unless `quant` is `pq8` or `pq4`).
     pub pq_m: usize,

@@ -141,6 +141,34 @@ fn a_corrupt_quantized_file_is_rejected() {
     }
 }
 
+/// A well-formed file whose header says Poincaré but holds codes (which are Euclidean) is
+/// refused: the header is patched and its checksum recomputed, so only the rule can catch it.
+#[test]
+fn a_quantised_poincare_file_is_rejected() {
+    // Vectors well inside the unit ball, so the Poincaré vector check passes and only the rule
+    // about codes can reject the file.
+    let data: Vec<f32> = clustered(300, 8, 4, 0.5, 4).iter().map(|x| x * 0.01).collect();
+    let p = BuildParams {
+        quant: Some(CodecSpec::Sq8),
+        threads: Some(1),
+        ..Default::default()
+    };
+    let ix = Index::build(data, 8, &p, &no_progress).unwrap();
+    let mut b = saved_bytes(&ix);
+    b[16..20].copy_from_slice(&Metric::Poincare.code().to_le_bytes());
+    let sections = section_ranges(&b).len();
+    let table = b[128..128 + 32 * sections].to_vec();
+    let sum = xxhash_rust::xxh3::xxh3_64(&[&b[..120], &table[..]].concat());
+    b[120..128].copy_from_slice(&sum.to_le_bytes());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("p.gdx");
+    std::fs::write(&path, &b).unwrap();
+    match AnyIndex::open(&path, true) {
+        Err(CoreError::InvalidIndex { reason, .. }) => assert!(reason.contains("Poincaré"), "{reason}"),
+        other => panic!("accepted or wrong error: {other:?}"),
+    }
+}
+
 #[test]
 fn u8_index_round_trips() {
     let dim = 16;
