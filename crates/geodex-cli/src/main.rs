@@ -32,6 +32,12 @@ enum Command {
     Groundtruth(commands::groundtruth::Args),
     /// Recall and queries per second over a sweep of ef values.
     Bench(commands::bench::Args),
+    /// Add vectors to an index under keys (replacing keys it holds), durably.
+    Insert(commands::insert::Args),
+    /// Delete keys from an index and repair its graph around them, durably.
+    Delete(commands::delete::Args),
+    /// Rewrite an index without its deleted nodes.
+    Compact(commands::compact::Args),
     /// Describe an index file (and check its graph).
     Info(commands::info::Args),
     /// Write one layer of the graph as a list of directed links.
@@ -56,6 +62,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Groundtruth(a) => commands::groundtruth::run(a),
         Command::Bench(a) => commands::bench::run(a),
         Command::Info(a) => commands::info::run(a),
+        Command::Insert(a) => commands::insert::run(a),
+        Command::Delete(a) => commands::delete::run(a),
+        Command::Compact(a) => commands::compact::run(a),
         Command::Graph(a) => commands::graph::run(a),
         Command::Demo(a) => commands::demo::run(a),
         Command::Analyze(a) => commands::analyze::run(a),

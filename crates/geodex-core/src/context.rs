@@ -45,6 +45,8 @@ pub struct SearchContext {
     pub(crate) select: SelectScratch,
     /// Shrinking of an existing node's list.
     pub(crate) shrink: SelectScratch,
+    /// A new node's chosen neighbours (level, neighbour), linked back once all are chosen.
+    pub(crate) chosen: Vec<(u8, Neighbor)>,
 }
 
 impl SearchContext {

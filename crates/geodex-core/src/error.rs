@@ -51,6 +51,18 @@ pub enum CoreError {
         /// The element type's name.
         element: &'static str,
     },
+    /// A key given twice in one batch (the batch is rejected as a whole).
+    #[error("key {key} appears more than once in the batch")]
+    DuplicateKey {
+        /// The key.
+        key: u64,
+    },
+    /// A plain insert of a key the index already holds (upsert replaces instead).
+    #[error("key {key} is already in the index (use upsert to replace it)")]
+    KeyExists {
+        /// The key.
+        key: u64,
+    },
     /// A parameter out of range.
     #[error("invalid parameter: {0}")]
     InvalidParameter(String),
@@ -60,6 +72,16 @@ pub enum CoreError {
         /// The file.
         path: String,
         /// What failed validation.
+        reason: String,
+    },
+    /// A write-ahead log is corrupt before its tail, or belongs to another index.
+    #[error("{path}: invalid write-ahead log at byte {offset}: {reason}")]
+    InvalidWal {
+        /// The log file.
+        path: String,
+        /// Byte offset of the bad record.
+        offset: u64,
+        /// What failed.
         reason: String,
     },
     /// Reading or writing a file failed.
@@ -94,7 +116,10 @@ impl CoreError {
     /// Whether the caller's input is at fault (exit code 2) rather than the system (exit 1).
     /// A corrupt index file is a runtime failure: the input was a valid path to a damaged file.
     pub fn is_bad_input(&self) -> bool {
-        !matches!(self, CoreError::Io { .. } | CoreError::InvalidIndex { .. })
+        !matches!(
+            self,
+            CoreError::Io { .. } | CoreError::InvalidIndex { .. } | CoreError::InvalidWal { .. }
+        )
     }
 }
 

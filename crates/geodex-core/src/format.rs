@@ -502,11 +502,18 @@ fn load<T: Component>(
     }
     let keys: Buf<u64> =
         Buf::from_file(backing, k_off, n).ok_or_else(|| Invalid("misaligned keys".into()))?;
-    let mut sorted = keys.as_slice().to_vec();
-    sorted.sort_unstable();
-    ensure!(sorted.windows(2).all(|w| w[0] != w[1]), "duplicate keys");
     let tombstones: Buf<u64> = Buf::from_file(backing, t_off, n.div_ceil(64))
         .ok_or_else(|| Invalid("misaligned tombstones".into()))?;
+    // A replaced key is held by its deleted old node and its live new one: unique among live.
+    let mut sorted: Vec<u64> = (0..n as u32)
+        .filter(|&u| crate::index::is_live(tombstones.as_slice(), u))
+        .map(|u| keys.as_slice()[u as usize])
+        .collect();
+    sorted.sort_unstable();
+    ensure!(
+        sorted.windows(2).all(|w| w[0] != w[1]),
+        "duplicate keys among live nodes"
+    );
     let tail_bits = n % 64;
     if tail_bits != 0 {
         let last = *tombstones.as_slice().last().expect("n ≥ 1");
@@ -612,11 +619,8 @@ fn validate_graph(g: &FrozenGraph, n: usize) -> Result<(), Invalid> {
     };
     for node in 0..n {
         let level = levels[node] as usize;
-        ensure!(
-            level <= g.max_level,
-            "node {node}: level {level} above the top level {}",
-            g.max_level
-        );
+        // A deleted node may sit above the top level: the entry moves down when it is deleted.
+        ensure!(level <= MAX_LEVEL, "node {node}: level {level} above {MAX_LEVEL}");
         check_list(node, 0, &level0[node * (1 + g.m0)..][..1 + g.m0], g.m0)?;
         let (start, end) = (offsets[node] as usize, offsets[node + 1] as usize);
         ensure!(

@@ -101,7 +101,7 @@ pub struct IndexInfo {
 }
 
 /// The dim and rows of a flat vector buffer, checked.
-fn rows_of(dim: usize, len: usize) -> Result<usize, CoreError> {
+pub(crate) fn rows_of(dim: usize, len: usize) -> Result<usize, CoreError> {
     if dim == 0 {
         return Err(CoreError::InvalidParameter("dimension must be ≥ 1".into()));
     }
@@ -137,7 +137,7 @@ impl<T: Component> KernelVisitor<T> for BuildVisitor<'_, T> {
         };
         crate::insert::build_graph(self.graph, &space, self.params, self.progress)?;
         Ok(if self.params.repair_reachability {
-            crate::repair::repair_reachability(self.graph, &space, self.params.ef_construction)
+            crate::repair::repair_reachability(self.graph, &space, self.params.ef_construction, &|_| true)
         } else {
             0
         })
@@ -322,47 +322,21 @@ impl<T: Component> Index<T> {
         ctx: &mut SearchContext,
         out: &mut Vec<crate::Hit>,
     ) -> Result<SearchStats, CoreError> {
-        params.validate()?;
-        if let Some(set) = params.allowed.filter(|s| s.capacity() != self.len()) {
-            return Err(CoreError::InvalidParameter(format!(
-                "the allowed-node set holds ids below {}, the index has {} nodes",
-                set.capacity(),
-                self.len()
-            )));
-        }
-        if query.len() != self.dim {
-            return Err(CoreError::DimensionMismatch {
-                row: 0,
-                expected: self.dim,
-                found: query.len(),
-            });
-        }
-        T::check(self.metric, 0, query)?;
-        let stats = T::with_prepared(self.metric, query, ctx, |q, ctx| {
-            T::dispatch(
-                self.metric,
-                self.isa,
-                KnnVisitor {
-                    index: self,
-                    graph,
-                    query: q,
-                    params,
-                    ctx,
-                },
-            )
-        })
-        .ok_or(CoreError::UnsupportedMetric {
+        self.stored().search(graph, query, params, ctx, out)
+    }
+
+    /// The arrays a search reads, borrowed.
+    pub(crate) fn stored(&self) -> Stored<'_, T> {
+        Stored {
             metric: self.metric,
-            element: T::KIND.name(),
-        })?;
-        out.clear();
-        let keys = self.keys.as_slice();
-        out.extend(ctx.found.iter().map(|n| Hit {
-            key: Key(keys[n.id as usize]),
-            node: NodeId(n.id),
-            distance: self.metric.reported_distance(n.distance),
-        }));
-        Ok(stats)
+            dim: self.dim,
+            isa: self.isa,
+            vectors: self.vectors.as_slice(),
+            keys: self.keys.as_slice(),
+            tombstones: self.tombstones.as_slice(),
+            has_tombstones: self.has_tombstones,
+            quant: self.quant.as_ref(),
+        }
     }
 
     /// [`Index::search_into`] returning a fresh vector.
@@ -395,7 +369,7 @@ impl<T: Component> Index<T> {
     }
 
     fn is_live(&self, node: u32) -> bool {
-        self.tombstones.as_slice()[node as usize / 64] >> (node % 64) & 1 == 0
+        is_live(self.tombstones.as_slice(), node)
     }
 
     /// Summary for `geodex info`.
@@ -481,6 +455,12 @@ impl<T: Component> Index<T> {
         (set, unknown)
     }
 
+    /// The graph's invariants ([`crate::check_live_graph`]: deleted nodes are not counted as
+    /// unreachable).
+    pub fn check(&self) -> crate::GraphReport {
+        crate::check_live_graph(&self.graph.view(), |u| self.is_live(u))
+    }
+
     /// Whether `node` is live (not deleted).
     pub fn is_live_node(&self, node: NodeId) -> bool {
         self.is_live(node.0)
@@ -492,8 +472,85 @@ impl<T: Component> Index<T> {
     }
 }
 
+/// Whether bit `node` of a tombstone bitset is clear.
+#[inline]
+pub(crate) fn is_live(tombstones: &[u64], node: u32) -> bool {
+    tombstones[node as usize / 64] >> (node % 64) & 1 == 0
+}
+
+/// What a search reads besides the graph, borrowed from a frozen [`Index`] or a living index.
+pub(crate) struct Stored<'a, T> {
+    pub metric: Metric,
+    pub dim: usize,
+    pub isa: Isa,
+    /// Row-major, `dim` components per node.
+    pub vectors: &'a [T],
+    pub keys: &'a [u64],
+    /// One bit per node; set = deleted.
+    pub tombstones: &'a [u64],
+    pub has_tombstones: bool,
+    pub quant: Option<&'a Quantized>,
+}
+
+impl<T: Component> Stored<'_, T> {
+    fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Validates the query and parameters, searches `graph`, and writes the hits into `out`.
+    pub(crate) fn search<G: GraphView>(
+        &self,
+        graph: &G,
+        query: &[T],
+        params: &SearchParams<'_>,
+        ctx: &mut SearchContext,
+        out: &mut Vec<crate::Hit>,
+    ) -> Result<SearchStats, CoreError> {
+        params.validate()?;
+        if let Some(set) = params.allowed.filter(|s| s.capacity() != self.len()) {
+            return Err(CoreError::InvalidParameter(format!(
+                "the allowed-node set holds ids below {}, the index has {} nodes",
+                set.capacity(),
+                self.len()
+            )));
+        }
+        if query.len() != self.dim {
+            return Err(CoreError::DimensionMismatch {
+                row: 0,
+                expected: self.dim,
+                found: query.len(),
+            });
+        }
+        T::check(self.metric, 0, query)?;
+        let stats = T::with_prepared(self.metric, query, ctx, |q, ctx| {
+            T::dispatch(
+                self.metric,
+                self.isa,
+                KnnVisitor {
+                    index: self,
+                    graph,
+                    query: q,
+                    params,
+                    ctx,
+                },
+            )
+        })
+        .ok_or(CoreError::UnsupportedMetric {
+            metric: self.metric,
+            element: T::KIND.name(),
+        })?;
+        out.clear();
+        out.extend(ctx.found.iter().map(|n| Hit {
+            key: Key(self.keys[n.id as usize]),
+            node: NodeId(n.id),
+            distance: self.metric.reported_distance(n.distance),
+        }));
+        Ok(stats)
+    }
+}
+
 struct KnnVisitor<'a, 'p, T, G> {
-    index: &'a Index<T>,
+    index: &'a Stored<'a, T>,
     graph: &'a G,
     query: &'a [T],
     params: &'a SearchParams<'p>,
@@ -505,15 +562,15 @@ impl<T: Component, G: GraphView> KernelVisitor<T> for KnnVisitor<'_, '_, T, G> {
     fn visit<D: Distance<T>>(self, dist: D) -> SearchStats {
         let ix = self.index;
         let space = Space {
-            vectors: ix.vectors.as_slice(),
+            vectors: ix.vectors,
             dim: ix.dim,
             dist,
         };
         let (g, p, q) = (self.graph, self.params, self.query);
         let exact = space.bind(q);
-        let keys = ix.keys.as_slice();
+        let keys = ix.keys;
         let accept = |n: u32| {
-            ix.is_live(n)
+            is_live(ix.tombstones, n)
                 && p.allowed.is_none_or(|s| s.contains(n))
                 && p.filter.is_none_or(|f| f(Key(keys[n as usize])))
         };
@@ -534,7 +591,7 @@ impl<T: Component, G: GraphView> KernelVisitor<T> for KnnVisitor<'_, '_, T, G> {
             }
         }
         let unfiltered = !filtered && !ix.has_tombstones;
-        match &ix.quant {
+        match ix.quant {
             None if unfiltered => knn(g, &exact, p.k, p.ef, self.ctx, |_| true),
             None => knn(g, &exact, p.k, p.ef, self.ctx, accept),
             Some(codes) if unfiltered => codes.search(ix.metric, g, &exact, p, self.ctx, |_| true),
@@ -553,9 +610,28 @@ pub enum AnyIndex {
 }
 
 impl AnyIndex {
-    /// Opens and validates an index file; memory-maps it when `mmap` is true.
+    /// Opens and validates an index file (memory-mapped when `mmap` is true), then applies the
+    /// records of its write-ahead log (`<path>.wal`) that the file does not hold yet — after a
+    /// crash, in memory, changing neither file. With no such records the index stays mapped.
     pub fn open(path: &Path, mmap: bool) -> Result<AnyIndex, CoreError> {
+        Ok(match Self::open_file(path, mmap)? {
+            AnyIndex::F32(i) => AnyIndex::F32(crate::durable::with_log(i, path)?),
+            AnyIndex::U8(i) => AnyIndex::U8(crate::durable::with_log(i, path)?),
+        })
+    }
+
+    /// Opens and validates the index file alone, ignoring any write-ahead log (for
+    /// [`crate::DurableIndex::open`], which replays the log itself).
+    pub fn open_file(path: &Path, mmap: bool) -> Result<AnyIndex, CoreError> {
         crate::format::open(path, mmap)
+    }
+
+    /// [`Index::check`] of the inner index.
+    pub fn check(&self) -> crate::GraphReport {
+        match self {
+            AnyIndex::F32(i) => i.check(),
+            AnyIndex::U8(i) => i.check(),
+        }
     }
 
     /// Summary for `geodex info`.

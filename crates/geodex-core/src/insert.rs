@@ -5,6 +5,12 @@
 //! never while holding another. A node whose level exceeds the current top holds `raise` for
 //! its whole insertion (as hnswlib does), so two new tops cannot race.
 //!
+//! Publication order: a new node first chooses its neighbours on every level and writes all its
+//! own lists, and only then is linked to from other nodes (and, last, becomes the entry point if
+//! it is the new top). So a search running concurrently never reaches a node whose lists are
+//! still being filled. With one thread this order gives the same graph as linking level by level
+//! (the reverse links of level ℓ are never read by the searches on levels below ℓ).
+//!
 //! Determinism: levels come from one seeded stream in node order ([`crate::levels`]); with one
 //! thread nodes are inserted in order 0, 1, 2, … and every tie breaks by node id, so the graph is
 //! a function of (data, parameters). With several threads the insertion interleaving — and so
@@ -32,11 +38,28 @@ pub(crate) fn build_graph<T: Sync, D: Distance<T>>(
     params: &BuildParams,
     progress: &(dyn Fn(usize) + Sync),
 ) -> Result<(), CoreError> {
-    let n = graph.node_count();
+    let n = graph.node_count() as u32;
+    insert_nodes(graph, space, params, 0..n, &|_| true, progress)
+}
+
+/// Links the nodes `nodes` (already in `graph` with their levels, vectors in `space`, no links
+/// yet) into the graph, in parallel on `params.threads` threads. They choose neighbours only
+/// among nodes `linkable` accepts (a living index excludes deleted nodes). `progress` is called
+/// with the number linked so far.
+pub(crate) fn insert_nodes<T: Sync, D: Distance<T>, A: Fn(u32) -> bool + Sync>(
+    graph: &BuilderGraph,
+    space: &Space<'_, T, D>,
+    params: &BuildParams,
+    nodes: std::ops::Range<u32>,
+    linkable: &A,
+    progress: &(dyn Fn(usize) + Sync),
+) -> Result<(), CoreError> {
+    let n = nodes.len();
     let inserter = Inserter {
         graph,
         space,
         params,
+        linkable,
         raise: Mutex::new(()),
     };
     let done = AtomicUsize::new(0);
@@ -48,35 +71,37 @@ pub(crate) fn build_graph<T: Sync, D: Distance<T>>(
         }
     };
     let threads = params.threads.unwrap_or_else(rayon::current_num_threads);
-    if threads <= 1 {
+    let mut rest = nodes.clone();
+    if graph.entry_point().is_none() || threads <= 1 || n < 2 {
+        // The first node alone: every later insertion needs an entry point.
         let mut ctx = SearchContext::new();
-        (0..n as u32).for_each(|node| step(&mut ctx, node));
+        let alone = if threads <= 1 { n } else { 1.min(n) };
+        rest.by_ref().take(alone).for_each(|node| step(&mut ctx, node));
+    }
+    if rest.is_empty() {
         return Ok(());
     }
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()
         .map_err(|e| CoreError::InvalidParameter(format!("cannot start {threads} threads: {e}")))?;
-    // Node 0 first, alone: every later insertion needs an entry point.
-    let mut ctx = SearchContext::new();
-    step(&mut ctx, 0);
     pool.install(|| {
-        (1..n as u32)
-            .into_par_iter()
+        rest.into_par_iter()
             .with_min_len(64)
             .for_each_init(SearchContext::new, step)
     });
     Ok(())
 }
 
-struct Inserter<'a, 's, T, D> {
+struct Inserter<'a, 's, T, D, A> {
     graph: &'a BuilderGraph,
     space: &'a Space<'s, T, D>,
     params: &'a BuildParams,
+    linkable: &'a A,
     raise: Mutex<()>,
 }
 
-impl<T, D: Distance<T>> Inserter<'_, '_, T, D> {
+impl<T, D: Distance<T>, A: Fn(u32) -> bool> Inserter<'_, '_, T, D, A> {
     fn insert(&self, q: u32, ctx: &mut SearchContext) {
         let g = self.graph;
         let level = g.level(q);
@@ -97,6 +122,8 @@ impl<T, D: Distance<T>> Inserter<'_, '_, T, D> {
         };
         ctx.entry.clear();
         ctx.entry.push(cur);
+        ctx.chosen.clear();
+        let linkable = |n: u32| n != q && (self.linkable)(n);
         for lc in (0..=level.min(top)).rev() {
             let ef = self.params.ef_construction;
             search_layer(
@@ -107,22 +134,26 @@ impl<T, D: Distance<T>> Inserter<'_, '_, T, D> {
                 lc,
                 &mut ctx.layer,
                 &mut ctx.found,
-                |_| true,
+                linkable,
                 &mut stats,
             );
-            ctx.found.retain(|n| n.id != q);
             self.collect_candidates(q, qv, lc, ctx);
             select_neighbors(self.space, self.params.m, self.params.heuristic, &mut ctx.select);
-            {
-                let mut own = g.write(q, lc);
-                own.clear();
-                own.extend(ctx.select.selected.iter().map(|n| n.id));
-            }
-            for i in 0..ctx.select.selected.len() {
-                let s = ctx.select.selected[i];
-                self.connect(s.id, q, s.distance, lc, ctx);
+            let mut own = g.write(q, lc);
+            own.clear();
+            own.extend(ctx.select.selected.iter().map(|n| n.id));
+            ctx.chosen
+                .extend(ctx.select.selected.iter().map(|&n| (lc as u8, n)));
+            if ctx.found.is_empty() {
+                // Every node the layer search met is unlinkable: descend from where it was.
+                ctx.found.extend_from_slice(&ctx.entry);
             }
             std::mem::swap(&mut ctx.entry, &mut ctx.found);
+        }
+        // Only now, with every own list written, may other nodes link to q.
+        for i in 0..ctx.chosen.len() {
+            let (lc, s) = ctx.chosen[i];
+            self.connect(s.id, q, s.distance, lc as usize, ctx);
         }
         if level > top {
             g.raise_entry(q);
@@ -157,7 +188,10 @@ impl<T, D: Distance<T>> Inserter<'_, '_, T, D> {
         let mut known: Vec<u32> = ctx.found.iter().map(|n| n.id).collect();
         known.push(q);
         known.sort_unstable();
-        for n in ids.iter().filter(|n| known.binary_search(&n.id).is_err()) {
+        let fresh = ids
+            .iter()
+            .filter(|n| known.binary_search(&n.id).is_err() && (self.linkable)(n.id));
+        for n in fresh {
             candidates.push(Neighbor::new(n.id, self.space.to(qv, n.id)));
         }
         candidates.sort_unstable();

@@ -11,6 +11,8 @@
 //! - [`format`](mod@format): the index file (DESIGN.md §4);
 //! - `quantized.rs`: search on codes (SQ8, PQ8, PQ4) with exact re-ranking;
 //! - `filter.rs`: filtered search's node sets, selectivity estimate and exact-scan fallback;
+//! - `live.rs`: the living index (keys, insert, upsert, delete, compact, concurrent search),
+//!   `consolidate.rs` its delete repair, [`wal`] and `durable.rs` its write-ahead log;
 //! - [`exact`]: blocked, multi-threaded brute force.
 //!
 //! ```
@@ -35,7 +37,9 @@
 #![deny(missing_docs)]
 
 mod buf;
+mod consolidate;
 mod context;
+mod durable;
 mod error;
 pub mod exact;
 mod filter;
@@ -45,6 +49,7 @@ mod ids;
 mod index;
 mod insert;
 mod levels;
+mod live;
 mod neighbor;
 mod params;
 mod quantized;
@@ -53,16 +58,19 @@ pub mod search;
 pub mod select;
 mod validate;
 mod visited;
+pub mod wal;
 
 pub use context::SearchContext;
+pub use durable::{DurableIndex, Recovered};
 pub use error::CoreError;
 pub use filter::{exact_scan_threshold, NodeSet, SELECTIVITY_SAMPLE};
 pub use geodex_distance::{Element, ElementKind, Isa, Metric};
 pub use geodex_quant::codec::{Codec, CodecOptions, CodecSpec};
 pub use geodex_quant::projection::ProjectionKind;
-pub use graph::{check_graph, GraphReport, GraphView};
+pub use graph::{check_graph, check_live_graph, GraphReport, GraphView};
 pub use ids::{Key, NodeId};
 pub use index::{AnyIndex, Hit, Index, IndexInfo};
+pub use live::{Deleted, LiveIndex, LiveReport, Upserted};
 pub use neighbor::Neighbor;
 pub use params::{BuildParams, Heuristic, SearchParams};
 pub use quantized::TRAIN_SAMPLE;

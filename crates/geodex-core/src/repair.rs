@@ -18,33 +18,35 @@ use crate::SearchContext;
 /// Rounds of repair before giving up (each round re-checks reachability from scratch).
 const MAX_ROUNDS: usize = 4;
 
-/// Links every level-0-unreachable node into the graph; returns how many nodes were unreachable
-/// before the repair.
+/// Links every level-0-unreachable live node into the graph; returns how many were unreachable
+/// before the repair. `live` tells deleted nodes (never linked to, never counted) from live ones;
+/// live lists must not link to deleted nodes.
 pub(crate) fn repair_reachability<T, D: Distance<T>>(
     g: &BuilderGraph,
     space: &Space<'_, T, D>,
     ef: usize,
+    live: &impl Fn(u32) -> bool,
 ) -> usize {
     let mut ctx = SearchContext::new();
     let mut first_count = None;
     for _ in 0..MAX_ROUNDS {
         let mut reached = reachable(g);
         let unreached: Vec<u32> = (0..g.node_count() as u32)
-            .filter(|&u| !reached[u as usize])
+            .filter(|&u| !reached[u as usize] && live(u))
             .collect();
         first_count.get_or_insert(unreached.len());
         if unreached.is_empty() {
             break;
         }
         let mut in_degree = vec![0u32; g.node_count()];
-        for node in 0..g.node_count() as u32 {
+        for node in (0..g.node_count() as u32).filter(|&u| live(u)) {
             g.links(node, 0).iter().for_each(|&t| in_degree[t as usize] += 1);
         }
         for u in unreached {
             if reached[u as usize] {
                 continue;
             }
-            link_in(g, space, u, ef, &mut in_degree, &mut ctx);
+            link_in(g, space, u, ef, &mut in_degree, &mut ctx, live);
             mark_from(g, u, &mut reached);
         }
     }
@@ -60,8 +62,9 @@ fn link_in<T, D: Distance<T>>(
     ef: usize,
     in_degree: &mut [u32],
     ctx: &mut SearchContext,
+    live: &impl Fn(u32) -> bool,
 ) {
-    knn(g, &space.bind(space.row(u)), ef, ef, ctx, |n| n != u);
+    knn(g, &space.bind(space.row(u)), ef, ef, ctx, |n| n != u && live(n));
     let bound = g.max_degree(0);
     for r in ctx.found.iter() {
         let mut list = g.write(r.id, 0);

@@ -2,8 +2,6 @@
 
 use std::path::PathBuf;
 
-use geodex_core::check_graph;
-
 use crate::failure::Failure;
 
 /// Arguments of `geodex info`.
@@ -20,7 +18,7 @@ pub struct Args {
 pub fn run(a: Args) -> Result<(), Failure> {
     let index = crate::data::open_index(&a.index)?;
     let info = index.info();
-    let report = check_graph(&index.graph());
+    let report = index.check();
     if a.json {
         let mut v = serde_json::to_value(&info).expect("info serialises");
         v["graph"] = serde_json::to_value(&report).expect("report serialises");

@@ -3,12 +3,16 @@
 pub mod analyze;
 pub mod bench;
 pub mod build;
+pub mod compact;
+pub mod delete;
 pub mod demo;
+pub mod durable;
 pub mod embed;
 pub mod embed_eval;
 pub mod graph;
 pub mod groundtruth;
 pub mod info;
+pub mod insert;
 pub mod quant_report;
 pub mod search;
 

@@ -19,14 +19,7 @@ pub struct BuilderGraph {
 impl BuilderGraph {
     /// An edgeless graph of `levels.len()` nodes with the given levels and degree bounds.
     pub fn new(levels: Vec<u8>, m: usize, m0: usize) -> Self {
-        let lists = levels
-            .iter()
-            .map(|&l| {
-                (0..=l as usize)
-                    .map(|lvl| RwLock::new(Vec::with_capacity(if lvl == 0 { m0 } else { m } + 1)))
-                    .collect()
-            })
-            .collect();
+        let lists = levels.iter().map(|&l| Self::empty_lists(l, m, m0)).collect();
         BuilderGraph {
             levels,
             lists,
@@ -34,6 +27,45 @@ impl BuilderGraph {
             m,
             m0,
         }
+    }
+
+    /// A graph holding `view`'s nodes, levels, links and entry point, ready to grow.
+    pub fn thaw<G: GraphView>(view: &G) -> Self {
+        let n = view.node_count() as u32;
+        let levels: Vec<u8> = (0..n).map(|u| view.level(u) as u8).collect();
+        let mut g = BuilderGraph::new(levels, view.max_degree(1), view.max_degree(0));
+        for u in 0..n {
+            for (level, list) in g.lists[u as usize].iter_mut().enumerate() {
+                list.get_mut().extend_from_slice(&view.links(u, level));
+            }
+        }
+        *g.entry.get_mut() = view.entry_point();
+        g
+    }
+
+    /// Appends a node without links on levels `0..=level`; returns its id.
+    pub fn push_node(&mut self, level: u8) -> u32 {
+        let id = self.levels.len() as u32;
+        self.levels.push(level);
+        self.lists.push(Self::empty_lists(level, self.m, self.m0));
+        id
+    }
+
+    /// Drops every node from `n` on (their links included; links *to* them must already be gone).
+    pub fn truncate(&mut self, n: usize) {
+        self.levels.truncate(n);
+        self.lists.truncate(n);
+    }
+
+    fn empty_lists(level: u8, m: usize, m0: usize) -> Box<[RwLock<Vec<u32>>]> {
+        (0..=level as usize)
+            .map(|lvl| RwLock::new(Vec::with_capacity(if lvl == 0 { m0 } else { m } + 1)))
+            .collect()
+    }
+
+    /// Sets (or clears) the entry point and top level, replacing whatever was there.
+    pub fn set_entry(&self, entry: Option<(u32, usize)>) {
+        *self.entry.lock() = entry;
     }
 
     /// The list of `node` on `level`, for writing.

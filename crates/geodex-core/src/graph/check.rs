@@ -37,6 +37,12 @@ impl GraphReport {
 /// Checks link ranges, self-links, duplicates and degree bounds on every level, and counts
 /// the nodes a breadth-first walk over level 0 from the entry point does not reach.
 pub fn check_graph<G: GraphView>(g: &G) -> GraphReport {
+    check_live_graph(g, |_| true)
+}
+
+/// [`check_graph`] of an index with deleted nodes: `unreachable` counts only live nodes not
+/// reachable over level-0 links between live nodes (deleted nodes are meant to be cut off).
+pub fn check_live_graph<G: GraphView>(g: &G, live: impl Fn(u32) -> bool) -> GraphReport {
     let n = g.node_count();
     let mut r = GraphReport::default();
     let mut seen = Vec::new();
@@ -62,13 +68,15 @@ pub fn check_graph<G: GraphView>(g: &G) -> GraphReport {
             r.duplicates += seen.windows(2).filter(|w| w[0] == w[1]).count();
         }
     }
-    r.unreachable = n - reachable_on_level0(g);
+    let live_nodes = (0..n as u32).filter(|&u| live(u)).count();
+    r.unreachable = live_nodes - reachable_on_level0(g, &live);
     r
 }
 
-fn reachable_on_level0<G: GraphView>(g: &G) -> usize {
+/// Live nodes reachable from a live entry point over level-0 links between live nodes.
+fn reachable_on_level0<G: GraphView>(g: &G, live: &impl Fn(u32) -> bool) -> usize {
     let n = g.node_count();
-    let Some((entry, _)) = g.entry_point() else {
+    let Some((entry, _)) = g.entry_point().filter(|&(e, _)| live(e)) else {
         return 0;
     };
     let mut reached = vec![false; n];
@@ -77,7 +85,7 @@ fn reachable_on_level0<G: GraphView>(g: &G) -> usize {
     let mut count = 1;
     while let Some(node) = stack.pop() {
         for &t in g.links(node, 0).iter() {
-            if (t as usize) < n && !reached[t as usize] {
+            if (t as usize) < n && live(t) && !reached[t as usize] {
                 reached[t as usize] = true;
                 count += 1;
                 stack.push(t);

@@ -36,8 +36,8 @@ pub struct FrozenView<'a> {
 }
 
 impl FrozenGraph {
-    /// Packs a built graph into flat arrays. Lists keep their order (closest first, as the
-    /// heuristic selected them).
+    /// Packs a built graph (at least one node) into flat arrays. Lists keep their order
+    /// (closest first, as the heuristic selected them).
     pub fn freeze(g: &BuilderGraph) -> FrozenGraph {
         let (m, m0) = (g.m(), g.m0());
         let n = g.node_count();
@@ -58,7 +58,8 @@ impl FrozenGraph {
             }
         }
         upper_offsets.push(upper.len() as u64);
-        let (entry, max_level) = g.entry_point().expect("a built graph has at least one node");
+        // No entry point: every node of a living index was deleted; node 0 (hidden) stands in.
+        let (entry, max_level) = g.entry_point().unwrap_or_else(|| (0, g.level(0)));
         FrozenGraph {
             m,
             m0,

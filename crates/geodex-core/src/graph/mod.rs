@@ -10,7 +10,7 @@ mod check;
 mod frozen;
 
 pub use builder::BuilderGraph;
-pub use check::{check_graph, GraphReport};
+pub use check::{check_graph, check_live_graph, GraphReport};
 pub use frozen::{FrozenGraph, FrozenView};
 
 use std::ops::Deref;

@@ -1,0 +1,641 @@
+//! The living index: caller keys, insert, upsert, delete with graph repair, compaction — all
+//! while other threads search.
+//!
+//! Concurrency model (one writer, many readers, no reader ever waits for a graph operation):
+//! - `writer` serialises mutations. A batch insert still links its nodes in parallel inside.
+//! - `state` is a reader-writer lock. Searches hold it shared. A mutation holds it exclusively
+//!   only for bookkeeping that takes microseconds per key (appending vectors, flipping
+//!   visibility bits, the key map) and shared while it does the graph work, which goes through
+//!   the per-list locks of [`BuilderGraph`] exactly as a parallel build does.
+//! - A batch's new nodes are appended *hidden* (tombstone bit set): traversable, never returned.
+//!   When every one is linked, one exclusive step makes them visible and hides the nodes whose
+//!   keys they replace. A search therefore sees a batch all or nothing, and a key at most once.
+//!   Each new node writes all its own lists before anything links to it (see `insert.rs`), so no
+//!   search reaches a half-linked node.
+//! - Deleted nodes keep their vectors and lists until [`LiveIndex::compact`]: a search standing
+//!   on one when it is deleted still moves on; [`crate::consolidate`] then rewrites every live
+//!   list that links to it, and the reachability repair links in any live node the rewrite left
+//!   without in-links.
+
+use std::collections::{HashMap, HashSet};
+
+use geodex_distance::{Distance, Isa, KernelVisitor, Metric};
+use parking_lot::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use crate::buf::Buf;
+use crate::graph::{check_live_graph, BuilderGraph, FrozenGraph, GraphReport, GraphView};
+use crate::index::{is_live, Stored};
+use crate::levels::draw_level;
+use crate::search::Space;
+use crate::validate::check_and_prepare;
+use crate::{
+    BuildParams, Component, CoreError, Hit, Index, NodeId, NodeSet, SearchContext, SearchParams, SearchStats,
+};
+
+/// What a batch insert or upsert changed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Upserted {
+    /// Keys that were not in the index before.
+    pub inserted: usize,
+    /// Keys whose old vector (and links) the batch replaced.
+    pub replaced: usize,
+}
+
+/// What a batch delete changed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Deleted {
+    /// Keys removed.
+    pub deleted: usize,
+    /// Keys the index did not hold (not an error, as in Qdrant: deleting is idempotent).
+    pub missing: usize,
+    /// Live lists rewritten to route around the deleted nodes.
+    pub lists_repaired: usize,
+    /// Live nodes the rewrite left unreachable, linked back in by the reachability repair.
+    pub relinked: usize,
+}
+
+/// Invariants of a living index, as [`LiveIndex::check`] measures them.
+#[derive(Clone, Debug, Default)]
+pub struct LiveReport {
+    /// The structural checks of [`check_live_graph`]: `unreachable` counts live nodes not
+    /// reachable from the entry point over level-0 links between live nodes.
+    pub graph: GraphReport,
+    /// Links from a live node to a deleted one (0 after every completed delete).
+    pub links_to_deleted: usize,
+    /// Keys whose map entry does not point at a live node holding that key, plus live nodes the
+    /// map does not point at.
+    pub key_map_errors: usize,
+}
+
+impl LiveReport {
+    /// Whether every invariant holds.
+    pub fn is_valid(&self) -> bool {
+        let g = &self.graph;
+        g.is_valid() && self.links_to_deleted == 0 && self.key_map_errors == 0
+    }
+}
+
+/// An HNSW index that grows, replaces and deletes while it is searched. `Send + Sync`: share it
+/// behind an `Arc` and call any method from any thread.
+#[derive(Debug)]
+pub struct LiveIndex<T> {
+    state: RwLock<State<T>>,
+    writer: Mutex<()>,
+}
+
+#[derive(Debug)]
+struct State<T> {
+    metric: Metric,
+    dim: usize,
+    isa: Isa,
+    params: BuildParams,
+    /// Row-major, `dim` components per node, deleted nodes included.
+    vectors: Vec<T>,
+    graph: BuilderGraph,
+    keys: Vec<u64>,
+    /// One bit per node; set = hidden (deleted, or inserted by a batch not yet visible).
+    tombstones: Vec<u64>,
+    hidden: usize,
+    /// Key → node, live nodes only.
+    by_key: HashMap<u64, u32>,
+    metadata: serde_json::Value,
+    /// Sequence number of the last write-ahead-log record this state contains.
+    lsn: u64,
+}
+
+impl<T> State<T> {
+    fn node_count(&self) -> usize {
+        self.keys.len()
+    }
+
+    fn live(&self, node: u32) -> bool {
+        is_live(&self.tombstones, node)
+    }
+
+    fn set_hidden(&mut self, node: u32, hidden: bool) {
+        let (word, bit) = (node as usize / 64, 1u64 << (node % 64));
+        if (self.tombstones[word] & bit != 0) != hidden {
+            self.tombstones[word] ^= bit;
+            if hidden {
+                self.hidden += 1;
+            } else {
+                self.hidden -= 1;
+            }
+        }
+    }
+
+    /// Keeps the entry point if it is live; otherwise the lowest-id live node of the highest
+    /// level becomes the entry, or none if nothing is live.
+    fn rechoose_entry(&self) {
+        if self.graph.entry_point().is_some_and(|(e, _)| self.live(e)) {
+            return;
+        }
+        let best = (0..self.node_count() as u32)
+            .filter(|&u| self.live(u))
+            .map(|u| (u, self.graph.level(u)))
+            .fold(None, |best: Option<(u32, usize)>, (u, l)| match best {
+                Some((_, bl)) if bl >= l => best,
+                _ => Some((u, l)),
+            });
+        self.graph.set_entry(best);
+    }
+
+    fn stored(&self) -> Stored<'_, T> {
+        Stored {
+            metric: self.metric,
+            dim: self.dim,
+            isa: self.isa,
+            vectors: &self.vectors,
+            keys: &self.keys,
+            tombstones: &self.tombstones,
+            has_tombstones: self.hidden > 0,
+            quant: None,
+        }
+    }
+}
+
+impl<T: Component> LiveIndex<T> {
+    /// An empty index of `dim`-component vectors (quantisation is not supported yet).
+    pub fn new(dim: usize, params: &BuildParams) -> Result<Self, CoreError> {
+        params.validate()?;
+        if dim == 0 {
+            return Err(CoreError::InvalidParameter("dimension must be ≥ 1".into()));
+        }
+        check_and_prepare::<T>(params.metric, dim, &mut [])?;
+        Ok(Self::from_state(State {
+            metric: params.metric,
+            dim,
+            isa: Isa::detect(),
+            params: params.clone(),
+            vectors: Vec::new(),
+            graph: BuilderGraph::new(Vec::new(), params.m, params.m0()),
+            keys: Vec::new(),
+            tombstones: Vec::new(),
+            hidden: 0,
+            by_key: HashMap::new(),
+            metadata: serde_json::json!({ "geodex_version": env!("CARGO_PKG_VERSION") }),
+            lsn: 0,
+        }))
+    }
+
+    /// Takes over a built or opened index (copying a memory-mapped one into memory). Its build
+    /// parameters, seed and neighbour-selection options carry over; insertions use all cores
+    /// unless [`LiveIndex::set_threads`] says otherwise.
+    pub fn from_index(index: Index<T>) -> Result<Self, CoreError> {
+        if index.quant.is_some() {
+            return Err(CoreError::InvalidParameter(
+                "a quantised index cannot be changed in place yet: rebuild it with the new data".into(),
+            ));
+        }
+        let heuristic = &index.metadata["heuristic"];
+        let params = BuildParams {
+            metric: index.metric,
+            m: index.graph.m,
+            ef_construction: index.ef_construction,
+            seed: index.seed,
+            heuristic: crate::Heuristic {
+                extend_candidates: heuristic["extend_candidates"].as_bool().unwrap_or(false),
+                keep_pruned: heuristic["keep_pruned"].as_bool().unwrap_or(false),
+            },
+            ..BuildParams::default()
+        };
+        let keys = index.keys.as_slice().to_vec();
+        let tombstones = index.tombstones.as_slice().to_vec();
+        let mut by_key = HashMap::with_capacity(keys.len());
+        for (node, &key) in keys.iter().enumerate() {
+            if is_live(&tombstones, node as u32) && by_key.insert(key, node as u32).is_some() {
+                return Err(CoreError::InvalidParameter(format!(
+                    "key {key} is held by two live nodes"
+                )));
+            }
+        }
+        let lsn = index.metadata["wal_lsn"].as_u64().unwrap_or(0);
+        let state = State {
+            metric: index.metric,
+            dim: index.dim,
+            isa: index.isa,
+            hidden: tombstones.iter().map(|w| w.count_ones() as usize).sum(),
+            graph: BuilderGraph::thaw(&index.graph.view()),
+            vectors: index.vectors.as_slice().to_vec(),
+            keys,
+            tombstones,
+            by_key,
+            params,
+            metadata: index.metadata,
+            lsn,
+        };
+        Ok(Self::from_state(state))
+    }
+
+    fn from_state(state: State<T>) -> Self {
+        LiveIndex {
+            state: RwLock::new(state),
+            writer: Mutex::new(()),
+        }
+    }
+
+    /// Threads that link a batch's nodes (`None`: all cores). With one thread, the same
+    /// operations in the same order give the same index.
+    pub fn set_threads(&self, threads: Option<usize>) -> Result<(), CoreError> {
+        if threads == Some(0) {
+            return Err(CoreError::InvalidParameter("threads must be ≥ 1".into()));
+        }
+        let _w = self.writer.lock();
+        self.state.write().params.threads = threads;
+        Ok(())
+    }
+
+    /// Live vectors.
+    pub fn len(&self) -> usize {
+        self.state.read().by_key.len()
+    }
+
+    /// Whether no vector is live.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Nodes stored, deleted ones included (what [`LiveIndex::compact`] reclaims).
+    pub fn node_count(&self) -> usize {
+        self.state.read().node_count()
+    }
+
+    /// Components per vector.
+    pub fn dim(&self) -> usize {
+        self.state.read().dim
+    }
+
+    /// Whether `key` is live.
+    pub fn contains(&self, key: u64) -> bool {
+        self.state.read().by_key.contains_key(&key)
+    }
+
+    /// The stored vector of `key` (normalised under cosine), if live.
+    pub fn get(&self, key: u64) -> Option<Vec<T>> {
+        let st = self.state.read();
+        let node = *st.by_key.get(&key)? as usize;
+        Some(st.vectors[node * st.dim..][..st.dim].to_vec())
+    }
+
+    /// Every live key, in node order.
+    pub fn keys(&self) -> Vec<u64> {
+        let st = self.state.read();
+        (0..st.node_count() as u32)
+            .filter(|&u| st.live(u))
+            .map(|u| st.keys[u as usize])
+            .collect()
+    }
+
+    /// Sequence number of the last write-ahead-log record applied (0: none).
+    pub fn lsn(&self) -> u64 {
+        self.state.read().lsn
+    }
+
+    pub(crate) fn set_lsn(&self, lsn: u64) {
+        self.state.write().lsn = lsn;
+    }
+
+    /// Adds the rows of `data` (row-major, `dim` each) under `keys`; fails with
+    /// [`CoreError::KeyExists`] — changing nothing — if any key is already live.
+    pub fn insert(&self, keys: &[u64], data: &[T]) -> Result<usize, CoreError> {
+        Ok(self.add(keys, data, false, &|_| {})?.inserted)
+    }
+
+    /// Adds the rows of `data` under `keys`; a key already live gets the new vector and new
+    /// links, and its old node is deleted and repaired around. The batch becomes visible to
+    /// searches at once, when all of it is linked. Rejected as a whole, changing nothing:
+    /// a key twice in the batch ([`CoreError::DuplicateKey`]), a row of the wrong dimension,
+    /// NaN or infinite components, or what the metric refuses. `progress` gets the number of
+    /// rows linked so far.
+    pub fn upsert(
+        &self,
+        keys: &[u64],
+        data: &[T],
+        progress: &(dyn Fn(usize) + Sync),
+    ) -> Result<Upserted, CoreError> {
+        self.add(keys, data, true, progress)
+    }
+
+    /// Checks a batch as [`LiveIndex::upsert`] would, changing nothing (a write-ahead log
+    /// checks before it logs).
+    pub fn validate(&self, keys: &[u64], data: &[T]) -> Result<(), CoreError> {
+        self.prepared(keys, data).map(drop)
+    }
+
+    /// The batch checked (shape, distinct keys, components) and prepared for the metric.
+    fn prepared(&self, keys: &[u64], data: &[T]) -> Result<Vec<T>, CoreError> {
+        let (dim, metric) = {
+            let st = self.state.read();
+            (st.dim, st.metric)
+        };
+        let rows = crate::index::rows_of(dim, data.len())?;
+        if keys.len() != rows {
+            return Err(CoreError::InvalidParameter(format!(
+                "{} keys for {rows} vectors",
+                keys.len()
+            )));
+        }
+        let mut seen = HashSet::with_capacity(rows);
+        if let Some(&key) = keys.iter().find(|&&k| !seen.insert(k)) {
+            return Err(CoreError::DuplicateKey { key });
+        }
+        let mut data = data.to_vec();
+        check_and_prepare(metric, dim, &mut data)?;
+        Ok(data)
+    }
+
+    fn add(
+        &self,
+        keys: &[u64],
+        data: &[T],
+        replace: bool,
+        progress: &(dyn Fn(usize) + Sync),
+    ) -> Result<Upserted, CoreError> {
+        let data = self.prepared(keys, data)?;
+        let rows = keys.len();
+        let _w = self.writer.lock();
+        let mut st = self.state.write();
+        if !replace {
+            if let Some(&key) = keys.iter().find(|k| st.by_key.contains_key(k)) {
+                return Err(CoreError::KeyExists { key });
+            }
+        }
+        if st.node_count() + rows > u32::MAX as usize - 1 {
+            return Err(CoreError::InvalidParameter(format!(
+                "{} nodes would exceed the 2³² − 1 limit (compact first)",
+                st.node_count() + rows
+            )));
+        }
+        let start = st.node_count() as u32;
+        append_hidden(&mut st, keys, data);
+        let st = RwLockWriteGuard::downgrade(st);
+        dispatch(&st, Work::Link { start, progress })?;
+        drop(st);
+        let mut st = self.state.write();
+        let mut replaced = Vec::new();
+        for (i, &key) in keys.iter().enumerate() {
+            let node = start + i as u32;
+            st.set_hidden(node, false);
+            if let Some(old) = st.by_key.insert(key, node) {
+                st.set_hidden(old, true);
+                replaced.push(old);
+            }
+        }
+        let report = Upserted {
+            inserted: rows - replaced.len(),
+            replaced: replaced.len(),
+        };
+        self.repair(st, !replaced.is_empty())?;
+        Ok(report)
+    }
+
+    /// Deletes `keys`: their nodes are hidden from searches at once, then every live list that
+    /// linked to them is rewritten (see `consolidate.rs`), the entry point moves if it was
+    /// deleted, and live nodes left unreachable are linked back in. Unknown keys are counted in
+    /// [`Deleted::missing`], not an error.
+    pub fn delete(&self, keys: &[u64]) -> Result<Deleted, CoreError> {
+        let _w = self.writer.lock();
+        let mut st = self.state.write();
+        let mut report = Deleted::default();
+        for key in keys {
+            match st.by_key.remove(key) {
+                Some(node) => {
+                    st.set_hidden(node, true);
+                    report.deleted += 1;
+                }
+                None => report.missing += 1,
+            }
+        }
+        if report.deleted > 0 {
+            let (lists, relinked) = self.repair(st, true)?;
+            report.lists_repaired = lists;
+            report.relinked = relinked;
+        }
+        Ok(report)
+    }
+
+    /// After a batch: re-chooses the entry point, then (shared) rewrites the lists around
+    /// deleted nodes if there are new ones, and links in live nodes no search reaches. Inserting
+    /// alone can orphan a node too — a neighbour's list that overflows is pruned and may drop
+    /// its only in-link, the defect the build's repair pass fixes — so this runs after every
+    /// batch: one O(links) reachability sweep, cheap next to linking the batch.
+    /// Returns (lists rewritten, nodes relinked).
+    fn repair(&self, st: RwLockWriteGuard<'_, State<T>>, deleted: bool) -> Result<(usize, usize), CoreError> {
+        st.rechoose_entry();
+        let st = RwLockWriteGuard::downgrade(st);
+        let lists = if deleted {
+            dispatch(&st, Work::Consolidate)?
+        } else {
+            0
+        };
+        let relinked = dispatch(&st, Work::Reconnect)?;
+        Ok((lists, relinked))
+    }
+
+    /// Rewrites the index without its deleted nodes: live nodes are renumbered in order, links
+    /// to deleted nodes dropped (there are none after a completed delete). Searches wait while
+    /// it runs (it replaces every array).
+    pub fn compact(&self) -> usize {
+        let _w = self.writer.lock();
+        let mut st = self.state.write();
+        let n = st.node_count();
+        let kept: Vec<u32> = (0..n as u32).filter(|&u| st.live(u)).collect();
+        let removed = n - kept.len();
+        if removed == 0 {
+            return 0;
+        }
+        let mut renumber = vec![u32::MAX; n];
+        for (new, &old) in kept.iter().enumerate() {
+            renumber[old as usize] = new as u32;
+        }
+        let dim = st.dim;
+        let levels: Vec<u8> = kept.iter().map(|&u| st.graph.level(u) as u8).collect();
+        let graph = BuilderGraph::new(levels, st.graph.m(), st.graph.m0());
+        for (new, &old) in kept.iter().enumerate() {
+            for level in 0..=st.graph.level(old) {
+                let mut list = graph.write(new as u32, level);
+                list.extend(
+                    st.graph
+                        .links(old, level)
+                        .iter()
+                        .map(|&t| renumber[t as usize])
+                        .filter(|&t| t != u32::MAX),
+                );
+            }
+        }
+        graph.set_entry(
+            st.graph
+                .entry_point()
+                .map(|(e, top)| (renumber[e as usize], top))
+                .filter(|&(e, _)| e != u32::MAX),
+        );
+        st.vectors = kept
+            .iter()
+            .flat_map(|&u| st.vectors[u as usize * dim..][..dim].to_vec())
+            .collect();
+        st.keys = kept.iter().map(|&u| st.keys[u as usize]).collect();
+        st.by_key = st.keys.iter().enumerate().map(|(i, &k)| (k, i as u32)).collect();
+        st.tombstones = vec![0; kept.len().div_ceil(64)];
+        st.hidden = 0;
+        st.graph = graph;
+        removed
+    }
+
+    /// A frozen copy (flat graph, deleted nodes kept behind tombstones) to save or search at
+    /// full speed; the write-ahead-log position is recorded in its metadata as `wal_lsn`.
+    pub fn snapshot(&self) -> Result<Index<T>, CoreError> {
+        let _w = self.writer.lock();
+        let st = self.state.read();
+        if st.node_count() == 0 {
+            return Err(CoreError::Empty);
+        }
+        let mut metadata = st.metadata.clone();
+        metadata["wal_lsn"] = st.lsn.into();
+        Ok(Index {
+            metric: st.metric,
+            dim: st.dim,
+            ef_construction: st.params.ef_construction,
+            seed: st.params.seed,
+            vectors: Buf::Owned(st.vectors.clone()),
+            graph: FrozenGraph::freeze(&st.graph),
+            quant: None,
+            keys: Buf::Owned(st.keys.clone()),
+            tombstones: Buf::Owned(st.tombstones.clone()),
+            has_tombstones: st.hidden > 0,
+            metadata,
+            isa: st.isa,
+            file_bytes: None,
+        })
+    }
+
+    /// The `params.k` live vectors nearest to `query`, closest first, as [`Index::search`].
+    pub fn search(
+        &self,
+        query: &[T],
+        params: &SearchParams<'_>,
+        ctx: &mut SearchContext,
+    ) -> Result<(Vec<Hit>, SearchStats), CoreError> {
+        let mut out = Vec::with_capacity(params.k);
+        let st = self.state.read();
+        let stats = st.stored().search(&st.graph, query, params, ctx, &mut out)?;
+        Ok((out, stats))
+    }
+
+    /// The nodes of `keys` as a set for [`SearchParams::allowed`], and how many keys are not
+    /// live. Valid until the next insert changes the node count.
+    pub fn node_set(&self, keys: &[u64]) -> (NodeSet, usize) {
+        let st = self.state.read();
+        let mut set = NodeSet::new(st.node_count());
+        let mut missing = 0;
+        for key in keys {
+            match st.by_key.get(key) {
+                Some(&n) => {
+                    set.insert(NodeId(n));
+                }
+                None => missing += 1,
+            }
+        }
+        (set, missing)
+    }
+
+    /// Measures the invariants (structure, no link to a deleted node, every live node reachable,
+    /// key map consistent); for tests and `geodex info`.
+    pub fn check(&self) -> LiveReport {
+        let st = self.state.read();
+        let g = &st.graph;
+        let n = st.node_count() as u32;
+        let links_to_deleted = (0..n)
+            .filter(|&u| st.live(u))
+            .map(|u| {
+                (0..=g.level(u))
+                    .map(|l| g.links(u, l).iter().filter(|&&t| !st.live(t)).count())
+                    .sum::<usize>()
+            })
+            .sum();
+        let live_nodes = (0..n).filter(|&u| st.live(u));
+        let mapped_wrong = st
+            .by_key
+            .iter()
+            .filter(|&(&k, &u)| u >= n || !st.live(u) || st.keys[u as usize] != k)
+            .count();
+        LiveReport {
+            graph: check_live_graph(g, |u| st.live(u)),
+            links_to_deleted,
+            key_map_errors: mapped_wrong + live_nodes.count().abs_diff(st.by_key.len()),
+        }
+    }
+}
+
+/// Appends the batch as hidden nodes with their drawn levels.
+fn append_hidden<T: Component>(st: &mut State<T>, keys: &[u64], data: Vec<T>) {
+    st.vectors.extend(data);
+    for &key in keys {
+        let node = st.keys.len() as u32;
+        st.keys.push(key);
+        if st.tombstones.len() * 64 <= node as usize {
+            st.tombstones.push(0);
+        }
+        st.set_hidden(node, true);
+        let level = draw_level(st.params.m, st.params.seed, node);
+        st.graph.push_node(level);
+    }
+}
+
+/// Graph work that needs the distance kernel.
+enum Work<'a> {
+    /// Link the hidden nodes from `start` on (a batch just appended).
+    Link {
+        start: u32,
+        progress: &'a (dyn Fn(usize) + Sync),
+    },
+    /// Rewrite live lists around hidden (deleted) nodes.
+    Consolidate,
+    /// Link in live nodes no level-0 search reaches.
+    Reconnect,
+}
+
+/// Runs `work` with the metric's kernel; returns its count (lists repaired, nodes relinked).
+fn dispatch<T: Component>(st: &RwLockReadGuard<'_, State<T>>, work: Work<'_>) -> Result<usize, CoreError> {
+    T::dispatch(st.metric, st.isa, WorkVisitor { st, work }).ok_or(CoreError::UnsupportedMetric {
+        metric: st.metric,
+        element: T::KIND.name(),
+    })?
+}
+
+struct WorkVisitor<'a, T> {
+    st: &'a State<T>,
+    work: Work<'a>,
+}
+
+impl<T: Component> KernelVisitor<T> for WorkVisitor<'_, T> {
+    type Output = Result<usize, CoreError>;
+    fn visit<D: Distance<T>>(self, dist: D) -> Self::Output {
+        let st = self.st;
+        let space = Space {
+            vectors: &st.vectors,
+            dim: st.dim,
+            dist,
+        };
+        let live = |u: u32| st.live(u);
+        match self.work {
+            Work::Link { start, progress } => {
+                let linkable = |u: u32| u >= start || st.live(u);
+                let nodes = start..st.node_count() as u32;
+                crate::insert::insert_nodes(&st.graph, &space, &st.params, nodes, &linkable, progress)?;
+                Ok(0)
+            }
+            Work::Consolidate => Ok(crate::consolidate::consolidate(
+                &st.graph,
+                &space,
+                st.params.heuristic,
+                &live,
+            )),
+            Work::Reconnect => Ok(crate::repair::repair_reachability(
+                &st.graph,
+                &space,
+                st.params.ef_construction,
+                &live,
+            )),
+        }
+    }
+}

@@ -1,0 +1,385 @@
+//! The living index against a brute-force model: random insert / upsert / delete / compact /
+//! search sequences (proptest state machine), churn recall against a fresh build, concurrent
+//! readers and writers with invariant checks, determinism, and bad input that changes nothing.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use geodex_core::{AnyIndex, BuildParams, CoreError, Index, LiveIndex, Metric, SearchContext, SearchParams};
+use geodex_testkit::{clustered, naive_knn, recall_at_k, reference_distance, Rng};
+use proptest::prelude::*;
+
+const DIM: usize = 6;
+
+fn params(metric: Metric) -> BuildParams {
+    BuildParams {
+        metric,
+        m: 6,
+        ef_construction: 40,
+        threads: Some(1),
+        ..Default::default()
+    }
+}
+
+/// The model's exact k nearest keys and distances (f64, ties by smaller key).
+fn model_knn(model: &BTreeMap<u64, Vec<f32>>, q: &[f32], k: usize, metric: Metric) -> Vec<(u64, f64)> {
+    let mut all: Vec<(u64, f64)> = model
+        .iter()
+        .map(|(&key, v)| (key, reference_distance(metric, q, v)))
+        .collect();
+    all.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+    all.truncate(k);
+    all
+}
+
+#[derive(Clone, Debug)]
+enum Op {
+    Upsert(Vec<(u64, Vec<f32>)>),
+    Delete(Vec<u64>),
+    Compact,
+    Search(Vec<f32>, usize),
+}
+
+fn vector() -> impl Strategy<Value = Vec<f32>> {
+    prop::collection::vec(-4.0f32..4.0, DIM)
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        4 => prop::collection::vec((0u64..48, vector()), 1..12).prop_map(|rows| {
+            let mut seen = HashSet::new();
+            Op::Upsert(rows.into_iter().filter(|(k, _)| seen.insert(*k)).collect())
+        }),
+        2 => prop::collection::vec(0u64..56, 1..10).prop_map(Op::Delete),
+        1 => Just(Op::Compact),
+        3 => (vector(), 1usize..8).prop_map(|(q, k)| Op::Search(q, k)),
+    ]
+}
+
+/// Applies `op` to the index and the model, checking results and invariants.
+fn step(index: &LiveIndex<f32>, model: &mut BTreeMap<u64, Vec<f32>>, op: &Op, metric: Metric) {
+    match op {
+        Op::Upsert(rows) => {
+            let keys: Vec<u64> = rows.iter().map(|r| r.0).collect();
+            let data: Vec<f32> = rows.iter().flat_map(|r| r.1.clone()).collect();
+            let replaced = keys.iter().filter(|k| model.contains_key(k)).count();
+            let got = index.upsert(&keys, &data, &|_| {}).unwrap();
+            assert_eq!((got.inserted, got.replaced), (keys.len() - replaced, replaced));
+            model.extend(rows.iter().cloned());
+        }
+        Op::Delete(keys) => {
+            let unique: HashSet<u64> = keys.iter().copied().collect();
+            let present = unique.iter().filter(|k| model.contains_key(k)).count();
+            let got = index.delete(keys).unwrap();
+            assert_eq!(got.deleted, present);
+            assert_eq!(got.missing, keys.len() - present);
+            unique.iter().for_each(|k| {
+                model.remove(k);
+            });
+        }
+        Op::Compact => {
+            let before = index.node_count();
+            let removed = index.compact();
+            assert_eq!(index.node_count(), before - removed);
+            assert_eq!(index.node_count(), model.len());
+        }
+        Op::Search(q, k) => {
+            // ef above the node count: the beam explores every reachable node, so the answer
+            // must be exact when every live node is reachable.
+            let ef = index.node_count().max(*k) + 1;
+            let (hits, _) = index
+                .search(q, &SearchParams::new(*k, ef), &mut SearchContext::new())
+                .unwrap();
+            let want = model_knn(model, q, *k, metric);
+            assert_eq!(hits.len(), want.len());
+            for (h, (key, d)) in hits.iter().zip(&want) {
+                let got = reference_distance(metric, q, &model[&h.key.0]);
+                assert!(
+                    (got - d).abs() <= 1e-4 * (1.0 + d.abs()),
+                    "{} vs {key}: {got} vs {d}",
+                    h.key.0
+                );
+            }
+        }
+    }
+    assert_eq!(index.len(), model.len());
+    let report = index.check();
+    assert!(report.is_valid(), "{report:?}");
+    for (key, v) in model.iter() {
+        assert!(index.contains(*key));
+        if metric == Metric::L2 {
+            assert_eq!(&index.get(*key).unwrap(), v);
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_operations_match_a_brute_force_model(ops in prop::collection::vec(op(), 1..40), cosine in any::<bool>()) {
+        let metric = if cosine { Metric::Cosine } else { Metric::L2 };
+        let index = LiveIndex::<f32>::new(DIM, &params(metric)).unwrap();
+        let mut model = BTreeMap::new();
+        for op in &ops {
+            if cosine {
+                // Zero vectors have no direction; the model skips what the index rejects.
+                if let Op::Upsert(rows) = op {
+                    if rows.iter().any(|r| r.1.iter().all(|&x| x == 0.0)) {
+                        continue;
+                    }
+                }
+            }
+            step(&index, &mut model, op, metric);
+        }
+    }
+}
+
+#[test]
+fn bad_batches_are_rejected_whole_and_change_nothing() {
+    let index = LiveIndex::<f32>::new(2, &params(Metric::L2)).unwrap();
+    index.insert(&[1, 2], &[0.0, 0.0, 1.0, 1.0]).unwrap();
+    let before = index.snapshot().unwrap();
+    let unchanged = |index: &LiveIndex<f32>| {
+        assert_eq!(index.keys(), vec![1, 2]);
+        assert_eq!(index.node_count(), 2);
+        let after = index.snapshot().unwrap();
+        assert_eq!(after.info().entry_point, before.info().entry_point);
+        assert_eq!(after.info().levels, before.info().levels);
+    };
+    assert!(matches!(
+        index.upsert(&[7, 8, 7], &[0.0; 6], &|_| {}),
+        Err(CoreError::DuplicateKey { key: 7 })
+    ));
+    unchanged(&index);
+    assert!(matches!(
+        index.insert(&[3, 2], &[0.0; 4]),
+        Err(CoreError::KeyExists { key: 2 })
+    ));
+    unchanged(&index);
+    assert!(matches!(
+        index.upsert(&[3], &[0.0; 3], &|_| {}),
+        Err(CoreError::DimensionMismatch { .. })
+    ));
+    assert!(matches!(
+        index.upsert(&[3, 4], &[0.0, 0.0, f32::NAN, 0.0], &|_| {}),
+        Err(CoreError::NonFinite {
+            row: 1,
+            component: 0,
+            ..
+        })
+    ));
+    assert!(matches!(index.upsert(&[], &[], &|_| {}), Err(CoreError::Empty)));
+    unchanged(&index);
+    let gone = index.delete(&[99, 1]).unwrap();
+    assert_eq!((gone.deleted, gone.missing), (1, 1));
+    assert_eq!(index.keys(), vec![2]);
+    let (nan, _) = (
+        index.search(
+            &[f32::NAN, 0.0],
+            &SearchParams::new(1, 4),
+            &mut SearchContext::new(),
+        ),
+        (),
+    );
+    assert!(matches!(nan, Err(CoreError::NonFinite { .. })));
+}
+
+#[test]
+fn deleting_everything_then_inserting_starts_over() {
+    let index = LiveIndex::<f32>::new(2, &params(Metric::L2)).unwrap();
+    index.insert(&[1, 2, 3], &[0.0, 0.0, 1.0, 1.0, 2.0, 2.0]).unwrap();
+    index.delete(&[1, 2, 3]).unwrap();
+    let mut ctx = SearchContext::new();
+    assert!(index
+        .search(&[0.0, 0.0], &SearchParams::new(3, 8), &mut ctx)
+        .unwrap()
+        .0
+        .is_empty());
+    // A snapshot of an index whose every node is deleted still saves and opens.
+    let dir = tempfile::tempdir().unwrap();
+    index
+        .snapshot()
+        .unwrap()
+        .save(&dir.path().join("empty.gdx"))
+        .unwrap();
+    index.insert(&[4, 5], &[5.0, 5.0, 6.0, 6.0]).unwrap();
+    let (hits, _) = index
+        .search(&[5.1, 5.1], &SearchParams::new(3, 8), &mut ctx)
+        .unwrap();
+    assert_eq!(hits.iter().map(|h| h.key.0).collect::<Vec<_>>(), vec![4, 5]);
+    assert!(index.check().is_valid());
+    assert_eq!(index.compact(), 3);
+    assert!(index.check().is_valid());
+}
+
+/// Recall@10 of `search` over the queries against `truth` (keys).
+fn recall(search: impl FnMut(&[f32]) -> Vec<u32>, queries: &[f32], dim: usize, truth: &[Vec<u32>]) -> f64 {
+    let found: Vec<Vec<u32>> = queries.chunks_exact(dim).map(search).collect();
+    recall_at_k(&found, truth, 10)
+}
+
+#[test]
+fn churn_keeps_recall_close_to_a_fresh_build_and_every_node_reachable() {
+    let (n, dim) = (4000, 16);
+    let data = clustered(n + 100, dim, 20, 0.5, 5);
+    let (base, queries) = data.split_at(n * dim);
+    let p = BuildParams {
+        m: 12,
+        ef_construction: 100,
+        threads: Some(2),
+        ..Default::default()
+    };
+    let truth = naive_knn(base, queries, dim, 10, Metric::L2);
+    let fresh = Index::build(base.to_vec(), dim, &p, &|_| {}).unwrap();
+    let live = LiveIndex::from_index(fresh.clone()).unwrap();
+    live.set_threads(Some(2)).unwrap();
+    let mut rng = Rng::new(3);
+    let gone: Vec<u64> = (0..n as u64).filter(|_| rng.uniform() < 0.5).collect();
+    let deleted = live.delete(&gone).unwrap();
+    assert_eq!(deleted.deleted, gone.len());
+    let report = live.check();
+    assert!(report.is_valid(), "after delete: {report:?}");
+    let rows: Vec<f32> = gone
+        .iter()
+        .flat_map(|&k| base[k as usize * dim..][..dim].to_vec())
+        .collect();
+    live.insert(&gone, &rows).unwrap();
+    let report = live.check();
+    assert!(report.is_valid(), "after reinsert: {report:?}");
+    assert_eq!(live.len(), n);
+    let ef = 32;
+    let mut ctx = SearchContext::new();
+    let mut ctx2 = SearchContext::new();
+    let sp = SearchParams::new(10, ef);
+    let keys = |hits: Vec<geodex_core::Hit>| hits.iter().map(|h| h.key.0 as u32).collect();
+    let r_fresh = recall(
+        |q| keys(fresh.search(q, &sp, &mut ctx).unwrap().0),
+        queries,
+        dim,
+        &truth,
+    );
+    let r_live = recall(
+        |q| keys(live.search(q, &sp, &mut ctx2).unwrap().0),
+        queries,
+        dim,
+        &truth,
+    );
+    assert!(r_fresh > 0.9, "fresh {r_fresh}");
+    assert!(r_live >= r_fresh - 0.02, "churned {r_live} vs fresh {r_fresh}");
+    // Compacted, saved and opened: the same answers.
+    assert_eq!(live.compact(), gone.len());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("churned.gdx");
+    live.snapshot().unwrap().save(&path).unwrap();
+    let AnyIndex::F32(opened) = AnyIndex::open(&path, true).unwrap() else {
+        unreachable!()
+    };
+    for q in queries.chunks_exact(dim).take(20) {
+        assert_eq!(
+            opened.search(q, &sp, &mut ctx).unwrap().0,
+            live.search(q, &sp, &mut ctx2).unwrap().0
+        );
+    }
+}
+
+#[test]
+fn one_thread_and_one_seed_give_the_same_index() {
+    let data = clustered(600, 8, 6, 0.5, 9);
+    let run = || {
+        let index = LiveIndex::<f32>::new(8, &params(Metric::L2)).unwrap();
+        index
+            .insert(&(0..300).collect::<Vec<_>>(), &data[..300 * 8])
+            .unwrap();
+        index.delete(&(0..300).step_by(3).collect::<Vec<_>>()).unwrap();
+        index
+            .upsert(&(200..600).collect::<Vec<_>>(), &data[200 * 8..], &|_| {})
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.gdx");
+        index.snapshot().unwrap().save(&path).unwrap();
+        std::fs::read(path).unwrap()
+    };
+    assert_eq!(run(), run());
+}
+
+#[test]
+fn searches_run_while_writers_insert_and_delete() {
+    let dim = 8;
+    let data = clustered(3000, dim, 10, 0.5, 4);
+    let index = Arc::new(
+        LiveIndex::<f32>::new(
+            dim,
+            &BuildParams {
+                threads: Some(2),
+                ..params(Metric::L2)
+            },
+        )
+        .unwrap(),
+    );
+    index
+        .insert(&(0..500).collect::<Vec<_>>(), &data[..500 * dim])
+        .unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let readers: Vec<_> = (0..2)
+        .map(|t| {
+            let (index, stop, data) = (index.clone(), stop.clone(), data.clone());
+            std::thread::spawn(move || {
+                let mut ctx = SearchContext::new();
+                let mut searches = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    let q = &data[(searches * 7 + t) % 3000 * dim..][..dim];
+                    let (hits, _) = index.search(q, &SearchParams::new(10, 32), &mut ctx).unwrap();
+                    let keys: HashSet<u64> = hits.iter().map(|h| h.key.0).collect();
+                    assert_eq!(keys.len(), hits.len(), "a key returned twice");
+                    assert!(hits.windows(2).all(|w| w[0].distance <= w[1].distance));
+                    searches += 1;
+                }
+                searches
+            })
+        })
+        .collect();
+    let writers: Vec<_> = (0..2u64)
+        .map(|w| {
+            let (index, data) = (index.clone(), data.clone());
+            std::thread::spawn(move || {
+                let mut rng = Rng::new(w);
+                for round in 0..30u64 {
+                    let keys: Vec<u64> = (0..40)
+                        .map(|_| rng.below(3000) as u64)
+                        .collect::<HashSet<_>>()
+                        .into_iter()
+                        .collect();
+                    let rows: Vec<f32> = keys
+                        .iter()
+                        .flat_map(|&k| data[k as usize * dim..][..dim].to_vec())
+                        .collect();
+                    index.upsert(&keys, &rows, &|_| {}).unwrap();
+                    let gone: Vec<u64> = (0..15).map(|_| rng.below(3000) as u64).collect();
+                    index.delete(&gone).unwrap();
+                    if round % 10 == 9 {
+                        index.compact();
+                    }
+                }
+            })
+        })
+        .collect();
+    writers.into_iter().for_each(|w| w.join().unwrap());
+    stop.store(true, Ordering::Relaxed);
+    let searches: usize = readers.into_iter().map(|r| r.join().unwrap()).sum();
+    assert!(searches > 0);
+    let report = index.check();
+    assert!(report.is_valid(), "{report:?}");
+    // Every stored vector is the data row of its key (no torn or misplaced writes).
+    for key in index.keys() {
+        assert_eq!(index.get(key).unwrap(), &data[key as usize * dim..][..dim]);
+    }
+}
+
+#[test]
+fn live_index_is_send_and_sync() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<LiveIndex<f32>>();
+    assert_send_sync::<LiveIndex<u8>>();
+}
