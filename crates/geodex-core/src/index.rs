@@ -433,10 +433,14 @@ impl<T: Component> Index<T> {
         let stored = self.keys.as_slice();
         let mut set = NodeSet::new(self.len());
         let positional = stored.iter().enumerate().all(|(i, &k)| k == i as u64);
+        // Keys are unique among live nodes only (a replaced key's old node keeps it).
         let by_key: std::collections::HashMap<u64, u32> = if positional {
             Default::default()
         } else {
-            stored.iter().enumerate().map(|(i, &k)| (k, i as u32)).collect()
+            (0..stored.len() as u32)
+                .filter(|&u| self.is_live(u))
+                .map(|u| (stored[u as usize], u))
+                .collect()
         };
         let mut unknown = 0;
         for &key in keys {

@@ -70,7 +70,7 @@ pub use geodex_quant::projection::ProjectionKind;
 pub use graph::{check_graph, check_live_graph, GraphReport, GraphView};
 pub use ids::{Key, NodeId};
 pub use index::{AnyIndex, Hit, Index, IndexInfo};
-pub use live::{Deleted, LiveIndex, LiveReport, Upserted};
+pub use live::{Deleted, LiveIndex, LiveReport, Upserted, SWEEP_EVERY};
 pub use neighbor::Neighbor;
 pub use params::{BuildParams, Heuristic, SearchParams};
 pub use quantized::TRAIN_SAMPLE;

@@ -320,11 +320,6 @@ impl<T: Component> Wal<T> {
         self.pending.clear();
         self.cut(HEADER_BYTES as u64)
     }
-
-    /// The sequence number the next record gets.
-    pub fn next_lsn(&self) -> u64 {
-        self.next_lsn
-    }
 }
 
 fn write_at_end(file: &mut File, bytes: &[u8]) -> std::io::Result<()> {

@@ -5,9 +5,9 @@ use std::path::PathBuf;
 
 use geodex_core::{Component, DurableIndex};
 
-use super::durable::{about, acknowledge, Change};
+use super::durable::{acknowledge, Change};
 use crate::data::QueryElement;
-use crate::failure::Failure;
+use crate::failure::{in_file, Failure};
 
 /// Arguments of `geodex delete`.
 #[derive(clap::Args, Debug)]
@@ -58,7 +58,7 @@ impl Change for Delete<'_> {
         let a = self.args;
         let (mut deleted, mut missing, mut repaired) = (0, 0, 0);
         for (i, chunk) in self.keys.chunks(a.batch).enumerate() {
-            let (done, _) = db.delete(chunk).map_err(about(&a.keys))?;
+            let (done, _) = db.delete(chunk).map_err(in_file(&a.keys))?;
             acknowledge(i * a.batch + chunk.len());
             deleted += done.deleted;
             missing += done.missing;

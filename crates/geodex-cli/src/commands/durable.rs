@@ -6,7 +6,7 @@ use std::path::Path;
 use geodex_core::{AnyIndex, Component, DurableIndex};
 
 use crate::data::QueryElement;
-use crate::failure::{in_file, Failure};
+use crate::failure::Failure;
 
 /// A change to an index, run on the typed index (a trait because closures cannot be generic).
 pub trait Change {
@@ -55,9 +55,4 @@ fn run_typed<T: QueryElement + Component>(
 /// Prints `durable N` (DESIGN.md §5): the first `n` records of this run are on disk.
 pub fn acknowledge(n: usize) {
     println!("durable {n}");
-}
-
-/// A core error about the rows of `path`, named after it.
-pub fn about(path: &Path) -> impl Fn(geodex_core::CoreError) -> Failure + '_ {
-    in_file(path)
 }

@@ -7,9 +7,9 @@ use std::time::Instant;
 use geodex_core::{Component, DurableIndex};
 use geodex_io::Role;
 
-use super::durable::{about, acknowledge, Change};
+use super::durable::{acknowledge, Change};
 use crate::data::QueryElement;
-use crate::failure::Failure;
+use crate::failure::{in_file, Failure};
 
 /// Arguments of `geodex insert`.
 #[derive(clap::Args, Debug)]
@@ -89,7 +89,7 @@ impl Change for Insert<'_> {
         });
         // The whole input is checked before the first batch is logged: a bad row anywhere
         // changes nothing.
-        live.validate(&keys, data.as_slice()).map_err(about(&a.data))?;
+        live.validate(&keys, data.as_slice()).map_err(in_file(&a.data))?;
         let bar = crate::progress::bar(keys.len() as u64, "inserting", a.quiet);
         let start = Instant::now();
         let (mut inserted, mut replaced) = (0, 0);
@@ -98,7 +98,7 @@ impl Change for Insert<'_> {
             let first = i * a.batch;
             let rows = &data.as_slice()[first * dim..(first + chunk.len()) * dim];
             let tick = |done: usize| bar.set_position((first + done) as u64);
-            let (done, _) = db.upsert(chunk, rows, &tick).map_err(about(&a.data))?;
+            let (done, _) = db.upsert(chunk, rows, &tick).map_err(in_file(&a.data))?;
             acknowledge(first + chunk.len());
             inserted += done.inserted;
             replaced += done.replaced;

@@ -51,12 +51,6 @@ impl BuilderGraph {
         id
     }
 
-    /// Drops every node from `n` on (their links included; links *to* them must already be gone).
-    pub fn truncate(&mut self, n: usize) {
-        self.levels.truncate(n);
-        self.lists.truncate(n);
-    }
-
     fn empty_lists(level: u8, m: usize, m0: usize) -> Box<[RwLock<Vec<u32>>]> {
         (0..=level as usize)
             .map(|lvl| RwLock::new(Vec::with_capacity(if lvl == 0 { m0 } else { m } + 1)))
