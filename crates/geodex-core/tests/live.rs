@@ -404,7 +404,10 @@ fn single_row_inserts_are_found_and_snapshots_have_no_unreachable_node() {
         let (hits, _) = live.search(row, &SearchParams::new(1, 64), &mut ctx).unwrap();
         found_self += usize::from(hits[0].key.0 == key);
     }
-    assert!(found_self >= 297, "a fresh row is its own nearest neighbour: {found_self} of 300");
+    assert!(
+        found_self >= 297,
+        "a fresh row is its own nearest neighbour: {found_self} of 300"
+    );
     // Fewer rows than 1/SWEEP_EVERY of the nodes may skip the sweep; a snapshot never does.
     let snapshot = live.snapshot().unwrap();
     let report = snapshot.check();
