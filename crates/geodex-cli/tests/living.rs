@@ -270,6 +270,10 @@ fn bad_changes_are_refused_and_change_nothing() {
     };
     let (db, _) = geodex_core::DurableIndex::open(ix, &idx, true).unwrap();
     db.delete(&[1, 2]).unwrap();
+    // While this process holds the index for changes, another writer is refused.
+    let (code, msg) = fails(&["delete", "--index", &p("i.gdx"), "--keys", &p("del.txt")]);
+    assert_eq!(code, 1);
+    assert!(msg.contains("another process is changing this index"), "{msg}");
     drop(db);
     let index_bytes = std::fs::read(&idx).unwrap();
     let mut log = std::fs::read(p("i.gdx.wal")).unwrap();

@@ -58,6 +58,17 @@ impl<T: bytemuck::Pod> Buf<T> {
         }
     }
 
+    /// The elements as an owned, growable vector (a file section is copied once).
+    pub(crate) fn to_mut(&mut self) -> &mut Vec<T> {
+        if let Buf::File { .. } = self {
+            *self = Buf::Owned(self.as_slice().to_vec());
+        }
+        match self {
+            Buf::Owned(v) => v,
+            Buf::File { .. } => unreachable!("converted above"),
+        }
+    }
+
     pub(crate) fn is_mapped(&self) -> bool {
         matches!(self, Buf::File { backing, .. } if matches!(**backing, Backing::Mapped(_)))
     }

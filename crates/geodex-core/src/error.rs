@@ -84,6 +84,12 @@ pub enum CoreError {
         /// What failed.
         reason: String,
     },
+    /// Another process has the index open for changes (it holds the lock on its log).
+    #[error("{path}: another process is changing this index (its write-ahead log is locked)")]
+    Locked {
+        /// The log file.
+        path: String,
+    },
     /// Reading or writing a file failed.
     #[error("{path}: {source}")]
     Io {
@@ -118,7 +124,10 @@ impl CoreError {
     pub fn is_bad_input(&self) -> bool {
         !matches!(
             self,
-            CoreError::Io { .. } | CoreError::InvalidIndex { .. } | CoreError::InvalidWal { .. }
+            CoreError::Io { .. }
+                | CoreError::InvalidIndex { .. }
+                | CoreError::InvalidWal { .. }
+                | CoreError::Locked { .. }
         )
     }
 }

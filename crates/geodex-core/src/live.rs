@@ -26,6 +26,7 @@ use crate::buf::Buf;
 use crate::graph::{check_live_graph, BuilderGraph, FrozenGraph, GraphReport, GraphView};
 use crate::index::{is_live, Stored};
 use crate::levels::draw_level;
+use crate::quantized::Quantized;
 use crate::search::Space;
 use crate::validate::check_and_prepare;
 use crate::{
@@ -92,6 +93,9 @@ struct State<T> {
     /// Row-major, `dim` components per node, deleted nodes included.
     vectors: Vec<T>,
     graph: BuilderGraph,
+    /// Codes the search walks on, for an index built with a quantiser: the trained codec is
+    /// kept and new rows are encoded with it (it is not retrained as data drift).
+    quant: Option<Quantized>,
     keys: Vec<u64>,
     /// One bit per node; set = hidden (deleted, or inserted by a batch not yet visible).
     tombstones: Vec<u64>,
@@ -157,15 +161,21 @@ impl<T> State<T> {
             keys: &self.keys,
             tombstones: &self.tombstones,
             has_tombstones: self.hidden > 0,
-            quant: None,
+            quant: self.quant.as_ref(),
         }
     }
 }
 
 impl<T: Component> LiveIndex<T> {
-    /// An empty index of `dim`-component vectors (quantisation is not supported yet).
+    /// An empty index of `dim`-component vectors. A quantiser needs data to train on: build an
+    /// [`Index`] with `params.quant` and take it over with [`LiveIndex::from_index`] instead.
     pub fn new(dim: usize, params: &BuildParams) -> Result<Self, CoreError> {
         params.validate()?;
+        if params.quant.is_some() {
+            return Err(CoreError::InvalidParameter(
+                "an empty index cannot train a quantiser: build one from data, then change it".into(),
+            ));
+        }
         if dim == 0 {
             return Err(CoreError::InvalidParameter("dimension must be ≥ 1".into()));
         }
@@ -177,6 +187,7 @@ impl<T: Component> LiveIndex<T> {
             params: params.clone(),
             vectors: Vec::new(),
             graph: BuilderGraph::new(Vec::new(), params.m, params.m0()),
+            quant: None,
             keys: Vec::new(),
             tombstones: Vec::new(),
             hidden: 0,
@@ -191,11 +202,6 @@ impl<T: Component> LiveIndex<T> {
     /// parameters, seed and neighbour-selection options carry over; insertions use all cores
     /// unless [`LiveIndex::set_threads`] says otherwise.
     pub fn from_index(index: Index<T>) -> Result<Self, CoreError> {
-        if index.quant.is_some() {
-            return Err(CoreError::InvalidParameter(
-                "a quantised index cannot be changed in place yet: rebuild it with the new data".into(),
-            ));
-        }
         let heuristic = &index.metadata["heuristic"];
         let params = BuildParams {
             metric: index.metric,
@@ -225,6 +231,7 @@ impl<T: Component> LiveIndex<T> {
             isa: index.isa,
             hidden: tombstones.iter().map(|w| w.count_ones() as usize).sum(),
             graph: BuilderGraph::thaw(&index.graph.view()),
+            quant: index.quant,
             vectors: index.vectors.as_slice().to_vec(),
             keys,
             tombstones,
@@ -497,6 +504,15 @@ impl<T: Component> LiveIndex<T> {
             .flat_map(|&u| st.vectors[u as usize * dim..][..dim].to_vec())
             .collect();
         st.keys = kept.iter().map(|&u| st.keys[u as usize]).collect();
+        if let Some(q) = &mut st.quant {
+            let bytes = q.codec.code_bytes();
+            let codes = q.codes.as_slice();
+            let kept_codes = kept
+                .iter()
+                .flat_map(|&u| codes[u as usize * bytes..][..bytes].to_vec())
+                .collect();
+            q.codes = Buf::Owned(kept_codes);
+        }
         st.by_key = st.keys.iter().enumerate().map(|(i, &k)| (k, i as u32)).collect();
         st.tombstones = vec![0; kept.len().div_ceil(64)];
         st.hidden = 0;
@@ -528,7 +544,7 @@ impl<T: Component> LiveIndex<T> {
             seed: st.params.seed,
             vectors: Buf::Owned(st.vectors.clone()),
             graph: FrozenGraph::freeze(&st.graph),
-            quant: None,
+            quant: st.quant.clone(),
             keys: Buf::Owned(st.keys.clone()),
             tombstones: Buf::Owned(st.tombstones.clone()),
             has_tombstones: st.hidden > 0,
@@ -596,8 +612,12 @@ impl<T: Component> LiveIndex<T> {
     }
 }
 
-/// Appends the batch as hidden nodes with their drawn levels.
+/// Appends the batch as hidden nodes with their drawn levels (and codes).
 fn append_hidden<T: Component>(st: &mut State<T>, keys: &[u64], data: Vec<T>) {
+    if let Some(q) = &mut st.quant {
+        let rows: Vec<f32> = data.iter().map(|x| x.to_f32()).collect();
+        q.codes.to_mut().extend(q.codec.encode_all(&rows));
+    }
     st.vectors.extend(data);
     for &key in keys {
         let node = st.keys.len() as u32;

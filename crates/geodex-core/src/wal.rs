@@ -235,9 +235,11 @@ impl<T: Component> Wal<T> {
 
     /// Opens (or creates) the log for appending after reading it: a torn tail is cut off so new
     /// records follow the valid prefix directly. With `sync` false, commits skip the fsync
-    /// (faster, and durable only against a process crash, not power loss).
+    /// (faster, and durable only against a process crash, not power loss). The log stays
+    /// exclusively locked (`flock`, on Unix) while this value lives: a second writer, in this
+    /// process or another, gets [`CoreError::Locked`]. The lock is taken before the log is
+    /// read, so what is replayed is what the previous writer left.
     pub fn open(path: &Path, dim: usize, after: u64, sync: bool) -> Result<(Self, Replay<T>), CoreError> {
-        let replay = Self::read(path, dim, after)?;
         let file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -245,6 +247,8 @@ impl<T: Component> Wal<T> {
             .truncate(false)
             .open(path)
             .map_err(|e| io_err(path, e))?;
+        lock_exclusive(&file, path)?;
+        let replay = Self::read(path, dim, after)?;
         let mut wal = Wal {
             file,
             path: path.to_path_buf(),
@@ -320,6 +324,26 @@ impl<T: Component> Wal<T> {
         self.pending.clear();
         self.cut(HEADER_BYTES as u64)
     }
+}
+
+/// Takes the exclusive advisory lock on the log without waiting; released when `file` closes
+/// (also when the process dies, so a crash never leaves a stale lock).
+#[cfg(unix)]
+fn lock_exclusive(file: &File, path: &Path) -> Result<(), CoreError> {
+    use rustix::fs::{flock, FlockOperation};
+    match flock(file, FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => Ok(()),
+        Err(e) if e == rustix::io::Errno::WOULDBLOCK => Err(CoreError::Locked {
+            path: path.display().to_string(),
+        }),
+        Err(e) => Err(io_err(path, e.into())),
+    }
+}
+
+/// No lock off Unix: one writer per index is the caller's to ensure.
+#[cfg(not(unix))]
+fn lock_exclusive(_file: &File, _path: &Path) -> Result<(), CoreError> {
+    Ok(())
 }
 
 fn write_at_end(file: &mut File, bytes: &[u8]) -> std::io::Result<()> {

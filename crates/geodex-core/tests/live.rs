@@ -414,3 +414,63 @@ fn single_row_inserts_are_found_and_snapshots_have_no_unreachable_node() {
     assert!(report.is_valid(), "{report:?}");
     assert!(live.check().is_valid());
 }
+
+#[test]
+fn a_quantised_index_encodes_what_it_gains_and_keeps_codes_aligned() {
+    let dim = 16;
+    let data = clustered(2600, dim, 10, 0.5, 12);
+    let p = BuildParams {
+        m: 8,
+        ef_construction: 64,
+        threads: Some(2),
+        quant: Some(geodex_core::CodecSpec::Sq8),
+        ..Default::default()
+    };
+    let index = Index::build(data[..2000 * dim].to_vec(), dim, &p, &|_| {}).unwrap();
+    let live = LiveIndex::from_index(index).unwrap();
+    live.upsert(&(1800..2600).collect::<Vec<_>>(), &data[1800 * dim..], &|_| {})
+        .unwrap();
+    live.delete(&(0..2600).step_by(5).collect::<Vec<_>>()).unwrap();
+    // Every stored code is the codec's encoding of that node's stored vector.
+    let codes_match = |ix: &Index<f32>| {
+        let codec = ix.quantizer().expect("still quantised");
+        (0..ix.len() as u32).all(|u| {
+            let node = geodex_core::NodeId(u);
+            ix.code(node).unwrap() == codec.encode_all(ix.vector(node))
+        })
+    };
+    assert!(codes_match(&live.snapshot().unwrap()));
+    live.compact();
+    let compacted = live.snapshot().unwrap();
+    assert!(codes_match(&compacted));
+    // Search on codes with re-ranking against brute force over the live rows.
+    let keys = live.keys();
+    let rows: Vec<f32> = keys
+        .iter()
+        .flat_map(|&k| data[k as usize * dim..][..dim].to_vec())
+        .collect();
+    let queries = clustered(40, dim, 10, 0.5, 13);
+    let truth: Vec<Vec<u32>> = naive_knn(&rows, &queries, dim, 10, Metric::L2)
+        .into_iter()
+        .map(|r| r.into_iter().map(|i| keys[i as usize] as u32).collect())
+        .collect();
+    let sp = SearchParams {
+        rerank: 40,
+        ..SearchParams::new(10, 64)
+    };
+    let mut ctx = SearchContext::new();
+    let r = recall(
+        |q| {
+            live.search(q, &sp, &mut ctx)
+                .unwrap()
+                .0
+                .iter()
+                .map(|h| h.key.0 as u32)
+                .collect()
+        },
+        &queries,
+        dim,
+        &truth,
+    );
+    assert!(r >= 0.95, "recall {r}");
+}

@@ -203,3 +203,21 @@ fn a_durable_index_recovers_its_acknowledged_writes_once() {
     assert_eq!(reopened.len(), want.len());
     assert_eq!(keys_of(&reopened), want);
 }
+
+#[test]
+fn one_writer_at_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("x.gdx.wal");
+    let (mut first, _) = Wal::<f32>::open(&path, DIM, 0, true).unwrap();
+    assert!(matches!(
+        Wal::<f32>::open(&path, DIM, 0, true),
+        Err(CoreError::Locked { .. })
+    ));
+    // Readers are not blocked, and see what the writer committed.
+    first.append(&WalRecord::Delete { key: 1 });
+    first.commit().unwrap();
+    assert_eq!(Wal::<f32>::read(&path, DIM, 0).unwrap().records.len(), 1);
+    drop(first);
+    let (_, replay) = Wal::<f32>::open(&path, DIM, 0, true).unwrap();
+    assert_eq!(replay.records.len(), 1);
+}
