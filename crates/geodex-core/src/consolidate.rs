@@ -48,10 +48,10 @@ fn repair_list<T, D: Distance<T>>(
     level: usize,
     scratch: &mut SelectScratch,
 ) -> bool {
-    let old: Vec<u32> = g.links(u, level).to_vec();
-    if old.iter().all(|&x| live(x)) {
+    if g.links(u, level).iter().all(|&x| live(x)) {
         return false;
     }
+    let old: Vec<u32> = g.links(u, level).to_vec();
     let mut ids: Vec<u32> = Vec::with_capacity(old.len() * 2);
     for &x in &old {
         if live(x) {

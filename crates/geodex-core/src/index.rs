@@ -289,7 +289,7 @@ impl<T: Component> Index<T> {
         ctx: &mut SearchContext,
         out: &mut Vec<crate::Hit>,
     ) -> Result<SearchStats, CoreError> {
-        self.search_graph_into(&self.graph.view(), query, params, ctx, out)
+        self.stored().search(&self.graph.view(), query, params, ctx, out)
     }
 
     /// Searches this index's vectors over another graph on the same nodes: for experiments on
@@ -310,19 +310,8 @@ impl<T: Component> Index<T> {
             )));
         }
         let mut out = Vec::with_capacity(params.k);
-        let stats = self.search_graph_into(graph, query, params, ctx, &mut out)?;
+        let stats = self.stored().search(graph, query, params, ctx, &mut out)?;
         Ok((out, stats))
-    }
-
-    fn search_graph_into<G: GraphView>(
-        &self,
-        graph: &G,
-        query: &[T],
-        params: &SearchParams<'_>,
-        ctx: &mut SearchContext,
-        out: &mut Vec<crate::Hit>,
-    ) -> Result<SearchStats, CoreError> {
-        self.stored().search(graph, query, params, ctx, out)
     }
 
     /// The arrays a search reads, borrowed.
