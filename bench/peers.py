@@ -43,7 +43,7 @@ def read_vecs(path):
 
 
 def recall_at_k(ids, truth, k):
-    """|returned ∩ true top-k| / k averaged over queries (DESIGN.md §5)."""
+    """|returned ∩ true top-k| / k averaged over queries (ARCHITECTURE.md §5)."""
     return float(np.mean([len(set(r[:k].tolist()) & set(t[:k].tolist())) / k for r, t in zip(ids, truth)]))
 
 

@@ -8,5 +8,5 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     file.write_all(data).expect("write");
     let _ = geodex_io::read_vectors(file.path(), geodex_io::Role::Base);
     let _ = geodex_io::read_vectors(file.path(), geodex_io::Role::Queries);
-    let _ = geodex_io::read_neighbors(file.path());
+    let _ = geodex_io::read_ids(file.path());
 });

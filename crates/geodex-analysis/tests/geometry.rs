@@ -73,7 +73,32 @@ fn squared_distance_cv_of_gaussian_data_is_sqrt_2_over_d() {
         "MLE {}",
         r.intrinsic_dim_mle
     );
-    assert!(r.relative_contrast > 1.0);
+    // Relative contrast against brute force in f64 over every point: mean distance to all
+    // others over the nearest one's, averaged (the report samples points and partners).
+    let row = |i: usize| &data[i * dim..(i + 1) * dim];
+    let exact: f64 = (0..n)
+        .map(|i| {
+            let d: Vec<f64> = (0..n)
+                .filter(|&j| j != i)
+                .map(|j| {
+                    let s: f64 = row(i)
+                        .iter()
+                        .zip(row(j))
+                        .map(|(a, b)| (*a as f64 - *b as f64).powi(2))
+                        .sum();
+                    s.sqrt()
+                })
+                .collect();
+            let nearest = d.iter().copied().fold(f64::INFINITY, f64::min);
+            d.iter().sum::<f64>() / d.len() as f64 / nearest
+        })
+        .sum::<f64>()
+        / n as f64;
+    assert!(
+        (r.relative_contrast - exact).abs() < 0.02 * exact,
+        "relative contrast {} vs brute force {exact}",
+        r.relative_contrast
+    );
 }
 
 /// Data with two parts of different intrinsic dimension (a 2-d sheet and a 9-d cube in one

@@ -76,8 +76,8 @@ pub fn open_index(path: &Path) -> Result<AnyIndex, Failure> {
 }
 
 /// Reads ground truth and checks it covers `queries` rows and at least `k` neighbours.
-pub fn read_groundtruth(path: &Path, queries: usize, k: usize) -> Result<Vec<Vec<u32>>, Failure> {
-    let gt = geodex_io::read_neighbors(path)?;
+pub fn read_groundtruth(path: &Path, queries: usize, k: usize) -> Result<Vec<Vec<u64>>, Failure> {
+    let gt = geodex_io::read_ids(path)?;
     if gt.rows() != queries {
         return Err(Failure::input(format!(
             "{}: {} rows of ground truth for {queries} queries",
@@ -92,24 +92,39 @@ pub fn read_groundtruth(path: &Path, queries: usize, k: usize) -> Result<Vec<Vec
             gt.dim()
         )));
     }
-    Ok(gt
-        .iter()
-        .map(|r| r.iter().take(k).map(|&id| id as u32).collect())
-        .collect())
+    Ok(gt.iter().map(|r| r[..k].to_vec()).collect())
+}
+
+/// Queries converted to the index's element type and checked against its dimension.
+pub fn queries_for<T: QueryElement>(
+    index_dim: usize,
+    q: AnyVectors,
+    path: &Path,
+) -> Result<Matrix<T>, Failure> {
+    if q.dim() != index_dim {
+        let e = geodex_core::CoreError::DimensionMismatch {
+            row: 0,
+            expected: index_dim,
+            found: q.dim(),
+        };
+        return Err(Failure::from(e).context(path.display()));
+    }
+    queries_as(q, path)
 }
 
 /// Runs `$body` with `$ix` bound to the typed index and `$q` to the queries converted to its
-/// element type (a macro because closures cannot be generic).
+/// element type and checked against its dimension (a macro because closures cannot be
+/// generic).
 #[macro_export]
 macro_rules! with_typed {
     ($any:expr, $queries:expr, $path:expr, |$ix:ident, $q:ident| $body:expr) => {
         match $any {
             geodex_core::AnyIndex::F32($ix) => {
-                let $q = $crate::data::queries_as::<f32>($queries, $path)?;
+                let $q = $crate::data::queries_for::<f32>($ix.dim(), $queries, $path)?;
                 $body
             }
             geodex_core::AnyIndex::U8($ix) => {
-                let $q = $crate::data::queries_as::<u8>($queries, $path)?;
+                let $q = $crate::data::queries_for::<u8>($ix.dim(), $queries, $path)?;
                 $body
             }
         }
@@ -117,7 +132,8 @@ macro_rules! with_typed {
 }
 
 /// Reads a list of keys: `.txt` with one unsigned integer per line (blank lines skipped), or
-/// any integer matrix file (.ivecs, .npy, `neighbors` of an .hdf5), flattened row by row.
+/// any integer matrix file (.ivecs, int32/int64/uint64 .npy, `neighbors` of an .hdf5), flattened
+/// row by row. The "no neighbour" id (−1, or 2⁶⁴ − 1) is not a key.
 pub fn read_keys(path: &Path) -> Result<Vec<u64>, Failure> {
     let at = |m: String| Failure::input(m).context(path.display());
     if path.extension().is_some_and(|e| e == "txt") {
@@ -138,11 +154,15 @@ pub fn read_keys(path: &Path) -> Result<Vec<u64>, Failure> {
             })
             .collect();
     }
-    let ids = geodex_io::read_neighbors(path)?;
-    ids.as_slice()
-        .iter()
-        .map(|&k| u64::try_from(k).map_err(|_| at(format!("negative key {k}"))))
-        .collect()
+    let ids = geodex_io::read_ids(path)?;
+    match ids.as_slice().iter().position(|&k| k == geodex_io::NO_ID) {
+        Some(pos) => Err(at(format!(
+            "row {}: {}",
+            pos / ids.dim(),
+            geodex_core::CoreError::ReservedKey
+        ))),
+        None => Ok(ids.into_vec()),
+    }
 }
 
 /// The rows `rows` of `m` (each < m.rows()), in that order.

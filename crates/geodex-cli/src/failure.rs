@@ -1,5 +1,6 @@
-//! Errors at the edge: one line on stderr, exit code 1 (runtime failure) or 2 (bad usage or
-//! bad input), never a panic message or a backtrace (DESIGN.md §5).
+//! Errors at the edge: one line on stderr, exit code 1 (runtime failure), 2 (bad usage or bad
+//! input) or 130 (interrupted by Ctrl-C), never a panic message or a backtrace
+//! (ARCHITECTURE.md §5).
 
 use std::process::ExitCode;
 
@@ -11,6 +12,7 @@ use geodex_io::IoError;
 pub struct Failure {
     message: String,
     bad_input: bool,
+    interrupted: bool,
 }
 
 impl Failure {
@@ -19,6 +21,7 @@ impl Failure {
         Failure {
             message: message.into(),
             bad_input: true,
+            interrupted: false,
         }
     }
 
@@ -27,7 +30,22 @@ impl Failure {
         Failure {
             message: message.into(),
             bad_input: false,
+            interrupted: false,
         }
+    }
+
+    /// Stopped by Ctrl-C: exit code 130 (128 + SIGINT, as shells report it).
+    pub fn interrupted(message: impl Into<String>) -> Self {
+        Failure {
+            message: message.into(),
+            bad_input: false,
+            interrupted: true,
+        }
+    }
+
+    /// Whether Ctrl-C stopped the command.
+    pub fn is_interrupted(&self) -> bool {
+        self.interrupted
     }
 
     /// Prefixes the message with where it happened (a file, a flag).
@@ -39,7 +57,11 @@ impl Failure {
     /// Prints `error: …` on one line and returns the exit code.
     pub fn report(self) -> ExitCode {
         eprintln!("error: {}", one_line(&self.message));
-        ExitCode::from(if self.bad_input { 2 } else { 1 })
+        ExitCode::from(match (self.interrupted, self.bad_input) {
+            (true, _) => 130,
+            (false, true) => 2,
+            (false, false) => 1,
+        })
     }
 }
 
@@ -51,6 +73,7 @@ impl From<CoreError> for Failure {
     fn from(e: CoreError) -> Self {
         Failure {
             bad_input: e.is_bad_input(),
+            interrupted: matches!(e, CoreError::Cancelled),
             message: e.to_string(),
         }
     }
@@ -60,6 +83,7 @@ impl From<IoError> for Failure {
     fn from(e: IoError) -> Self {
         Failure {
             bad_input: e.is_bad_input(),
+            interrupted: false,
             message: e.to_string(),
         }
     }
@@ -68,7 +92,11 @@ impl From<IoError> for Failure {
 impl From<geodex_embed::EmbedError> for Failure {
     fn from(e: geodex_embed::EmbedError) -> Self {
         Failure {
-            bad_input: !matches!(e, geodex_embed::EmbedError::Io(_)),
+            bad_input: !matches!(
+                e,
+                geodex_embed::EmbedError::Io(_) | geodex_embed::EmbedError::Cancelled
+            ),
+            interrupted: matches!(e, geodex_embed::EmbedError::Cancelled),
             message: e.to_string(),
         }
     }
@@ -83,7 +111,10 @@ impl From<geodex_quant::QuantError> for Failure {
 /// A core error about rows of a file: name the file too.
 pub fn in_file(path: &std::path::Path) -> impl Fn(CoreError) -> Failure + '_ {
     move |e| {
-        let named = matches!(e, CoreError::Io { .. } | CoreError::InvalidIndex { .. });
+        let named = matches!(
+            e,
+            CoreError::Io { .. } | CoreError::InvalidIndex { .. } | CoreError::Cancelled
+        );
         let f = Failure::from(e);
         if named {
             f

@@ -1,10 +1,11 @@
 //! `geodex`: the command-line tool. Thin by design: it parses arguments, reads files, shows
 //! progress, and calls `geodex-core` and `geodex-io`. The contract (commands, flags, JSON keys,
-//! the bench CSV header, exit codes) is DESIGN.md §5 and must only ever be extended.
+//! the bench CSV header, exit codes) is ARCHITECTURE.md §5 and must only ever be extended.
 
 mod commands;
 mod data;
 mod failure;
+mod interrupt;
 mod plot;
 mod progress;
 
@@ -76,6 +77,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
 
 fn main() -> ExitCode {
     failure::install_panic_hook();
+    interrupt::install();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => return failure::report_clap(e),

@@ -8,8 +8,8 @@ use std::sync::Once;
 use plotters::prelude::*;
 use plotters::style::{register_font, FontStyle};
 
-use crate::commands::bench::Row;
 use crate::failure::Failure;
+use geodex_core::measure::SweepRow as Row;
 
 static FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
 

@@ -1,4 +1,4 @@
-//! `geodex analyze`: the JSON keys DESIGN.md §5 promises, checked against independent
+//! `geodex analyze`: the JSON keys ARCHITECTURE.md §5 promises, checked against independent
 //! computations on the same index — λ₂ of both Laplacians from a dense eigendecomposition of
 //! the level-0 graph exported by `geodex graph`, unreachable nodes from `geodex info`.
 

@@ -1,4 +1,4 @@
-//! Every case of DESIGN.md §6 through the CLI: exit code 1 or 2, one `error:` line naming the
+//! Every case of ARCHITECTURE.md §6 through the CLI: exit code 1 or 2, one `error:` line naming the
 //! file, the row or the argument, never a panic, nothing on stdout, no file left half-written.
 
 mod common;
@@ -310,32 +310,54 @@ fn corrupt_index_files() {
 fn fuzz_found_hdf5_files_fail_cleanly() {
     // Inputs the `hdf5` fuzz target found against libhdf5 1.10.8: a segfault in
     // H5F__accum_read, an out-of-memory abort on a claimed 10¹¹-row data set, a huge malloc.
+    // Each outcome is stated: two files hold no readable `train` and must be refused; the
+    // third has valid `train` and `test` (8 × 2 and 2 × 2 floats) and only its `neighbors` is
+    // damaged, so build and groundtruth must succeed on exactly that data and bench must
+    // refuse it as ground truth.
     let d = Dir::new();
-    for name in ["libhdf5-segfault.hdf5", "oom-neighbors.hdf5", "huge-malloc.hdf5"] {
+    for (name, data_readable) in [
+        ("libhdf5-segfault.hdf5", false),
+        ("oom-neighbors.hdf5", true),
+        ("huge-malloc.hdf5", false),
+    ] {
         let path = repo().join("testdata/hdf5").join(name);
         let p = s(&path);
-        for args in [
-            vec!["build", "--data", p, "--out", &d.p("x.gdx"), "--quiet"],
-            vec![
-                "groundtruth",
-                "--data",
-                p,
-                "--queries",
-                p,
-                "--k",
-                "1",
-                "--metric",
-                "l2",
-                "--out",
-                &d.p("g.ivecs"),
-            ],
-        ] {
-            let out = geodex(&args);
-            if !out.status.success() {
-                fails(&args);
+        let build = ["build", "--data", p, "--out", &d.p("x.gdx"), "--quiet", "--json"];
+        let groundtruth = [
+            "groundtruth",
+            "--data",
+            p,
+            "--queries",
+            p,
+            "--k",
+            "1",
+            "--metric",
+            "l2",
+            "--out",
+            &d.p("g.ivecs"),
+            "--quiet",
+        ];
+        if data_readable {
+            let built: serde_json::Value = serde_json::from_str(&ok(&build)).unwrap();
+            assert_eq!(
+                (built["count"].as_u64(), built["dim"].as_u64()),
+                (Some(8), Some(2)),
+                "{name}"
+            );
+            ok(&groundtruth);
+            assert_eq!(read_ivecs(Path::new(&d.p("g.ivecs"))).len(), 2, "{name}");
+        } else {
+            for args in [&build[..], &groundtruth[..]] {
+                let (code, msg) = fails(args);
+                assert!(code == 2 && msg.contains(name), "{name}: {msg}");
             }
         }
-        let (_, _, index) = d.with_index();
+        // For the readable file, its own index and queries: only the ground truth is bad.
+        let index = if data_readable {
+            d.p("x.gdx")
+        } else {
+            d.with_index().2
+        };
         let (code, msg) = fails(&[
             "bench",
             "--index",

@@ -63,6 +63,15 @@ pub enum CoreError {
         /// The key.
         key: u64,
     },
+    /// The key 2⁶⁴ − 1, which id files use for "no neighbour" (−1 in int32).
+    #[error(
+        "key {} is reserved (it stands for \"no neighbour\" in id files)",
+        geodex_io::NO_ID
+    )]
+    ReservedKey,
+    /// The operation was cancelled ([`crate::Cancel`]) before it finished; it changed nothing.
+    #[error("interrupted")]
+    Cancelled,
     /// A parameter out of range.
     #[error("invalid parameter: {0}")]
     InvalidParameter(String),
@@ -128,6 +137,7 @@ impl CoreError {
                 | CoreError::InvalidIndex { .. }
                 | CoreError::InvalidWal { .. }
                 | CoreError::Locked { .. }
+                | CoreError::Cancelled
         )
     }
 }

@@ -7,9 +7,11 @@
 
 use std::collections::BinaryHeap;
 
-use geodex_distance::{Distance, Isa, KernelVisitor, Metric};
+use geodex_distance::{Distance, Isa, Metric};
 use rayon::prelude::*;
 
+use crate::engine::Rows;
+use crate::search::Space;
 use crate::validate::check_and_prepare;
 use crate::{Component, CoreError, Neighbor};
 
@@ -46,62 +48,47 @@ pub fn exact_knn<T: Component>(
     let (mut base, mut queries) = (base.to_vec(), queries.to_vec());
     check_and_prepare(metric, dim, &mut base)?;
     check_and_prepare(metric, dim, &mut queries)?;
-    let visitor = Scan {
-        base: &base,
-        queries: &queries,
-        dim,
-        k,
-        progress,
-    };
-    let mut found = T::dispatch(metric, Isa::detect(), visitor).ok_or(CoreError::UnsupportedMetric {
-        metric,
-        element: T::KIND.name(),
-    })?;
+    let engine = crate::engine::engine::<T>(metric, Isa::detect())?;
+    let mut found = engine.scan(Rows { vectors: &base, dim }, &queries, k, progress);
     for n in found.iter_mut().flatten() {
         n.distance = metric.reported_distance(n.distance);
     }
     Ok(found)
 }
 
-struct Scan<'a, T> {
-    base: &'a [T],
-    queries: &'a [T],
-    dim: usize,
+/// The blocked scan behind [`exact_knn`], with the kernel bound: the `k` nearest rows of
+/// `space` to each row of `queries` by the kernel's distances.
+pub(crate) fn scan<T: Sync, D: Distance<T>>(
+    space: &Space<'_, T, D>,
+    queries: &[T],
     k: usize,
-    progress: &'a (dyn Fn(usize) + Sync),
-}
-
-impl<T: Component> KernelVisitor<T> for Scan<'_, T> {
-    type Output = Vec<Vec<Neighbor>>;
-
-    fn visit<D: Distance<T>>(self, dist: D) -> Self::Output {
-        let dim = self.dim;
-        let k = self.k.min(self.base.len() / dim);
-        let done = std::sync::atomic::AtomicUsize::new(0);
-        self.queries
-            .par_chunks(QUERY_BLOCK * dim)
-            .flat_map_iter(|group| {
-                let mut heaps: Vec<BinaryHeap<Neighbor>> = (0..group.len() / dim)
-                    .map(|_| BinaryHeap::with_capacity(k + 1))
-                    .collect();
-                for (b, block) in self.base.chunks(BASE_BLOCK * dim).enumerate() {
-                    for (q, heap) in group.chunks_exact(dim).zip(heaps.iter_mut()) {
-                        for (j, row) in block.chunks_exact(dim).enumerate() {
-                            let cand = Neighbor::new((b * BASE_BLOCK + j) as u32, dist.distance(q, row));
-                            if heap.len() < k {
-                                heap.push(cand);
-                            } else if cand < *heap.peek().expect("k ≥ 1") {
-                                heap.pop();
-                                heap.push(cand);
-                            }
+    progress: &(dyn Fn(usize) + Sync),
+) -> Vec<Vec<Neighbor>> {
+    let (dim, base, dist) = (space.dim, space.vectors, space.dist);
+    let k = k.min(base.len() / dim);
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    queries
+        .par_chunks(QUERY_BLOCK * dim)
+        .flat_map_iter(|group| {
+            let mut heaps: Vec<BinaryHeap<Neighbor>> = (0..group.len() / dim)
+                .map(|_| BinaryHeap::with_capacity(k + 1))
+                .collect();
+            for (b, block) in base.chunks(BASE_BLOCK * dim).enumerate() {
+                for (q, heap) in group.chunks_exact(dim).zip(heaps.iter_mut()) {
+                    for (j, row) in block.chunks_exact(dim).enumerate() {
+                        let cand = Neighbor::new((b * BASE_BLOCK + j) as u32, dist.distance(q, row));
+                        if heap.len() < k {
+                            heap.push(cand);
+                        } else if cand < *heap.peek().expect("k ≥ 1") {
+                            heap.pop();
+                            heap.push(cand);
                         }
                     }
                 }
-                let finished =
-                    done.fetch_add(heaps.len(), std::sync::atomic::Ordering::Relaxed) + heaps.len();
-                (self.progress)(finished);
-                heaps.into_iter().map(BinaryHeap::into_sorted_vec)
-            })
-            .collect()
-    }
+            }
+            let finished = done.fetch_add(heaps.len(), std::sync::atomic::Ordering::Relaxed) + heaps.len();
+            progress(finished);
+            heaps.into_iter().map(BinaryHeap::into_sorted_vec)
+        })
+        .collect()
 }

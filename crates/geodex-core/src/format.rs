@@ -1,4 +1,4 @@
-//! The index file (DESIGN.md §4), format version 1. Little-endian throughout.
+//! The index file (ARCHITECTURE.md §4), format version 1. Little-endian throughout.
 //!
 //! ```text
 //! offset  size  field
@@ -45,9 +45,10 @@ use xxhash_rust::xxh3::xxh3_64;
 
 use crate::buf::{Backing, Buf};
 use crate::graph::FrozenGraph;
-use crate::index::{AnyIndex, Index};
+use crate::index::Index;
 use crate::levels::MAX_LEVEL;
 use crate::quantized::Quantized;
+use crate::AnyIndex;
 use crate::{Codec, CodecSpec, Component, CoreError};
 use geodex_quant::projection::ProjectionKind;
 
@@ -156,21 +157,25 @@ fn with_sections<T: Component, R>(index: &Index<T>, f: impl FnOnce(&[(Kind, &[u8
     f(&sections)
 }
 
-/// The byte length of each section the index's file holds (or would hold), in file order,
-/// named as [`Kind`] (`Vectors`, `Levels`, `Level0`, …).
-pub(crate) fn section_sizes<T: Component>(index: &Index<T>) -> Vec<(String, usize)> {
-    with_sections(index, |sections| {
-        sections
-            .iter()
-            .map(|(kind, bytes)| (format!("{kind:?}"), bytes.len()))
-            .collect()
-    })
-}
+/// Writing: the index's file form lives here, so `index.rs` does not depend on this module.
+impl<T: Component> Index<T> {
+    /// Each section of the index file with its exact byte length, in file order (`Vectors`,
+    /// `Levels`, `Level0`, `UpperOffsets`, `Upper`, `Keys`, `Tombstones`, `Metadata`, and for a
+    /// quantised index `Codebook`, `Codes`; named as [`Kind`]).
+    pub fn section_sizes(&self) -> Vec<(String, usize)> {
+        with_sections(self, |sections| {
+            sections
+                .iter()
+                .map(|(kind, bytes)| (format!("{kind:?}"), bytes.len()))
+                .collect()
+        })
+    }
 
-/// Writes `index` to `path` atomically: temporary file in the same directory, fsync, rename,
-/// fsync of the directory. A crash leaves the old file or the new one, never a mix.
-pub(crate) fn save<T: Component>(index: &Index<T>, path: &Path) -> Result<(), CoreError> {
-    with_sections(index, |sections| write_sections(index, sections, path))
+    /// Saves to `path` atomically: temporary file in the same directory, fsync, rename, fsync
+    /// of the directory. A crash leaves the old file or the new one, never a mix.
+    pub fn save(&self, path: &Path) -> Result<(), CoreError> {
+        with_sections(self, |sections| write_sections(self, sections, path))
+    }
 }
 
 fn write_sections<T: Component>(
@@ -506,7 +511,7 @@ fn load<T: Component>(
         .ok_or_else(|| Invalid("misaligned tombstones".into()))?;
     // A replaced key is held by its deleted old node and its live new one: unique among live.
     let mut sorted: Vec<u64> = (0..n as u32)
-        .filter(|&u| crate::index::is_live(tombstones.as_slice(), u))
+        .filter(|&u| crate::query::is_live(tombstones.as_slice(), u))
         .map(|u| keys.as_slice()[u as usize])
         .collect();
     sorted.sort_unstable();
@@ -537,6 +542,7 @@ fn load<T: Component>(
         .transpose()?;
     let metadata = serde_json::from_slice(&b[md_off..md_off + md_len])
         .map_err(|e| Invalid(format!("metadata is not JSON: {e}")))?;
+    let engine = crate::engine::engine(h.metric, Isa::detect()).map_err(|e| Invalid(e.to_string()))?;
     Ok(Index {
         metric: h.metric,
         dim: h.dim,
@@ -549,7 +555,7 @@ fn load<T: Component>(
         tombstones,
         has_tombstones,
         metadata,
-        isa: Isa::detect(),
+        engine,
         file_bytes: Some(file_bytes),
     })
 }

@@ -1,18 +1,19 @@
 //! The index: vectors, keys and a frozen HNSW graph, built once and then searched, saved,
 //! or opened from a file.
 
-use std::path::Path;
+use std::sync::Arc;
 
-use geodex_distance::{Distance, Isa, KernelVisitor, Metric};
-use rayon::prelude::*;
+use geodex_distance::{Isa, Metric};
+
 use serde::Serialize;
 
 use crate::buf::Buf;
-use crate::filter::{estimate_selectivity, exact_scan, exact_scan_threshold};
+use crate::engine::{Engine, Rows};
 use crate::graph::{BuilderGraph, FrozenGraph, FrozenView, GraphView};
 use crate::levels::draw_levels;
 use crate::quantized::Quantized;
-use crate::search::{knn, SearchStats, Space};
+use crate::query::{is_live, Stored};
+use crate::search::SearchStats;
 use crate::validate::check_and_prepare;
 use crate::{
     BuildParams, Codec, CodecSpec, Component, CoreError, Key, NodeId, NodeSet, SearchContext, SearchParams,
@@ -53,7 +54,8 @@ pub struct Index<T> {
     pub(crate) tombstones: Buf<u64>,
     pub(crate) has_tombstones: bool,
     pub(crate) metadata: serde_json::Value,
-    pub(crate) isa: Isa,
+    /// The kernel, chosen when the index was built or opened.
+    pub(crate) engine: Arc<dyn Engine<T>>,
     pub(crate) file_bytes: Option<u64>,
 }
 
@@ -100,6 +102,26 @@ pub struct IndexInfo {
     pub mmap: bool,
 }
 
+/// Checks caller keys for `rows` vectors: one per row, each once, none the reserved
+/// [`geodex_io::NO_ID`].
+pub fn check_keys(keys: &[u64], rows: usize) -> Result<(), CoreError> {
+    if keys.len() != rows {
+        return Err(CoreError::InvalidParameter(format!(
+            "{} keys for {rows} vectors",
+            keys.len()
+        )));
+    }
+    if keys.contains(&geodex_io::NO_ID) {
+        return Err(CoreError::ReservedKey);
+    }
+    let mut sorted = keys.to_vec();
+    sorted.sort_unstable();
+    match sorted.windows(2).find(|w| w[0] == w[1]) {
+        Some(w) => Err(CoreError::DuplicateKey { key: w[0] }),
+        None => Ok(()),
+    }
+}
+
 /// The dim and rows of a flat vector buffer, checked.
 pub(crate) fn rows_of(dim: usize, len: usize) -> Result<usize, CoreError> {
     if dim == 0 {
@@ -116,32 +138,6 @@ pub(crate) fn rows_of(dim: usize, len: usize) -> Result<usize, CoreError> {
         return Err(CoreError::Empty);
     }
     Ok(len / dim)
-}
-
-struct BuildVisitor<'a, T> {
-    data: &'a [T],
-    dim: usize,
-    graph: &'a BuilderGraph,
-    params: &'a BuildParams,
-    progress: &'a (dyn Fn(usize) + Sync),
-}
-
-impl<T: Component> KernelVisitor<T> for BuildVisitor<'_, T> {
-    /// The number of level-0-unreachable nodes the repair pass linked in.
-    type Output = Result<usize, CoreError>;
-    fn visit<D: Distance<T>>(self, dist: D) -> Self::Output {
-        let space = Space {
-            vectors: self.data,
-            dim: self.dim,
-            dist,
-        };
-        crate::insert::build_graph(self.graph, &space, self.params, self.progress)?;
-        Ok(if self.params.repair_reachability {
-            crate::repair::repair_reachability(self.graph, &space, self.params.ef_construction, &|_| true)
-        } else {
-            0
-        })
-    }
 }
 
 impl<T: Component> Index<T> {
@@ -167,18 +163,9 @@ impl<T: Component> Index<T> {
             .map(|spec| Quantized::train(spec, &data, dim, params.seed))
             .transpose()?;
         let graph = BuilderGraph::new(draw_levels(n, params.m, params.seed), params.m, params.m0());
-        let isa = Isa::detect();
-        let visitor = BuildVisitor {
-            data: &data,
-            dim,
-            graph: &graph,
-            params,
-            progress,
-        };
-        let repaired = T::dispatch(params.metric, isa, visitor).ok_or(CoreError::UnsupportedMetric {
-            metric: params.metric,
-            element: T::KIND.name(),
-        })??;
+        let engine = crate::engine::engine::<T>(params.metric, Isa::detect())?;
+        let rows = Rows { vectors: &data, dim };
+        let repaired = engine.build(rows, &graph, params, progress)?;
         let metadata = serde_json::json!({
             "geodex_version": env!("CARGO_PKG_VERSION"),
             "build_threads": params.threads.unwrap_or_else(rayon::current_num_threads),
@@ -200,28 +187,14 @@ impl<T: Component> Index<T> {
             tombstones: Buf::Owned(vec![0; n.div_ceil(64)]),
             has_tombstones: false,
             metadata,
-            isa,
+            engine,
             file_bytes: None,
         })
     }
 
-    /// Replaces the default keys (positions) with the caller's; they must be unique.
+    /// Replaces the default keys (positions) with the caller's, checked by [`check_keys`].
     pub fn with_keys(mut self, keys: Vec<u64>) -> Result<Self, CoreError> {
-        if keys.len() != self.len() {
-            return Err(CoreError::InvalidParameter(format!(
-                "{} keys for {} vectors",
-                keys.len(),
-                self.len()
-            )));
-        }
-        let mut sorted = keys.clone();
-        sorted.sort_unstable();
-        if let Some(w) = sorted.windows(2).find(|w| w[0] == w[1]) {
-            return Err(CoreError::InvalidParameter(format!(
-                "key {} appears more than once",
-                w[0]
-            )));
-        }
+        check_keys(&keys, self.len())?;
         self.keys = Buf::Owned(keys);
         Ok(self)
     }
@@ -289,7 +262,8 @@ impl<T: Component> Index<T> {
         ctx: &mut SearchContext,
         out: &mut Vec<crate::Hit>,
     ) -> Result<SearchStats, CoreError> {
-        self.stored().search(&self.graph.view(), query, params, ctx, out)
+        self.stored()
+            .search_frozen(&self.graph.view(), query, params, ctx, out)
     }
 
     /// Searches this index's vectors over another graph on the same nodes: for experiments on
@@ -310,7 +284,7 @@ impl<T: Component> Index<T> {
             )));
         }
         let mut out = Vec::with_capacity(params.k);
-        let stats = self.stored().search(graph, query, params, ctx, &mut out)?;
+        let stats = self.stored().search_any(graph, query, params, ctx, &mut out)?;
         Ok((out, stats))
     }
 
@@ -319,7 +293,7 @@ impl<T: Component> Index<T> {
         Stored {
             metric: self.metric,
             dim: self.dim,
-            isa: self.isa,
+            engine: &*self.engine,
             vectors: self.vectors.as_slice(),
             keys: self.keys.as_slice(),
             tombstones: self.tombstones.as_slice(),
@@ -341,20 +315,20 @@ impl<T: Component> Index<T> {
     }
 
     /// Searches every row of `queries` (row-major, `dim` components each) in parallel on the
-    /// current rayon pool, one [`SearchContext`] per worker. Results are in query order.
+    /// current rayon pool, one [`SearchContext`] per worker; `tick` is called after each query.
+    /// Results are in query order.
     pub fn search_batch(
         &self,
         queries: &[T],
         params: &SearchParams<'_>,
+        tick: &(dyn Fn() + Sync),
     ) -> Result<Vec<(Vec<Hit>, SearchStats)>, CoreError> {
         let rows = rows_of(self.dim, queries.len())?;
-        (0..rows)
-            .into_par_iter()
-            .map_init(SearchContext::new, |ctx, i| {
-                self.search(&queries[i * self.dim..][..self.dim], params, ctx)
-                    .map_err(|e| e.at_row(i))
-            })
-            .collect()
+        crate::measure::for_each_query(None, rows, SearchContext::new, |ctx, i| {
+            let r = self.search(&queries[i * self.dim..][..self.dim], params, ctx);
+            tick();
+            r.map_err(|e| e.at_row(i))
+        })
     }
 
     fn is_live(&self, node: u32) -> bool {
@@ -404,16 +378,9 @@ impl<T: Component> Index<T> {
                 ),
             levels: report_levels,
             entry_point: self.graph.entry,
-            isa: self.isa.name().into(),
+            isa: self.engine.isa().name().into(),
             mmap: self.vectors.is_mapped(),
         }
-    }
-
-    /// Each section of the index file with its exact byte length, in file order (`Vectors`,
-    /// `Levels`, `Level0`, `UpperOffsets`, `Upper`, `Keys`, `Tombstones`, `Metadata`, and for a
-    /// quantised index `Codebook`, `Codes`; see [`crate::format`]).
-    pub fn section_sizes(&self) -> Vec<(String, usize)> {
-        crate::format::section_sizes(self)
     }
 
     /// The nodes of `keys`, as the set [`SearchParams::allowed`] takes, and how many of the keys
@@ -457,226 +424,5 @@ impl<T: Component> Index<T> {
     /// Whether `node` is live (not deleted).
     pub fn is_live_node(&self, node: NodeId) -> bool {
         self.is_live(node.0)
-    }
-
-    /// Saves to `path` atomically (see [`crate::format`]).
-    pub fn save(&self, path: &Path) -> Result<(), CoreError> {
-        crate::format::save(self, path)
-    }
-}
-
-/// Whether bit `node` of a tombstone bitset is clear.
-#[inline]
-pub(crate) fn is_live(tombstones: &[u64], node: u32) -> bool {
-    tombstones[node as usize / 64] >> (node % 64) & 1 == 0
-}
-
-/// What a search reads besides the graph, borrowed from a frozen [`Index`] or a living index.
-pub(crate) struct Stored<'a, T> {
-    pub metric: Metric,
-    pub dim: usize,
-    pub isa: Isa,
-    /// Row-major, `dim` components per node.
-    pub vectors: &'a [T],
-    pub keys: &'a [u64],
-    /// One bit per node; set = deleted.
-    pub tombstones: &'a [u64],
-    pub has_tombstones: bool,
-    pub quant: Option<&'a Quantized>,
-}
-
-impl<T: Component> Stored<'_, T> {
-    fn len(&self) -> usize {
-        self.keys.len()
-    }
-
-    /// Validates the query and parameters, searches `graph`, and writes the hits into `out`.
-    pub(crate) fn search<G: GraphView>(
-        &self,
-        graph: &G,
-        query: &[T],
-        params: &SearchParams<'_>,
-        ctx: &mut SearchContext,
-        out: &mut Vec<crate::Hit>,
-    ) -> Result<SearchStats, CoreError> {
-        params.validate()?;
-        if let Some(set) = params.allowed.filter(|s| s.capacity() != self.len()) {
-            return Err(CoreError::InvalidParameter(format!(
-                "the allowed-node set holds ids below {}, the index has {} nodes",
-                set.capacity(),
-                self.len()
-            )));
-        }
-        if query.len() != self.dim {
-            return Err(CoreError::DimensionMismatch {
-                row: 0,
-                expected: self.dim,
-                found: query.len(),
-            });
-        }
-        T::check(self.metric, 0, query)?;
-        let stats = T::with_prepared(self.metric, query, ctx, |q, ctx| {
-            T::dispatch(
-                self.metric,
-                self.isa,
-                KnnVisitor {
-                    index: self,
-                    graph,
-                    query: q,
-                    params,
-                    ctx,
-                },
-            )
-        })
-        .ok_or(CoreError::UnsupportedMetric {
-            metric: self.metric,
-            element: T::KIND.name(),
-        })?;
-        out.clear();
-        out.extend(ctx.found.iter().map(|n| Hit {
-            key: Key(self.keys[n.id as usize]),
-            node: NodeId(n.id),
-            distance: self.metric.reported_distance(n.distance),
-        }));
-        Ok(stats)
-    }
-}
-
-struct KnnVisitor<'a, 'p, T, G> {
-    index: &'a Stored<'a, T>,
-    graph: &'a G,
-    query: &'a [T],
-    params: &'a SearchParams<'p>,
-    ctx: &'a mut SearchContext,
-}
-
-impl<T: Component, G: GraphView> KernelVisitor<T> for KnnVisitor<'_, '_, T, G> {
-    type Output = SearchStats;
-    fn visit<D: Distance<T>>(self, dist: D) -> SearchStats {
-        let ix = self.index;
-        let space = Space {
-            vectors: ix.vectors,
-            dim: ix.dim,
-            dist,
-        };
-        let (g, p, q) = (self.graph, self.params, self.query);
-        let exact = space.bind(q);
-        let keys = ix.keys;
-        let accept = |n: u32| {
-            is_live(ix.tombstones, n)
-                && p.allowed.is_none_or(|s| s.contains(n))
-                && p.filter.is_none_or(|f| f(Key(keys[n as usize])))
-        };
-        let filtered = p.filter.is_some() || p.allowed.is_some();
-        if filtered {
-            let n = ix.len();
-            let share = match (p.allowed, p.filter) {
-                (Some(set), None) => set.len() as f64 / n as f64,
-                _ => estimate_selectivity(n, &accept),
-            };
-            if share < p.exact_below.unwrap_or_else(|| exact_scan_threshold(n, p.ef)) {
-                let ctx = self.ctx;
-                let (heap, out) = (&mut ctx.layer.results, &mut ctx.found);
-                return match p.allowed {
-                    Some(set) => exact_scan(&exact, set.iter(), p.k, accept, heap, out),
-                    None => exact_scan(&exact, 0..n as u32, p.k, accept, heap, out),
-                };
-            }
-        }
-        let unfiltered = !filtered && !ix.has_tombstones;
-        match ix.quant {
-            None if unfiltered => knn(g, &exact, p.k, p.ef, self.ctx, |_| true),
-            None => knn(g, &exact, p.k, p.ef, self.ctx, accept),
-            Some(codes) if unfiltered => codes.search(ix.metric, g, &exact, p, self.ctx, |_| true),
-            Some(codes) => codes.search(ix.metric, g, &exact, p, self.ctx, accept),
-        }
-    }
-}
-
-/// An index of either element type, as opened from a file whose type is known only at run time.
-#[derive(Debug, Clone)]
-pub enum AnyIndex {
-    /// Float vectors.
-    F32(Index<f32>),
-    /// Byte vectors.
-    U8(Index<u8>),
-}
-
-impl AnyIndex {
-    /// Opens and validates an index file (memory-mapped when `mmap` is true), then applies the
-    /// records of its write-ahead log (`<path>.wal`) that the file does not hold yet — after a
-    /// crash, in memory, changing neither file. With no such records the index stays mapped.
-    pub fn open(path: &Path, mmap: bool) -> Result<AnyIndex, CoreError> {
-        Ok(match Self::open_file(path, mmap)? {
-            AnyIndex::F32(i) => AnyIndex::F32(crate::durable::with_log(i, path)?),
-            AnyIndex::U8(i) => AnyIndex::U8(crate::durable::with_log(i, path)?),
-        })
-    }
-
-    /// Opens and validates the index file alone, ignoring any write-ahead log (for
-    /// [`crate::DurableIndex::open`], which replays the log itself).
-    pub fn open_file(path: &Path, mmap: bool) -> Result<AnyIndex, CoreError> {
-        crate::format::open(path, mmap)
-    }
-
-    /// [`Index::check`] of the inner index.
-    pub fn check(&self) -> crate::GraphReport {
-        match self {
-            AnyIndex::F32(i) => i.check(),
-            AnyIndex::U8(i) => i.check(),
-        }
-    }
-
-    /// Summary for `geodex info`.
-    pub fn info(&self) -> IndexInfo {
-        match self {
-            AnyIndex::F32(i) => i.info(),
-            AnyIndex::U8(i) => i.info(),
-        }
-    }
-
-    /// The graph.
-    pub fn graph(&self) -> FrozenView<'_> {
-        match self {
-            AnyIndex::F32(i) => i.graph(),
-            AnyIndex::U8(i) => i.graph(),
-        }
-    }
-
-    /// The build's metadata (JSON) as stored in the file.
-    pub fn metadata(&self) -> &serde_json::Value {
-        match self {
-            AnyIndex::F32(i) => i.metadata(),
-            AnyIndex::U8(i) => i.metadata(),
-        }
-    }
-
-    /// Number of vectors.
-    pub fn len(&self) -> usize {
-        match self {
-            AnyIndex::F32(i) => i.len(),
-            AnyIndex::U8(i) => i.len(),
-        }
-    }
-
-    /// Whether the index is empty (never, once built or opened).
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// [`Index::node_set`] of the inner index.
-    pub fn node_set(&self, keys: &[u64]) -> (NodeSet, usize) {
-        match self {
-            AnyIndex::F32(i) => i.node_set(keys),
-            AnyIndex::U8(i) => i.node_set(keys),
-        }
-    }
-
-    /// Saves to `path` atomically.
-    pub fn save(&self, path: &Path) -> Result<(), CoreError> {
-        match self {
-            AnyIndex::F32(i) => i.save(path),
-            AnyIndex::U8(i) => i.save(path),
-        }
     }
 }

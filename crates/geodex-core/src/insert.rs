@@ -64,6 +64,9 @@ pub(crate) fn insert_nodes<T: Sync, D: Distance<T>, A: Fn(u32) -> bool + Sync>(
     };
     let done = AtomicUsize::new(0);
     let step = |ctx: &mut SearchContext, node: u32| {
+        if params.cancel.is_cancelled() {
+            return;
+        }
         inserter.insert(node, ctx);
         let d = done.fetch_add(1, Ordering::Relaxed) + 1;
         if d.is_multiple_of(PROGRESS_EVERY) || d == n {
@@ -79,7 +82,7 @@ pub(crate) fn insert_nodes<T: Sync, D: Distance<T>, A: Fn(u32) -> bool + Sync>(
         rest.by_ref().take(alone).for_each(|node| step(&mut ctx, node));
     }
     if rest.is_empty() {
-        return Ok(());
+        return params.cancel.check();
     }
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
@@ -90,7 +93,7 @@ pub(crate) fn insert_nodes<T: Sync, D: Distance<T>, A: Fn(u32) -> bool + Sync>(
             .with_min_len(64)
             .for_each_init(SearchContext::new, step)
     });
-    Ok(())
+    params.cancel.check()
 }
 
 struct Inserter<'a, 's, T, D, A> {

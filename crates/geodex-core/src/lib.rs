@@ -4,16 +4,19 @@
 //!
 //! Where things are:
 //! - [`search`]: the search loop (greedy descent, then beam search; paper Alg. 2);
+//! - `query.rs`: the query front end (checks, the filter policy, hits), `engine.rs`: the
+//!   distance kernel chosen once per index, behind one `dyn` boundary;
 //! - [`select`]: the neighbour-selection heuristic (paper Alg. 4);
 //! - `insert.rs`: graph construction (paper Alg. 1), parallel with rayon;
 //! - [`graph`]: the builder graph (locks, growable) and the frozen graph (flat arrays), both
 //!   behind the read-only [`GraphView`];
-//! - [`format`](mod@format): the index file (DESIGN.md §4);
+//! - [`format`](mod@format): the index file (ARCHITECTURE.md §4);
 //! - `quantized.rs`: search on codes (SQ8, PQ8, PQ4) with exact re-ranking;
 //! - `filter.rs`: filtered search's node sets, selectivity estimate and exact-scan fallback;
 //! - `live.rs`: the living index (keys, insert, upsert, delete, compact, concurrent search),
 //!   `consolidate.rs` its delete repair, [`wal`] and `durable.rs` its write-ahead log;
-//! - [`exact`]: blocked, multi-threaded brute force.
+//! - [`exact`]: blocked, multi-threaded brute force;
+//! - [`measure`]: recall@k and the timed sweep over ef that `geodex bench` reports.
 //!
 //! ```
 //! use geodex_core::{AnyIndex, BuildParams, Index, Metric, SearchContext, SearchParams};
@@ -36,10 +39,13 @@
 //! ```
 #![deny(missing_docs)]
 
+mod any;
 mod buf;
+mod cancel;
 mod consolidate;
 mod context;
 mod durable;
+mod engine;
 mod error;
 pub mod exact;
 mod filter;
@@ -50,9 +56,11 @@ mod index;
 mod insert;
 mod levels;
 mod live;
+pub mod measure;
 mod neighbor;
 mod params;
 mod quantized;
+mod query;
 mod repair;
 pub mod search;
 pub mod select;
@@ -60,6 +68,8 @@ mod validate;
 mod visited;
 pub mod wal;
 
+pub use any::AnyIndex;
+pub use cancel::Cancel;
 pub use context::SearchContext;
 pub use durable::{DurableIndex, Recovered};
 pub use error::CoreError;
@@ -69,7 +79,7 @@ pub use geodex_quant::codec::{Codec, CodecOptions, CodecSpec};
 pub use geodex_quant::projection::ProjectionKind;
 pub use graph::{check_graph, check_live_graph, GraphReport, GraphView};
 pub use ids::{Key, NodeId};
-pub use index::{AnyIndex, Hit, Index, IndexInfo};
+pub use index::{check_keys, Hit, Index, IndexInfo};
 pub use live::{Deleted, LiveIndex, LiveReport, Upserted, SWEEP_EVERY};
 pub use neighbor::Neighbor;
 pub use params::{BuildParams, Heuristic, SearchParams};

@@ -17,17 +17,19 @@
 //!   list that links to it, and the reachability repair links in any live node the rewrite left
 //!   without in-links.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
-use geodex_distance::{Distance, Isa, KernelVisitor, Metric};
+use std::sync::Arc;
+
+use geodex_distance::{Isa, Metric};
 use parking_lot::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::buf::Buf;
+use crate::engine::{Engine, Rows};
 use crate::graph::{check_live_graph, BuilderGraph, FrozenGraph, GraphReport, GraphView};
-use crate::index::{is_live, Stored};
 use crate::levels::draw_level;
 use crate::quantized::Quantized;
-use crate::search::Space;
+use crate::query::{is_live, Stored};
 use crate::validate::check_and_prepare;
 use crate::{
     BuildParams, Component, CoreError, Hit, Index, NodeId, NodeSet, SearchContext, SearchParams, SearchStats,
@@ -88,7 +90,8 @@ pub struct LiveIndex<T> {
 struct State<T> {
     metric: Metric,
     dim: usize,
-    isa: Isa,
+    /// The kernel, chosen when the index was made or taken over.
+    engine: Arc<dyn Engine<T>>,
     params: BuildParams,
     /// Row-major, `dim` components per node, deleted nodes included.
     vectors: Vec<T>,
@@ -156,7 +159,7 @@ impl<T> State<T> {
         Stored {
             metric: self.metric,
             dim: self.dim,
-            isa: self.isa,
+            engine: &*self.engine,
             vectors: &self.vectors,
             keys: &self.keys,
             tombstones: &self.tombstones,
@@ -183,8 +186,12 @@ impl<T: Component> LiveIndex<T> {
         Ok(Self::from_state(State {
             metric: params.metric,
             dim,
-            isa: Isa::detect(),
-            params: params.clone(),
+            engine: crate::engine::engine(params.metric, Isa::detect())?,
+            // A batch is linked whole: the caller's flag does not reach into the living index.
+            params: BuildParams {
+                cancel: crate::Cancel::new(),
+                ..params.clone()
+            },
             vectors: Vec::new(),
             graph: BuilderGraph::new(Vec::new(), params.m, params.m0()),
             quant: None,
@@ -228,7 +235,7 @@ impl<T: Component> LiveIndex<T> {
         let state = State {
             metric: index.metric,
             dim: index.dim,
-            isa: index.isa,
+            engine: index.engine,
             hidden: tombstones.iter().map(|w| w.count_ones() as usize).sum(),
             graph: BuilderGraph::thaw(&index.graph.view()),
             quant: index.quant,
@@ -346,16 +353,7 @@ impl<T: Component> LiveIndex<T> {
             (st.dim, st.metric)
         };
         let rows = crate::index::rows_of(dim, data.len())?;
-        if keys.len() != rows {
-            return Err(CoreError::InvalidParameter(format!(
-                "{} keys for {rows} vectors",
-                keys.len()
-            )));
-        }
-        let mut seen = HashSet::with_capacity(rows);
-        if let Some(&key) = keys.iter().find(|&&k| !seen.insert(k)) {
-            return Err(CoreError::DuplicateKey { key });
-        }
+        crate::index::check_keys(keys, rows)?;
         let mut data = data.to_vec();
         check_and_prepare(metric, dim, &mut data)?;
         Ok(data)
@@ -549,7 +547,7 @@ impl<T: Component> LiveIndex<T> {
             tombstones: Buf::Owned(st.tombstones.clone()),
             has_tombstones: st.hidden > 0,
             metadata,
-            isa: st.isa,
+            engine: st.engine.clone(),
             file_bytes: None,
         })
     }
@@ -563,7 +561,9 @@ impl<T: Component> LiveIndex<T> {
     ) -> Result<(Vec<Hit>, SearchStats), CoreError> {
         let mut out = Vec::with_capacity(params.k);
         let st = self.state.read();
-        let stats = st.stored().search(&st.graph, query, params, ctx, &mut out)?;
+        let stats = st
+            .stored()
+            .search_builder(&st.graph, query, params, ctx, &mut out)?;
         Ok((out, stats))
     }
 
@@ -644,48 +644,24 @@ enum Work<'a> {
     Reconnect,
 }
 
-/// Runs `work` with the metric's kernel; returns its count (lists repaired, nodes relinked).
+/// Runs `work` with the index's engine; returns its count (lists repaired, nodes relinked).
 fn dispatch<T: Component>(st: &RwLockReadGuard<'_, State<T>>, work: Work<'_>) -> Result<usize, CoreError> {
-    T::dispatch(st.metric, st.isa, WorkVisitor { st, work }).ok_or(CoreError::UnsupportedMetric {
-        metric: st.metric,
-        element: T::KIND.name(),
-    })?
-}
-
-struct WorkVisitor<'a, T> {
-    st: &'a State<T>,
-    work: Work<'a>,
-}
-
-impl<T: Component> KernelVisitor<T> for WorkVisitor<'_, T> {
-    type Output = Result<usize, CoreError>;
-    fn visit<D: Distance<T>>(self, dist: D) -> Self::Output {
-        let st = self.st;
-        let space = Space {
-            vectors: &st.vectors,
-            dim: st.dim,
-            dist,
-        };
-        let live = |u: u32| st.live(u);
-        match self.work {
-            Work::Link { start, progress } => {
-                let linkable = |u: u32| u >= start || st.live(u);
-                let nodes = start..st.node_count() as u32;
-                crate::insert::insert_nodes(&st.graph, &space, &st.params, nodes, &linkable, progress)?;
-                Ok(0)
-            }
-            Work::Consolidate => Ok(crate::consolidate::consolidate(
-                &st.graph,
-                &space,
-                st.params.heuristic,
-                &live,
-            )),
-            Work::Reconnect => Ok(crate::repair::repair_reachability(
-                &st.graph,
-                &space,
-                st.params.ef_construction,
-                &live,
-            )),
+    let rows = Rows {
+        vectors: &st.vectors,
+        dim: st.dim,
+    };
+    Ok(match work {
+        Work::Link { start, progress } => {
+            let nodes = start..st.node_count() as u32;
+            st.engine
+                .link(rows, &st.graph, &st.params, nodes, &st.tombstones, progress)?;
+            0
         }
-    }
+        Work::Consolidate => st
+            .engine
+            .consolidate(rows, &st.graph, st.params.heuristic, &st.tombstones),
+        Work::Reconnect => st
+            .engine
+            .reconnect(rows, &st.graph, st.params.ef_construction, &st.tombstones),
+    })
 }

@@ -1,6 +1,6 @@
 //! Build and search parameters.
 
-use crate::{CodecSpec, CoreError, Key, Metric, NodeSet};
+use crate::{Cancel, CodecSpec, CoreError, Key, Metric, NodeSet};
 
 /// Options of the neighbour-selection heuristic (Malkov & Yashunin, Alg. 4).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -34,6 +34,9 @@ pub struct BuildParams {
     /// After building, link in every node no level-0 search can reach (see `repair.rs`; not in
     /// the paper). On by default.
     pub repair_reachability: bool,
+    /// Checked between nodes: once set, the build stops and returns
+    /// [`CoreError::Cancelled`].
+    pub cancel: Cancel,
 }
 
 impl Default for BuildParams {
@@ -47,6 +50,7 @@ impl Default for BuildParams {
             heuristic: Heuristic::default(),
             quant: None,
             repair_reachability: true,
+            cancel: Cancel::default(),
         }
     }
 }

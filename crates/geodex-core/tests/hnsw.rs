@@ -138,7 +138,9 @@ fn batch_search_equals_one_by_one() {
     let data = clustered(1200, dim, 6, 0.5, 4);
     let (base, queries) = data.split_at(1000 * dim);
     let index = Index::build(base.to_vec(), dim, &params(Metric::L2, 2), &no_progress).unwrap();
-    let batch = index.search_batch(queries, &SearchParams::new(5, 40)).unwrap();
+    let batch = index
+        .search_batch(queries, &SearchParams::new(5, 40), &|| {})
+        .unwrap();
     let single = search_all(&index, queries, 5, 40);
     let batch_ids: Vec<Vec<u32>> = batch
         .iter()
@@ -288,4 +290,28 @@ fn exact_knn_matches_the_naive_implementation() {
         exact_knn(&bb[..3 * dim], bq, dim, 10, Metric::L2, &no_progress).unwrap()[0].len(),
         3
     );
+}
+
+#[test]
+fn a_cancelled_build_stops_with_cancelled_and_a_fresh_flag_builds() {
+    let data = geodex_testkit::clustered(2000, 8, 4, 0.5, 9);
+    let cancel = geodex_core::Cancel::new();
+    let params = BuildParams {
+        cancel: cancel.clone(),
+        threads: Some(2),
+        ..Default::default()
+    };
+    // Cancelled from the progress callback after the first report: the build stops early.
+    let reports = std::sync::atomic::AtomicUsize::new(0);
+    let stop = |_done: usize| {
+        reports.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        cancel.cancel();
+    };
+    let r = Index::build(data.clone(), 8, &params, &stop);
+    assert!(matches!(r, Err(geodex_core::CoreError::Cancelled)), "{r:?}");
+    let fresh = BuildParams {
+        cancel: geodex_core::Cancel::new(),
+        ..params
+    };
+    assert_eq!(Index::build(data, 8, &fresh, &|_| {}).unwrap().len(), 2000);
 }

@@ -46,4 +46,7 @@ pub enum EmbedError {
     /// An embedding does not match the hierarchy or the model.
     #[error("embedding: {0}")]
     Embedding(String),
+    /// Training was cancelled ([`train::TrainParams::cancel`]) before it finished.
+    #[error("interrupted")]
+    Cancelled,
 }

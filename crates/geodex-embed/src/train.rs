@@ -18,7 +18,8 @@
 //! tolerates because the pairs touch few rows each. One thread is exactly reproducible from the
 //! seed; several threads are reproducible only up to that interleaving.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 
 use rand_core::{RngCore, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -46,6 +47,8 @@ pub struct TrainParams {
     pub threads: usize,
     /// Seed of the initial points, the pair order and the negatives.
     pub seed: u64,
+    /// Checked before every epoch: once set, training stops with [`EmbedError::Cancelled`].
+    pub cancel: Option<Arc<AtomicBool>>,
 }
 
 impl TrainParams {
@@ -60,6 +63,7 @@ impl TrainParams {
             burn_in_factor: 0.1,
             threads: 1,
             seed: 0,
+            cancel: None,
         }
     }
 
@@ -106,9 +110,9 @@ pub fn train(
 ) -> Result<Trained, EmbedError> {
     params.validate()?;
     match model {
-        Model::Poincare => Ok(Trainer::new(hierarchy, PoincareBall, params).run(progress)),
-        Model::Lorentz => Ok(Trainer::new(hierarchy, Hyperboloid, params).run(progress)),
-        Model::Euclidean => Ok(Trainer::new(hierarchy, Flat, params).run(progress)),
+        Model::Poincare => Trainer::new(hierarchy, PoincareBall, params).run(progress),
+        Model::Lorentz => Trainer::new(hierarchy, Hyperboloid, params).run(progress),
+        Model::Euclidean => Trainer::new(hierarchy, Flat, params).run(progress),
         Model::Sarkar => Err(EmbedError::InvalidParameter(
             "sarkar is a construction, not a trained model".into(),
         )),
@@ -208,12 +212,15 @@ impl<'h, M: Manifold> Trainer<'h, M> {
         }
     }
 
-    fn run(self, progress: &(dyn Fn(usize, f64) + Sync)) -> Trained {
+    fn run(self, progress: &(dyn Fn(usize, f64) + Sync)) -> Result<Trained, EmbedError> {
         let p = self.params;
         let mut order: Vec<u32> = (0..self.hierarchy.pairs().len() as u32).collect();
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(p.seed ^ 0x5EED_0F0D_E5E5);
         let mut losses = Vec::with_capacity(p.epochs);
         for epoch in 0..p.epochs {
+            if p.cancel.as_ref().is_some_and(|c| c.load(Ordering::Relaxed)) {
+                return Err(EmbedError::Cancelled);
+            }
             shuffle(&mut order, &mut rng);
             let burn_in = epoch < p.burn_in;
             let lr = if burn_in { p.lr * p.burn_in_factor } else { p.lr };
@@ -235,7 +242,7 @@ impl<'h, M: Manifold> Trainer<'h, M> {
             losses.push(mean);
             progress(epoch + 1, mean);
         }
-        self.finish(losses)
+        Ok(self.finish(losses))
     }
 
     /// Trains on `pairs` (indices into the closure) and returns their summed loss.

@@ -221,7 +221,42 @@ fn poincare_training_reconstructs_a_small_tree() {
     assert!(a.losses.last() < a.losses.first(), "the loss falls");
     let r = reconstruction(&h, &a.vectors, 5, Model::Poincare, Relevant::Ancestors, None, 2).unwrap();
     assert!(r.map >= 0.9, "MAP {}", r.map);
-    assert!(r.mean_rank >= 1.0);
+    let want = mean_rank_by_brute_force(&h, &a.vectors, 5);
+    assert!(
+        (r.mean_rank - want).abs() < 1e-9,
+        "mean rank {} vs {want}",
+        r.mean_rank
+    );
+}
+
+/// Nickel & Kiela's mean rank, computed directly: for every (node, ancestor) pair, 1 + the
+/// number of non-ancestors strictly nearer the node than that ancestor, by the Poincaré
+/// distance arcosh(1 + 2‖u − v‖² / ((1 − ‖u‖²)(1 − ‖v‖²))) in f64.
+fn mean_rank_by_brute_force(h: &Hierarchy, vectors: &[f32], dim: usize) -> f64 {
+    let row = |i: usize| {
+        vectors[i * dim..(i + 1) * dim]
+            .iter()
+            .map(|&x| x as f64)
+            .collect::<Vec<f64>>()
+    };
+    let dist = |u: &[f64], v: &[f64]| {
+        let sq = |x: &[f64]| x.iter().map(|a| a * a).sum::<f64>();
+        let diff: f64 = u.iter().zip(v).map(|(a, b)| (a - b) * (a - b)).sum();
+        (1.0 + 2.0 * diff / ((1.0 - sq(u)) * (1.0 - sq(v)))).acosh()
+    };
+    let (mut ranks, mut pairs) = (0.0, 0usize);
+    for u in 0..h.len() {
+        let ancestors = h.ancestors(u as u32);
+        let du: Vec<f64> = (0..h.len()).map(|w| dist(&row(u), &row(w))).collect();
+        for &a in ancestors {
+            let nearer = (0..h.len())
+                .filter(|&w| w != u && !ancestors.contains(&(w as u32)) && du[w] < du[a as usize])
+                .count();
+            ranks += 1.0 + nearer as f64;
+            pairs += 1;
+        }
+    }
+    ranks / pairs as f64
 }
 
 #[test]
@@ -254,4 +289,27 @@ fn embeddings_outside_the_ball_are_rejected_with_their_row() {
         1
     )
     .is_err());
+}
+
+#[test]
+fn a_set_cancel_flag_stops_training() {
+    let h = tree_hierarchy(&complete_tree(3, 3));
+    let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let params = TrainParams {
+        cancel: Some(flag.clone()),
+        ..TrainParams::new(5, 50, 0.3)
+    };
+    let epochs = std::sync::atomic::AtomicUsize::new(0);
+    let r = train(&h, Model::Poincare, &params, &|epoch, _| {
+        epochs.store(epoch, std::sync::atomic::Ordering::Relaxed);
+        if epoch == 3 {
+            flag.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+    });
+    assert!(matches!(r, Err(EmbedError::Cancelled)));
+    assert_eq!(
+        epochs.load(std::sync::atomic::Ordering::Relaxed),
+        3,
+        "stopped before epoch 4"
+    );
 }

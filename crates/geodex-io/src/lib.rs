@@ -1,8 +1,8 @@
 //! Vector files for geodex.
 //!
-//! Readers for TEXMEX `.fvecs`/`.bvecs`/`.ivecs`, NumPy `.npy` (f32, f64 → f32, u8, i32, i64 → i32)
-//! and ann-benchmarks `.hdf5` (`train`, `test`, `neighbors`, `distances`); writers for `.fvecs`
-//! and `.ivecs`, always atomic ([`atomic`]). Every reader validates the whole file and rejects a
+//! Readers for TEXMEX `.fvecs`/`.bvecs`/`.ivecs`, NumPy `.npy` (vectors f32, f64 → f32, u8; ids
+//! i32, i64, u64) and ann-benchmarks `.hdf5` (`train`, `test`, `neighbors`, `distances`); writers
+//! for `.fvecs` and ids as `.ivecs` or uint64 `.npy`, always atomic ([`atomic`]). Every reader validates the whole file and rejects a
 //! malformed or truncated one with an [`IoError`] naming the file and the row; none panics.
 //!
 //! The byte-level parsers ([`texmex::parse`], [`npy::parse`]) take a `&[u8]`, so the fuzz
@@ -91,26 +91,78 @@ pub fn read_vectors(path: &Path, role: Role) -> Result<AnyVectors, IoError> {
     }
 }
 
-/// Reads neighbour ids (ground truth): `.ivecs`, an integer `.npy`, or `neighbors` of `.hdf5`.
-pub fn read_neighbors(path: &Path) -> Result<Matrix<i32>, IoError> {
+/// The id that stands for "no neighbour" (fewer than k found): −1 in a signed file, and the
+/// same bits, 2⁶⁴ − 1, in a uint64 `.npy`. It is therefore never a valid key.
+pub const NO_ID: u64 = u64::MAX;
+
+/// Reads ids — ground-truth neighbours or keys — as u64: `.ivecs`, an int32, int64 or uint64
+/// `.npy`, or `neighbors` of `.hdf5`. In the signed formats −1 is [`NO_ID`]; any other negative
+/// value is refused, naming its row.
+pub fn read_ids(path: &Path) -> Result<Matrix<u64>, IoError> {
     let name = path.display().to_string();
+    let signed = |m: Matrix<i32>| {
+        let dim = m.dim();
+        let ids = ids_from_signed(m.into_vec().into_iter().map(i64::from), dim, &name)?;
+        Ok(Matrix::new(dim, ids).expect("same shape"))
+    };
     match Format::of(path)? {
-        Format::Ivecs => texmex::parse::<i32>(&read_bytes(path)?, &name),
+        Format::Ivecs => signed(texmex::parse::<i32>(&read_bytes(path)?, &name)?),
         Format::Npy => npy::parse(&read_bytes(path)?, &name)?.into_ids(&name),
-        Format::Hdf5 => hdf5::read_neighbors(path),
+        Format::Hdf5 => signed(hdf5::read_neighbors(path)?),
         Format::Fvecs | Format::Bvecs => Err(IoError::WrongContent {
             path: name,
-            reason: "expected neighbour ids (.ivecs, .npy or .hdf5), found vectors".into(),
+            reason: "expected ids (.ivecs, .npy or .hdf5), found vectors".into(),
+        }),
+    }
+}
+
+/// Signed ids as u64: −1 → [`NO_ID`], other negatives an error naming the row of `dim` ids.
+fn ids_from_signed(ids: impl IntoIterator<Item = i64>, dim: usize, name: &str) -> Result<Vec<u64>, IoError> {
+    ids.into_iter()
+        .enumerate()
+        .map(|(i, v)| match v {
+            -1 => Ok(NO_ID),
+            v => u64::try_from(v).map_err(|_| IoError::WrongContent {
+                path: name.into(),
+                reason: format!("row {}: negative id {v}", i / dim.max(1)),
+            }),
+        })
+        .collect()
+}
+
+/// Writes ids atomically in the format of `path`'s extension: `.npy` as uint64 (every key
+/// fits), or `.ivecs` as int32, where [`NO_ID`] becomes −1 and a larger id than `i32::MAX` is
+/// refused, naming it — before anything is written.
+pub fn write_ids(path: &Path, m: &Matrix<u64>) -> Result<(), IoError> {
+    let name = path.display().to_string();
+    match Format::of(path)? {
+        Format::Npy => atomic::write_file(path, |w| w.write_all(&npy::encode("<u8", m))),
+        Format::Ivecs => {
+            let narrow = m
+                .as_slice()
+                .iter()
+                .map(|&id| match id {
+                    NO_ID => Ok(-1),
+                    id => i32::try_from(id).map_err(|_| IoError::WrongContent {
+                        path: name.clone(),
+                        reason: format!(
+                            "key {id} does not fit in .ivecs (int32, at most {}); write .npy (uint64) instead",
+                            i32::MAX
+                        ),
+                    }),
+                })
+                .collect::<Result<Vec<i32>, _>>()?;
+            let narrow = Matrix::new(m.dim(), narrow).expect("same shape");
+            atomic::write_file(path, |w| texmex::write(w, &narrow))
+        }
+        _ => Err(IoError::WrongContent {
+            path: name,
+            reason: "ids are written as .ivecs or .npy".into(),
         }),
     }
 }
 
 /// Writes `.fvecs` atomically (temporary file, fsync, rename, fsync of the directory).
 pub fn write_fvecs(path: &Path, m: &Matrix<f32>) -> Result<(), IoError> {
-    atomic::write_file(path, |w| texmex::write(w, m))
-}
-
-/// Writes `.ivecs` atomically (temporary file, fsync, rename, fsync of the directory).
-pub fn write_ivecs(path: &Path, m: &Matrix<i32>) -> Result<(), IoError> {
     atomic::write_file(path, |w| texmex::write(w, m))
 }

@@ -20,8 +20,10 @@ pub enum Dtype {
     U8,
     /// `<i4`
     I32,
-    /// `<i8`, converted to i32 when read as ids.
+    /// `<i8`
     I64,
+    /// `<u8` (uint64), the type of keys.
+    U64,
 }
 
 impl Dtype {
@@ -32,6 +34,7 @@ impl Dtype {
             "|u1" | "<u1" => Some(Dtype::U8),
             "<i4" => Some(Dtype::I32),
             "<i8" => Some(Dtype::I64),
+            "<u8" => Some(Dtype::U64),
             _ => None,
         }
     }
@@ -40,7 +43,7 @@ impl Dtype {
         match self {
             Dtype::U8 => 1,
             Dtype::F32 | Dtype::I32 => 4,
-            Dtype::F64 | Dtype::I64 => 8,
+            Dtype::F64 | Dtype::I64 | Dtype::U64 => 8,
         }
     }
 }
@@ -152,7 +155,7 @@ fn parse_header(h: &str) -> Result<(Dtype, bool, Vec<usize>), String> {
         .and_then(|d| d.split('\'').next())
         .ok_or("descr is not a string")?;
     let dtype = Dtype::from_descr(descr)
-        .ok_or_else(|| format!("unsupported dtype '{descr}' (expected <f4, <f8, |u1, <i4 or <i8)"))?;
+        .ok_or_else(|| format!("unsupported dtype '{descr}' (expected <f4, <f8, |u1, <i4, <i8 or <u8)"))?;
     let fortran = value_after("fortran_order")?;
     let fortran = if fortran.starts_with("True") {
         true
@@ -194,31 +197,28 @@ impl NpyArray {
             Dtype::U8 => Ok(AnyVectors::U8(
                 Matrix::new(self.dim, self.data).expect("rows * dim bytes"),
             )),
-            Dtype::I32 | Dtype::I64 => Err(IoError::WrongContent {
+            Dtype::I32 | Dtype::I64 | Dtype::U64 => Err(IoError::WrongContent {
                 path: name.into(),
                 reason: "holds integers; vectors must be float32, float64 or uint8".into(),
             }),
         }
     }
 
-    /// The array as neighbour ids: i32 natively, i64 narrowed when every value fits.
-    pub fn into_ids(self, name: &str) -> Result<Matrix<i32>, IoError> {
+    /// The array as ids (neighbours or keys): uint64 natively; int32 and int64 with −1 read as
+    /// [`crate::NO_ID`] (no neighbour) and any other negative value refused.
+    pub fn into_ids(self, name: &str) -> Result<Matrix<u64>, IoError> {
         let data = match self.dtype {
-            Dtype::I32 => decode::<i32>(&self.data),
-            Dtype::I64 => {
-                let wide = decode::<i64>(&self.data);
-                if let Some(pos) = wide.iter().position(|&v| i32::try_from(v).is_err()) {
-                    return Err(IoError::WrongContent {
-                        path: name.into(),
-                        reason: format!("row {}: id {} does not fit in 32 bits", pos / self.dim, wide[pos]),
-                    });
-                }
-                wide.into_iter().map(|v| v as i32).collect()
-            }
+            Dtype::U64 => decode::<u64>(&self.data),
+            Dtype::I32 => crate::ids_from_signed(
+                decode::<i32>(&self.data).into_iter().map(i64::from),
+                self.dim,
+                name,
+            )?,
+            Dtype::I64 => crate::ids_from_signed(decode::<i64>(&self.data), self.dim, name)?,
             _ => {
                 return Err(IoError::WrongContent {
                     path: name.into(),
-                    reason: "neighbour ids must be int32 or int64".into(),
+                    reason: "ids must be int32, int64 or uint64".into(),
                 })
             }
         };
@@ -258,14 +258,18 @@ mod tests {
             parse(&encode("|u1", &b), "b").unwrap().into_vectors("b").unwrap(),
             AnyVectors::U8(b)
         );
-        let wide = Matrix::from_rows(&[[7i64, 9]]).unwrap();
+        let wide = Matrix::from_rows(&[[7i64, -1, 1 << 40]]).unwrap();
         let ids = parse(&encode("<i8", &wide), "c").unwrap().into_ids("c").unwrap();
-        assert_eq!(ids.as_slice(), &[7, 9]);
-        let too_big = Matrix::from_rows(&[[1i64 << 40]]).unwrap();
-        assert!(parse(&encode("<i8", &too_big), "d")
+        assert_eq!(ids.as_slice(), &[7, crate::NO_ID, 1 << 40]);
+        let keys = Matrix::from_rows(&[[u64::MAX - 1, 3]]).unwrap();
+        let back = parse(&encode("<u8", &keys), "k").unwrap().into_ids("k").unwrap();
+        assert_eq!(back, keys);
+        let negative = Matrix::from_rows(&[[0i32], [-2]]).unwrap();
+        let e = parse(&encode("<i4", &negative), "n")
             .unwrap()
-            .into_ids("d")
-            .is_err());
+            .into_ids("n")
+            .unwrap_err();
+        assert!(e.to_string().contains("row 1: negative id -2"), "{e}");
     }
 
     #[test]

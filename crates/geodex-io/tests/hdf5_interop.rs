@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use geodex_io::{hdf5, read_neighbors, read_vectors, AnyVectors, Role};
+use geodex_io::{hdf5, read_ids, read_vectors, AnyVectors, Role};
 
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -12,14 +12,14 @@ fn fixture(name: &str) -> PathBuf {
 }
 
 /// Exact 10-NN by squared L2 in f64, ties by smaller id; and the plain distances.
-fn exact(train: &[Vec<f64>], q: &[f64]) -> (Vec<i32>, Vec<f64>) {
-    let mut d: Vec<(f64, i32)> = train
+fn exact(train: &[Vec<f64>], q: &[f64]) -> (Vec<u64>, Vec<f64>) {
+    let mut d: Vec<(f64, u64)> = train
         .iter()
         .enumerate()
         .map(|(i, t)| {
             (
                 t.iter().zip(q).map(|(a, b)| (a - b) * (a - b)).sum::<f64>(),
-                i as i32,
+                i as u64,
             )
         })
         .collect();
@@ -55,7 +55,7 @@ fn h5py_files_read_back_exactly() {
             "{name}"
         );
         assert_eq!((test.rows(), test.dim()), (6, dim), "{name}");
-        let nn = read_neighbors(&path).unwrap();
+        let nn = read_ids(&path).unwrap();
         let dist = hdf5::read_distances(&path).unwrap();
         let (train_rows, test_rows) = (rows_f64(&train), rows_f64(&test));
         for (i, q) in test_rows.iter().enumerate() {

@@ -16,6 +16,7 @@ use crate::pq::ProductQuantizer;
 use crate::projection::{ProjectionKind, RandomProjection};
 use crate::sq8::Sq8;
 use crate::QuantError;
+pub use crate::Similarity;
 
 /// Which quantiser, before training.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,9 +42,9 @@ pub enum CodecSpec {
 /// Options of [`CodecSpec::parse`] besides the name.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct CodecOptions {
-    /// PQ sub-spaces (`--pq-m`).
+    /// PQ sub-spaces.
     pub pq_m: Option<usize>,
-    /// Projection output dimension (`--proj-k`).
+    /// Projection output dimension.
     pub proj_k: Option<usize>,
 }
 
@@ -55,18 +56,20 @@ impl CodecSpec {
         let m = options.pq_m;
         if m.is_some() && !name.starts_with("pq") {
             return Err(QuantError::InvalidParameter(format!(
-                "--pq-m applies to pq8 and pq4, not {name}"
+                "a PQ sub-space count applies to pq8 and pq4, not {name}"
             )));
         }
         if options.proj_k.is_some() && !name.starts_with("proj") {
             return Err(QuantError::InvalidParameter(format!(
-                "--proj-k applies to proj and proj-sparse, not {name}"
+                "a projection dimension applies to proj and proj-sparse, not {name}"
             )));
         }
         let projection = |kind| {
             let k = options.proj_k.unwrap_or((dim / 4).max(1));
             if k == 0 {
-                return Err(QuantError::InvalidParameter("--proj-k must be ≥ 1".into()));
+                return Err(QuantError::InvalidParameter(
+                    "the projection dimension must be ≥ 1".into(),
+                ));
             }
             Ok(Some(CodecSpec::Projection { k, kind }))
         };
@@ -74,7 +77,7 @@ impl CodecSpec {
             let m = m.unwrap_or(default_m.max(1));
             if m == 0 || dim % m != 0 {
                 return Err(QuantError::InvalidParameter(format!(
-                    "--pq-m {m} must divide the dimension {dim}"
+                    "the PQ sub-space count {m} must divide the dimension {dim}"
                 )));
             }
             Ok(Some(CodecSpec::Pq { m, bits }))
@@ -96,7 +99,7 @@ impl CodecSpec {
     pub fn train(self, data: &[f32], dim: usize, seed: u64) -> Result<Codec, QuantError> {
         match self {
             CodecSpec::Sq8 => Sq8::train(data, dim).map(Codec::Sq8),
-            CodecSpec::Pq { m, bits } => ProductQuantizer::train(data, dim, m, bits, seed).map(Codec::Pq),
+            CodecSpec::Pq { m, bits } => ProductQuantizer::train(data, dim, m, bits, seed).map(Codec::of_pq),
             CodecSpec::Projection { k, kind } => {
                 RandomProjection::new(kind, dim, k, seed).map(Codec::Projection)
             }
@@ -109,19 +112,12 @@ impl CodecSpec {
 pub enum Codec {
     /// Scalar quantisation, one byte per dimension.
     Sq8(Sq8),
-    /// Product quantisation; PQ4 codes are stored two per byte.
-    Pq(ProductQuantizer),
+    /// Product quantisation with 256 centroids per sub-space, one byte per code.
+    Pq8(ProductQuantizer),
+    /// Product quantisation with 16 centroids per sub-space, two codes per byte.
+    Pq4(ProductQuantizer),
     /// A random projection; codes are the projected vectors as little-endian `f32`.
     Projection(RandomProjection),
-}
-
-/// What the distance tables measure: the index metric's kernel value, up to a constant.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Similarity {
-    /// ‖q − x̂‖² (L2).
-    SquaredL2,
-    /// −⟨q, x̂⟩ (inner product; cosine is 1 plus this on unit vectors).
-    NegativeDot,
 }
 
 /// Receives the per-query distance function of [`Codec::with_adc`].
@@ -133,12 +129,22 @@ pub trait AdcVisitor {
 }
 
 impl Codec {
+    /// The storage form of a trained product quantiser: [`Codec::Pq4`] for 16 centroids per
+    /// sub-space, [`Codec::Pq8`] for 256.
+    pub fn of_pq(pq: ProductQuantizer) -> Codec {
+        if pq.bits() == 4 {
+            Codec::Pq4(pq)
+        } else {
+            Codec::Pq8(pq)
+        }
+    }
+
     /// The name used on the command line and in `info` (`sq8`, `pq8`, `pq4`).
     pub fn name(&self) -> &'static str {
         match self {
             Codec::Sq8(_) => "sq8",
-            Codec::Pq(pq) if pq.bits() == 4 => "pq4",
-            Codec::Pq(_) => "pq8",
+            Codec::Pq4(_) => "pq4",
+            Codec::Pq8(_) => "pq8",
             Codec::Projection(p) if p.kind() == ProjectionKind::Sparse => "proj-sparse",
             Codec::Projection(_) => "proj",
         }
@@ -148,7 +154,7 @@ impl Codec {
     pub fn spec(&self) -> CodecSpec {
         match self {
             Codec::Sq8(_) => CodecSpec::Sq8,
-            Codec::Pq(pq) => CodecSpec::Pq {
+            Codec::Pq8(pq) | Codec::Pq4(pq) => CodecSpec::Pq {
                 m: pq.m(),
                 bits: pq.bits(),
             },
@@ -163,7 +169,7 @@ impl Codec {
     pub fn dim(&self) -> usize {
         match self {
             Codec::Sq8(s) => s.dim(),
-            Codec::Pq(pq) => pq.dim(),
+            Codec::Pq8(pq) | Codec::Pq4(pq) => pq.dim(),
             Codec::Projection(p) => p.from(),
         }
     }
@@ -172,8 +178,8 @@ impl Codec {
     pub fn code_bytes(&self) -> usize {
         match self {
             Codec::Sq8(s) => s.dim(),
-            Codec::Pq(pq) if pq.bits() == 4 => pq.m().div_ceil(2),
-            Codec::Pq(pq) => pq.m(),
+            Codec::Pq4(pq) => pq.m().div_ceil(2),
+            Codec::Pq8(pq) => pq.m(),
             Codec::Projection(p) => 4 * p.to(),
         }
     }
@@ -184,7 +190,7 @@ impl Codec {
     pub fn parameters(&self) -> Vec<f32> {
         match self {
             Codec::Sq8(s) => s.min.iter().chain(&s.step).copied().collect(),
-            Codec::Pq(pq) => (0..pq.m())
+            Codec::Pq8(pq) | Codec::Pq4(pq) => (0..pq.m())
                 .flat_map(|j| pq.codebook(j).centroids.iter().copied())
                 .collect(),
             Codec::Projection(p) => p.matrix().to_vec(),
@@ -195,7 +201,7 @@ impl Codec {
     pub fn parameter_count(&self) -> usize {
         match self {
             Codec::Sq8(s) => 2 * s.dim(),
-            Codec::Pq(pq) => pq.ksub() * pq.dim(),
+            Codec::Pq8(pq) | Codec::Pq4(pq) => pq.ksub() * pq.dim(),
             Codec::Projection(p) => p.to() * p.from(),
         }
     }
@@ -227,7 +233,9 @@ impl Codec {
                     )));
                 }
                 expect_len(params, (1usize << bits) * dim)?;
-                Ok(Codec::Pq(ProductQuantizer::from_centroids(dim, m, bits, params)))
+                Ok(Codec::of_pq(ProductQuantizer::from_centroids(
+                    dim, m, bits, params,
+                )))
             }
             CodecSpec::Projection { k, kind } => {
                 if k == 0 {
@@ -245,7 +253,7 @@ impl Codec {
     pub fn encode_all(&self, data: &[f32]) -> Vec<u8> {
         match self {
             Codec::Sq8(s) => s.encode_all(data),
-            Codec::Pq(pq) if pq.bits() == 4 => {
+            Codec::Pq4(pq) => {
                 let m = pq.m();
                 let mut packed = Vec::with_capacity(data.len() / pq.dim() * m.div_ceil(2));
                 for code in pq.encode_all(data).chunks_exact(m) {
@@ -253,7 +261,7 @@ impl Codec {
                 }
                 packed
             }
-            Codec::Pq(pq) => pq.encode_all(data),
+            Codec::Pq8(pq) => pq.encode_all(data),
             Codec::Projection(p) => p.project_all(data).iter().flat_map(|x| x.to_le_bytes()).collect(),
         }
     }
@@ -264,11 +272,11 @@ impl Codec {
     pub fn decode(&self, code: &[u8], out: &mut [f32]) {
         match self {
             Codec::Sq8(s) => s.decode(code, out),
-            Codec::Pq(pq) if pq.bits() == 4 => {
+            Codec::Pq4(pq) => {
                 let unpacked: Vec<u8> = (0..pq.m()).map(|j| nibble(code, j)).collect();
                 pq.decode(&unpacked, out);
             }
-            Codec::Pq(pq) => pq.decode(code, out),
+            Codec::Pq8(pq) => pq.decode(code, out),
             Codec::Projection(p) => p.adjoint(&floats(code).collect::<Vec<_>>(), out),
         }
     }
@@ -287,15 +295,15 @@ impl Codec {
         table.clear();
         match self {
             Codec::Sq8(s) => sq8_adc(s, query, similarity, table, visitor),
-            Codec::Pq(pq) => {
+            Codec::Pq8(pq) => {
+                pq.fill_table(query, similarity, table);
+                let (t, ksub) = (table.as_slice(), pq.ksub());
+                visitor.visit(move |code: &[u8]| pq8_distance(t, ksub, code))
+            }
+            Codec::Pq4(pq) => {
                 pq.fill_table(query, similarity, table);
                 let t = table.as_slice();
-                let ksub = pq.ksub();
-                if pq.bits() == 4 {
-                    visitor.visit(move |code: &[u8]| pq4_packed_distance(t, code))
-                } else {
-                    visitor.visit(move |code: &[u8]| pq8_distance(t, ksub, code))
-                }
+                visitor.visit(move |code: &[u8]| pq4_packed_distance(t, code))
             }
             Codec::Projection(p) => {
                 table.resize(p.to(), 0.0);

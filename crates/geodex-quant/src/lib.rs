@@ -68,3 +68,12 @@ pub(crate) fn check_rows(data: &[f32], dim: usize) -> Result<usize, QuantError> 
     }
     Ok(data.len() / dim)
 }
+
+/// What the distance tables measure: the index metric's kernel value, up to a constant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Similarity {
+    /// ‖q − x̂‖² (L2).
+    SquaredL2,
+    /// −⟨q, x̂⟩ (inner product; cosine is 1 plus this on unit vectors).
+    NegativeDot,
+}

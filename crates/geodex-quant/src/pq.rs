@@ -7,8 +7,8 @@
 //! squared distance from each query sub-vector to each centroid; the distance to a code is the
 //! sum of `m` table entries, which equals ‖q − reconstruction‖² exactly (up to rounding).
 
-use crate::codec::Similarity;
 use crate::kmeans::{self, squared_l2, Codebook, KMeansParams};
+use crate::Similarity;
 use crate::{check_rows, QuantError};
 
 /// A trained product quantiser.

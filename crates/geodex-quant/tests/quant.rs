@@ -230,7 +230,7 @@ fn codec_storage_round_trips() {
     let data = clustered(600, dim, 6, 0.7, 4);
     for m in [3, 6] {
         let pq = ProductQuantizer::train(&data, dim, m, 4, 1).unwrap();
-        let codec = Codec::Pq(pq.clone());
+        let codec = Codec::Pq4(pq.clone());
         let packed = codec.encode_all(&data);
         assert_eq!(packed.len(), 600 * m.div_ceil(2));
         let (mut a, mut b) = (vec![0f32; dim], vec![0f32; dim]);

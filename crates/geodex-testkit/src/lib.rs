@@ -153,7 +153,7 @@ pub fn naive_knn(base: &[f32], queries: &[f32], dim: usize, k: usize, metric: Me
         .collect()
 }
 
-/// recall@k = |returned ∩ true top-k| / k averaged over queries (DESIGN.md §5).
+/// recall@k = |returned ∩ true top-k| / k averaged over queries (ARCHITECTURE.md §5).
 /// `truth` rows may be longer than k; only their first k ids count.
 pub fn recall_at_k(found: &[Vec<u32>], truth: &[Vec<u32>], k: usize) -> f64 {
     assert_eq!(found.len(), truth.len(), "one result list per query");

@@ -1,6 +1,6 @@
 //! `geodex build`: read vectors, build an HNSW index, save it atomically.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use geodex_core::{BuildParams, CodecOptions, CodecSpec, Index, Metric};
@@ -18,6 +18,10 @@ pub struct Args {
     /// Where to write the index.
     #[arg(long)]
     pub out: PathBuf,
+    /// Keys of the rows, in order (.txt one per line, .npy uint64/int64, .ivecs); default: the
+    /// row numbers. Unique, and not 2⁶⁴ − 1.
+    #[arg(long)]
+    pub keys: Option<PathBuf>,
     /// Dissimilarity: l2, ip, cosine, poincare.
     #[arg(long, default_value = "l2")]
     pub metric: Metric,
@@ -55,6 +59,20 @@ pub struct Args {
     pub json: bool,
 }
 
+/// The keys of `--keys`, checked (count, uniqueness, the reserved key) before any build work.
+fn keys_for(path: &Path, rows: usize) -> Result<Vec<u64>, Failure> {
+    let keys = crate::data::read_keys(path)?;
+    geodex_core::check_keys(&keys, rows).map_err(|e| Failure::from(e).context(path.display()))?;
+    Ok(keys)
+}
+
+fn with_keys<T: geodex_core::Component>(ix: Index<T>, keys: Option<Vec<u64>>) -> Result<Index<T>, Failure> {
+    Ok(match keys {
+        Some(k) => ix.with_keys(k)?,
+        None => ix,
+    })
+}
+
 pub fn run(a: Args) -> Result<(), Failure> {
     let data = crate::data::fit_to_metric(crate::data::read_vectors(&a.data, Role::Base, a.limit)?, a.metric);
     let options = CodecOptions {
@@ -70,19 +88,23 @@ pub fn run(a: Args) -> Result<(), Failure> {
         seed: a.seed,
         threads: a.threads,
         quant,
+        cancel: crate::interrupt::flag(),
         ..Default::default()
     };
     let (n, dim) = (data.rows(), data.dim());
+    let keys = a.keys.as_deref().map(|p| keys_for(p, n)).transpose()?;
     let bar = progress::bar(n as u64, "building", a.quiet);
     let tick = |done: usize| bar.set_position(done as u64);
     let start = Instant::now();
     let (info, save) = match data {
         AnyVectors::F32(m) => {
             let ix = Index::build(m.into_vec(), dim, &params, &tick).map_err(in_file(&a.data))?;
+            let ix = with_keys(ix, keys)?;
             (ix.info(), ix.save(&a.out))
         }
         AnyVectors::U8(m) => {
             let ix = Index::build(m.into_vec(), dim, &params, &tick).map_err(in_file(&a.data))?;
+            let ix = with_keys(ix, keys)?;
             (ix.info(), ix.save(&a.out))
         }
     };

@@ -58,6 +58,7 @@ impl Change for Delete<'_> {
         let a = self.args;
         let (mut deleted, mut missing, mut repaired) = (0, 0, 0);
         for (i, chunk) in self.keys.chunks(a.batch).enumerate() {
+            crate::interrupt::check(|| format!("the first {} keys are deleted", i * a.batch))?;
             let (done, _) = db.delete(chunk).map_err(in_file(&a.keys))?;
             acknowledge(i * a.batch + chunk.len());
             deleted += done.deleted;

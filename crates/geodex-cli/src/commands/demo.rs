@@ -7,6 +7,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
+use geodex_core::measure::{sweep, SweepPlan};
 use geodex_core::{AnyIndex, BuildParams, Index, Metric, SearchParams};
 use geodex_io::{texmex, Matrix};
 
@@ -39,9 +40,9 @@ pub fn run(a: Args) -> Result<(), Failure> {
     let base: Matrix<u8> = texmex::parse(BASE, "bundled base.bvecs")?;
     let queries: Matrix<u8> = texmex::parse(QUERIES, "bundled query.bvecs")?;
     let k = 10;
-    let truth: Vec<Vec<u32>> = texmex::parse::<i32>(GROUNDTRUTH, "bundled groundtruth.ivecs")?
+    let truth: Vec<Vec<u64>> = texmex::parse::<i32>(GROUNDTRUTH, "bundled groundtruth.ivecs")?
         .iter()
-        .map(|r| r[..k].iter().map(|&i| i as u32).collect())
+        .map(|r| r[..k].iter().map(|&i| i as u64).collect())
         .collect();
     let params = BuildParams {
         metric: Metric::L2,
@@ -80,14 +81,17 @@ pub fn run(a: Args) -> Result<(), Failure> {
     let efs = [10, 16, 32, 64, 128, 256, 512];
     let runs = 1;
     let bar = progress::bar((efs.len() * runs) as u64, "benchmark", a.quiet);
-    let rows = bench::sweep(
+    let plan = SweepPlan {
+        efs: &efs,
+        threads: 1,
+        runs,
+    };
+    let rows = sweep(
         &index,
-        &queries,
+        queries.as_slice(),
         &truth,
         &SearchParams::new(k, k),
-        &efs,
-        1,
-        runs,
+        &plan,
         &|| bar.inc(1),
     )?;
     bar.finish_and_clear();

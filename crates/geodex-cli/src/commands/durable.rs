@@ -48,11 +48,20 @@ fn run_typed<T: QueryElement + Component>(
         );
     }
     db.index().set_threads(threads)?;
-    change.apply(&db)?;
-    Ok(db.checkpoint()?)
+    match change.apply(&db) {
+        // Ctrl-C between batches: what was acknowledged is checkpointed, then exit 130.
+        Err(f) if f.is_interrupted() => {
+            db.checkpoint()?;
+            Err(f)
+        }
+        applied => {
+            applied?;
+            Ok(db.checkpoint()?)
+        }
+    }
 }
 
-/// Prints `durable N` (DESIGN.md §5): the first `n` records of this run are on disk.
+/// Prints `durable N` (ARCHITECTURE.md §5): the first `n` records of this run are on disk.
 pub fn acknowledge(n: usize) {
     println!("durable {n}");
 }

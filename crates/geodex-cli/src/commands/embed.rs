@@ -139,6 +139,7 @@ fn trained(
             burn_in: a.burn_in,
             threads,
             seed: a.seed,
+            cancel: Some(crate::interrupt::flag().shared()),
             ..TrainParams::new(a.dim.unwrap_or(10), a.epochs, lr)
         };
         let bar = progress::bar(a.epochs as u64, &format!("lr {lr}"), a.quiet);

@@ -60,6 +60,9 @@ pub struct Args {
     /// One JSON object on stdout instead of the table.
     #[arg(long)]
     pub json: bool,
+    /// No progress output on stderr.
+    #[arg(long)]
+    pub quiet: bool,
 }
 
 fn default_below(n: usize, all_up_to: usize, otherwise: usize) -> Option<usize> {

@@ -18,6 +18,9 @@ pub struct Args {
     /// Output file (TSV, no header; node ids are positions in the data file).
     #[arg(long)]
     pub out: PathBuf,
+    /// No progress output on stderr.
+    #[arg(long)]
+    pub quiet: bool,
 }
 
 pub fn run(a: Args) -> Result<(), Failure> {
@@ -31,8 +34,12 @@ pub fn run(a: Args) -> Result<(), Failure> {
         )));
     }
     let mut links = 0usize;
+    let bar = crate::progress::bar(g.node_count() as u64, "writing", a.quiet);
     geodex_io::atomic::write_file(&a.out, |w| {
         for u in 0..g.node_count() as u32 {
+            if u % 4096 == 0 {
+                bar.set_position(u as u64);
+            }
             if g.level(u) < a.layer {
                 continue;
             }
@@ -43,6 +50,7 @@ pub fn run(a: Args) -> Result<(), Failure> {
         }
         Ok(())
     })?;
+    bar.finish_and_clear();
     println!("wrote {links} links of layer {} to {}", a.layer, a.out.display());
     Ok(())
 }

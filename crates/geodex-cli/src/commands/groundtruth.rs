@@ -25,7 +25,7 @@ pub struct Args {
     /// Dissimilarity: l2, ip, cosine, poincare.
     #[arg(long)]
     pub metric: Metric,
-    /// Where to write the ids (.ivecs), nearest first, ties by smaller id.
+    /// Where to write the ids (.ivecs, or .npy as uint64), nearest first, ties by smaller id.
     #[arg(long)]
     pub out: PathBuf,
     /// Also write the distances (.fvecs), in the metric's own units (squared for l2).
@@ -118,14 +118,14 @@ pub fn run(a: Args) -> Result<(), Failure> {
     .map_err(in_file(&a.data))?;
     bar.finish_and_clear();
     let k = result[0].len();
-    let ids: Vec<i32> = result
+    let ids: Vec<u64> = result
         .iter()
         .flat_map(|r| {
             r.iter()
-                .map(|n| allowed.as_ref().map_or(n.id, |rows| rows[n.id as usize] as u32) as i32)
+                .map(|n| allowed.as_ref().map_or(n.id as u64, |rows| rows[n.id as usize]))
         })
         .collect();
-    geodex_io::write_ivecs(&a.out, &Matrix::new(k, ids).expect("k ≥ 1"))?;
+    geodex_io::write_ids(&a.out, &Matrix::new(k, ids).expect("k ≥ 1"))?;
     if let Some(path) = &a.distances_out {
         let d: Vec<f32> = result.iter().flat_map(|r| r.iter().map(|n| n.distance)).collect();
         geodex_io::write_fvecs(path, &Matrix::new(k, d).expect("k ≥ 1"))?;

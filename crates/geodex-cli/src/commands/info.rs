@@ -13,6 +13,9 @@ pub struct Args {
     /// Print one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
+    /// No progress output on stderr.
+    #[arg(long)]
+    pub quiet: bool,
 }
 
 pub fn run(a: Args) -> Result<(), Failure> {

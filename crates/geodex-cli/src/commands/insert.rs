@@ -96,6 +96,7 @@ impl Change for Insert<'_> {
         let dim = data.dim();
         for (i, chunk) in keys.chunks(a.batch).enumerate() {
             let first = i * a.batch;
+            crate::interrupt::check(|| format!("the first {first} rows are in the index"))?;
             let rows = &data.as_slice()[first * dim..(first + chunk.len()) * dim];
             let tick = |done: usize| bar.set_position((first + done) as u64);
             let (done, _) = db.upsert(chunk, rows, &tick).map_err(in_file(&a.data))?;

@@ -8,6 +8,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
+use geodex_core::measure::recall_at_k;
 use geodex_io::Role;
 use geodex_quant::fastscan::{self, PackedCodes, QuantizedTable};
 use geodex_quant::pq::ProductQuantizer;
@@ -60,6 +61,9 @@ pub struct Args {
     /// One JSON object on stdout instead of the table.
     #[arg(long)]
     pub json: bool,
+    /// No progress output on stderr.
+    #[arg(long)]
+    pub quiet: bool,
 }
 
 /// One quantiser configuration of the report.
@@ -130,7 +134,7 @@ pub fn run(a: Args) -> Result<(), Failure> {
             .map_err(|e| Failure::input(format!("{}: {e}", config.name())))?;
         let bits = config.bits_per_vector(dim);
         let bound = gaussian_distortion(&var, bits as f64);
-        let recall = recall(&measured.found, &truth[..nq], a.k);
+        let recall = recall_at_k(&measured.found, &truth[..nq], a.k);
         progress_note(&a, &config, start.elapsed().as_secs_f64());
         rows.push(json!({
             "quantiser": config.name(),
@@ -188,7 +192,7 @@ fn projection_rows(
     base: &[f32],
     queries: &[f32],
     dim: usize,
-    truth: &[Vec<u32>],
+    truth: &[Vec<u64>],
 ) -> Result<serde_json::Value, Failure> {
     let n = base.len() / dim;
     let ks = if a.projections.is_empty() {
@@ -229,13 +233,13 @@ fn projection_rows(
                 out.extend(projected.chunks_exact(k).map(|v| sq(pq, v) as f32))
             };
             let found = top_k_all(&projected_queries, k, a.rerank.max(a.k), scan);
-            let plain: Vec<Vec<u32>> = found.iter().map(|f| f[..a.k.min(f.len())].to_vec()).collect();
-            let reranked: Vec<Vec<u32>> = found
+            let plain: Vec<Vec<u64>> = found.iter().map(|f| f[..a.k.min(f.len())].to_vec()).collect();
+            let reranked: Vec<Vec<u64>> = found
                 .iter()
                 .zip(queries.chunks_exact(dim))
                 .map(|(cands, qv)| {
                     // Each candidate's exact distance once, then sort by it (ties: smaller id).
-                    let mut exact: Vec<(f64, u32)> = cands
+                    let mut exact: Vec<(f64, u64)> = cands
                         .iter()
                         .map(|&id| (sq(qv, &base[id as usize * dim..][..dim]), id))
                         .collect();
@@ -251,8 +255,8 @@ fn projection_rows(
                 "ratio_p99": round(q(0.99), 4),
                 "jl_epsilon": epsilon.map(|e| round(e, 4)),
                 "share_within_epsilon": within.map(|w| round(w, 4)),
-                "recall": round(recall(&plain, truth, a.k), 4),
-                "recall_reranked": round(recall(&reranked, truth, a.k), 4),
+                "recall": round(recall_at_k(&plain, truth, a.k), 4),
+                "recall_reranked": round(recall_at_k(&reranked, truth, a.k), 4),
             }));
         }
     }
@@ -295,15 +299,13 @@ fn print_projection_table(p: &serde_json::Value) {
 }
 
 fn progress_note(a: &Args, config: &Config, seconds: f64) {
-    if !a.json {
-        eprintln!("{}: {seconds:.1} s", config.name());
-    }
+    crate::progress::note(a.json || a.quiet, format!("{}: {seconds:.1} s", config.name()));
 }
 
 /// A configuration's mean squared error over the base and its exhaustive top-k per query.
 struct Measured {
     mse: f64,
-    found: Vec<Vec<u32>>,
+    found: Vec<Vec<u64>>,
 }
 
 fn measure(
@@ -373,7 +375,7 @@ fn top_k_all(
     dim: usize,
     k: usize,
     scan: impl Fn(&[f32], &mut Vec<f32>) + Sync,
-) -> Vec<Vec<u32>> {
+) -> Vec<Vec<u64>> {
     queries
         .par_chunks_exact(dim)
         .map(|q| {
@@ -385,18 +387,9 @@ fn top_k_all(
             ids.select_nth_unstable_by(k - 1, by);
             ids.truncate(k);
             ids.sort_unstable_by(by);
-            ids
+            ids.into_iter().map(u64::from).collect()
         })
         .collect()
-}
-
-fn recall(found: &[Vec<u32>], truth: &[Vec<u32>], k: usize) -> f64 {
-    let hits: usize = found
-        .iter()
-        .zip(truth)
-        .map(|(f, t)| f.iter().filter(|id| t[..k].contains(id)).count())
-        .sum();
-    hits as f64 / (found.len() * k) as f64
 }
 
 fn plot(path: &std::path::Path, rows: &[serde_json::Value], var: &[f64]) -> Result<(), Failure> {

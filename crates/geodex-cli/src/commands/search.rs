@@ -5,7 +5,6 @@ use std::time::Instant;
 
 use geodex_core::{AnyIndex, Component, Hit, Index, NodeSet, SearchParams, SearchStats};
 use geodex_io::{Matrix, Role};
-use rayon::prelude::*;
 
 use crate::failure::{in_file, Failure};
 use crate::{progress, with_typed};
@@ -26,7 +25,8 @@ pub struct Args {
     /// Search threads (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
-    /// Write the neighbour ids (one row per query, k ids, -1 where fewer were found).
+    /// Write the neighbour keys, one row of k per query: `.npy` (uint64) holds any key; `.ivecs`
+    /// (int32) refuses a key above 2³¹ − 1. Where fewer than k were found: −1 (2⁶⁴ − 1 in .npy).
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Print results and statistics as one JSON object on stdout.
@@ -38,7 +38,7 @@ pub struct Args {
 }
 
 /// The k and ef to use for an index of `n` vectors: k above n returns everything (with a
-/// warning, DESIGN.md §6), and ef is raised to match.
+/// warning, ARCHITECTURE.md §6), and ef is raised to match.
 pub fn clamp_k(k: usize, ef: usize, n: usize) -> Result<(usize, usize), Failure> {
     SearchParams::new(k, ef).validate()?;
     if k > n {
@@ -77,20 +77,7 @@ pub fn search_all<T: Component>(
     threads: Option<usize>,
     tick: &(dyn Fn() + Sync),
 ) -> Result<Vec<(Vec<Hit>, SearchStats)>, geodex_core::CoreError> {
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads.unwrap_or(0))
-        .build()
-        .map_err(|e| geodex_core::CoreError::InvalidParameter(format!("threads: {e}")))?;
-    pool.install(|| {
-        (0..queries.rows())
-            .into_par_iter()
-            .map_init(geodex_core::SearchContext::new, |ctx, i| {
-                let r = ix.search(queries.row(i), params, ctx).map_err(|e| e.at_row(i));
-                tick();
-                r
-            })
-            .collect()
-    })
+    geodex_core::measure::thread_pool(threads)?.install(|| ix.search_batch(queries.as_slice(), params, tick))
 }
 
 pub fn run(a: Args) -> Result<(), Failure> {
@@ -110,16 +97,16 @@ pub fn run(a: Args) -> Result<(), Failure> {
     });
     let seconds = start.elapsed().as_secs_f64();
     bar.finish_and_clear();
-    let ids: Vec<Vec<i64>> = results
+    let ids: Vec<Vec<u64>> = results
         .iter()
-        .map(|(h, _)| h.iter().map(|h| h.key.0 as i64).collect())
+        .map(|(h, _)| h.iter().map(|h| h.key.0).collect())
         .collect();
     if let Some(out) = &a.out {
-        let flat: Vec<i32> = ids
+        let flat: Vec<u64> = ids
             .iter()
-            .flat_map(|r| (0..k).map(|j| r.get(j).map_or(-1, |&id| id as i32)))
+            .flat_map(|r| (0..k).map(|j| r.get(j).copied().unwrap_or(geodex_io::NO_ID)))
             .collect();
-        geodex_io::write_ivecs(out, &Matrix::new(k, flat).expect("k ≥ 1 ids per row"))?;
+        geodex_io::write_ids(out, &Matrix::new(k, flat).expect("k ≥ 1 ids per row"))?;
     }
     let nq = results.len() as f64;
     let total = results.iter().fold(SearchStats::default(), |mut s, (_, st)| {

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use geodex_io::{texmex, Matrix};
+use serde_json::Value;
 
 /// Runs `geodex` with `args`.
 pub fn geodex(args: &[&str]) -> Output {
@@ -57,7 +58,8 @@ pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// `../shared/data` beside the repository (present on developer machines and in CI).
+/// `../shared/data` beside the repository (present on developer machines and in CI; the
+/// tests that read it are in `shared_data.rs`, ignored unless run with `--ignored`).
 pub fn shared_data() -> PathBuf {
     let p = repo().join("../shared/data");
     assert!(
@@ -120,4 +122,65 @@ pub fn data_set_with_truth(
         "--quiet",
     ]);
     (bp, qp, gt)
+}
+
+pub fn best_recall_up_to(rows: &[Value], max_ef: u64) -> f64 {
+    rows.iter()
+        .filter(|r| r["ef"].as_u64().unwrap() <= max_ef)
+        .map(|r| r["recall"].as_f64().unwrap())
+        .fold(0.0, f64::max)
+}
+
+/// Builds `data` with M 16, ef_construction 200, checks the graph invariants, and requires
+/// recall@10 ≥ 0.95 at some ef ≤ 128 and ≥ 0.99 at some ef ≤ 512 against `gt`.
+pub fn assert_recall_targets(data: &str, queries: &str, gt: &str, metric: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let index = dir.path().join("i.gdx");
+    ok(&[
+        "build",
+        "--data",
+        data,
+        "--out",
+        s(&index),
+        "--metric",
+        metric,
+        "--m",
+        "16",
+        "--ef-construction",
+        "200",
+        "--quiet",
+    ]);
+    let info: Value = serde_json::from_str(&ok(&["info", "--index", s(&index), "--json"])).unwrap();
+    let g = &info["graph"];
+    for key in [
+        "out_of_range",
+        "self_links",
+        "duplicates",
+        "over_degree",
+        "unreachable",
+    ] {
+        assert_eq!(g[key], 0, "{data}: graph invariant {key} broken: {g}");
+    }
+    let bench: Value = serde_json::from_str(&ok(&[
+        "bench",
+        "--index",
+        s(&index),
+        "--queries",
+        queries,
+        "--groundtruth",
+        gt,
+        "--k",
+        "10",
+        "--ef",
+        "16,32,64,128,256,512",
+        "--runs",
+        "1",
+        "--json",
+        "--quiet",
+    ]))
+    .unwrap();
+    let rows = bench["rows"].as_array().unwrap();
+    let (r128, r512) = (best_recall_up_to(rows, 128), best_recall_up_to(rows, 512));
+    assert!(r128 >= 0.95, "{data}: best recall@10 with ef ≤ 128 is {r128}");
+    assert!(r512 >= 0.99, "{data}: best recall@10 with ef ≤ 512 is {r512}");
 }

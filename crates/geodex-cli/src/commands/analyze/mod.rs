@@ -67,6 +67,9 @@ pub struct Args {
     /// Print one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
+    /// No progress output on stderr.
+    #[arg(long)]
+    pub quiet: bool,
     /// ε of the §1.1 space lower bound (approximation).
     #[arg(long, default_value_t = 0.1)]
     pub epsilon: f64,
@@ -117,12 +120,17 @@ pub fn run(a: Args) -> Result<(), Failure> {
         ("bounds", bounds_section),
         ("compression", compression_section),
     ];
-    for (name, section) in sections.into_iter().filter(|(name, _)| wanted(name)) {
+    let chosen: Vec<(&str, Section)> = sections.into_iter().filter(|(name, _)| wanted(name)).collect();
+    let bar = crate::progress::bar(chosen.len() as u64, "analyze", a.quiet);
+    for (name, section) in chosen {
+        bar.set_message(name);
         let started = Instant::now();
         let mut value = section(&index, &a)?;
         value["seconds"] = json!(super::round(started.elapsed().as_secs_f64(), 3));
         out[name] = value;
+        bar.inc(1);
     }
+    bar.finish_and_clear();
     if a.json {
         super::print_json(&out);
     } else {

@@ -1,0 +1,270 @@
+//! The distance kernel, chosen once. An [`Engine`] is the whole of geodex's graph work — build,
+//! link, repair, search, exact scan — monomorphised for one element type and one kernel
+//! (metric × instruction set), and held behind one `dyn` boundary by the index that chose it
+//! when it was built or opened, as hnswlib binds its distance function in its constructor.
+//! [`engine`] is the only place that turns a run-time metric into a kernel type, and the only
+//! place that refuses a metric the element type has no kernel for; a query pays one virtual
+//! call, not a dispatch.
+//!
+//! The analysis crate's searches over arbitrary graph views ([`crate::Index::search_over`])
+//! keep a generic path: a graph type is a compile-time choice there, so they call
+//! [`with_kernel`] and [`search_graph`] directly.
+
+use std::ops::Range;
+
+use geodex_distance::{Distance, Isa, KernelVisitor, Metric};
+
+use crate::graph::{BuilderGraph, FrozenView, GraphView};
+use crate::query::{is_live, Stored};
+use crate::search::{SearchStats, Space};
+use crate::{BuildParams, Component, CoreError, Heuristic, Neighbor, SearchContext, SearchParams};
+
+/// Row-major vectors of `dim` components, the rows a graph's node ids index.
+#[derive(Clone, Copy)]
+pub(crate) struct Rows<'a, T> {
+    pub vectors: &'a [T],
+    pub dim: usize,
+}
+
+/// Graph work with the kernel bound. Every method takes vectors already checked and prepared
+/// for the metric (`crate::validate`).
+pub(crate) trait Engine<T>: Send + Sync {
+    /// The metric the kernel computes.
+    fn metric(&self) -> Metric;
+
+    /// The instruction set the kernel runs on.
+    fn isa(&self) -> Isa;
+
+    /// Searches a frozen graph; `query` has the index's dimension and is finite.
+    fn search_frozen(
+        &self,
+        stored: &Stored<'_, T>,
+        graph: &FrozenView<'_>,
+        query: &[T],
+        params: &SearchParams<'_>,
+        ctx: &mut SearchContext,
+    ) -> SearchStats;
+
+    /// Searches a builder graph (the living index), as [`Engine::search_frozen`].
+    fn search_builder(
+        &self,
+        stored: &Stored<'_, T>,
+        graph: &BuilderGraph,
+        query: &[T],
+        params: &SearchParams<'_>,
+        ctx: &mut SearchContext,
+    ) -> SearchStats;
+
+    /// Inserts every node of `graph` (paper Alg. 1), then links in the nodes no level-0 search
+    /// reaches when the parameters ask for it; returns how many it linked in.
+    fn build(
+        &self,
+        rows: Rows<'_, T>,
+        graph: &BuilderGraph,
+        params: &BuildParams,
+        progress: &(dyn Fn(usize) + Sync),
+    ) -> Result<usize, CoreError>;
+
+    /// Links the nodes `nodes` (appended, hidden) into a graph whose other nodes are linkable
+    /// when live in `tombstones` (a clear bit).
+    fn link(
+        &self,
+        rows: Rows<'_, T>,
+        graph: &BuilderGraph,
+        params: &BuildParams,
+        nodes: Range<u32>,
+        tombstones: &[u64],
+        progress: &(dyn Fn(usize) + Sync),
+    ) -> Result<(), CoreError>;
+
+    /// Rewrites every live list that links to a node hidden in `tombstones`; returns how many.
+    fn consolidate(
+        &self,
+        rows: Rows<'_, T>,
+        graph: &BuilderGraph,
+        heuristic: Heuristic,
+        tombstones: &[u64],
+    ) -> usize;
+
+    /// Links in live nodes that no level-0 search from the entry reaches; returns how many.
+    fn reconnect(&self, rows: Rows<'_, T>, graph: &BuilderGraph, ef: usize, tombstones: &[u64]) -> usize;
+
+    /// The `k` nearest rows of `base` to each row of `queries`, by brute force in parallel,
+    /// with the kernel's distances (rank keys under Poincaré). `progress` gets queries done.
+    fn scan(
+        &self,
+        base: Rows<'_, T>,
+        queries: &[T],
+        k: usize,
+        progress: &(dyn Fn(usize) + Sync),
+    ) -> Vec<Vec<Neighbor>>;
+}
+
+impl<T> std::fmt::Debug for dyn Engine<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Engine({}, {})", self.metric(), self.isa().name())
+    }
+}
+
+/// The engine for `metric` on `isa` (falling back to what the CPU has), or
+/// [`CoreError::UnsupportedMetric`] when the element type has no kernel for the metric.
+pub(crate) fn engine<T: Component>(
+    metric: Metric,
+    isa: Isa,
+) -> Result<std::sync::Arc<dyn Engine<T>>, CoreError> {
+    struct Choose {
+        metric: Metric,
+        isa: Isa,
+    }
+    impl<T: Component> KernelVisitor<T> for Choose {
+        type Output = std::sync::Arc<dyn Engine<T>>;
+        fn visit<D: Distance<T>>(self, dist: D) -> Self::Output {
+            std::sync::Arc::new(Kernel {
+                dist,
+                metric: self.metric,
+                isa: self.isa,
+            })
+        }
+    }
+    with_kernel(metric, isa, Choose { metric, isa })
+}
+
+/// Runs `visitor` with the kernel for `metric` on `isa`: the one run-time → compile-time
+/// dispatch of the crate.
+pub(crate) fn with_kernel<T: Component, V: KernelVisitor<T>>(
+    metric: Metric,
+    isa: Isa,
+    visitor: V,
+) -> Result<V::Output, CoreError> {
+    T::dispatch(metric, isa, visitor).ok_or(CoreError::UnsupportedMetric {
+        metric,
+        element: T::KIND.name(),
+    })
+}
+
+/// An [`Engine`] over the kernel `D`.
+struct Kernel<D> {
+    dist: D,
+    metric: Metric,
+    isa: Isa,
+}
+
+impl<D: Copy> Kernel<D> {
+    fn space<'a, T>(&self, rows: Rows<'a, T>) -> Space<'a, T, D> {
+        Space {
+            vectors: rows.vectors,
+            dim: rows.dim,
+            dist: self.dist,
+        }
+    }
+}
+
+impl<T: Component, D: Distance<T>> Engine<T> for Kernel<D> {
+    fn metric(&self) -> Metric {
+        self.metric
+    }
+
+    fn isa(&self) -> Isa {
+        self.isa
+    }
+
+    fn search_frozen(
+        &self,
+        stored: &Stored<'_, T>,
+        graph: &FrozenView<'_>,
+        query: &[T],
+        params: &SearchParams<'_>,
+        ctx: &mut SearchContext,
+    ) -> SearchStats {
+        T::with_prepared(self.metric, query, ctx, |q, ctx| {
+            search_graph(stored, self.dist, graph, q, params, ctx)
+        })
+    }
+
+    fn search_builder(
+        &self,
+        stored: &Stored<'_, T>,
+        graph: &BuilderGraph,
+        query: &[T],
+        params: &SearchParams<'_>,
+        ctx: &mut SearchContext,
+    ) -> SearchStats {
+        T::with_prepared(self.metric, query, ctx, |q, ctx| {
+            search_graph(stored, self.dist, graph, q, params, ctx)
+        })
+    }
+
+    fn build(
+        &self,
+        rows: Rows<'_, T>,
+        graph: &BuilderGraph,
+        params: &BuildParams,
+        progress: &(dyn Fn(usize) + Sync),
+    ) -> Result<usize, CoreError> {
+        let space = self.space(rows);
+        crate::insert::build_graph(graph, &space, params, progress)?;
+        Ok(if params.repair_reachability {
+            crate::repair::repair_reachability(graph, &space, params.ef_construction, &|_| true)
+        } else {
+            0
+        })
+    }
+
+    fn link(
+        &self,
+        rows: Rows<'_, T>,
+        graph: &BuilderGraph,
+        params: &BuildParams,
+        nodes: Range<u32>,
+        tombstones: &[u64],
+        progress: &(dyn Fn(usize) + Sync),
+    ) -> Result<(), CoreError> {
+        let start = nodes.start;
+        let linkable = |u: u32| u >= start || is_live(tombstones, u);
+        crate::insert::insert_nodes(graph, &self.space(rows), params, nodes, &linkable, progress)
+    }
+
+    fn consolidate(
+        &self,
+        rows: Rows<'_, T>,
+        graph: &BuilderGraph,
+        heuristic: Heuristic,
+        tombstones: &[u64],
+    ) -> usize {
+        let live = |u: u32| is_live(tombstones, u);
+        crate::consolidate::consolidate(graph, &self.space(rows), heuristic, &live)
+    }
+
+    fn reconnect(&self, rows: Rows<'_, T>, graph: &BuilderGraph, ef: usize, tombstones: &[u64]) -> usize {
+        let live = |u: u32| is_live(tombstones, u);
+        crate::repair::repair_reachability(graph, &self.space(rows), ef, &live)
+    }
+
+    fn scan(
+        &self,
+        base: Rows<'_, T>,
+        queries: &[T],
+        k: usize,
+        progress: &(dyn Fn(usize) + Sync),
+    ) -> Vec<Vec<Neighbor>> {
+        crate::exact::scan(&self.space(base), queries, k, progress)
+    }
+}
+
+/// The search body for any graph type: the filter policy (exact scan below the cost
+/// crossover), then the walk on full vectors or on codes. `query` is prepared for the metric.
+pub(crate) fn search_graph<T: Component, D: Distance<T>, G: GraphView>(
+    stored: &Stored<'_, T>,
+    dist: D,
+    graph: &G,
+    query: &[T],
+    params: &SearchParams<'_>,
+    ctx: &mut SearchContext,
+) -> SearchStats {
+    let space = Space {
+        vectors: stored.vectors,
+        dim: stored.dim,
+        dist,
+    };
+    stored.walk(graph, &space.bind(query), params, ctx)
+}

@@ -1,0 +1,186 @@
+//! The query front end shared by the frozen and the living index: checks a query and its
+//! parameters, applies the filter policy (walk the graph, or scan the allowed nodes exactly
+//! when too few are allowed for the walk to pay), walks on full vectors or on codes, and turns
+//! the found nodes into [`Hit`]s. The walk itself is `search.rs`; the kernel is chosen once per
+//! index (`engine.rs`).
+
+use geodex_distance::{Distance, KernelVisitor, Metric};
+
+use crate::engine::{search_graph, Engine};
+use crate::filter::{estimate_selectivity, exact_scan, exact_scan_threshold};
+use crate::graph::{BuilderGraph, FrozenView, GraphView};
+use crate::quantized::Quantized;
+use crate::search::{knn, Exact, SearchStats};
+use crate::{Component, CoreError, Hit, Key, NodeId, SearchContext, SearchParams};
+
+/// Whether bit `node` of a tombstone bitset is clear.
+#[inline]
+pub(crate) fn is_live(tombstones: &[u64], node: u32) -> bool {
+    tombstones[node as usize / 64] >> (node % 64) & 1 == 0
+}
+
+/// What a search reads besides the graph, borrowed from a frozen [`crate::Index`] or a living
+/// index.
+pub(crate) struct Stored<'a, T> {
+    pub metric: Metric,
+    pub dim: usize,
+    pub engine: &'a dyn Engine<T>,
+    /// Row-major, `dim` components per node.
+    pub vectors: &'a [T],
+    pub keys: &'a [u64],
+    /// One bit per node; set = deleted.
+    pub tombstones: &'a [u64],
+    pub has_tombstones: bool,
+    pub quant: Option<&'a Quantized>,
+}
+
+impl<T: Component> Stored<'_, T> {
+    fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Searches a frozen graph and writes the hits into `out`.
+    pub(crate) fn search_frozen(
+        &self,
+        graph: &FrozenView<'_>,
+        query: &[T],
+        params: &SearchParams<'_>,
+        ctx: &mut SearchContext,
+        out: &mut Vec<Hit>,
+    ) -> Result<SearchStats, CoreError> {
+        self.run(query, params, ctx, out, |ctx| {
+            Ok(self.engine.search_frozen(self, graph, query, params, ctx))
+        })
+    }
+
+    /// Searches the living index's builder graph and writes the hits into `out`.
+    pub(crate) fn search_builder(
+        &self,
+        graph: &BuilderGraph,
+        query: &[T],
+        params: &SearchParams<'_>,
+        ctx: &mut SearchContext,
+        out: &mut Vec<Hit>,
+    ) -> Result<SearchStats, CoreError> {
+        self.run(query, params, ctx, out, |ctx| {
+            Ok(self.engine.search_builder(self, graph, query, params, ctx))
+        })
+    }
+
+    /// Searches any graph on the same nodes: the generic path for analysis experiments on
+    /// perturbed graphs, which binds the kernel per call.
+    pub(crate) fn search_any<G: GraphView>(
+        &self,
+        graph: &G,
+        query: &[T],
+        params: &SearchParams<'_>,
+        ctx: &mut SearchContext,
+        out: &mut Vec<Hit>,
+    ) -> Result<SearchStats, CoreError> {
+        struct Over<'a, 'p, T, G> {
+            stored: &'a Stored<'a, T>,
+            graph: &'a G,
+            query: &'a [T],
+            params: &'a SearchParams<'p>,
+            ctx: &'a mut SearchContext,
+        }
+        impl<T: Component, G: GraphView> KernelVisitor<T> for Over<'_, '_, T, G> {
+            type Output = SearchStats;
+            fn visit<D: Distance<T>>(self, dist: D) -> SearchStats {
+                let Over {
+                    stored,
+                    graph,
+                    query,
+                    params,
+                    ctx,
+                } = self;
+                T::with_prepared(stored.metric, query, ctx, |q, ctx| {
+                    search_graph(stored, dist, graph, q, params, ctx)
+                })
+            }
+        }
+        self.run(query, params, ctx, out, |ctx| {
+            let over = Over {
+                stored: self,
+                graph,
+                query,
+                params,
+                ctx,
+            };
+            crate::engine::with_kernel(self.metric, self.engine.isa(), over)
+        })
+    }
+
+    /// Checks the query and parameters, runs `search`, and collects its hits into `out`.
+    fn run(
+        &self,
+        query: &[T],
+        params: &SearchParams<'_>,
+        ctx: &mut SearchContext,
+        out: &mut Vec<Hit>,
+        search: impl FnOnce(&mut SearchContext) -> Result<SearchStats, CoreError>,
+    ) -> Result<SearchStats, CoreError> {
+        params.validate()?;
+        if let Some(set) = params.allowed.filter(|s| s.capacity() != self.len()) {
+            return Err(CoreError::InvalidParameter(format!(
+                "the allowed-node set holds ids below {}, the index has {} nodes",
+                set.capacity(),
+                self.len()
+            )));
+        }
+        if query.len() != self.dim {
+            return Err(CoreError::DimensionMismatch {
+                row: 0,
+                expected: self.dim,
+                found: query.len(),
+            });
+        }
+        T::check(self.metric, 0, query)?;
+        let stats = search(ctx)?;
+        out.clear();
+        out.extend(ctx.found.iter().map(|n| Hit {
+            key: Key(self.keys[n.id as usize]),
+            node: NodeId(n.id),
+            distance: self.metric.reported_distance(n.distance),
+        }));
+        Ok(stats)
+    }
+
+    /// The filter policy, then the walk on full vectors or on codes; results in `ctx.found`.
+    pub(crate) fn walk<G: GraphView, D: Distance<T>>(
+        &self,
+        g: &G,
+        exact: &Exact<'_, '_, T, D>,
+        p: &SearchParams<'_>,
+        ctx: &mut SearchContext,
+    ) -> SearchStats {
+        let keys = self.keys;
+        let accept = |n: u32| {
+            is_live(self.tombstones, n)
+                && p.allowed.is_none_or(|s| s.contains(n))
+                && p.filter.is_none_or(|f| f(Key(keys[n as usize])))
+        };
+        let filtered = p.filter.is_some() || p.allowed.is_some();
+        if filtered {
+            let n = self.len();
+            let share = match (p.allowed, p.filter) {
+                (Some(set), None) => set.len() as f64 / n as f64,
+                _ => estimate_selectivity(n, &accept),
+            };
+            if share < p.exact_below.unwrap_or_else(|| exact_scan_threshold(n, p.ef)) {
+                let (heap, out) = (&mut ctx.layer.results, &mut ctx.found);
+                return match p.allowed {
+                    Some(set) => exact_scan(exact, set.iter(), p.k, accept, heap, out),
+                    None => exact_scan(exact, 0..n as u32, p.k, accept, heap, out),
+                };
+            }
+        }
+        let unfiltered = !filtered && !self.has_tombstones;
+        match self.quant {
+            None if unfiltered => knn(g, exact, p.k, p.ef, ctx, |_| true),
+            None => knn(g, exact, p.k, p.ef, ctx, accept),
+            Some(codes) if unfiltered => codes.search(self.metric, g, exact, p, ctx, |_| true),
+            Some(codes) => codes.search(self.metric, g, exact, p, ctx, accept),
+        }
+    }
+}
