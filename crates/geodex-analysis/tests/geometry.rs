@@ -107,8 +107,9 @@ fn squared_distance_cv_of_gaussian_data_is_sqrt_2_over_d() {
 #[test]
 fn query_hardness_separates_lid_and_recall_matches_brute_force() {
     use geodex_analysis::{query_hardness, HardnessOptions};
+    use geodex_core::measure::recall_at_k;
     use geodex_core::{BuildParams, Index, Metric};
-    use geodex_testkit::{naive_knn, recall_at_k};
+    use geodex_testkit::naive_knn;
 
     let dim = 24;
     // Same seed, same frame: the last 50 points of each part are held out as queries.

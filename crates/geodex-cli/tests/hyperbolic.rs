@@ -27,7 +27,7 @@ fn poincare_groundtruth_matches_the_reference_distance() {
         .map(|r| r.into_iter().map(|i| i as u32).collect())
         .collect();
     let truth = geodex_testkit::naive_knn(base, queries, dim, 10, geodex_core::Metric::Poincare);
-    let recall = geodex_testkit::recall_at_k(&found, &truth, 10);
+    let recall = geodex_core::measure::recall_at_k(&found, &truth, 10);
     assert!(
         recall >= 0.999,
         "exact Poincaré k-NN agrees with the f64 reference: {recall}"

@@ -26,6 +26,16 @@ pub(crate) struct Rows<'a, T> {
     pub dim: usize,
 }
 
+/// The two graph forms an index searches: a frozen index's flat arrays, or the living
+/// index's builder graph. (Other graph views take the generic path, [`with_kernel`].)
+#[derive(Clone, Copy)]
+pub(crate) enum Graph<'a> {
+    /// A frozen index's graph.
+    Frozen(&'a FrozenView<'a>),
+    /// The living index's graph.
+    Builder(&'a BuilderGraph),
+}
+
 /// Graph work with the kernel bound. Every method takes vectors already checked and prepared
 /// for the metric (`crate::validate`).
 pub(crate) trait Engine<T>: Send + Sync {
@@ -35,21 +45,11 @@ pub(crate) trait Engine<T>: Send + Sync {
     /// The instruction set the kernel runs on.
     fn isa(&self) -> Isa;
 
-    /// Searches a frozen graph; `query` has the index's dimension and is finite.
-    fn search_frozen(
+    /// Searches `graph`; `query` has the index's dimension and is finite.
+    fn search(
         &self,
         stored: &Stored<'_, T>,
-        graph: &FrozenView<'_>,
-        query: &[T],
-        params: &SearchParams<'_>,
-        ctx: &mut SearchContext,
-    ) -> SearchStats;
-
-    /// Searches a builder graph (the living index), as [`Engine::search_frozen`].
-    fn search_builder(
-        &self,
-        stored: &Stored<'_, T>,
-        graph: &BuilderGraph,
+        graph: Graph<'_>,
         query: &[T],
         params: &SearchParams<'_>,
         ctx: &mut SearchContext,
@@ -168,29 +168,17 @@ impl<T: Component, D: Distance<T>> Engine<T> for Kernel<D> {
         self.isa
     }
 
-    fn search_frozen(
+    fn search(
         &self,
         stored: &Stored<'_, T>,
-        graph: &FrozenView<'_>,
+        graph: Graph<'_>,
         query: &[T],
         params: &SearchParams<'_>,
         ctx: &mut SearchContext,
     ) -> SearchStats {
-        T::with_prepared(self.metric, query, ctx, |q, ctx| {
-            search_graph(stored, self.dist, graph, q, params, ctx)
-        })
-    }
-
-    fn search_builder(
-        &self,
-        stored: &Stored<'_, T>,
-        graph: &BuilderGraph,
-        query: &[T],
-        params: &SearchParams<'_>,
-        ctx: &mut SearchContext,
-    ) -> SearchStats {
-        T::with_prepared(self.metric, query, ctx, |q, ctx| {
-            search_graph(stored, self.dist, graph, q, params, ctx)
+        T::with_prepared(self.metric, query, ctx, |q, ctx| match graph {
+            Graph::Frozen(g) => search_graph(stored, self.dist, g, q, params, ctx),
+            Graph::Builder(g) => search_graph(stored, self.dist, g, q, params, ctx),
         })
     }
 

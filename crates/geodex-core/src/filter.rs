@@ -23,6 +23,26 @@ pub struct NodeSet {
 }
 
 impl NodeSet {
+    /// The nodes `lookup` maps `keys` to, in a set able to hold `0..capacity`, and how many of
+    /// the keys it did not find (ignored, as Qdrant's `has_id` filter ignores unknown ids).
+    pub(crate) fn of_keys(
+        capacity: usize,
+        keys: &[u64],
+        lookup: impl Fn(u64) -> Option<u32>,
+    ) -> (NodeSet, usize) {
+        let mut set = NodeSet::new(capacity);
+        let mut unknown = 0;
+        for &key in keys {
+            match lookup(key) {
+                Some(node) => {
+                    set.insert(crate::NodeId(node));
+                }
+                None => unknown += 1,
+            }
+        }
+        (set, unknown)
+    }
+
     /// An empty set able to hold the ids `0..capacity`.
     pub fn new(capacity: usize) -> Self {
         NodeSet {

@@ -8,7 +8,7 @@ use geodex_distance::{Isa, Metric};
 use serde::Serialize;
 
 use crate::buf::Buf;
-use crate::engine::{Engine, Rows};
+use crate::engine::{Engine, Graph, Rows};
 use crate::graph::{BuilderGraph, FrozenGraph, FrozenView, GraphView};
 use crate::levels::draw_levels;
 use crate::quantized::Quantized;
@@ -262,8 +262,9 @@ impl<T: Component> Index<T> {
         ctx: &mut SearchContext,
         out: &mut Vec<crate::Hit>,
     ) -> Result<SearchStats, CoreError> {
+        let view = self.graph.view();
         self.stored()
-            .search_frozen(&self.graph.view(), query, params, ctx, out)
+            .search(Graph::Frozen(&view), query, params, ctx, out)
     }
 
     /// Searches this index's vectors over another graph on the same nodes: for experiments on
@@ -387,32 +388,18 @@ impl<T: Component> Index<T> {
     /// the index does not hold (ignored, as Qdrant's `has_id` filter ignores unknown ids).
     pub fn node_set(&self, keys: &[u64]) -> (NodeSet, usize) {
         let stored = self.keys.as_slice();
-        let mut set = NodeSet::new(self.len());
         let positional = stored.iter().enumerate().all(|(i, &k)| k == i as u64);
-        // Keys are unique among live nodes only (a replaced key's old node keeps it).
-        let by_key: std::collections::HashMap<u64, u32> = if positional {
-            Default::default()
-        } else {
-            (0..stored.len() as u32)
-                .filter(|&u| self.is_live(u))
-                .map(|u| (stored[u as usize], u))
-                .collect()
-        };
-        let mut unknown = 0;
-        for &key in keys {
-            let node = if positional {
+        if positional {
+            return NodeSet::of_keys(self.len(), keys, |key| {
                 (key < stored.len() as u64).then_some(key as u32)
-            } else {
-                by_key.get(&key).copied()
-            };
-            match node {
-                Some(n) => {
-                    set.insert(NodeId(n));
-                }
-                None => unknown += 1,
-            }
+            });
         }
-        (set, unknown)
+        // Keys are unique among live nodes only (a replaced key's old node keeps it).
+        let by_key: std::collections::HashMap<u64, u32> = (0..stored.len() as u32)
+            .filter(|&u| self.is_live(u))
+            .map(|u| (stored[u as usize], u))
+            .collect();
+        NodeSet::of_keys(self.len(), keys, |key| by_key.get(&key).copied())
     }
 
     /// The graph's invariants ([`crate::check_live_graph`]: deleted nodes are not counted as

@@ -25,14 +25,14 @@ use geodex_distance::{Isa, Metric};
 use parking_lot::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::buf::Buf;
-use crate::engine::{Engine, Rows};
+use crate::engine::{Engine, Graph, Rows};
 use crate::graph::{check_live_graph, BuilderGraph, FrozenGraph, GraphReport, GraphView};
 use crate::levels::draw_level;
 use crate::quantized::Quantized;
 use crate::query::{is_live, Stored};
 use crate::validate::check_and_prepare;
 use crate::{
-    BuildParams, Component, CoreError, Hit, Index, NodeId, NodeSet, SearchContext, SearchParams, SearchStats,
+    BuildParams, Component, CoreError, Hit, Index, NodeSet, SearchContext, SearchParams, SearchStats,
 };
 
 /// What a batch insert or upsert changed.
@@ -563,7 +563,7 @@ impl<T: Component> LiveIndex<T> {
         let st = self.state.read();
         let stats = st
             .stored()
-            .search_builder(&st.graph, query, params, ctx, &mut out)?;
+            .search(Graph::Builder(&st.graph), query, params, ctx, &mut out)?;
         Ok((out, stats))
     }
 
@@ -571,17 +571,7 @@ impl<T: Component> LiveIndex<T> {
     /// live. Valid until the next insert changes the node count.
     pub fn node_set(&self, keys: &[u64]) -> (NodeSet, usize) {
         let st = self.state.read();
-        let mut set = NodeSet::new(st.node_count());
-        let mut missing = 0;
-        for key in keys {
-            match st.by_key.get(key) {
-                Some(&n) => {
-                    set.insert(NodeId(n));
-                }
-                None => missing += 1,
-            }
-        }
-        (set, missing)
+        NodeSet::of_keys(st.node_count(), keys, |key| st.by_key.get(&key).copied())
     }
 
     /// Measures the invariants (structure, no link to a deleted node, every live node reachable,

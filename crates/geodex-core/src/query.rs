@@ -6,9 +6,9 @@
 
 use geodex_distance::{Distance, KernelVisitor, Metric};
 
-use crate::engine::{search_graph, Engine};
+use crate::engine::{search_graph, Engine, Graph};
 use crate::filter::{estimate_selectivity, exact_scan, exact_scan_threshold};
-use crate::graph::{BuilderGraph, FrozenView, GraphView};
+use crate::graph::GraphView;
 use crate::quantized::Quantized;
 use crate::search::{knn, Exact, SearchStats};
 use crate::{Component, CoreError, Hit, Key, NodeId, SearchContext, SearchParams};
@@ -39,31 +39,17 @@ impl<T: Component> Stored<'_, T> {
         self.keys.len()
     }
 
-    /// Searches a frozen graph and writes the hits into `out`.
-    pub(crate) fn search_frozen(
+    /// Searches `graph` with the index's engine and writes the hits into `out`.
+    pub(crate) fn search(
         &self,
-        graph: &FrozenView<'_>,
+        graph: Graph<'_>,
         query: &[T],
         params: &SearchParams<'_>,
         ctx: &mut SearchContext,
         out: &mut Vec<Hit>,
     ) -> Result<SearchStats, CoreError> {
         self.run(query, params, ctx, out, |ctx| {
-            Ok(self.engine.search_frozen(self, graph, query, params, ctx))
-        })
-    }
-
-    /// Searches the living index's builder graph and writes the hits into `out`.
-    pub(crate) fn search_builder(
-        &self,
-        graph: &BuilderGraph,
-        query: &[T],
-        params: &SearchParams<'_>,
-        ctx: &mut SearchContext,
-        out: &mut Vec<Hit>,
-    ) -> Result<SearchStats, CoreError> {
-        self.run(query, params, ctx, out, |ctx| {
-            Ok(self.engine.search_builder(self, graph, query, params, ctx))
+            Ok(self.engine.search(self, graph, query, params, ctx))
         })
     }
 

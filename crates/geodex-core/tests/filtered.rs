@@ -4,8 +4,9 @@
 
 use std::collections::HashSet;
 
+use geodex_core::measure::recall_at_k;
 use geodex_core::{BuildParams, CoreError, Index, Key, Metric, NodeId, NodeSet, SearchContext, SearchParams};
-use geodex_testkit::{clustered, naive_knn, recall_at_k, Rng};
+use geodex_testkit::{clustered, naive_knn, Rng};
 
 const DIM: usize = 24;
 const N: usize = 6000;

@@ -1,8 +1,9 @@
 //! HNSW against brute force: recall, graph invariants, determinism, filters, bad input.
 
 use geodex_core::exact::exact_knn;
+use geodex_core::measure::recall_at_k;
 use geodex_core::{check_graph, BuildParams, CoreError, Index, Key, Metric, SearchContext, SearchParams};
-use geodex_testkit::{clustered, clustered_u8, naive_knn, recall_at_k};
+use geodex_testkit::{clustered, clustered_u8, naive_knn};
 
 fn no_progress(_: usize) {}
 

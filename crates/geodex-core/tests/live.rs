@@ -6,8 +6,9 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use geodex_core::measure::recall_at_k;
 use geodex_core::{AnyIndex, BuildParams, CoreError, Index, LiveIndex, Metric, SearchContext, SearchParams};
-use geodex_testkit::{clustered, naive_knn, recall_at_k, reference_distance, Rng};
+use geodex_testkit::{clustered, naive_knn, reference_distance, Rng};
 use proptest::prelude::*;
 
 const DIM: usize = 6;

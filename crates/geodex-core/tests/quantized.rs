@@ -1,11 +1,12 @@
 //! Search on codes: the walk's distances are exact distances to the reconstructions, re-ranking
 //! restores exact distances and recall, filters hold, and bad requests are refused.
 
+use geodex_core::measure::recall_at_k;
 use geodex_core::{
     BuildParams, CodecOptions, CodecSpec, CoreError, Index, Key, Metric, ProjectionKind, SearchContext,
     SearchParams,
 };
-use geodex_testkit::{clustered, clustered_u8, naive_knn, recall_at_k, reference_distance};
+use geodex_testkit::{clustered, clustered_u8, naive_knn, reference_distance};
 
 fn no_progress(_: usize) {}
 

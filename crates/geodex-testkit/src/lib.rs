@@ -1,5 +1,5 @@
 //! Test-only helpers, deliberately independent of `geodex-core` so they can judge it:
-//! seeded data generators, a naive exact k-NN (full sort, `f64` reference distances), recall.
+//! seeded data generators, a naive exact k-NN (full sort, `f64` reference distances); recall@k is `geodex_core::measure::recall_at_k`.
 #![deny(missing_docs)]
 
 use geodex_distance::{reference, Metric};
@@ -153,31 +153,9 @@ pub fn naive_knn(base: &[f32], queries: &[f32], dim: usize, k: usize, metric: Me
         .collect()
 }
 
-/// recall@k = |returned ∩ true top-k| / k averaged over queries (ARCHITECTURE.md §5).
-/// `truth` rows may be longer than k; only their first k ids count.
-pub fn recall_at_k(found: &[Vec<u32>], truth: &[Vec<u32>], k: usize) -> f64 {
-    assert_eq!(found.len(), truth.len(), "one result list per query");
-    let hits: usize = found
-        .iter()
-        .zip(truth)
-        .map(|(f, t)| {
-            let t = &t[..k.min(t.len())];
-            f.iter().take(k).filter(|id| t.contains(id)).count()
-        })
-        .sum();
-    hits as f64 / (k * found.len()) as f64
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn recall_counts_overlap_only() {
-        let truth = vec![vec![1, 2, 3, 9]];
-        assert_eq!(recall_at_k(&[vec![3, 2, 7]], &truth, 3), 2.0 / 3.0);
-        assert_eq!(recall_at_k(&[vec![9, 8, 7]], &truth, 3), 0.0);
-    }
 
     #[test]
     fn naive_knn_on_a_line() {
