@@ -252,6 +252,12 @@ impl<T: Component> Index<T> {
         &self.metadata
     }
 
+    /// Sets `key` of the metadata to `value` (saved with the index; bindings keep their own
+    /// state here, e.g. the Python package's hnswlib accounting under `hnswlib`).
+    pub fn set_metadata(&mut self, key: &str, value: serde_json::Value) {
+        self.metadata[key] = value;
+    }
+
     /// Finds the `params.k` nearest stored vectors to `query`, closest first, into `out`
     /// (cleared first). Allocates nothing once `ctx` and `out` have grown.
     /// `k` larger than the index returns every vector.

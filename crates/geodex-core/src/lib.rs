@@ -85,4 +85,4 @@ pub use neighbor::Neighbor;
 pub use params::{BuildParams, Heuristic, SearchParams};
 pub use quantized::TRAIN_SAMPLE;
 pub use search::SearchStats;
-pub use validate::Component;
+pub use validate::{check_and_prepare, Component};

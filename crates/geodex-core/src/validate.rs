@@ -96,12 +96,10 @@ impl Component for u8 {
     }
 }
 
-/// Checks every row of `data` (rows of `dim`), then prepares them in place.
-pub(crate) fn check_and_prepare<T: Component>(
-    metric: Metric,
-    dim: usize,
-    data: &mut [T],
-) -> Result<(), CoreError> {
+/// Checks every row of `data` (rows of `dim`), then prepares them in place: the validation
+/// every build, insert and query goes through (finite values; under cosine no zero rows, then
+/// normalised; under Poincaré norms < 1), for bindings that store vectors themselves.
+pub fn check_and_prepare<T: Component>(metric: Metric, dim: usize, data: &mut [T]) -> Result<(), CoreError> {
     if !T::supports(metric) {
         return Err(CoreError::UnsupportedMetric {
             metric,

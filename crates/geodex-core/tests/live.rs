@@ -423,12 +423,13 @@ fn a_quantised_index_encodes_what_it_gains_and_keeps_codes_aligned() {
     let p = BuildParams {
         m: 8,
         ef_construction: 64,
-        threads: Some(2),
+        threads: Some(1),
         quant: Some(geodex_core::CodecSpec::Sq8),
         ..Default::default()
     };
     let index = Index::build(data[..2000 * dim].to_vec(), dim, &p, &|_| {}).unwrap();
     let live = LiveIndex::from_index(index).unwrap();
+    live.set_threads(Some(1)).unwrap();
     live.upsert(&(1800..2600).collect::<Vec<_>>(), &data[1800 * dim..], &|_| {})
         .unwrap();
     live.delete(&(0..2600).step_by(5).collect::<Vec<_>>()).unwrap();
@@ -444,7 +445,10 @@ fn a_quantised_index_encodes_what_it_gains_and_keeps_codes_aligned() {
     live.compact();
     let compacted = live.snapshot().unwrap();
     assert!(codes_match(&compacted));
-    // Search on codes with re-ranking against brute force over the live rows.
+    // Search on codes with re-ranking against brute force over the live rows. One thread
+    // throughout, so the graph (and the recall) is the same on every run. At ef 200 this graph
+    // finds 0.995 of the true neighbours (at ef 64, m 8 and a fifth deleted it is ~0.94, too
+    // close to any useful bound for a test).
     let keys = live.keys();
     let rows: Vec<f32> = keys
         .iter()
@@ -457,7 +461,7 @@ fn a_quantised_index_encodes_what_it_gains_and_keeps_codes_aligned() {
         .collect();
     let sp = SearchParams {
         rerank: 40,
-        ..SearchParams::new(10, 64)
+        ..SearchParams::new(10, 200)
     };
     let mut ctx = SearchContext::new();
     let r = recall(
@@ -473,5 +477,5 @@ fn a_quantised_index_encodes_what_it_gains_and_keeps_codes_aligned() {
         dim,
         &truth,
     );
-    assert!(r >= 0.95, "recall {r}");
+    assert!(r >= 0.98, "recall {r}");
 }

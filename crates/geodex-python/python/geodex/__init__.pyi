@@ -1,0 +1,120 @@
+"""Type stubs of geodex (hnswlib-compatible API)."""
+
+from typing import Any, Callable, Literal, overload
+
+import numpy as np
+import numpy.typing as npt
+from typing_extensions import TypeAlias
+
+__version__: str
+
+ArrayLike = npt.ArrayLike
+Labels: TypeAlias = npt.NDArray[np.uint64]
+Distances: TypeAlias = npt.NDArray[np.float32]
+Filter: TypeAlias = Callable[[int], bool] | None
+
+class InputError(ValueError, RuntimeError):
+    """Bad input: a wrong shape, dimension, value or parameter."""
+
+class Index:
+    """An HNSW index with hnswlib's API: ``Index(space, dim)``, then ``init_index`` or ``load_index``."""
+
+    def __init__(self, space: Literal["l2", "ip", "cosine"], dim: int) -> None: ...
+    def init_index(
+        self,
+        max_elements: int,
+        M: int = 16,
+        ef_construction: int = 200,
+        random_seed: int = 100,
+        allow_replace_deleted: bool = False,
+    ) -> None:
+        """Initialise an empty index of capacity ``max_elements``."""
+    def add_items(
+        self,
+        data: ArrayLike,
+        ids: ArrayLike | None = None,
+        num_threads: int = -1,
+        replace_deleted: bool = False,
+    ) -> None:
+        """Insert rows (n x dim, or one row); an existing label gets the new vector."""
+    def knn_query(
+        self, data: ArrayLike, k: int = 1, num_threads: int = -1, filter: Filter = None
+    ) -> tuple[Labels, Distances]:
+        """The k nearest labels of every row and their distances, two (n, k) arrays."""
+    def mark_deleted(self, label: int) -> None:
+        """Hide ``label`` from searches (``unmark_deleted`` restores it)."""
+    def unmark_deleted(self, label: int) -> None:
+        """Return a deleted label to the searches."""
+    def resize_index(self, new_size: int) -> None:
+        """Change the capacity (not below the element count)."""
+    @overload
+    def get_items(
+        self, ids: ArrayLike, return_type: Literal["numpy"] = "numpy"
+    ) -> npt.NDArray[np.float32]: ...
+    @overload
+    def get_items(self, ids: ArrayLike, return_type: Literal["list"]) -> list[list[float]]: ...
+    def get_ids_list(self) -> list[int]:
+        """Every label held, deleted ones included."""
+    def set_ef(self, ef: int) -> None:
+        """Beam width of queries (at least k is used)."""
+    def set_num_threads(self, num_threads: int) -> None:
+        """Default threads of add_items and knn_query."""
+    def save_index(self, path_to_index: str) -> None:
+        """Save atomically (geodex's index format)."""
+    def load_index(
+        self, path_to_index: str, max_elements: int = 0, allow_replace_deleted: bool = False
+    ) -> None:
+        """Load a saved index (or one built by the geodex CLI) in place of this one."""
+    def get_max_elements(self) -> int: ...
+    def get_current_count(self) -> int: ...
+    def index_file_size(self) -> int:
+        """Bytes the index takes when saved."""
+    @property
+    def space(self) -> str: ...
+    @property
+    def dim(self) -> int: ...
+    @property
+    def ef(self) -> int: ...
+    @ef.setter
+    def ef(self, value: int) -> None: ...
+    @property
+    def num_threads(self) -> int: ...
+    @num_threads.setter
+    def num_threads(self, value: int) -> None: ...
+    @property
+    def max_elements(self) -> int: ...
+    @property
+    def element_count(self) -> int: ...
+    @property
+    def M(self) -> int: ...
+    @property
+    def ef_construction(self) -> int: ...
+    def __reduce__(self) -> tuple[Any, tuple[str, int], dict]: ...
+    def __setstate__(self, state: dict) -> None: ...
+
+class BFIndex:
+    """Exact search with hnswlib's BFIndex API."""
+
+    def __init__(self, space: Literal["l2", "ip", "cosine"], dim: int) -> None: ...
+    def init_index(self, max_elements: int) -> None: ...
+    def add_items(self, data: ArrayLike, ids: ArrayLike | None = None) -> None: ...
+    def delete_vector(self, label: int) -> None:
+        """Remove ``label`` (unknown labels are ignored)."""
+    def knn_query(
+        self, data: ArrayLike, k: int = 1, num_threads: int = -1, filter: Filter = None
+    ) -> tuple[Labels, Distances]: ...
+    def set_num_threads(self, num_threads: int) -> None: ...
+    def save_index(self, path_to_index: str) -> None: ...
+    def load_index(self, path_to_index: str, max_elements: int = 0) -> None: ...
+    def get_max_elements(self) -> int: ...
+    def get_current_count(self) -> int: ...
+    @property
+    def space(self) -> str: ...
+    @property
+    def dim(self) -> int: ...
+    @property
+    def num_threads(self) -> int: ...
+    @num_threads.setter
+    def num_threads(self, value: int) -> None: ...
+    def __reduce__(self) -> tuple[Any, tuple[str, int], dict]: ...
+    def __setstate__(self, state: dict) -> None: ...

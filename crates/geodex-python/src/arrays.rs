@@ -1,0 +1,120 @@
+//! numpy in and out: input arrays are viewed without a copy when they are already C-contiguous
+//! float32 (anything else array-like is converted once, as hnswlib's `forcecast` does); results
+//! are handed to numpy without a copy.
+
+use numpy::{PyArray1, PyArray2, PyArrayDyn, PyArrayMethods, PyUntypedArrayMethods};
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+use crate::errors::Failure;
+
+/// `data` as a C-contiguous float32 array of `dim` columns: a 2-D array is rows × dim, a 1-D
+/// array one row. Other shapes and other widths are [`Failure::Input`], with hnswlib's wording.
+pub fn rows_f32<'py>(data: &Bound<'py, PyAny>, dim: usize) -> Result<Bound<'py, PyArrayDyn<f32>>, Failure> {
+    let array = contiguous(data, "float32")?
+        .cast_into::<PyArrayDyn<f32>>()
+        .map_err(PyErr::from)?;
+    let (ndim, width) = (array.ndim(), array.shape().last().copied().unwrap_or(0));
+    if ndim != 1 && ndim != 2 {
+        return Err(Failure::Input(format!(
+            "Input vector data wrong shape. Number of dimensions {ndim}. Data must be a 1D or 2D array."
+        )));
+    }
+    if width != dim {
+        return Err(Failure::Input(format!(
+            "Wrong dimensionality of the vectors: {width} components, the index has {dim}"
+        )));
+    }
+    Ok(array)
+}
+
+/// The number of rows of an array [`rows_f32`] accepted.
+pub fn row_count(array: &Bound<'_, PyArrayDyn<f32>>) -> usize {
+    if array.ndim() == 2 {
+        array.shape()[0]
+    } else {
+        1
+    }
+}
+
+/// Labels for `rows` rows: a 1-D array of that length, or a scalar for one row (hnswlib's
+/// `get_input_ids_and_check_shapes`). Negative or fractional labels are refused.
+pub fn labels(ids: &Bound<'_, PyAny>, rows: usize) -> Result<Vec<u64>, Failure> {
+    let array = label_array(ids)?;
+    let ok = (array.ndim() == 1 && array.shape()[0] == rows) || (array.ndim() == 0 && rows == 1);
+    if !ok {
+        return Err(Failure::Input(format!(
+            "The input label shape {:?} does not match the input data vector shape ({rows} rows)",
+            array.shape()
+        )));
+    }
+    Ok(array.to_vec().map_err(PyErr::from)?)
+}
+
+/// A 1-D list of labels (`get_items`): a scalar is refused as hnswlib does.
+pub fn label_list(ids: &Bound<'_, PyAny>) -> Result<Vec<u64>, Failure> {
+    let ndim: usize = ids
+        .py()
+        .import("numpy")?
+        .getattr("ndim")?
+        .call1((ids,))?
+        .extract()?;
+    let array = label_array(ids)?;
+    if ndim != 1 {
+        return Err(Failure::Input(
+            "get_items accepts a list of indices and returns a list of vectors".into(),
+        ));
+    }
+    Ok(array.to_vec().map_err(PyErr::from)?)
+}
+
+/// `ids` as a contiguous uint64 array, refusing values that are not non-negative integers
+/// (numpy's unsafe cast would wrap −1 to 2⁶⁴−1 silently).
+fn label_array<'py>(ids: &Bound<'py, PyAny>) -> Result<Bound<'py, PyArrayDyn<u64>>, Failure> {
+    let py = ids.py();
+    let numpy = py.import("numpy")?;
+    let raw = numpy.getattr("asarray")?.call1((ids,))?;
+    let kind: String = raw.getattr("dtype")?.getattr("kind")?.extract()?;
+    match kind.as_str() {
+        "u" => {}
+        "i" | "b" => {
+            let below_zero = raw.rich_compare(0, pyo3::basic::CompareOp::Lt)?;
+            let negative: bool = numpy.getattr("any")?.call1((below_zero,))?.extract()?;
+            if negative {
+                return Err(Failure::Input("labels must be non-negative integers".into()));
+            }
+        }
+        _ => {
+            return Err(Failure::Input(format!(
+                "labels must be integers (got an array of dtype kind {kind:?})"
+            )))
+        }
+    }
+    Ok(contiguous(&raw, "uint64")?
+        .cast_into::<PyArrayDyn<u64>>()
+        .map_err(PyErr::from)?)
+}
+
+/// `numpy.ascontiguousarray(data, dtype=dtype)`: the array itself when it already is one (a
+/// scalar becomes a 1-element 1-D array).
+fn contiguous<'py>(data: &Bound<'py, PyAny>, dtype: &str) -> PyResult<Bound<'py, PyAny>> {
+    let py = data.py();
+    let kwargs = PyDict::new(py);
+    kwargs.set_item("dtype", dtype)?;
+    py.import("numpy")?
+        .getattr("ascontiguousarray")?
+        .call((data,), Some(&kwargs))
+}
+
+/// What `knn_query` returns: labels (uint64) and distances (float32), both rows × k.
+pub type Neighbours<'py> = (Bound<'py, PyArray2<u64>>, Bound<'py, PyArray2<f32>>);
+
+/// A rows × k result matrix handed to numpy without copying `values`.
+pub fn matrix<'py, T: numpy::Element>(
+    py: Python<'py>,
+    values: Vec<T>,
+    rows: usize,
+    k: usize,
+) -> PyResult<Bound<'py, PyArray2<T>>> {
+    PyArray1::from_vec(py, values).reshape([rows, k])
+}

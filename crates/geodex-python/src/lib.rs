@@ -1,0 +1,29 @@
+//! geodex for Python: `geodex.Index`, a drop-in for `hnswlib.Index` over geodex's living HNSW
+//! index, and `geodex.BFIndex`, exact search with hnswlib's `BFIndex` API.
+//!
+//! The classes are declared in the module `geodex` (this extension is `geodex._native`, re-
+//! exported by `python/geodex/__init__.py`), so they pickle under that name. Every call that
+//! builds or searches releases the GIL; every lock is taken with the GIL released, so a
+//! filter callback (which takes the GIL back) can never deadlock against another thread.
+
+mod arrays;
+mod brute;
+mod errors;
+mod hnsw;
+mod space;
+
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyType};
+
+/// What `__reduce__` returns for pickling: the class (a subclass stays itself), the
+/// constructor's `(space, dim)`, and the state `__setstate__` restores.
+pub(crate) type Reduced<'py> = (Bound<'py, PyType>, (&'static str, usize), Bound<'py, PyDict>);
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    errors::add_input_error(m)?;
+    m.add_class::<hnsw::Index>()?;
+    m.add_class::<brute::BFIndex>()?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}
