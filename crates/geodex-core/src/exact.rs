@@ -32,6 +32,36 @@ pub fn exact_knn<T: Component>(
     metric: Metric,
     progress: &(dyn Fn(usize) + Sync),
 ) -> Result<Vec<Vec<Neighbor>>, CoreError> {
+    check_shapes(base, queries, dim, k)?;
+    let mut base = base.to_vec();
+    check_and_prepare(metric, dim, &mut base)?;
+    exact_knn_prepared(&base, queries, dim, k, metric, progress)
+}
+
+/// [`exact_knn`] over a base that has already been through [`check_and_prepare`] under
+/// `metric` (rows a binding stores prepared), scanned in place instead of copied; only the
+/// queries are validated and prepared.
+pub fn exact_knn_prepared<T: Component>(
+    base: &[T],
+    queries: &[T],
+    dim: usize,
+    k: usize,
+    metric: Metric,
+    progress: &(dyn Fn(usize) + Sync),
+) -> Result<Vec<Vec<Neighbor>>, CoreError> {
+    check_shapes(base, queries, dim, k)?;
+    let mut queries = queries.to_vec();
+    check_and_prepare(metric, dim, &mut queries)?;
+    let engine = crate::engine::engine::<T>(metric, Isa::detect())?;
+    let mut found = engine.scan(Rows { vectors: base, dim }, &queries, k, progress);
+    for n in found.iter_mut().flatten() {
+        n.distance = metric.reported_distance(n.distance);
+    }
+    Ok(found)
+}
+
+/// Refuses k = 0, empty sets and lengths that are not whole rows.
+fn check_shapes<T>(base: &[T], queries: &[T], dim: usize, k: usize) -> Result<(), CoreError> {
     if k == 0 {
         return Err(CoreError::InvalidParameter("k must be ≥ 1".into()));
     }
@@ -45,15 +75,7 @@ pub fn exact_knn<T: Component>(
             )));
         }
     }
-    let (mut base, mut queries) = (base.to_vec(), queries.to_vec());
-    check_and_prepare(metric, dim, &mut base)?;
-    check_and_prepare(metric, dim, &mut queries)?;
-    let engine = crate::engine::engine::<T>(metric, Isa::detect())?;
-    let mut found = engine.scan(Rows { vectors: &base, dim }, &queries, k, progress);
-    for n in found.iter_mut().flatten() {
-        n.distance = metric.reported_distance(n.distance);
-    }
-    Ok(found)
+    Ok(())
 }
 
 /// The blocked scan behind [`exact_knn`], with the kernel bound: the `k` nearest rows of

@@ -2,18 +2,26 @@
 //! float32 (anything else array-like is converted once, as hnswlib's `forcecast` does); results
 //! are handed to numpy without a copy.
 
-use numpy::{PyArray1, PyArray2, PyArrayDyn, PyArrayMethods, PyUntypedArrayMethods};
+use numpy::{PyArray1, PyArray2, PyArrayDyn, PyArrayMethods, PyReadonlyArrayDyn, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 use crate::errors::Failure;
 
-/// `data` as a C-contiguous float32 array of `dim` columns: a 2-D array is rows × dim, a 1-D
-/// array one row. Other shapes and other widths are [`Failure::Input`], with hnswlib's wording.
-pub fn rows_f32<'py>(data: &Bound<'py, PyAny>, dim: usize) -> Result<Bound<'py, PyArrayDyn<f32>>, Failure> {
-    let array = contiguous(data, "float32")?
-        .cast_into::<PyArrayDyn<f32>>()
-        .map_err(PyErr::from)?;
+/// `data` as a read-only C-contiguous float32 view of `dim` columns, with its row count: a 2-D
+/// array is rows × dim, a 1-D array one row. An array that already is C-contiguous float32 is
+/// used as it is (no call into numpy: this is every query's path). Other shapes and other
+/// widths are [`Failure::Input`], with hnswlib's wording.
+pub fn rows_f32<'py>(
+    data: &Bound<'py, PyAny>,
+    dim: usize,
+) -> Result<(PyReadonlyArrayDyn<'py, f32>, usize), Failure> {
+    let array = match data.cast::<PyArrayDyn<f32>>() {
+        Ok(array) if array.is_c_contiguous() => array.clone(),
+        _ => contiguous(data, "float32")?
+            .cast_into::<PyArrayDyn<f32>>()
+            .map_err(PyErr::from)?,
+    };
     let (ndim, width) = (array.ndim(), array.shape().last().copied().unwrap_or(0));
     if ndim != 1 && ndim != 2 {
         return Err(Failure::Input(format!(
@@ -25,21 +33,25 @@ pub fn rows_f32<'py>(data: &Bound<'py, PyAny>, dim: usize) -> Result<Bound<'py, 
             "Wrong dimensionality of the vectors: {width} components, the index has {dim}"
         )));
     }
-    Ok(array)
+    let rows = if ndim == 2 { array.shape()[0] } else { 1 };
+    let view = array
+        .try_readonly()
+        .map_err(|e| Failure::Input(format!("the array cannot be read: {e}")))?;
+    Ok((view, rows))
 }
 
-/// The number of rows of an array [`rows_f32`] accepted.
-pub fn row_count(array: &Bound<'_, PyArrayDyn<f32>>) -> usize {
-    if array.ndim() == 2 {
-        array.shape()[0]
-    } else {
-        1
+/// The labels `add_items` was given for `rows` rows, if any (`None` and a missing argument
+/// both mean "number them").
+pub fn given_labels(ids: Option<&Bound<'_, PyAny>>, rows: usize) -> Result<Option<Vec<u64>>, Failure> {
+    match ids {
+        Some(ids) if !ids.is_none() => labels(ids, rows).map(Some),
+        _ => Ok(None),
     }
 }
 
 /// Labels for `rows` rows: a 1-D array of that length, or a scalar for one row (hnswlib's
 /// `get_input_ids_and_check_shapes`). Negative or fractional labels are refused.
-pub fn labels(ids: &Bound<'_, PyAny>, rows: usize) -> Result<Vec<u64>, Failure> {
+fn labels(ids: &Bound<'_, PyAny>, rows: usize) -> Result<Vec<u64>, Failure> {
     let array = label_array(ids)?;
     let ok = (array.ndim() == 1 && array.shape()[0] == rows) || (array.ndim() == 0 && rows == 1);
     if !ok {

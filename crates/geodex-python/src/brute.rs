@@ -1,14 +1,14 @@
 //! `geodex.BFIndex`: exact search with hnswlib's `BFIndex` API, over geodex's blocked exact
-//! scan ([`geodex_core::exact::exact_knn`], the scan behind every ground truth).
+//! scan ([`geodex_core::exact::exact_knn_prepared`], the scan behind every ground truth) of
+//! the stored rows, which are kept prepared (normalised under cosine) so no query copies them.
 
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use geodex_core::exact::exact_knn;
+use geodex_core::exact::exact_knn_prepared;
 use geodex_core::Key;
-use numpy::PyArrayMethods;
 use parking_lot::{Mutex, RwLock};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
@@ -180,13 +180,9 @@ impl BFIndex {
         data: &Bound<'_, PyAny>,
         ids: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
-        let array = raise(py, arrays::rows_f32(data, self.dim))?;
-        let rows = arrays::row_count(&array);
-        let given = match ids {
-            Some(ids) if !ids.is_none() => Some(raise(py, arrays::labels(ids, rows))?),
-            _ => None,
-        };
-        let mut values = array.readonly().as_slice().map_err(PyErr::from)?.to_vec();
+        let (view, rows) = raise(py, arrays::rows_f32(data, self.dim))?;
+        let given = raise(py, arrays::given_labels(ids, rows))?;
+        let mut values = view.as_slice().map_err(PyErr::from)?.to_vec();
         let (space, dim) = (self.space, self.dim);
         raise(
             py,
@@ -245,10 +241,8 @@ impl BFIndex {
         num_threads: i64,
         filter: Option<Py<PyAny>>,
     ) -> PyResult<arrays::Neighbours<'py>> {
-        let array = raise(py, arrays::rows_f32(data, self.dim))?;
-        let rows = arrays::row_count(&array);
-        let readonly = array.readonly();
-        let queries = readonly.as_slice().map_err(PyErr::from)?;
+        let (view, rows) = raise(py, arrays::rows_f32(data, self.dim))?;
+        let queries = view.as_slice().map_err(PyErr::from)?;
         let threads = resolve_threads(num_threads, self.num_threads.load(Ordering::Relaxed));
         let (space, dim) = (self.space, self.dim);
         let (labels, distances) = raise(
@@ -256,37 +250,47 @@ impl BFIndex {
             py.detach(|| {
                 let inner = self.inner.read();
                 let flat = inner.as_ref().ok_or_else(not_initialised)?;
-                let callback_error = Mutex::new(None);
-                let allowed: Vec<usize> = (0..flat.labels.len())
-                    .filter(|&r| python_filter(filter.as_ref(), Key(flat.labels[r]), &callback_error))
-                    .collect();
-                if let Some(err) = callback_error.into_inner() {
-                    return Err(Failure::Python(err));
-                }
+                // With a filter, the rows it keeps (one Python call per row, as hnswlib's
+                // brute force makes); without one, the stored rows are scanned in place.
+                let allowed: Option<Vec<usize>> = match &filter {
+                    None => None,
+                    Some(f) => {
+                        let callback_error = Mutex::new(None);
+                        let kept = (0..flat.labels.len())
+                            .filter(|&r| python_filter(Some(f), Key(flat.labels[r]), &callback_error))
+                            .collect();
+                        if let Some(err) = callback_error.into_inner() {
+                            return Err(Failure::Python(err));
+                        }
+                        Some(kept)
+                    }
+                };
                 if k == 0 || rows == 0 {
                     return Ok((Vec::new(), Vec::new()));
                 }
-                if allowed.len() < k {
+                if allowed.as_ref().map_or(flat.labels.len(), Vec::len) < k {
                     return Err(Failure::Runtime(
                         "Cannot return the results in a contiguous 2D array. Fewer than k elements match"
                             .into(),
                     ));
                 }
-                let base: Vec<f32> = if allowed.len() == flat.labels.len() {
-                    flat.vectors.clone()
-                } else {
-                    allowed
-                        .iter()
+                let subset: Option<Vec<f32>> = allowed.as_ref().map(|rows| {
+                    rows.iter()
                         .flat_map(|&r| flat.vectors[r * dim..(r + 1) * dim].iter().copied())
                         .collect()
-                };
+                });
+                let base = subset.as_deref().unwrap_or(&flat.vectors);
                 let found = self
                     .pools
                     .get(threads)?
-                    .install(|| exact_knn(&base, queries, dim, k, space.metric(), &|_| {}))?;
+                    .install(|| exact_knn_prepared(base, queries, dim, k, space.metric(), &|_| {}))?;
+                let label_of = |id: u32| match &allowed {
+                    Some(rows) => flat.labels[rows[id as usize]],
+                    None => flat.labels[id as usize],
+                };
                 let labels = found
                     .iter()
-                    .flat_map(|row| row.iter().map(|n| flat.labels[allowed[n.id as usize]]))
+                    .flat_map(|row| row.iter().map(|n| label_of(n.id)))
                     .collect();
                 let distances = found
                     .iter()

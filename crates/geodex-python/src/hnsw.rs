@@ -12,7 +12,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use geodex_core::{AnyIndex, BuildParams, Index as GdxIndex, Key, LiveIndex, SearchContext, SearchParams};
-use numpy::PyArrayMethods;
 use parking_lot::{Mutex, RwLock};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList};
@@ -386,14 +385,9 @@ impl Index {
         num_threads: i64,
         replace_deleted: bool,
     ) -> PyResult<()> {
-        let array = raise(py, arrays::rows_f32(data, self.dim))?;
-        let rows = arrays::row_count(&array);
-        let given = match ids {
-            Some(ids) if !ids.is_none() => Some(raise(py, arrays::labels(ids, rows))?),
-            _ => None,
-        };
-        let readonly = array.readonly();
-        let values = readonly.as_slice().map_err(PyErr::from)?;
+        let (view, rows) = raise(py, arrays::rows_f32(data, self.dim))?;
+        let given = raise(py, arrays::given_labels(ids, rows))?;
+        let values = view.as_slice().map_err(PyErr::from)?;
         let threads = resolve_threads(num_threads, self.num_threads.load(Ordering::Relaxed));
         let dim = self.dim;
         self.with_inner(py, |inner| {
@@ -427,10 +421,8 @@ impl Index {
         num_threads: i64,
         filter: Option<Py<PyAny>>,
     ) -> PyResult<arrays::Neighbours<'py>> {
-        let array = raise(py, arrays::rows_f32(data, self.dim))?;
-        let rows = arrays::row_count(&array);
-        let readonly = array.readonly();
-        let queries = readonly.as_slice().map_err(PyErr::from)?;
+        let (view, rows) = raise(py, arrays::rows_f32(data, self.dim))?;
+        let queries = view.as_slice().map_err(PyErr::from)?;
         let threads = resolve_threads(num_threads, self.num_threads.load(Ordering::Relaxed));
         let ef = self.ef.load(Ordering::Relaxed).max(k);
         let (space, dim) = (self.space, self.dim);
