@@ -4,6 +4,8 @@
 //! alike.
 //!
 //! - [`adjacency`]: the symmetrised level-0 graph in compressed rows, its components;
+//! - [`hierarchy_search`]: HNSW over an embedded hierarchy against exact search in the same
+//!   geometry (recall, the hierarchy task, work per query);
 //! - [`hardness`]: per-query local intrinsic dimension against recall and work;
 //! - [`health`]: degree distributions per level, strongly connected components, hop distances;
 //! - [`bounds`]: bit accounting against the space bound, approximation factor, Chernoff and
@@ -11,6 +13,9 @@
 //! - [`geometry`]: intrinsic dimension (MLE, TwoNN), distance concentration, relative
 //!   contrast, per-query local intrinsic dimension (THEORY.md §2.3, §3.1);
 //! - [`lanczos`]: the sparse symmetric eigensolver (Lanczos with full reorthogonalisation);
+//! - [`quant_report`]: the quantisers' error against the Gaussian rate–distortion bound, their
+//!   recall by exhaustive search over the codes, random projections against the
+//!   Johnson–Lindenstrauss bound (THEORY.md §1.1, §1.3, §11.2);
 //! - [`spectral`]: λ₂ and the Fiedler vector of the combinatorial and normalised Laplacians,
 //!   the Fiedler sweep cut's conductance and the Cheeger check (THEORY.md §3.3);
 //! - [`storage`]: the index file's exact bytes per section next to each section's
@@ -24,7 +29,9 @@ pub mod bounds;
 pub mod geometry;
 pub mod hardness;
 pub mod health;
+pub mod hierarchy_search;
 pub mod lanczos;
+pub mod quant_report;
 pub mod spectral;
 pub mod storage;
 pub mod topology;

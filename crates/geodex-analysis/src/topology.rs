@@ -12,6 +12,7 @@
 //! persistence 0. Such a link adds no route the shorter links do not already give at one more
 //! hop; it is what a pruning rule could drop.
 
+use geodex_core::graph::FrozenGraph;
 use geodex_core::{Component, CoreError, GraphView, Index, SearchContext, SearchParams};
 use rand_core::{RngCore, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -360,7 +361,7 @@ pub fn percolation_recall<T: Component>(
     fractions
         .iter()
         .map(|&f| {
-            let g = Thinned::new(&full, order, f);
+            let g = FrozenGraph::freeze(&Thinned::new(&full, order, f));
             let mut ctx = SearchContext::new();
             let mut hits_total = 0usize;
             for (q, t) in queries.chunks(index.dim()).zip(truth) {

@@ -9,6 +9,7 @@ mod common;
 use common::{lcg, small_index};
 use geodex_analysis::topology::{percolation, removal_order, topology_report, Thinned};
 use geodex_analysis::UndirectedGraph;
+use geodex_core::graph::FrozenGraph;
 use geodex_core::{GraphView, SearchContext, SearchParams};
 
 /// A random graph on points in the plane, edge length = Euclidean distance.
@@ -170,7 +171,9 @@ fn thinned_views_remove_exactly_the_chosen_links_and_search_over_the_full_view_i
     let p = SearchParams::new(5, 20);
     for q in data.chunks(dim).take(50) {
         assert_eq!(
-            index.search_over(&none, q, &p, &mut ctx).unwrap(),
+            index
+                .search_over(&FrozenGraph::freeze(&none), q, &p, &mut ctx)
+                .unwrap(),
             index.search(q, &p, &mut ctx).unwrap()
         );
     }

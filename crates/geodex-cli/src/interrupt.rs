@@ -1,6 +1,8 @@
 //! Ctrl-C. The first SIGINT sets one process-wide [`Cancel`] flag: a build stops between
-//! nodes and writes no file; `insert` and `delete` stop before their next batch and checkpoint
-//! what was acknowledged; the command then exits with code 130. A second SIGINT exits at once
+//! nodes and writes no file; `insert` and `delete` stop before their next batch (a delete's
+//! graph repair stops between nodes) and checkpoint what was acknowledged — or, if a repair is
+//! left unfinished, leave it in the write-ahead log for the next run; `compact` stops and
+//! changes nothing; the command then exits with code 130. A second SIGINT exits at once
 //! (still with nothing half-written: files are replaced atomically and the write-ahead log
 //! drops a torn record).
 

@@ -15,21 +15,24 @@ use crate::context::SelectScratch;
 use crate::graph::{BuilderGraph, GraphView};
 use crate::search::Space;
 use crate::select::select_neighbors;
-use crate::{Heuristic, Neighbor};
+use crate::{Cancel, Heuristic, Neighbor};
 
 /// Rewrites every live list that links to a deleted node; returns how many lists changed.
 /// Runs in parallel on the current rayon pool; each task writes only its own node's lists and
-/// reads only deleted nodes' lists (which nothing writes), so tasks never contend.
+/// reads only deleted nodes' lists (which nothing writes), so tasks never contend. Once
+/// `cancel` is set no further node is started: a list is rewritten whole or not at all, and a
+/// later run finishes the rest (it rewrites only lists that still link to a deleted node).
 pub(crate) fn consolidate<T: Sync, D: Distance<T>>(
     g: &BuilderGraph,
     space: &Space<'_, T, D>,
     heuristic: Heuristic,
     live: &(impl Fn(u32) -> bool + Sync),
+    cancel: &Cancel,
 ) -> usize {
     (0..g.node_count() as u32)
         .into_par_iter()
         .with_min_len(256)
-        .filter(|&u| live(u))
+        .filter(|&u| live(u) && !cancel.is_cancelled())
         .map_init(SelectScratch::default, |scratch, u| {
             (0..=g.level(u))
                 .filter(|&level| repair_list(g, space, heuristic, live, u, level, scratch))

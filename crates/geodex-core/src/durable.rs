@@ -104,7 +104,7 @@ impl<T: Component> DurableIndex<T> {
     pub fn compact(&self) -> Result<usize, CoreError> {
         let removed = {
             let _wal = self.wal.lock();
-            self.live.compact()
+            self.live.compact()?
         };
         self.checkpoint()?;
         Ok(removed)

@@ -6,18 +6,20 @@
 //! place that refuses a metric the element type has no kernel for; a query pays one virtual
 //! call, not a dispatch.
 //!
-//! The analysis crate's searches over arbitrary graph views ([`crate::Index::search_over`])
-//! keep a generic path: a graph type is a compile-time choice there, so they call
-//! [`with_kernel`] and [`search_graph`] directly.
+//! Other graph views (the analysis crate's perturbed graphs) are packed into a
+//! [`crate::graph::FrozenGraph`] and searched through the engine too
+//! ([`crate::Index::search_over`]): no graph work is generic outside this crate.
 
+use std::any::Any;
 use std::ops::Range;
+use std::sync::Arc;
 
-use geodex_distance::{Distance, Isa, KernelVisitor, Metric};
+use geodex_distance::{Distance, ElementKind, Isa, KernelVisitor, Metric};
 
 use crate::graph::{BuilderGraph, FrozenView, GraphView};
 use crate::query::{is_live, Stored};
 use crate::search::{SearchStats, Space};
-use crate::{BuildParams, Component, CoreError, Heuristic, Neighbor, SearchContext, SearchParams};
+use crate::{BuildParams, Cancel, Component, CoreError, Heuristic, Neighbor, SearchContext, SearchParams};
 
 /// Row-major vectors of `dim` components, the rows a graph's node ids index.
 #[derive(Clone, Copy)]
@@ -27,7 +29,7 @@ pub(crate) struct Rows<'a, T> {
 }
 
 /// The two graph forms an index searches: a frozen index's flat arrays, or the living
-/// index's builder graph. (Other graph views take the generic path, [`with_kernel`].)
+/// index's builder graph.
 #[derive(Clone, Copy)]
 pub(crate) enum Graph<'a> {
     /// A frozen index's graph.
@@ -78,12 +80,14 @@ pub(crate) trait Engine<T>: Send + Sync {
     ) -> Result<(), CoreError>;
 
     /// Rewrites every live list that links to a node hidden in `tombstones`; returns how many.
+    /// Once `cancel` is set it stops starting new nodes (each list is rewritten whole or not).
     fn consolidate(
         &self,
         rows: Rows<'_, T>,
         graph: &BuilderGraph,
         heuristic: Heuristic,
         tombstones: &[u64],
+        cancel: &Cancel,
     ) -> usize;
 
     /// Links in live nodes that no level-0 search from the entry reaches; returns how many.
@@ -108,18 +112,43 @@ impl<T> std::fmt::Debug for dyn Engine<T> {
 
 /// The engine for `metric` on `isa` (falling back to what the CPU has), or
 /// [`CoreError::UnsupportedMetric`] when the element type has no kernel for the metric.
-pub(crate) fn engine<T: Component>(
-    metric: Metric,
-    isa: Isa,
-) -> Result<std::sync::Arc<dyn Engine<T>>, CoreError> {
+///
+/// The engines themselves are made by the non-generic [`engine_f32`] and [`engine_u8`], so the
+/// whole of the graph work is compiled once, in this crate: an optimised build does not share
+/// generic instances between crates, and a generic constructor here made every dependent crate
+/// (each test binary, the CLI, the Python module) compile all of it again for every kernel —
+/// minutes per crate. This function only moves the right one across the type parameter.
+pub(crate) fn engine<T: Component>(metric: Metric, isa: Isa) -> Result<Arc<dyn Engine<T>>, CoreError> {
+    let chosen: Box<dyn Any> = match T::KIND {
+        ElementKind::F32 => Box::new(engine_f32(metric, isa)),
+        ElementKind::U8 => Box::new(engine_u8(metric, isa)),
+    };
+    *chosen
+        .downcast::<Result<Arc<dyn Engine<T>>, CoreError>>()
+        .expect("Element::KIND names the element type")
+}
+
+/// The `f32` engines (see [`engine`] for why this is not generic).
+#[inline(never)]
+fn engine_f32(metric: Metric, isa: Isa) -> Result<Arc<dyn Engine<f32>>, CoreError> {
+    make_engine(metric, isa)
+}
+
+/// The `u8` engines (see [`engine`] for why this is not generic).
+#[inline(never)]
+fn engine_u8(metric: Metric, isa: Isa) -> Result<Arc<dyn Engine<u8>>, CoreError> {
+    make_engine(metric, isa)
+}
+
+fn make_engine<T: Component>(metric: Metric, isa: Isa) -> Result<Arc<dyn Engine<T>>, CoreError> {
     struct Choose {
         metric: Metric,
         isa: Isa,
     }
     impl<T: Component> KernelVisitor<T> for Choose {
-        type Output = std::sync::Arc<dyn Engine<T>>;
+        type Output = Arc<dyn Engine<T>>;
         fn visit<D: Distance<T>>(self, dist: D) -> Self::Output {
-            std::sync::Arc::new(Kernel {
+            Arc::new(Kernel {
                 dist,
                 metric: self.metric,
                 isa: self.isa,
@@ -131,7 +160,7 @@ pub(crate) fn engine<T: Component>(
 
 /// Runs `visitor` with the kernel for `metric` on `isa`: the one run-time → compile-time
 /// dispatch of the crate.
-pub(crate) fn with_kernel<T: Component, V: KernelVisitor<T>>(
+fn with_kernel<T: Component, V: KernelVisitor<T>>(
     metric: Metric,
     isa: Isa,
     visitor: V,
@@ -218,9 +247,10 @@ impl<T: Component, D: Distance<T>> Engine<T> for Kernel<D> {
         graph: &BuilderGraph,
         heuristic: Heuristic,
         tombstones: &[u64],
+        cancel: &Cancel,
     ) -> usize {
         let live = |u: u32| is_live(tombstones, u);
-        crate::consolidate::consolidate(graph, &self.space(rows), heuristic, &live)
+        crate::consolidate::consolidate(graph, &self.space(rows), heuristic, &live, cancel)
     }
 
     fn reconnect(&self, rows: Rows<'_, T>, graph: &BuilderGraph, ef: usize, tombstones: &[u64]) -> usize {
@@ -241,7 +271,7 @@ impl<T: Component, D: Distance<T>> Engine<T> for Kernel<D> {
 
 /// The search body for any graph type: the filter policy (exact scan below the cost
 /// crossover), then the walk on full vectors or on codes. `query` is prepared for the metric.
-pub(crate) fn search_graph<T: Component, D: Distance<T>, G: GraphView>(
+fn search_graph<T: Component, D: Distance<T>, G: GraphView>(
     stored: &Stored<'_, T>,
     dist: D,
     graph: &G,

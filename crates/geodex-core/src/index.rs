@@ -274,24 +274,28 @@ impl<T: Component> Index<T> {
     }
 
     /// Searches this index's vectors over another graph on the same nodes: for experiments on
-    /// perturbed graphs (links removed, rewired, learned), which `geodex-analysis` runs. The
-    /// graph must have exactly this index's node count.
-    pub fn search_over<G: GraphView>(
+    /// perturbed graphs (links removed, rewired, learned), which `geodex-analysis` runs — any
+    /// [`GraphView`] packed with [`FrozenGraph::freeze`], so the experiment's search is the
+    /// index's own, compiled once. The graph must have exactly this index's node count.
+    pub fn search_over(
         &self,
-        graph: &G,
+        graph: &FrozenGraph,
         query: &[T],
         params: &SearchParams<'_>,
         ctx: &mut SearchContext,
     ) -> Result<(Vec<Hit>, SearchStats), CoreError> {
-        if graph.node_count() != self.len() {
+        let view = graph.view();
+        if view.node_count() != self.len() {
             return Err(CoreError::InvalidParameter(format!(
                 "the graph has {} nodes, the index {}",
-                graph.node_count(),
+                view.node_count(),
                 self.len()
             )));
         }
         let mut out = Vec::with_capacity(params.k);
-        let stats = self.stored().search_any(graph, query, params, ctx, &mut out)?;
+        let stats = self
+            .stored()
+            .search(Graph::Frozen(&view), query, params, ctx, &mut out)?;
         Ok((out, stats))
     }
 

@@ -18,7 +18,7 @@
 //!   without in-links.
 
 use std::collections::HashMap;
-
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use geodex_distance::{Isa, Metric};
@@ -32,7 +32,7 @@ use crate::quantized::Quantized;
 use crate::query::{is_live, Stored};
 use crate::validate::check_and_prepare;
 use crate::{
-    BuildParams, Component, CoreError, Hit, Index, NodeSet, SearchContext, SearchParams, SearchStats,
+    BuildParams, Cancel, Component, CoreError, Hit, Index, NodeSet, SearchContext, SearchParams, SearchStats,
 };
 
 /// What a batch insert or upsert changed.
@@ -42,6 +42,8 @@ pub struct Upserted {
     pub inserted: usize,
     /// Keys whose old vector (and links) the batch replaced.
     pub replaced: usize,
+    /// The repair around the replaced nodes was cancelled, as [`Deleted::repair_pending`].
+    pub repair_pending: bool,
 }
 
 /// What a batch delete changed.
@@ -55,6 +57,10 @@ pub struct Deleted {
     pub lists_repaired: usize,
     /// Live nodes the rewrite left unreachable, linked back in by the reachability repair.
     pub relinked: usize,
+    /// The repair was cancelled ([`LiveIndex::set_cancel`]): the keys are deleted (searches
+    /// never return them), but some lists still route through their nodes. The next write,
+    /// compaction or snapshot finishes it first.
+    pub repair_pending: bool,
 }
 
 /// Invariants of a living index, as [`LiveIndex::check`] measures them.
@@ -110,6 +116,13 @@ struct State<T> {
     lsn: u64,
     /// Rows inserted since the last reachability sweep.
     unswept: usize,
+    /// Checked by the long graph work a write runs after its batch is applied (consolidation,
+    /// the reachability sweep) and by compaction; linking a batch is not cancelled (its nodes
+    /// become visible all at once or not at all).
+    cancel: Cancel,
+    /// A cancelled repair left lists that route through deleted nodes (set under the shared
+    /// lock, hence atomic); every later write, compaction and snapshot finishes it first.
+    repair_pending: AtomicBool,
 }
 
 /// After inserts, the reachability sweep runs once the rows inserted since the last one reach
@@ -202,6 +215,8 @@ impl<T: Component> LiveIndex<T> {
             metadata: serde_json::json!({ "geodex_version": env!("CARGO_PKG_VERSION") }),
             lsn: 0,
             unswept: 0,
+            cancel: Cancel::new(),
+            repair_pending: AtomicBool::new(false),
         }))
     }
 
@@ -247,6 +262,8 @@ impl<T: Component> LiveIndex<T> {
             metadata: index.metadata,
             lsn,
             unswept: 0,
+            cancel: Cancel::new(),
+            repair_pending: AtomicBool::new(false),
         };
         Ok(Self::from_state(state))
     }
@@ -267,6 +284,15 @@ impl<T: Component> LiveIndex<T> {
         let _w = self.writer.lock();
         self.state.write().params.threads = threads;
         Ok(())
+    }
+
+    /// The flag that stops the graph repair after a delete or replacement, and compaction
+    /// (Ctrl-C in the CLI). A cancelled repair leaves the write applied and the index correct
+    /// — deleted keys are never returned — with [`Deleted::repair_pending`] set; a cancelled
+    /// compaction changes nothing and returns [`CoreError::Cancelled`].
+    pub fn set_cancel(&self, cancel: Cancel) {
+        let _w = self.writer.lock();
+        self.state.write().cancel = cancel;
     }
 
     /// Live vectors.
@@ -397,12 +423,12 @@ impl<T: Component> LiveIndex<T> {
                 replaced.push(old);
             }
         }
-        let report = Upserted {
+        let (_, _, repair_pending) = self.repair(st, !replaced.is_empty())?;
+        Ok(Upserted {
             inserted: rows - replaced.len(),
             replaced: replaced.len(),
-        };
-        self.repair(st, !replaced.is_empty())?;
-        Ok(report)
+            repair_pending,
+        })
     }
 
     /// Deletes `keys`: their nodes are hidden from searches at once, then every live list that
@@ -422,11 +448,10 @@ impl<T: Component> LiveIndex<T> {
                 None => report.missing += 1,
             }
         }
-        if report.deleted > 0 {
-            let (lists, relinked) = self.repair(st, true)?;
-            report.lists_repaired = lists;
-            report.relinked = relinked;
-        }
+        let (lists, relinked, pending) = self.repair(st, report.deleted > 0)?;
+        report.lists_repaired = lists;
+        report.relinked = relinked;
+        report.repair_pending = pending;
         Ok(report)
     }
 
@@ -439,83 +464,85 @@ impl<T: Component> LiveIndex<T> {
     /// small batches, so after inserts it runs once the rows inserted since the last sweep
     /// reach 1/[`SWEEP_EVERY`] of the node count; after every delete, and before every
     /// [`LiveIndex::snapshot`] (so saved files never hold an unreachable live node), it always
-    /// runs. Returns (lists rewritten, nodes relinked).
+    /// runs. A repair an earlier write left pending (cancelled) runs as if this batch deleted.
+    /// Returns (lists rewritten, nodes relinked, whether the repair was cancelled and is still
+    /// pending).
     fn repair(
         &self,
         mut st: RwLockWriteGuard<'_, State<T>>,
         deleted: bool,
-    ) -> Result<(usize, usize), CoreError> {
+    ) -> Result<(usize, usize, bool), CoreError> {
         st.rechoose_entry();
-        let sweep = deleted || st.unswept * SWEEP_EVERY >= st.node_count();
+        let consolidate = deleted || st.repair_pending.load(Ordering::Relaxed);
+        let sweep = consolidate || st.unswept * SWEEP_EVERY >= st.node_count();
         if sweep {
             st.unswept = 0;
         }
         let st = RwLockWriteGuard::downgrade(st);
-        let lists = if deleted {
+        let lists = if consolidate {
             dispatch(&st, Work::Consolidate)?
         } else {
             0
         };
+        if consolidate && st.cancel.is_cancelled() {
+            st.repair_pending.store(true, Ordering::Relaxed);
+            return Ok((lists, 0, true));
+        }
+        st.repair_pending.store(false, Ordering::Relaxed);
         let relinked = if sweep { dispatch(&st, Work::Reconnect)? } else { 0 };
-        Ok((lists, relinked))
+        Ok((lists, relinked, false))
+    }
+
+    /// Finishes a repair a cancelled write left pending; `Err(Cancelled)` if cancelled again.
+    fn finish_repair(&self, st: RwLockWriteGuard<'_, State<T>>) -> Result<(), CoreError> {
+        if !st.repair_pending.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        match self.repair(st, false)? {
+            (_, _, true) => Err(CoreError::Cancelled),
+            _ => Ok(()),
+        }
     }
 
     /// Rewrites the index without its deleted nodes: live nodes are renumbered in order, links
-    /// to deleted nodes dropped (there are none after a completed delete). Searches wait while
-    /// it runs (it replaces every array).
-    pub fn compact(&self) -> usize {
+    /// to deleted nodes dropped (there are none after a completed delete; a pending repair is
+    /// finished first). Searches wait while it runs (it replaces every array). Cancelled
+    /// ([`LiveIndex::set_cancel`]), it changes nothing and returns [`CoreError::Cancelled`].
+    /// Returns how many nodes it removed.
+    pub fn compact(&self) -> Result<usize, CoreError> {
         let _w = self.writer.lock();
+        self.finish_repair(self.state.write())?;
         let mut st = self.state.write();
         let n = st.node_count();
         let kept: Vec<u32> = (0..n as u32).filter(|&u| st.live(u)).collect();
         let removed = n - kept.len();
         if removed == 0 {
-            return 0;
+            return Ok(0);
         }
-        let mut renumber = vec![u32::MAX; n];
-        for (new, &old) in kept.iter().enumerate() {
-            renumber[old as usize] = new as u32;
-        }
+        let graph = compacted_graph(&st.graph, &kept, &st.cancel)?;
         let dim = st.dim;
-        let levels: Vec<u8> = kept.iter().map(|&u| st.graph.level(u) as u8).collect();
-        let graph = BuilderGraph::new(levels, st.graph.m(), st.graph.m0());
-        for (new, &old) in kept.iter().enumerate() {
-            for level in 0..=st.graph.level(old) {
-                let mut list = graph.write(new as u32, level);
-                list.extend(
-                    st.graph
-                        .links(old, level)
-                        .iter()
-                        .map(|&t| renumber[t as usize])
-                        .filter(|&t| t != u32::MAX),
-                );
-            }
-        }
-        graph.set_entry(
-            st.graph
-                .entry_point()
-                .map(|(e, top)| (renumber[e as usize], top))
-                .filter(|&(e, _)| e != u32::MAX),
-        );
-        st.vectors = kept
+        let vectors = kept
             .iter()
-            .flat_map(|&u| st.vectors[u as usize * dim..][..dim].to_vec())
+            .flat_map(|&u| st.vectors[u as usize * dim..][..dim].iter().copied())
             .collect();
-        st.keys = kept.iter().map(|&u| st.keys[u as usize]).collect();
-        if let Some(q) = &mut st.quant {
+        let codes = st.quant.as_ref().map(|q| {
             let bytes = q.codec.code_bytes();
             let codes = q.codes.as_slice();
-            let kept_codes = kept
-                .iter()
-                .flat_map(|&u| codes[u as usize * bytes..][..bytes].to_vec())
-                .collect();
-            q.codes = Buf::Owned(kept_codes);
+            kept.iter()
+                .flat_map(|&u| codes[u as usize * bytes..][..bytes].iter().copied())
+                .collect()
+        });
+        st.cancel.check()?;
+        st.vectors = vectors;
+        st.keys = kept.iter().map(|&u| st.keys[u as usize]).collect();
+        if let (Some(q), Some(codes)) = (&mut st.quant, codes) {
+            q.codes = Buf::Owned(codes);
         }
         st.by_key = st.keys.iter().enumerate().map(|(i, &k)| (k, i as u32)).collect();
         st.tombstones = vec![0; kept.len().div_ceil(64)];
         st.hidden = 0;
         st.graph = graph;
-        removed
+        Ok(removed)
     }
 
     /// A frozen copy (flat graph, deleted nodes kept behind tombstones) to save or search at
@@ -523,7 +550,9 @@ impl<T: Component> LiveIndex<T> {
     pub fn snapshot(&self) -> Result<Index<T>, CoreError> {
         let _w = self.writer.lock();
         let mut st = self.state.write();
-        if st.unswept > 0 {
+        if st.repair_pending.load(Ordering::Relaxed) {
+            self.finish_repair(st)?;
+        } else if st.unswept > 0 {
             st.unswept = 0;
             dispatch(&RwLockWriteGuard::downgrade(st), Work::Reconnect)?;
         } else {
@@ -602,6 +631,40 @@ impl<T: Component> LiveIndex<T> {
     }
 }
 
+/// Nodes between two looks at the cancellation flag in [`compacted_graph`].
+const CANCEL_CHECK_NODES: usize = 4096;
+
+/// The graph of the `kept` nodes (ascending old ids), renumbered 0.. in that order, with the
+/// links to other nodes dropped; `Err(Cancelled)` once `cancel` is set.
+fn compacted_graph(old: &BuilderGraph, kept: &[u32], cancel: &Cancel) -> Result<BuilderGraph, CoreError> {
+    let mut renumber = vec![u32::MAX; old.node_count()];
+    for (new, &u) in kept.iter().enumerate() {
+        renumber[u as usize] = new as u32;
+    }
+    let levels: Vec<u8> = kept.iter().map(|&u| old.level(u) as u8).collect();
+    let graph = BuilderGraph::new(levels, old.m(), old.m0());
+    for (chunk, nodes) in kept.chunks(CANCEL_CHECK_NODES).enumerate() {
+        cancel.check()?;
+        for (i, &u) in nodes.iter().enumerate() {
+            let new = (chunk * CANCEL_CHECK_NODES + i) as u32;
+            for level in 0..=old.level(u) {
+                let links = old.links(u, level);
+                let kept_links = links
+                    .iter()
+                    .map(|&t| renumber[t as usize])
+                    .filter(|&t| t != u32::MAX);
+                graph.write(new, level).extend(kept_links);
+            }
+        }
+    }
+    graph.set_entry(
+        old.entry_point()
+            .map(|(e, top)| (renumber[e as usize], top))
+            .filter(|&(e, _)| e != u32::MAX),
+    );
+    Ok(graph)
+}
+
 /// Appends the batch as hidden nodes with their drawn levels (and codes).
 fn append_hidden<T: Component>(st: &mut State<T>, keys: &[u64], data: Vec<T>) {
     if let Some(q) = &mut st.quant {
@@ -647,9 +710,10 @@ fn dispatch<T: Component>(st: &RwLockReadGuard<'_, State<T>>, work: Work<'_>) ->
                 .link(rows, &st.graph, &st.params, nodes, &st.tombstones, progress)?;
             0
         }
-        Work::Consolidate => st
-            .engine
-            .consolidate(rows, &st.graph, st.params.heuristic, &st.tombstones),
+        Work::Consolidate => {
+            st.engine
+                .consolidate(rows, &st.graph, st.params.heuristic, &st.tombstones, &st.cancel)
+        }
         Work::Reconnect => st
             .engine
             .reconnect(rows, &st.graph, st.params.ef_construction, &st.tombstones),

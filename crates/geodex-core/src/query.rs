@@ -4,9 +4,9 @@
 //! the found nodes into [`Hit`]s. The walk itself is `search.rs`; the kernel is chosen once per
 //! index (`engine.rs`).
 
-use geodex_distance::{Distance, KernelVisitor, Metric};
+use geodex_distance::{Distance, Metric};
 
-use crate::engine::{search_graph, Engine, Graph};
+use crate::engine::{Engine, Graph};
 use crate::filter::{estimate_selectivity, exact_scan, exact_scan_threshold};
 use crate::graph::GraphView;
 use crate::quantized::Quantized;
@@ -50,50 +50,6 @@ impl<T: Component> Stored<'_, T> {
     ) -> Result<SearchStats, CoreError> {
         self.run(query, params, ctx, out, |ctx| {
             Ok(self.engine.search(self, graph, query, params, ctx))
-        })
-    }
-
-    /// Searches any graph on the same nodes: the generic path for analysis experiments on
-    /// perturbed graphs, which binds the kernel per call.
-    pub(crate) fn search_any<G: GraphView>(
-        &self,
-        graph: &G,
-        query: &[T],
-        params: &SearchParams<'_>,
-        ctx: &mut SearchContext,
-        out: &mut Vec<Hit>,
-    ) -> Result<SearchStats, CoreError> {
-        struct Over<'a, 'p, T, G> {
-            stored: &'a Stored<'a, T>,
-            graph: &'a G,
-            query: &'a [T],
-            params: &'a SearchParams<'p>,
-            ctx: &'a mut SearchContext,
-        }
-        impl<T: Component, G: GraphView> KernelVisitor<T> for Over<'_, '_, T, G> {
-            type Output = SearchStats;
-            fn visit<D: Distance<T>>(self, dist: D) -> SearchStats {
-                let Over {
-                    stored,
-                    graph,
-                    query,
-                    params,
-                    ctx,
-                } = self;
-                T::with_prepared(stored.metric, query, ctx, |q, ctx| {
-                    search_graph(stored, dist, graph, q, params, ctx)
-                })
-            }
-        }
-        self.run(query, params, ctx, out, |ctx| {
-            let over = Over {
-                stored: self,
-                graph,
-                query,
-                params,
-                ctx,
-            };
-            crate::engine::with_kernel(self.metric, self.engine.isa(), over)
         })
     }
 

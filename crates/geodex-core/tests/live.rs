@@ -81,7 +81,7 @@ fn step(index: &LiveIndex<f32>, model: &mut BTreeMap<u64, Vec<f32>>, op: &Op, me
         }
         Op::Compact => {
             let before = index.node_count();
-            let removed = index.compact();
+            let removed = index.compact().unwrap();
             assert_eq!(index.node_count(), before - removed);
             assert_eq!(index.node_count(), model.len());
         }
@@ -211,7 +211,7 @@ fn deleting_everything_then_inserting_starts_over() {
         .unwrap();
     assert_eq!(hits.iter().map(|h| h.key.0).collect::<Vec<_>>(), vec![4, 5]);
     assert!(index.check().is_valid());
-    assert_eq!(index.compact(), 3);
+    assert_eq!(index.compact().unwrap(), 3);
     assert!(index.check().is_valid());
 }
 
@@ -270,7 +270,7 @@ fn churn_keeps_recall_close_to_a_fresh_build_and_every_node_reachable() {
     assert!(r_fresh > 0.9, "fresh {r_fresh}");
     assert!(r_live >= r_fresh - 0.02, "churned {r_live} vs fresh {r_fresh}");
     // Compacted, saved and opened: the same answers.
-    assert_eq!(live.compact(), gone.len());
+    assert_eq!(live.compact().unwrap(), gone.len());
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("churned.gdx");
     live.snapshot().unwrap().save(&path).unwrap();
@@ -360,7 +360,7 @@ fn searches_run_while_writers_insert_and_delete() {
                     let gone: Vec<u64> = (0..15).map(|_| rng.below(3000) as u64).collect();
                     index.delete(&gone).unwrap();
                     if round % 10 == 9 {
-                        index.compact();
+                        index.compact().unwrap();
                     }
                 }
             })
@@ -442,7 +442,7 @@ fn a_quantised_index_encodes_what_it_gains_and_keeps_codes_aligned() {
         })
     };
     assert!(codes_match(&live.snapshot().unwrap()));
-    live.compact();
+    live.compact().unwrap();
     let compacted = live.snapshot().unwrap();
     assert!(codes_match(&compacted));
     // Search on codes with re-ranking against brute force over the live rows. One thread
@@ -478,4 +478,96 @@ fn a_quantised_index_encodes_what_it_gains_and_keeps_codes_aligned() {
         &truth,
     );
     assert!(r >= 0.98, "recall {r}");
+}
+
+/// A living index over 1,500 clustered rows (keys = row numbers) with a flag set on it.
+fn cancellable(flag: &geodex_core::Cancel) -> (LiveIndex<f32>, Vec<f32>, usize) {
+    let (n, dim) = (1500, 8);
+    let base = clustered(n, dim, 12, 0.5, 21);
+    let p = BuildParams {
+        threads: Some(1),
+        ..params(Metric::L2)
+    };
+    let live = LiveIndex::from_index(Index::build(base.clone(), dim, &p, &|_| {}).unwrap()).unwrap();
+    live.set_threads(Some(1)).unwrap();
+    live.set_cancel(flag.clone());
+    (live, base, dim)
+}
+
+#[test]
+fn a_cancelled_repair_keeps_the_delete_and_the_next_write_or_snapshot_finishes_it() {
+    let flag = geodex_core::Cancel::new();
+    let (live, base, dim) = cancellable(&flag);
+    let gone: Vec<u64> = (0..1500).step_by(3).collect();
+    flag.cancel();
+    let report = live.delete(&gone).unwrap();
+    assert_eq!((report.deleted, report.lists_repaired), (gone.len(), 0));
+    assert!(report.repair_pending);
+    // The delete took effect: no deleted key is live or found, and an exhaustive beam returns
+    // exactly the brute-force neighbours among the live rows.
+    assert_eq!(live.len(), 1500 - gone.len());
+    assert!(gone.iter().all(|&k| !live.contains(k)));
+    let live_keys: Vec<u64> = (0..1500).filter(|k| k % 3 != 0).collect();
+    let live_rows: Vec<f32> = live_keys
+        .iter()
+        .flat_map(|&k| base[k as usize * dim..][..dim].to_vec())
+        .collect();
+    let queries = clustered(20, dim, 12, 0.5, 22);
+    let truth = naive_knn(&live_rows, &queries, dim, 10, Metric::L2);
+    let mut ctx = SearchContext::new();
+    for (q, t) in queries.chunks_exact(dim).zip(&truth) {
+        let (hits, _) = live.search(q, &SearchParams::new(10, 1500), &mut ctx).unwrap();
+        let want: Vec<u64> = t.iter().map(|&i| live_keys[i as usize]).collect();
+        assert_eq!(hits.iter().map(|h| h.key.0).collect::<Vec<_>>(), want);
+    }
+    // The repair did not run: lists still route through deleted nodes.
+    assert!(live.check().links_to_deleted > 0);
+    // While cancelled, compaction and snapshots refuse and change nothing.
+    assert!(matches!(live.compact(), Err(CoreError::Cancelled)));
+    assert!(matches!(live.snapshot(), Err(CoreError::Cancelled)));
+    assert_eq!(live.node_count(), 1500);
+    // With a fresh flag the snapshot finishes the repair first.
+    live.set_cancel(geodex_core::Cancel::new());
+    let snapshot = live.snapshot().unwrap();
+    let report = live.check();
+    assert!(report.is_valid(), "{report:?}");
+    assert_eq!(snapshot.len(), 1500);
+    // And the next delete reports nothing pending.
+    let again = live.delete(&[1, 2]).unwrap();
+    assert!(!again.repair_pending && again.deleted == 2);
+    assert!(live.check().is_valid());
+}
+
+#[test]
+fn a_cancelled_compaction_changes_nothing() {
+    let flag = geodex_core::Cancel::new();
+    let (live, _, dim) = cancellable(&flag);
+    let gone: Vec<u64> = (0..1500).step_by(4).collect();
+    assert!(!live.delete(&gone).unwrap().repair_pending);
+    let queries = clustered(20, dim, 12, 0.5, 23);
+    let mut ctx = SearchContext::new();
+    let sp = SearchParams::new(10, 40);
+    let answers = |live: &LiveIndex<f32>, ctx: &mut SearchContext| -> Vec<Vec<u64>> {
+        queries
+            .chunks_exact(dim)
+            .map(|q| {
+                live.search(q, &sp, ctx)
+                    .unwrap()
+                    .0
+                    .iter()
+                    .map(|h| h.key.0)
+                    .collect()
+            })
+            .collect()
+    };
+    let before = answers(&live, &mut ctx);
+    flag.cancel();
+    assert!(matches!(live.compact(), Err(CoreError::Cancelled)));
+    assert_eq!(live.node_count(), 1500);
+    assert_eq!(answers(&live, &mut ctx), before);
+    assert!(live.check().is_valid());
+    live.set_cancel(geodex_core::Cancel::new());
+    assert_eq!(live.compact().unwrap(), gone.len());
+    assert_eq!(live.node_count(), 1500 - gone.len());
+    assert!(live.check().is_valid());
 }

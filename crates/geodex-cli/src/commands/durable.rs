@@ -48,6 +48,9 @@ fn run_typed<T: QueryElement + Component>(
         );
     }
     db.index().set_threads(threads)?;
+    // Ctrl-C also stops a delete's graph repair (finished by the next run, which replays the
+    // log) and a compaction (which then changes nothing).
+    db.index().set_cancel(crate::interrupt::flag());
     match change.apply(&db) {
         // Ctrl-C between batches: what was acknowledged is checkpointed, then exit 130.
         Err(f) if f.is_interrupted() => {

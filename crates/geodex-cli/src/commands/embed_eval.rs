@@ -4,11 +4,9 @@
 //! ancestors or descendants) at each beam width, with the distance evaluations it cost.
 
 use std::path::PathBuf;
-use std::time::Instant;
 
-use geodex_core::exact::exact_knn;
-use geodex_core::{BuildParams, Index, Metric, SearchContext, SearchParams};
-use geodex_embed::eval::{hierarchy_precision, sample_nodes};
+use geodex_analysis::hierarchy_search::{hierarchy_search, HierarchySearchOptions};
+use geodex_core::Metric;
 use geodex_embed::{distortion, reconstruction, Hierarchy, Model, Relevant};
 use geodex_io::Role;
 use serde_json::json;
@@ -184,98 +182,38 @@ fn search_quality(
     } else {
         Metric::L2
     };
-    let nodes = sample_nodes(
-        hierarchy.len(),
-        a.queries.or(default_below(hierarchy.len(), 10_000, 2000)),
-        0x5EA4,
-    );
-    let queries: Vec<f32> = nodes
-        .iter()
-        .flat_map(|&u| vectors[u as usize * dim..][..dim].iter().copied())
-        .collect();
-    // k + 1 neighbours, then the node itself is dropped: a node is not its own neighbour.
-    // Each query keeps its true neighbours and the k-th true distance.
-    let exact: Vec<(Vec<u32>, f32)> = exact_knn(&vectors, &queries, dim, a.k + 1, metric, &|_| {})
-        .map_err(in_file(&a.embedding))?
-        .into_iter()
-        .zip(&nodes)
-        .map(|(found, &u)| {
-            let kept: Vec<_> = found.into_iter().filter(|n| n.id != u).take(a.k).collect();
-            let kth = kept.last().map_or(0.0, |n| n.distance);
-            (kept.into_iter().map(|n| n.id).collect(), kth)
-        })
-        .collect();
-    let exact_precision = mean(
-        nodes
-            .iter()
-            .zip(&exact)
-            .map(|(&u, (found, _))| hierarchy_precision(hierarchy, u, found)),
-    );
-    let params = BuildParams {
+    let opts = HierarchySearchOptions {
         metric,
+        k: a.k,
+        queries: a.queries.or(default_below(hierarchy.len(), 10_000, 2000)),
         m: a.m,
         ef_construction: a.ef_construction,
         threads: Some(threads),
-        ..BuildParams::default()
+        efs: a.ef.clone(),
     };
-    let start = Instant::now();
-    let index = Index::build(vectors, dim, &params, &|_| {}).map_err(in_file(&a.embedding))?;
-    let build_seconds = start.elapsed().as_secs_f64();
-    let mut rows = Vec::new();
-    for &ef in &a.ef {
-        let search = SearchParams::new(a.k + 1, ef.max(a.k + 1));
-        let mut ctx = SearchContext::default();
-        let (mut recall, mut tie_recall, mut precision, mut distances) = (0.0, 0.0, 0.0, 0u64);
-        let start = Instant::now();
-        for (q, (&u, (truth, kth))) in queries.chunks_exact(dim).zip(nodes.iter().zip(&exact)) {
-            let (hits, stats) = index.search(q, &search, &mut ctx)?;
-            let found = without_self(hits.iter().map(|h| h.node.0), u, a.k);
-            recall += found.iter().filter(|f| truth.contains(f)).count() as f64 / truth.len() as f64;
-            let within = hits
-                .iter()
-                .filter(|h| h.node.0 != u)
-                .take(a.k)
-                .filter(|h| h.distance <= kth * (1.0 + TIE_TOLERANCE))
-                .count();
-            tie_recall += within as f64 / truth.len() as f64;
-            precision += hierarchy_precision(hierarchy, u, &found);
-            distances += stats.distances;
-        }
-        let seconds = start.elapsed().as_secs_f64();
-        let q = nodes.len() as f64;
-        rows.push(json!({
-            "ef": ef,
-            "recall": round(recall / q, 4),
-            "recall_by_distance": round(tie_recall / q, 4),
-            "hierarchy_precision": round(precision / q, 4),
-            "mean_distances": round(distances as f64 / q, 1),
-            "qps": round(q / seconds, 0),
-        }));
-    }
+    let measured = hierarchy_search(hierarchy, vectors, dim, &opts).map_err(in_file(&a.embedding))?;
+    let rows: Vec<_> = measured
+        .by_ef
+        .iter()
+        .map(|r| {
+            json!({
+                "ef": r.ef,
+                "recall": round(r.recall, 4),
+                "recall_by_distance": round(r.recall_by_distance, 4),
+                "hierarchy_precision": round(r.hierarchy_precision, 4),
+                "mean_distances": round(r.mean_distances, 1),
+                "qps": round(r.qps, 0),
+            })
+        })
+        .collect();
     Ok(json!({
         "metric": metric.name(),
         "k": a.k,
-        "queries": nodes.len(),
-        "build_seconds": round(build_seconds, 3),
-        "exact_hierarchy_precision": round(exact_precision, 4),
+        "queries": measured.queries,
+        "build_seconds": round(measured.build_seconds, 3),
+        "exact_hierarchy_precision": round(measured.exact_hierarchy_precision, 4),
         "by_ef": rows,
     }))
-}
-
-/// Relative slack of `recall_by_distance`: a returned neighbour counts when its distance is within
-/// this factor of the true k-th distance, so that ties (leaves a trained embedding places at one
-/// point, or at distances equal to `f32` precision) are not counted as misses — the
-/// distance-based recall of ann-benchmarks.
-const TIE_TOLERANCE: f32 = 1e-4;
-
-/// The first `k` ids of `found` other than `node`.
-fn without_self(found: impl Iterator<Item = u32>, node: u32, k: usize) -> Vec<u32> {
-    found.filter(|&id| id != node).take(k).collect()
-}
-
-fn mean(values: impl Iterator<Item = f64>) -> f64 {
-    let (sum, count) = values.fold((0.0, 0usize), |(s, c), v| (s + v, c + 1));
-    sum / count.max(1) as f64
 }
 
 fn print_search_table(search: &serde_json::Value) {

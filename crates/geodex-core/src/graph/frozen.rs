@@ -1,6 +1,6 @@
 //! The graph after building: flat arrays, the form saved to and mapped from index files.
 
-use super::{BuilderGraph, GraphView};
+use super::GraphView;
 use crate::buf::Buf;
 
 /// An immutable HNSW graph in flat arrays.
@@ -36,10 +36,11 @@ pub struct FrozenView<'a> {
 }
 
 impl FrozenGraph {
-    /// Packs a built graph (at least one node) into flat arrays. Lists keep their order
-    /// (closest first, as the heuristic selected them).
-    pub fn freeze(g: &BuilderGraph) -> FrozenGraph {
-        let (m, m0) = (g.m(), g.m0());
+    /// Packs a graph (at least one node) into flat arrays: a built one, or any view of one
+    /// (an analysis experiment's perturbed graph, which then searches at full speed). Lists
+    /// keep their order (closest first, as the heuristic selected them).
+    pub fn freeze(g: &impl GraphView) -> FrozenGraph {
+        let (m, m0) = (g.max_degree(1), g.max_degree(0));
         let n = g.node_count();
         let mut level0 = vec![0u32; n * (1 + m0)];
         let mut upper_offsets = Vec::with_capacity(n + 1);
@@ -65,7 +66,7 @@ impl FrozenGraph {
             m0,
             entry,
             max_level,
-            levels: Buf::Owned(g.levels().to_vec()),
+            levels: Buf::Owned((0..n as u32).map(|u| g.level(u) as u8).collect()),
             level0: Buf::Owned(level0),
             upper_offsets: Buf::Owned(upper_offsets),
             upper: Buf::Owned(upper),
