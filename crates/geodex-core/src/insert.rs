@@ -84,10 +84,7 @@ pub(crate) fn insert_nodes<T: Sync, D: Distance<T>, A: Fn(u32) -> bool + Sync>(
     if rest.is_empty() {
         return params.cancel.check();
     }
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .map_err(|e| CoreError::InvalidParameter(format!("cannot start {threads} threads: {e}")))?;
+    let pool = crate::measure::thread_pool(Some(threads))?;
     pool.install(|| {
         rest.into_par_iter()
             .with_min_len(64)

@@ -39,6 +39,7 @@ enum Op {
     Upsert(Vec<(u64, Vec<f32>)>),
     Delete(Vec<u64>),
     Compact,
+    Freeze,
     Search(Vec<f32>, usize),
 }
 
@@ -54,6 +55,7 @@ fn op() -> impl Strategy<Value = Op> {
         }),
         2 => prop::collection::vec(0u64..56, 1..10).prop_map(Op::Delete),
         1 => Just(Op::Compact),
+        1 => Just(Op::Freeze),
         3 => (vector(), 1usize..8).prop_map(|(q, k)| Op::Search(q, k)),
     ]
 }
@@ -84,6 +86,11 @@ fn step(index: &LiveIndex<f32>, model: &mut BTreeMap<u64, Vec<f32>>, op: &Op, me
             let removed = index.compact().unwrap();
             assert_eq!(index.node_count(), before - removed);
             assert_eq!(index.node_count(), model.len());
+        }
+        Op::Freeze => {
+            // Frozen unless there is nothing to freeze; the next write thaws it.
+            assert_eq!(index.freeze().unwrap(), index.node_count() > 0);
+            assert_eq!(index.is_frozen(), index.node_count() > 0);
         }
         Op::Search(q, k) => {
             // ef above the node count: the beam explores every reachable node, so the answer
@@ -335,6 +342,10 @@ fn searches_run_while_writers_insert_and_delete() {
                     let keys: HashSet<u64> = hits.iter().map(|h| h.key.0).collect();
                     assert_eq!(keys.len(), hits.len(), "a key returned twice");
                     assert!(hits.windows(2).all(|w| w[0].distance <= w[1].distance));
+                    // Readers also freeze the graph between the writers' batches (which thaw it).
+                    if searches % 13 == t {
+                        index.freeze().unwrap();
+                    }
                     searches += 1;
                 }
                 searches
@@ -570,4 +581,61 @@ fn a_cancelled_compaction_changes_nothing() {
     assert_eq!(live.compact().unwrap(), gone.len());
     assert_eq!(live.node_count(), 1500 - gone.len());
     assert!(live.check().is_valid());
+}
+
+#[test]
+fn a_frozen_graph_answers_exactly_as_the_living_one_and_a_write_thaws_it() {
+    let (n, dim) = (3000, 8);
+    let data = clustered(n + 50, dim, 10, 0.5, 31);
+    let (base, queries) = data.split_at(n * dim);
+    let live = LiveIndex::<f32>::new(dim, &params(Metric::L2)).unwrap();
+    live.set_threads(Some(1)).unwrap();
+    let keys: Vec<u64> = (0..n as u64).map(|k| k * 7).collect();
+    live.insert(&keys, base).unwrap();
+    live.delete(&keys[..300]).unwrap();
+    assert!(!live.is_frozen());
+    let sp = SearchParams::new(10, 48);
+    let answers = |live: &LiveIndex<f32>| -> Vec<Vec<geodex_core::Hit>> {
+        let mut ctx = SearchContext::new();
+        queries
+            .chunks_exact(dim)
+            .map(|q| live.search(q, &sp, &mut ctx).unwrap().0)
+            .collect()
+    };
+    let living = answers(&live);
+    let dir = tempfile::tempdir().unwrap();
+    live.snapshot()
+        .unwrap()
+        .save(&dir.path().join("living.gdx"))
+        .unwrap();
+    assert!(live.freeze().unwrap() && live.is_frozen());
+    // Same lists in the same order: the same hits, the same saved bytes, the same invariants.
+    assert_eq!(answers(&live), living);
+    live.snapshot()
+        .unwrap()
+        .save(&dir.path().join("frozen.gdx"))
+        .unwrap();
+    let bytes = |name: &str| std::fs::read(dir.path().join(name)).unwrap();
+    assert!(bytes("living.gdx") == bytes("frozen.gdx"));
+    assert!(live.check().is_valid());
+    // A write thaws it; the write is visible and the invariants hold.
+    live.upsert(&[1], &queries[..dim], &|_| {}).unwrap();
+    assert!(!live.is_frozen());
+    let (hits, _) = live
+        .search(&queries[..dim], &sp, &mut SearchContext::new())
+        .unwrap();
+    assert_eq!(hits[0].key.0, 1);
+    assert!(live.check().is_valid());
+    // Enough searches without a write freeze it by themselves (one ran since the write).
+    let mut ctx = SearchContext::new();
+    for i in 1..geodex_core::freeze_after(live.node_count()) {
+        assert!(!live.is_frozen(), "frozen after {i} searches");
+        live.search(&queries[(i % 50) * dim..][..dim], &sp, &mut ctx)
+            .unwrap();
+    }
+    assert!(live.is_frozen());
+    // An index taken over from a file starts frozen.
+    let taken = LiveIndex::from_index(live.snapshot().unwrap()).unwrap();
+    assert!(taken.is_frozen());
+    assert_eq!(answers(&taken), answers(&live));
 }

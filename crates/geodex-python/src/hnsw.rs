@@ -88,11 +88,7 @@ impl Pools {
         if let Some(pool) = pools.get(&threads) {
             return Ok(Arc::clone(pool));
         }
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .map_err(|e| Failure::Runtime(format!("cannot start {threads} threads: {e}")))?;
-        let pool = Arc::new(pool);
+        let pool = Arc::new(geodex_core::measure::thread_pool(Some(threads))?);
         pools.insert(threads, Arc::clone(&pool));
         Ok(pool)
     }

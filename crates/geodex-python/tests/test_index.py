@@ -101,6 +101,24 @@ def test_threads_give_the_same_answers(data):
     np.testing.assert_array_equal(one_d, two_d)
 
 
+def test_answers_stay_exact_while_the_graph_freezes_for_search_and_thaws_on_write(data):
+    """Searching many times in a row packs the graph for search (geodex-core `freeze_after`);
+    the answers must not change, and a write afterwards must be found at once."""
+    base, queries = data
+    index = build("l2", base, M=12, ef_construction=80, random_seed=5, max_elements=N + 5)
+    index.set_ef(60)
+    first = [index.knn_query(q, k=10) for q in queries]
+    for _ in range(3):  # 600 single-query calls: past the 512 that freeze the graph
+        again = [index.knn_query(q, k=10) for q in queries]
+    for (l1, d1), (l2, d2) in zip(first, again):
+        np.testing.assert_array_equal(l1, l2)
+        np.testing.assert_array_equal(d1, d2)
+    index.add_items(queries[:5], np.arange(N, N + 5))
+    labels, distances = index.knn_query(queries[:5], k=1)
+    np.testing.assert_array_equal(labels[:, 0], np.arange(N, N + 5))
+    np.testing.assert_array_equal(distances[:, 0], np.zeros(5, dtype=np.float32))
+
+
 def test_parameters_and_counts(data):
     base, _ = data
     index = geodex.Index("cosine", DIM)
