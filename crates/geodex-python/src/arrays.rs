@@ -63,21 +63,24 @@ fn labels(ids: &Bound<'_, PyAny>, rows: usize) -> Result<Vec<u64>, Failure> {
     Ok(array.to_vec().map_err(PyErr::from)?)
 }
 
-/// A 1-D list of labels (`get_items`): a scalar is refused as hnswlib does.
+/// The labels of `get_items`, read as hnswlib reads them: a scalar is refused; otherwise the
+/// first `len(ids)` values of the array in C order — a 1-D list as it is, and the (n, 1)
+/// labels `knn_query` returns for k = 1 as their n labels (hnswlib's own tests pass those).
 pub fn label_list(ids: &Bound<'_, PyAny>) -> Result<Vec<u64>, Failure> {
-    let ndim: usize = ids
+    let shape: Vec<usize> = ids
         .py()
         .import("numpy")?
-        .getattr("ndim")?
+        .getattr("shape")?
         .call1((ids,))?
         .extract()?;
-    let array = label_array(ids)?;
-    if ndim != 1 {
+    let Some(&rows) = shape.first() else {
         return Err(Failure::Input(
             "get_items accepts a list of indices and returns a list of vectors".into(),
         ));
-    }
-    Ok(array.to_vec().map_err(PyErr::from)?)
+    };
+    let mut labels = label_array(ids)?.to_vec().map_err(PyErr::from)?;
+    labels.truncate(rows);
+    Ok(labels)
 }
 
 /// `ids` as a contiguous uint64 array, refusing values that are not non-negative integers

@@ -162,6 +162,9 @@ def test_get_items_cosine_returns_normalised_vectors(data):
     np.testing.assert_allclose(got, base[:10] / np.linalg.norm(base[:10], axis=1, keepdims=True), rtol=1e-5)
     as_list = index.get_items([3], return_type="list")
     assert isinstance(as_list, list) and len(as_list[0]) == DIM
+    # The (n, 1) labels of a k = 1 query are read as their n labels, as hnswlib reads them.
+    nearest, _ = index.knn_query(base[:10], k=1)
+    np.testing.assert_array_equal(index.get_items(nearest), index.get_items(nearest[:, 0]))
     with pytest.raises(ValueError):
         index.get_items(3)
     with pytest.raises(ValueError):
