@@ -22,6 +22,33 @@ pub fn rows_f32<'py>(
             .cast_into::<PyArrayDyn<f32>>()
             .map_err(PyErr::from)?,
     };
+    shaped(array, dim)
+}
+
+/// `data` as uint8 rows of `dim` columns, as [`rows_f32`]; only a uint8 array is taken (any
+/// other dtype would be truncated or wrapped silently by a cast).
+pub fn rows_u8<'py>(
+    data: &Bound<'py, PyAny>,
+    dim: usize,
+) -> Result<(PyReadonlyArrayDyn<'py, u8>, usize), Failure> {
+    let raw = data.py().import("numpy")?.getattr("asarray")?.call1((data,))?;
+    let dtype: String = raw.getattr("dtype")?.getattr("name")?.extract()?;
+    if dtype != "uint8" {
+        return Err(Failure::Input(format!(
+            "a byte (u8) index takes uint8 queries, not {dtype}"
+        )));
+    }
+    let array = contiguous(&raw, "uint8")?
+        .cast_into::<PyArrayDyn<u8>>()
+        .map_err(PyErr::from)?;
+    shaped(array, dim)
+}
+
+/// The shape checks of [`rows_f32`] and [`rows_u8`], and the read-only view.
+fn shaped<'py, T: numpy::Element>(
+    array: Bound<'py, PyArrayDyn<T>>,
+    dim: usize,
+) -> Result<(PyReadonlyArrayDyn<'py, T>, usize), Failure> {
     let (ndim, width) = (array.ndim(), array.shape().last().copied().unwrap_or(0));
     if ndim != 1 && ndim != 2 {
         return Err(Failure::Input(format!(

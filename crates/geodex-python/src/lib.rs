@@ -1,5 +1,6 @@
 //! geodex for Python: `geodex.Index`, a drop-in for `hnswlib.Index` over geodex's living HNSW
-//! index, and `geodex.BFIndex`, exact search with hnswlib's `BFIndex` API.
+//! index, `geodex.BFIndex`, exact search with hnswlib's `BFIndex` API, and `geodex.open`, any
+//! geodex index file (u8 or f32, every metric, quantised or not) read-only and memory-mapped.
 //!
 //! The classes are declared in the module `geodex` (this extension is `geodex._native`, re-
 //! exported by `python/geodex/__init__.py`), so they pickle under that name. Every call that
@@ -9,6 +10,7 @@
 mod arrays;
 mod brute;
 mod errors;
+mod file;
 mod hnsw;
 mod space;
 
@@ -24,6 +26,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     errors::add_input_error(m)?;
     m.add_class::<hnsw::Index>()?;
     m.add_class::<brute::BFIndex>()?;
+    m.add_class::<file::IndexFile>()?;
+    m.add_function(wrap_pyfunction!(file::open, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -1,5 +1,6 @@
 """Type stubs of geodex (hnswlib-compatible API)."""
 
+import os
 from typing import Any, Callable, Literal, overload
 
 import numpy as np
@@ -118,3 +119,38 @@ class BFIndex:
     def num_threads(self, value: int) -> None: ...
     def __reduce__(self) -> tuple[Any, tuple[str, int], dict]: ...
     def __setstate__(self, state: dict) -> None: ...
+
+class IndexFile:
+    """A geodex index file opened read-only and memory-mapped (``geodex.open``): float32 or
+    uint8 vectors, any metric (``l2``, ``ip``, ``cosine``, ``poincare``), quantised or not."""
+
+    def search(
+        self,
+        queries: ArrayLike,
+        k: int = 10,
+        ef: int = 64,
+        allowed: ArrayLike | None = None,
+        num_threads: int = 1,
+    ) -> tuple[Labels, Distances, dict[str, float]]:
+        """The ``k`` nearest keys of every row of ``queries`` (float32 for a float index, uint8
+        for a byte index; 1-D is one query) with beam width ``ef``; ``allowed`` restricts the
+        results to those keys. Returns keys (uint64, (n, k)), geodex's distances (float32: squared
+        L2, -<a, b>, 1 - cos, Poincaré) and ``{'mean_distances', 'mean_hops', 'exact_scans'}``."""
+    def items(self) -> tuple[Labels, npt.NDArray[Any]]:
+        """Every live key and its stored vector (float32 or uint8; unit length under cosine)."""
+    def __len__(self) -> int: ...
+    @property
+    def dim(self) -> int: ...
+    @property
+    def metric(self) -> str: ...
+    @property
+    def element(self) -> str:
+        """``'f32'`` or ``'u8'``."""
+    @property
+    def quantizer(self) -> str: ...
+    @property
+    def metadata(self) -> dict[str, Any]: ...
+
+def open(path: str | os.PathLike[str]) -> IndexFile:
+    """Open a geodex index file (from ``geodex build``, ``save_index`` or a living index)
+    read-only and memory-mapped; its write-ahead log, if any, is replayed in memory."""
