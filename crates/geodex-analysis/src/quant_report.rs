@@ -129,22 +129,32 @@ pub struct QuantRow {
     pub recall: f64,
 }
 
-/// Every configuration of [`QuantConfig::all_for`] measured on `data`, ordered by bits per
-/// dimension; `done(config, seconds)` is called after each.
+/// The rate–distortion part of the report.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct RateDistortion {
+    /// Per-component variances of the base (the Gaussian bound's input; a plot draws the bound
+    /// as a curve from them).
+    pub variances: Vec<f64>,
+    /// One row per configuration, ordered by bits per dimension.
+    pub rows: Vec<QuantRow>,
+}
+
+/// Every configuration of [`QuantConfig::all_for`] measured on `data`; `done(config,
+/// seconds)` is called after each.
 pub fn rate_distortion(
     data: &QuantData<'_>,
     done: &dyn Fn(QuantConfig, f64),
-) -> Result<Vec<QuantRow>, QuantError> {
+) -> Result<RateDistortion, QuantError> {
     data.check()?;
-    let var = variances(data.base, data.dim);
+    let variances = variances(data.base, data.dim);
     let mut rows = Vec::new();
     for config in QuantConfig::all_for(data.dim) {
         let start = std::time::Instant::now();
-        rows.push(measure(config, data, &var)?);
+        rows.push(measure(config, data, &variances)?);
         done(config, start.elapsed().as_secs_f64());
     }
     rows.sort_by(|x, y| x.bits_per_dim.total_cmp(&y.bits_per_dim));
-    Ok(rows)
+    Ok(RateDistortion { variances, rows })
 }
 
 /// One configuration: trained on `data.train`, the base encoded, its error and recall.
@@ -433,7 +443,17 @@ mod tests {
     fn sq8_errs_by_at_most_half_a_step_and_more_pq_sub_spaces_err_less() {
         let f = Fixture::new(2000, 40, 16, 10, 1);
         let (base, dim, d) = (&f.base, f.dim, f.data());
-        let rows = rate_distortion(&d, &|_, _| {}).expect("report");
+        let report = rate_distortion(&d, &|_, _| {}).expect("report");
+        let rows = &report.rows;
+        // The variances the bound used are the base's own, per component.
+        let mean0 = base.iter().step_by(dim).map(|&x| x as f64).sum::<f64>() / (base.len() / dim) as f64;
+        let var0 = base
+            .iter()
+            .step_by(dim)
+            .map(|&x| (x as f64 - mean0).powi(2))
+            .sum::<f64>()
+            / (base.len() / dim) as f64;
+        assert!((report.variances[0] - var0).abs() <= 1e-9 * (1.0 + var0));
         assert_eq!(rows.len(), QuantConfig::all_for(dim).len());
         assert!(rows.windows(2).all(|w| w[0].bits_per_dim <= w[1].bits_per_dim));
         let sq8 = rows.iter().find(|r| r.quantiser == "sq8").expect("sq8 row");

@@ -5,13 +5,14 @@
 
 use std::path::PathBuf;
 
-use geodex_core::measure::{for_each_query, thread_pool};
+use geodex_core::measure::for_each_query;
 use geodex_core::{AnyIndex, Component, CoreError, Index, NodeId, SearchContext, SearchParams, SearchStats};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 use crate::arrays;
 use crate::errors::{raise, Failure};
+use crate::hnsw::Pools;
 
 /// An index file opened read-only (memory-mapped: the operating system pages it in). Its
 /// write-ahead log, if any, is replayed in memory first, so every acknowledged write is seen.
@@ -19,6 +20,7 @@ use crate::errors::{raise, Failure};
 pub struct IndexFile {
     index: AnyIndex,
     path: PathBuf,
+    pools: Pools,
 }
 
 /// What one `search` call found: keys and distances (rows × k) and the summed work.
@@ -50,10 +52,17 @@ impl IndexFile {
             Some(keys) if !keys.is_none() => Some(raise(py, arrays::label_list(keys))?),
             _ => None,
         };
+        if k == 0 || num_threads == 0 {
+            return Err(Failure::Input("k and num_threads must be ≥ 1".into()).into_py(py));
+        }
+        let pool = match num_threads {
+            1 => None,
+            threads => Some(raise(py, self.pools.get(threads))?),
+        };
         let plan = Plan {
             k,
             ef: ef.max(k),
-            threads: num_threads,
+            pool: pool.as_deref(),
             allowed: allowed.as_deref(),
         };
         let (found, rows) = match &self.index {
@@ -140,7 +149,8 @@ impl IndexFile {
 struct Plan<'a> {
     k: usize,
     ef: usize,
-    threads: usize,
+    /// The pool the rows are split over (`None`: the calling thread).
+    pool: Option<&'a rayon::ThreadPool>,
     allowed: Option<&'a [u64]>,
 }
 
@@ -150,10 +160,7 @@ impl Plan<'_> {
     fn run<T: Component>(&self, index: &Index<T>, queries: &[T]) -> Result<Found, Failure> {
         let dim = index.dim();
         let rows = queries.len() / dim.max(1);
-        let (k, threads) = (self.k, self.threads);
-        if k == 0 || threads == 0 {
-            return Err(Failure::Input("k and num_threads must be ≥ 1".into()));
-        }
+        let k = self.k;
         let set = self.allowed.map(|keys| index.node_set(keys).0);
         let mut params = SearchParams::new(k, self.ef);
         params.allowed = set.as_ref();
@@ -161,14 +168,9 @@ impl Plan<'_> {
             let (hits, stats) = index.search(&queries[i * dim..][..dim], &params, ctx)?;
             Ok((hits, stats))
         };
-        let pool = if threads > 1 && rows > 1 {
-            Some(thread_pool(Some(threads))?)
-        } else {
-            None
-        };
-        let per_query = match &pool {
-            Some(pool) => for_each_query(Some(pool), rows, SearchContext::new, one)?,
-            None => {
+        let per_query = match self.pool {
+            Some(pool) if rows > 1 => for_each_query(Some(pool), rows, SearchContext::new, one)?,
+            _ => {
                 let mut ctx = SearchContext::new();
                 (0..rows).map(|i| one(&mut ctx, i)).collect::<Result<_, _>>()?
             }
@@ -220,5 +222,9 @@ pub fn open(py: Python<'_>, path: PathBuf) -> PyResult<IndexFile> {
         py,
         py.detach(|| AnyIndex::open(&path, true)).map_err(Failure::from),
     )?;
-    Ok(IndexFile { index, path })
+    Ok(IndexFile {
+        index,
+        path,
+        pools: Pools::default(),
+    })
 }

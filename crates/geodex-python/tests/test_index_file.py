@@ -43,6 +43,10 @@ def test_a_byte_index_searches_uint8_queries_exactly_with_a_wide_beam():
         index.search(queries.astype(np.float32))  # floats are not silently truncated to bytes
     with pytest.raises(ValueError):
         index.search(vectors[:2, :7])
+    with pytest.raises(ValueError):
+        index.search(queries, k=0)
+    with pytest.raises(ValueError):
+        index.search(queries, num_threads=0)
 
 
 @pytest.mark.parametrize("space", ["l2", "ip", "cosine"])

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use geodex_analysis::quant_report::{projections, rate_distortion, ProjectionReport, QuantData, QuantRow};
 use geodex_io::Role;
 use geodex_quant::projection::ProjectionKind;
-use geodex_quant::rate_distortion::{gaussian_distortion, variances};
+use geodex_quant::rate_distortion::gaussian_distortion;
 use serde_json::json;
 
 use crate::commands::{print_json, round};
@@ -88,7 +88,7 @@ pub fn run(a: Args) -> Result<(), Failure> {
         seed: a.seed,
     };
     let quiet = a.json || a.quiet;
-    let rows = rate_distortion(&data, &|config, seconds| {
+    let report = rate_distortion(&data, &|config, seconds| {
         crate::progress::note(quiet, format!("{}: {seconds:.1} s", config.name()))
     })?;
     let ks: Vec<usize> = if a.projections.is_empty() {
@@ -100,7 +100,7 @@ pub fn run(a: Args) -> Result<(), Failure> {
         a.projections.clone()
     };
     let projection = projections(&data, &ks, a.pairs, a.rerank)?;
-    let var = variances(base.as_slice(), dim);
+    let (rows, var) = (report.rows, report.variances);
     if let Some(path) = &a.plot {
         plot(path, &rows, &var)?;
     }
