@@ -5,15 +5,22 @@ Every system — geodex through its Python package (`geodex.Index`, hnswlib's AP
 peers through theirs — runs in the same process shape and the same Python loop: one process
 loads the data as float32, builds (all cores), then searches one query per call on one thread
 (the ann-benchmarks convention), and once more as one batch call on `--threads` threads. Its
-peak RSS is that process's. Recall is computed here, in one place, from the ids every system
-returned, against the same ground truth. `geodex-cli` is a reference row outside the ratios:
-the CLI's own Rust loop on the data as stored (SIFT as bytes, which the peers cannot search).
+peak RSS is that process's. The systems build one after another; then all of them stay alive
+and their timed passes are interleaved — for each ef, each of `--runs` rounds times one pass of
+every system in turn, and the best round counts — so that a slow minute of a noisy machine
+falls on every system alike instead of on whichever ran then. Recall is computed here, in one
+place, from the ids every system returned, against the same ground truth. `geodex-cli` is a
+reference row outside the ratios: the CLI's own Rust loop on the data as stored (SIFT as bytes,
+which the peers cannot search).
+
+A data set is a name under --data-dir or a directory path (e.g. a larger MiniLM set made with
+the shared generator); names starting with `sift` are bytes under L2, others float32 cosine.
 
 Writes, per data set, into --out: peers-<name>.csv (system,ef,recall,qps,batch_qps,build_s,
 index_bytes,rss_bytes), peers-<name>.png (recall vs QPS, log y) and peers-<name>.md (best QPS at
 recall >= 0.90/0.95/0.99 from measured points only, and geodex's ratio to the best peer).
 
-Usage: python3 bench/peers.py [--data-dir ../shared/data] [--datasets sift-debian,minilm-words-20k]
+Usage: python3 bench/peers.py [--data-dir ../shared/data] [--datasets sift-debian,minilm-words-20k,/path/minilm-words-200k]
 """
 import argparse
 import json
@@ -27,11 +34,7 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
-DATASETS = {
-    # name: (base, queries, ground truth, metric)
-    "sift-debian": ("base.bvecs", "query.bvecs", "groundtruth.ivecs", "l2"),
-    "minilm-words-20k": ("base.fvecs", "query.fvecs", "groundtruth.ivecs", "cosine"),
-}
+DATASETS = ["sift-debian", "minilm-words-20k"]
 PEERS = ["hnswlib", "faiss", "usearch"]
 # Every system the worker runs; geodex first so a partial run still shows it.
 SYSTEMS = ["geodex"] + PEERS
@@ -129,8 +132,17 @@ def peer_batch_fn(system, ix, k, threads):
     raise ValueError(system)
 
 
+def dataset_files(name):
+    """(base, queries, ground truth, metric) file names of a TEXMEX data set, by its name."""
+    if name.startswith("sift"):
+        return "base.bvecs", "query.bvecs", "groundtruth.ivecs", "l2"
+    return "base.fvecs", "query.fvecs", "groundtruth.ivecs", "cosine"
+
+
 def worker(args):
-    """Builds one peer, sweeps ef, writes ids and timings; run in its own process."""
+    """Builds one system, then answers commands on stdin, one JSON line each: `{"ef": e}` times
+    one single-query pass and one batch pass at ef e (ids of the single-query pass saved for the
+    driver) and replies with their QPS; `{"quit": true}` ends the process. Replies on stdout."""
     X = read_vecs(args.base).astype(np.float32)
     Q = read_vecs(args.queries).astype(np.float32)
     if args.metric == "cosine":
@@ -142,20 +154,25 @@ def worker(args):
     build_s = time.perf_counter() - t
     search = peer_search_fn(args.system, ix, args.k)
     batch = peer_batch_fn(args.system, ix, args.k, args.threads)
-    out = {"build_s": build_s, "index_bytes": os.path.getsize(path), "rows": []}
-    for ef in args.efs:
-        best, ids = None, None
-        set_ef(args.system, ix, ef)
-        for _ in range(args.runs):
-            t = time.perf_counter()
-            found = [search(q) for q in Q]
-            el = time.perf_counter() - t
-            if best is None or el < best:
-                best, ids = el, found
-        np.save(os.path.join(args.workdir, f"{args.system}-ef{ef}.npy"), np.stack([np.asarray(i, dtype=np.int64) for i in ids]))
-        batch_best = min(timed(lambda: batch(Q)) for _ in range(args.runs))
-        out["rows"].append({"ef": ef, "qps": len(Q) / best, "batch_qps": len(Q) / batch_best})
-    json.dump(out, sys.stdout)
+    for _ in range(2):  # warm-up: caches, and geodex packs its graph for search after 512 calls
+        for q in Q[:512]:
+            search(q)
+    reply({"build_s": build_s, "index_bytes": os.path.getsize(path)})
+    for line in sys.stdin:
+        cmd = json.loads(line)
+        if cmd.get("quit"):
+            break
+        set_ef(args.system, ix, cmd["ef"])
+        t = time.perf_counter()
+        found = [search(q) for q in Q]
+        el = time.perf_counter() - t
+        np.save(os.path.join(args.workdir, f"{args.system}-ef{cmd['ef']}.npy"), np.stack([np.asarray(i, dtype=np.int64) for i in found]))
+        reply({"qps": len(Q) / el, "batch_qps": len(Q) / timed(lambda: batch(Q))})
+
+
+def reply(obj):
+    sys.stdout.write(json.dumps(obj) + "\n")
+    sys.stdout.flush()
 
 
 def timed(call):
@@ -212,24 +229,41 @@ def write_ivecs(path, a):
 # ---------------------------------------------------------------- driver
 
 
-def run_dataset(args, name):
-    base_f, query_f, gt_f, metric = DATASETS[name]
-    d = os.path.join(args.data_dir, name)
+def run_dataset(args, spec):
+    d = spec if os.path.isdir(spec) else os.path.join(args.data_dir, spec)
+    name = os.path.basename(os.path.normpath(d))
+    base_f, query_f, gt_f, metric = dataset_files(name)
     base, queries = os.path.join(d, base_f), os.path.join(d, query_f)
     truth = read_vecs(os.path.join(d, gt_f))[:, : args.k]
     rows = []
     with tempfile.TemporaryDirectory() as work:
-        for system in SYSTEMS:
-            print(f"[{name}] {system} ...", file=sys.stderr, flush=True)
+        workers = {}
+        for system in SYSTEMS:  # builds one at a time: build times are not shared
+            print(f"[{name}] {system} builds ...", file=sys.stderr, flush=True)
             cmd = [sys.executable, __file__, "--worker", system, "--base", base, "--queries", queries, "--metric", metric,
                    "--workdir", work, "--m", str(args.m), "--efc", str(args.efc), "--threads", str(args.threads),
-                   "--k", str(args.k), "--runs", str(args.runs), "--efs", ",".join(map(str, args.efs))]
-            out, rss = measured(cmd)
-            res = json.loads(out)
-            for r in res["rows"]:
-                ids = np.load(os.path.join(work, f"{system}-ef{r['ef']}.npy"))
-                rows.append((system, r["ef"], recall_at_k(ids, truth, args.k), r["qps"], r["batch_qps"], res["build_s"],
-                             res["index_bytes"], rss))
+                   "--k", str(args.k)]
+            proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            workers[system] = (proc, ask(proc, None))
+        best = {}
+        for ef in args.efs:
+            print(f"[{name}] ef {ef} ...", file=sys.stderr, flush=True)
+            for _ in range(args.runs):  # interleaved rounds: every system once per round
+                for system, (proc, _) in workers.items():
+                    r = ask(proc, {"ef": ef})
+                    old = best.get((system, ef), (0.0, 0.0))
+                    best[(system, ef)] = (max(old[0], r["qps"]), max(old[1], r["batch_qps"]))
+        for system, (proc, built) in workers.items():
+            proc.stdin.write(json.dumps({"quit": True}) + "\n")
+            proc.stdin.close()
+            _, status, usage = os.wait4(proc.pid, 0)
+            if os.waitstatus_to_exitcode(status) != 0:
+                raise RuntimeError(f"{system} worker failed")
+            for ef in args.efs:
+                ids = np.load(os.path.join(work, f"{system}-ef{ef}.npy"))
+                qps, batch_qps = best[(system, ef)]
+                rows.append((system, ef, recall_at_k(ids, truth, args.k), qps, batch_qps, built["build_s"],
+                             built["index_bytes"], usage.ru_maxrss * 1024))
         if args.cli:
             print(f"[{name}] geodex-cli ...", file=sys.stderr, flush=True)
             g = geodex(args, work, base, queries, metric, truth)
@@ -237,6 +271,17 @@ def run_dataset(args, name):
                 rows.append(("geodex-cli", r["ef"], recall_at_k(r["ids"], truth, args.k), r["qps"], r["batch_qps"], g["build_s"],
                              g["index_bytes"], g["rss_bytes"]))
     write_outputs(args, name, rows)
+
+
+def ask(proc, cmd):
+    """Sends one command to a worker (None: just read) and returns its JSON reply."""
+    if cmd is not None:
+        proc.stdin.write(json.dumps(cmd) + "\n")
+        proc.stdin.flush()
+    line = proc.stdout.readline()
+    if not line:
+        raise RuntimeError("a worker died (see its error above)")
+    return json.loads(line)
 
 
 def write_outputs(args, name, rows):
@@ -296,12 +341,12 @@ def write_outputs(args, name, rows):
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data-dir", default=os.path.join(REPO, "..", "shared", "data"))
-    p.add_argument("--datasets", default=",".join(DATASETS))
+    p.add_argument("--datasets", default=",".join(DATASETS), help="names under --data-dir or directories")
     p.add_argument("--out", default=os.path.join(HERE, "out"))
     p.add_argument("--m", type=int, default=16)
     p.add_argument("--efc", type=int, default=200)
     p.add_argument("--k", type=int, default=10)
-    p.add_argument("--efs", default="10,16,32,64,128,256,512")
+    p.add_argument("--efs", default="10,16,24,32,48,64,96,128,192,256,384,512")
     p.add_argument("--threads", type=int, default=os.cpu_count())
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--no-cli", dest="cli", action="store_false", help="skip the geodex-cli reference row")

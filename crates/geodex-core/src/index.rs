@@ -310,6 +310,7 @@ impl<T: Component> Index<T> {
             tombstones: self.tombstones.as_slice(),
             has_tombstones: self.has_tombstones,
             quant: self.quant.as_ref(),
+            bytes: None,
         }
     }
 

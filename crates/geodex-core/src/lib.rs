@@ -11,7 +11,8 @@
 //! - [`graph`]: the builder graph (locks, growable) and the frozen graph (flat arrays), both
 //!   behind the read-only [`GraphView`];
 //! - [`format`](mod@format): the index file (ARCHITECTURE.md §4);
-//! - `quantized.rs`: search on codes (SQ8, PQ8, PQ4) with exact re-ranking;
+//! - `quantized.rs`: search on codes (SQ8, PQ8, PQ4) with exact re-ranking; `byte_walk.rs`:
+//!   the living float index's walk on byte codes, re-ranked exactly;
 //! - `filter.rs`: filtered search's node sets, selectivity estimate and exact-scan fallback;
 //! - `live.rs`: the living index (keys, insert, upsert, delete, compact, concurrent search),
 //!   `consolidate.rs` its delete repair, [`wal`] and `durable.rs` its write-ahead log;
@@ -41,6 +42,7 @@
 
 mod any;
 mod buf;
+mod byte_walk;
 mod cancel;
 mod consolidate;
 mod context;

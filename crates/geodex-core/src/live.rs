@@ -25,6 +25,7 @@ use geodex_distance::{Isa, Metric};
 use parking_lot::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::buf::Buf;
+use crate::byte_walk::{ByteCodes, ByteWalk};
 use crate::engine::{Engine, Graph, Rows};
 use crate::graph::{check_live_graph, BuilderGraph, FrozenGraph, GraphReport, GraphView};
 use crate::levels::draw_level;
@@ -105,7 +106,10 @@ struct State<T> {
     graph: BuilderGraph,
     /// The graph packed for search (flat lists, prefetched: the frozen index's search speed)
     /// while no write comes; see [`LiveIndex::freeze`]. The next write thaws it into `graph`.
-    frozen: Option<FrozenGraph>,
+    frozen: Option<Frozen>,
+    /// Whether a freeze also makes the byte codes a float index walks on
+    /// ([`LiveIndex::set_byte_walk`]).
+    byte_walk: bool,
     /// Searches since the last write or freeze (the automatic freeze's clock).
     searches: AtomicUsize,
     /// Codes the search walks on, for an index built with a quantiser: the trained codec is
@@ -129,6 +133,14 @@ struct State<T> {
     /// A cancelled repair left lists that route through deleted nodes (set under the shared
     /// lock, hence atomic); every later write, compaction and snapshot finishes it first.
     repair_pending: AtomicBool,
+}
+
+/// The graph packed for search, with the byte codes a float index walks on (`byte_walk.rs`;
+/// `None` for other element types and metrics, for a quantised index, or when turned off).
+#[derive(Debug)]
+struct Frozen {
+    graph: FrozenGraph,
+    bytes: Option<ByteCodes>,
 }
 
 /// After inserts, the reachability sweep runs once the rows inserted since the last one reach
@@ -177,7 +189,7 @@ impl<T> State<T> {
     /// Makes the graph writable again if it is frozen (a write's first step).
     fn thaw(&mut self) {
         if let Some(frozen) = self.frozen.take() {
-            self.graph = BuilderGraph::thaw(&frozen.view());
+            self.graph = BuilderGraph::thaw(&frozen.graph.view());
         }
         self.searches.store(0, Ordering::Relaxed);
     }
@@ -192,7 +204,25 @@ impl<T> State<T> {
             tombstones: &self.tombstones,
             has_tombstones: self.hidden > 0,
             quant: self.quant.as_ref(),
+            bytes: self.frozen.as_ref().and_then(|f| {
+                Some(ByteWalk {
+                    codes: f.bytes.as_ref()?,
+                    graph: f.graph.view(),
+                })
+            }),
         }
+    }
+}
+
+impl<T: Component> State<T> {
+    /// `graph` packed for search, with byte codes of the vectors when they apply.
+    fn pack(&self, graph: FrozenGraph) -> Frozen {
+        let bytes = if self.byte_walk && self.quant.is_none() {
+            ByteCodes::encode(self.metric, &self.vectors, self.dim, self.engine.isa())
+        } else {
+            None
+        };
+        Frozen { graph, bytes }
     }
 }
 
@@ -222,6 +252,7 @@ impl<T: Component> LiveIndex<T> {
             vectors: Vec::new(),
             graph: BuilderGraph::new(Vec::new(), params.m, params.m0()),
             frozen: None,
+            byte_walk: true,
             searches: AtomicUsize::new(0),
             quant: None,
             keys: Vec::new(),
@@ -269,7 +300,8 @@ impl<T: Component> LiveIndex<T> {
             engine: index.engine,
             hidden: tombstones.iter().map(|w| w.count_ones() as usize).sum(),
             graph: BuilderGraph::new(Vec::new(), index.graph.m, index.graph.m0),
-            frozen: Some(index.graph),
+            frozen: None,
+            byte_walk: true,
             searches: AtomicUsize::new(0),
             quant: index.quant,
             vectors: index.vectors.as_slice().to_vec(),
@@ -283,6 +315,8 @@ impl<T: Component> LiveIndex<T> {
             cancel: Cancel::new(),
             repair_pending: AtomicBool::new(false),
         };
+        let mut state = state;
+        state.frozen = Some(state.pack(index.graph));
         Ok(Self::from_state(state))
     }
 
@@ -592,7 +626,7 @@ impl<T: Component> LiveIndex<T> {
             seed: st.params.seed,
             vectors: Buf::Owned(st.vectors.clone()),
             graph: match &st.frozen {
-                Some(frozen) => frozen.clone(),
+                Some(frozen) => frozen.graph.clone(),
                 None => FrozenGraph::freeze(&st.graph),
             },
             quant: st.quant.clone(),
@@ -617,7 +651,7 @@ impl<T: Component> LiveIndex<T> {
         let stats = match &st.frozen {
             Some(frozen) => {
                 st.stored()
-                    .search(Graph::Frozen(&frozen.view()), query, params, ctx, &mut out)?
+                    .search(Graph::Frozen(&frozen.graph.view()), query, params, ctx, &mut out)?
             }
             None => st
                 .stored()
@@ -667,9 +701,33 @@ impl<T: Component> LiveIndex<T> {
         }
         let frozen = FrozenGraph::freeze(&st.graph);
         st.graph = BuilderGraph::new(Vec::new(), frozen.m, frozen.m0);
-        st.frozen = Some(frozen);
+        st.frozen = Some(st.pack(frozen));
         st.searches.store(0, Ordering::Relaxed);
         Ok(true)
+    }
+
+    /// Whether a frozen float index under L2 or cosine walks on byte codes (on by default):
+    /// the walk reads a quarter of the bytes and re-ranks its whole beam exactly
+    /// (`byte_walk.rs`; the codes take n·dim bytes beside the vectors). Off: the walk runs on
+    /// the vectors, as before. Takes effect at once if the graph is frozen.
+    pub fn set_byte_walk(&self, on: bool) {
+        let _w = self.writer.lock();
+        let mut st = self.state.write();
+        st.byte_walk = on;
+        if let Some(frozen) = st.frozen.take() {
+            let packed = st.pack(frozen.graph);
+            st.frozen = Some(packed);
+        }
+    }
+
+    /// Whether the search walks on byte codes now ([`LiveIndex::set_byte_walk`]: frozen, a
+    /// float index under L2 or cosine, turned on).
+    pub fn walks_bytes(&self) -> bool {
+        self.state
+            .read()
+            .frozen
+            .as_ref()
+            .is_some_and(|f| f.bytes.is_some())
     }
 
     /// Whether the graph is frozen for search ([`LiveIndex::freeze`]).
@@ -689,7 +747,7 @@ impl<T: Component> LiveIndex<T> {
     pub fn check(&self) -> LiveReport {
         let st = self.state.read();
         match &st.frozen {
-            Some(frozen) => live_report(&st, &frozen.view()),
+            Some(frozen) => live_report(&st, &frozen.graph.view()),
             None => live_report(&st, &st.graph),
         }
     }

@@ -6,6 +6,7 @@
 
 use geodex_distance::{Distance, Metric};
 
+use crate::byte_walk::ByteWalk;
 use crate::engine::{Engine, Graph};
 use crate::filter::{estimate_selectivity, exact_scan, exact_scan_threshold};
 use crate::graph::GraphView;
@@ -32,6 +33,9 @@ pub(crate) struct Stored<'a, T> {
     pub tombstones: &'a [u64],
     pub has_tombstones: bool,
     pub quant: Option<&'a Quantized>,
+    /// Byte codes of a frozen living float index, walked instead of the vectors (the walk
+    /// then runs on their graph).
+    pub bytes: Option<ByteWalk<'a>>,
 }
 
 impl<T: Component> Stored<'_, T> {
@@ -118,6 +122,10 @@ impl<T: Component> Stored<'_, T> {
             }
         }
         let unfiltered = !filtered && !self.has_tombstones;
+        if let Some(bytes) = &self.bytes {
+            let accept: Option<&dyn Fn(u32) -> bool> = if unfiltered { None } else { Some(&accept) };
+            return bytes.search(exact, p, ctx, accept);
+        }
         match self.quant {
             None if unfiltered => knn(g, exact, p.k, p.ef, ctx, |_| true),
             None => knn(g, exact, p.k, p.ef, ctx, accept),

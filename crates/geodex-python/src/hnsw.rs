@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use geodex_core::{AnyIndex, BuildParams, Index as GdxIndex, Key, LiveIndex, SearchContext, SearchParams};
@@ -38,6 +38,9 @@ pub struct Index {
     dim: usize,
     ef: AtomicUsize,
     num_threads: AtomicUsize,
+    /// Whether the index walks byte codes once frozen ([`LiveIndex::set_byte_walk`]); kept
+    /// here so that it outlives `init_index` and `load_index`.
+    byte_walk: AtomicBool,
     inner: RwLock<Option<Inner>>,
     pools: Pools,
 }
@@ -136,6 +139,7 @@ impl Index {
 
     /// Replaces the initialised index (init and load), with the GIL released.
     fn install(&self, py: Python<'_>, inner: Inner) {
+        inner.live.set_byte_walk(self.byte_walk.load(Ordering::Relaxed));
         py.detach(|| *self.inner.write() = Some(inner));
     }
 
@@ -335,6 +339,7 @@ impl Index {
             dim,
             ef: AtomicUsize::new(DEFAULT_EF),
             num_threads: AtomicUsize::new(hardware_threads()),
+            byte_walk: AtomicBool::new(true),
             inner: RwLock::new(None),
             pools: Pools::default(),
         })
@@ -658,6 +663,24 @@ impl Index {
         self.set_num_threads(num_threads);
     }
 
+    /// Whether searches walk the graph on byte codes of the vectors and re-rank the beam
+    /// exactly (geodex only; on by default under l2 and cosine; off: the walk reads the
+    /// float vectors). Results carry exact distances either way.
+    #[getter(byte_walk)]
+    fn byte_walk_property(&self) -> bool {
+        self.byte_walk.load(Ordering::Relaxed)
+    }
+
+    #[setter(byte_walk)]
+    fn set_byte_walk_property(&self, py: Python<'_>, on: bool) {
+        self.byte_walk.store(on, Ordering::Relaxed);
+        py.detach(|| {
+            if let Some(inner) = self.inner.read().as_ref() {
+                inner.live.set_byte_walk(on);
+            }
+        });
+    }
+
     #[getter(max_elements)]
     fn max_elements_property(&self, py: Python<'_>) -> usize {
         self.get_max_elements(py)
@@ -691,6 +714,7 @@ impl Index {
         let state = PyDict::new(py);
         state.set_item("ef", this.ef.load(Ordering::Relaxed))?;
         state.set_item("num_threads", this.num_threads.load(Ordering::Relaxed))?;
+        state.set_item("byte_walk", this.byte_walk.load(Ordering::Relaxed))?;
         let saved = raise(
             py,
             py.detach(|| -> Result<Option<PickledIndex>, Failure> {
@@ -727,6 +751,9 @@ impl Index {
         }
         if let Some(threads) = get("num_threads") {
             self.num_threads.store(threads.extract()?, Ordering::Relaxed);
+        }
+        if let Some(on) = get("byte_walk") {
+            self.byte_walk.store(on.extract()?, Ordering::Relaxed);
         }
         let Some(init) = get("init") else {
             return Ok(());

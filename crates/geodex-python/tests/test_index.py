@@ -106,6 +106,7 @@ def test_answers_stay_exact_while_the_graph_freezes_for_search_and_thaws_on_writ
     the answers must not change, and a write afterwards must be found at once."""
     base, queries = data
     index = build("l2", base, M=12, ef_construction=80, random_seed=5, max_elements=N + 5)
+    index.byte_walk = False  # the graph's own answers; the byte walk is tested below
     index.set_ef(60)
     first = [index.knn_query(q, k=10) for q in queries]
     for _ in range(3):  # 600 single-query calls: past the 512 that freeze the graph
@@ -117,6 +118,33 @@ def test_answers_stay_exact_while_the_graph_freezes_for_search_and_thaws_on_writ
     labels, distances = index.knn_query(queries[:5], k=1)
     np.testing.assert_array_equal(labels[:, 0], np.arange(N, N + 5))
     np.testing.assert_array_equal(distances[:, 0], np.zeros(5, dtype=np.float32))
+
+
+@pytest.mark.parametrize("space", SPACES)
+def test_byte_walk_keeps_recall_and_exact_distances(space, data):
+    """Once frozen, l2 and cosine indexes walk byte codes and re-rank exactly: recall against
+    brute force within 0.01 of the float walk's, distances exact; the flag survives pickling."""
+    base, queries = data
+    labels = np.arange(N, dtype=np.uint64) + 5
+    index = build(space, base, labels, M=16, ef_construction=100, random_seed=3)
+    truth = exact_knn(space, base, labels, queries, 10)
+    for _ in range(3):  # 600 single-query calls: past the 512 that freeze the graph
+        for q in queries:
+            index.knn_query(q, k=10)
+    index.set_ef(32)
+    results = {}
+    for on in (False, True):
+        index.byte_walk = on
+        found, distances = index.knn_query(queries, k=10)
+        rows = (found - 5).astype(np.int64)
+        exact = np.take_along_axis(exact_distances(space, base, queries), rows, axis=1)
+        np.testing.assert_allclose(distances, exact, rtol=1e-4, atol=1e-4)
+        results[on] = recall(found, truth)
+    assert results[True] >= results[False] - 0.01 and results[True] > 0.9, results
+    copy = pickle.loads(pickle.dumps(index))
+    assert copy.byte_walk
+    index.byte_walk = False
+    assert not pickle.loads(pickle.dumps(index)).byte_walk
 
 
 def test_parameters_and_counts(data):
@@ -322,6 +350,7 @@ def test_pickle_round_trips(data):
     base, queries = data
     index = build("cosine", base[:1000])
     index.set_ef(40)
+    index.byte_walk = False  # an unpickled index starts frozen; compare the same walk
     copy = pickle.loads(pickle.dumps(index))
     assert type(copy) is geodex.Index and copy.ef == 40
     for a, b in zip(index.knn_query(queries, k=5), copy.knn_query(queries, k=5)):

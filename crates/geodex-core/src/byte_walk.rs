@@ -1,0 +1,171 @@
+//! The reduced-precision walk of a float index: the graph walk compares byte codes
+//! ([`Sq8Uniform`]: one range for every dimension, so the codes' squared L2 distance is the
+//! vectors' up to a constant factor and rounding) with the byte kernels, then the whole beam
+//! is re-ranked on the full vectors. A walk reads a quarter of the bytes per distance that it
+//! reads on `f32`, which is what a search over vectors larger than the caches pays for (issue
+//! 23: at 200k × 384-d the `f32` walk is bound by memory traffic, not arithmetic).
+//!
+//! Ordering by code distance is order by L2, and on unit vectors (cosine, stored normalised)
+//! by cosine too; inner product on vectors of any length does not follow L2, so it keeps the
+//! exact walk. The codes are a search-time copy made when a living index freezes its graph,
+//! never stored in an index file.
+
+use geodex_distance::{Distance, Element, ElementKind, Isa, KernelVisitor, Metric};
+use geodex_quant::sq8::Sq8Uniform;
+
+use crate::graph::FrozenView;
+use crate::search::{knn, Exact, QueryDistance, SearchStats};
+use crate::{SearchContext, SearchParams};
+
+/// Byte codes of every node's vector (node by node, `dim` bytes each) and the scale that
+/// made them.
+#[derive(Debug, Clone)]
+pub(crate) struct ByteCodes {
+    scale: Sq8Uniform,
+    codes: Vec<u8>,
+    dim: usize,
+    /// The byte kernel's instruction set (the index engine's).
+    isa: Isa,
+}
+
+impl ByteCodes {
+    /// Codes for `vectors` (`T` = `f32`, stored prepared for `metric`) when the metric's order
+    /// is the codes' L2 order and the components span a range; `None` otherwise.
+    pub fn encode<T: Element>(metric: Metric, vectors: &[T], dim: usize, isa: Isa) -> Option<ByteCodes> {
+        if T::KIND != ElementKind::F32 || !matches!(metric, Metric::L2 | Metric::Cosine) {
+            return None;
+        }
+        let floats: &[f32] = bytemuck::cast_slice(vectors);
+        let scale = Sq8Uniform::fit(floats)?;
+        Some(ByteCodes {
+            scale,
+            codes: scale.encode_all(floats),
+            dim,
+            isa,
+        })
+    }
+}
+
+/// Byte codes with the frozen graph they were made for.
+#[derive(Clone, Copy)]
+pub(crate) struct ByteWalk<'a> {
+    pub codes: &'a ByteCodes,
+    pub graph: FrozenView<'a>,
+}
+
+impl ByteWalk<'_> {
+    /// K-NN search: the walk on codes with beam width `params.ef` keeps its whole beam, whose
+    /// members then get their exact distance from `exact` and are re-sorted; leaves the best
+    /// `params.k` in `ctx.found`. `accept` (`None`: every node) restricts the results as in
+    /// the exact walk.
+    pub fn search<T: Element, D: Distance<T>>(
+        &self,
+        exact: &Exact<'_, '_, T, D>,
+        params: &SearchParams<'_>,
+        ctx: &mut SearchContext,
+        accept: Option<&dyn Fn(u32) -> bool>,
+    ) -> SearchStats {
+        let mut floats = std::mem::take(&mut ctx.query_f32);
+        floats.clear();
+        floats.extend(exact.query().iter().map(|x| x.to_f32()));
+        let mut query = std::mem::take(&mut ctx.query_code);
+        query.resize(floats.len(), 0);
+        self.codes.scale.encode(&floats, &mut query);
+        let ef = params.ef.max(params.k);
+        let mut stats = walk(self, &query, ef, ctx, accept);
+        (ctx.query_f32, ctx.query_code) = (floats, query);
+        rerank(exact, &mut ctx.found);
+        stats.reranked = ctx.found.len() as u64;
+        ctx.found.truncate(params.k);
+        stats
+    }
+}
+
+/// Replaces every found node's distance by the exact one, four nodes per kernel call, and
+/// re-sorts.
+fn rerank<T, D: Distance<T>>(exact: &Exact<'_, '_, T, D>, found: &mut [crate::Neighbor]) {
+    let mut quads = found.chunks_exact_mut(4);
+    for quad in &mut quads {
+        let d = exact.to4([quad[0].id, quad[1].id, quad[2].id, quad[3].id]);
+        for (n, d) in quad.iter_mut().zip(d) {
+            n.distance = d;
+        }
+    }
+    for n in quads.into_remainder() {
+        n.distance = exact.to(n.id);
+    }
+    found.sort_unstable();
+}
+
+/// The walk on codes, keeping the best `ef` in `ctx.found`. Not generic over the float
+/// kernel: one instance per byte kernel, whatever the index metric.
+#[inline(never)]
+fn walk(
+    bw: &ByteWalk<'_>,
+    query: &[u8],
+    ef: usize,
+    ctx: &mut SearchContext,
+    accept: Option<&dyn Fn(u32) -> bool>,
+) -> SearchStats {
+    struct Visit<'a, 'c> {
+        bw: &'a ByteWalk<'a>,
+        query: &'a [u8],
+        ef: usize,
+        ctx: &'c mut SearchContext,
+        accept: Option<&'a dyn Fn(u32) -> bool>,
+    }
+    impl KernelVisitor<u8> for Visit<'_, '_> {
+        type Output = SearchStats;
+        fn visit<K: Distance<u8>>(self, kernel: K) -> SearchStats {
+            let codes = Codes {
+                codes: &self.bw.codes.codes,
+                dim: self.bw.codes.dim,
+                query: self.query,
+                kernel,
+            };
+            let g = &self.bw.graph;
+            match self.accept {
+                None => knn(g, &codes, self.ef, self.ef, self.ctx, |_| true),
+                Some(accept) => knn(g, &codes, self.ef, self.ef, self.ctx, accept),
+            }
+        }
+    }
+    let visit = Visit {
+        bw,
+        query,
+        ef,
+        ctx,
+        accept,
+    };
+    u8::dispatch(Metric::L2, bw.codes.isa, visit).expect("bytes have an L2 kernel on every instruction set")
+}
+
+/// The query's code-space squared L2 distance to every node's code.
+struct Codes<'a, K> {
+    codes: &'a [u8],
+    dim: usize,
+    query: &'a [u8],
+    kernel: K,
+}
+
+impl<K> Codes<'_, K> {
+    #[inline(always)]
+    fn code(&self, node: u32) -> &[u8] {
+        &self.codes[node as usize * self.dim..][..self.dim]
+    }
+}
+
+impl<K: Distance<u8>> QueryDistance for Codes<'_, K> {
+    #[inline]
+    fn to(&self, node: u32) -> f32 {
+        self.kernel.distance(self.query, self.code(node))
+    }
+    #[inline]
+    fn to4(&self, nodes: [u32; 4]) -> [f32; 4] {
+        self.kernel.distance4(self.query, nodes.map(|n| self.code(n)))
+    }
+    #[inline(always)]
+    fn prefetch(&self, node: u32) {
+        geodex_distance::prefetch(self.code(node));
+    }
+}
