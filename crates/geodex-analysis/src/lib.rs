@@ -18,6 +18,7 @@
 //!   Johnson–Lindenstrauss bound (THEORY.md §1.1, §1.3, §11.2);
 //! - [`spectral`]: λ₂ and the Fiedler vector of the combinatorial and normalised Laplacians,
 //!   the Fiedler sweep cut's conductance and the Cheeger check (THEORY.md §3.3);
+//! - [`report`]: all of the above for one index, as `geodex analyze --json` prints it;
 //! - [`storage`]: the index file's exact bytes per section next to each section's
 //!   information-theoretic lower bound (counting bounds for links, entropy for codes);
 //! - [`topology`]: β₀ barcode and β₁ of the edge-length filtration, redundant links,
@@ -32,6 +33,7 @@ pub mod health;
 pub mod hierarchy_search;
 pub mod lanczos;
 pub mod quant_report;
+pub mod report;
 pub mod spectral;
 pub mod storage;
 pub mod topology;
@@ -41,6 +43,7 @@ pub use bounds::{bit_accounting, query_bounds, BitAccounting, BoundsOptions, Que
 pub use geometry::{geometry_report, GeometryOptions, GeometryReport};
 pub use hardness::{exact_neighbours, index_rows, query_hardness, HardnessOptions, HardnessReport};
 pub use health::{hop_estimate, level_health, DegreeSummary, DirectedGraph, HopEstimate, LevelHealth};
+pub use report::{analyze, AnalyzeOptions, Figures, Queries};
 pub use spectral::{
     fiedler, smallest_eigenvalues, spectral_report, Fiedler, Laplacian, SpectralOptions, SpectralReport,
     SweepCut,

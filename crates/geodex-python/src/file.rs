@@ -1,12 +1,18 @@
-//! `geodex.open(path)`: an index file opened read-only and memory-mapped, in its own element
-//! type (float32 or uint8) and metric (l2, ip, cosine, poincare) — what hnswlib's API cannot
-//! express: byte vectors, the Poincaré ball, quantised indexes, a search restricted to a key set,
-//! and the work each search did.
+//! `geodex.build(path, data, …)` and `geodex.open(path)`: an index file built from numpy and
+//! opened read-only and memory-mapped, in its own element type (float32 or uint8) and metric
+//! (l2, ip, cosine, poincare) — what hnswlib's API cannot express: byte vectors, the Poincaré
+//! ball, quantised indexes with exact re-ranking, a search restricted to a key set, and the
+//! work each search did. The search call itself ([`search_rows`]) is shared with
+//! `geodex.DurableIndex` (`durable.rs`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
+use geodex_analysis::{analyze, AnalyzeOptions, Queries};
 use geodex_core::measure::for_each_query;
-use geodex_core::{AnyIndex, Component, CoreError, Index, NodeId, SearchContext, SearchParams, SearchStats};
+use geodex_core::{
+    AnyIndex, BuildParams, CodecOptions, CodecSpec, Component, CoreError, Hit, Index, LiveIndex, Metric,
+    NodeId, NodeSet, SearchContext, SearchParams, SearchStats,
+};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
@@ -34,11 +40,14 @@ struct Found {
 impl IndexFile {
     /// Searches the `k` nearest keys of every row of `queries` (float32 for a float index,
     /// uint8 for a byte index; 1-D is one query) with beam width `ef` (at least k). `allowed`:
-    /// only these keys are returned. `num_threads` > 1 splits the rows over threads. Returns
+    /// only these keys are returned. `num_threads` > 1 splits the rows over threads. `rerank`
+    /// (quantised index only): the best max(rerank, k) candidates of the walk on codes get
+    /// their exact distance and are re-sorted (0: the codes' estimates). Returns
     /// `(keys uint64 (n, k), distances float32 (n, k), stats)`; `stats` holds the mean
-    /// distance evaluations and hops per query. Distances are geodex's: squared L2,
-    /// −⟨a, b⟩ (hnswlib's `1 − ⟨a, b⟩` less 1), 1 − cos, Poincaré.
-    #[pyo3(signature = (queries, k=10, ef=64, allowed=None, num_threads=1))]
+    /// distance evaluations, hops and re-ranked candidates per query. Distances are geodex's:
+    /// squared L2, −⟨a, b⟩ (hnswlib's `1 − ⟨a, b⟩` less 1), 1 − cos, Poincaré.
+    #[pyo3(signature = (queries, k=10, ef=64, allowed=None, num_threads=1, rerank=0))]
+    #[allow(clippy::too_many_arguments)]
     fn search<'py>(
         &self,
         py: Python<'py>,
@@ -47,44 +56,19 @@ impl IndexFile {
         ef: usize,
         allowed: Option<&Bound<'py, PyAny>>,
         num_threads: usize,
+        rerank: usize,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let allowed = match allowed {
-            Some(keys) if !keys.is_none() => Some(raise(py, arrays::label_list(keys))?),
-            _ => None,
-        };
-        if k == 0 || num_threads == 0 {
-            return Err(Failure::Input("k and num_threads must be ≥ 1".into()).into_py(py));
-        }
-        let pool = match num_threads {
-            1 => None,
-            threads => Some(raise(py, self.pools.get(threads))?),
-        };
-        let plan = Plan {
+        let options = SearchOptions {
             k,
-            ef: ef.max(k),
-            pool: pool.as_deref(),
-            allowed: allowed.as_deref(),
+            ef,
+            allowed,
+            num_threads,
+            rerank,
         };
-        let (found, rows) = match &self.index {
-            AnyIndex::F32(index) => {
-                let (view, rows) = raise(py, arrays::rows_f32(queries, index.dim()))?;
-                let q = view.as_slice().map_err(PyErr::from)?;
-                (raise(py, py.detach(|| plan.run(index, q)))?, rows)
-            }
-            AnyIndex::U8(index) => {
-                let (view, rows) = raise(py, arrays::rows_u8(queries, index.dim()))?;
-                let q = view.as_slice().map_err(PyErr::from)?;
-                (raise(py, py.detach(|| plan.run(index, q)))?, rows)
-            }
-        };
-        let stats = PyDict::new(py);
-        let per_query = |x: u64| x as f64 / rows.max(1) as f64;
-        stats.set_item("mean_distances", per_query(found.stats.distances))?;
-        stats.set_item("mean_hops", per_query(found.stats.hops))?;
-        stats.set_item("exact_scans", found.stats.exact_scans)?;
-        let keys = arrays::matrix(py, found.keys, rows, k)?;
-        let distances = arrays::matrix(py, found.distances, rows, k)?;
-        Ok((keys, distances, stats).into_pyobject(py)?.into_any())
+        match &self.index {
+            AnyIndex::F32(index) => search_rows(py, &self.pools, index, queries, options),
+            AnyIndex::U8(index) => search_rows(py, &self.pools, index, queries, options),
+        }
     }
 
     /// Every live vector with its key: `(keys uint64 (n,), vectors (n, dim))`, the vectors in
@@ -94,6 +78,63 @@ impl IndexFile {
             AnyIndex::F32(index) => live_items(py, index),
             AnyIndex::U8(index) => live_items(py, index),
         }
+    }
+
+    /// The analysis `geodex analyze --json` prints, as a dict: graph health, spectra,
+    /// topology, data geometry, bounds and compression (`only`: a subset of those section
+    /// names). With `queries` (the index's element type), the per-query sections too: recall
+    /// under percolation, local intrinsic dimension against recall, the approximation factor,
+    /// Chernoff and union-bound ef.
+    #[pyo3(signature = (only=None, queries=None, *, ef=32, k=10, sample=2000, sources=32, seed=42, epsilon=0.1, delta=0.01, target_recall=0.9, batch=100, batch_success=0.99))]
+    #[allow(clippy::too_many_arguments)]
+    fn analyze<'py>(
+        &self,
+        py: Python<'py>,
+        only: Option<Vec<String>>,
+        queries: Option<&Bound<'py, PyAny>>,
+        ef: usize,
+        k: usize,
+        sample: usize,
+        sources: usize,
+        seed: u64,
+        epsilon: f64,
+        delta: f64,
+        target_recall: f64,
+        batch: usize,
+        batch_success: f64,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let options = AnalyzeOptions {
+            ef,
+            k,
+            sample,
+            sources,
+            seed,
+            epsilon,
+            delta,
+            target_recall,
+            batch,
+            batch_success,
+            figures: false,
+        };
+        let only = only.unwrap_or_default();
+        let sections: Vec<&str> = only.iter().map(String::as_str).collect();
+        let dim = self.index.info().dim;
+        let report = match (queries, &self.index) {
+            (Some(q), AnyIndex::F32(_)) if !q.is_none() => {
+                let (view, _) = raise(py, arrays::rows_f32(q, dim))?;
+                let q = view.as_slice().map_err(PyErr::from)?;
+                py.detach(|| analyze(&self.index, &sections, Some(Queries::F32(q)), &options, &|_| {}))
+            }
+            (Some(q), AnyIndex::U8(_)) if !q.is_none() => {
+                let (view, _) = raise(py, arrays::rows_u8(q, dim))?;
+                let q = view.as_slice().map_err(PyErr::from)?;
+                py.detach(|| analyze(&self.index, &sections, Some(Queries::U8(q)), &options, &|_| {}))
+            }
+            _ => py.detach(|| analyze(&self.index, &sections, None, &options, &|_| {})),
+        };
+        let (mut out, _) = raise(py, report.map_err(Failure::from))?;
+        out["index"] = serde_json::json!(self.path.display().to_string());
+        py.import("json")?.getattr("loads")?.call1((out.to_string(),))
     }
 
     /// Live vectors.
@@ -145,10 +186,137 @@ impl IndexFile {
     }
 }
 
+/// What a `search` call searches: a frozen index or a living one.
+pub(crate) trait Searchable<T>: Sync {
+    /// Components per vector.
+    fn dim(&self) -> usize;
+    /// The nodes of `keys`.
+    fn nodes_of(&self, keys: &[u64]) -> NodeSet;
+    /// One query.
+    fn find(
+        &self,
+        query: &[T],
+        params: &SearchParams<'_>,
+        ctx: &mut SearchContext,
+    ) -> Result<(Vec<Hit>, SearchStats), CoreError>;
+}
+
+impl<T: Component> Searchable<T> for Index<T> {
+    fn dim(&self) -> usize {
+        Index::dim(self)
+    }
+    fn nodes_of(&self, keys: &[u64]) -> NodeSet {
+        self.node_set(keys).0
+    }
+    fn find(
+        &self,
+        query: &[T],
+        params: &SearchParams<'_>,
+        ctx: &mut SearchContext,
+    ) -> Result<(Vec<Hit>, SearchStats), CoreError> {
+        self.search(query, params, ctx)
+    }
+}
+
+impl<T: Component> Searchable<T> for LiveIndex<T> {
+    fn dim(&self) -> usize {
+        LiveIndex::dim(self)
+    }
+    fn nodes_of(&self, keys: &[u64]) -> NodeSet {
+        self.node_set(keys).0
+    }
+    fn find(
+        &self,
+        query: &[T],
+        params: &SearchParams<'_>,
+        ctx: &mut SearchContext,
+    ) -> Result<(Vec<Hit>, SearchStats), CoreError> {
+        self.search(query, params, ctx)
+    }
+}
+
+/// The arguments of a Python `search` call.
+pub(crate) struct SearchOptions<'a, 'py> {
+    pub k: usize,
+    pub ef: usize,
+    pub allowed: Option<&'a Bound<'py, PyAny>>,
+    pub num_threads: usize,
+    pub rerank: usize,
+}
+
+/// An element type whose numpy rows a search takes (float32 or uint8).
+pub(crate) trait Rows: Component + numpy::Element {
+    /// `data` as rows of `dim` columns of this type, with the row count.
+    fn rows<'py>(
+        data: &Bound<'py, PyAny>,
+        dim: usize,
+    ) -> Result<(numpy::PyReadonlyArrayDyn<'py, Self>, usize), Failure>;
+}
+
+impl Rows for f32 {
+    fn rows<'py>(
+        data: &Bound<'py, PyAny>,
+        dim: usize,
+    ) -> Result<(numpy::PyReadonlyArrayDyn<'py, f32>, usize), Failure> {
+        arrays::rows_f32(data, dim)
+    }
+}
+
+impl Rows for u8 {
+    fn rows<'py>(
+        data: &Bound<'py, PyAny>,
+        dim: usize,
+    ) -> Result<(numpy::PyReadonlyArrayDyn<'py, u8>, usize), Failure> {
+        arrays::rows_u8(data, dim)
+    }
+}
+
+/// The body of `IndexFile.search` and `DurableIndex.search`: checks the arguments, searches
+/// every row with the GIL released, and returns `(keys, distances, stats)`.
+pub(crate) fn search_rows<'py, T: Rows>(
+    py: Python<'py>,
+    pools: &Pools,
+    index: &impl Searchable<T>,
+    queries: &Bound<'py, PyAny>,
+    o: SearchOptions<'_, 'py>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let allowed = match o.allowed {
+        Some(keys) if !keys.is_none() => Some(raise(py, arrays::label_list(keys))?),
+        _ => None,
+    };
+    if o.k == 0 || o.num_threads == 0 {
+        return Err(Failure::Input("k and num_threads must be ≥ 1".into()).into_py(py));
+    }
+    let pool = match o.num_threads {
+        1 => None,
+        threads => Some(raise(py, pools.get(threads))?),
+    };
+    let plan = Plan {
+        k: o.k,
+        ef: o.ef.max(o.k),
+        rerank: o.rerank,
+        pool: pool.as_deref(),
+        allowed: allowed.as_deref(),
+    };
+    let (view, rows) = raise(py, T::rows(queries, index.dim()))?;
+    let q = view.as_slice().map_err(PyErr::from)?;
+    let found = raise(py, py.detach(|| plan.run(index, q)))?;
+    let stats = PyDict::new(py);
+    let per_query = |x: u64| x as f64 / rows.max(1) as f64;
+    stats.set_item("mean_distances", per_query(found.stats.distances))?;
+    stats.set_item("mean_hops", per_query(found.stats.hops))?;
+    stats.set_item("mean_reranked", per_query(found.stats.reranked))?;
+    stats.set_item("exact_scans", found.stats.exact_scans)?;
+    let keys = arrays::matrix(py, found.keys, rows, o.k)?;
+    let distances = arrays::matrix(py, found.distances, rows, o.k)?;
+    Ok((keys, distances, stats).into_pyobject(py)?.into_any())
+}
+
 /// The parameters of one `search` call.
 struct Plan<'a> {
     k: usize,
     ef: usize,
+    rerank: usize,
     /// The pool the rows are split over (`None`: the calling thread).
     pool: Option<&'a rayon::ThreadPool>,
     allowed: Option<&'a [u64]>,
@@ -157,15 +325,16 @@ struct Plan<'a> {
 impl Plan<'_> {
     /// Every row of `queries` searched; `Err` on the first failure (a bad query, a key set
     /// that names no live key).
-    fn run<T: Component>(&self, index: &Index<T>, queries: &[T]) -> Result<Found, Failure> {
+    fn run<T: Component>(&self, index: &impl Searchable<T>, queries: &[T]) -> Result<Found, Failure> {
         let dim = index.dim();
         let rows = queries.len() / dim.max(1);
         let k = self.k;
-        let set = self.allowed.map(|keys| index.node_set(keys).0);
+        let set = self.allowed.map(|keys| index.nodes_of(keys));
         let mut params = SearchParams::new(k, self.ef);
         params.allowed = set.as_ref();
+        params.rerank = self.rerank;
         let one = |ctx: &mut SearchContext, i: usize| -> Result<_, CoreError> {
-            let (hits, stats) = index.search(&queries[i * dim..][..dim], &params, ctx)?;
+            let (hits, stats) = index.find(&queries[i * dim..][..dim], &params, ctx)?;
             Ok((hits, stats))
         };
         let per_query = match self.pool {
@@ -227,4 +396,81 @@ pub fn open(py: Python<'_>, path: PathBuf) -> PyResult<IndexFile> {
         path,
         pools: Pools::default(),
     })
+}
+
+/// Builds an index over the rows of `data` (a 2-D uint8 array makes a byte index, anything
+/// else float32), saves it atomically to `path` and returns it opened (see `open`).
+#[pyfunction]
+#[pyo3(signature = (path, data, *, metric="l2", keys=None, M=16, ef_construction=200, seed=42, quantizer="none", pq_m=None, num_threads=None))]
+#[allow(non_snake_case, clippy::too_many_arguments)]
+pub fn build(
+    py: Python<'_>,
+    path: PathBuf,
+    data: &Bound<'_, PyAny>,
+    metric: &str,
+    keys: Option<&Bound<'_, PyAny>>,
+    M: usize,
+    ef_construction: usize,
+    seed: u64,
+    quantizer: &str,
+    pq_m: Option<usize>,
+    num_threads: Option<usize>,
+) -> PyResult<IndexFile> {
+    let array = py.import("numpy")?.getattr("asarray")?.call1((data,))?;
+    let shape: Vec<usize> = array.getattr("shape")?.extract()?;
+    let &[rows, dim] = shape.as_slice() else {
+        return Err(Failure::Input(format!(
+            "data must be a 2-D array (rows × dim), not of shape {shape:?}"
+        ))
+        .into_py(py));
+    };
+    let metric: Metric = raise(
+        py,
+        metric.parse().map_err(|e| Failure::Input(format!("metric: {e}"))),
+    )?;
+    let quant = raise(
+        py,
+        CodecSpec::parse(quantizer, CodecOptions { pq_m, proj_k: None }, dim)
+            .map_err(|e| Failure::Input(format!("quantizer {quantizer}: {e}"))),
+    )?;
+    let params = BuildParams {
+        metric,
+        m: M,
+        ef_construction,
+        seed,
+        threads: num_threads,
+        quant,
+        ..BuildParams::default()
+    };
+    let keys = raise(py, arrays::given_labels(keys, rows))?;
+    let dtype: String = array.getattr("dtype")?.getattr("name")?.extract()?;
+    if dtype == "uint8" {
+        build_into::<u8>(py, &path, &array, dim, &params, keys)?;
+    } else {
+        build_into::<f32>(py, &path, &array, dim, &params, keys)?;
+    }
+    open(py, path)
+}
+
+/// Reads `array` as rows of `T`, builds with the GIL released and saves to `path`.
+fn build_into<T: Rows>(
+    py: Python<'_>,
+    path: &Path,
+    array: &Bound<'_, PyAny>,
+    dim: usize,
+    params: &BuildParams,
+    keys: Option<Vec<u64>>,
+) -> PyResult<()> {
+    let (view, _) = raise(py, T::rows(array, dim))?;
+    let data = view.as_slice().map_err(PyErr::from)?.to_vec();
+    raise(
+        py,
+        py.detach(|| -> Result<(), Failure> {
+            let mut index = Index::build(data, dim, params, &|_| {})?;
+            if let Some(keys) = keys {
+                index = index.with_keys(keys)?;
+            }
+            Ok(index.save(path)?)
+        }),
+    )
 }

@@ -9,6 +9,8 @@
 
 mod arrays;
 mod brute;
+mod durable;
+mod embed;
 mod errors;
 mod file;
 mod hnsw;
@@ -27,7 +29,10 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<hnsw::Index>()?;
     m.add_class::<brute::BFIndex>()?;
     m.add_class::<file::IndexFile>()?;
+    m.add_class::<durable::DurableIndex>()?;
     m.add_function(wrap_pyfunction!(file::open, m)?)?;
+    m.add_function(wrap_pyfunction!(file::build, m)?)?;
+    m.add_function(wrap_pyfunction!(embed::embed_hierarchy, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

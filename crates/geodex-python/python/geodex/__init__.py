@@ -6,11 +6,36 @@
 query). Bad input raises ``geodex.InputError``, which is both a ``ValueError`` and the
 ``RuntimeError`` hnswlib raises for the same input.
 
-``geodex.open(path)`` opens any geodex index file (from ``geodex build`` or ``save_index``)
-read-only and memory-mapped, in its own element type (float32 or uint8) and metric (including
-``poincare``), for search restricted to a key set and with per-search work statistics.
+``geodex.build(path, data, ...)`` builds an index file from a float32 or uint8 array (any
+metric, including ``poincare``; optionally quantised, searched with exact re-ranking);
+``geodex.open(path)`` opens any geodex index file (from ``geodex.build``, ``geodex build`` or
+``save_index``) read-only and memory-mapped, for search restricted to a key set and with
+per-search work statistics. ``geodex.DurableIndex(path)`` writes to an index file through its
+write-ahead log: an acknowledged ``upsert`` or ``delete`` survives a crash of the process.
+``geodex.embed_hierarchy(pairs, ...)`` embeds a hierarchy in the Poincaré ball (or the Lorentz
+model, Euclidean space, Sarkar's construction) for a ``poincare`` index.
 """
 
-from geodex._native import BFIndex, Index, IndexFile, InputError, __version__, open
+from geodex._native import (
+    BFIndex,
+    DurableIndex,
+    Index,
+    IndexFile,
+    InputError,
+    __version__,
+    build,
+    embed_hierarchy,
+    open,
+)
 
-__all__ = ["BFIndex", "Index", "IndexFile", "InputError", "__version__", "open"]
+__all__ = [
+    "BFIndex",
+    "DurableIndex",
+    "Index",
+    "IndexFile",
+    "InputError",
+    "__version__",
+    "build",
+    "embed_hierarchy",
+    "open",
+]

@@ -1,6 +1,7 @@
 """Type stubs of geodex (hnswlib-compatible API)."""
 
 import os
+from collections.abc import Iterable
 from typing import Any, Callable, Literal, overload
 
 import numpy as np
@@ -138,11 +139,14 @@ class IndexFile:
         ef: int = 64,
         allowed: ArrayLike | None = None,
         num_threads: int = 1,
+        rerank: int = 0,
     ) -> tuple[Labels, Distances, dict[str, float]]:
         """The ``k`` nearest keys of every row of ``queries`` (float32 for a float index, uint8
         for a byte index; 1-D is one query) with beam width ``ef``; ``allowed`` restricts the
-        results to those keys. Returns keys (uint64, (n, k)), geodex's distances (float32: squared
-        L2, -<a, b>, 1 - cos, Poincaré) and ``{'mean_distances', 'mean_hops', 'exact_scans'}``."""
+        results to those keys; ``rerank`` (quantised index) re-ranks the best max(rerank, k)
+        candidates of the walk on codes with exact distances. Returns keys (uint64, (n, k)),
+        geodex's distances (float32: squared L2, -<a, b>, 1 - cos, Poincaré) and
+        ``{'mean_distances', 'mean_hops', 'mean_reranked', 'exact_scans'}``."""
     def items(self) -> tuple[Labels, npt.NDArray[Any]]:
         """Every live key and its stored vector (float32 or uint8; unit length under cosine)."""
     def __len__(self) -> int: ...
@@ -161,3 +165,75 @@ class IndexFile:
 def open(path: str | os.PathLike[str]) -> IndexFile:
     """Open a geodex index file (from ``geodex build``, ``save_index`` or a living index)
     read-only and memory-mapped; its write-ahead log, if any, is replayed in memory."""
+
+def build(
+    path: str | os.PathLike[str],
+    data: ArrayLike,
+    *,
+    metric: Literal["l2", "ip", "cosine", "poincare"] = "l2",
+    keys: ArrayLike | None = None,
+    M: int = 16,
+    ef_construction: int = 200,
+    seed: int = 42,
+    quantizer: Literal["none", "sq8", "pq8", "pq4", "proj", "proj-sparse"] = "none",
+    pq_m: int | None = None,
+    num_threads: int | None = None,
+) -> IndexFile:
+    """Build an index over the rows of ``data`` (a 2-D uint8 array makes a byte index, anything
+    else float32), save it atomically to ``path`` and return it opened. ``keys`` (uint64, one
+    per row) default to row numbers; ``quantizer`` keeps codes the search walks on (re-rank
+    with ``IndexFile.search(rerank=...)``); one thread and one seed give the same file."""
+
+class DurableIndex:
+    """An index file open for writes through its write-ahead log (``<path>.wal``): every
+    ``upsert`` and ``delete`` is logged and fsynced before it is applied and returns, so it
+    survives a crash of the process; ``checkpoint`` saves the file and empties the log."""
+
+    def __init__(self, path: str | os.PathLike[str], sync: bool = True) -> None:
+        """Open the index file at ``path`` and replay its log; ``sync=False`` skips the
+        fsync per commit (durable against a crash of the process, not of the machine)."""
+    def upsert(self, keys: ArrayLike, vectors: ArrayLike) -> int:
+        """Insert or replace the rows of ``vectors`` under ``keys``; returns the log sequence
+        number of the batch. A batch the index would reject raises before anything is logged."""
+    def delete(self, keys: ArrayLike) -> tuple[int, int]:
+        """Delete ``keys``; returns ``(deleted, missing)``."""
+    def checkpoint(self) -> None:
+        """Save the index atomically and empty the log."""
+    def compact(self) -> int:
+        """Drop deleted nodes and checkpoint; returns how many were removed."""
+    def search(
+        self,
+        queries: ArrayLike,
+        k: int = 10,
+        ef: int = 64,
+        allowed: ArrayLike | None = None,
+        num_threads: int = 1,
+        rerank: int = 0,
+    ) -> tuple[Labels, Distances, dict[str, float]]:
+        """As ``IndexFile.search``, seeing every acknowledged write."""
+    @property
+    def replayed(self) -> int:
+        """Log records replayed when this index was opened."""
+    @property
+    def dim(self) -> int: ...
+    def info(self) -> dict[str, Any]:
+        """``{'path', 'lsn'}``: the file and the last applied log sequence number."""
+    def __len__(self) -> int: ...
+
+def embed_hierarchy(
+    pairs: str | os.PathLike[str] | Iterable[tuple[str, str]],
+    *,
+    model: Literal["poincare", "lorentz", "euclidean", "sarkar"] = "poincare",
+    dim: int = 10,
+    epochs: int = 400,
+    lr: float = 0.3,
+    negatives: int = 50,
+    burn_in: int = 10,
+    seed: int = 0,
+    num_threads: int = 1,
+    tau: float | None = None,
+) -> tuple[list[str], npt.NDArray[np.float32], dict[str, Any]]:
+    """Embed a hierarchy (a TSV file of ``child<TAB>ancestor`` lines or (child, ancestor)
+    name pairs, transitively closed) by Riemannian SGD (Nickel & Kiela 2017/2018) or Sarkar's
+    2-D construction (``dim=2``). Returns node names in row order, the vectors (ball
+    coordinates for the hyperbolic models) and ``{'losses'}`` or ``{'tau', 'depth'}``."""

@@ -1,17 +1,12 @@
 //! `geodex analyze`: graph health, spectra, topology and data geometry of an index (the theory
 //! instrument: THEORY.md §2.3, §3.1, §3.3, §9.1, §9.3), computed by `geodex-analysis` through
-//! the read-only graph view.
+//! the read-only graph view (`geodex_analysis::report`); this command reads files, formats and draws.
 
-use std::path::PathBuf;
-use std::time::Instant;
+use std::path::{Path, PathBuf};
 
-use geodex_analysis::{
-    bit_accounting, exact_neighbours, geometry_report, hop_estimate, index_rows, level_health, percolation,
-    percolation_recall, percolation_threshold, query_bounds, query_hardness, removal_order,
-    smallest_eigenvalues, spectral_report, storage_report, topology_report, BoundsOptions, DirectedGraph,
-    GeometryOptions, HardnessOptions, Laplacian, SpectralOptions, UndirectedGraph,
-};
-use geodex_core::{check_graph, AnyIndex};
+use geodex_analysis::report::SECTIONS;
+use geodex_analysis::{analyze, AnalyzeOptions, Figures, Queries};
+use geodex_core::AnyIndex;
 use geodex_io::Role;
 use serde_json::json;
 
@@ -19,22 +14,6 @@ use crate::failure::Failure;
 
 mod plots;
 mod table;
-
-/// The sections `--only` can select.
-const SECTIONS: [&str; 6] = [
-    "graph",
-    "spectral",
-    "topology",
-    "geometry",
-    "bounds",
-    "compression",
-];
-
-/// Eigenvalues of the normalised Laplacian drawn in `spectrum.png` (one Lanczos solve each).
-const SPECTRUM_PLOT_COUNT: usize = 10;
-
-/// Fractions of level-0 links the percolation experiment removes.
-const PERCOLATION_STEPS: [f64; 13] = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.98];
 
 /// Arguments of `geodex analyze`.
 #[derive(clap::Args, Debug)]
@@ -108,29 +87,53 @@ pub fn run(a: Args) -> Result<(), Failure> {
             ))
         })?;
     }
-    let wanted = |s: &str| a.only.is_empty() || a.only.iter().any(|o| o == s);
+    let options = AnalyzeOptions {
+        ef: a.ef,
+        k: a.k,
+        sample: a.sample,
+        sources: a.sources,
+        seed: a.seed,
+        epsilon: a.epsilon,
+        delta: a.delta,
+        target_recall: a.target_recall,
+        batch: a.batch,
+        batch_success: a.batch_success,
+        figures: a.plots.is_some(),
+    };
+    options.validate()?;
     let index = crate::data::open_index(&a.index)?;
-    let mut out = json!({ "index": a.index.display().to_string(), "nodes": index.len() });
-    type Section = fn(&AnyIndex, &Args) -> Result<serde_json::Value, Failure>;
-    let sections: [(&str, Section); 6] = [
-        ("graph", graph_section),
-        ("spectral", spectral_section),
-        ("topology", topology_section),
-        ("geometry", geometry_section),
-        ("bounds", bounds_section),
-        ("compression", compression_section),
-    ];
-    let chosen: Vec<(&str, Section)> = sections.into_iter().filter(|(name, _)| wanted(name)).collect();
-    let bar = crate::progress::bar(chosen.len() as u64, "analyze", a.quiet);
-    for (name, section) in chosen {
-        bar.set_message(name);
-        let started = Instant::now();
-        let mut value = section(&index, &a)?;
-        value["seconds"] = json!(super::round(started.elapsed().as_secs_f64(), 3));
-        out[name] = value;
+    let sections: Vec<&str> = a.only.iter().map(String::as_str).collect();
+    let count = if sections.is_empty() {
+        SECTIONS.len()
+    } else {
+        sections.len()
+    };
+    let bar = crate::progress::bar(count as u64, "analyze", a.quiet);
+    let progress = |name: &str| {
+        bar.set_message(name.to_string());
         bar.inc(1);
-    }
+    };
+    let (mut out, figures) = match &a.queries {
+        Some(path) => {
+            let queries = crate::data::read_vectors(path, Role::Queries, None)?;
+            let (floats, bytes);
+            let q = match &index {
+                AnyIndex::F32(ix) => {
+                    floats = crate::data::queries_for::<f32>(ix.dim(), queries, path)?;
+                    Queries::F32(floats.as_slice())
+                }
+                AnyIndex::U8(ix) => {
+                    bytes = crate::data::queries_for::<u8>(ix.dim(), queries, path)?;
+                    Queries::U8(bytes.as_slice())
+                }
+            };
+            analyze(&index, &sections, Some(q), &options, &progress).map_err(crate::failure::in_file(path))?
+        }
+        None => analyze(&index, &sections, None, &options, &progress)?,
+    };
     bar.finish_and_clear();
+    out["index"] = json!(a.index.display().to_string());
+    write_outputs(&a, &figures)?;
     if a.json {
         super::print_json(&out);
     } else {
@@ -139,85 +142,9 @@ pub fn run(a: Args) -> Result<(), Failure> {
     Ok(())
 }
 
-/// The file's exact bytes per section next to each section's information-theoretic lower bound.
-fn compression_section(index: &AnyIndex, _: &Args) -> Result<serde_json::Value, Failure> {
-    let report = match index {
-        AnyIndex::F32(ix) => storage_report(ix),
-        AnyIndex::U8(ix) => storage_report(ix),
-    };
-    let mut v = serde_json::to_value(report).expect("serialises");
-    v["quant"] = json!(index.info().quant);
-    v["ram_bytes"] = json!(index.info().ram_bytes);
-    Ok(v)
-}
-
-/// Degrees per level, unreachable nodes, level-0 SCCs and hop distances.
-fn graph_section(index: &AnyIndex, a: &Args) -> Result<serde_json::Value, Failure> {
-    let view = index.graph();
-    let level0 = DirectedGraph::from_level(&view, 0);
-    let (labels, scc_count) = level0.strongly_connected_components();
-    let mut sizes = vec![0usize; scc_count];
-    labels.iter().for_each(|&l| sizes[l as usize] += 1);
-    let levels = level_health(&view);
-    if let Some(dir) = &a.plots {
-        plots::degrees(&dir.join("degrees.png"), &levels[0])?;
-    }
-    Ok(json!({
-        "unreachable": check_graph(&view).unreachable,
-        "levels": levels,
-        "level0_scc_count": scc_count,
-        "level0_largest_scc": sizes.iter().max().copied().unwrap_or(0),
-        "level0_hops": hop_estimate(&level0, a.sources, a.seed),
-    }))
-}
-
-/// λ₂ of both Laplacians, the sweep cut and the Cheeger check.
-fn spectral_section(index: &AnyIndex, a: &Args) -> Result<serde_json::Value, Failure> {
-    let g = UndirectedGraph::from_level(&index.graph(), 0);
-    let options = SpectralOptions {
-        seed: a.seed,
-        ..Default::default()
-    };
-    let mut spectral = serde_json::to_value(spectral_report(&g, &options)).expect("serialises");
-    if let Some(dir) = &a.plots {
-        let values = smallest_eigenvalues(&g, Laplacian::Normalized, SPECTRUM_PLOT_COUNT, &options);
-        plots::spectrum(&dir.join("spectrum.png"), &values)?;
-        spectral["smallest_normalized"] = json!(values);
-    }
-    Ok(spectral)
-}
-
-/// Euclidean length of the link between two stored vectors.
-fn link_length(rows: &[f32], dim: usize) -> impl Fn(u32, u32) -> f64 + Sync + '_ {
-    move |a, b| {
-        let (x, y) = (&rows[a as usize * dim..][..dim], &rows[b as usize * dim..][..dim]);
-        x.iter()
-            .zip(y)
-            .map(|(p, q)| ((p - q) as f64).powi(2))
-            .sum::<f64>()
-            .sqrt()
-    }
-}
-
-/// β₀ barcode, β₁, redundant links, percolation (with recall when queries are given).
-fn topology_section(index: &AnyIndex, a: &Args) -> Result<serde_json::Value, Failure> {
-    let rows = stored_rows_f32(index);
-    let g = UndirectedGraph::from_level(&index.graph(), 0);
-    let report = topology_report(&g, link_length(&rows, index.info().dim));
-    let steps = percolation(&g, &PERCOLATION_STEPS, a.seed);
-    let recall = match &a.queries {
-        Some(path) => {
-            let order = removal_order(&g, a.seed);
-            let queries = crate::data::read_vectors(path, Role::Queries, None)?;
-            Some(crate::with_typed!(index, queries, path, |ix, q| {
-                let truth = exact_neighbours(ix, q.as_slice(), a.k).map_err(crate::failure::in_file(path))?;
-                percolation_recall(ix, &order, &PERCOLATION_STEPS, q.as_slice(), &truth, a.k, a.ef)
-                    .map_err(crate::failure::in_file(path))?
-            }))
-        }
-        None => None,
-    };
-    if let Some(path) = &a.redundant_out {
+/// The redundant-link list and the figures, where the flags ask for them.
+fn write_outputs(a: &Args, figures: &Figures) -> Result<(), Failure> {
+    if let (Some(path), Some((report, _, _))) = (&a.redundant_out, &figures.topology) {
         let tsv: String = report
             .redundant
             .iter()
@@ -225,108 +152,22 @@ fn topology_section(index: &AnyIndex, a: &Args) -> Result<serde_json::Value, Fai
             .collect();
         geodex_io::atomic::write_file(path, |w| w.write_all(tsv.as_bytes()))?;
     }
-    if let Some(dir) = &a.plots {
-        plots::barcode(&dir.join("barcode.png"), &report.beta0_deaths)?;
-        plots::percolation(&dir.join("percolation.png"), &steps, recall.as_deref())?;
-    }
-    let mut topology = serde_json::to_value(&report).expect("serialises");
-    let mut perc = serde_json::to_value(&steps).expect("serialises");
-    for (step, r) in perc
-        .as_array_mut()
-        .into_iter()
-        .flatten()
-        .zip(recall.iter().flatten())
-    {
-        step["recall"] = json!(r);
-    }
-    topology["percolation"] = perc;
-    topology["percolation_threshold"] = json!(percolation_threshold(&steps));
-    Ok(topology)
-}
-
-/// Intrinsic dimension, distance concentration, relative contrast; per-query LID when
-/// queries are given.
-fn geometry_section(index: &AnyIndex, a: &Args) -> Result<serde_json::Value, Failure> {
-    let options = GeometryOptions {
-        sample: a.sample,
-        seed: a.seed,
-        ..Default::default()
+    let Some(dir) = &a.plots else {
+        return Ok(());
     };
-    let rows = stored_rows_f32(index);
-    let mut geometry =
-        serde_json::to_value(geometry_report(&rows, index.info().dim, &options)?).expect("serialises");
-    if let Some(path) = &a.queries {
-        let queries = crate::data::read_vectors(path, Role::Queries, None)?;
-        let options = HardnessOptions {
-            k: a.k,
-            ef: a.ef,
-            ..Default::default()
-        };
-        let report = crate::with_typed!(index, queries, path, |ix, q| {
-            query_hardness(ix, q.as_slice(), &options).map_err(crate::failure::in_file(path))?
-        });
-        if let Some(dir) = &a.plots {
-            plots::lid_vs_recall(&dir.join("lid.png"), &report)?;
-        }
-        geometry["queries"] = serde_json::to_value(report).expect("serialises");
+    let at = |name: &str| -> PathBuf { Path::new(dir).join(name) };
+    if let Some(level0) = &figures.level0 {
+        plots::degrees(&at("degrees.png"), level0)?;
     }
-    Ok(geometry)
-}
-
-/// Bit accounting (§1.1); with queries, approximation factor (§6.2), Chernoff (§7.1) and the
-/// union-bound ef (§7.2).
-fn bounds_section(index: &AnyIndex, a: &Args) -> Result<serde_json::Value, Failure> {
-    for (name, value) in [
-        ("--epsilon", a.epsilon),
-        ("--delta", a.delta),
-        ("--batch-success", a.batch_success),
-    ] {
-        if !(value > 0.0 && value < 1.0) {
-            return Err(Failure::input(format!(
-                "{name} must lie strictly between 0 and 1, got {value}"
-            )));
-        }
+    if let Some(values) = &figures.spectrum {
+        plots::spectrum(&at("spectrum.png"), values)?;
     }
-    if !(a.target_recall > 0.0 && a.target_recall <= 1.0) {
-        return Err(Failure::input(format!(
-            "--target-recall must lie in (0, 1], got {}",
-            a.target_recall
-        )));
+    if let Some((report, steps, recall)) = &figures.topology {
+        plots::barcode(&at("barcode.png"), &report.beta0_deaths)?;
+        plots::percolation(&at("percolation.png"), steps, recall.as_deref())?;
     }
-    if a.batch == 0 {
-        return Err(Failure::input("--batch must be ≥ 1"));
+    if let Some(report) = &figures.hardness {
+        plots::lid_vs_recall(&at("lid.png"), report)?;
     }
-    let bits = match index {
-        AnyIndex::F32(ix) => serde_json::to_value(bit_accounting(ix, a.epsilon, a.delta)),
-        AnyIndex::U8(ix) => serde_json::to_value(bit_accounting(ix, a.epsilon, a.delta)),
-    }
-    .expect("serialises");
-    let mut out = json!({ "bits": bits });
-    if let Some(path) = &a.queries {
-        let queries = crate::data::read_vectors(path, Role::Queries, None)?;
-        let options = BoundsOptions {
-            k: a.k,
-            ef: a.ef,
-            target_recall: a.target_recall,
-            batch: a.batch,
-            batch_success: a.batch_success,
-            ..Default::default()
-        };
-        let report = crate::with_typed!(index, queries, path, |ix, q| {
-            query_bounds(ix, q.as_slice(), &options).map_err(crate::failure::in_file(path))?
-        });
-        let report = serde_json::to_value(report).expect("serialises");
-        for key in ["mean_recall", "approximation", "chernoff", "union_bound"] {
-            out[key] = report[key].clone();
-        }
-    }
-    Ok(out)
-}
-
-/// The index's vectors as `f32` rows (normalised under cosine, as stored).
-fn stored_rows_f32(index: &AnyIndex) -> Vec<f32> {
-    match index {
-        AnyIndex::F32(ix) => index_rows(ix),
-        AnyIndex::U8(ix) => index_rows(ix),
-    }
+    Ok(())
 }
