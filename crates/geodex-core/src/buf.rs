@@ -1,4 +1,4 @@
-//! Arrays that are either owned or a section of an opened index file.
+//! Arrays that are owned, shared with a living index, or a section of an opened index file.
 
 use std::sync::Arc;
 
@@ -27,6 +27,9 @@ impl Backing {
 #[derive(Debug, Clone)]
 pub(crate) enum Buf<T> {
     Owned(Vec<T>),
+    /// Shared with the living index that made this snapshot: saving or searching a snapshot
+    /// copies nothing; the living index copies on its next write while the snapshot lives.
+    Shared(Arc<Vec<T>>),
     File {
         backing: Arc<Backing>,
         offset: usize,
@@ -51,6 +54,7 @@ impl<T: bytemuck::Pod> Buf<T> {
     pub(crate) fn as_slice(&self) -> &[T] {
         match self {
             Buf::Owned(v) => v,
+            Buf::Shared(v) => v,
             Buf::File { backing, offset, len } => {
                 let region = &backing.bytes()[*offset..*offset + *len * std::mem::size_of::<T>()];
                 bytemuck::cast_slice(region)
@@ -60,12 +64,21 @@ impl<T: bytemuck::Pod> Buf<T> {
 
     /// The elements as an owned, growable vector (a file section is copied once).
     pub(crate) fn to_mut(&mut self) -> &mut Vec<T> {
-        if let Buf::File { .. } = self {
+        if !matches!(self, Buf::Owned(_)) {
             *self = Buf::Owned(self.as_slice().to_vec());
         }
         match self {
             Buf::Owned(v) => v,
-            Buf::File { .. } => unreachable!("converted above"),
+            Buf::Shared(_) | Buf::File { .. } => unreachable!("converted above"),
+        }
+    }
+
+    /// The elements behind an [`Arc`]: shared without a copy when they are shared already.
+    pub(crate) fn into_shared(self) -> Arc<Vec<T>> {
+        match self {
+            Buf::Owned(v) => Arc::new(v),
+            Buf::Shared(v) => v,
+            file => Arc::new(file.as_slice().to_vec()),
         }
     }
 

@@ -100,8 +100,9 @@ struct State<T> {
     /// The kernel, chosen when the index was made or taken over.
     engine: Arc<dyn Engine<T>>,
     params: BuildParams,
-    /// Row-major, `dim` components per node, deleted nodes included.
-    vectors: Vec<T>,
+    /// Row-major, `dim` components per node, deleted nodes included. Shared with the last
+    /// snapshot while it lives (saved without a copy); a write copies it only then.
+    vectors: Arc<Vec<T>>,
     /// The graph writes change (per-list locks). Empty while `frozen` holds the graph.
     graph: BuilderGraph,
     /// The graph packed for search (flat lists, prefetched: the frozen index's search speed)
@@ -249,7 +250,7 @@ impl<T: Component> LiveIndex<T> {
                 cancel: crate::Cancel::new(),
                 ..params.clone()
             },
-            vectors: Vec::new(),
+            vectors: Arc::new(Vec::new()),
             graph: BuilderGraph::new(Vec::new(), params.m, params.m0()),
             frozen: None,
             byte_walk: true,
@@ -304,7 +305,7 @@ impl<T: Component> LiveIndex<T> {
             byte_walk: true,
             searches: AtomicUsize::new(0),
             quant: index.quant,
-            vectors: index.vectors.as_slice().to_vec(),
+            vectors: index.vectors.into_shared(),
             keys,
             tombstones,
             by_key,
@@ -588,7 +589,7 @@ impl<T: Component> LiveIndex<T> {
                 .collect()
         });
         st.cancel.check()?;
-        st.vectors = vectors;
+        st.vectors = Arc::new(vectors);
         st.keys = kept.iter().map(|&u| st.keys[u as usize]).collect();
         if let (Some(q), Some(codes)) = (&mut st.quant, codes) {
             q.codes = Buf::Owned(codes);
@@ -624,7 +625,7 @@ impl<T: Component> LiveIndex<T> {
             dim: st.dim,
             ef_construction: st.params.ef_construction,
             seed: st.params.seed,
-            vectors: Buf::Owned(st.vectors.clone()),
+            vectors: Buf::Shared(Arc::clone(&st.vectors)),
             graph: match &st.frozen {
                 Some(frozen) => frozen.graph.clone(),
                 None => FrozenGraph::freeze(&st.graph),
@@ -825,7 +826,7 @@ fn append_hidden<T: Component>(st: &mut State<T>, keys: &[u64], data: Vec<T>) {
         let rows: Vec<f32> = data.iter().map(|x| x.to_f32()).collect();
         q.codes.to_mut().extend(q.codec.encode_all(&rows));
     }
-    st.vectors.extend(data);
+    Arc::make_mut(&mut st.vectors).extend(data);
     for &key in keys {
         let node = st.keys.len() as u32;
         st.keys.push(key);

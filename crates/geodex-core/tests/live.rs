@@ -718,3 +718,25 @@ fn the_byte_walk_keeps_the_exact_walks_recall_and_distances() {
     live.freeze().unwrap();
     assert!(!live.walks_bytes());
 }
+
+/// A snapshot shares the living index's vectors (saving it copies nothing); writes after it
+/// leave the snapshot as it was and are seen by the living index.
+#[test]
+fn a_snapshot_keeps_its_vectors_while_the_living_index_writes() {
+    let dim = 4;
+    let live = LiveIndex::<f32>::new(dim, &params(Metric::L2)).unwrap();
+    let data = clustered(200, dim, 4, 0.5, 3);
+    live.insert(&(0..200).collect::<Vec<u64>>(), &data).unwrap();
+    let snapshot = live.snapshot().unwrap();
+    let before: Vec<f32> = snapshot.vector(geodex_core::NodeId(7)).to_vec();
+    live.upsert(&[7, 500], &[9.0; 8], &|_| {}).unwrap();
+    assert_eq!(snapshot.vector(geodex_core::NodeId(7)), &before[..]);
+    assert_eq!(snapshot.len(), 200);
+    assert_eq!(live.get(7).unwrap(), vec![9.0; 4]);
+    let dir = tempfile::tempdir().unwrap();
+    snapshot.save(&dir.path().join("s.gdx")).unwrap();
+    let AnyIndex::F32(saved) = AnyIndex::open(&dir.path().join("s.gdx"), false).unwrap() else {
+        panic!("f32 index")
+    };
+    assert_eq!(saved.vector(geodex_core::NodeId(7)), &before[..]);
+}
