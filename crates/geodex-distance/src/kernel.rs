@@ -221,7 +221,9 @@ simd_kernels!(
     squared_l2_f32_avx512,
     dot_f32_avx512,
     squared_l2_u8_avx2,
-    dot_u8_avx2
+    dot_u8_avx2,
+    squared_l2_f32_avx512_x4,
+    dot_f32_avx512_x4
 );
 
 #[cfg(not(target_arch = "x86_64"))]

@@ -260,7 +260,47 @@ fn tail_mask(r: usize) -> __mmask16 {
 
 /// Defines an AVX-512F reduction over `f32` pairs: sixteen lanes per step, masked loads for
 /// the tail (no scalar remainder).
+///
+/// Also defines `$name_x4`, one query against four rows: each row has its own accumulator and
+/// the one-row kernel's operations in its order (equal bit for bit to four one-row calls), and
+/// the four rows' dependency chains and memory fetches overlap — the one-row kernel's single
+/// accumulator waits out every FMA's latency.
 macro_rules! avx512_f32_reduction {
+    ($(#[$doc:meta])* $name:ident, $name_x4:ident, |$a:ident, $b:ident, $acc:ident| $step:expr) => {
+        #[doc = concat!("[`", stringify!($name), "`] of `a` against four rows at once.")]
+        #[target_feature(enable = "avx512f")]
+        pub(crate) fn $name_x4(a: &[f32], rows: [&[f32]; 4]) -> [f32; 4] {
+            let n = rows.iter().fold(a.len(), |n, r| n.min(r.len()));
+            let pa = a.as_ptr();
+            let pb = rows.map(<[f32]>::as_ptr);
+            let step = |$a: __m512, $b: __m512, $acc: __m512| -> __m512 { $step };
+            let mut acc = [_mm512_setzero_ps(); 4];
+            let mut i = 0;
+            while i + 16 <= n {
+                // SAFETY: i + 16 <= n <= every slice's length, so [i, i+16) is in bounds.
+                let va = unsafe { _mm512_loadu_ps(pa.add(i)) };
+                for r in 0..4 {
+                    // SAFETY: as above, for row r.
+                    let vb = unsafe { _mm512_loadu_ps(pb[r].add(i)) };
+                    acc[r] = step(va, vb, acc[r]);
+                }
+                i += 16;
+            }
+            if i < n {
+                let m = tail_mask(n - i);
+                // SAFETY: masked loads touch only the n − i (< 16) lanes selected by m, in
+                // bounds of every slice; masked-off lanes are neither read nor faulted on.
+                let va = unsafe { _mm512_maskz_loadu_ps(m, pa.add(i)) };
+                for r in 0..4 {
+                    // SAFETY: as above, for row r.
+                    let vb = unsafe { _mm512_maskz_loadu_ps(m, pb[r].add(i)) };
+                    acc[r] = step(va, vb, acc[r]);
+                }
+            }
+            acc.map(|v| _mm512_reduce_add_ps(v))
+        }
+        avx512_f32_reduction!($(#[$doc])* $name, |$a, $b, $acc| $step);
+    };
     ($(#[$doc:meta])* $name:ident, |$a:ident, $b:ident, $acc:ident| $step:expr) => {
         $(#[$doc])*
         #[target_feature(enable = "avx512f")]
@@ -291,6 +331,7 @@ macro_rules! avx512_f32_reduction {
 avx512_f32_reduction!(
     /// ‖a − b‖² with AVX-512F.
     squared_l2_f32_avx512,
+    squared_l2_f32_avx512_x4,
     |a, b, acc| {
         let d = _mm512_sub_ps(a, b);
         _mm512_fmadd_ps(d, d, acc)
@@ -300,6 +341,7 @@ avx512_f32_reduction!(
 avx512_f32_reduction!(
     /// ⟨a, b⟩ with AVX-512F.
     dot_f32_avx512,
+    dot_f32_avx512_x4,
     |a, b, acc| _mm512_fmadd_ps(a, b, acc)
 );
 
