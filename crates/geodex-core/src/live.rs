@@ -714,6 +714,9 @@ impl<T: Component> LiveIndex<T> {
     pub fn set_byte_walk(&self, on: bool) {
         let _w = self.writer.lock();
         let mut st = self.state.write();
+        if st.byte_walk == on {
+            return;
+        }
         st.byte_walk = on;
         if let Some(frozen) = st.frozen.take() {
             let packed = st.pack(frozen.graph);

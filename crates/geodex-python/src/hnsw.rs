@@ -139,8 +139,11 @@ impl Index {
 
     /// Replaces the initialised index (init and load), with the GIL released.
     fn install(&self, py: Python<'_>, inner: Inner) {
-        inner.live.set_byte_walk(self.byte_walk.load(Ordering::Relaxed));
-        py.detach(|| *self.inner.write() = Some(inner));
+        let byte_walk = self.byte_walk.load(Ordering::Relaxed);
+        py.detach(|| {
+            inner.live.set_byte_walk(byte_walk);
+            *self.inner.write() = Some(inner)
+        });
     }
 
     /// The snapshot of the living index with the ledger in its metadata, ready to save.
