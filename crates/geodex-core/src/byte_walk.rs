@@ -65,15 +65,14 @@ impl ByteWalk<'_> {
         ctx: &mut SearchContext,
         accept: Option<&dyn Fn(u32) -> bool>,
     ) -> SearchStats {
-        let mut floats = std::mem::take(&mut ctx.query_f32);
-        floats.clear();
-        floats.extend(exact.query().iter().map(|x| x.to_f32()));
+        // Codes exist only for `f32` indexes (`ByteCodes::encode`), so the query is `f32`.
+        let floats: &[f32] = bytemuck::cast_slice(exact.query());
         let mut query = std::mem::take(&mut ctx.query_code);
         query.resize(floats.len(), 0);
-        self.codes.scale.encode(&floats, &mut query);
+        self.codes.scale.encode(floats, &mut query);
         let ef = params.ef.max(params.k);
         let mut stats = walk(self, &query, ef, ctx, accept);
-        (ctx.query_f32, ctx.query_code) = (floats, query);
+        ctx.query_code = query;
         rerank(exact, &mut ctx.found);
         stats.reranked = ctx.found.len() as u64;
         ctx.found.truncate(params.k);

@@ -295,7 +295,7 @@ impl<T: Component> LiveIndex<T> {
             }
         }
         let lsn = index.metadata["wal_lsn"].as_u64().unwrap_or(0);
-        let state = State {
+        let mut state = State {
             metric: index.metric,
             dim: index.dim,
             engine: index.engine,
@@ -316,7 +316,6 @@ impl<T: Component> LiveIndex<T> {
             cancel: Cancel::new(),
             repair_pending: AtomicBool::new(false),
         };
-        let mut state = state;
         state.frozen = Some(state.pack(index.graph));
         Ok(Self::from_state(state))
     }

@@ -201,39 +201,29 @@ pub(crate) trait Searchable<T>: Sync {
     ) -> Result<(Vec<Hit>, SearchStats), CoreError>;
 }
 
-impl<T: Component> Searchable<T> for Index<T> {
-    fn dim(&self) -> usize {
-        Index::dim(self)
-    }
-    fn nodes_of(&self, keys: &[u64]) -> NodeSet {
-        self.node_set(keys).0
-    }
-    fn find(
-        &self,
-        query: &[T],
-        params: &SearchParams<'_>,
-        ctx: &mut SearchContext,
-    ) -> Result<(Vec<Hit>, SearchStats), CoreError> {
-        self.search(query, params, ctx)
-    }
+/// `Searchable` for the frozen and the living index, whose methods have the same names.
+macro_rules! searchable {
+    ($($index:ident),*) => {$(
+        impl<T: Component> Searchable<T> for $index<T> {
+            fn dim(&self) -> usize {
+                $index::dim(self)
+            }
+            fn nodes_of(&self, keys: &[u64]) -> NodeSet {
+                self.node_set(keys).0
+            }
+            fn find(
+                &self,
+                query: &[T],
+                params: &SearchParams<'_>,
+                ctx: &mut SearchContext,
+            ) -> Result<(Vec<Hit>, SearchStats), CoreError> {
+                self.search(query, params, ctx)
+            }
+        }
+    )*};
 }
 
-impl<T: Component> Searchable<T> for LiveIndex<T> {
-    fn dim(&self) -> usize {
-        LiveIndex::dim(self)
-    }
-    fn nodes_of(&self, keys: &[u64]) -> NodeSet {
-        self.node_set(keys).0
-    }
-    fn find(
-        &self,
-        query: &[T],
-        params: &SearchParams<'_>,
-        ctx: &mut SearchContext,
-    ) -> Result<(Vec<Hit>, SearchStats), CoreError> {
-        self.search(query, params, ctx)
-    }
-}
+searchable!(Index, LiveIndex);
 
 /// The arguments of a Python `search` call.
 pub(crate) struct SearchOptions<'a, 'py> {
