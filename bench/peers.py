@@ -25,6 +25,7 @@ Usage: python3 bench/peers.py [--data-dir ../shared/data] [--datasets sift-debia
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -36,6 +37,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 DATASETS = ["sift-debian", "minilm-words-20k"]
 PEERS = ["hnswlib", "faiss", "usearch"]
+# Recall targets of the summary; each system is also timed at its own smallest ef reaching each.
+TARGETS = (0.90, 0.95, 0.99)
 # Every system the worker runs; geodex first so a partial run still shows it.
 SYSTEMS = ["geodex"] + PEERS
 
@@ -132,6 +135,15 @@ def peer_batch_fn(system, ix, k, threads):
     raise ValueError(system)
 
 
+def batch_ids(system, result):
+    """The ids array of what `peer_batch_fn`'s search returned."""
+    if system in ("geodex", "hnswlib"):
+        return result[0]
+    if system == "faiss":
+        return result[1]
+    return result.keys
+
+
 def dataset_files(name):
     """(base, queries, ground truth, metric) file names of a TEXMEX data set, by its name."""
     if name.startswith("sift"):
@@ -142,7 +154,8 @@ def dataset_files(name):
 def worker(args):
     """Builds one system, then answers commands on stdin, one JSON line each: `{"ef": e}` times
     one single-query pass and one batch pass at ef e (ids of the single-query pass saved for the
-    driver) and replies with their QPS; `{"quit": true}` ends the process. Replies on stdout."""
+    driver) and replies with their QPS; `{"probe": e}` saves the batch pass's ids at ef e,
+    untimed; `{"quit": true}` ends the process. Replies on stdout."""
     X = read_vecs(args.base).astype(np.float32)
     Q = read_vecs(args.queries).astype(np.float32)
     if args.metric == "cosine":
@@ -162,6 +175,12 @@ def worker(args):
         cmd = json.loads(line)
         if cmd.get("quit"):
             break
+        if "probe" in cmd:  # untimed: the batch's ids at this ef, for the driver's recall
+            set_ef(args.system, ix, cmd["probe"])
+            ids = np.asarray(batch_ids(args.system, batch(Q)), dtype=np.int64)
+            np.save(os.path.join(args.workdir, f"{args.system}-probe.npy"), ids)
+            reply({})
+            continue
         set_ef(args.system, ix, cmd["ef"])
         t = time.perf_counter()
         found = [search(q) for q in Q]
@@ -245,22 +264,38 @@ def run_dataset(args, spec):
                    "--k", str(args.k)]
             proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
             workers[system] = (proc, ask(proc, None))
-        best = {}
-        for ef in args.efs:
-            print(f"[{name}] ef {ef} ...", file=sys.stderr, flush=True)
-            for _ in range(args.runs):  # interleaved rounds: every system once per round
-                for system, (proc, _) in workers.items():
-                    r = ask(proc, {"ef": ef})
-                    old = best.get((system, ef), (0.0, 0.0))
-                    best[(system, ef)] = (max(old[0], r["qps"]), max(old[1], r["batch_qps"]))
+        best, measured_efs = {}, {system: [] for system in workers}
+
+        def sweep(points):
+            """Timed passes at `points` (one {system: ef} per point), interleaved in rounds."""
+            for point in points:
+                print(f"[{name}] ef {point} ...", file=sys.stderr, flush=True)
+                for _ in range(args.runs):  # interleaved rounds: every system once per round
+                    for system, ef in point.items():
+                        r = ask(workers[system][0], {"ef": ef})
+                        old = best.get((system, ef), (0.0, 0.0))
+                        best[(system, ef)] = (max(old[0], r["qps"]), max(old[1], r["batch_qps"]))
+                for system, ef in point.items():
+                    measured_efs[system].append(ef)
+                    shutil.copy(os.path.join(work, f"{system}-ef{ef}.npy"), os.path.join(work, f"{system}-keep{ef}.npy"))
+
+        sweep([{system: ef for system in workers} for ef in args.efs])
+        # Each system's own smallest ef reaching each target recall, then timed like the grid:
+        # a grid point just short of a target would otherwise charge a system the next one.
+        recall_of = {(s, ef): recall_at_k(np.load(os.path.join(work, f"{s}-keep{ef}.npy")), truth, args.k)
+                     for s in workers for ef in args.efs}
+        found = {s: [smallest_ef(workers[s][0], s, t, recall_of, args, work, truth) for t in TARGETS] for s in workers}
+        print(f"[{name}] smallest ef per target {TARGETS}: {found}", file=sys.stderr, flush=True)
+        sweep([pt for j in range(len(TARGETS))
+               if (pt := {s: found[s][j] for s in workers if found[s][j] and found[s][j] not in measured_efs[s]})])
         for system, (proc, built) in workers.items():
             proc.stdin.write(json.dumps({"quit": True}) + "\n")
             proc.stdin.close()
             _, status, usage = os.wait4(proc.pid, 0)
             if os.waitstatus_to_exitcode(status) != 0:
                 raise RuntimeError(f"{system} worker failed")
-            for ef in args.efs:
-                ids = np.load(os.path.join(work, f"{system}-ef{ef}.npy"))
+            for ef in sorted(set(measured_efs[system])):
+                ids = np.load(os.path.join(work, f"{system}-keep{ef}.npy"))
                 qps, batch_qps = best[(system, ef)]
                 rows.append((system, ef, recall_at_k(ids, truth, args.k), qps, batch_qps, built["build_s"],
                              built["index_bytes"], usage.ru_maxrss * 1024))
@@ -271,6 +306,28 @@ def run_dataset(args, spec):
                 rows.append(("geodex-cli", r["ef"], recall_at_k(r["ids"], truth, args.k), r["qps"], r["batch_qps"], g["build_s"],
                              g["index_bytes"], g["rss_bytes"]))
     write_outputs(args, name, rows)
+
+
+def smallest_ef(proc, system, target, recall_of, args, work, truth):
+    """The smallest ef ≥ k at which `system` reaches `target` recall, by bisection between the
+    grid's bracketing points (recall from untimed batch passes; assumes recall grows with ef,
+    as it does up to noise); None if the largest grid ef does not reach it."""
+    grid = sorted(args.efs)
+    above = [ef for ef in grid if recall_of[(system, ef)] >= target]
+    if not above:
+        return None
+    hi = above[0]
+    below = [ef for ef in grid if ef < hi]
+    lo = below[-1] if below else args.k - 1  # recall(lo) < target, or lo is under every ef
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        ask(proc, {"probe": mid})
+        ids = np.load(os.path.join(work, f"{system}-probe.npy"))
+        if recall_at_k(ids, truth, args.k) >= target:
+            hi = mid
+        else:
+            lo = mid
+    return hi
 
 
 def ask(proc, cmd):
@@ -316,7 +373,7 @@ def write_outputs(args, name, rows):
     for s in shown:
         mine = [r for r in rows if r[0] == s]
         cells = []
-        for col, targets in ((3, (0.90, 0.95, 0.99)), (4, (0.95, 0.99))):
+        for col, targets in ((3, TARGETS), (4, TARGETS[1:])):
             for t in targets:
                 q = max((r[col] for r in mine if r[2] >= t and r[col] == r[col]), default=None)
                 best[(s, col, t)] = q
@@ -331,6 +388,10 @@ def write_outputs(args, name, rows):
             out.append(f"{g / peer:.2f}×" if g and peer else "—")
         return " / ".join(out)
 
+    smallest = ", ".join(
+        s + " " + "/".join(str(min((r[1] for r in rows if r[0] == s and r[2] >= t), default="—")) for t in TARGETS)
+        for s in shown)
+    lines += ["", f"smallest ef reaching recall {' / '.join(map(str, TARGETS))}: {smallest}"]
     lines += ["", "geodex QPS / best peer QPS at recall ≥ 0.90 / 0.95 / 0.99 (one query per call): " + ratios(3, (0.90, 0.95, 0.99)),
               f"batch ({args.threads} threads) at recall ≥ 0.95 / 0.99: " + ratios(4, (0.95, 0.99)), ""]
     with open(os.path.join(args.out, f"peers-{name}.md"), "w") as f:

@@ -218,8 +218,12 @@ fn compression_section(index: &AnyIndex) -> Value {
         AnyIndex::U8(ix) => storage_report(ix),
     };
     let mut v = serde_json::to_value(report).expect("serialises");
-    v["quant"] = json!(index.info().quant);
-    v["ram_bytes"] = json!(index.info().ram_bytes);
+    let info = index.info();
+    v["quant"] = json!(info.quant);
+    v["ram_bytes"] = json!(info.ram_bytes);
+    // Resident besides the file's sections: the byte codes a float index walks on, made in
+    // memory (never stored).
+    v["walk_code_bytes"] = json!(if info.byte_walk { info.count * info.dim } else { 0 });
     v
 }
 

@@ -84,6 +84,14 @@ impl AnyIndex {
         }
     }
 
+    /// [`Index::set_byte_walk`] of the inner index (a byte index has nothing to change).
+    pub fn set_byte_walk(&mut self, on: bool) {
+        match self {
+            AnyIndex::F32(i) => i.set_byte_walk(on),
+            AnyIndex::U8(i) => i.set_byte_walk(on),
+        }
+    }
+
     /// Saves to `path` atomically.
     pub fn save(&self, path: &Path) -> Result<(), CoreError> {
         match self {

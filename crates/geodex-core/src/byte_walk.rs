@@ -7,8 +7,9 @@
 //!
 //! Ordering by code distance is order by L2, and on unit vectors (cosine, stored normalised)
 //! by cosine too; inner product on vectors of any length does not follow L2, so it keeps the
-//! exact walk. The codes are a search-time copy made when a living index freezes its graph,
-//! never stored in an index file.
+//! exact walk. The codes are a search-time copy, never stored in an index file: a living index
+//! makes them when it freezes its graph, a built or opened [`crate::Index`] on its first
+//! search.
 
 use geodex_distance::{Distance, Element, ElementKind, Isa, KernelVisitor, Metric};
 use geodex_quant::sq8::Sq8Uniform;
@@ -29,10 +30,15 @@ pub(crate) struct ByteCodes {
 }
 
 impl ByteCodes {
+    /// Whether codes can stand in for vectors of `T` under `metric`: `f32` under L2 or cosine.
+    pub fn applies<T: Element>(metric: Metric) -> bool {
+        T::KIND == ElementKind::F32 && matches!(metric, Metric::L2 | Metric::Cosine)
+    }
+
     /// Codes for `vectors` (`T` = `f32`, stored prepared for `metric`) when the metric's order
     /// is the codes' L2 order and the components span a range; `None` otherwise.
     pub fn encode<T: Element>(metric: Metric, vectors: &[T], dim: usize, isa: Isa) -> Option<ByteCodes> {
-        if T::KIND != ElementKind::F32 || !matches!(metric, Metric::L2 | Metric::Cosine) {
+        if !Self::applies::<T>(metric) {
             return None;
         }
         let floats: &[f32] = bytemuck::cast_slice(vectors);

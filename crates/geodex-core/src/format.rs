@@ -557,6 +557,8 @@ fn load<T: Component>(
         metadata,
         engine,
         file_bytes: Some(file_bytes),
+        byte_walk: true,
+        bytes: std::sync::OnceLock::new(),
     })
 }
 

@@ -141,7 +141,7 @@ struct State<T> {
 #[derive(Debug)]
 struct Frozen {
     graph: FrozenGraph,
-    bytes: Option<ByteCodes>,
+    bytes: Option<Arc<ByteCodes>>,
 }
 
 /// After inserts, the reachability sweep runs once the rows inserted since the last one reach
@@ -217,9 +217,12 @@ impl<T> State<T> {
 
 impl<T: Component> State<T> {
     /// `graph` packed for search, with byte codes of the vectors when they apply.
-    fn pack(&self, graph: FrozenGraph) -> Frozen {
+    /// `made`: codes of these vectors made before (by the index taken over), used instead.
+    fn pack(&self, graph: FrozenGraph, made: Option<Arc<ByteCodes>>) -> Frozen {
         let bytes = if self.byte_walk && self.quant.is_none() {
-            ByteCodes::encode(self.metric, &self.vectors, self.dim, self.engine.isa())
+            made.or_else(|| {
+                ByteCodes::encode(self.metric, &self.vectors, self.dim, self.engine.isa()).map(Arc::new)
+            })
         } else {
             None
         };
@@ -302,7 +305,7 @@ impl<T: Component> LiveIndex<T> {
             hidden: tombstones.iter().map(|w| w.count_ones() as usize).sum(),
             graph: BuilderGraph::new(Vec::new(), index.graph.m, index.graph.m0),
             frozen: None,
-            byte_walk: true,
+            byte_walk: index.byte_walk,
             searches: AtomicUsize::new(0),
             quant: index.quant,
             vectors: index.vectors.into_shared(),
@@ -316,7 +319,7 @@ impl<T: Component> LiveIndex<T> {
             cancel: Cancel::new(),
             repair_pending: AtomicBool::new(false),
         };
-        state.frozen = Some(state.pack(index.graph));
+        state.frozen = Some(state.pack(index.graph, index.bytes.into_inner().flatten()));
         Ok(Self::from_state(state))
     }
 
@@ -636,6 +639,11 @@ impl<T: Component> LiveIndex<T> {
             metadata,
             engine: st.engine.clone(),
             file_bytes: None,
+            byte_walk: st.byte_walk,
+            bytes: match st.frozen.as_ref().map(|f| f.bytes.clone()) {
+                Some(Some(codes)) => std::sync::OnceLock::from(Some(codes)),
+                _ => std::sync::OnceLock::new(),
+            },
         })
     }
 
@@ -701,7 +709,7 @@ impl<T: Component> LiveIndex<T> {
         }
         let frozen = FrozenGraph::freeze(&st.graph);
         st.graph = BuilderGraph::new(Vec::new(), frozen.m, frozen.m0);
-        st.frozen = Some(st.pack(frozen));
+        st.frozen = Some(st.pack(frozen, None));
         st.searches.store(0, Ordering::Relaxed);
         Ok(true)
     }
@@ -718,7 +726,7 @@ impl<T: Component> LiveIndex<T> {
         }
         st.byte_walk = on;
         if let Some(frozen) = st.frozen.take() {
-            let packed = st.pack(frozen.graph);
+            let packed = st.pack(frozen.graph, frozen.bytes);
             st.frozen = Some(packed);
         }
     }

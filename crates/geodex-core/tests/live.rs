@@ -719,6 +719,68 @@ fn the_byte_walk_keeps_the_exact_walks_recall_and_distances() {
     assert!(!live.walks_bytes());
 }
 
+/// A built index walks byte codes too, and so does the same index saved and opened memory-mapped
+/// (codes made on its first search): equal results to each other, exact distances, recall
+/// within 0.01 of the exact walk; byte and quantised indexes keep their own walks.
+#[test]
+fn a_built_or_opened_float_index_walks_byte_codes() {
+    let (n, dim, nq, k, ef) = (3000, 20, 60, 10, 32);
+    let data = clustered(n + nq, dim, 10, 0.6, 5);
+    let (base, queries) = data.split_at(n * dim);
+    let mut built = Index::build(base.to_vec(), dim, &params(Metric::Cosine), &|_| {}).unwrap();
+    assert!(built.walks_bytes() && built.info().byte_walk);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("b.gdx");
+    built.save(&path).unwrap();
+    let AnyIndex::F32(opened) = AnyIndex::open(&path, true).unwrap() else {
+        panic!("a float index opens as f32")
+    };
+    let truth = naive_knn(base, queries, dim, k, Metric::Cosine);
+    let mut ctx = SearchContext::new();
+    let mut run = |ix: &Index<f32>| {
+        let mut reranked = 0;
+        let found: Vec<Vec<u32>> = queries
+            .chunks_exact(dim)
+            .map(|q| {
+                let (hits, stats) = ix.search(q, &SearchParams::new(k, ef), &mut ctx).unwrap();
+                reranked += stats.reranked;
+                for h in &hits {
+                    let exact = reference_distance(Metric::Cosine, q, &base[h.key.0 as usize * dim..][..dim]);
+                    assert!((h.distance as f64 - exact).abs() <= 1e-4 * (1.0 + exact));
+                }
+                hits.iter().map(|h| h.key.0 as u32).collect()
+            })
+            .collect();
+        (found, reranked)
+    };
+    let (on, reranked_on) = run(&built);
+    let (from_file, _) = run(&opened);
+    assert_eq!(on, from_file, "the opened index walks the same codes");
+    assert_eq!(reranked_on, (nq * ef) as u64, "the whole beam is re-ranked");
+    built.set_byte_walk(false);
+    assert!(!built.walks_bytes());
+    let (off, reranked_off) = run(&built);
+    assert_eq!(reranked_off, 0);
+    let (r_on, r_off) = (recall_at_k(&on, &truth, k), recall_at_k(&off, &truth, k));
+    assert!(r_on >= r_off - 0.01 && r_on > 0.8, "{r_on} vs {r_off}");
+    // Byte vectors and quantised indexes have nothing to gain from byte codes.
+    let bytes = Index::build(
+        geodex_testkit::clustered_u8(200, 8, 3, 1),
+        8,
+        &params(Metric::L2),
+        &|_| {},
+    )
+    .unwrap();
+    assert!(!bytes.walks_bytes());
+    let sq8 = BuildParams {
+        quant: Some(geodex_core::CodecSpec::Sq8),
+        ..params(Metric::L2)
+    };
+    assert!(!Index::build(base.to_vec(), dim, &sq8, &|_| {})
+        .unwrap()
+        .walks_bytes());
+}
+
 /// A snapshot shares the living index's vectors (saving it copies nothing); writes after it
 /// leave the snapshot as it was and are seen by the living index.
 #[test]

@@ -104,7 +104,8 @@ pub struct Avx2 {
     _proof: (),
 }
 
-/// Token proving AVX-512F, AVX2 and FMA are available. Only [`Avx512::new`] makes one.
+/// Token proving AVX-512F, BW and VL, AVX2 and FMA are available (every AVX-512 CPU since
+/// Skylake-SP; Xeon Phi, without BW, runs the AVX2 kernels). Only [`Avx512::new`] makes one.
 #[derive(Clone, Copy, Debug)]
 pub struct Avx512 {
     _proof: (),
@@ -122,10 +123,14 @@ impl Avx2 {
 }
 
 impl Avx512 {
-    /// The token, if this CPU has AVX-512F (and AVX2 and FMA).
+    /// The token, if this CPU has AVX-512F, BW and VL (and AVX2 and FMA).
     pub fn new() -> Option<Self> {
         #[cfg(target_arch = "x86_64")]
-        if is_x86_feature_detected!("avx512f") && Avx2::new().is_some() {
+        if is_x86_feature_detected!("avx512f")
+            && is_x86_feature_detected!("avx512bw")
+            && is_x86_feature_detected!("avx512vl")
+            && Avx2::new().is_some()
+        {
             return Some(Avx512 { _proof: () });
         }
         None
@@ -156,7 +161,7 @@ impl IsaKernels for Portable {
 /// `is_x86_feature_detected!` every feature the kernels are compiled for.
 #[cfg(target_arch = "x86_64")]
 macro_rules! simd_kernels {
-    ($token:ty, $l2_f32:ident, $dot_f32:ident, $l2_u8:ident, $dot_u8:ident $(, $l2_x4:ident, $dot_x4:ident)?) => {
+    ($token:ty, $l2_f32:ident, $dot_f32:ident, $l2_u8:ident, $dot_u8:ident, $l2_u8_x4:ident, $dot_u8_x4:ident $(, $l2_x4:ident, $dot_x4:ident)?) => {
         impl IsaKernels for $token {
             #[inline]
             fn squared_l2_f32(self, a: &[f32], b: &[f32]) -> f32 {
@@ -180,13 +185,13 @@ macro_rules! simd_kernels {
             }
             #[inline]
             fn squared_l2_u8_x4(self, a: &[u8], rows: [&[u8]; 4]) -> [u32; 4] {
-                // SAFETY: as above; every token has AVX2.
-                unsafe { crate::x86::squared_l2_u8_avx2_x4(a, rows) }
+                // SAFETY: as above.
+                unsafe { crate::x86::$l2_u8_x4(a, rows) }
             }
             #[inline]
             fn dot_u8_x4(self, a: &[u8], rows: [&[u8]; 4]) -> [u32; 4] {
-                // SAFETY: as above; every token has AVX2.
-                unsafe { crate::x86::dot_u8_avx2_x4(a, rows) }
+                // SAFETY: as above.
+                unsafe { crate::x86::$dot_u8_x4(a, rows) }
             }
             $(
             #[inline]
@@ -211,6 +216,8 @@ simd_kernels!(
     dot_f32_avx2,
     squared_l2_u8_avx2,
     dot_u8_avx2,
+    squared_l2_u8_avx2_x4,
+    dot_u8_avx2_x4,
     squared_l2_f32_avx2_x4,
     dot_f32_avx2_x4
 );
@@ -220,8 +227,10 @@ simd_kernels!(
     Avx512,
     squared_l2_f32_avx512,
     dot_f32_avx512,
-    squared_l2_u8_avx2,
-    dot_u8_avx2,
+    squared_l2_u8_avx512,
+    dot_u8_avx512,
+    squared_l2_u8_avx512_x4,
+    dot_u8_avx512_x4,
     squared_l2_f32_avx512_x4,
     dot_f32_avx512_x4
 );

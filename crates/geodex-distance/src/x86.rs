@@ -1,4 +1,4 @@
-//! x86-64 SIMD kernels: AVX2+FMA and AVX-512F. The only `unsafe` code of this crate.
+//! x86-64 SIMD kernels: AVX2+FMA and AVX-512 (F for floats, BW for bytes). The only `unsafe` code of this crate.
 //!
 //! Every function here is `#[target_feature]`: calling it on a CPU without the feature is
 //! undefined behaviour, so the functions are private to the crate and reached only through the
@@ -343,6 +343,109 @@ avx512_f32_reduction!(
     dot_f32_avx512,
     dot_f32_avx512_x4,
     |a, b, acc| _mm512_fmadd_ps(a, b, acc)
+);
+
+/// Widens 32 bytes at `p` (only the lanes of `m`; the others load as zero) to thirty-two
+/// 16-bit lanes.
+///
+/// # Safety
+/// The bytes of `p` selected by `m` must be readable.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl")]
+unsafe fn load32_u8_as_i16(m: __mmask32, p: *const u8) -> __m512i {
+    // SAFETY: the caller guarantees the selected bytes are readable; masked-off lanes are
+    // neither read nor faulted on.
+    _mm512_cvtepu8_epi16(unsafe { _mm256_maskz_loadu_epi8(m, p.cast()) })
+}
+
+/// Defines an AVX-512BW reduction over byte pairs: both sides widened to thirty-two i16 lanes
+/// (32 bytes per step, twice AVX2's), `|a, b| pairs` returns sixteen i32 lanes via `madd`; the
+/// tail is a masked load, so there is no scalar remainder. Exact while d · 255² < 2³²; equals
+/// the AVX2 and portable kernels bit for bit (integer sums). Also defines `$name_x4`.
+macro_rules! avx512_u8_reduction {
+    ($(#[$doc:meta])* $name:ident, $name_x4:ident, |$a:ident, $b:ident| $pairs:expr) => {
+        $(#[$doc])*
+        #[target_feature(enable = "avx512f,avx512bw,avx512vl")]
+        pub(crate) fn $name(a: &[u8], b: &[u8]) -> u32 {
+            let [sum] = reduce_u8_avx512::<1>(a, [b], |$a, $b| $pairs);
+            sum
+        }
+
+        #[doc = concat!("[`", stringify!($name), "`] of `a` against four rows at once.")]
+        #[target_feature(enable = "avx512f,avx512bw,avx512vl")]
+        pub(crate) fn $name_x4(a: &[u8], rows: [&[u8]; 4]) -> [u32; 4] {
+            reduce_u8_avx512::<4>(a, rows, |$a, $b| $pairs)
+        }
+    };
+}
+
+/// The loop of [`avx512_u8_reduction`]: `a` against `R` rows, two accumulators per row (64
+/// bytes per step, so consecutive adds do not wait on each other), then a masked tail.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl")]
+#[inline]
+fn reduce_u8_avx512<const R: usize>(
+    a: &[u8],
+    rows: [&[u8]; R],
+    pairs: impl Fn(__m512i, __m512i) -> __m512i,
+) -> [u32; R] {
+    let n = rows.iter().fold(a.len(), |n, r| n.min(r.len()));
+    let pa = a.as_ptr();
+    let pb = rows.map(<[u8]>::as_ptr);
+    let mut acc = [[_mm512_setzero_si512(); 2]; R];
+    let mut i = 0;
+    while i + 64 <= n {
+        // SAFETY: i + 64 <= n: bytes [i, i + 64) are inside `a` and every row.
+        let (a0, a1) = unsafe {
+            (
+                load32_u8_as_i16(u32::MAX, pa.add(i)),
+                load32_u8_as_i16(u32::MAX, pa.add(i + 32)),
+            )
+        };
+        for r in 0..R {
+            // SAFETY: as above, for row r.
+            let (b0, b1) = unsafe {
+                (
+                    load32_u8_as_i16(u32::MAX, pb[r].add(i)),
+                    load32_u8_as_i16(u32::MAX, pb[r].add(i + 32)),
+                )
+            };
+            acc[r][0] = _mm512_add_epi32(acc[r][0], pairs(a0, b0));
+            acc[r][1] = _mm512_add_epi32(acc[r][1], pairs(a1, b1));
+        }
+        i += 64;
+    }
+    while i < n {
+        let m = if n - i >= 32 {
+            u32::MAX
+        } else {
+            (1u32 << (n - i)) - 1
+        };
+        // SAFETY: m selects only bytes [i, min(i + 32, n)), inside `a` and every row.
+        let va = unsafe { load32_u8_as_i16(m, pa.add(i)) };
+        for r in 0..R {
+            // SAFETY: as above, for row r.
+            let vb = unsafe { load32_u8_as_i16(m, pb[r].add(i)) };
+            acc[r][0] = _mm512_add_epi32(acc[r][0], pairs(va, vb));
+        }
+        i += 32;
+    }
+    acc.map(|[x, y]| _mm512_reduce_add_epi32(_mm512_add_epi32(x, y)) as u32)
+}
+
+avx512_u8_reduction!(
+    /// ‖a − b‖² for bytes with AVX-512BW: subtract in i16, `madd` squares pairs into i32 lanes.
+    squared_l2_u8_avx512,
+    squared_l2_u8_avx512_x4,
+    |a, b| {
+        let d = _mm512_sub_epi16(a, b);
+        _mm512_madd_epi16(d, d)
+    }
+);
+
+avx512_u8_reduction!(
+    /// ⟨a, b⟩ for bytes with AVX-512BW: `madd` multiplies and adds pairs (≤ 2 · 255²).
+    dot_u8_avx512,
+    dot_u8_avx512_x4,
+    |a, b| _mm512_madd_epi16(a, b)
 );
 
 /// Asks the CPU to start loading the cache lines of `data` (up to the first `MAX_LINES`) into

@@ -166,6 +166,14 @@ impl IndexFile {
         self.index.info().quant
     }
 
+    /// Whether the search walks on one-byte codes of the vectors and re-ranks its whole beam
+    /// exactly (float indexes under L2 or cosine without a quantiser, unless opened with
+    /// `byte_walk=False`; a quarter of the memory traffic per distance).
+    #[getter]
+    fn byte_walk(&self) -> bool {
+        self.index.info().byte_walk
+    }
+
     /// The metadata stored with the index (a dict).
     #[getter]
     fn metadata<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
@@ -374,13 +382,19 @@ fn live_items<'py, T: Component + numpy::Element>(
     Ok((keys, vectors).into_pyobject(py)?.into_any())
 }
 
-/// Opens the index file at `path` read-only, memory-mapped (see `IndexFile`).
+/// Opens the index file at `path` read-only, memory-mapped (see `IndexFile`); a float index
+/// under L2 or cosine walks byte codes unless `byte_walk` is False (`IndexFile.byte_walk`).
 #[pyfunction]
-pub fn open(py: Python<'_>, path: PathBuf) -> PyResult<IndexFile> {
-    let index = raise(
-        py,
-        py.detach(|| AnyIndex::open(&path, true)).map_err(Failure::from),
-    )?;
+#[pyo3(signature = (path, *, byte_walk=true))]
+pub fn open(py: Python<'_>, path: PathBuf, byte_walk: bool) -> PyResult<IndexFile> {
+    // The byte codes of the walk, if any, are made now rather than in the first search.
+    let opened = py.detach(|| {
+        AnyIndex::open(&path, true).map(|mut index| {
+            index.set_byte_walk(byte_walk);
+            index
+        })
+    });
+    let index = raise(py, opened.map_err(Failure::from))?;
     Ok(IndexFile {
         index,
         path,
@@ -439,7 +453,7 @@ pub fn build(
     } else {
         build_into::<f32>(py, &path, &array, dim, &params, keys)?;
     }
-    open(py, path)
+    open(py, path, true)
 }
 
 /// Reads `array` as rows of `T`, builds with the GIL released and saves to `path`.

@@ -99,6 +99,23 @@ def test_quantised_search_reranks_to_exact_distances(tmp_path, clustered, quanti
     assert not np.allclose(plain_d, np.take_along_axis(every, plain.astype(np.int64), 1), rtol=1e-4)
 
 
+def test_a_float_file_walks_byte_codes_with_exact_distances(tmp_path, clustered):
+    base, queries = clustered
+    index = geodex.build(tmp_path / "f.gdx", base, M=16, ef_construction=100)
+    exact = geodex.open(tmp_path / "f.gdx", byte_walk=False)
+    assert index.byte_walk and not exact.byte_walk
+    order, _ = brute_force(base, queries, 10, "l2")
+    found, distances, stats = index.search(queries, k=10, ef=48)
+    plain, _, plain_stats = exact.search(queries, k=10, ef=48)
+    # The whole beam of the walk on codes is re-ranked on the vectors; the exact walk re-ranks nothing.
+    assert stats["mean_reranked"] == 48 and plain_stats["mean_reranked"] == 0
+    every = ((queries[:, None, :].astype(np.float64) - base[None]) ** 2).sum(-1)
+    np.testing.assert_allclose(distances, np.take_along_axis(every, found.astype(np.int64), 1), rtol=1e-4)
+    assert recall(found, order) >= recall(plain, order) - 0.01 and recall(found, order) > 0.9
+    # A byte index has no float vectors to code.
+    assert not geodex.build(tmp_path / "b.gdx", base.clip(0, 255).astype(np.uint8)).byte_walk
+
+
 def test_build_rejects_bad_arguments(tmp_path, clustered):
     base, _ = clustered
     with pytest.raises(geodex.InputError):
@@ -253,10 +270,16 @@ def test_analyze_reports_what_can_be_checked_independently(tmp_path):
         index.analyze(queries=queries.astype(np.uint8).astype(np.float32)[:, :3])
     with pytest.raises(geodex.InputError):
         index.analyze(epsilon=2.0)
-    cli = next((p for p in (REPO / "target" / d / "geodex" for d in ("release", "debug")) if p.exists()), None)
+    cli = next(
+        (p for p in (REPO / "target" / d / "geodex" for d in ("release", "debug")) if p.exists()), None
+    )
     if cli is not None:
-        out = subprocess.run([cli, "analyze", "--index", path, "--json", "--quiet", "--only", "graph,spectral,compression"],
-                             check=True, capture_output=True, text=True).stdout
+        out = subprocess.run(
+            [cli, "analyze", "--index", path, "--json", "--quiet", "--only", "graph,spectral,compression"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
         mine = index.analyze(only=["graph", "spectral", "compression"])
         theirs = json.loads(out)
         for section in ("graph", "spectral", "compression"):

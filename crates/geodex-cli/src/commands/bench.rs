@@ -103,7 +103,7 @@ pub fn run(a: Args) -> Result<(), Failure> {
     if a.ef.is_empty() {
         return Err(Failure::input("--ef needs at least one value"));
     }
-    let index = crate::data::open_index(&a.files.index)?;
+    let index = a.options.open(&a.files.index)?;
     let queries = crate::data::read_vectors(&a.files.queries, Role::Queries, None)?;
     let truth = crate::data::read_groundtruth(&a.groundtruth, queries.rows(), a.k)?;
     let (k, _) = crate::commands::search::clamp_k(

@@ -55,7 +55,9 @@ pub fn run(a: Args) -> Result<(), Failure> {
         info.file_bytes.unwrap_or(0),
         if info.mmap { " (memory-mapped)" } else { "" }
     );
-    let resident = if info.quant == "none" {
+    let resident = if info.byte_walk {
+        "graph + byte codes walked + vectors re-ranking the beam"
+    } else if info.quant == "none" {
         "graph + vectors"
     } else {
         "graph + codes + codebook; full vectors only re-rank"

@@ -42,9 +42,21 @@ pub struct SearchOptions {
     /// crossover; 0 always walks the graph).
     #[arg(long)]
     pub exact_below: Option<f64>,
+    /// Walk the graph on the float vectors instead of their one-byte codes (a float index under
+    /// L2 or cosine walks codes and re-ranks its whole beam exactly by default).
+    #[arg(long)]
+    pub exact_walk: bool,
 }
 
 impl SearchOptions {
+    /// Opens the index at `path` (memory-mapped) for searching with these options: the byte
+    /// codes of its walk, if any, are made now, outside any timing.
+    pub fn open(&self, path: &std::path::Path) -> Result<geodex_core::AnyIndex, crate::failure::Failure> {
+        let mut index = crate::data::open_index(path)?;
+        index.set_byte_walk(!self.exact_walk);
+        Ok(index)
+    }
+
     /// The allowed-node set of `--filter-keys`, if given.
     pub fn allowed(
         &self,

@@ -84,7 +84,7 @@ pub fn run(a: Args) -> Result<(), Failure> {
     if a.threads == Some(0) {
         return Err(Failure::input("--threads must be ≥ 1"));
     }
-    let index = crate::data::open_index(&a.files.index)?;
+    let index = a.options.open(&a.files.index)?;
     let queries = crate::data::read_vectors(&a.files.queries, Role::Queries, None)?;
     let (k, ef) = clamp_k(a.k, a.ef, index.len())?;
     let allowed = a.options.allowed(&index)?;

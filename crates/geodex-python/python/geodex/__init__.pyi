@@ -160,11 +160,15 @@ class IndexFile:
     @property
     def quantizer(self) -> str: ...
     @property
+    def byte_walk(self) -> bool: ...
+    @property
     def metadata(self) -> dict[str, Any]: ...
 
-def open(path: str | os.PathLike[str]) -> IndexFile:
+def open(path: str | os.PathLike[str], *, byte_walk: bool = True) -> IndexFile:
     """Open a geodex index file (from ``geodex build``, ``save_index`` or a living index)
-    read-only and memory-mapped; its write-ahead log, if any, is replayed in memory."""
+    read-only and memory-mapped; its write-ahead log, if any, is replayed in memory. A float
+    index under L2 or cosine walks one-byte codes of its vectors (made now, n·dim bytes) and
+    re-ranks its beam exactly, unless ``byte_walk`` is False."""
 
 def build(
     path: str | os.PathLike[str],
