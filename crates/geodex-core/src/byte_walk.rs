@@ -50,6 +50,60 @@ impl ByteCodes {
             isa,
         })
     }
+
+    /// Runs `task` with these codes bound to the byte L2 kernel of their instruction set (one
+    /// monomorphised instance per kernel, chosen once).
+    pub fn visit<V: CodeTask>(&self, task: V) -> V::Output {
+        struct Bind<'a, V> {
+            codes: &'a ByteCodes,
+            task: V,
+        }
+        impl<V: CodeTask> KernelVisitor<u8> for Bind<'_, V> {
+            type Output = V::Output;
+            fn visit<K: Distance<u8>>(self, kernel: K) -> V::Output {
+                self.task.run(CodeRows {
+                    codes: &self.codes.codes,
+                    dim: self.codes.dim,
+                    kernel,
+                })
+            }
+        }
+        u8::dispatch(Metric::L2, self.isa, Bind { codes: self, task })
+            .expect("bytes have an L2 kernel on every instruction set")
+    }
+}
+
+/// Work that runs on the codes with a concrete byte kernel ([`ByteCodes::visit`]).
+pub(crate) trait CodeTask {
+    /// What the work returns.
+    type Output;
+    /// Runs with the codes and their kernel.
+    fn run<K: Distance<u8>>(self, rows: CodeRows<'_, K>) -> Self::Output;
+}
+
+/// Every node's code (`dim` bytes each, node by node) with the byte kernel comparing them.
+#[derive(Clone, Copy)]
+pub(crate) struct CodeRows<'a, K> {
+    codes: &'a [u8],
+    dim: usize,
+    kernel: K,
+}
+
+impl<'a, K: Distance<u8>> CodeRows<'a, K> {
+    #[inline(always)]
+    fn code(&self, node: u32) -> &'a [u8] {
+        &self.codes[node as usize * self.dim..][..self.dim]
+    }
+
+    /// Code distances from `query` (a code) to the nodes.
+    pub fn bind(self, query: &'a [u8]) -> Codes<'a, K> {
+        Codes { rows: self, query }
+    }
+
+    /// Code distances from node `node`'s own code (a node being inserted) to the others.
+    pub fn bind_node(self, node: u32) -> Codes<'a, K> {
+        self.bind(self.code(node))
+    }
 }
 
 /// Byte codes with the frozen graph they were made for.
@@ -87,8 +141,8 @@ impl ByteWalk<'_> {
 }
 
 /// Replaces every found node's distance by the exact one, four nodes per kernel call, and
-/// re-sorts.
-fn rerank<T, D: Distance<T>>(exact: &Exact<'_, '_, T, D>, found: &mut [crate::Neighbor]) {
+/// re-sorts (closest first).
+pub(crate) fn rerank<T, D: Distance<T>>(exact: &Exact<'_, '_, T, D>, found: &mut [crate::Neighbor]) {
     let mut quads = found.chunks_exact_mut(4);
     for quad in &mut quads {
         let d = exact.to4([quad[0].id, quad[1].id, quad[2].id, quad[3].id]);
@@ -112,65 +166,51 @@ fn walk(
     ctx: &mut SearchContext,
     accept: Option<&dyn Fn(u32) -> bool>,
 ) -> SearchStats {
-    struct Visit<'a, 'c> {
-        bw: &'a ByteWalk<'a>,
+    struct Walk<'a, 'c> {
+        graph: &'a FrozenView<'a>,
         query: &'a [u8],
         ef: usize,
         ctx: &'c mut SearchContext,
         accept: Option<&'a dyn Fn(u32) -> bool>,
     }
-    impl KernelVisitor<u8> for Visit<'_, '_> {
+    impl CodeTask for Walk<'_, '_> {
         type Output = SearchStats;
-        fn visit<K: Distance<u8>>(self, kernel: K) -> SearchStats {
-            let codes = Codes {
-                codes: &self.bw.codes.codes,
-                dim: self.bw.codes.dim,
-                query: self.query,
-                kernel,
-            };
-            let g = &self.bw.graph;
+        fn run<K: Distance<u8>>(self, rows: CodeRows<'_, K>) -> SearchStats {
+            let codes = rows.bind(self.query);
             match self.accept {
-                None => knn(g, &codes, self.ef, self.ef, self.ctx, |_| true),
-                Some(accept) => knn(g, &codes, self.ef, self.ef, self.ctx, accept),
+                None => knn(self.graph, &codes, self.ef, self.ef, self.ctx, |_| true),
+                Some(accept) => knn(self.graph, &codes, self.ef, self.ef, self.ctx, accept),
             }
         }
     }
-    let visit = Visit {
-        bw,
+    bw.codes.visit(Walk {
+        graph: &bw.graph,
         query,
         ef,
         ctx,
         accept,
-    };
-    u8::dispatch(Metric::L2, bw.codes.isa, visit).expect("bytes have an L2 kernel on every instruction set")
+    })
 }
 
 /// The query's code-space squared L2 distance to every node's code.
-struct Codes<'a, K> {
-    codes: &'a [u8],
-    dim: usize,
+pub(crate) struct Codes<'a, K> {
+    rows: CodeRows<'a, K>,
     query: &'a [u8],
-    kernel: K,
-}
-
-impl<K> Codes<'_, K> {
-    #[inline(always)]
-    fn code(&self, node: u32) -> &[u8] {
-        &self.codes[node as usize * self.dim..][..self.dim]
-    }
 }
 
 impl<K: Distance<u8>> QueryDistance for Codes<'_, K> {
     #[inline]
     fn to(&self, node: u32) -> f32 {
-        self.kernel.distance(self.query, self.code(node))
+        self.rows.kernel.distance(self.query, self.rows.code(node))
     }
     #[inline]
     fn to4(&self, nodes: [u32; 4]) -> [f32; 4] {
-        self.kernel.distance4(self.query, nodes.map(|n| self.code(n)))
+        self.rows
+            .kernel
+            .distance4(self.query, nodes.map(|n| self.rows.code(n)))
     }
     #[inline(always)]
     fn prefetch(&self, node: u32) {
-        geodex_distance::prefetch(self.code(node));
+        geodex_distance::prefetch(self.rows.code(node));
     }
 }

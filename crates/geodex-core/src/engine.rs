@@ -16,6 +16,7 @@ use std::sync::Arc;
 
 use geodex_distance::{Distance, ElementKind, Isa, KernelVisitor, Metric};
 
+use crate::byte_walk::ByteCodes;
 use crate::graph::{BuilderGraph, FrozenView, GraphView};
 use crate::query::{is_live, Stored};
 use crate::search::{SearchStats, Space};
@@ -26,6 +27,8 @@ use crate::{BuildParams, Cancel, Component, CoreError, Heuristic, Neighbor, Sear
 pub(crate) struct Rows<'a, T> {
     pub vectors: &'a [T],
     pub dim: usize,
+    /// Byte codes of the vectors for the insertion's walk ([`BuildParams::build_on_codes`]).
+    pub codes: Option<&'a ByteCodes>,
 }
 
 /// The two graph forms an index searches: a frozen index's flat arrays, or the living
@@ -219,7 +222,7 @@ impl<T: Component, D: Distance<T>> Engine<T> for Kernel<D> {
         progress: &(dyn Fn(usize) + Sync),
     ) -> Result<usize, CoreError> {
         let space = self.space(rows);
-        crate::insert::build_graph(graph, &space, params, progress)?;
+        crate::insert::build_graph(graph, &space, params, rows.codes, progress)?;
         Ok(if params.repair_reachability {
             crate::repair::repair_reachability(graph, &space, params.ef_construction, &|_| true)
         } else {
@@ -238,7 +241,15 @@ impl<T: Component, D: Distance<T>> Engine<T> for Kernel<D> {
     ) -> Result<(), CoreError> {
         let start = nodes.start;
         let linkable = |u: u32| u >= start || is_live(tombstones, u);
-        crate::insert::insert_nodes(graph, &self.space(rows), params, nodes, &linkable, progress)
+        crate::insert::insert_nodes(
+            graph,
+            &self.space(rows),
+            params,
+            nodes,
+            &linkable,
+            rows.codes,
+            progress,
+        )
     }
 
     fn consolidate(

@@ -53,7 +53,16 @@ pub fn exact_knn_prepared<T: Component>(
     let mut queries = queries.to_vec();
     check_and_prepare(metric, dim, &mut queries)?;
     let engine = crate::engine::engine::<T>(metric, Isa::detect())?;
-    let mut found = engine.scan(Rows { vectors: base, dim }, &queries, k, progress);
+    let mut found = engine.scan(
+        Rows {
+            vectors: base,
+            dim,
+            codes: None,
+        },
+        &queries,
+        k,
+        progress,
+    );
     for n in found.iter_mut().flatten() {
         n.distance = metric.reported_distance(n.distance);
     }

@@ -174,7 +174,17 @@ impl<T: Component> Index<T> {
             .transpose()?;
         let graph = BuilderGraph::new(draw_levels(n, params.m, params.seed), params.m, params.m0());
         let engine = crate::engine::engine::<T>(params.metric, Isa::detect())?;
-        let rows = Rows { vectors: &data, dim };
+        // The byte codes of the search (`byte_walk.rs`), made now: the insertion walks them too.
+        let codes = if quant.is_none() {
+            ByteCodes::encode(params.metric, &data, dim, engine.isa()).map(Arc::new)
+        } else {
+            None
+        };
+        let rows = Rows {
+            vectors: &data,
+            dim,
+            codes: codes.as_deref().filter(|_| params.build_on_codes),
+        };
         let repaired = engine.build(rows, &graph, params, progress)?;
         let metadata = serde_json::json!({
             "geodex_version": env!("CARGO_PKG_VERSION"),
@@ -200,7 +210,7 @@ impl<T: Component> Index<T> {
             engine,
             file_bytes: None,
             byte_walk: true,
-            bytes: OnceLock::new(),
+            bytes: OnceLock::from(codes),
         })
     }
 

@@ -11,6 +11,13 @@
 //! still being filled. With one thread this order gives the same graph as linking level by level
 //! (the reverse links of level ℓ are never read by the searches on levels below ℓ).
 //!
+//! Walking codes: with byte codes of the vectors ([`BuildParams::build_on_codes`]), the
+//! descent and the layer searches compare codes (a quarter of the bytes per distance: the
+//! build at 200k × 384-d is bound by memory traffic like the search), and the candidates get
+//! their exact distances before the selection heuristic, which — like the shrinking of
+//! overflowing lists — runs on the vectors. The beam of width ef_construction keeps the
+//! candidates a walk on the vectors would keep up to the codes' rounding near its far end.
+//!
 //! Determinism: levels come from one seeded stream in node order ([`crate::levels`]); with one
 //! thread nodes are inserted in order 0, 1, 2, … and every tie breaks by node id, so the graph is
 //! a function of (data, parameters). With several threads the insertion interleaving — and so
@@ -22,29 +29,33 @@ use geodex_distance::Distance;
 use parking_lot::Mutex;
 use rayon::prelude::*;
 
+use crate::byte_walk::{rerank, ByteCodes, CodeRows, CodeTask, Codes};
 use crate::context::SelectScratch;
 use crate::graph::{BuilderGraph, GraphView};
-use crate::search::{greedy_descent, search_layer, QueryDistance, SearchStats, Space};
+use crate::search::{greedy_descent, search_layer, Exact, QueryDistance, SearchStats, Space};
 use crate::select::select_neighbors;
 use crate::{BuildParams, CoreError, Neighbor, SearchContext};
 
 /// Progress is reported every this many insertions.
 const PROGRESS_EVERY: usize = 1024;
 
-/// Inserts every vector of `space` into `graph` (whose levels are already drawn).
+/// Inserts every vector of `space` into `graph` (whose levels are already drawn), walking
+/// `codes` if given.
 pub(crate) fn build_graph<T: Sync, D: Distance<T>>(
     graph: &BuilderGraph,
     space: &Space<'_, T, D>,
     params: &BuildParams,
+    codes: Option<&ByteCodes>,
     progress: &(dyn Fn(usize) + Sync),
 ) -> Result<(), CoreError> {
     let n = graph.node_count() as u32;
-    insert_nodes(graph, space, params, 0..n, &|_| true, progress)
+    insert_nodes(graph, space, params, 0..n, &|_| true, codes, progress)
 }
 
 /// Links the nodes `nodes` (already in `graph` with their levels, vectors in `space`, no links
 /// yet) into the graph, in parallel on `params.threads` threads. They choose neighbours only
-/// among nodes `linkable` accepts (a living index excludes deleted nodes). `progress` is called
+/// among nodes `linkable` accepts (a living index excludes deleted nodes). The searches walk
+/// `codes` (codes of every node of `space`) if given, else the vectors. `progress` is called
 /// with the number linked so far.
 pub(crate) fn insert_nodes<T: Sync, D: Distance<T>, A: Fn(u32) -> bool + Sync>(
     graph: &BuilderGraph,
@@ -52,56 +63,139 @@ pub(crate) fn insert_nodes<T: Sync, D: Distance<T>, A: Fn(u32) -> bool + Sync>(
     params: &BuildParams,
     nodes: std::ops::Range<u32>,
     linkable: &A,
+    codes: Option<&ByteCodes>,
     progress: &(dyn Fn(usize) + Sync),
 ) -> Result<(), CoreError> {
-    let n = nodes.len();
-    let inserter = Inserter {
+    let job = Job {
         graph,
         space,
         params,
+        nodes,
         linkable,
-        raise: Mutex::new(()),
+        progress,
     };
-    let done = AtomicUsize::new(0);
-    let step = |ctx: &mut SearchContext, node: u32| {
-        if params.cancel.is_cancelled() {
-            return;
-        }
-        inserter.insert(node, ctx);
-        let d = done.fetch_add(1, Ordering::Relaxed) + 1;
-        if d.is_multiple_of(PROGRESS_EVERY) || d == n {
-            progress(d);
-        }
-    };
-    let threads = params.threads.unwrap_or_else(rayon::current_num_threads);
-    let mut rest = nodes.clone();
-    if graph.entry_point().is_none() || threads <= 1 || n < 2 {
-        // The first node alone: every later insertion needs an entry point.
-        let mut ctx = SearchContext::new();
-        let alone = if threads <= 1 { n } else { 1.min(n) };
-        rest.by_ref().take(alone).for_each(|node| step(&mut ctx, node));
+    match codes {
+        Some(codes) => codes.visit(job),
+        None => job.link_with(&ExactWalk(space)),
     }
-    if rest.is_empty() {
-        return params.cancel.check();
-    }
-    let pool = crate::measure::thread_pool(Some(threads))?;
-    pool.install(|| {
-        rest.into_par_iter()
-            .with_min_len(64)
-            .for_each_init(SearchContext::new, step)
-    });
-    params.cancel.check()
 }
 
-struct Inserter<'a, 's, T, D, A> {
+/// The arguments of [`insert_nodes`], run with the walk chosen there.
+struct Job<'a, 's, T, D, A: ?Sized> {
     graph: &'a BuilderGraph,
     space: &'a Space<'s, T, D>,
+    params: &'a BuildParams,
+    nodes: std::ops::Range<u32>,
+    linkable: &'a A,
+    progress: &'a (dyn Fn(usize) + Sync),
+}
+
+impl<T: Sync, D: Distance<T>, A: Fn(u32) -> bool + Sync> CodeTask for Job<'_, '_, T, D, A> {
+    type Output = Result<(), CoreError>;
+    fn run<K: Distance<u8>>(self, rows: CodeRows<'_, K>) -> Self::Output {
+        self.link_with(&rows)
+    }
+}
+
+impl<T: Sync, D: Distance<T>, A: Fn(u32) -> bool + Sync> Job<'_, '_, T, D, A> {
+    fn link_with<W: InsertWalk>(self, walk: &W) -> Result<(), CoreError> {
+        let Job {
+            graph,
+            space,
+            params,
+            nodes,
+            linkable,
+            progress,
+        } = self;
+        let n = nodes.len();
+        let inserter = Inserter {
+            graph,
+            space,
+            walk,
+            params,
+            linkable,
+            raise: Mutex::new(()),
+        };
+        let done = AtomicUsize::new(0);
+        let step = |ctx: &mut SearchContext, node: u32| {
+            if params.cancel.is_cancelled() {
+                return;
+            }
+            inserter.insert(node, ctx);
+            let d = done.fetch_add(1, Ordering::Relaxed) + 1;
+            if d.is_multiple_of(PROGRESS_EVERY) || d == n {
+                progress(d);
+            }
+        };
+        let threads = params.threads.unwrap_or_else(rayon::current_num_threads);
+        let mut rest = nodes.clone();
+        if graph.entry_point().is_none() || threads <= 1 || n < 2 {
+            // The first node alone: every later insertion needs an entry point.
+            let mut ctx = SearchContext::new();
+            let alone = if threads <= 1 { n } else { 1.min(n) };
+            rest.by_ref().take(alone).for_each(|node| step(&mut ctx, node));
+        }
+        if rest.is_empty() {
+            return params.cancel.check();
+        }
+        let pool = crate::measure::thread_pool(Some(threads))?;
+        pool.install(|| {
+            rest.into_par_iter()
+                .with_min_len(64)
+                .for_each_init(SearchContext::new, step)
+        });
+        params.cancel.check()
+    }
+}
+
+/// What the insertion's searches measure from the node being inserted: the vectors' exact
+/// distances, or the distances of byte codes (then the candidates are re-measured exactly).
+trait InsertWalk: Sync {
+    /// Distances from one node.
+    type Query<'a>: QueryDistance
+    where
+        Self: 'a;
+    /// Whether the query's distances are the exact ones.
+    const EXACT: bool;
+    /// Distances from node `q` (being inserted) to the others.
+    fn distances_from(&self, q: u32) -> Self::Query<'_>;
+}
+
+/// The walk on the vectors.
+struct ExactWalk<'a, 's, T, D>(&'a Space<'s, T, D>);
+
+impl<T: Sync, D: Distance<T>> InsertWalk for ExactWalk<'_, '_, T, D> {
+    type Query<'b>
+        = Exact<'b, 'b, T, D>
+    where
+        Self: 'b;
+    const EXACT: bool = true;
+    fn distances_from(&self, q: u32) -> Exact<'_, '_, T, D> {
+        self.0.bind(self.0.row(q))
+    }
+}
+
+impl<K: Distance<u8>> InsertWalk for CodeRows<'_, K> {
+    type Query<'b>
+        = Codes<'b, K>
+    where
+        Self: 'b;
+    const EXACT: bool = false;
+    fn distances_from(&self, q: u32) -> Codes<'_, K> {
+        self.bind_node(q)
+    }
+}
+
+struct Inserter<'a, 's, T, D, A: ?Sized, W> {
+    graph: &'a BuilderGraph,
+    space: &'a Space<'s, T, D>,
+    walk: &'a W,
     params: &'a BuildParams,
     linkable: &'a A,
     raise: Mutex<()>,
 }
 
-impl<T, D: Distance<T>, A: Fn(u32) -> bool> Inserter<'_, '_, T, D, A> {
+impl<T, D: Distance<T>, A: Fn(u32) -> bool, W: InsertWalk> Inserter<'_, '_, T, D, A, W> {
     fn insert(&self, q: u32, ctx: &mut SearchContext) {
         let g = self.graph;
         let level = g.level(q);
@@ -112,7 +206,7 @@ impl<T, D: Distance<T>, A: Fn(u32) -> bool> Inserter<'_, '_, T, D, A> {
         let _raising = (level > top).then(|| self.raise.lock());
         let (entry, top) = g.entry_point().expect("entry point set above");
         let qv = self.space.row(q);
-        let query = self.space.bind(qv);
+        let query = self.walk.distances_from(q);
         let mut stats = SearchStats::default();
         let start = Neighbor::new(entry, query.to(entry));
         let cur = if top > level {
@@ -160,9 +254,9 @@ impl<T, D: Distance<T>, A: Fn(u32) -> bool> Inserter<'_, '_, T, D, A> {
         }
     }
 
-    /// The heuristic's candidate set: the layer search's result, plus (with
-    /// `extend_candidates`) the neighbours of each result on this level (Alg. 4, lines 3–7),
-    /// closest to `qv` first.
+    /// The heuristic's candidate set: the layer search's result (with exact distances, when it
+    /// walked codes), plus (with `extend_candidates`) the neighbours of each result on this
+    /// level (Alg. 4, lines 3–7), closest to `qv` first.
     fn collect_candidates(&self, q: u32, qv: &[T], level: usize, ctx: &mut SearchContext) {
         let SelectScratch {
             candidates,
@@ -170,7 +264,12 @@ impl<T, D: Distance<T>, A: Fn(u32) -> bool> Inserter<'_, '_, T, D, A> {
             ..
         } = &mut ctx.select;
         candidates.clear();
-        candidates.extend_from_slice(&ctx.found);
+        if W::EXACT {
+            candidates.extend_from_slice(&ctx.found);
+        } else {
+            candidates.extend_from_slice(&ctx.found);
+            rerank(&self.space.bind(qv), candidates);
+        }
         if !self.params.heuristic.extend_candidates {
             return;
         }

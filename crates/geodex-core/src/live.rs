@@ -217,6 +217,17 @@ impl<T> State<T> {
 
 impl<T: Component> State<T> {
     /// `graph` packed for search, with byte codes of the vectors when they apply.
+    /// Byte codes of every row for linking a batch of `batch` rows on them
+    /// ([`BuildParams::build_on_codes`]): made only when the batch is at least an eighth of the
+    /// rows, so that encoding all of them costs at most 8·dim per linked row (small batches
+    /// walk the vectors).
+    fn insertion_codes(&self, batch: usize) -> Option<ByteCodes> {
+        let worth = self.params.build_on_codes && self.quant.is_none() && batch * 8 >= self.node_count();
+        worth
+            .then(|| ByteCodes::encode(self.metric, &self.vectors, self.dim, self.engine.isa()))
+            .flatten()
+    }
+
     /// `made`: codes of these vectors made before (by the index taken over), used instead.
     fn pack(&self, graph: FrozenGraph, made: Option<Arc<ByteCodes>>) -> Frozen {
         let bytes = if self.byte_walk && self.quant.is_none() {
@@ -864,13 +875,16 @@ enum Work<'a> {
 
 /// Runs `work` with the index's engine; returns its count (lists repaired, nodes relinked).
 fn dispatch<T: Component>(st: &RwLockReadGuard<'_, State<T>>, work: Work<'_>) -> Result<usize, CoreError> {
-    let rows = Rows {
+    let mut rows = Rows {
         vectors: &st.vectors,
         dim: st.dim,
+        codes: None,
     };
     Ok(match work {
         Work::Link { start, progress } => {
             let nodes = start..st.node_count() as u32;
+            let codes = st.insertion_codes(nodes.len());
+            rows.codes = codes.as_ref();
             st.engine
                 .link(rows, &st.graph, &st.params, nodes, &st.tombstones, progress)?;
             0

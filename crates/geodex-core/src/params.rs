@@ -34,6 +34,11 @@ pub struct BuildParams {
     /// After building, link in every node no level-0 search can reach (see `repair.rs`; not in
     /// the paper). On by default.
     pub repair_reachability: bool,
+    /// A float index under L2 or cosine without a quantiser finds each new node's candidates by
+    /// walking one-byte codes of the vectors (`byte_walk.rs`), then gives the candidates their
+    /// exact distances before the selection heuristic: the insertion's beam search reads a
+    /// quarter of the bytes. On by default; off walks the float vectors (Alg. 1 as written).
+    pub build_on_codes: bool,
     /// Checked between nodes: once set, the build stops and returns
     /// [`CoreError::Cancelled`].
     pub cancel: Cancel,
@@ -50,6 +55,7 @@ impl Default for BuildParams {
             heuristic: Heuristic::default(),
             quant: None,
             repair_reachability: true,
+            build_on_codes: true,
             cancel: Cancel::default(),
         }
     }

@@ -109,6 +109,7 @@ impl Element for u8 {
 
     fn dispatch<V: KernelVisitor<u8>>(metric: Metric, isa: Isa, visitor: V) -> Option<V::Output> {
         match isa {
+            Isa::Avx512 if Avx512::new().is_some() => visit_u8(metric, Avx512::new()?, visitor),
             Isa::Avx2 | Isa::Avx512 if Avx2::new().is_some() => visit_u8(metric, Avx2::new()?, visitor),
             _ => visit_u8(metric, Portable, visitor),
         }

@@ -51,6 +51,11 @@ pub struct Args {
     /// Index only the first N vectors of the file.
     #[arg(long)]
     pub limit: Option<usize>,
+    /// Find each new node's neighbours by walking the float vectors (Alg. 1 as written) instead
+    /// of their one-byte codes with exact distances for the candidates (the default for float
+    /// data under L2 or cosine).
+    #[arg(long)]
+    pub exact_build: bool,
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
@@ -88,6 +93,7 @@ pub fn run(a: Args) -> Result<(), Failure> {
         seed: a.seed,
         threads: a.threads,
         quant,
+        build_on_codes: !a.exact_build,
         cancel: crate::interrupt::flag(),
         ..Default::default()
     };
