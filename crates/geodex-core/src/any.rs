@@ -92,6 +92,14 @@ impl AnyIndex {
         }
     }
 
+    /// [`Index::walks_bytes`] of the inner index.
+    pub fn walks_bytes(&self) -> bool {
+        match self {
+            AnyIndex::F32(i) => i.walks_bytes(),
+            AnyIndex::U8(i) => i.walks_bytes(),
+        }
+    }
+
     /// Saves to `path` atomically.
     pub fn save(&self, path: &Path) -> Result<(), CoreError> {
         match self {

@@ -99,21 +99,12 @@ impl<T: Sync, D: Distance<T>, A: Fn(u32) -> bool + Sync> CodeTask for Job<'_, '_
 
 impl<T: Sync, D: Distance<T>, A: Fn(u32) -> bool + Sync> Job<'_, '_, T, D, A> {
     fn link_with<W: InsertWalk>(self, walk: &W) -> Result<(), CoreError> {
-        let Job {
-            graph,
-            space,
-            params,
-            nodes,
-            linkable,
-            progress,
-        } = self;
-        let n = nodes.len();
+        let (graph, params, progress) = (self.graph, self.params, self.progress);
+        let n = self.nodes.len();
+        let mut rest = self.nodes.clone();
         let inserter = Inserter {
-            graph,
-            space,
+            job: &self,
             walk,
-            params,
-            linkable,
             raise: Mutex::new(()),
         };
         let done = AtomicUsize::new(0);
@@ -128,7 +119,6 @@ impl<T: Sync, D: Distance<T>, A: Fn(u32) -> bool + Sync> Job<'_, '_, T, D, A> {
             }
         };
         let threads = params.threads.unwrap_or_else(rayon::current_num_threads);
-        let mut rest = nodes.clone();
         if graph.entry_point().is_none() || threads <= 1 || n < 2 {
             // The first node alone: every later insertion needs an entry point.
             let mut ctx = SearchContext::new();
@@ -186,18 +176,16 @@ impl<K: Distance<u8>> InsertWalk for CodeRows<'_, K> {
     }
 }
 
-struct Inserter<'a, 's, T, D, A: ?Sized, W> {
-    graph: &'a BuilderGraph,
-    space: &'a Space<'s, T, D>,
+/// One insertion run: the job, the walk its searches take, and the lock a new top level holds.
+struct Inserter<'a, 'j, 's, T, D, A: ?Sized, W> {
+    job: &'a Job<'j, 's, T, D, A>,
     walk: &'a W,
-    params: &'a BuildParams,
-    linkable: &'a A,
     raise: Mutex<()>,
 }
 
-impl<T, D: Distance<T>, A: Fn(u32) -> bool, W: InsertWalk> Inserter<'_, '_, T, D, A, W> {
+impl<T, D: Distance<T>, A: Fn(u32) -> bool, W: InsertWalk> Inserter<'_, '_, '_, T, D, A, W> {
     fn insert(&self, q: u32, ctx: &mut SearchContext) {
-        let g = self.graph;
+        let g = self.job.graph;
         let level = g.level(q);
         let Some((_, top)) = g.entry_point() else {
             g.raise_entry(q);
@@ -205,7 +193,7 @@ impl<T, D: Distance<T>, A: Fn(u32) -> bool, W: InsertWalk> Inserter<'_, '_, T, D
         };
         let _raising = (level > top).then(|| self.raise.lock());
         let (entry, top) = g.entry_point().expect("entry point set above");
-        let qv = self.space.row(q);
+        let qv = self.job.space.row(q);
         let query = self.walk.distances_from(q);
         let mut stats = SearchStats::default();
         let start = Neighbor::new(entry, query.to(entry));
@@ -217,9 +205,9 @@ impl<T, D: Distance<T>, A: Fn(u32) -> bool, W: InsertWalk> Inserter<'_, '_, T, D
         ctx.entry.clear();
         ctx.entry.push(cur);
         ctx.chosen.clear();
-        let linkable = |n: u32| n != q && (self.linkable)(n);
+        let linkable = |n: u32| n != q && (self.job.linkable)(n);
         for lc in (0..=level.min(top)).rev() {
-            let ef = self.params.ef_construction;
+            let ef = self.job.params.ef_construction;
             search_layer(
                 g,
                 &query,
@@ -232,7 +220,12 @@ impl<T, D: Distance<T>, A: Fn(u32) -> bool, W: InsertWalk> Inserter<'_, '_, T, D
                 &mut stats,
             );
             self.collect_candidates(q, qv, lc, ctx);
-            select_neighbors(self.space, self.params.m, self.params.heuristic, &mut ctx.select);
+            select_neighbors(
+                self.job.space,
+                self.job.params.m,
+                self.job.params.heuristic,
+                &mut ctx.select,
+            );
             let mut own = g.write(q, lc);
             own.clear();
             own.extend(ctx.select.selected.iter().map(|n| n.id));
@@ -264,19 +257,18 @@ impl<T, D: Distance<T>, A: Fn(u32) -> bool, W: InsertWalk> Inserter<'_, '_, T, D
             ..
         } = &mut ctx.select;
         candidates.clear();
-        if W::EXACT {
-            candidates.extend_from_slice(&ctx.found);
-        } else {
-            candidates.extend_from_slice(&ctx.found);
-            rerank(&self.space.bind(qv), candidates);
+        candidates.extend_from_slice(&ctx.found);
+        if !W::EXACT {
+            rerank(&self.job.space.bind(qv), candidates);
         }
-        if !self.params.heuristic.extend_candidates {
+        if !self.job.params.heuristic.extend_candidates {
             return;
         }
         ids.clear();
         for e in ctx.found.iter() {
             ids.extend(
-                self.graph
+                self.job
+                    .graph
                     .links(e.id, level)
                     .iter()
                     .map(|&adj| Neighbor::new(adj, 0.0)),
@@ -289,9 +281,9 @@ impl<T, D: Distance<T>, A: Fn(u32) -> bool, W: InsertWalk> Inserter<'_, '_, T, D
         known.sort_unstable();
         let fresh = ids
             .iter()
-            .filter(|n| known.binary_search(&n.id).is_err() && (self.linkable)(n.id));
+            .filter(|n| known.binary_search(&n.id).is_err() && (self.job.linkable)(n.id));
         for n in fresh {
-            candidates.push(Neighbor::new(n.id, self.space.to(qv, n.id)));
+            candidates.push(Neighbor::new(n.id, self.job.space.to(qv, n.id)));
         }
         candidates.sort_unstable();
     }
@@ -299,8 +291,8 @@ impl<T, D: Distance<T>, A: Fn(u32) -> bool, W: InsertWalk> Inserter<'_, '_, T, D
     /// Adds the link `e → q` on `level`; if `e`'s list overflows its bound, shrinks it back
     /// with the heuristic over its old links plus `q` (Alg. 1, lines 11–16).
     fn connect(&self, e: u32, q: u32, dist_eq: f32, level: usize, ctx: &mut SearchContext) {
-        let bound = self.graph.max_degree(level);
-        let mut list = self.graph.write(e, level);
+        let bound = self.job.graph.max_degree(level);
+        let mut list = self.job.graph.write(e, level);
         if list.contains(&q) {
             return;
         }
@@ -311,10 +303,12 @@ impl<T, D: Distance<T>, A: Fn(u32) -> bool, W: InsertWalk> Inserter<'_, '_, T, D
         let s = &mut ctx.shrink;
         s.candidates.clear();
         s.candidates.push(Neighbor::new(q, dist_eq));
-        s.candidates
-            .extend(list.iter().map(|&x| Neighbor::new(x, self.space.between(e, x))));
+        s.candidates.extend(
+            list.iter()
+                .map(|&x| Neighbor::new(x, self.job.space.between(e, x))),
+        );
         s.candidates.sort_unstable();
-        select_neighbors(self.space, bound, self.params.heuristic, s);
+        select_neighbors(self.job.space, bound, self.job.params.heuristic, s);
         list.clear();
         list.extend(s.selected.iter().map(|n| n.id));
     }

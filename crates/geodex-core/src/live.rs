@@ -216,7 +216,6 @@ impl<T> State<T> {
 }
 
 impl<T: Component> State<T> {
-    /// `graph` packed for search, with byte codes of the vectors when they apply.
     /// Byte codes of every row for linking a batch of `batch` rows on them
     /// ([`BuildParams::build_on_codes`]): made only when the batch is at least an eighth of the
     /// rows, so that encoding all of them costs at most 8·dim per linked row (small batches
@@ -228,7 +227,8 @@ impl<T: Component> State<T> {
             .flatten()
     }
 
-    /// `made`: codes of these vectors made before (by the index taken over), used instead.
+    /// `graph` packed for search, with byte codes of the vectors when they apply; `made`:
+    /// codes of these vectors made before (by the index taken over), used instead.
     fn pack(&self, graph: FrozenGraph, made: Option<Arc<ByteCodes>>) -> Frozen {
         let bytes = if self.byte_walk && self.quant.is_none() {
             made.or_else(|| {

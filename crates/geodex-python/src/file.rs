@@ -171,7 +171,7 @@ impl IndexFile {
     /// `byte_walk=False`; a quarter of the memory traffic per distance).
     #[getter]
     fn byte_walk(&self) -> bool {
-        self.index.info().byte_walk
+        self.index.walks_bytes()
     }
 
     /// The metadata stored with the index (a dict).
