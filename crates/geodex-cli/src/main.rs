@@ -54,6 +54,8 @@ enum Command {
     QuantReport(commands::quant_report::Args),
     /// Build, benchmark and plot the bundled demo data set.
     Demo(commands::demo::Args),
+    /// Serve collections over a Qdrant-compatible REST API.
+    Serve(commands::serve::Args),
 }
 
 fn run(cli: Cli) -> Result<(), Failure> {
@@ -72,6 +74,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Embed(a) => commands::embed::run(a),
         Command::EmbedEval(a) => commands::embed_eval::run(a),
         Command::QuantReport(a) => commands::quant_report::run(a),
+        Command::Serve(a) => commands::serve::run(a),
     }
 }
 

@@ -112,11 +112,9 @@ impl<T: Component> DurableIndex<T> {
 }
 
 /// Applies logged records in order, batching runs of upserts with distinct keys and runs of
-/// deletes (each batch has the effect of its records one by one).
-pub(crate) fn apply<T: Component>(
-    live: &LiveIndex<T>,
-    records: &[(u64, WalRecord<T>)],
-) -> Result<(), CoreError> {
+/// deletes (each batch has the effect of its records one by one), then records the last
+/// sequence number with [`LiveIndex::set_lsn`].
+pub fn apply<T: Component>(live: &LiveIndex<T>, records: &[(u64, WalRecord<T>)]) -> Result<(), CoreError> {
     let mut keys = Vec::new();
     let mut rows = Vec::new();
     let mut deletes = Vec::new();

@@ -73,7 +73,7 @@ pub mod wal;
 pub use any::AnyIndex;
 pub use cancel::Cancel;
 pub use context::SearchContext;
-pub use durable::{DurableIndex, Recovered};
+pub use durable::{apply as apply_log, DurableIndex, Recovered};
 pub use error::CoreError;
 pub use filter::{exact_scan_threshold, NodeSet, SELECTIVITY_SAMPLE};
 pub use geodex_distance::{Element, ElementKind, Isa, Metric};

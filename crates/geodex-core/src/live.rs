@@ -407,7 +407,9 @@ impl<T: Component> LiveIndex<T> {
         self.state.read().lsn
     }
 
-    pub(crate) fn set_lsn(&self, lsn: u64) {
+    /// Records that the log records up to `lsn` are applied (the next snapshot saves it as
+    /// `wal_lsn`). For a caller that keeps its own log, as the server keeps one in its database.
+    pub fn set_lsn(&self, lsn: u64) {
         self.state.write().lsn = lsn;
     }
 

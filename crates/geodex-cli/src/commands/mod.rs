@@ -15,6 +15,7 @@ pub mod info;
 pub mod insert;
 pub mod quant_report;
 pub mod search;
+pub mod serve;
 
 /// The index and query files that `search` and `bench` take.
 #[derive(clap::Args, Debug)]

@@ -1,0 +1,401 @@
+//! Request bodies of Qdrant's REST API (the fields `qdrant-client` sends), parsed strictly: an
+//! unknown field is a 400, not silently ignored. Fields of Qdrant's API that only matter on a
+//! cluster (`shard_key`, `consistency`, …) are accepted and have no effect on one node.
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::error::{ApiError, ApiResult};
+use crate::point_id::PointId;
+use crate::points::Payload;
+
+/// `PUT /collections/{name}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateCollection {
+    pub vectors: Option<Value>,
+    pub hnsw_config: Option<HnswConfigDiff>,
+    pub quantization_config: Option<Value>,
+    pub shard_number: Option<u32>,
+    pub sharding_method: Option<Value>,
+    pub replication_factor: Option<u32>,
+    pub write_consistency_factor: Option<u32>,
+    pub on_disk_payload: Option<bool>,
+    pub wal_config: Option<Value>,
+    pub optimizers_config: Option<Value>,
+    pub strict_mode_config: Option<Value>,
+    pub metadata: Option<Value>,
+    pub init_from: Option<Value>,
+    pub sparse_vectors: Option<Value>,
+}
+
+/// `PATCH /collections/{name}` (only what changes nothing structural is honoured).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateCollection {
+    pub vectors: Option<Value>,
+    pub hnsw_config: Option<HnswConfigDiff>,
+    pub optimizers_config: Option<Value>,
+    pub params: Option<Value>,
+    pub quantization_config: Option<Value>,
+    pub sparse_vectors: Option<Value>,
+    pub strict_mode_config: Option<Value>,
+    pub metadata: Option<Value>,
+}
+
+/// `hnsw_config` of a collection.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HnswConfigDiff {
+    pub m: Option<usize>,
+    pub ef_construct: Option<usize>,
+    pub full_scan_threshold: Option<usize>,
+    pub max_indexing_threads: Option<usize>,
+    pub on_disk: Option<bool>,
+    pub payload_m: Option<usize>,
+    pub inline_storage: Option<bool>,
+}
+
+/// `VectorParams`: the one (unnamed) vector of a collection.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VectorParams {
+    pub size: usize,
+    pub distance: String,
+    pub hnsw_config: Option<HnswConfigDiff>,
+    pub quantization_config: Option<Value>,
+    pub on_disk: Option<bool>,
+    pub datatype: Option<String>,
+    pub multivector_config: Option<Value>,
+}
+
+impl VectorParams {
+    /// The `vectors` of a create request: one `VectorParams`, or a map holding only the
+    /// unnamed vector `""` (named vectors are not supported).
+    pub fn from_config(value: &Value) -> ApiResult<VectorParams> {
+        let single = match value {
+            Value::Object(map) if map.contains_key("size") => value.clone(),
+            Value::Object(map) if map.len() == 1 && map.contains_key("") => map[""].clone(),
+            Value::Object(_) => return Err(ApiError::unsupported("named vectors")),
+            _ => {
+                return Err(ApiError::bad_request(
+                    "`vectors` must be an object with `size` and `distance`",
+                ))
+            }
+        };
+        let params: VectorParams =
+            serde_json::from_value(single).map_err(|e| ApiError::bad_request(format!("vectors: {e}")))?;
+        if params.multivector_config.is_some() {
+            return Err(ApiError::unsupported("multivectors"));
+        }
+        if params.datatype.as_deref().is_some_and(|d| d != "float32") {
+            return Err(ApiError::unsupported("a vector datatype other than float32"));
+        }
+        Ok(params)
+    }
+}
+
+/// A vector as a request carries it: a list of floats, or `{"": [...]}` for the unnamed one.
+pub fn dense_vector(value: &Value, what: &str) -> ApiResult<Vec<f32>> {
+    let list = match value {
+        Value::Array(_) => value,
+        Value::Object(map) if map.len() == 1 && map.contains_key("") => &map[""],
+        Value::Object(map) if map.contains_key("indices") => {
+            return Err(ApiError::unsupported("sparse vectors"))
+        }
+        Value::Object(_) => return Err(ApiError::unsupported("named vectors")),
+        _ => return Err(ApiError::bad_request(format!("{what} must be a list of numbers"))),
+    };
+    let items = list.as_array().expect("a list");
+    items
+        .iter()
+        .map(|x| match x.as_f64() {
+            Some(v) if v.is_finite() && v.abs() <= f32::MAX as f64 => Ok(v as f32),
+            _ => Err(ApiError::bad_request(format!(
+                "{what}: {x} is not a finite number"
+            ))),
+        })
+        .collect()
+}
+
+/// One point of an upsert.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PointStruct {
+    pub id: PointId,
+    pub vector: Value,
+    pub payload: Option<Payload>,
+}
+
+/// The column form of an upsert.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Batch {
+    pub ids: Vec<PointId>,
+    pub vectors: Value,
+    pub payloads: Option<Vec<Option<Payload>>>,
+}
+
+/// `PUT /collections/{name}/points`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpsertPoints {
+    pub points: Option<Vec<PointStruct>>,
+    pub batch: Option<Batch>,
+    pub shard_key: Option<Value>,
+    pub update_filter: Option<Value>,
+}
+
+/// One point of `update_vectors`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PointVectors {
+    pub id: PointId,
+    pub vector: Value,
+}
+
+/// `PUT /collections/{name}/points/vectors`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateVectors {
+    pub points: Vec<PointVectors>,
+    pub shard_key: Option<Value>,
+    pub update_filter: Option<Value>,
+}
+
+/// `POST /collections/{name}/points/batch`: operations applied in order.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateBatch {
+    pub operations: Vec<Value>,
+}
+
+/// `POST /collections/{name}/facet`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FacetRequest {
+    pub key: String,
+    pub limit: Option<usize>,
+    pub filter: Option<Value>,
+    pub exact: Option<bool>,
+    pub shard_key: Option<Value>,
+}
+
+/// `POST /collections/aliases`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AliasActions {
+    pub actions: Vec<Value>,
+}
+
+/// `params` of a search.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchParams {
+    pub hnsw_ef: Option<usize>,
+    #[serde(default)]
+    pub exact: bool,
+    pub quantization: Option<Value>,
+    pub indexed_only: Option<bool>,
+    pub acorn: Option<Value>,
+}
+
+/// `POST /collections/{name}/points/search`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchRequest {
+    pub vector: Value,
+    pub filter: Option<Value>,
+    pub params: Option<SearchParams>,
+    pub limit: usize,
+    pub offset: Option<usize>,
+    pub with_payload: Option<Value>,
+    pub with_vector: Option<Value>,
+    pub score_threshold: Option<f32>,
+    pub shard_key: Option<Value>,
+}
+
+/// `POST /collections/{name}/points/search/batch`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchBatch {
+    pub searches: Vec<SearchRequest>,
+}
+
+/// `POST /collections/{name}/points/query`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueryRequest {
+    pub query: Option<Value>,
+    pub prefetch: Option<Value>,
+    pub using: Option<String>,
+    pub filter: Option<Value>,
+    pub params: Option<SearchParams>,
+    pub score_threshold: Option<f32>,
+    pub limit: Option<usize>,
+    pub offset: Option<usize>,
+    pub with_vector: Option<Value>,
+    pub with_payload: Option<Value>,
+    pub lookup_from: Option<Value>,
+    pub shard_key: Option<Value>,
+}
+
+/// `POST /collections/{name}/points/query/batch`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueryBatch {
+    pub searches: Vec<QueryRequest>,
+}
+
+/// `POST /collections/{name}/points` (retrieve).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetrieveRequest {
+    pub ids: Vec<PointId>,
+    pub with_payload: Option<Value>,
+    pub with_vector: Option<Value>,
+    pub shard_key: Option<Value>,
+}
+
+/// `POST /collections/{name}/points/scroll`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScrollRequest {
+    pub offset: Option<PointId>,
+    pub limit: Option<usize>,
+    pub filter: Option<Value>,
+    pub with_payload: Option<Value>,
+    pub with_vector: Option<Value>,
+    pub order_by: Option<Value>,
+    pub shard_key: Option<Value>,
+}
+
+/// `POST /collections/{name}/points/count`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CountRequest {
+    pub filter: Option<Value>,
+    pub exact: Option<bool>,
+    pub shard_key: Option<Value>,
+}
+
+/// Which points an operation touches: listed ids or a filter.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PointsSelector {
+    pub points: Option<Vec<PointId>>,
+    pub filter: Option<Value>,
+    pub shard_key: Option<Value>,
+}
+
+/// `POST` / `PUT /collections/{name}/points/payload`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetPayload {
+    pub payload: Payload,
+    pub points: Option<Vec<PointId>>,
+    pub filter: Option<Value>,
+    pub key: Option<String>,
+    pub shard_key: Option<Value>,
+}
+
+/// `POST /collections/{name}/points/payload/delete`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeletePayload {
+    pub keys: Vec<String>,
+    pub points: Option<Vec<PointId>>,
+    pub filter: Option<Value>,
+    pub shard_key: Option<Value>,
+}
+
+/// `PUT /collections/{name}/index`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateFieldIndex {
+    pub field_name: String,
+    pub field_schema: Option<Value>,
+}
+
+/// `PUT /collections/{name}/snapshots/recover`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SnapshotRecover {
+    pub location: String,
+    pub priority: Option<String>,
+    pub checksum: Option<String>,
+    pub api_key: Option<String>,
+}
+
+/// Which payload keys a response carries (`with_payload`).
+#[derive(Clone, Debug, PartialEq)]
+pub enum PayloadSelector {
+    /// None.
+    Nothing,
+    /// All of it.
+    All,
+    /// Only these top-level keys.
+    Include(Vec<String>),
+    /// All but these top-level keys.
+    Exclude(Vec<String>),
+}
+
+impl PayloadSelector {
+    /// Parses `with_payload` (absent: `default`).
+    pub fn parse(value: Option<&Value>, default: bool) -> ApiResult<PayloadSelector> {
+        let keys = |v: &Value| -> ApiResult<Vec<String>> {
+            serde_json::from_value(v.clone()).map_err(|e| ApiError::bad_request(format!("with_payload: {e}")))
+        };
+        Ok(match value {
+            None | Some(Value::Null) => {
+                if default {
+                    PayloadSelector::All
+                } else {
+                    PayloadSelector::Nothing
+                }
+            }
+            Some(Value::Bool(true)) => PayloadSelector::All,
+            Some(Value::Bool(false)) => PayloadSelector::Nothing,
+            Some(list @ Value::Array(_)) => PayloadSelector::Include(keys(list)?),
+            Some(Value::Object(map)) if map.len() == 1 && map.contains_key("include") => {
+                PayloadSelector::Include(keys(&map["include"])?)
+            }
+            Some(Value::Object(map)) if map.len() == 1 && map.contains_key("exclude") => {
+                PayloadSelector::Exclude(keys(&map["exclude"])?)
+            }
+            Some(other) => return Err(ApiError::bad_request(format!("with_payload: unexpected {other}"))),
+        })
+    }
+
+    /// The selected part of `payload` (`None` for [`PayloadSelector::Nothing`]).
+    pub fn apply(&self, payload: &Payload) -> Option<Payload> {
+        match self {
+            PayloadSelector::Nothing => None,
+            PayloadSelector::All => Some(payload.clone()),
+            PayloadSelector::Include(keys) => Some(
+                payload
+                    .iter()
+                    .filter(|(k, _)| keys.contains(k))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+            ),
+            PayloadSelector::Exclude(keys) => Some(
+                payload
+                    .iter()
+                    .filter(|(k, _)| !keys.contains(k))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+            ),
+        }
+    }
+}
+
+/// Parses `with_vector`: a bool, or a list of vector names (only the unnamed `""` exists).
+pub fn with_vector(value: Option<&Value>) -> ApiResult<bool> {
+    match value {
+        None | Some(Value::Null) => Ok(false),
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(Value::Array(names)) => Ok(names.iter().any(|n| n.as_str() == Some(""))),
+        Some(other) => Err(ApiError::bad_request(format!("with_vector: unexpected {other}"))),
+    }
+}

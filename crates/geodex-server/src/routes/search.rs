@@ -1,0 +1,221 @@
+//! Search endpoints: `search`, `search/batch`, and `query` / `query/batch` (what
+//! `query_points` sends: `{"query": {"nearest": vector or id}}`, or the vector or id alone).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::Path;
+use axum::response::Response;
+use serde_json::{json, Value};
+
+use super::points::record;
+use super::{blocking, reply, Body, Shared};
+use crate::collection::{Collection, Search};
+use crate::error::{ApiError, ApiResult};
+use crate::filter::Filter;
+use crate::model::{
+    dense_vector, with_vector, PayloadSelector, QueryBatch, QueryRequest, SearchBatch, SearchParams,
+    SearchRequest,
+};
+use crate::point_id::PointId;
+
+/// The parts of a search shared by both request shapes.
+struct Common {
+    filter: Option<Value>,
+    params: Option<SearchParams>,
+    limit: usize,
+    offset: Option<usize>,
+    with_payload: Option<Value>,
+    with_vector: Option<Value>,
+    score_threshold: Option<f32>,
+}
+
+fn plan(vector: Vec<f32>, c: Common) -> ApiResult<Search> {
+    let params = c.params.unwrap_or_default();
+    if params.hnsw_ef == Some(0) {
+        return Err(ApiError::bad_request("params.hnsw_ef must be ≥ 1"));
+    }
+    Ok(Search {
+        vector,
+        filter: c.filter.as_ref().map(Filter::parse).transpose()?.flatten(),
+        limit: c.limit,
+        offset: c.offset.unwrap_or(0),
+        ef: params.hnsw_ef,
+        exact: params.exact,
+        score_threshold: c.score_threshold,
+        with_payload: PayloadSelector::parse(c.with_payload.as_ref(), false)?,
+        with_vector: with_vector(c.with_vector.as_ref())?,
+    })
+}
+
+/// The legacy `vector` field: a list, or `{"name": "", "vector": [...]}`.
+fn search_vector(value: &Value) -> ApiResult<Vec<f32>> {
+    match value {
+        Value::Object(map) if map.contains_key("vector") => match map.get("name").and_then(Value::as_str) {
+            Some("") | None => dense_vector(&map["vector"], "vector"),
+            Some(_) => Err(ApiError::unsupported("named vectors")),
+        },
+        other => dense_vector(other, "vector"),
+    }
+}
+
+fn search_plan(request: SearchRequest) -> ApiResult<Search> {
+    let vector = search_vector(&request.vector)?;
+    plan(
+        vector,
+        Common {
+            filter: request.filter,
+            params: request.params,
+            limit: request.limit,
+            offset: request.offset,
+            with_payload: request.with_payload,
+            with_vector: request.with_vector,
+            score_threshold: request.score_threshold,
+        },
+    )
+}
+
+/// A query's target: a vector, or the id of a stored point (whose vector is used, and which is
+/// left out of the results, as Qdrant does for queries by example).
+enum Target {
+    Vector(Vec<f32>),
+    Point(PointId),
+}
+
+fn target(query: Option<&Value>) -> ApiResult<Target> {
+    let query = query.ok_or_else(|| ApiError::unsupported("a query without `query` (ordering by id)"))?;
+    let nearest = match query {
+        Value::Object(map) if map.contains_key("nearest") => {
+            if map.len() > 1 {
+                return Err(ApiError::unsupported("`nearest` with `mmr`"));
+            }
+            &map["nearest"]
+        }
+        Value::Object(map) => {
+            let kind = map.keys().next().cloned().unwrap_or_default();
+            return Err(ApiError::unsupported(&format!("the `{kind}` query")));
+        }
+        other => other,
+    };
+    match nearest {
+        Value::Number(_) | Value::String(_) => serde_json::from_value(nearest.clone())
+            .map(Target::Point)
+            .map_err(|e| ApiError::bad_request(format!("query: {e}"))),
+        other => dense_vector(other, "query").map(Target::Vector),
+    }
+}
+
+fn query_plan(collection: &Collection, request: QueryRequest) -> ApiResult<(Search, Option<PointId>)> {
+    if request.prefetch.as_ref().is_some_and(|p| !p.is_null()) {
+        return Err(ApiError::unsupported("prefetch"));
+    }
+    if request.lookup_from.is_some() {
+        return Err(ApiError::unsupported("lookup_from"));
+    }
+    if request.using.as_deref().is_some_and(|u| !u.is_empty()) {
+        return Err(ApiError::unsupported("named vectors (`using`)"));
+    }
+    let (vector, exclude) = match target(request.query.as_ref())? {
+        Target::Vector(v) => (v, None),
+        Target::Point(id) => (collection.vector_of(id)?, Some(id)),
+    };
+    let mut search = plan(
+        vector,
+        Common {
+            filter: request.filter,
+            params: request.params,
+            limit: request.limit.unwrap_or(10),
+            offset: request.offset,
+            with_payload: request.with_payload,
+            with_vector: request.with_vector,
+            score_threshold: request.score_threshold,
+        },
+    )?;
+    if exclude.is_some() {
+        search.limit += 1;
+    }
+    Ok((search, exclude))
+}
+
+fn run(collection: &Collection, search: &Search, exclude: Option<PointId>) -> ApiResult<Vec<Value>> {
+    let limit = search.limit - exclude.is_some() as usize;
+    Ok(collection
+        .search(search)?
+        .into_iter()
+        .filter(|p| Some(p.id) != exclude)
+        .take(limit)
+        .map(|p| record(p, true))
+        .collect())
+}
+
+/// `POST /collections/{name}/points/search`.
+pub async fn search(
+    state: Shared,
+    Path(name): Path<String>,
+    Body(request): Body<SearchRequest>,
+) -> ApiResult<Response> {
+    let started = Instant::now();
+    let collection = state.registry.get(&name)?;
+    let search = search_plan(request)?;
+    let hits = blocking(move || run(&collection, &search, None)).await?;
+    Ok(reply(started, hits))
+}
+
+/// `POST /collections/{name}/points/search/batch`.
+pub async fn search_batch(
+    state: Shared,
+    Path(name): Path<String>,
+    Body(request): Body<SearchBatch>,
+) -> ApiResult<Response> {
+    let started = Instant::now();
+    let collection = state.registry.get(&name)?;
+    let searches = request
+        .searches
+        .into_iter()
+        .map(search_plan)
+        .collect::<ApiResult<Vec<_>>>()?;
+    let out = blocking(move || {
+        searches
+            .iter()
+            .map(|s| run(&collection, s, None))
+            .collect::<ApiResult<Vec<_>>>()
+    })
+    .await?;
+    Ok(reply(started, out))
+}
+
+fn query_one(collection: &Arc<Collection>, request: QueryRequest) -> ApiResult<Value> {
+    let (search, exclude) = query_plan(collection, request)?;
+    Ok(json!({ "points": run(collection, &search, exclude)? }))
+}
+
+/// `POST /collections/{name}/points/query`.
+pub async fn query(
+    state: Shared,
+    Path(name): Path<String>,
+    Body(request): Body<QueryRequest>,
+) -> ApiResult<Response> {
+    let started = Instant::now();
+    let collection = state.registry.get(&name)?;
+    let out = blocking(move || query_one(&collection, request)).await?;
+    Ok(reply(started, out))
+}
+
+/// `POST /collections/{name}/points/query/batch`.
+pub async fn query_batch(
+    state: Shared,
+    Path(name): Path<String>,
+    Body(request): Body<QueryBatch>,
+) -> ApiResult<Response> {
+    let started = Instant::now();
+    let collection = state.registry.get(&name)?;
+    let out = blocking(move || {
+        request
+            .searches
+            .into_iter()
+            .map(|r| query_one(&collection, r))
+            .collect::<ApiResult<Vec<_>>>()
+    })
+    .await?;
+    Ok(reply(started, out))
+}
