@@ -89,7 +89,7 @@ impl Conn {
         Conn { send, host }
     }
 
-    async fn call(&mut self, method: &str, path: &str, body: Bytes) -> Value {
+    async fn call(&mut self, method: &str, path: &str, body: Bytes) -> Bytes {
         let request = Request::builder()
             .method(method)
             .uri(path)
@@ -100,9 +100,12 @@ impl Conn {
         let response = self.send.send_request(request).await.expect("send");
         let status = response.status();
         let bytes = response.into_body().collect().await.expect("body").to_bytes();
-        let value: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        assert!(status.is_success(), "{method} {path}: {status} {value}");
-        value
+        assert!(
+            status.is_success(),
+            "{method} {path}: {status} {}",
+            String::from_utf8_lossy(&bytes)
+        );
+        bytes
     }
 }
 
@@ -120,10 +123,24 @@ fn query_body(q: &[f32], ef: usize) -> Bytes {
     )
 }
 
-fn ids_of(response: &Value) -> Vec<u64> {
-    response["result"]["points"]
-        .as_array()
-        .map(|ps| ps.iter().filter_map(|p| p["id"].as_u64()).collect())
+#[derive(serde::Deserialize)]
+struct QueryReply {
+    result: QueryPoints,
+}
+
+#[derive(serde::Deserialize)]
+struct QueryPoints {
+    points: Vec<Hit>,
+}
+
+#[derive(serde::Deserialize)]
+struct Hit {
+    id: u64,
+}
+
+fn ids_of(body: &[u8]) -> Vec<u64> {
+    serde_json::from_slice::<QueryReply>(body)
+        .map(|r| r.result.points.into_iter().map(|h| h.id).collect())
         .unwrap_or_default()
 }
 
@@ -363,14 +380,15 @@ async fn over_http(
         let mut conn = Conn::open(&args.url).await;
         let (bodies, truth, next, written) = (bodies.clone(), truth.clone(), next.clone(), written.clone());
         let writer = client < args.writers;
-        // Upserts re-insert existing rows under fresh ids above n (each batch 100 rows).
+        // Upserts rewrite existing points with their own vectors (new nodes and links each
+        // time, the same answers), so the ground truth holds during the mixed load.
         let upserts: Vec<Bytes> = if writer {
             (0..20)
                 .map(|b| {
                     let points: Vec<Value> = (0..100)
                         .map(|j| {
                             let row = (b * 100 + j + client * 2000) % n;
-                            json!({ "id": n + 1_000_000 * (round + 1) + client * 100_000 + b * 100 + j, "vector": &base[row * dim..][..dim], "payload": {"n": row} })
+                            json!({ "id": row, "vector": &base[row * dim..][..dim], "payload": {"n": row} })
                         })
                         .collect();
                     Bytes::from(json!({ "points": points }).to_string())

@@ -28,6 +28,8 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use axum::serve::ListenerExt;
+
 use crate::metrics::Metrics;
 use crate::registry::Registry;
 
@@ -90,6 +92,10 @@ pub async fn run(config: ServerConfig) -> Result<(), Box<dyn std::error::Error +
     // The one line on stdout: scripts (and the end-to-end tests) read the address from it.
     println!("geodex serve listening on http://{}", listener.local_addr()?);
     let app = router(Arc::clone(&state), config.max_body);
+    // Replies are one write each: Nagle's algorithm would only hold them back.
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     let shutdown_state = Arc::clone(&state);
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {

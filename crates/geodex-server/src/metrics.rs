@@ -21,10 +21,11 @@ struct Route {
     seconds: f64,
 }
 
-/// Counters of all requests since start.
+/// Counters of all requests since start: route → method → counters (looked up without
+/// allocating; a key is stored once, the first time it is seen).
 #[derive(Debug, Default)]
 pub struct Metrics {
-    routes: Mutex<BTreeMap<(String, String), Route>>,
+    routes: Mutex<BTreeMap<String, BTreeMap<String, Route>>>,
 }
 
 /// A gauge line for [`Metrics::render`]: name, labels, value.
@@ -46,7 +47,14 @@ impl Metrics {
     /// Records one request to `route` (the matched path pattern, not the raw path).
     pub fn record(&self, method: &str, route: &str, status: u16, took: Duration) {
         let mut routes = self.routes.lock();
-        let r = routes.entry((method.to_owned(), route.to_owned())).or_default();
+        if !routes.contains_key(route) {
+            routes.insert(route.to_owned(), BTreeMap::new());
+        }
+        let methods = routes.get_mut(route).expect("inserted");
+        if !methods.contains_key(method) {
+            methods.insert(method.to_owned(), Route::default());
+        }
+        let r = methods.get_mut(method).expect("inserted");
         *r.by_status.entry(status).or_default() += 1;
         let s = took.as_secs_f64();
         r.seconds += s;
@@ -56,7 +64,16 @@ impl Metrics {
 
     /// The exposition text: request counters, the latency histogram, then `gauges`.
     pub fn render(&self, gauges: &[Gauge]) -> String {
-        let routes = self.routes.lock().clone();
+        let routes: Vec<((String, String), Route)> = self
+            .routes
+            .lock()
+            .iter()
+            .flat_map(|(route, methods)| {
+                methods
+                    .iter()
+                    .map(|(method, r)| ((method.clone(), route.clone()), r.clone()))
+            })
+            .collect();
         let mut out = String::new();
         out.push_str("# HELP geodex_http_requests_total HTTP requests by route and status.\n");
         out.push_str("# TYPE geodex_http_requests_total counter\n");

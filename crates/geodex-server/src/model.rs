@@ -95,27 +95,120 @@ impl VectorParams {
     }
 }
 
-/// A vector as a request carries it: a list of floats, or `{"": [...]}` for the unnamed one.
-pub fn dense_vector(value: &Value, what: &str) -> ApiResult<Vec<f32>> {
-    let list = match value {
-        Value::Array(_) => value,
-        Value::Object(map) if map.len() == 1 && map.contains_key("") => &map[""],
-        Value::Object(map) if map.contains_key("indices") => {
-            return Err(ApiError::unsupported("sparse vectors"))
-        }
-        Value::Object(_) => return Err(ApiError::unsupported("named vectors")),
-        _ => return Err(ApiError::bad_request(format!("{what} must be a list of numbers"))),
-    };
-    let items = list.as_array().expect("a list");
-    items
-        .iter()
-        .map(|x| match x.as_f64() {
-            Some(v) if v.is_finite() && v.abs() <= f32::MAX as f64 => Ok(v as f32),
-            _ => Err(ApiError::bad_request(format!(
-                "{what}: {x} is not a finite number"
+/// A vector, a point id, or a query around one, as Qdrant's requests carry them, parsed
+/// straight from the JSON (no intermediate `Value`: a 384-d query is most of a request's bytes).
+#[derive(Clone, Debug, PartialEq)]
+pub enum VectorInput {
+    /// `[x, …]`, `{"": [x, …]}` or `{"name": "", "vector": [x, …]}`.
+    Dense(Vec<f32>),
+    /// `42` or `"uuid"`: the vector stored for that point.
+    Point(PointId),
+    /// `{"nearest": …}`.
+    Nearest(Box<VectorInput>),
+    /// A form geodex does not serve: the key that names it (a vector name, `indices` of a
+    /// sparse vector, a query kind such as `recommend`).
+    Unsupported(String),
+}
+
+impl VectorInput {
+    /// The dense vector, or a 400 naming `what` was given instead.
+    pub fn into_dense(self, what: &str) -> ApiResult<Vec<f32>> {
+        match self {
+            VectorInput::Dense(v) => Ok(v),
+            VectorInput::Point(id) => Err(ApiError::bad_request(format!(
+                "{what}: expected a vector, found point id {id}"
             ))),
-        })
-        .collect()
+            VectorInput::Nearest(_) => Err(ApiError::bad_request(format!(
+                "{what}: expected a vector, found a query"
+            ))),
+            VectorInput::Unsupported(key) => Err(unsupported_form(&key)),
+        }
+    }
+}
+
+/// The 400 for a [`VectorInput::Unsupported`] key.
+pub fn unsupported_form(key: &str) -> ApiError {
+    match key {
+        "indices" | "values" => ApiError::unsupported("sparse vectors"),
+        "mmr" => ApiError::unsupported("`nearest` with `mmr`"),
+        "recommend" | "discover" | "context" | "order_by" | "fusion" | "rrf" | "formula" | "sample" => {
+            ApiError::unsupported(&format!("the `{key}` query"))
+        }
+        other => ApiError::unsupported(&format!("named vectors (`{other}`)")),
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for VectorInput {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = VectorInput;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a vector (a list of numbers), a point id, or a query object")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<VectorInput, A::Error> {
+                let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+                while let Some(x) = seq.next_element::<f64>()? {
+                    let y = x as f32;
+                    if !y.is_finite() {
+                        return Err(de::Error::custom(format!("{x} is not a finite 32-bit float")));
+                    }
+                    out.push(y);
+                }
+                Ok(VectorInput::Dense(out))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<VectorInput, E> {
+                Ok(VectorInput::Point(PointId::Num(v)))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<VectorInput, E> {
+                u64::try_from(v)
+                    .map(|v| VectorInput::Point(PointId::Num(v)))
+                    .map_err(|_| E::custom(format!("point id {v} is negative")))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<VectorInput, E> {
+                uuid::Uuid::parse_str(v)
+                    .map(|u| VectorInput::Point(PointId::Uuid(u)))
+                    .map_err(|_| E::custom(format!("point id {v:?} is not a UUID")))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<VectorInput, A::Error> {
+                let (mut found, mut name, mut vector): (
+                    Option<VectorInput>,
+                    Option<String>,
+                    Option<Vec<f32>>,
+                ) = (None, None, None);
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.as_str() {
+                        "nearest" => found = Some(VectorInput::Nearest(Box::new(map.next_value()?))),
+                        "" => found = Some(map.next_value()?),
+                        "name" => name = Some(map.next_value()?),
+                        "vector" => {
+                            vector = Some(
+                                map.next_value::<VectorInput>()?
+                                    .into_dense("vector")
+                                    .map_err(de::Error::custom)?,
+                            )
+                        }
+                        _ => {
+                            map.next_value::<IgnoredAny>()?;
+                            found.get_or_insert(VectorInput::Unsupported(key));
+                        }
+                    }
+                }
+                match (found, name, vector) {
+                    (Some(f), None, None) => Ok(f),
+                    (None, name, Some(v)) => match name.as_deref() {
+                        None | Some("") => Ok(VectorInput::Dense(v)),
+                        Some(other) => Ok(VectorInput::Unsupported(other.to_owned())),
+                    },
+                    _ => Err(de::Error::custom(
+                        "expected a vector, `{\"nearest\": …}` or `{\"name\", \"vector\"}`",
+                    )),
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// One point of an upsert.
@@ -123,7 +216,7 @@ pub fn dense_vector(value: &Value, what: &str) -> ApiResult<Vec<f32>> {
 #[serde(deny_unknown_fields)]
 pub struct PointStruct {
     pub id: PointId,
-    pub vector: Value,
+    pub vector: VectorInput,
     pub payload: Option<Payload>,
 }
 
@@ -132,7 +225,7 @@ pub struct PointStruct {
 #[serde(deny_unknown_fields)]
 pub struct Batch {
     pub ids: Vec<PointId>,
-    pub vectors: Value,
+    pub vectors: Vec<VectorInput>,
     pub payloads: Option<Vec<Option<Payload>>>,
 }
 
@@ -151,7 +244,7 @@ pub struct UpsertPoints {
 #[serde(deny_unknown_fields)]
 pub struct PointVectors {
     pub id: PointId,
-    pub vector: Value,
+    pub vector: VectorInput,
 }
 
 /// `PUT /collections/{name}/points/vectors`.
@@ -204,7 +297,7 @@ pub struct SearchParams {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SearchRequest {
-    pub vector: Value,
+    pub vector: VectorInput,
     pub filter: Option<Value>,
     pub params: Option<SearchParams>,
     pub limit: usize,
@@ -226,7 +319,7 @@ pub struct SearchBatch {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct QueryRequest {
-    pub query: Option<Value>,
+    pub query: Option<VectorInput>,
     pub prefetch: Option<Value>,
     pub using: Option<String>,
     pub filter: Option<Value>,
@@ -397,5 +490,54 @@ pub fn with_vector(value: Option<&Value>) -> ApiResult<bool> {
         Some(Value::Bool(b)) => Ok(*b),
         Some(Value::Array(names)) => Ok(names.iter().any(|n| n.as_str() == Some(""))),
         Some(other) => Err(ApiError::bad_request(format!("with_vector: unexpected {other}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(json: &str) -> Result<VectorInput, serde_json::Error> {
+        serde_json::from_str(json)
+    }
+
+    #[test]
+    fn every_form_of_a_vector_or_query_parses_to_what_it_means() {
+        let dense = VectorInput::Dense(vec![1.0, -2.5]);
+        for json in [
+            "[1, -2.5]",
+            r#"{"": [1, -2.5]}"#,
+            r#"{"name": "", "vector": [1, -2.5]}"#,
+            r#"{"vector": [1.0, -2.5]}"#,
+        ] {
+            assert_eq!(parse(json).unwrap(), dense, "{json}");
+        }
+        assert_eq!(
+            parse(r#"{"nearest": [1, -2.5]}"#).unwrap(),
+            VectorInput::Nearest(Box::new(dense))
+        );
+        assert_eq!(parse("7").unwrap(), VectorInput::Point(PointId::Num(7)));
+        assert_eq!(
+            parse(r#"{"nearest": "550e8400-e29b-41d4-a716-446655440000"}"#).unwrap(),
+            VectorInput::Nearest(Box::new(VectorInput::Point(PointId::Uuid(
+                uuid::Uuid::from_u128(0x550e8400e29b41d4a716446655440000)
+            ))))
+        );
+        assert_eq!(
+            parse(r#"{"recommend": {"positive": [1]}}"#).unwrap(),
+            VectorInput::Unsupported("recommend".into())
+        );
+        assert_eq!(
+            parse(r#"{"indices": [1], "values": [0.5]}"#).unwrap(),
+            VectorInput::Unsupported("indices".into())
+        );
+        assert_eq!(
+            parse(r#"{"name": "image", "vector": [1]}"#).unwrap(),
+            VectorInput::Unsupported("image".into())
+        );
+        for bad in ["[1, \"a\"]", "[1e39]", "-1", "\"x\"", "{}", "true"] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
+        assert!(unsupported_form("indices").message.contains("sparse"));
     }
 }

@@ -129,42 +129,67 @@ async fn authorize(State(state): Shared, request: Request, next: Next) -> Respon
 /// Counts and times every request by route, and logs it.
 async fn observe(State(state): Shared, request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let method = request.method().to_string();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("unmatched", |p| p.as_str())
-        .to_owned();
-    let path = request.uri().path().to_owned();
+    let method = request.method().clone();
+    let route = request.extensions().get::<MatchedPath>().cloned();
+    let path = state.log_requests.then(|| request.uri().path().to_owned());
     let response = next.run(request).await;
     let took = started.elapsed();
     let status = response.status().as_u16();
-    state.metrics.record(&method, &route, status, took);
-    if state.log_requests {
+    let route = route.as_ref().map_or("unmatched", |r| r.as_str());
+    state.metrics.record(method.as_str(), route, status, took);
+    if let Some(path) = path {
         tracing::info!(%method, %path, status, ms = took.as_secs_f64() * 1e3, "request");
     }
     response
 }
 
 /// A JSON body, with rejections (malformed JSON, unknown fields, too large) in Qdrant's shape.
+/// Parsed with `serde_json` straight from the bytes (axum's `Json` tracks the error path
+/// through every element, a cost per number of a vector).
 pub struct Body<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
-        let Json(value) = Json::<T>::from_request(request, state).await?;
-        Ok(Body(value))
+        let json = request
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/json"));
+        if !json {
+            return Err(ApiError {
+                status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                message: "Expected request with `Content-Type: application/json`".into(),
+            });
+        }
+        let bytes = axum::body::Bytes::from_request(request, state)
+            .await
+            .map_err(|e| ApiError {
+                status: e.status(),
+                message: format!("Format error in JSON body: {}", e.body_text()),
+            })?;
+        serde_json::from_slice(&bytes)
+            .map(Body)
+            .map_err(|e| ApiError::bad_request(format!("Format error in JSON body: {e}")))
     }
 }
 
 /// Qdrant's success envelope: `{"result": ..., "status": "ok", "time": seconds}`.
+#[derive(Serialize)]
+struct Envelope<T> {
+    result: T,
+    status: &'static str,
+    time: f64,
+}
+
+/// Answers `result` in Qdrant's envelope, serialised straight to bytes.
 pub fn reply<T: Serialize>(started: Instant, result: T) -> Response {
-    Json(serde_json::json!({
-        "result": result,
-        "status": "ok",
-        "time": started.elapsed().as_secs_f64(),
-    }))
+    Json(Envelope {
+        result,
+        status: "ok",
+        time: started.elapsed().as_secs_f64(),
+    })
     .into_response()
 }
 
@@ -177,7 +202,42 @@ pub async fn blocking<T: Send + 'static>(
         .map_err(ApiError::internal)?
 }
 
-/// `{"operation_id": id, "status": "completed"}`: every write is applied before it is answered.
-pub fn update_result(operation_id: u64) -> serde_json::Value {
-    serde_json::json!({ "operation_id": operation_id, "status": "completed" })
+/// Qdrant's `UpdateResult`: every write is applied before it is answered, so `completed`.
+#[derive(Serialize)]
+pub struct UpdateResult {
+    operation_id: u64,
+    status: &'static str,
+}
+
+/// The [`UpdateResult`] of operation `operation_id`.
+pub fn update_result(operation_id: u64) -> UpdateResult {
+    UpdateResult {
+        operation_id,
+        status: "completed",
+    }
+}
+
+/// A point as Qdrant's `Record` (retrieve, scroll) or `ScoredPoint` (searches) shows it.
+#[derive(Serialize)]
+pub struct PointOut {
+    id: crate::point_id::PointId,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    version: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    score: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    payload: Option<crate::points::Payload>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    vector: Option<Vec<f32>>,
+}
+
+/// Renders `point`; `scored` adds the score and version of a search hit.
+pub fn record(point: crate::collection::Scored, scored: bool) -> PointOut {
+    PointOut {
+        id: point.id,
+        version: scored.then_some(0),
+        score: scored.then_some(point.score),
+        payload: point.payload,
+        vector: point.vector,
+    }
 }

@@ -8,32 +8,16 @@ use axum::response::Response;
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 
-use super::{blocking, reply, update_result, Body, Shared};
-use crate::collection::{Collection, Scored, Selection};
+use super::{blocking, record, reply, update_result, Body, PointOut, Shared};
+use crate::collection::{Collection, Selection};
 use crate::error::{ApiError, ApiResult};
 use crate::filter::Filter;
 use crate::model::{
-    dense_vector, with_vector, CountRequest, DeletePayload, FacetRequest, PayloadSelector, PointsSelector,
-    RetrieveRequest, ScrollRequest, SetPayload, UpdateBatch, UpdateVectors, UpsertPoints,
+    with_vector, CountRequest, DeletePayload, FacetRequest, PayloadSelector, PointsSelector, RetrieveRequest,
+    ScrollRequest, SetPayload, UpdateBatch, UpdateVectors, UpsertPoints,
 };
 use crate::point_id::PointId;
 use crate::points::Payload;
-
-/// A point as `Record` (retrieve, scroll) or `ScoredPoint` (searches) renders it.
-pub fn record(point: Scored, scored: bool) -> Value {
-    let mut out = json!({ "id": point.id });
-    if scored {
-        out["version"] = json!(0);
-        out["score"] = json!(point.score);
-    }
-    if let Some(payload) = point.payload {
-        out["payload"] = Value::Object(payload);
-    }
-    if let Some(vector) = point.vector {
-        out["vector"] = json!(vector);
-    }
-    out
-}
 
 type Rows = (Vec<PointId>, Vec<Vec<f32>>, Vec<Option<Payload>>);
 
@@ -47,28 +31,25 @@ fn upsert_rows(request: UpsertPoints) -> ApiResult<Rows> {
             let mut rows: Rows = (Vec::new(), Vec::new(), Vec::new());
             for p in points {
                 rows.1
-                    .push(dense_vector(&p.vector, &format!("point {}: vector", p.id))?);
+                    .push(p.vector.into_dense(&format!("point {}: vector", p.id))?);
                 rows.0.push(p.id);
                 rows.2.push(Some(p.payload.unwrap_or_default()));
             }
             Ok(rows)
         }
         (None, Some(batch)) => {
-            let vectors = batch
-                .vectors
-                .as_array()
-                .ok_or_else(|| ApiError::bad_request("batch.vectors must be a list of vectors"))?;
-            if vectors.len() != batch.ids.len() {
+            if batch.vectors.len() != batch.ids.len() {
                 return Err(ApiError::bad_request(format!(
                     "batch: {} ids but {} vectors",
                     batch.ids.len(),
-                    vectors.len()
+                    batch.vectors.len()
                 )));
             }
-            let vectors = vectors
-                .iter()
+            let vectors = batch
+                .vectors
+                .into_iter()
                 .zip(&batch.ids)
-                .map(|(v, id)| dense_vector(v, &format!("point {id}: vector")))
+                .map(|(v, id)| v.into_dense(&format!("point {id}: vector")))
                 .collect::<ApiResult<Vec<_>>>()?;
             let payloads = match batch.payloads {
                 Some(p) if p.len() != batch.ids.len() => {
@@ -108,8 +89,8 @@ fn apply_update_vectors(collection: &Collection, request: UpdateVectors) -> ApiR
     }
     let vectors = request
         .points
-        .iter()
-        .map(|p| dense_vector(&p.vector, &format!("point {}: vector", p.id)))
+        .into_iter()
+        .map(|p| p.vector.into_dense(&format!("point {}: vector", p.id)))
         .collect::<ApiResult<Vec<_>>>()?;
     let keep = vec![None; ids.len()];
     collection.upsert(ids, vectors, keep)
@@ -302,7 +283,7 @@ pub async fn retrieve(
     let payload = PayloadSelector::parse(request.with_payload.as_ref(), true)?;
     let vector = with_vector(request.with_vector.as_ref())?;
     let rows = blocking(move || Ok(collection.retrieve(&request.ids, &payload, vector))).await?;
-    let out: Vec<Value> = rows.into_iter().map(|p| record(p, false)).collect();
+    let out: Vec<PointOut> = rows.into_iter().map(|p| record(p, false)).collect();
     Ok(reply(started, out))
 }
 
@@ -340,7 +321,7 @@ pub async fn scroll(
     let (rows, next) =
         blocking(move || Ok(collection.scroll(request.offset, limit, filter.as_ref(), &payload, vector)))
             .await?;
-    let points: Vec<Value> = rows.into_iter().map(|p| record(p, false)).collect();
+    let points: Vec<PointOut> = rows.into_iter().map(|p| record(p, false)).collect();
     Ok(reply(
         started,
         json!({ "points": points, "next_page_offset": next }),

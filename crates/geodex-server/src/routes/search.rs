@@ -1,21 +1,20 @@
 //! Search endpoints: `search`, `search/batch`, and `query` / `query/batch` (what
 //! `query_points` sends: `{"query": {"nearest": vector or id}}`, or the vector or id alone).
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::Path;
 use axum::response::Response;
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
 
-use super::points::record;
-use super::{blocking, reply, Body, Shared};
+use super::{blocking, record, reply, Body, PointOut, Shared};
 use crate::collection::{Collection, Search};
 use crate::error::{ApiError, ApiResult};
 use crate::filter::Filter;
 use crate::model::{
-    dense_vector, with_vector, PayloadSelector, QueryBatch, QueryRequest, SearchBatch, SearchParams,
-    SearchRequest,
+    unsupported_form, with_vector, PayloadSelector, QueryBatch, QueryRequest, SearchBatch, SearchParams,
+    SearchRequest, VectorInput,
 };
 use crate::point_id::PointId;
 
@@ -48,19 +47,8 @@ fn plan(vector: Vec<f32>, c: Common) -> ApiResult<Search> {
     })
 }
 
-/// The legacy `vector` field: a list, or `{"name": "", "vector": [...]}`.
-fn search_vector(value: &Value) -> ApiResult<Vec<f32>> {
-    match value {
-        Value::Object(map) if map.contains_key("vector") => match map.get("name").and_then(Value::as_str) {
-            Some("") | None => dense_vector(&map["vector"], "vector"),
-            Some(_) => Err(ApiError::unsupported("named vectors")),
-        },
-        other => dense_vector(other, "vector"),
-    }
-}
-
 fn search_plan(request: SearchRequest) -> ApiResult<Search> {
-    let vector = search_vector(&request.vector)?;
+    let vector = request.vector.into_dense("vector")?;
     plan(
         vector,
         Common {
@@ -82,26 +70,17 @@ enum Target {
     Point(PointId),
 }
 
-fn target(query: Option<&Value>) -> ApiResult<Target> {
+fn target(query: Option<VectorInput>) -> ApiResult<Target> {
     let query = query.ok_or_else(|| ApiError::unsupported("a query without `query` (ordering by id)"))?;
     let nearest = match query {
-        Value::Object(map) if map.contains_key("nearest") => {
-            if map.len() > 1 {
-                return Err(ApiError::unsupported("`nearest` with `mmr`"));
-            }
-            &map["nearest"]
-        }
-        Value::Object(map) => {
-            let kind = map.keys().next().cloned().unwrap_or_default();
-            return Err(ApiError::unsupported(&format!("the `{kind}` query")));
-        }
+        VectorInput::Nearest(inner) => *inner,
         other => other,
     };
     match nearest {
-        Value::Number(_) | Value::String(_) => serde_json::from_value(nearest.clone())
-            .map(Target::Point)
-            .map_err(|e| ApiError::bad_request(format!("query: {e}"))),
-        other => dense_vector(other, "query").map(Target::Vector),
+        VectorInput::Dense(v) => Ok(Target::Vector(v)),
+        VectorInput::Point(id) => Ok(Target::Point(id)),
+        VectorInput::Nearest(_) => Err(ApiError::bad_request("query: `nearest` inside `nearest`")),
+        VectorInput::Unsupported(key) => Err(unsupported_form(&key)),
     }
 }
 
@@ -115,7 +94,7 @@ fn query_plan(collection: &Collection, request: QueryRequest) -> ApiResult<(Sear
     if request.using.as_deref().is_some_and(|u| !u.is_empty()) {
         return Err(ApiError::unsupported("named vectors (`using`)"));
     }
-    let (vector, exclude) = match target(request.query.as_ref())? {
+    let (vector, exclude) = match target(request.query)? {
         Target::Vector(v) => (v, None),
         Target::Point(id) => (collection.vector_of(id)?, Some(id)),
     };
@@ -137,7 +116,7 @@ fn query_plan(collection: &Collection, request: QueryRequest) -> ApiResult<(Sear
     Ok((search, exclude))
 }
 
-fn run(collection: &Collection, search: &Search, exclude: Option<PointId>) -> ApiResult<Vec<Value>> {
+fn run(collection: &Collection, search: &Search, exclude: Option<PointId>) -> ApiResult<Vec<PointOut>> {
     let limit = search.limit - exclude.is_some() as usize;
     Ok(collection
         .search(search)?
@@ -146,6 +125,31 @@ fn run(collection: &Collection, search: &Search, exclude: Option<PointId>) -> Ap
         .take(limit)
         .map(|p| record(p, true))
         .collect())
+}
+
+/// Qdrant's `QueryResponse`.
+#[derive(Serialize)]
+struct Points {
+    points: Vec<PointOut>,
+}
+
+/// Runs `work` on the blocking pool, or right here when `light`: a graph search without a
+/// filter takes tens of microseconds, less than handing it to another thread costs (measured
+/// in BENCHMARKS.md); a filter (evaluated over the payloads) or an exact scan can take
+/// milliseconds and must not hold up the reactor.
+async fn run_where<T: Send + 'static>(
+    light: bool,
+    work: impl FnOnce() -> ApiResult<T> + Send + 'static,
+) -> ApiResult<T> {
+    if light {
+        work()
+    } else {
+        blocking(work).await
+    }
+}
+
+fn light(search: &Search) -> bool {
+    !search.exact && search.filter.is_none()
 }
 
 /// `POST /collections/{name}/points/search`.
@@ -157,7 +161,7 @@ pub async fn search(
     let started = Instant::now();
     let collection = state.registry.get(&name)?;
     let search = search_plan(request)?;
-    let hits = blocking(move || run(&collection, &search, None)).await?;
+    let hits = run_where(light(&search), move || run(&collection, &search, None)).await?;
     Ok(reply(started, hits))
 }
 
@@ -184,11 +188,6 @@ pub async fn search_batch(
     Ok(reply(started, out))
 }
 
-fn query_one(collection: &Arc<Collection>, request: QueryRequest) -> ApiResult<Value> {
-    let (search, exclude) = query_plan(collection, request)?;
-    Ok(json!({ "points": run(collection, &search, exclude)? }))
-}
-
 /// `POST /collections/{name}/points/query`.
 pub async fn query(
     state: Shared,
@@ -197,8 +196,9 @@ pub async fn query(
 ) -> ApiResult<Response> {
     let started = Instant::now();
     let collection = state.registry.get(&name)?;
-    let out = blocking(move || query_one(&collection, request)).await?;
-    Ok(reply(started, out))
+    let (search, exclude) = query_plan(&collection, request)?;
+    let points = run_where(light(&search), move || run(&collection, &search, exclude)).await?;
+    Ok(reply(started, Points { points }))
 }
 
 /// `POST /collections/{name}/points/query/batch`.
@@ -213,7 +213,12 @@ pub async fn query_batch(
         request
             .searches
             .into_iter()
-            .map(|r| query_one(&collection, r))
+            .map(|r| {
+                let (search, exclude) = query_plan(&collection, r)?;
+                Ok(Points {
+                    points: run(&collection, &search, exclude)?,
+                })
+            })
             .collect::<ApiResult<Vec<_>>>()
     })
     .await?;
