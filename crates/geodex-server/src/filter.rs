@@ -370,6 +370,14 @@ impl Check {
     }
 }
 
+/// The values under the payload key `key` (a path as in conditions: `a.b`, `a[].b`), arrays
+/// flattened; none for an invalid key.
+pub fn values_of<'a>(payload: &'a Payload, key: &str) -> Vec<&'a Value> {
+    parse_path(key)
+        .map(|path| values_at(payload, &path))
+        .unwrap_or_default()
+}
+
 /// The values under `path` in `payload`, arrays at the end (and at `[]` steps) flattened.
 fn values_at<'a>(payload: &'a Payload, path: &[Segment]) -> Vec<&'a Value> {
     let mut current: Vec<&Value> = Vec::new();

@@ -333,6 +333,55 @@ pub struct QueryRequest {
     pub shard_key: Option<Value>,
 }
 
+/// `POST /collections/{name}/points/query/groups`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueryGroupsRequest {
+    pub query: Option<VectorInput>,
+    pub prefetch: Option<Value>,
+    pub using: Option<String>,
+    pub filter: Option<Value>,
+    pub params: Option<SearchParams>,
+    pub score_threshold: Option<f32>,
+    pub with_vector: Option<Value>,
+    pub with_payload: Option<Value>,
+    pub lookup_from: Option<Value>,
+    pub shard_key: Option<Value>,
+    pub group_by: String,
+    pub group_size: Option<usize>,
+    pub limit: Option<usize>,
+    pub with_lookup: Option<Value>,
+}
+
+impl QueryGroupsRequest {
+    /// The query part (for the planner shared with `query`), and group_by, group_size
+    /// (default 3, as Qdrant) and the number of groups (default 10).
+    pub fn split(self) -> ApiResult<(QueryRequest, String, usize, usize)> {
+        if self.with_lookup.is_some() {
+            return Err(ApiError::unsupported("with_lookup"));
+        }
+        let (group_size, groups) = (self.group_size.unwrap_or(3), self.limit.unwrap_or(10));
+        if group_size == 0 || groups == 0 {
+            return Err(ApiError::bad_request("group_size and limit must be ≥ 1"));
+        }
+        let query = QueryRequest {
+            query: self.query,
+            prefetch: self.prefetch,
+            using: self.using,
+            filter: self.filter,
+            params: self.params,
+            score_threshold: self.score_threshold,
+            limit: Some(groups),
+            offset: None,
+            with_vector: self.with_vector,
+            with_payload: self.with_payload,
+            lookup_from: self.lookup_from,
+            shard_key: self.shard_key,
+        };
+        Ok((query, self.group_by, group_size, groups))
+    }
+}
+
 /// `POST /collections/{name}/points/query/batch`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -137,8 +137,7 @@ impl Registry {
             let entry = entry?;
             let name = entry.file_name().to_string_lossy().into_owned();
             if name.starts_with('.') {
-                // A create or delete that did not finish: never acknowledged.
-                std::fs::remove_dir_all(entry.path())?;
+                finish_interrupted(&dir, &name)?;
                 continue;
             }
             let collection = Collection::open(&name, &entry.path())?;
@@ -295,13 +294,16 @@ impl Registry {
         let mut collections = self.collections.write();
         let dir = self.root.join("collections");
         let fin = dir.join(name);
-        if collections.remove(name).is_some() {
-            let trash = dir.join(format!(".deleting-{name}"));
-            std::fs::rename(&fin, &trash)?;
-            std::fs::remove_dir_all(&trash)?;
+        let old = dir.join(format!("{REPLACED}{name}"));
+        let had_old = collections.remove(name).is_some();
+        if had_old {
+            std::fs::rename(&fin, &old)?;
         }
         std::fs::rename(staging, &fin)?;
         sync_dir(&dir)?;
+        if had_old {
+            std::fs::remove_dir_all(&old)?;
+        }
         collections.insert(name.to_owned(), Arc::new(Collection::open(name, &fin)?));
         Ok(())
     }
@@ -320,7 +322,7 @@ impl Registry {
             *aliases = next;
         }
         let dir = self.root.join("collections");
-        let trash = dir.join(format!(".deleting-{name}"));
+        let trash = dir.join(format!("{DELETED}{name}"));
         std::fs::rename(dir.join(name), &trash)?;
         sync_dir(&dir)?;
         std::fs::remove_dir_all(&trash)?;
@@ -344,6 +346,28 @@ impl Registry {
     }
 }
 
+/// Prefix of a collection directory whose delete is decided (renamed, not yet removed).
+const DELETED: &str = ".deleted-";
+/// Prefix of a collection directory a restore is replacing (moved aside until the restored
+/// one is in place).
+const REPLACED: &str = ".replaced-";
+
+/// Finishes what a crash interrupted in `dir`, from the name of a hidden directory: a deleted
+/// collection is removed; a collection moved aside by a restore comes back if the restored one
+/// never took its place (the restore was not acknowledged), else it is removed; a collection
+/// being created or restored (never acknowledged) is removed.
+fn finish_interrupted(dir: &Path, hidden: &str) -> ApiResult<()> {
+    let path = dir.join(hidden);
+    if let Some(name) = hidden.strip_prefix(REPLACED) {
+        if !dir.join(name).exists() {
+            std::fs::rename(&path, dir.join(name))?;
+            return Ok(sync_dir(dir)?);
+        }
+    }
+    tracing::info!(directory = hidden, "removing what an interrupted operation left");
+    Ok(std::fs::remove_dir_all(&path)?)
+}
+
 /// Makes a rename in `dir` durable.
 pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
     std::fs::File::open(dir)?.sync_all()
@@ -352,6 +376,45 @@ pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn interrupted_operations_are_finished_or_undone_on_open() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("collections");
+        std::fs::create_dir_all(&dir).unwrap();
+        for hidden in [
+            ".creating-a",
+            ".restoring-b",
+            ".deleted-c",
+            ".replaced-d",
+            ".replaced-e",
+        ] {
+            std::fs::create_dir_all(dir.join(hidden)).unwrap();
+            std::fs::write(dir.join(hidden).join("marker"), hidden).unwrap();
+        }
+        // `d` was restored in full before the crash; `e` was moved aside and nothing replaced it.
+        std::fs::create_dir_all(dir.join("d")).unwrap();
+        for hidden in [
+            ".creating-a",
+            ".restoring-b",
+            ".deleted-c",
+            ".replaced-d",
+            ".replaced-e",
+        ] {
+            finish_interrupted(&dir, hidden).unwrap();
+        }
+        let mut left: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["d", "e"]);
+        assert_eq!(
+            std::fs::read_to_string(dir.join("e").join("marker")).unwrap(),
+            ".replaced-e"
+        );
+        assert!(!dir.join("d").join("marker").exists());
+    }
 
     #[test]
     fn names_that_could_escape_the_data_directory_are_refused() {

@@ -75,6 +75,7 @@ pub fn router(state: Arc<AppState>, max_body: usize) -> Router {
         .route(&format!("{c}/points/search/batch"), post(search::search_batch))
         .route(&format!("{c}/points/query"), post(search::query))
         .route(&format!("{c}/points/query/batch"), post(search::query_batch))
+        .route(&format!("{c}/points/query/groups"), post(search::query_groups))
         .route(
             &format!("{c}/snapshots"),
             get(snapshots::list).post(snapshots::create),
@@ -93,9 +94,22 @@ pub fn router(state: Arc<AppState>, max_body: usize) -> Router {
             }
         })
         .layer(axum::extract::DefaultBodyLimit::max(max_body))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
         .layer(middleware::from_fn_with_state(Arc::clone(&state), authorize))
         .layer(middleware::from_fn_with_state(Arc::clone(&state), observe))
         .with_state(state)
+}
+
+/// A handler that panicked (a bug, never bad input) answers a 500 in Qdrant's shape instead
+/// of dropping the connection; the server goes on.
+fn panicked(err: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let what = err
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| err.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_default();
+    tracing::error!(panic = %what, "a handler panicked");
+    ApiError::internal("the request failed inside the server").into_response()
 }
 
 /// Routes open without the API key (probes of orchestrators carry no secrets).
@@ -239,5 +253,34 @@ pub fn record(point: crate::collection::Scored, scored: bool) -> PointOut {
         score: scored.then_some(point.score),
         payload: point.payload,
         vector: point.vector,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tower::ServiceExt;
+
+    async fn boom() -> &'static str {
+        panic!("a bug")
+    }
+
+    #[tokio::test]
+    async fn a_panicking_handler_answers_a_500_with_a_json_error() {
+        let app: Router = Router::new()
+            .route("/boom", get(boom))
+            .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked));
+        let request = axum::http::Request::builder()
+            .uri("/boom")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let response = app.oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 16).await.unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert!(body["status"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("inside the server"));
     }
 }

@@ -13,8 +13,8 @@ use crate::collection::{Collection, Search};
 use crate::error::{ApiError, ApiResult};
 use crate::filter::Filter;
 use crate::model::{
-    unsupported_form, with_vector, PayloadSelector, QueryBatch, QueryRequest, SearchBatch, SearchParams,
-    SearchRequest, VectorInput,
+    unsupported_form, with_vector, PayloadSelector, QueryBatch, QueryGroupsRequest, QueryRequest,
+    SearchBatch, SearchParams, SearchRequest, VectorInput,
 };
 use crate::point_id::PointId;
 
@@ -223,4 +223,33 @@ pub async fn query_batch(
     })
     .await?;
     Ok(reply(started, out))
+}
+
+/// Qdrant's `PointGroup`.
+#[derive(Serialize)]
+struct Group {
+    id: Value,
+    hits: Vec<PointOut>,
+}
+
+/// `POST /collections/{name}/points/query/groups`.
+pub async fn query_groups(
+    state: Shared,
+    Path(name): Path<String>,
+    Body(request): Body<QueryGroupsRequest>,
+) -> ApiResult<Response> {
+    let started = Instant::now();
+    let collection = state.registry.get(&name)?;
+    let (query, group_by, group_size, groups) = request.split()?;
+    let (search, exclude) = query_plan(&collection, query)?;
+    let out =
+        blocking(move || collection.search_groups(&search, &group_by, group_size, groups, exclude)).await?;
+    let groups: Vec<Group> = out
+        .into_iter()
+        .map(|(id, hits)| Group {
+            id,
+            hits: hits.into_iter().map(|h| record(h, true)).collect(),
+        })
+        .collect();
+    Ok(reply(started, serde_json::json!({ "groups": groups })))
 }

@@ -252,3 +252,34 @@ def test_aliases_batches_vector_updates_facets_and_uploads(server) -> None:
     assert client.delete_collection("v1") is True
     assert client.get_aliases().aliases == []
     assert httpx.get(server.url + "/cluster").json()["result"]["status"] == "disabled"
+
+
+def test_query_groups_match_a_brute_force_grouping(server) -> None:
+    client = server.client()
+    client.create_collection("g", vectors_config=models.VectorParams(size=6, distance=models.Distance.EUCLID))
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(120, 6))
+    docs = [i // 5 if i % 7 else f"d{i // 5}" for i in range(120)]  # integer and keyword group ids
+    client.upsert(
+        "g",
+        points=models.Batch(
+            ids=list(range(120)),
+            vectors=x.tolist(),
+            payloads=[{"doc": d, "i": i} for i, d in enumerate(docs)],
+        ),
+    )
+    q = rng.normal(size=6)
+    res = client.query_points_groups(
+        "g", query=q.tolist(), group_by="doc", group_size=2, limit=4, with_payload=["i"]
+    ).groups
+    order = np.argsort(((x - q) ** 2).sum(1), kind="stable")
+    want: dict = {}
+    for i in order:
+        d = docs[i]
+        if d not in want and len(want) == 4:
+            continue
+        want.setdefault(d, [])
+        if len(want[d]) < 2:
+            want[d].append(int(i))
+    assert [(g.id, [h.id for h in g.hits]) for g in res] == list(want.items())
+    assert all(h.payload == {"i": h.id} for g in res for h in g.hits)
