@@ -545,11 +545,13 @@ impl Collection {
     /// Searches the index. A filter becomes the set of allowed nodes, applied inside the graph
     /// walk (or an exact scan of the allowed nodes when few are allowed); `exact` scans.
     pub fn search(&self, search: &Search) -> ApiResult<Vec<Scored>> {
-        let config = self.config.read().clone();
-        if search.vector.len() != config.size {
+        let (size, distance, ef_construct) = {
+            let c = self.config.read();
+            (c.size, c.distance, c.ef_construct)
+        };
+        if search.vector.len() != size {
             return Err(ApiError::bad_request(format!(
-                "Vector dimension error: expected dim: {}, got {}",
-                config.size,
+                "Vector dimension error: expected dim: {size}, got {}",
                 search.vector.len()
             )));
         }
@@ -557,7 +559,7 @@ impl Collection {
         if k == 0 || self.index.is_empty() {
             return Ok(Vec::new());
         }
-        let ef = search.ef.unwrap_or(config.ef_construct).max(k);
+        let ef = search.ef.unwrap_or(ef_construct).max(k);
         let allowed: Option<NodeSet> = match (&search.filter, search.exact) {
             (Some(filter), _) => {
                 let keys: Vec<u64> = filter.evaluate(&self.points.read()).iter().collect();
@@ -581,12 +583,8 @@ impl Collection {
         Ok(hits
             .into_iter()
             .skip(search.offset)
-            .map(|hit| (hit.key.0, config.distance.score(hit.distance)))
-            .filter(|&(_, score)| {
-                search
-                    .score_threshold
-                    .is_none_or(|t| config.distance.passes(score, t))
-            })
+            .map(|hit| (hit.key.0, distance.score(hit.distance)))
+            .filter(|&(_, score)| search.score_threshold.is_none_or(|t| distance.passes(score, t)))
             // A point deleted after the walk (its delete not yet acknowledged) is left out.
             .filter(|&(key, _)| points.entry(key).is_some())
             .map(|(key, score)| self.render(&points, key, score, &search.with_payload, search.with_vector))
