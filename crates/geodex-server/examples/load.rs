@@ -23,7 +23,6 @@ use bytes::Bytes;
 use clap::Parser;
 use geodex_io::Role;
 use geodex_server::collection::{save_config, Collection, Config, Distance, Search};
-use geodex_server::model::PayloadSelector;
 use geodex_server::point_id::PointId;
 use http_body_util::{BodyExt, Full};
 use hyper::Request;
@@ -312,15 +311,8 @@ fn in_process(
                         let i = next.fetch_add(1, Ordering::Relaxed) % nq;
                         let t = Instant::now();
                         let search = Search {
-                            vector: queries[i * dim..][..dim].to_vec(),
-                            filter: None,
-                            limit: K,
-                            offset: 0,
                             ef: Some(ef),
-                            exact: false,
-                            score_threshold: None,
-                            with_payload: PayloadSelector::Nothing,
-                            with_vector: false,
+                            ..Search::nearest(queries[i * dim..][..dim].to_vec(), K)
                         };
                         let got: Vec<u64> = local
                             .search(&search)

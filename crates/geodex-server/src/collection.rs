@@ -146,6 +146,24 @@ pub struct Search {
     pub with_vector: bool,
 }
 
+impl Search {
+    /// The `limit` nearest points to `vector` at the collection's default ef: no filter, no
+    /// offset, no threshold, ids and scores only. Set the fields to change any of it.
+    pub fn nearest(vector: Vec<f32>, limit: usize) -> Search {
+        Search {
+            vector,
+            filter: None,
+            limit,
+            offset: 0,
+            ef: None,
+            exact: false,
+            score_threshold: None,
+            with_payload: PayloadSelector::Nothing,
+            with_vector: false,
+        }
+    }
+}
+
 struct Writer {
     next_key: u64,
     next_seq: u64,

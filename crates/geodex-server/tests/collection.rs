@@ -47,15 +47,9 @@ fn upsert_rows(c: &Collection, data: &[f32], range: std::ops::Range<usize>) {
 
 fn search(c: &Collection, query: &[f32], filter: Option<Filter>, ef: usize) -> Vec<u64> {
     let s = Search {
-        vector: query.to_vec(),
         filter,
-        limit: 10,
-        offset: 0,
         ef: Some(ef),
-        exact: false,
-        score_threshold: None,
-        with_payload: PayloadSelector::Nothing,
-        with_vector: false,
+        ..Search::nearest(query.to_vec(), 10)
     };
     c.search(&s)
         .unwrap()
