@@ -33,7 +33,20 @@ impl<T: Component> DurableIndex<T> {
     /// With `sync` false, commits skip the fsync: durable against a crash of the process, not
     /// of the machine.
     pub fn open(index: Index<T>, path: &Path, sync: bool) -> Result<(Self, Recovered), CoreError> {
+        Self::open_with_threads(index, path, sync, None)
+    }
+
+    /// [`DurableIndex::open`] with the threads that link inserted rows, the replay's included
+    /// (`None`: all cores; see [`LiveIndex::set_threads`]): with one thread, the same file and
+    /// log give the same index.
+    pub fn open_with_threads(
+        index: Index<T>,
+        path: &Path,
+        sync: bool,
+        threads: Option<usize>,
+    ) -> Result<(Self, Recovered), CoreError> {
         let live = LiveIndex::from_index(index)?;
+        live.set_threads(threads)?;
         let (wal, replay) = Wal::open(&wal_path(path), live.dim(), live.lsn(), sync)?;
         apply(&live, &replay.records)?;
         let recovered = Recovered {

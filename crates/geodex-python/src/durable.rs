@@ -44,20 +44,21 @@ macro_rules! typed {
 impl DurableIndex {
     /// Opens the index file at `path` (made by `geodex.build` or the `geodex` CLI) and replays
     /// its write-ahead log. `sync=False` skips the fsync of each commit: durable against a
-    /// crash of the process, not of the machine.
+    /// crash of the process, not of the machine. `num_threads` link inserted rows (the
+    /// replay's too; default all cores): with one, the same writes give the same index.
     #[new]
-    #[pyo3(signature = (path, sync=true))]
-    fn new(py: Python<'_>, path: PathBuf, sync: bool) -> PyResult<Self> {
+    #[pyo3(signature = (path, sync=true, num_threads=None))]
+    fn new(py: Python<'_>, path: PathBuf, sync: bool, num_threads: Option<usize>) -> PyResult<Self> {
         let (index, replayed) = raise(
             py,
             py.detach(|| -> Result<(Typed, usize), Failure> {
                 Ok(match AnyIndex::open_file(&path, false)? {
                     AnyIndex::F32(ix) => {
-                        let (d, r) = CoreDurable::open(ix, &path, sync)?;
+                        let (d, r) = CoreDurable::open_with_threads(ix, &path, sync, num_threads)?;
                         (Typed::F32(d), r.replayed)
                     }
                     AnyIndex::U8(ix) => {
-                        let (d, r) = CoreDurable::open(ix, &path, sync)?;
+                        let (d, r) = CoreDurable::open_with_threads(ix, &path, sync, num_threads)?;
                         (Typed::U8(d), r.replayed)
                     }
                 })

@@ -14,6 +14,7 @@ mod embed;
 mod errors;
 mod file;
 mod hnsw;
+mod kmeans;
 mod space;
 
 use pyo3::prelude::*;
@@ -33,6 +34,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(file::open, m)?)?;
     m.add_function(wrap_pyfunction!(file::build, m)?)?;
     m.add_function(wrap_pyfunction!(embed::embed_hierarchy, m)?)?;
+    m.add_function(wrap_pyfunction!(kmeans::kmeans, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -285,3 +285,42 @@ def test_analyze_reports_what_can_be_checked_independently(tmp_path):
         for section in ("graph", "spectral", "compression"):
             mine[section].pop("seconds"), theirs[section].pop("seconds")
         assert mine == theirs
+
+
+def test_one_thread_makes_durable_writes_and_their_replay_deterministic(tmp_path, clustered):
+    base, queries = clustered
+    geodex.build(tmp_path / "a.gdx", base[:600], M=8, ef_construction=40, num_threads=1)
+    (tmp_path / "b.gdx").write_bytes((tmp_path / "a.gdx").read_bytes())
+    answers = []
+    for name in ("a.gdx", "b.gdx"):
+        ix = geodex.DurableIndex(tmp_path / name, num_threads=1)
+        ix.upsert(np.arange(600, 1000), base[600:1000])  # a batch linked while searches could differ
+        answers.append(ix.search(queries, k=10, ef=12)[:2])
+    replayed = geodex.DurableIndex(tmp_path / "a.gdx", num_threads=1)  # the log, linked again
+    assert replayed.replayed == 400
+    answers.append(replayed.search(queries, k=10, ef=12)[:2])
+    for found, distances in answers[1:]:
+        np.testing.assert_array_equal(found, answers[0][0])
+        np.testing.assert_array_equal(distances, answers[0][1])
+    with pytest.raises(ValueError, match="threads"):
+        geodex.DurableIndex(tmp_path / "b.gdx", num_threads=0)
+
+
+def test_kmeans_finds_separated_blobs_and_reports_its_error_exactly():
+    rng = np.random.default_rng(11)
+    means = np.array([[0, 0, 0], [20, 0, 0], [0, 20, 0], [0, 0, 20]], dtype=np.float32)
+    data = (means[rng.integers(4, size=2000)] + rng.normal(size=(2000, 3))).astype(np.float32)
+    centroids, mse = geodex.kmeans(data, 4, seed=3)
+    assert centroids.shape == (4, 3) and centroids.dtype == np.float32
+    # Each true mean has one centroid within sampling error (σ/√500 ≈ 0.05 per axis).
+    gaps = np.sqrt(((means[:, None, :] - centroids[None]) ** 2).sum(-1))
+    assert sorted(gaps.argmin(1).tolist()) == [0, 1, 2, 3]
+    assert gaps.min(1).max() < 0.3
+    nearest = ((data[:, None, :].astype(np.float64) - centroids[None]) ** 2).sum(-1).min(1)
+    assert mse == pytest.approx(nearest.mean(), rel=1e-5)
+    again, _ = geodex.kmeans(data, 4, seed=3)
+    np.testing.assert_array_equal(again, centroids)
+    with pytest.raises(ValueError, match="cannot train"):
+        geodex.kmeans(data[:3], 4)
+    with pytest.raises(ValueError, match="2-D"):
+        geodex.kmeans(data[0], 2)

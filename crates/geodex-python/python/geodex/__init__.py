@@ -13,7 +13,9 @@ metric, including ``poincare``; optionally quantised, searched with exact re-ran
 per-search work statistics. ``geodex.DurableIndex(path)`` writes to an index file through its
 write-ahead log: an acknowledged ``upsert`` or ``delete`` survives a crash of the process.
 ``geodex.embed_hierarchy(pairs, ...)`` embeds a hierarchy in the Poincaré ball (or the Lorentz
-model, Euclidean space, Sarkar's construction) for a ``poincare`` index.
+model, Euclidean space, Sarkar's construction) for a ``poincare`` index. ``geodex.kmeans``
+trains centroids (k-means++ then Lloyd), and ``geodex.distributed`` (which needs Ray) shards an
+index over Ray actors with replicas.
 """
 
 from geodex._native import (
@@ -25,6 +27,7 @@ from geodex._native import (
     __version__,
     build,
     embed_hierarchy,
+    kmeans,
     open,
 )
 
@@ -37,5 +40,6 @@ __all__ = [
     "__version__",
     "build",
     "embed_hierarchy",
+    "kmeans",
     "open",
 ]

@@ -193,9 +193,13 @@ class DurableIndex:
     ``upsert`` and ``delete`` is logged and fsynced before it is applied and returns, so it
     survives a crash of the process; ``checkpoint`` saves the file and empties the log."""
 
-    def __init__(self, path: str | os.PathLike[str], sync: bool = True) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], sync: bool = True, num_threads: int | None = None
+    ) -> None:
         """Open the index file at ``path`` and replay its log; ``sync=False`` skips the
-        fsync per commit (durable against a crash of the process, not of the machine)."""
+        fsync per commit (durable against a crash of the process, not of the machine);
+        ``num_threads`` link inserted rows, the replay's included (default: all cores; with
+        one, the same writes give the same index)."""
     def upsert(self, keys: ArrayLike, vectors: ArrayLike) -> int:
         """Insert or replace the rows of ``vectors`` under ``keys``; returns the log sequence
         number of the batch. A batch the index would reject raises before anything is logged."""
@@ -223,6 +227,12 @@ class DurableIndex:
     def info(self) -> dict[str, Any]:
         """``{'path', 'lsn'}``: the file and the last applied log sequence number."""
     def __len__(self) -> int: ...
+
+def kmeans(
+    data: ArrayLike, k: int, *, max_iterations: int = 25, seed: int = 0
+) -> tuple[npt.NDArray[np.float32], float]:
+    """Train ``k`` centroids on the rows of ``data`` (k-means++ seeding, then Lloyd); returns
+    ``(centroids (k, dim), mse)``. The same seed gives the same centroids."""
 
 def embed_hierarchy(
     pairs: str | os.PathLike[str] | Iterable[tuple[str, str]],
