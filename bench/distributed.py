@@ -13,7 +13,8 @@ shards under k-means routing, all built from the same rows. Queries run as one b
     python3 bench/distributed.py                    # sift-debian and minilm-words-20k
     python3 bench/distributed.py --sets minilm --queries 500
 
-Writes OUT/distributed.json and OUT/distributed.md.
+Writes OUT/distributed.json and OUT/distributed.md (default OUT: bench/out/distributed; the
+run of record is in bench/results/2026-11-30-distributed).
 """
 
 import argparse
@@ -74,9 +75,19 @@ def latency(search, queries):
     return {"p50_ms": float(np.median(ms)), "p99_ms": float(np.percentile(ms, 99))}
 
 
+def routing_ceiling(home, probed, truth):
+    """The recall@10 exact searches of the probed shards would reach: the share of each
+    query's true neighbours stored in a shard it asks."""
+    inside = (home[truth[:, :K]][:, :, None] == probed[:, None, :]).any(-1)
+    return float(inside.mean())
+
+
 def single_index(base, metric, work):
     index = geodex.build(
-        os.path.join(work, "single.gdx"), base, metric=metric, num_threads=2
+        os.path.join(tempfile.mkdtemp(dir=work), "single.gdx"),
+        base,
+        metric=metric,
+        num_threads=2,
     )
 
     def search(ef):
@@ -90,13 +101,14 @@ def single_index(base, metric, work):
 
 
 def sharded(base, metric, shards, routing, work):
+    """A fresh sharded index of `base` in its own directory under `work`."""
     index = ShardedIndex(
         base.shape[1],
         metric,
         num_shards=shards,
         replicas=1,
         routing=routing,
-        storage_path=os.path.join(work, f"{routing}-{shards}"),
+        storage_path=tempfile.mkdtemp(prefix=f"{routing}-{shards}-", dir=work),
         sync=False,
     )
     start = time.perf_counter()
@@ -152,6 +164,8 @@ def bench_set(name, args, work):
         index.close()
     index, search, built = sharded(base, metric, 8, "kmeans", work)
     out["kmeans_shard_sizes"] = index.shard_counts()
+    home = index.shards_for(base)[:, 0]
+    probed = index.shards_for(queries, 8)
     for ef in efs:
         for nprobe in (1, 2, 3, 4, 8):
             row = {
@@ -162,6 +176,7 @@ def bench_set(name, args, work):
                 "ef": ef,
             }
             row.update(timed_batch(search(ef, nprobe), queries, truth))
+            row["routing_ceiling"] = routing_ceiling(home, probed[:, :nprobe], truth)
             out["rows"].append(row)
             print(name, row, flush=True)
     index.close()
@@ -175,7 +190,7 @@ def markdown(results):
             f"### {name} (n = {r['n']}, {r['dim']}-d, {r['metric']}, {r['queries']} queries, recall@10)",
             "",
             (
-                "| system | routing | shards | nprobe | ef | recall | dist. evals / query | QPS (batch) "
+                "| system | routing | shards | nprobe | ef | recall (routing ceiling) | dist. evals / query | QPS (batch) "
                 "| shard search / merge / rest of a batch | p50 / p99 ms (1 query) |"
             ),
             "|---|---|---|---|---|---|---|---|---|---|",
@@ -188,12 +203,15 @@ def markdown(results):
                     f"{100 * x / row['seconds']:.0f} %"
                     for x in (row["shard_seconds"], row["merge_seconds"], rest)
                 )
+            ceiling = (
+                f" ({row['routing_ceiling']:.4f})" if "routing_ceiling" in row else ""
+            )
             lat = (
                 f"{row['p50_ms']:.2f} / {row['p99_ms']:.2f}" if "p50_ms" in row else "–"
             )
             md.append(
                 f"| {row['system']} | {row['routing']} | {row['shards']} | {row.get('nprobe', '–')} | {row['ef']} "
-                f"| {row['recall']:.4f} | {row['mean_distances']:.0f} | {row['qps']:.0f} | {split} | {lat} |"
+                f"| {row['recall']:.4f}{ceiling} | {row['mean_distances']:.0f} | {row['qps']:.0f} | {split} | {lat} |"
             )
         if "kmeans_shard_sizes" in r:
             md += ["", f"k-means shard sizes: {r['kmeans_shard_sizes']}"]
@@ -209,7 +227,7 @@ def main():
     ap.add_argument("--queries", type=int, default=1000)
     ap.add_argument("--latency-queries", type=int, default=200)
     ap.add_argument("--ef", default="16,64")
-    ap.add_argument("--out", default=os.path.join(HERE, "results", "distributed"))
+    ap.add_argument("--out", default=os.path.join(HERE, "out", "distributed"))
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)

@@ -142,6 +142,12 @@ impl DurableIndex {
         typed!(&self.index, ix => ix.index().len())
     }
 
+    /// Every live key (uint64), in node order.
+    fn keys<'py>(&self, py: Python<'py>) -> Bound<'py, numpy::PyArray1<u64>> {
+        let keys = py.detach(|| typed!(&self.index, ix => ix.index().keys()));
+        numpy::PyArray1::from_vec(py, keys)
+    }
+
     /// Components per vector.
     #[getter]
     fn dim(&self) -> usize {

@@ -90,6 +90,8 @@ def test_kmeans_routing_probes_few_shards_and_follows_moved_and_deleted_ids(tmp_
     c = index.centroids.astype(np.float64)
     home = np.argmin(((data[:, None, :] - c[None]) ** 2).sum(-1), axis=1)
     probed = np.argsort(((queries[:, None, :] - c[None]) ** 2).sum(-1), axis=1, kind="stable")[:, :2]
+    np.testing.assert_array_equal(index.shards_for(queries, 2), probed)
+    np.testing.assert_array_equal(index.shards_for(data)[:, 0], home)
     for q in range(len(queries)):
         inside = np.isin(home, probed[q])
         expected, _ = exact(ids[inside], data[inside], queries[q : q + 1], 10)
@@ -216,3 +218,30 @@ def test_the_merge_keeps_each_ids_best_distance_and_the_k_nearest():
         assert merged[row, : len(expected)].tolist() == [label for label, _ in expected]
         np.testing.assert_allclose(merged_d[row, : len(expected)], [d for _, d in expected])
         assert (merged[row, len(expected) :] == NO_LABEL).all()
+
+
+def test_a_storage_directory_reopens_with_its_writes_and_router_and_refuses_another_shape(tmp_path):
+    data = clustered(1500, 12)
+    first = ShardedIndex(DIM, "l2", num_shards=4, replicas=1, routing="kmeans", storage_path=tmp_path)
+    first.add_items(data[:1000], np.arange(1000))
+    first.add_items(data[1000:], np.arange(1000, 1500))  # in the logs only
+    with pytest.raises(ValueError, match="trained already"):
+        first.train(data)
+    expected, _ = first.knn_query(data[:50], k=5, ef=64)
+    for s in range(4):  # the coordinator and every replica die at once, without a checkpoint
+        ray.kill(first.replica_actors(s)[0])
+    again = ShardedIndex(DIM, "l2", num_shards=4, replicas=1, routing="kmeans", storage_path=tmp_path)
+    np.testing.assert_array_equal(again.centroids, first.centroids)
+    assert again.get_current_count() == 1500
+    found, _ = again.knn_query(data[:50], k=5, ef=64)
+    assert recall(found, expected) >= 0.98
+    # The id → shard table came back: a replacement moves id 3 and leaves no copy behind.
+    far = data[int(np.argmax(((data - data[3]) ** 2).sum(1)))] + 0.01
+    again.add_items(far[None, :], [3])
+    assert again.get_current_count() == 1500
+    assert again.delete_items([3, 4]) == 2 and again.get_current_count() == 1498
+    fresh = data[:1] + 0.1
+    again.add_items(fresh)  # ids continue after the largest held
+    assert again.get_current_count() == 1499 and again.knn_query(fresh, k=1)[0][0, 0] == 1500
+    with pytest.raises(ValueError, match="another shape"):
+        ShardedIndex(DIM + 1, "l2", num_shards=4, replicas=1, routing="kmeans", storage_path=tmp_path)

@@ -222,6 +222,8 @@ class DurableIndex:
     @property
     def replayed(self) -> int:
         """Log records replayed when this index was opened."""
+    def keys(self) -> npt.NDArray[np.uint64]:
+        """Every live key, in node order."""
     @property
     def dim(self) -> int: ...
     def info(self) -> dict[str, Any]:

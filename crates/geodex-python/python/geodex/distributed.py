@@ -21,6 +21,8 @@ Ray is needed only by this module (``pip install ray``); ``import geodex`` does 
 
 from __future__ import annotations
 
+import io
+import json
 import os
 import tempfile
 import threading
@@ -44,6 +46,19 @@ NO_LABEL = np.iinfo(np.uint64).max
 
 #: Rows of the first batch the k-means router trains on when ``train`` was not called.
 KMEANS_SAMPLE = 20_000
+
+#: Files of the storage directory beside the shards: the index's shape, the router's centroids.
+MANIFEST, CENTROIDS = "sharded.json", "centroids.npy"
+
+
+def atomic_write(path: str, data: bytes) -> None:
+    """Writes ``path`` whole or not at all (temporary file, fsync, rename)."""
+    temporary = f"{path}.tmp"
+    with open(temporary, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(temporary, path)
 
 
 @dataclass(frozen=True)
@@ -125,6 +140,10 @@ class ShardReplica:
         if self._index is not None:
             self._index.checkpoint()
 
+    def keys(self) -> npt.NDArray[np.uint64]:
+        """Every live id."""
+        return np.zeros(0, dtype=np.uint64) if self._index is None else self._index.keys()
+
     def count(self) -> int:
         """Live vectors."""
         return 0 if self._index is None else len(self._index)
@@ -150,8 +169,10 @@ class ShardedIndex:
 
     ``dim``, ``space`` (``'l2'``, ``'ip'``, ``'cosine'``; distances as ``geodex.open``
     reports them: squared L2, ``-<a, b>``, ``1 - cos``), ``num_shards``, ``replicas``,
-    ``routing``; ``storage_path`` holds ``shard-S/replica-R/index.gdx`` (a fresh temporary
-    directory when not given); ``M``, ``ef_construction``, ``seed`` and ``num_threads`` are each
+    ``routing``; ``storage_path`` holds ``shard-S/replica-R/index.gdx`` beside a manifest of
+    these arguments and the router's centroids (a fresh temporary directory when not given; a
+    directory that holds an index of the same shape is reopened — each replica replays its
+    log — and one of another shape is refused); ``M``, ``ef_construction``, ``seed`` and ``num_threads`` are each
     shard's build parameters; ``sync=False`` skips the fsync per write (durable against the
     death of a process, not of a machine); ``actor_options`` go to every replica's
     ``.options()`` (default: ``num_cpus=0``, so many replicas share a small machine)."""
@@ -189,6 +210,17 @@ class ShardedIndex:
         self._next_id = 0
         self._turn = 0
         self._lock = threading.Lock()
+        shape = {
+            "dim": dim,
+            "space": space,
+            "num_shards": num_shards,
+            "replicas": replicas,
+            "routing": routing,
+            "seed": seed,
+            "M": M,
+            "ef_construction": ef_construction,
+        }
+        reopened = self._adopt_storage(shape)
         configs = [
             [
                 ReplicaConfig(
@@ -210,23 +242,69 @@ class ShardedIndex:
             [Replica(a, nodes[s * replicas + r], c) for r, (a, c) in enumerate(zip(row, configs[s]))]
             for s, row in enumerate(actors)
         ]
+        if reopened:
+            self._recover_routing()
+
+    def _adopt_storage(self, shape: dict[str, Any]) -> bool:
+        """Records ``shape`` in the storage directory's manifest, or checks it against the one
+        there (a directory holds one sharded index); returns whether the index existed."""
+        os.makedirs(self._storage, exist_ok=True)
+        manifest = os.path.join(self._storage, MANIFEST)
+        if os.path.exists(manifest):
+            with open(manifest) as f:
+                held = json.load(f)
+            if held != shape:
+                differ = {k: (held.get(k), v) for k, v in shape.items() if held.get(k) != v}
+                raise ValueError(
+                    f"{self._storage} holds a sharded index of another shape (held, asked): {differ}"
+                )
+            centroids = os.path.join(self._storage, CENTROIDS)
+            if os.path.exists(centroids):
+                self.centroids = np.load(centroids)
+            return True
+        atomic_write(manifest, json.dumps(shape, indent=1).encode())
+        return False
+
+    def _recover_routing(self) -> None:
+        """After reopening: the next free id and, under k-means routing, each id's shard,
+        from the keys the shards hold."""
+        for s in range(self.num_shards):
+            keys = self._read(s, "keys")
+            if len(keys):
+                self._next_id = max(self._next_id, int(keys.max()) + 1)
+            if self.routing == "kmeans":
+                self._shard_of.update(dict.fromkeys(keys.tolist(), s))
 
     # --- routing -------------------------------------------------------------------------
 
     def train(self, sample: npt.ArrayLike) -> None:
-        """Trains the k-means router's centroids (one per shard) on ``sample``."""
+        """Trains the k-means router's centroids (one per shard) on ``sample``, once: they
+        are saved with the index, and every vector stays where they routed it."""
         if self.routing != "kmeans":
             raise ValueError("train() is for routing='kmeans'")
+        if self.centroids is not None:
+            raise ValueError("the router is trained already (its centroids place the stored vectors)")
         rows = self._prepared(self._rows(sample))
         if len(rows) < self.num_shards:
             raise ValueError(f"{len(rows)} rows cannot train {self.num_shards} centroids")
-        self.centroids, _ = geodex.kmeans(rows, self.num_shards, seed=self.seed)
+        centroids, _ = geodex.kmeans(rows, self.num_shards, seed=self.seed)
+        buffer = io.BytesIO()
+        np.save(buffer, centroids)
+        atomic_write(os.path.join(self._storage, CENTROIDS), buffer.getvalue())
+        self.centroids = centroids
 
     def _prepared(self, rows: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
         """Rows as the router compares them (unit length under cosine)."""
         if self.space != "cosine":
             return rows
         return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+    def shards_for(self, data: npt.ArrayLike, nprobe: int = 1) -> npt.NDArray[np.intp]:
+        """Under k-means routing, the ``nprobe`` shards whose centroids are nearest each row
+        (nearest first): where a vector is stored (``nprobe=1``) and which shards a query asks."""
+        if self.routing != "kmeans" or self.centroids is None:
+            raise ValueError("shards_for() needs routing='kmeans' with a trained router")
+        return self._centroid_order(self._rows(data))[:, :nprobe]
 
     def _centroid_order(self, rows: npt.NDArray[np.float32]) -> npt.NDArray[np.intp]:
         """Per row, the shards by distance of their centroid (nearest first)."""
