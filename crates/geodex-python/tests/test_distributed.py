@@ -54,7 +54,9 @@ def test_random_routing_merges_exactly_and_beats_one_index_at_equal_ef(tmp_path)
     index.add_items(data[:1000], ids[:1000])
     index.add_items(data[1000:], ids[1000:])
     assert index.get_current_count() == 3000
-    assert min(index.shard_counts()) > 500  # the hash spreads ids over every shard
+    counts = index.shard_counts()  # as each shard reports it, against the router's hash
+    np.testing.assert_array_equal(counts, np.bincount(index.shard_of(ids), minlength=4))
+    assert min(counts) > 500  # the hash spreads ids over every shard
     found, distances = index.knn_query(queries, k=10, ef=10)
     truth, exact_d = exact(ids, data, queries, 10)
     # Each merged distance is the true distance of its id, and the list is sorted.

@@ -299,6 +299,13 @@ class ShardedIndex:
             return rows
         return rows / np.linalg.norm(rows, axis=1, keepdims=True)
 
+    def shard_of(self, ids: npt.ArrayLike) -> npt.NDArray[np.intp]:
+        """The shard holding each id (-1: none), as deletes are routed."""
+        keys = self._ids(ids, len(np.atleast_1d(np.asarray(ids))))
+        if self.routing == "random":
+            return self._hash_shard(keys)
+        return np.array([self._shard_of.get(k, -1) for k in keys.tolist()], dtype=np.intp)
+
     def shards_for(self, data: npt.ArrayLike, nprobe: int = 1) -> npt.NDArray[np.intp]:
         """Under k-means routing, the ``nprobe`` shards whose centroids are nearest each row
         (nearest first): where a vector is stored (``nprobe=1``) and which shards a query asks."""
@@ -386,10 +393,7 @@ class ShardedIndex:
         """Deletes ``ids`` (unknown ids are ignored); returns how many were deleted."""
         keys = self._ids(ids, len(np.atleast_1d(np.asarray(ids))))
         with self._lock:
-            if self.routing == "kmeans":
-                shard = np.array([self._shard_of.get(k, -1) for k in keys.tolist()], dtype=np.intp)
-            else:
-                shard = self._hash_shard(keys)
+            shard = self.shard_of(keys)
             calls = [(s, "delete", (keys[shard == s],)) for s in range(self.num_shards) if (shard == s).any()]
             deleted = self._write(calls)
             for k in keys.tolist():
