@@ -199,6 +199,7 @@ def test_bad_input_is_rejected_before_any_shard_changes(tmp_path):
         index.add_items(nan)
     with pytest.raises(ValueError, match="nprobe"):
         index.knn_query(np.ones(DIM), k=1, nprobe=3)
+    index.add_items(np.zeros((0, DIM), dtype=np.float32))  # an empty batch changes nothing
     assert index.get_current_count() == 100
     found, _ = index.knn_query(np.ones((1, DIM)), k=200)
     assert (found == NO_LABEL).sum() == 100  # fewer vectors than k: empty slots, not an error

@@ -363,6 +363,8 @@ class ShardedIndex:
         a batch with bad rows or ids is rejected before any shard sees it."""
         rows = self._rows(data)
         keys = self._ids(ids, len(rows))
+        if len(rows) == 0:
+            return
         with self._lock:
             if self.routing == "kmeans" and self.centroids is None:
                 sample = np.random.default_rng(self.seed).permutation(len(rows))[:KMEANS_SAMPLE]
