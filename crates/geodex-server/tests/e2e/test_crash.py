@@ -33,14 +33,16 @@ def test_acknowledged_writes_survive_kill_9(server) -> None:
     for run in range(RUNS):
         # The write under way when the server dies: ("upsert" | "delete", ids).
         in_flight: list[tuple[str, list[int]]] = []
-        stop = threading.Event()
         errors: list[Exception] = []
 
-        def write(client=client, run=run, stop=stop, in_flight=in_flight, errors=errors) -> None:
+        # The writer runs until a request fails: it must not stop by itself between two
+        # acknowledged batches, or the kill could land while nothing is in flight and the run
+        # would test nothing (and it did, once in CI, when the thread was descheduled).
+        def write(client=client, run=run, in_flight=in_flight, errors=errors) -> None:
             nonlocal next_id
             batches = 0
             try:
-                while not stop.is_set():
+                while True:
                     if batches % 5 == 4 and len(acked) > 50:
                         doomed = rnd.sample(sorted(acked), 5)
                         in_flight.append(("delete", doomed))
@@ -69,8 +71,8 @@ def test_acknowledged_writes_survive_kill_9(server) -> None:
         writer.start()
         threading.Event().wait(rnd.uniform(0.2, 1.2))
         server.kill()
-        stop.set()
-        writer.join()
+        writer.join(timeout=120)
+        assert not writer.is_alive(), f"run {run}: the writer kept writing to a killed server"
         assert len(errors) == 1 and isinstance(errors[0], (ResponseHandlingException, httpx.HTTPError)), (
             f"run {run}: the writer should stop at one failed connection, got {errors!r}"
         )
