@@ -31,8 +31,10 @@ enum Command {
     Search(commands::search::Args),
     /// Exact k nearest neighbours by brute force (ground truth).
     Groundtruth(commands::groundtruth::Args),
-    /// Recall and queries per second over a sweep of ef values.
+    /// Recall and queries per second over a sweep of ef values (or of recall targets).
     Bench(commands::bench::Args),
+    /// Train and calibrate per-query stopping rules on learning queries; stored in the index.
+    LearnStop(commands::learn_stop::Args),
     /// Add vectors to an index under keys (replacing keys it holds), durably.
     Insert(commands::insert::Args),
     /// Delete keys from an index and repair its graph around them, durably.
@@ -64,6 +66,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Search(a) => commands::search::run(a),
         Command::Groundtruth(a) => commands::groundtruth::run(a),
         Command::Bench(a) => commands::bench::run(a),
+        Command::LearnStop(a) => commands::learn_stop::run(a),
         Command::Info(a) => commands::info::run(a),
         Command::Insert(a) => commands::insert::run(a),
         Command::Delete(a) => commands::delete::run(a),

@@ -100,6 +100,22 @@ impl AnyIndex {
         }
     }
 
+    /// [`Index::stop_model`] of the inner index.
+    pub fn stop_model(&self) -> Option<&crate::StopModel> {
+        match self {
+            AnyIndex::F32(i) => i.stop_model(),
+            AnyIndex::U8(i) => i.stop_model(),
+        }
+    }
+
+    /// [`Index::set_stop_model`] of the inner index.
+    pub fn set_stop_model(&mut self, model: Option<crate::StopModel>) -> Result<(), CoreError> {
+        match self {
+            AnyIndex::F32(i) => i.set_stop_model(model),
+            AnyIndex::U8(i) => i.set_stop_model(model),
+        }
+    }
+
     /// Saves to `path` atomically.
     pub fn save(&self, path: &Path) -> Result<(), CoreError> {
         match self {

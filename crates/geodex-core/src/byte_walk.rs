@@ -15,7 +15,8 @@ use geodex_distance::{Distance, Element, ElementKind, Isa, KernelVisitor, Metric
 use geodex_quant::sq8::Sq8Uniform;
 
 use crate::graph::FrozenView;
-use crate::search::{knn, Exact, QueryDistance, SearchStats};
+use crate::search::{knn_with, Exact, QueryDistance, SearchStats};
+use crate::stop::Stopper;
 use crate::{SearchContext, SearchParams};
 
 /// Byte codes of every node's vector (node by node, `dim` bytes each) and the scale that
@@ -117,13 +118,16 @@ impl ByteWalk<'_> {
     /// K-NN search: the walk on codes with beam width `params.ef` keeps its whole beam, whose
     /// members then get their exact distance from `exact` and are re-sorted; leaves the best
     /// `params.k` in `ctx.found`. `accept` (`None`: every node) restricts the results as in
-    /// the exact walk.
-    pub fn search<T: Element, D: Distance<T>>(
+    /// the exact walk. A stopping rule `stop` may end the walk early; then only the best
+    /// `rerank_width` nodes of its beam (all when `None`) are re-ranked.
+    pub fn search<T: Element, D: Distance<T>, S: Stopper>(
         &self,
         exact: &Exact<'_, '_, T, D>,
         params: &SearchParams<'_>,
         ctx: &mut SearchContext,
         accept: Option<&dyn Fn(u32) -> bool>,
+        stop: &mut S,
+        rerank_width: Option<usize>,
     ) -> SearchStats {
         // Codes exist only for `f32` indexes (`ByteCodes::encode`), so the query is `f32`.
         let floats: &[f32] = bytemuck::cast_slice(exact.query());
@@ -131,8 +135,11 @@ impl ByteWalk<'_> {
         query.resize(floats.len(), 0);
         self.codes.scale.encode(floats, &mut query);
         let ef = params.ef.max(params.k);
-        let mut stats = walk(self, &query, ef, ctx, accept);
+        let mut stats = walk(self, &query, ef, ctx, accept, stop);
         ctx.query_code = query;
+        if let Some(width) = rerank_width {
+            ctx.found.truncate(width.max(params.k));
+        }
         rerank(exact, &mut ctx.found);
         stats.reranked = ctx.found.len() as u64;
         ctx.found.truncate(params.k);
@@ -159,27 +166,30 @@ pub(crate) fn rerank<T, D: Distance<T>>(exact: &Exact<'_, '_, T, D>, found: &mut
 /// The walk on codes, keeping the best `ef` in `ctx.found`. Not generic over the float
 /// kernel: one instance per byte kernel, whatever the index metric.
 #[inline(never)]
-fn walk(
+fn walk<S: Stopper>(
     bw: &ByteWalk<'_>,
     query: &[u8],
     ef: usize,
     ctx: &mut SearchContext,
     accept: Option<&dyn Fn(u32) -> bool>,
+    stop: &mut S,
 ) -> SearchStats {
-    struct Walk<'a, 'c> {
+    struct Walk<'a, 'c, S> {
         graph: &'a FrozenView<'a>,
         query: &'a [u8],
         ef: usize,
         ctx: &'c mut SearchContext,
         accept: Option<&'a dyn Fn(u32) -> bool>,
+        stop: &'c mut S,
     }
-    impl CodeTask for Walk<'_, '_> {
+    impl<S: Stopper> CodeTask for Walk<'_, '_, S> {
         type Output = SearchStats;
         fn run<K: Distance<u8>>(self, rows: CodeRows<'_, K>) -> SearchStats {
             let codes = rows.bind(self.query);
+            let (g, ef, ctx, stop) = (self.graph, self.ef, self.ctx, self.stop);
             match self.accept {
-                None => knn(self.graph, &codes, self.ef, self.ef, self.ctx, |_| true),
-                Some(accept) => knn(self.graph, &codes, self.ef, self.ef, self.ctx, accept),
+                None => knn_with(g, &codes, ef, ef, ctx, |_| true, stop),
+                Some(accept) => knn_with(g, &codes, ef, ef, ctx, accept, stop),
             }
         }
     }
@@ -189,6 +199,7 @@ fn walk(
         ef,
         ctx,
         accept,
+        stop,
     })
 }
 

@@ -3,6 +3,7 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
+use crate::stop::Trace;
 use crate::visited::VisitedSet;
 use crate::Neighbor;
 
@@ -49,11 +50,21 @@ pub struct SearchContext {
     pub(crate) shrink: SelectScratch,
     /// A new node's chosen neighbours (level, neighbour), linked back once all are chosen.
     pub(crate) chosen: Vec<(u8, Neighbor)>,
+    /// The top k a stopping rule tracks (`stop.rs`).
+    pub(crate) stop_top: Vec<Neighbor>,
+    /// The trace of the last search run with [`crate::StopRule::tracing`].
+    pub(crate) trace: Trace,
 }
 
 impl SearchContext {
     /// An empty context; buffers grow on first use.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// The trace the last search with a [`crate::StopRule::tracing`] rule recorded (empty
+    /// after taking it, or when the search never filled its top k).
+    pub fn take_trace(&mut self) -> Trace {
+        std::mem::take(&mut self.trace)
     }
 }

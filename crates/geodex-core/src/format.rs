@@ -27,8 +27,9 @@
 //! (N × (1+M0) × u32: count, links, zero padding), 4 upper offsets ((N+1) × u64, in u32 words),
 //! 5 upper links (u32), 6 keys (N × u64), 7 tombstones (⌈N/64⌉ × u64 bit set), 8 metadata (JSON);
 //! only in quantised files: 9 codebook (f32, [`geodex_quant::codec::Codec::parameters`]),
-//! 10 codes (N × code bytes, node by node). Files without a quantiser are byte-identical to
-//! those written before quantisers existed.
+//! 10 codes (N × code bytes, node by node); optional: 11 stop model (JSON,
+//! [`crate::StopModel`], written by `geodex learn-stop`). Files without a quantiser or a stop
+//! model are byte-identical to those written before either existed.
 //!
 //! Opening ([`crate::AnyIndex::open`]) checks, before any search can run: magic, version, header checksum, every section's
 //! bounds, alignment, length and checksum, and the graph's content (levels ≤ top, the entry point
@@ -74,9 +75,10 @@ enum Kind {
     Metadata = 8,
     Codebook = 9,
     Codes = 10,
+    StopModel = 11,
 }
 
-const KINDS: [Kind; 10] = [
+const KINDS: [Kind; 11] = [
     Kind::Vectors,
     Kind::Levels,
     Kind::Level0,
@@ -87,6 +89,7 @@ const KINDS: [Kind; 10] = [
     Kind::Metadata,
     Kind::Codebook,
     Kind::Codes,
+    Kind::StopModel,
 ];
 
 /// The header's quantiser code and PQ sub-space count.
@@ -134,6 +137,10 @@ fn element_code(k: ElementKind) -> u32 {
 fn with_sections<T: Component, R>(index: &Index<T>, f: impl FnOnce(&[(Kind, &[u8])]) -> R) -> R {
     let metadata = serde_json::to_vec(&index.metadata).expect("JSON values serialise");
     let codebook = index.quant.as_ref().map(|q| q.codec.parameters());
+    let stop_model = index
+        .stop_model
+        .as_ref()
+        .map(|m| serde_json::to_vec(&**m).expect("a stop model serialises"));
     let mut sections: Vec<(Kind, &[u8])> = vec![
         (Kind::Vectors, bytemuck::cast_slice(index.vectors.as_slice())),
         (Kind::Levels, index.graph.levels.as_slice()),
@@ -153,6 +160,9 @@ fn with_sections<T: Component, R>(index: &Index<T>, f: impl FnOnce(&[(Kind, &[u8
     if let (Some(q), Some(codebook)) = (&index.quant, &codebook) {
         sections.push((Kind::Codebook, bytemuck::cast_slice(codebook)));
         sections.push((Kind::Codes, q.codes.as_slice()));
+    }
+    if let Some(model) = &stop_model {
+        sections.push((Kind::StopModel, model));
     }
     f(&sections)
 }
@@ -542,6 +552,17 @@ fn load<T: Component>(
         .transpose()?;
     let metadata = serde_json::from_slice(&b[md_off..md_off + md_len])
         .map_err(|e| Invalid(format!("metadata is not JSON: {e}")))?;
+    let stop_model = if table.iter().any(|e| e.0 == Kind::StopModel as u32) {
+        let (off, len) = loc(Kind::StopModel, None)?;
+        let model: crate::StopModel = serde_json::from_slice(&b[off..off + len])
+            .map_err(|e| Invalid(format!("stop model is not a valid model: {e}")))?;
+        model
+            .validate(h.metric, h.dim)
+            .map_err(|e| Invalid(e.to_string()))?;
+        Some(Arc::new(model))
+    } else {
+        None
+    };
     let engine = crate::engine::engine(h.metric, Isa::detect()).map_err(|e| Invalid(e.to_string()))?;
     Ok(Index {
         metric: h.metric,
@@ -559,6 +580,7 @@ fn load<T: Component>(
         file_bytes: Some(file_bytes),
         byte_walk: true,
         bytes: std::sync::OnceLock::new(),
+        stop_model,
     })
 }
 

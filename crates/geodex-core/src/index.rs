@@ -15,6 +15,7 @@ use crate::levels::draw_levels;
 use crate::quantized::Quantized;
 use crate::query::{is_live, Stored};
 use crate::search::SearchStats;
+use crate::stop::StopModel;
 use crate::validate::check_and_prepare;
 use crate::{
     BuildParams, Codec, CodecSpec, Component, CoreError, Key, NodeId, NodeSet, SearchContext, SearchParams,
@@ -64,6 +65,9 @@ pub struct Index<T> {
     /// opening a file for `info` or analysis reads no vector); `None` inside when they do not
     /// apply (not `f32`, inner product or Poincaré, a quantised index).
     pub(crate) bytes: OnceLock<Option<Arc<ByteCodes>>>,
+    /// The trained stopping model (`geodex learn-stop`), saved in the file's `StopModel`
+    /// section; `None` in files without one.
+    pub(crate) stop_model: Option<Arc<StopModel>>,
 }
 
 /// Summary of an index, as `geodex info --json` prints it.
@@ -211,6 +215,7 @@ impl<T: Component> Index<T> {
             file_bytes: None,
             byte_walk: true,
             bytes: OnceLock::from(codes),
+            stop_model: None,
         })
     }
 
@@ -267,6 +272,21 @@ impl<T: Component> Index<T> {
     /// The graph, for analysis and invariant checks.
     pub fn graph(&self) -> FrozenView<'_> {
         self.graph.view()
+    }
+
+    /// The stopping model stored with the index, if any.
+    pub fn stop_model(&self) -> Option<&StopModel> {
+        self.stop_model.as_deref()
+    }
+
+    /// Stores `model` with the index (saved with it), after checking it fits the index's
+    /// metric and dimension; `None` removes it.
+    pub fn set_stop_model(&mut self, model: Option<StopModel>) -> Result<(), CoreError> {
+        if let Some(m) = &model {
+            m.validate(self.metric, self.dim)?;
+        }
+        self.stop_model = model.map(Arc::new);
+        Ok(())
     }
 
     /// The build's metadata (JSON), as stored in the index file.

@@ -4,6 +4,7 @@
 //!
 //! Where things are:
 //! - [`search`]: the search loop (greedy descent, then beam search; paper Alg. 2);
+//! - [`stop`]: per-query stopping rules the beam search runs when asked (issue 17);
 //! - `query.rs`: the query front end (checks, the filter policy, hits), `engine.rs`: the
 //!   distance kernel chosen once per index, behind one `dyn` boundary;
 //! - [`select`]: the neighbour-selection heuristic (paper Alg. 4);
@@ -66,6 +67,7 @@ mod query;
 mod repair;
 pub mod search;
 pub mod select;
+pub mod stop;
 mod validate;
 mod visited;
 pub mod wal;
@@ -87,4 +89,5 @@ pub use neighbor::Neighbor;
 pub use params::{BuildParams, Heuristic, SearchParams};
 pub use quantized::TRAIN_SAMPLE;
 pub use search::SearchStats;
+pub use stop::{StopKind, StopModel, StopRule, Trace};
 pub use validate::{check_and_prepare, Component};

@@ -657,6 +657,8 @@ impl<T: Component> LiveIndex<T> {
                 Some(Some(codes)) => std::sync::OnceLock::from(Some(codes)),
                 _ => std::sync::OnceLock::new(),
             },
+            // A stop model is calibrated on one graph; a living index's graph changes.
+            stop_model: None,
         })
     }
 

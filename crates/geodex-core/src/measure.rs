@@ -81,6 +81,10 @@ pub struct SweepRow {
     pub p99_us: f64,
     /// Share of queries a filter sent to the exact scan (0 without a filter).
     pub exact_share: f64,
+    /// 99th-percentile distance evaluations of one query.
+    pub p99_distances: f64,
+    /// Share of queries whose recall@k is below 0.8.
+    pub below_08: f64,
 }
 
 /// How to sweep: beam widths, threads, timed runs per width (the fastest is reported, as
@@ -106,6 +110,31 @@ pub fn sweep<T: crate::Component>(
     plan: &SweepPlan<'_>,
     tick: &(dyn Fn() + Sync),
 ) -> Result<Vec<SweepRow>, CoreError> {
+    let settings: Vec<SearchParams<'_>> = plan
+        .efs
+        .iter()
+        .map(|&ef| SearchParams {
+            ef: ef.max(template.k),
+            ..*template
+        })
+        .collect();
+    let mut out = sweep_settings(index, queries, truth, &settings, plan, tick)?;
+    for (row, &ef) in out.iter_mut().zip(plan.efs) {
+        row.ef = ef;
+    }
+    Ok(out)
+}
+
+/// [`sweep`] over explicit search settings (`plan.efs` unused): one row per setting, in order,
+/// its `ef` the setting's. What `geodex bench --target-recall` runs, one setting per target.
+pub fn sweep_settings<T: crate::Component>(
+    index: &Index<T>,
+    queries: &[T],
+    truth: &[Vec<u64>],
+    settings: &[SearchParams<'_>],
+    plan: &SweepPlan<'_>,
+    tick: &(dyn Fn() + Sync),
+) -> Result<Vec<SweepRow>, CoreError> {
     let rows = crate::index::rows_of(index.dim(), queries.len())?;
     if truth.len() != rows || plan.runs == 0 || plan.threads == 0 {
         return Err(CoreError::InvalidParameter(format!(
@@ -116,15 +145,11 @@ pub fn sweep<T: crate::Component>(
         )));
     }
     let pool = thread_pool(Some(plan.threads))?;
-    let mut out = Vec::with_capacity(plan.efs.len());
-    for &ef in plan.efs {
-        let params = SearchParams {
-            ef: ef.max(template.k),
-            ..*template
-        };
+    let mut out = Vec::with_capacity(settings.len());
+    for params in settings {
         let mut best: Option<Pass> = None;
         for _ in 0..plan.runs {
-            let pass = timed_pass(index, queries, &params, &pool)?;
+            let pass = timed_pass(index, queries, params, &pool)?;
             if best.as_ref().is_none_or(|b| pass.seconds < b.seconds) {
                 best = Some(pass);
             }
@@ -133,15 +158,21 @@ pub fn sweep<T: crate::Component>(
         let mut pass = best.expect("runs ≥ 1");
         let nq = rows as f64;
         pass.latencies_us.sort_by(f64::total_cmp);
+        pass.distances.sort_by(f64::total_cmp);
+        let below = (0..rows)
+            .filter(|&i| recall_at_k(&pass.keys[i..=i], &truth[i..=i], params.k) < 0.8)
+            .count();
         out.push(SweepRow {
-            ef,
-            recall: recall_at_k(&pass.keys, truth, template.k),
+            ef: params.ef,
+            recall: recall_at_k(&pass.keys, truth, params.k),
             qps: nq / pass.seconds,
             mean_distances: pass.stats.distances as f64 / nq,
             mean_hops: pass.stats.hops as f64 / nq,
             p50_us: percentile(&pass.latencies_us, 50.0),
             p99_us: percentile(&pass.latencies_us, 99.0),
             exact_share: pass.stats.exact_scans as f64 / nq,
+            p99_distances: percentile(&pass.distances, 99.0),
+            below_08: below as f64 / nq,
         });
     }
     Ok(out)
@@ -152,6 +183,8 @@ struct Pass {
     keys: Vec<Vec<u64>>,
     stats: SearchStats,
     latencies_us: Vec<f64>,
+    /// Distance evaluations per query.
+    distances: Vec<f64>,
     seconds: f64,
 }
 
@@ -181,10 +214,12 @@ fn timed_pass<T: crate::Component>(
         keys: Vec::with_capacity(per_query.len()),
         stats: SearchStats::default(),
         latencies_us: Vec::with_capacity(per_query.len()),
+        distances: Vec::with_capacity(per_query.len()),
         seconds,
     };
     for (keys, stats, us) in per_query {
         pass.keys.push(keys);
+        pass.distances.push(stats.distances as f64);
         pass.stats += stats;
         pass.latencies_us.push(us);
     }

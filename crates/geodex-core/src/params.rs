@@ -1,6 +1,6 @@
 //! Build and search parameters.
 
-use crate::{Cancel, CodecSpec, CoreError, Key, Metric, NodeSet};
+use crate::{Cancel, CodecSpec, CoreError, Key, Metric, NodeSet, StopRule};
 
 /// Options of the neighbour-selection heuristic (Malkov & Yashunin, Alg. 4).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -112,6 +112,10 @@ pub struct SearchParams<'a> {
     /// with exact distances on the full vectors (the beam widens to hold them). 0: no
     /// re-ranking, distances are the codes' estimates. Ignored by unquantised indexes.
     pub rerank: usize,
+    /// A stopping rule (`stop.rs`) decides the beam width or when to end the level-0 search,
+    /// in place of `ef`; `k` must be the k its model was trained for. `None`: the beam of
+    /// width `ef` as in the paper.
+    pub stop: Option<&'a StopRule<'a>>,
 }
 
 impl std::fmt::Debug for SearchParams<'_> {
@@ -123,6 +127,7 @@ impl std::fmt::Debug for SearchParams<'_> {
             .field("rerank", &self.rerank)
             .field("allowed", &self.allowed.map(NodeSet::len))
             .field("exact_below", &self.exact_below)
+            .field("stop", &self.stop.map(|r| r.kind()))
             .finish()
     }
 }
@@ -137,6 +142,7 @@ impl<'a> SearchParams<'a> {
             allowed: None,
             exact_below: None,
             rerank: 0,
+            stop: None,
         }
     }
 

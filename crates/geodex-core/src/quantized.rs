@@ -16,7 +16,8 @@ use rayon::prelude::*;
 
 use crate::buf::Buf;
 use crate::graph::GraphView;
-use crate::search::{knn, Exact, QueryDistance, SearchStats};
+use crate::search::{knn_with, Exact, QueryDistance, SearchStats};
+use crate::stop::Stopper;
 use crate::{CoreError, SearchContext, SearchParams};
 
 /// Training rows at most: k-means for 256 centroids needs a few dozen points per centroid
@@ -68,7 +69,8 @@ impl Quantized {
     /// distances; then, when `params.rerank` = R > 0, the best max(R, k) candidates get their
     /// exact distance from `exact` (the query bound to the full vectors) and are re-sorted. Leaves the best `k` in `ctx.found`; without
     /// re-ranking their distances are the ADC estimates.
-    pub fn search<G: GraphView, T: Element, D: Distance<T>>(
+    #[allow(clippy::too_many_arguments)]
+    pub fn search<G: GraphView, T: Element, D: Distance<T>, S: Stopper>(
         &self,
         metric: Metric,
         g: &G,
@@ -76,6 +78,7 @@ impl Quantized {
         params: &SearchParams<'_>,
         ctx: &mut SearchContext,
         accept: impl Fn(u32) -> bool,
+        stop: &mut S,
     ) -> SearchStats {
         let candidates = params.k.max(params.rerank);
         let mut query_f32 = std::mem::take(&mut ctx.query_f32);
@@ -100,6 +103,7 @@ impl Quantized {
             ef: params.ef.max(candidates),
             ctx: &mut *ctx,
             accept,
+            stop,
         };
         let mut stats = self.codec.with_adc(&query_f32, similarity, &mut table, walk);
         ctx.table = table;
@@ -134,7 +138,7 @@ fn training_rows(n: usize, seed: u64) -> Vec<usize> {
 }
 
 /// The per-query walk, run once [`Codec::with_adc`] has built the distance function.
-struct Walk<'a, G, A> {
+struct Walk<'a, G, A, S> {
     codes: &'a [u8],
     bytes: usize,
     scale: f32,
@@ -143,9 +147,10 @@ struct Walk<'a, G, A> {
     ef: usize,
     ctx: &'a mut SearchContext,
     accept: A,
+    stop: &'a mut S,
 }
 
-impl<G: GraphView, A: Fn(u32) -> bool> AdcVisitor for Walk<'_, G, A> {
+impl<G: GraphView, A: Fn(u32) -> bool, S: Stopper> AdcVisitor for Walk<'_, G, A, S> {
     type Output = SearchStats;
     fn visit<F: Fn(&[u8]) -> f32>(self, distance: F) -> SearchStats {
         let codes = Codes {
@@ -154,7 +159,15 @@ impl<G: GraphView, A: Fn(u32) -> bool> AdcVisitor for Walk<'_, G, A> {
             scale: self.scale,
             distance,
         };
-        knn(self.graph, &codes, self.k, self.ef, self.ctx, self.accept)
+        knn_with(
+            self.graph,
+            &codes,
+            self.k,
+            self.ef,
+            self.ctx,
+            self.accept,
+            self.stop,
+        )
     }
 }
 

@@ -11,13 +11,23 @@ use crate::engine::{Engine, Graph};
 use crate::filter::{estimate_selectivity, exact_scan, exact_scan_threshold};
 use crate::graph::GraphView;
 use crate::quantized::Quantized;
-use crate::search::{knn, Exact, SearchStats};
+use crate::search::{knn_with, Exact, SearchStats};
+use crate::stop::{Adaptive, NoStop, Stopper};
 use crate::{Component, CoreError, Hit, Key, NodeId, SearchContext, SearchParams};
 
 /// Whether bit `node` of a tombstone bitset is clear.
 #[inline]
 pub(crate) fn is_live(tombstones: &[u64], node: u32) -> bool {
     tombstones[node as usize / 64] >> (node % 64) & 1 == 0
+}
+
+/// How a walk reads vectors, for messages.
+fn walk_name(bytes: bool) -> &'static str {
+    if bytes {
+        "byte codes (the default walk)"
+    } else {
+        "the full vectors (--exact-walk)"
+    }
 }
 
 /// What a search reads besides the graph, borrowed from a frozen [`crate::Index`] or a living
@@ -67,6 +77,32 @@ impl<T: Component> Stored<'_, T> {
         search: impl FnOnce(&mut SearchContext) -> Result<SearchStats, CoreError>,
     ) -> Result<SearchStats, CoreError> {
         params.validate()?;
+        if let Some(rule) = params.stop {
+            let model = rule.model;
+            if model.metric != self.metric.name() || model.dim != self.dim {
+                return Err(CoreError::InvalidParameter(format!(
+                    "the stop model was trained for {} vectors of dimension {}, the index holds {} \
+                     of dimension {}",
+                    model.metric,
+                    model.dim,
+                    self.metric.name(),
+                    self.dim
+                )));
+            }
+            if model.byte_walk != self.bytes.is_some() {
+                return Err(CoreError::InvalidParameter(format!(
+                    "the stop model was calibrated on {}, this search walks {}",
+                    walk_name(model.byte_walk),
+                    walk_name(self.bytes.is_some())
+                )));
+            }
+            if params.k != model.k {
+                return Err(CoreError::InvalidParameter(format!(
+                    "the stop model was trained for k = {}, the search asks for k = {}",
+                    model.k, params.k
+                )));
+            }
+        }
         if let Some(set) = params.allowed.filter(|s| s.capacity() != self.len()) {
             return Err(CoreError::InvalidParameter(format!(
                 "the allowed-node set holds ids below {}, the index has {} nodes",
@@ -92,13 +128,44 @@ impl<T: Component> Stored<'_, T> {
         Ok(stats)
     }
 
-    /// The filter policy, then the walk on full vectors or on codes; results in `ctx.found`.
+    /// The filter policy, then the walk on full vectors or on codes, watched by the stopping
+    /// rule of `p` if any; results in `ctx.found`.
     pub(crate) fn walk<G: GraphView, D: Distance<T>>(
         &self,
         g: &G,
         exact: &Exact<'_, '_, T, D>,
         p: &SearchParams<'_>,
         ctx: &mut SearchContext,
+    ) -> SearchStats {
+        let Some(rule) = p.stop else {
+            return self.walk_with(g, exact, p, ctx, &mut NoStop, None);
+        };
+        let p = &SearchParams {
+            ef: rule.beam_width().max(p.k),
+            ..*p
+        };
+        if !rule.adaptive() {
+            return self.walk_with(g, exact, p, ctx, &mut NoStop, None);
+        }
+        let top = std::mem::take(&mut ctx.stop_top);
+        let mut trace = std::mem::take(&mut ctx.trace);
+        let mut stopper = Adaptive::new(rule, p.k, top, rule.trace.then_some(&mut trace));
+        let stats = self.walk_with(g, exact, p, ctx, &mut stopper, rule.rerank_width());
+        ctx.stop_top = stopper.into_buffer();
+        ctx.trace = trace;
+        stats
+    }
+
+    /// [`Stored::walk`] with the rule's state `stop`; a byte walk re-ranks the best
+    /// `rerank_width` nodes of its beam (all when `None`).
+    fn walk_with<G: GraphView, D: Distance<T>, S: Stopper>(
+        &self,
+        g: &G,
+        exact: &Exact<'_, '_, T, D>,
+        p: &SearchParams<'_>,
+        ctx: &mut SearchContext,
+        stop: &mut S,
+        rerank_width: Option<usize>,
     ) -> SearchStats {
         let keys = self.keys;
         let accept = |n: u32| {
@@ -124,13 +191,13 @@ impl<T: Component> Stored<'_, T> {
         let unfiltered = !filtered && !self.has_tombstones;
         if let Some(bytes) = &self.bytes {
             let accept: Option<&dyn Fn(u32) -> bool> = if unfiltered { None } else { Some(&accept) };
-            return bytes.search(exact, p, ctx, accept);
+            return bytes.search(exact, p, ctx, accept, stop, rerank_width);
         }
         match self.quant {
-            None if unfiltered => knn(g, exact, p.k, p.ef, ctx, |_| true),
-            None => knn(g, exact, p.k, p.ef, ctx, accept),
-            Some(codes) if unfiltered => codes.search(self.metric, g, exact, p, ctx, |_| true),
-            Some(codes) => codes.search(self.metric, g, exact, p, ctx, accept),
+            None if unfiltered => knn_with(g, exact, p.k, p.ef, ctx, |_| true, stop),
+            None => knn_with(g, exact, p.k, p.ef, ctx, accept, stop),
+            Some(codes) if unfiltered => codes.search(self.metric, g, exact, p, ctx, |_| true, stop),
+            Some(codes) => codes.search(self.metric, g, exact, p, ctx, accept, stop),
         }
     }
 }

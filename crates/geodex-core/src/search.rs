@@ -13,6 +13,7 @@ use serde::Serialize;
 
 use crate::context::LayerScratch;
 use crate::graph::GraphView;
+use crate::stop::{Control, NoStop, Stopper};
 use crate::{Neighbor, SearchContext};
 
 /// Work done by one search: what every experiment counts besides time.
@@ -164,6 +165,26 @@ pub(crate) fn search_layer<G: GraphView>(
     accept: impl Fn(u32) -> bool,
     stats: &mut SearchStats,
 ) {
+    let mut no_stop = NoStop;
+    search_layer_with(g, q, entry, ef, level, scratch, out, accept, stats, &mut no_stop);
+}
+
+/// [`search_layer`] watched by a stopping rule (`stop.rs`): after each expansion the rule may
+/// end the search or change the beam width. With [`NoStop`] this is the loop of the paper.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn search_layer_with<G: GraphView, S: Stopper>(
+    g: &G,
+    q: &impl QueryDistance,
+    entry: &[Neighbor],
+    ef: usize,
+    level: usize,
+    scratch: &mut LayerScratch,
+    out: &mut Vec<Neighbor>,
+    accept: impl Fn(u32) -> bool,
+    stats: &mut SearchStats,
+    stop: &mut S,
+) {
+    let mut ef = ef;
     let LayerScratch {
         visited,
         candidates,
@@ -178,12 +199,14 @@ pub(crate) fn search_layer<G: GraphView>(
             candidates.push(Reverse(e));
             if accept(e.id) {
                 results.push(e);
+                stop.accepted(e);
             }
         }
     }
     while results.len() > ef {
         results.pop();
     }
+    let mut converged = true;
     while let Some(Reverse(c)) = candidates.pop() {
         if results.len() >= ef && results.peek().is_some_and(|w| c.distance > w.distance) {
             break;
@@ -203,17 +226,34 @@ pub(crate) fn search_layer<G: GraphView>(
         for quad in &mut quads {
             let ids = [quad[0], quad[1], quad[2], quad[3]];
             for (n, d) in ids.into_iter().zip(q.to4(ids)) {
-                if offer(Neighbor::new(n, d), ef, candidates, results, &accept) {
+                if offer(Neighbor::new(n, d), ef, candidates, results, &accept, stop) {
                     g.prefetch_links(n, level);
                 }
             }
         }
         for &n in quads.remainder() {
-            if offer(Neighbor::new(n, q.to(n)), ef, candidates, results, &accept) {
+            if offer(Neighbor::new(n, q.to(n)), ef, candidates, results, &accept, stop) {
                 g.prefetch_links(n, level);
             }
         }
         stats.distances += fresh.len() as u64;
+        let frontier = candidates.peek().map_or(f32::INFINITY, |c| c.0.distance);
+        match stop.expanded(stats.distances, frontier) {
+            Control::Continue => {}
+            Control::Stop => {
+                converged = false;
+                break;
+            }
+            Control::Resize(width) => {
+                ef = width.max(1);
+                while results.len() > ef {
+                    results.pop();
+                }
+            }
+        }
+    }
+    if converged {
+        stop.finished(stats.distances);
     }
     out.clear();
     out.extend(results.drain());
@@ -230,10 +270,13 @@ fn offer(
     candidates: &mut BinaryHeap<Reverse<Neighbor>>,
     results: &mut BinaryHeap<Neighbor>,
     accept: &impl Fn(u32) -> bool,
+    stop: &mut impl Stopper,
 ) -> bool {
+    stop.measured(cand.distance);
     if results.len() < ef || results.peek().is_some_and(|w| cand.distance < w.distance) {
         candidates.push(Reverse(cand));
         if accept(cand.id) {
+            stop.accepted(cand);
             results.push(cand);
             if results.len() > ef {
                 results.pop();
@@ -254,6 +297,19 @@ pub(crate) fn knn<G: GraphView>(
     ctx: &mut SearchContext,
     accept: impl Fn(u32) -> bool,
 ) -> SearchStats {
+    knn_with(g, q, k, ef, ctx, accept, &mut NoStop)
+}
+
+/// [`knn`] with the level-0 search watched by a stopping rule.
+pub(crate) fn knn_with<G: GraphView, S: Stopper>(
+    g: &G,
+    q: &impl QueryDistance,
+    k: usize,
+    ef: usize,
+    ctx: &mut SearchContext,
+    accept: impl Fn(u32) -> bool,
+    stop: &mut S,
+) -> SearchStats {
     let mut stats = SearchStats::default();
     ctx.found.clear();
     let Some((entry, top)) = g.entry_point() else {
@@ -264,7 +320,8 @@ pub(crate) fn knn<G: GraphView>(
     let cur = greedy_descent(g, q, start, top, 1, &mut stats);
     ctx.entry.clear();
     ctx.entry.push(cur);
-    search_layer(
+    stop.begin(cur.distance);
+    search_layer_with(
         g,
         q,
         &ctx.entry,
@@ -274,6 +331,7 @@ pub(crate) fn knn<G: GraphView>(
         &mut ctx.found,
         accept,
         &mut stats,
+        stop,
     );
     ctx.found.truncate(k);
     stats

@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use geodex_core::measure::{sweep, SweepPlan, SweepRow as Row};
+use geodex_core::measure::{sweep, sweep_settings, SweepPlan, SweepRow as Row};
 use geodex_io::Role;
 
 use crate::failure::{in_file, Failure};
@@ -30,6 +30,16 @@ pub struct Args {
     /// Beam widths to try, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "10,16,32,64,128,256")]
     pub ef: Vec<usize>,
+    /// Instead of --ef: mean recall@k targets, comma-separated, each met by the index's stopping
+    /// rule (`geodex learn-stop`; --stop picks it). One row per target; the CSV gains a first
+    /// column `target_recall` and, last, `p99_distances`, `share_below_0.8` and `stop`.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        conflicts_with = "ef",
+        allow_negative_numbers = true
+    )]
+    pub target_recall: Vec<f64>,
     #[command(flatten)]
     pub options: super::SearchOptions,
     /// Search threads.
@@ -64,6 +74,27 @@ pub fn to_csv(rows: &[Row]) -> String {
     s
 }
 
+/// Rows of a sweep over recall targets as CSV: the columns of [`to_csv`] after `target_recall`,
+/// then the work and quality spread a per-query rule is judged by.
+pub fn to_target_csv(targets: &[f64], stop: &str, rows: &[Row]) -> String {
+    let mut s = format!("target_recall,{CSV_HEADER},p99_distances,share_below_0.8,stop\n");
+    for (t, r) in targets.iter().zip(rows) {
+        s.push_str(&format!(
+            "{t},{},{:.6},{:.1},{:.2},{:.2},{:.1},{:.1},{:.1},{:.4},{stop}\n",
+            r.ef,
+            r.recall,
+            r.qps,
+            r.mean_distances,
+            r.mean_hops,
+            r.p50_us,
+            r.p99_us,
+            r.p99_distances,
+            r.below_08
+        ));
+    }
+    s
+}
+
 /// The rows as an aligned table for a terminal.
 pub fn to_table(rows: &[Row]) -> String {
     let mut s = format!(
@@ -77,6 +108,37 @@ pub fn to_table(rows: &[Row]) -> String {
         ));
     }
     s
+}
+
+/// Prints (and writes as CSV) the rows of a sweep over recall targets.
+fn report_targets(a: &Args, k: usize, rows: &[Row]) -> Result<(), Failure> {
+    let stop = &a.options.stop;
+    if let Some(path) = &a.csv {
+        let text = to_target_csv(&a.target_recall, stop, rows);
+        geodex_io::atomic::write_file(path, |w| w.write_all(text.as_bytes()))?;
+    }
+    if a.json {
+        let rows: Vec<_> = a
+            .target_recall
+            .iter()
+            .zip(rows)
+            .map(|(t, r)| serde_json::json!({"target_recall": t, "stop": stop, "row": r}))
+            .collect();
+        super::print_json(&serde_json::json!({
+            "index": a.files.index.display().to_string(),
+            "k": k,
+            "threads": a.threads,
+            "runs": a.runs,
+            "rows": rows,
+        }));
+    } else {
+        println!("{:>8} {}", "target", to_table(&[]).trim_end());
+        for (t, line) in a.target_recall.iter().zip(to_table(rows).lines().skip(1)) {
+            println!("{t:>8} {line}");
+        }
+        println!("(rule: {stop}; ef = the beam width the rule starts with)");
+    }
+    Ok(())
 }
 
 /// Writes the CSV and plot files a bench or demo asked for.
@@ -113,7 +175,26 @@ pub fn run(a: Args) -> Result<(), Failure> {
     )?;
     let allowed = a.options.allowed(&index)?;
     let template = a.options.params(k, k, allowed.as_ref());
-    let bar = progress::bar((a.ef.len() * a.runs) as u64, "benchmark", a.quiet);
+    let targets = &a.target_recall;
+    let rules = if targets.is_empty() {
+        Vec::new()
+    } else {
+        super::stop_rules(index.stop_model(), &a.options.stop, targets)?
+    };
+    let settings: Vec<_> = rules
+        .iter()
+        .map(|rule| geodex_core::SearchParams {
+            stop: Some(rule),
+            ef: rule.beam_width().max(k),
+            ..template
+        })
+        .collect();
+    let passes = if targets.is_empty() {
+        a.ef.len()
+    } else {
+        targets.len()
+    };
+    let bar = progress::bar((passes * a.runs) as u64, "benchmark", a.quiet);
     let tick = || bar.inc(1);
     let rows = with_typed!(&index, queries, &a.files.queries, |ix, q| {
         let plan = SweepPlan {
@@ -121,9 +202,17 @@ pub fn run(a: Args) -> Result<(), Failure> {
             threads: a.threads,
             runs: a.runs,
         };
-        sweep(ix, q.as_slice(), &truth, &template, &plan, &tick).map_err(in_file(&a.files.queries))?
+        if targets.is_empty() {
+            sweep(ix, q.as_slice(), &truth, &template, &plan, &tick)
+        } else {
+            sweep_settings(ix, q.as_slice(), &truth, &settings, &plan, &tick)
+        }
+        .map_err(in_file(&a.files.queries))?
     });
     bar.finish_and_clear();
+    if !targets.is_empty() {
+        return report_targets(&a, k, &rows);
+    }
     let title = format!(
         "{} (k={k}, {} thread{})",
         a.files.index.display(),

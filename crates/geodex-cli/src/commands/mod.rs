@@ -13,6 +13,7 @@ pub mod graph;
 pub mod groundtruth;
 pub mod info;
 pub mod insert;
+pub mod learn_stop;
 pub mod quant_report;
 pub mod search;
 pub mod serve;
@@ -47,6 +48,32 @@ pub struct SearchOptions {
     /// L2 or cosine walks codes and re-ranks its whole beam exactly by default).
     #[arg(long)]
     pub exact_walk: bool,
+    /// With --target-recall: the stopping rule (fixed | patience | ada | learned), as
+    /// calibrated by `geodex learn-stop`.
+    #[arg(long, default_value = "learned")]
+    pub stop: String,
+}
+
+/// The rules of `index`'s stop model for each target in `targets`, of the kind `--stop` names;
+/// clear errors when the index has no model or a target is outside its calibrated range.
+pub fn stop_rules<'m>(
+    model: Option<&'m geodex_core::StopModel>,
+    kind: &str,
+    targets: &[f64],
+) -> Result<Vec<geodex_core::StopRule<'m>>, crate::failure::Failure> {
+    use crate::failure::Failure;
+    let kind = geodex_core::StopKind::parse(kind)
+        .ok_or_else(|| Failure::input(format!("--stop {kind}: expected fixed, patience, ada or learned")))?;
+    if let Some(t) = targets.iter().find(|t| !(**t > 0.0 && **t <= 1.0)) {
+        return Err(Failure::input(format!("--target-recall {t} is outside (0, 1]")));
+    }
+    let model = model.ok_or_else(|| {
+        Failure::input("--target-recall: the index has no stop model; train one with `geodex learn-stop`")
+    })?;
+    targets
+        .iter()
+        .map(|&t| Ok(geodex_core::StopRule::new(model, kind, t)?))
+        .collect()
 }
 
 impl SearchOptions {

@@ -18,8 +18,16 @@ pub struct Args {
     #[arg(long)]
     pub k: usize,
     /// Beam width (≥ k).
-    #[arg(long)]
-    pub ef: usize,
+    #[arg(
+        long,
+        required_unless_present = "target_recall",
+        conflicts_with = "target_recall"
+    )]
+    pub ef: Option<usize>,
+    /// Instead of --ef: a mean recall@k target in (0, 1], met by the index's stopping rule
+    /// (`geodex learn-stop`; --stop picks the rule).
+    #[arg(long, allow_negative_numbers = true)]
+    pub target_recall: Option<f64>,
     #[command(flatten)]
     pub options: super::SearchOptions,
     /// Search threads (default: all cores).
@@ -86,9 +94,17 @@ pub fn run(a: Args) -> Result<(), Failure> {
     }
     let index = a.options.open(&a.files.index)?;
     let queries = crate::data::read_vectors(&a.files.queries, Role::Queries, None)?;
-    let (k, ef) = clamp_k(a.k, a.ef, index.len())?;
+    let targets: Vec<f64> = a.target_recall.into_iter().collect();
+    let rules = match a.target_recall {
+        Some(_) => super::stop_rules(index.stop_model(), &a.options.stop, &targets)?,
+        None => Vec::new(),
+    };
+    let (k, ef) = clamp_k(a.k, a.ef.unwrap_or(a.k), index.len())?;
     let allowed = a.options.allowed(&index)?;
-    let params = a.options.params(k, ef, allowed.as_ref());
+    let params = geodex_core::SearchParams {
+        stop: rules.first(),
+        ..a.options.params(k, ef, allowed.as_ref())
+    };
     let bar = progress::bar(queries.rows() as u64, "searching", a.quiet);
     let tick = || bar.inc(1);
     let start = Instant::now();
@@ -122,7 +138,9 @@ pub fn run(a: Args) -> Result<(), Failure> {
         super::print_json(&serde_json::json!({
             "queries": results.len(),
             "k": k,
-            "ef": ef,
+            "ef": a.ef,
+            "target_recall": a.target_recall,
+            "stop": a.target_recall.map(|_| &a.options.stop),
             "rerank": a.options.rerank,
             "exact_scans": total.exact_scans,
             "seconds": super::round(seconds, 4),
@@ -133,8 +151,12 @@ pub fn run(a: Args) -> Result<(), Failure> {
             "distances": distances,
         }));
     } else {
+        let setting = match a.target_recall {
+            Some(t) => format!("target recall {t}, {} rule", a.options.stop),
+            None => format!("ef={ef}"),
+        };
         println!(
-            "searched {} queries (k={k}, ef={ef}) in {:.3} s: {:.0} queries/s, {:.1} distances and {:.1} hops per query{}",
+            "searched {} queries (k={k}, {setting}) in {:.3} s: {:.0} queries/s, {:.1} distances and {:.1} hops per query{}",
             results.len(),
             seconds,
             nq / seconds,

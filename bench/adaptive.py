@@ -1,0 +1,259 @@
+#!/usr/bin/env python3
+"""Per-query stopping rules against fixed ef at equal mean recall (issue 17, ADAPTIVE.md).
+
+For each data set: builds the index, makes learning queries that are never the test queries,
+computes their ground truth with `geodex groundtruth`, runs `geodex learn-stop`, then runs
+`geodex bench --target-recall T --stop R` for every rule R in interleaved rounds (one search
+thread) and reports per (target, rule) the median over rounds of QPS and p99 latency, and the
+round-invariant work and recall: mean and p99 distance evaluations, mean recall, share of
+queries below recall 0.8, and distance evaluations relative to the fixed rule.
+
+Learning queries:
+- minilm-words-20k: 2,000 rows of a disjoint word set (`make_minilm_words.py --offset 25000`,
+  the minilm-words-200k base; pass its directory with --minilm-learn-source);
+- sift-debian: the last 2,000 base rows, held out — the index is built on the first 98,000 and
+  the test queries' ground truth recomputed for it. Held-out base rows come from the base
+  images, the test queries from other images: a distribution shift the note reports.
+
+    python3 bench/adaptive.py --out bench/results/2026-11-30-adaptive \
+        --minilm-learn-source /work/data-local/minilm-words-200k | tee .../summary.txt
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+RULES = ["fixed", "patience", "ada", "learned"]
+
+
+def read_vecs(path: Path, dtype: str) -> np.ndarray:
+    raw = np.fromfile(path, dtype=np.uint8)
+    dim = int(np.frombuffer(raw[:4].tobytes(), "<i4")[0])
+    size = np.dtype(dtype).itemsize
+    rows = raw.reshape(-1, 4 + dim * size)[:, 4:]
+    return np.frombuffer(rows.tobytes(), dtype=dtype).reshape(-1, dim)
+
+
+def write_vecs(path: Path, a: np.ndarray) -> None:
+    n, dim = a.shape
+    header = np.full((n, 1), dim, "<i4").view(np.uint8)
+    body = np.ascontiguousarray(a).view(np.uint8).reshape(n, -1)
+    np.concatenate([header, body], axis=1).tofile(path)
+
+
+def run(cmd: list[str]) -> str:
+    return subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+
+
+def prepare(args, work: Path) -> list[dict]:
+    g, data = args.geodex, Path(args.data)
+    sets = []
+    # minilm-words-20k: learning queries from a disjoint word set.
+    m = data / "minilm-words-20k"
+    learn = read_vecs(Path(args.minilm_learn_source) / "base.fvecs", "<f4")
+    rows = np.random.default_rng(5).choice(len(learn), args.learn, replace=False)
+    write_vecs(work / "minilm-learn.fvecs", learn[rows])
+    sets.append(
+        {
+            "name": "minilm-words-20k",
+            "base": m / "base.fvecs",
+            "metric": "cosine",
+            "learn": work / "minilm-learn.fvecs",
+            "test": m / "query.fvecs",
+            "test_gt": m / "groundtruth.ivecs",
+        }
+    )
+    # sift-debian: held-out base rows.
+    s = data / "sift-debian"
+    base = read_vecs(s / "base.bvecs", "u1")
+    write_vecs(work / "sift-base.bvecs", base[: len(base) - args.learn])
+    write_vecs(work / "sift-learn.bvecs", base[len(base) - args.learn :])
+    run(
+        [
+            g,
+            "groundtruth",
+            "--data",
+            str(work / "sift-base.bvecs"),
+            "--queries",
+            str(s / "query.bvecs"),
+            "--k",
+            "100",
+            "--metric",
+            "l2",
+            "--out",
+            str(work / "sift-test-gt.ivecs"),
+            "--quiet",
+        ]
+    )
+    sets.append(
+        {
+            "name": "sift-debian",
+            "base": work / "sift-base.bvecs",
+            "metric": "l2",
+            "learn": work / "sift-learn.bvecs",
+            "test": s / "query.bvecs",
+            "test_gt": work / "sift-test-gt.ivecs",
+        }
+    )
+    for d in sets:
+        d["index"] = work / f"{d['name']}.gdx"
+        d["learn_gt"] = work / f"{d['name']}-learn-gt.ivecs"
+        run(
+            [
+                g,
+                "build",
+                "--data",
+                str(d["base"]),
+                "--metric",
+                d["metric"],
+                "--out",
+                str(d["index"]),
+                "--quiet",
+            ]
+        )
+        run(
+            [
+                g,
+                "groundtruth",
+                "--data",
+                str(d["base"]),
+                "--queries",
+                str(d["learn"]),
+                "--k",
+                "100",
+                "--metric",
+                d["metric"],
+                "--out",
+                str(d["learn_gt"]),
+                "--quiet",
+            ]
+        )
+    return sets
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--data", default=str(HERE.parent.parent / "shared" / "data"))
+    ap.add_argument("--minilm-learn-source", required=True)
+    ap.add_argument(
+        "--geodex", default=str(HERE.parent / "target" / "release" / "geodex")
+    )
+    ap.add_argument("--learn", type=int, default=2000)
+    ap.add_argument("--targets", default="0.9,0.95,0.99")
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument(
+        "--work",
+        default="/tmp/geodex-adaptive-work",
+        help="indexes and derived files (large)",
+    )
+    args = ap.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    sets = prepare(args, work)
+    report = {}
+    for d in sets:
+        learned = json.loads(
+            run(
+                [
+                    args.geodex,
+                    "learn-stop",
+                    "--index",
+                    str(d["index"]),
+                    "--queries",
+                    str(d["learn"]),
+                    "--groundtruth",
+                    str(d["learn_gt"]),
+                    "--target-recall",
+                    args.targets,
+                    "--json",
+                ]
+            )
+        )
+        rows: dict[tuple[str, str], list[dict]] = {}
+        for _ in range(args.rounds):
+            for rule in RULES:
+                csv_path = work / "t.csv"
+                run(
+                    [
+                        args.geodex,
+                        "bench",
+                        "--index",
+                        str(d["index"]),
+                        "--queries",
+                        str(d["test"]),
+                        "--groundtruth",
+                        str(d["test_gt"]),
+                        "--target-recall",
+                        args.targets,
+                        "--stop",
+                        rule,
+                        "--runs",
+                        "1",
+                        "--csv",
+                        str(csv_path),
+                        "--quiet",
+                    ]
+                )
+                for r in csv.DictReader(io.StringIO(csv_path.read_text())):
+                    rows.setdefault((r["target_recall"], rule), []).append(r)
+        table = []
+        for (target, rule), rs in sorted(
+            rows.items(), key=lambda kv: (float(kv[0][0]), RULES.index(kv[0][1]))
+        ):
+            fixed = rows[(target, "fixed")][0]
+
+            def med(col: str, rs: list[dict] = rs) -> float:
+                return statistics.median(float(r[col]) for r in rs)
+
+            table.append(
+                {
+                    "target": float(target),
+                    "rule": rule,
+                    "ef": int(rs[0]["ef"]),
+                    "recall": float(rs[0]["recall"]),
+                    "mean_distances": float(rs[0]["mean_distances"]),
+                    "p99_distances": float(rs[0]["p99_distances"]),
+                    "share_below_08": float(rs[0]["share_below_0.8"]),
+                    "qps": med("qps"),
+                    "p99_us": med("p99_us"),
+                    "distances_vs_fixed": float(rs[0]["mean_distances"])
+                    / float(fixed["mean_distances"]),
+                    "qps_vs_fixed": med("qps")
+                    / statistics.median(
+                        float(r["qps"]) for r in rows[(target, "fixed")]
+                    ),
+                }
+            )
+        report[d["name"]] = {"learn": learned, "rows": table}
+        print(
+            f"\n{d['name']} (cap recall {learned['cap_recall']:.4f}; {args.rounds} interleaved rounds)"
+        )
+        print(
+            f"{'target':>6} {'rule':>9} {'ef':>4} {'recall':>7} {'dist':>7} {'p99 dist':>8} {'<0.8':>6} "
+            f"{'QPS':>7} {'p99 µs':>7} {'dist/fixed':>10} {'QPS/fixed':>9}"
+        )
+        for r in table:
+            print(
+                f"{r['target']:>6} {r['rule']:>9} {r['ef']:>4} {r['recall']:>7.4f} {r['mean_distances']:>7.0f} "
+                f"{r['p99_distances']:>8.0f} {r['share_below_08']:>6.3f} {r['qps']:>7.0f} {r['p99_us']:>7.1f} "
+                f"{r['distances_vs_fixed']:>10.3f} {r['qps_vs_fixed']:>9.3f}"
+            )
+    (out / "adaptive.json").write_text(json.dumps(report, indent=1))
+    print(f"\nwrote {out / 'adaptive.json'}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

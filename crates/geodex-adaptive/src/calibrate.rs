@@ -1,0 +1,275 @@
+//! Setting each rule's knob to a mean recall target on the calibration queries, by searching.
+//!
+//! - fixed, patience: the smallest integer knob whose mean recall meets the target (bisection;
+//!   a larger knob never stops a search earlier);
+//! - learned: the smallest threshold on the predicted recall that meets it (bisection on a
+//!   real number, to a resolution of 2⁻¹⁶);
+//! - ada: for every grid beam width `e`, the searches with every bin at `e` give each query's
+//!   recall and work at `e` (a query's walk until its score is fixed does not depend on `e`,
+//!   so these are exactly the outcomes it would have with its bin at `e`); then the bins' widths
+//!   rise greedily, always the step with the most recall per distance evaluation, until the
+//!   mean recall meets the target. Ada-ef (Zhang & Miller) gives each bin the width that meets
+//!   the target *within* the bin; the greedy allocation meets the declared *mean* target with
+//!   less work, and is what a mean-recall target asks for.
+
+use std::collections::BTreeMap;
+
+use geodex_core::stop::Calibration;
+use geodex_core::{Component, Index, StopKind, StopModel, StopRule};
+
+use crate::evaluate::{mean_recall, outcomes, Outcome, Workload};
+use crate::{LearnError, TARGET_GRID};
+
+/// How close to the cap's recall a grid target may be and still be calibrated.
+const GRID_MARGIN: f64 = 0.002;
+
+/// Calibrates every rule for the requested targets and the reachable grid targets; returns the
+/// calibration (ascending in target) and the mean recall at the cap.
+pub fn calibrate<T: Component>(
+    index: &Index<T>,
+    model: &StopModel,
+    w: &Workload<'_, T>,
+    scores: &[f32],
+    requested: &[f64],
+    beam_factor: f64,
+) -> Result<(Vec<Calibration>, f64), LearnError> {
+    let cap = mean_recall(&outcomes(index, w, model.ef_cap, None)?);
+    if let Some(t) = requested.iter().find(|&&t| t > cap) {
+        return Err(LearnError::Invalid(format!(
+            "the recall target {t} is out of reach: the calibration queries reach {cap:.4} at the \
+             cap ef {}; raise --ef-cap",
+            model.ef_cap
+        )));
+    }
+    let mut targets: Vec<f64> = TARGET_GRID
+        .iter()
+        .copied()
+        .filter(|&t| t <= cap - GRID_MARGIN)
+        .chain(requested.iter().copied())
+        .collect();
+    targets.sort_by(f64::total_cmp);
+    targets.dedup_by(|a, b| (*a - *b).abs() < 1e-9);
+    let ada = AdaTable::measure(index, model, w, scores)?;
+    let mut out = Vec::with_capacity(targets.len());
+    for &target in &targets {
+        let fixed_ef = smallest(model.k as u64, model.ef_cap as u64, |ef| {
+            Ok(mean_recall(&outcomes(index, w, ef as usize, None)?) >= target)
+        })? as usize;
+        let mut knobs = Calibration {
+            target,
+            fixed_ef,
+            beam: ((fixed_ef as f64 * beam_factor).ceil() as usize).min(model.ef_cap),
+            patience: 1,
+            threshold: 1.0,
+            ada_ef: ada.allocate(target, fixed_ef),
+        };
+        knobs.patience = smallest(1, 1 << 16, |p| {
+            let trial = Calibration {
+                patience: p as u32,
+                ..knobs.clone()
+            };
+            meets(index, model, w, StopKind::Patience, &trial, target)
+        })? as u32;
+        knobs.threshold = smallest_threshold(|th| {
+            let trial = Calibration {
+                threshold: th,
+                ..knobs.clone()
+            };
+            meets(index, model, w, StopKind::Learned, &trial, target)
+        })?;
+        out.push(knobs);
+    }
+    Ok((out, cap))
+}
+
+fn meets<T: Component>(
+    index: &Index<T>,
+    model: &StopModel,
+    w: &Workload<'_, T>,
+    kind: StopKind,
+    knobs: &Calibration,
+    target: f64,
+) -> Result<bool, LearnError> {
+    let rule = StopRule::with_knobs(model, kind, knobs);
+    Ok(mean_recall(&outcomes(index, w, model.ef_cap, Some(&rule))?) >= target)
+}
+
+/// The smallest `x` in `[lo, hi]` with `ok(x)`, assuming `ok` is monotone; `hi` when none.
+fn smallest(
+    lo: u64,
+    hi: u64,
+    mut ok: impl FnMut(u64) -> Result<bool, LearnError>,
+) -> Result<u64, LearnError> {
+    let (mut lo, mut hi) = (lo, hi);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if ok(mid)? {
+            hi = mid;
+        } else {
+            lo = mid + 1;
+        }
+    }
+    Ok(hi)
+}
+
+/// The smallest threshold in [0, 1] (to 2⁻¹⁶) with `ok`; a threshold above 1 never stops, so
+/// the cap's recall is the fallback.
+fn smallest_threshold(mut ok: impl FnMut(f32) -> Result<bool, LearnError>) -> Result<f32, LearnError> {
+    if !ok(1.0)? {
+        return Ok(2.0);
+    }
+    let (mut lo, mut hi) = (0.0f32, 1.0f32);
+    for _ in 0..16 {
+        let mid = 0.5 * (lo + hi);
+        if ok(mid)? {
+            hi = mid;
+        } else {
+            lo = mid;
+        }
+    }
+    Ok(hi)
+}
+
+/// Per bin, mean recall and distance evaluations at each grid beam width.
+struct AdaTable {
+    widths: Vec<usize>,
+    /// Per bin: query count and (mean recall, mean distances) per width.
+    bins: Vec<(usize, Vec<(f64, f64)>)>,
+}
+
+impl AdaTable {
+    fn measure<T: Component>(
+        index: &Index<T>,
+        model: &StopModel,
+        w: &Workload<'_, T>,
+        scores: &[f32],
+    ) -> Result<AdaTable, LearnError> {
+        let widths = width_grid(model.k, model.ef_cap);
+        let n_bins = model.ada_edges.len() + 1;
+        let bin_of: Vec<usize> = scores
+            .iter()
+            .map(|&s| {
+                if s.is_finite() {
+                    model.ada_edges.partition_point(|&e| e <= s)
+                } else {
+                    n_bins - 1
+                }
+            })
+            .collect();
+        let mut per_width: Vec<Vec<Outcome>> = Vec::with_capacity(widths.len());
+        for &e in &widths {
+            let knobs = Calibration {
+                target: 1.0,
+                fixed_ef: e,
+                beam: e,
+                patience: 1,
+                threshold: 1.0,
+                ada_ef: vec![e; n_bins],
+            };
+            let rule = StopRule::with_knobs(model, StopKind::Ada, &knobs);
+            per_width.push(outcomes(index, w, model.ef_cap, Some(&rule))?);
+        }
+        let bins = (0..n_bins)
+            .map(|b| {
+                let members: Vec<usize> = (0..bin_of.len()).filter(|&i| bin_of[i] == b).collect();
+                let n = members.len().max(1) as f64;
+                let means = per_width
+                    .iter()
+                    .map(|o| {
+                        let r = members.iter().map(|&i| o[i].recall).sum::<f64>() / n;
+                        let d = members.iter().map(|&i| o[i].distances as f64).sum::<f64>() / n;
+                        (r, d)
+                    })
+                    .collect();
+                (members.len(), means)
+            })
+            .collect();
+        Ok(AdaTable { widths, bins })
+    }
+
+    /// Widths per bin meeting mean recall `target` greedily (most recall gained per distance
+    /// evaluation first); bins without calibration queries get `fallback`.
+    fn allocate(&self, target: f64, fallback: usize) -> Vec<usize> {
+        let total: usize = self.bins.iter().map(|b| b.0).sum();
+        let mut at = vec![0usize; self.bins.len()];
+        let recall_sum = |at: &[usize]| -> f64 {
+            self.bins
+                .iter()
+                .zip(at)
+                .map(|((n, m), &j)| *n as f64 * m[j].0)
+                .sum::<f64>()
+        };
+        while recall_sum(&at) < target * total as f64 {
+            let mut best: Option<(f64, usize, usize)> = None;
+            for (b, (n, means)) in self.bins.iter().enumerate() {
+                if *n == 0 {
+                    continue;
+                }
+                let (r0, d0) = means[at[b]];
+                for (j, &(r, d)) in means.iter().enumerate().skip(at[b] + 1) {
+                    if r > r0 {
+                        let gain = (r - r0) / (d - d0).max(1e-9);
+                        if best.is_none_or(|(g, _, _)| gain > g) {
+                            best = Some((gain, b, j));
+                        }
+                    }
+                }
+            }
+            match best {
+                Some((_, b, j)) => at[b] = j,
+                None => break,
+            }
+        }
+        self.bins
+            .iter()
+            .zip(&at)
+            .map(|((n, _), &j)| if *n == 0 { fallback } else { self.widths[j] })
+            .collect()
+    }
+}
+
+/// Beam widths from k to the cap: steps of 2 to 32, then growing by an eighth to a quarter.
+fn width_grid(k: usize, cap: usize) -> Vec<usize> {
+    let mut widths = BTreeMap::new();
+    let mut e = k;
+    while e < cap {
+        widths.insert(e, ());
+        e += if e < 32 { 2 } else { (e / 8).max(4) };
+    }
+    widths.insert(cap, ());
+    widths.into_keys().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bisection_finds_the_smallest_passing_knob() {
+        assert_eq!(smallest(1, 100, |x| Ok(x >= 37)).unwrap(), 37);
+        assert_eq!(smallest(1, 100, |_| Ok(false)).unwrap(), 100);
+        let th = smallest_threshold(|t| Ok(t >= 0.3)).unwrap();
+        assert!((0.3..0.3 + 1e-4).contains(&th));
+        assert_eq!(smallest_threshold(|_| Ok(false)).unwrap(), 2.0);
+    }
+
+    #[test]
+    fn greedy_allocation_spends_where_recall_is_cheapest() {
+        // Bin 0 (easy) gains little from more width, bin 1 (hard) much: the target is met by
+        // widening bin 1 only.
+        let table = AdaTable {
+            widths: vec![10, 20, 40],
+            bins: vec![
+                (50, vec![(0.95, 100.0), (0.96, 200.0), (0.97, 400.0)]),
+                (50, vec![(0.70, 100.0), (0.90, 200.0), (0.99, 400.0)]),
+            ],
+        };
+        assert_eq!(table.allocate(0.90, 7), vec![10, 20]);
+        assert_eq!(table.allocate(0.965, 7), vec![10, 40]);
+        assert_eq!(table.allocate(0.978, 7), vec![40, 40]);
+        let grid = width_grid(10, 100);
+        assert_eq!(grid.first(), Some(&10));
+        assert_eq!(grid.last(), Some(&100));
+        assert!(grid.windows(2).all(|w| w[0] < w[1]));
+    }
+}

@@ -1,0 +1,304 @@
+//! Per-query stopping for geodex searches (issue 17): traces of searches, the learned
+//! stopping rule, calibration of every rule to a mean recall target, and evaluation. The rules
+//! themselves run inside the search loop (`geodex_core::stop`); this crate makes their
+//! [`StopModel`].
+//!
+//! [`learn`] splits the learning queries (never the test queries) in two halves with a seed:
+//! - on the **fit** half it traces each search at the cap beam width — features every
+//!   `interval` distance evaluations, with the recall reached so far against the ground truth —
+//!   and fits the learned rule's logistic regression (`fit.rs`) and the ada rule's score bins
+//!   (quantiles of the fit queries' scores);
+//! - on the **calibration** half it sets each rule's knob, for every recall target, by real
+//!   searches: the smallest fixed ef, patience, or threshold whose mean recall meets the target
+//!   (bisection: each knob's work and recall grow with it), and for the ada rule the cheapest
+//!   ef per bin (`calibrate.rs`).
+//!
+//! Calibrating by searching rather than by simulating traces keeps the calibration exactly
+//! what the search will do, including the byte walk's re-ranking.
+
+pub mod calibrate;
+pub mod evaluate;
+pub mod fit;
+
+use geodex_core::stop::{Calibration, FEATURES};
+use geodex_core::{Component, CoreError, Index, SearchContext, SearchParams, StopModel, StopRule};
+use rand_core::{RngCore, SeedableRng};
+use rand_xoshiro::Xoshiro256PlusPlus;
+
+pub use evaluate::{Evaluation, Outcome, Workload};
+
+/// Why learning failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LearnError {
+    /// A search failed (or the index refused a parameter).
+    #[error(transparent)]
+    Core(#[from] CoreError),
+    /// The options or the learning queries cannot make a model.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Options of [`learn`].
+#[derive(Clone, Debug)]
+pub struct LearnOptions {
+    /// Results per query the model serves.
+    pub k: usize,
+    /// The adaptive rules' beam width cap.
+    pub ef_cap: usize,
+    /// Distance evaluations between two checks of the learned rule.
+    pub interval: u32,
+    /// Level-0 distance evaluations before the ada rule scores a query.
+    pub ada_warmup: u32,
+    /// Score bins of the ada rule.
+    pub ada_bins: usize,
+    /// The patience and learned rules' beam width per target, as a multiple of the fixed
+    /// rule's ef for that target (capped at `ef_cap`).
+    pub beam_factor: f64,
+    /// Mean recall targets that must be met (each in (0, 1]); a grid of common targets below
+    /// the cap's recall is calibrated too, so that other targets interpolate.
+    pub targets: Vec<f64>,
+    /// Seed of the fit/calibration split.
+    pub seed: u64,
+}
+
+impl Default for LearnOptions {
+    fn default() -> Self {
+        LearnOptions {
+            k: 10,
+            ef_cap: 512,
+            interval: 64,
+            ada_warmup: 64,
+            ada_bins: 8,
+            beam_factor: 1.3,
+            targets: vec![0.95],
+            seed: 42,
+        }
+    }
+}
+
+/// Targets calibrated besides the requested ones, when the cap reaches them.
+pub const TARGET_GRID: [f64; 9] = [0.8, 0.85, 0.9, 0.93, 0.95, 0.97, 0.98, 0.99, 0.995];
+
+/// What [`learn`] made and what it saw.
+#[derive(Clone, Debug)]
+pub struct Learned {
+    /// The calibrated model, ready for [`Index::set_stop_model`].
+    pub model: StopModel,
+    /// Queries in the fit and calibration halves.
+    pub fit_queries: usize,
+    /// Queries in the calibration half.
+    pub calibration_queries: usize,
+    /// Trace rows the logistic regression was fitted on.
+    pub fit_rows: usize,
+    /// Mean recall of the calibration queries at the cap beam width.
+    pub cap_recall: f64,
+}
+
+/// Trains and calibrates a stopping model for `index` on the learning workload `w` (see the
+/// crate documentation). Deterministic for a seed: searches are independent of thread count.
+pub fn learn<T: Component>(
+    index: &Index<T>,
+    w: &Workload<'_, T>,
+    opts: &LearnOptions,
+) -> Result<Learned, LearnError> {
+    check(index, w, opts)?;
+    let (fit_rows, cal_rows) = split(w.len(), opts.seed);
+    let dim = index.dim();
+    let (fit_q, fit_t) = w.select(dim, &fit_rows);
+    let (cal_q, cal_t) = w.select(dim, &cal_rows);
+    let fit_w = Workload {
+        queries: &fit_q,
+        truth: &fit_t,
+        k: w.k,
+    };
+    let cal_w = Workload {
+        queries: &cal_q,
+        truth: &cal_t,
+        k: w.k,
+    };
+    let mut model = provisional(index, opts);
+    let fit_traces = traces(index, &model, &fit_w)?;
+    let rows: Vec<fit::Row> = fit_traces.iter().flat_map(|t| t.rows.iter().copied()).collect();
+    let fitted = fit::fit(&rows).ok_or_else(|| {
+        LearnError::Invalid("no search filled its top k: the index is smaller than k".into())
+    })?;
+    model.weights = fitted.weights;
+    model.scale = fitted.scale;
+    model.ada_edges = quantile_edges(fit_traces.iter().map(|t| t.score), opts.ada_bins);
+    let cal_scores: Vec<f32> = traces(index, &model, &cal_w)?.iter().map(|t| t.score).collect();
+    let (calibration, cap_recall) = calibrate::calibrate(
+        index,
+        &model,
+        &cal_w,
+        &cal_scores,
+        &opts.targets,
+        opts.beam_factor,
+    )?;
+    model.calibration = calibration;
+    model.validate(index.metric(), dim)?;
+    Ok(Learned {
+        model,
+        fit_queries: fit_rows.len(),
+        calibration_queries: cal_rows.len(),
+        fit_rows: rows.len(),
+        cap_recall,
+    })
+}
+
+fn check<T: Component>(index: &Index<T>, w: &Workload<'_, T>, opts: &LearnOptions) -> Result<(), LearnError> {
+    let bad = |m: String| Err(LearnError::Invalid(m));
+    if let Some(t) = opts.targets.iter().find(|t| !(**t > 0.0 && **t <= 1.0)) {
+        return bad(format!("the recall target {t} is outside (0, 1]"));
+    }
+    if opts.targets.is_empty() {
+        return bad("no recall target".into());
+    }
+    if w.k != opts.k || opts.k == 0 {
+        return bad(format!(
+            "the workload asks k = {}, the options k = {}",
+            w.k, opts.k
+        ));
+    }
+    if opts.ef_cap < opts.k
+        || opts.interval == 0
+        || opts.ada_bins == 0
+        || opts.beam_factor.is_nan()
+        || opts.beam_factor < 1.0
+    {
+        return bad("ef_cap must be ≥ k; interval and bins ≥ 1; beam factor ≥ 1".into());
+    }
+    if w.len() < 20 {
+        return bad(format!(
+            "{} learning queries: at least 20 are needed (half fit, half calibrate)",
+            w.len()
+        ));
+    }
+    if w.queries.len() != w.len() * index.dim() {
+        return bad(format!(
+            "{} query components for {} ground-truth rows of dimension {}",
+            w.queries.len(),
+            w.len(),
+            index.dim()
+        ));
+    }
+    if let Some((i, t)) = w.truth.iter().enumerate().find(|(_, t)| t.len() < w.k) {
+        return bad(format!("ground-truth row {i} holds {} ids, k = {}", t.len(), w.k));
+    }
+    if index.len() < opts.k {
+        return bad(format!("the index holds {} vectors, k = {}", index.len(), opts.k));
+    }
+    Ok(())
+}
+
+/// Query positions shuffled with `seed`, cut in halves (fit, calibration), each ascending.
+fn split(n: usize, seed: u64) -> (Vec<usize>, Vec<usize>) {
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed ^ 0x5354_4f50);
+    let mut order: Vec<usize> = (0..n).collect();
+    for i in (1..n).rev() {
+        order.swap(i, (rng.next_u64() % (i as u64 + 1)) as usize);
+    }
+    let (a, b) = order.split_at(n / 2);
+    let (mut a, mut b) = (a.to_vec(), b.to_vec());
+    a.sort_unstable();
+    b.sort_unstable();
+    (a, b)
+}
+
+/// The model's shape before fitting: options in place, weights and knobs neutral.
+fn provisional<T: Component>(index: &Index<T>, opts: &LearnOptions) -> StopModel {
+    StopModel {
+        metric: index.metric().name().to_string(),
+        dim: index.dim(),
+        k: opts.k,
+        ef_cap: opts.ef_cap,
+        interval: opts.interval,
+        ada_warmup: opts.ada_warmup,
+        byte_walk: index.walks_bytes(),
+        ada_edges: Vec::new(),
+        weights: vec![0.0; FEATURES + 1],
+        scale: vec![(0.0, 1.0); FEATURES],
+        calibration: vec![Calibration {
+            target: 1.0,
+            fixed_ef: opts.ef_cap,
+            beam: opts.ef_cap,
+            patience: u32::MAX,
+            threshold: f32::INFINITY,
+            ada_ef: vec![opts.ef_cap],
+        }],
+    }
+}
+
+/// One query's trace turned into training rows (features, recall so far) and its ada score.
+pub struct QueryTrace {
+    /// (features, recall@k so far) at each check.
+    pub rows: Vec<fit::Row>,
+    /// The ada score (NaN when the warm-up never ended).
+    pub score: f32,
+}
+
+/// Traces every query of `w` at the model's cap beam width.
+pub fn traces<T: Component>(
+    index: &Index<T>,
+    model: &StopModel,
+    w: &Workload<'_, T>,
+) -> Result<Vec<QueryTrace>, CoreError> {
+    let rule = StopRule::tracing(model);
+    let params = SearchParams {
+        stop: Some(&rule),
+        ..SearchParams::new(w.k, model.ef_cap)
+    };
+    let dim = index.dim();
+    geodex_core::measure::for_each_query(None, w.len(), SearchContext::new, |ctx, i| {
+        index.search(&w.queries[i * dim..][..dim], &params, ctx)?;
+        let trace = ctx.take_trace();
+        let rows = trace
+            .features
+            .iter()
+            .zip(trace.ids.chunks_exact(w.k))
+            .map(|(f, ids)| {
+                let r = evaluate::recall(evaluate::keys_of(index, ids), &w.truth[i], w.k);
+                (f.to_array(), r as f32)
+            })
+            .collect();
+        Ok(QueryTrace {
+            rows,
+            score: trace.score,
+        })
+    })
+}
+
+/// `bins − 1` ascending edges at the quantiles i/bins of the finite scores (duplicates
+/// removed, so fewer when scores tie).
+fn quantile_edges(scores: impl Iterator<Item = f32>, bins: usize) -> Vec<f32> {
+    let mut s: Vec<f32> = scores.filter(|x| x.is_finite()).collect();
+    if s.is_empty() {
+        return Vec::new();
+    }
+    s.sort_by(f32::total_cmp);
+    let mut edges: Vec<f32> = (1..bins).map(|i| s[i * s.len() / bins]).collect();
+    edges.dedup();
+    edges
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_is_a_seeded_partition() {
+        let (a, b) = split(101, 7);
+        let mut all: Vec<usize> = a.iter().chain(&b).copied().collect();
+        all.sort_unstable();
+        assert_eq!(all, (0..101).collect::<Vec<_>>());
+        assert_eq!(a.len(), 50);
+        assert_eq!(split(101, 7), (a.clone(), b));
+        assert_ne!(split(101, 8).0, a);
+    }
+
+    #[test]
+    fn edges_are_quantiles() {
+        let e = quantile_edges((0..100).map(|i| i as f32).chain([f32::NAN]), 4);
+        assert_eq!(e, vec![25.0, 50.0, 75.0]);
+        assert_eq!(quantile_edges([1.0f32; 10].into_iter(), 4), vec![1.0]);
+    }
+}

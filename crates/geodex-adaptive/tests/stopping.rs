@@ -1,0 +1,258 @@
+//! Stopping rules against independent computations: brute-force ground truth, the plain beam
+//! search they must equal when they cannot stop, and the file format they are stored in.
+
+use geodex_adaptive::evaluate::{mean_recall, outcomes, recall};
+use geodex_adaptive::{learn, traces, LearnOptions, Workload};
+use geodex_core::stop::Calibration;
+use geodex_core::{
+    AnyIndex, BuildParams, CoreError, Index, Metric, SearchContext, SearchParams, StopKind, StopRule,
+};
+use geodex_testkit::naive_knn;
+
+const DIM: usize = 16;
+const K: usize = 10;
+
+struct Set {
+    index: Index<f32>,
+    learn_q: Vec<f32>,
+    learn_t: Vec<Vec<u64>>,
+    test_q: Vec<f32>,
+    test_t: Vec<Vec<u64>>,
+}
+
+/// One draw of clustered points cut into base (3,000), learning (400) and test (300) rows, so
+/// that all three come from the same clusters; truth by brute force. The spread and the sparse
+/// graph make the queries hard enough that ef = k stays below the targets.
+fn set(byte_walk: bool) -> Set {
+    let all = geodex_testkit::clustered(3_700, DIM, 30, 2.0, 11);
+    let (base, rest) = all.split_at(3_000 * DIM);
+    let (learn_q, test_q) = rest.split_at(400 * DIM);
+    let truth = |q: &[f32]| -> Vec<Vec<u64>> {
+        naive_knn(base, q, DIM, K, Metric::L2)
+            .into_iter()
+            .map(|r| r.into_iter().map(u64::from).collect())
+            .collect()
+    };
+    let params = BuildParams {
+        metric: Metric::L2,
+        m: 8,
+        ef_construction: 60,
+        threads: Some(1),
+        ..Default::default()
+    };
+    let mut index = Index::build(base.to_vec(), DIM, &params, &|_| {}).unwrap();
+    index.set_byte_walk(byte_walk);
+    Set {
+        learn_t: truth(learn_q),
+        test_t: truth(test_q),
+        learn_q: learn_q.to_vec(),
+        test_q: test_q.to_vec(),
+        index,
+    }
+}
+
+fn opts(targets: &[f64]) -> LearnOptions {
+    LearnOptions {
+        k: K,
+        ef_cap: 128,
+        interval: 16,
+        targets: targets.to_vec(),
+        ..LearnOptions::default()
+    }
+}
+
+fn workload<'a>(q: &'a [f32], t: &'a [Vec<u64>]) -> Workload<'a, f32> {
+    Workload {
+        queries: q,
+        truth: t,
+        k: K,
+    }
+}
+
+/// Calibrated on the learning queries, every rule meets its mean-recall target on queries it
+/// never saw, within the sampling error of 300 queries; and learning is deterministic.
+#[test]
+fn every_rule_meets_its_target_on_unseen_queries() {
+    for byte_walk in [false, true] {
+        let s = set(byte_walk);
+        let learned = learn(&s.index, &workload(&s.learn_q, &s.learn_t), &opts(&[0.85, 0.95])).unwrap();
+        let again = learn(&s.index, &workload(&s.learn_q, &s.learn_t), &opts(&[0.85, 0.95])).unwrap();
+        assert_eq!(learned.model, again.model, "same seed, same model");
+        let model = &learned.model;
+        assert_eq!(model.byte_walk, byte_walk);
+        let test = workload(&s.test_q, &s.test_t);
+        for target in [0.85, 0.95] {
+            for kind in StopKind::ALL {
+                let rule = StopRule::new(model, kind, target).unwrap();
+                let got = mean_recall(&outcomes(&s.index, &test, 0, Some(&rule)).unwrap());
+                assert!(
+                    (got - target).abs() < 0.03,
+                    "byte walk {byte_walk}, {} at {target}: mean recall {got}",
+                    kind.name()
+                );
+            }
+        }
+    }
+}
+
+/// A rule that cannot stop leaves the search exactly as the paper's loop at the same width:
+/// patience never reached, a threshold above every prediction, ada with every bin at the
+/// width it starts with.
+#[test]
+fn a_rule_that_cannot_stop_changes_nothing() {
+    let s = set(false);
+    let model = learn(&s.index, &workload(&s.learn_q, &s.learn_t), &opts(&[0.9]))
+        .unwrap()
+        .model;
+    let width = 48;
+    let knobs = Calibration {
+        target: 0.9,
+        fixed_ef: width,
+        beam: width,
+        patience: u32::MAX,
+        threshold: 2.0,
+        ada_ef: vec![width; model.ada_edges.len() + 1],
+    };
+    let mut ctx = SearchContext::new();
+    for kind in StopKind::ALL {
+        let rule = StopRule::with_knobs(&model, kind, &knobs);
+        assert_eq!(rule.beam_width(), width);
+        for q in s.test_q.chunks_exact(DIM).take(100) {
+            let plain = s.index.search(q, &SearchParams::new(K, width), &mut ctx).unwrap();
+            let p = SearchParams {
+                stop: Some(&rule),
+                ..SearchParams::new(K, K)
+            };
+            let watched = s.index.search(q, &p, &mut ctx).unwrap();
+            assert_eq!(plain, watched, "{}", kind.name());
+        }
+    }
+}
+
+/// A trace's recall labels, recomputed from its recorded ids against brute force: they never
+/// fall on exact distances (a closer node only replaces a farther one), and the last equals the
+/// recall of the plain search at the cap.
+#[test]
+fn traces_end_where_the_plain_search_ends() {
+    let s = set(false);
+    let model = learn(&s.index, &workload(&s.learn_q, &s.learn_t), &opts(&[0.9]))
+        .unwrap()
+        .model;
+    let w = workload(&s.test_q, &s.test_t);
+    let t = traces(&s.index, &model, &w).unwrap();
+    let mut ctx = SearchContext::new();
+    for (i, trace) in t.iter().enumerate().take(100) {
+        assert!(!trace.rows.is_empty());
+        assert!(trace.rows.windows(2).all(|p| p[0].1 <= p[1].1), "query {i}");
+        let q = &s.test_q[i * DIM..][..DIM];
+        let (hits, _) = s
+            .index
+            .search(q, &SearchParams::new(K, model.ef_cap), &mut ctx)
+            .unwrap();
+        let plain = recall(hits.iter().map(|h| h.key.0), &s.test_t[i], K);
+        assert_eq!(
+            trace.rows.last().unwrap().1 as f64,
+            plain as f32 as f64,
+            "query {i}"
+        );
+        for (f, _) in &trace.rows {
+            assert!(f.iter().all(|x| x.is_finite()));
+        }
+    }
+}
+
+/// The model is stored in the index file and read back equal; a file without one has no
+/// such section; bad models, targets and searches are refused with typed errors.
+#[test]
+fn the_model_persists_and_bad_input_is_refused() {
+    let s = set(false);
+    let model = learn(&s.index, &workload(&s.learn_q, &s.learn_t), &opts(&[0.9]))
+        .unwrap()
+        .model;
+    let dir = tempfile::tempdir().unwrap();
+    let (plain_path, with_path) = (dir.path().join("plain.gdx"), dir.path().join("with.gdx"));
+    s.index.save(&plain_path).unwrap();
+    let mut index = s.index.clone();
+    assert!(!index.section_sizes().iter().any(|(k, _)| k == "StopModel"));
+    index.set_stop_model(Some(model.clone())).unwrap();
+    assert!(index.section_sizes().iter().any(|(k, _)| k == "StopModel"));
+    index.save(&with_path).unwrap();
+    let AnyIndex::F32(opened) = AnyIndex::open(&with_path, true).unwrap() else {
+        panic!()
+    };
+    assert_eq!(opened.stop_model(), Some(&model));
+    let AnyIndex::F32(plain) = AnyIndex::open(&plain_path, true).unwrap() else {
+        panic!()
+    };
+    assert_eq!(plain.stop_model(), None);
+
+    // A byte changed inside the stored model: the file is refused as invalid.
+    let mut bytes = std::fs::read(&with_path).unwrap();
+    let at = bytes.windows(10).position(|w| w == b"\"ef_cap\":1").unwrap();
+    bytes[at + 9] = b'x';
+    let broken = dir.path().join("broken.gdx");
+    std::fs::write(&broken, &bytes).unwrap();
+    assert!(matches!(
+        AnyIndex::open(&broken, true),
+        Err(CoreError::InvalidIndex { .. })
+    ));
+
+    // Models that do not fit.
+    let mut other_dim = model.clone();
+    other_dim.dim = DIM + 1;
+    assert!(index.set_stop_model(Some(other_dim)).is_err());
+    let mut bad_knob = model.clone();
+    bad_knob.calibration[0].fixed_ef = model.ef_cap + 1;
+    assert!(index.set_stop_model(Some(bad_knob)).is_err());
+
+    // Targets outside (0, 1] or the calibrated range.
+    for t in [0.0, -0.5, 1.5, f64::NAN] {
+        assert!(StopRule::new(&model, StopKind::Learned, t).is_err(), "{t}");
+    }
+    let (lo, _) = model.targets();
+    assert!(StopRule::new(&model, StopKind::Learned, lo / 2.0).is_err());
+
+    // Searches the model does not fit: another k, another walk.
+    let rule = StopRule::new(&model, StopKind::Learned, 0.9).unwrap();
+    let q = &s.test_q[..DIM];
+    let mut ctx = SearchContext::new();
+    let other_k = SearchParams {
+        stop: Some(&rule),
+        ..SearchParams::new(K + 1, K + 1)
+    };
+    assert!(matches!(
+        index.search(q, &other_k, &mut ctx),
+        Err(CoreError::InvalidParameter(m)) if m.contains("k = 10")
+    ));
+    let mut bytes_walk = index.clone();
+    bytes_walk.set_byte_walk(true);
+    let p = SearchParams {
+        stop: Some(&rule),
+        ..SearchParams::new(K, K)
+    };
+    assert!(matches!(
+        bytes_walk.search(q, &p, &mut ctx),
+        Err(CoreError::InvalidParameter(m)) if m.contains("calibrated on the full vectors")
+    ));
+}
+
+/// Learning refuses what cannot make a model, naming the problem.
+#[test]
+fn learning_refuses_bad_input() {
+    let s = set(false);
+    let w = workload(&s.learn_q, &s.learn_t);
+    let err = |o: &LearnOptions, w: &Workload<'_, f32>| learn(&s.index, w, o).unwrap_err().to_string();
+    assert!(err(&opts(&[1.2]), &w).contains("outside (0, 1]"));
+    assert!(err(&opts(&[]), &w).contains("no recall target"));
+    let few = workload(&s.learn_q[..10 * DIM], &s.learn_t[..10]);
+    assert!(err(&opts(&[0.9]), &few).contains("at least 20"));
+    // A cap too narrow for the target: the error says what the cap reaches.
+    let narrow = LearnOptions {
+        ef_cap: K,
+        ..opts(&[1.0])
+    };
+    let cap = mean_recall(&outcomes(&s.index, &w, K, None).unwrap());
+    if cap < 1.0 {
+        assert!(err(&narrow, &w).contains("out of reach"));
+    }
+}

@@ -1,0 +1,137 @@
+//! `geodex learn-stop`: trains and calibrates the stopping rules of an index on learning
+//! queries with ground truth (`geodex_adaptive`), and stores the model in the index file (its
+//! optional `StopModel` section). `search` and `bench` then take `--target-recall`.
+
+use std::path::PathBuf;
+
+use geodex_adaptive::{learn, LearnOptions, Workload};
+use geodex_core::StopKind;
+use geodex_io::Role;
+
+use crate::failure::{in_file, Failure};
+use crate::with_typed;
+
+/// Arguments of `geodex learn-stop`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Index file; the model is written into it (atomically) unless --out is given.
+    #[arg(long)]
+    pub index: PathBuf,
+    /// Learning queries — never the test queries (hold out base rows, or make more queries
+    /// with the data generators).
+    #[arg(long)]
+    pub queries: PathBuf,
+    /// True neighbour ids of the learning queries (.ivecs, .npy, or `neighbors` of an .hdf5).
+    #[arg(long)]
+    pub groundtruth: Option<PathBuf>,
+    /// Mean recall@k targets the rules must be calibrated for, comma-separated, each in (0, 1].
+    #[arg(long, value_delimiter = ',', required = true, allow_negative_numbers = true)]
+    pub target_recall: Vec<f64>,
+    /// Neighbours per query the model serves.
+    #[arg(long, default_value_t = 10)]
+    pub k: usize,
+    /// Beam width cap of the adaptive rules.
+    #[arg(long, default_value_t = 512)]
+    pub ef_cap: usize,
+    /// Distance evaluations between two checks of the learned rule.
+    #[arg(long, default_value_t = 64)]
+    pub interval: u32,
+    /// Beam width of the patience and learned rules, as a multiple of the fixed rule's ef for
+    /// the same target.
+    #[arg(long, default_value_t = 1.3)]
+    pub beam_factor: f64,
+    /// Seed of the split of the learning queries into fit and calibration halves.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Calibrate for the walk on the float vectors (searches must then pass --exact-walk).
+    #[arg(long)]
+    pub exact_walk: bool,
+    /// Write the index with its model here instead of over --index.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Threads for the learning searches (default: all cores; results do not depend on it).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Print the calibration as one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Accepted for symmetry with every command: learn-stop prints no progress.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+pub fn run(a: Args) -> Result<(), Failure> {
+    let Some(gt_path) = &a.groundtruth else {
+        return Err(Failure::input(
+            "learn-stop needs --groundtruth: the rules are fitted and calibrated on the true \
+             neighbours of the learning queries (make them with `geodex groundtruth`)",
+        ));
+    };
+    if let Some(t) = a.target_recall.iter().find(|t| !(**t > 0.0 && **t <= 1.0)) {
+        return Err(Failure::input(format!("--target-recall {t} is outside (0, 1]")));
+    }
+    let mut index = crate::data::open_index(&a.index)?;
+    index.set_byte_walk(!a.exact_walk);
+    let queries = crate::data::read_vectors(&a.queries, Role::Queries, None)?;
+    let truth = crate::data::read_groundtruth(gt_path, queries.rows(), a.k)?;
+    let opts = LearnOptions {
+        k: a.k,
+        ef_cap: a.ef_cap,
+        interval: a.interval,
+        beam_factor: a.beam_factor,
+        targets: a.target_recall.clone(),
+        seed: a.seed,
+        ..LearnOptions::default()
+    };
+    let pool = geodex_core::measure::thread_pool(a.threads)?;
+    let learned = with_typed!(&index, queries, &a.queries, |ix, q| {
+        let w = Workload {
+            queries: q.as_slice(),
+            truth: &truth,
+            k: a.k,
+        };
+        pool.install(|| learn(ix, &w, &opts)).map_err(|e| match e {
+            geodex_adaptive::LearnError::Core(e) => in_file(&a.queries)(e),
+            geodex_adaptive::LearnError::Invalid(m) => Failure::input(m),
+        })?
+    });
+    let out = a.out.as_deref().unwrap_or(&a.index);
+    index.set_stop_model(Some(learned.model.clone()))?;
+    index.save(out)?;
+    let m = &learned.model;
+    if a.json {
+        super::print_json(&serde_json::json!({
+            "index": out.display().to_string(),
+            "fit_queries": learned.fit_queries,
+            "calibration_queries": learned.calibration_queries,
+            "fit_rows": learned.fit_rows,
+            "cap_recall": learned.cap_recall,
+            "model": m,
+        }));
+    } else {
+        println!(
+            "fitted on {} queries ({} checks), calibrated on {}; mean recall@{} at the cap ef {}: {:.4}",
+            learned.fit_queries,
+            learned.fit_rows,
+            learned.calibration_queries,
+            m.k,
+            m.ef_cap,
+            learned.cap_recall
+        );
+        println!(
+            "{:>8} {:>6} {:>9} {:>10}  ada ef per bin",
+            "target",
+            StopKind::Fixed.name(),
+            StopKind::Patience.name(),
+            "threshold"
+        );
+        for c in &m.calibration {
+            println!(
+                "{:>8.3} {:>6} {:>9} {:>10.4}  {:?}",
+                c.target, c.fixed_ef, c.patience, c.threshold, c.ada_ef
+            );
+        }
+        println!("wrote {}", out.display());
+    }
+    Ok(())
+}

@@ -1,0 +1,615 @@
+//! Per-query stopping of the level-0 beam search (issue 17): instead of one beam width for
+//! every query, a rule watches the search and ends it when this query has done enough.
+//!
+//! The rules, all calibrated to a *mean recall@k target* on held-out learning queries
+//! (`geodex-adaptive` trains and calibrates; this module only runs them):
+//! - **fixed**: the smallest ef whose mean recall meets the target (the control);
+//! - **patience**: stop after `P` expansions without a change to the top k;
+//! - **ada**: an Ada-ef-style per-query ef (Zhang & Miller, SIGMOD 2026): after a warm-up of
+//!   level-0 distance evaluations, the query's score `(μ − d_k) / σ` — how far its current k-th
+//!   distance lies below the mean of the distances seen so far, in their standard deviations —
+//!   picks a bin, and the bin's calibrated ef becomes the beam width;
+//! - **learned**: DARTH-style (Chatzakis et al., SIGMOD 2026) periodic prediction of the
+//!   recall reached so far; the search stops once the prediction passes a calibrated threshold.
+//!   The predictor is logistic regression on [`FEATURES`] scale-free features (the issue allows
+//!   it in place of DARTH's gradient-boosted trees: a dot product per check).
+//!
+//! The search loop is generic over [`Stopper`]; with no rule it runs [`NoStop`], whose hooks
+//! are empty and inline away, so searching without a rule costs nothing.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{CoreError, Metric, Neighbor};
+
+/// Number of features a check computes ([`Features`]).
+pub const FEATURES: usize = 7;
+
+/// The features of a search's state at a check, all scale-free so that one model serves every
+/// query. Distances are the walk's own (squared L2, cosine distance, or code distances on a
+/// byte walk); `d₁`, `d_k` are the best and k-th accepted distances so far, `d_c` the best
+/// queued candidate's, `d_e` the level-0 entry point's (where the upper levels left the
+/// query).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Features {
+    /// ln(1 + distance evaluations so far, upper levels included).
+    pub ln_distances: f32,
+    /// ln(1 + level-0 expansions so far).
+    pub ln_hops: f32,
+    /// `d_k / d_e`: how far the k-th result has come from the entry point.
+    pub kth_over_entry: f32,
+    /// `d₁ / d_k`: spread of the current top k.
+    pub first_over_kth: f32,
+    /// `d_c / d_k`: the frontier against the k-th result (≥ 1: the beam has almost converged).
+    pub candidate_over_kth: f32,
+    /// Top-k changes per expansion since the previous check.
+    pub insert_rate: f32,
+    /// Local intrinsic dimension of the top k (Levina–Bickel MLE on `√d`), clipped to [0, 100].
+    pub lid: f32,
+}
+
+impl Features {
+    /// The features as the model's input vector, in field order.
+    pub fn to_array(&self) -> [f32; FEATURES] {
+        [
+            self.ln_distances,
+            self.ln_hops,
+            self.kth_over_entry,
+            self.first_over_kth,
+            self.candidate_over_kth,
+            self.insert_rate,
+            self.lid,
+        ]
+    }
+}
+
+/// Which rule stops the search.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StopKind {
+    /// One beam width for every query.
+    Fixed,
+    /// `P` expansions without a top-k change.
+    Patience,
+    /// A per-query beam width from the distribution of the first distances.
+    Ada,
+    /// A predicted recall above a threshold.
+    Learned,
+}
+
+impl StopKind {
+    /// Every rule, in the order reports list them.
+    pub const ALL: [StopKind; 4] = [
+        StopKind::Fixed,
+        StopKind::Patience,
+        StopKind::Ada,
+        StopKind::Learned,
+    ];
+
+    /// The rule's name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            StopKind::Fixed => "fixed",
+            StopKind::Patience => "patience",
+            StopKind::Ada => "ada",
+            StopKind::Learned => "learned",
+        }
+    }
+
+    /// The rule named `s`.
+    pub fn parse(s: &str) -> Option<StopKind> {
+        StopKind::ALL.into_iter().find(|k| k.name() == s)
+    }
+}
+
+/// The knobs every rule was calibrated to for one recall target.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Calibration {
+    /// Mean recall@k the knobs reach on the calibration queries (the target asked for).
+    pub target: f64,
+    /// Beam width of the fixed rule.
+    pub fixed_ef: usize,
+    /// Beam width of the patience and learned rules for this target: a multiple of `fixed_ef`
+    /// (a wider beam only adds heap work before the rule stops; a hard query may still use
+    /// up to this much).
+    pub beam: usize,
+    /// Expansions without a top-k change before the patience rule stops.
+    pub patience: u32,
+    /// Predicted recall at which the learned rule stops.
+    pub threshold: f32,
+    /// Beam width per score bin of the ada rule ([`StopModel::ada_edges`] + 1 bins).
+    pub ada_ef: Vec<usize>,
+}
+
+/// A trained and calibrated stopping model for one index, stored in its file (section
+/// `StopModel`, JSON). Made by `geodex learn-stop`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StopModel {
+    /// The index's metric name ([`Metric::name`]) and dimension: a model is refused by another
+    /// index.
+    pub metric: String,
+    /// Vector dimension of the index.
+    pub dim: usize,
+    /// The k the model was trained for (its features track the top k).
+    pub k: usize,
+    /// Beam width the adaptive rules run under (their cap); ≥ every calibrated ef.
+    pub ef_cap: usize,
+    /// Distance evaluations between two checks of the learned rule.
+    pub interval: u32,
+    /// Level-0 distance evaluations before the ada rule scores the query.
+    pub ada_warmup: u32,
+    /// Whether the model was calibrated on the byte walk of a float index (`byte_walk.rs`): a
+    /// search must walk the same way, or the calibration does not hold.
+    pub byte_walk: bool,
+    /// Ascending score thresholds between the ada rule's bins.
+    pub ada_edges: Vec<f32>,
+    /// Logistic-regression weights of the learned rule: bias, then one per feature.
+    pub weights: Vec<f32>,
+    /// Per-feature mean and standard deviation the weights expect the features scaled by.
+    pub scale: Vec<(f32, f32)>,
+    /// The knobs per recall target, ascending in target.
+    pub calibration: Vec<Calibration>,
+}
+
+impl StopModel {
+    /// Checks the model's internal consistency and that it fits an index of `metric` and `dim`.
+    pub fn validate(&self, metric: Metric, dim: usize) -> Result<(), CoreError> {
+        let bad = |m: String| Err(CoreError::InvalidParameter(format!("stop model: {m}")));
+        if self.metric != metric.name() || self.dim != dim {
+            return bad(format!(
+                "trained for {} vectors of dimension {}, the index holds {} of dimension {dim}",
+                self.metric,
+                self.dim,
+                metric.name()
+            ));
+        }
+        if self.k == 0 || self.ef_cap < self.k || self.interval == 0 {
+            return bad("k, ef_cap or interval out of range".into());
+        }
+        if self.weights.len() != FEATURES + 1 || self.scale.len() != FEATURES {
+            return bad(format!("expected {} weights and {FEATURES} scales", FEATURES + 1));
+        }
+        let finite = self.weights.iter().all(|w| w.is_finite())
+            && self
+                .scale
+                .iter()
+                .all(|(m, s)| m.is_finite() && s.is_finite() && *s > 0.0)
+            && self.ada_edges.iter().all(|e| e.is_finite());
+        if !finite || !self.ada_edges.is_sorted() {
+            return bad("non-finite weights or unsorted bin edges".into());
+        }
+        if self.calibration.is_empty() || !self.calibration.is_sorted_by(|a, b| a.target < b.target) {
+            return bad("no calibration, or targets not ascending".into());
+        }
+        for c in &self.calibration {
+            let width = |e: &usize| (self.k..=self.ef_cap).contains(e);
+            let ok = c.target > 0.0
+                && c.target <= 1.0
+                && width(&c.fixed_ef)
+                && width(&c.beam)
+                && c.patience > 0
+                && c.threshold.is_finite()
+                && c.ada_ef.len() == self.ada_edges.len() + 1
+                && c.ada_ef.iter().all(width);
+            if !ok {
+                return bad(format!("calibration for target {} out of range", c.target));
+            }
+        }
+        Ok(())
+    }
+
+    /// Probability-scale prediction of the recall reached so far.
+    #[inline]
+    pub fn predict(&self, x: &[f32; FEATURES]) -> f32 {
+        let mut z = self.weights[0];
+        for ((w, (m, s)), v) in self.weights[1..].iter().zip(&self.scale).zip(x) {
+            z += w * (v - m) / s;
+        }
+        1.0 / (1.0 + (-z).exp())
+    }
+
+    /// The range of recall targets the model was calibrated for.
+    pub fn targets(&self) -> (f64, f64) {
+        let first = self.calibration.first().map_or(0.0, |c| c.target);
+        (first, self.calibration.last().map_or(0.0, |c| c.target))
+    }
+}
+
+/// A rule ready to run: the model's knobs for one target, interpolated between the two
+/// nearest calibrated targets (integer knobs rounded up, so work never falls below the
+/// lower target's).
+#[derive(Clone, Debug)]
+pub struct StopRule<'m> {
+    pub(crate) model: &'m StopModel,
+    pub(crate) kind: StopKind,
+    pub(crate) fixed_ef: usize,
+    pub(crate) beam: usize,
+    pub(crate) patience: u32,
+    pub(crate) threshold: f32,
+    pub(crate) ada_ef: Vec<usize>,
+    /// Record a trace instead of stopping (training).
+    pub(crate) trace: bool,
+}
+
+impl<'m> StopRule<'m> {
+    /// `kind` at mean recall target `target`; an error for a target outside (0, 1] or outside
+    /// the calibrated range.
+    pub fn new(model: &'m StopModel, kind: StopKind, target: f64) -> Result<Self, CoreError> {
+        if !(target > 0.0 && target <= 1.0) {
+            return Err(CoreError::InvalidParameter(format!(
+                "the recall target {target} is outside (0, 1]"
+            )));
+        }
+        let (lo, hi) = model.targets();
+        if target < lo - 1e-9 || target > hi + 1e-9 {
+            return Err(CoreError::InvalidParameter(format!(
+                "the recall target {target} is outside the calibrated range [{lo}, {hi}]: run \
+                 `geodex learn-stop` with a wider --target-recall"
+            )));
+        }
+        let cal = &model.calibration;
+        let j = cal.partition_point(|c| c.target < target).min(cal.len() - 1);
+        let i = j.saturating_sub(1);
+        let (a, b) = (&cal[i], &cal[j]);
+        let t = if b.target > a.target {
+            ((target - a.target) / (b.target - a.target)).clamp(0.0, 1.0)
+        } else {
+            1.0
+        };
+        let mix = |x: f64, y: f64| x + (y - x) * t;
+        let up = |x: usize, y: usize| mix(x as f64, y as f64).ceil() as usize;
+        Ok(StopRule {
+            model,
+            kind,
+            fixed_ef: up(a.fixed_ef, b.fixed_ef),
+            beam: up(a.beam, b.beam),
+            patience: mix(a.patience as f64, b.patience as f64).ceil() as u32,
+            threshold: mix(a.threshold as f64, b.threshold as f64) as f32,
+            ada_ef: a.ada_ef.iter().zip(&b.ada_ef).map(|(&x, &y)| up(x, y)).collect(),
+            trace: false,
+        })
+    }
+
+    /// A rule with explicit knobs (calibration and experiments): `fixed_ef`, `patience`,
+    /// `threshold` and the per-bin `ada_ef` as given.
+    pub fn with_knobs(model: &'m StopModel, kind: StopKind, knobs: &Calibration) -> Self {
+        StopRule {
+            model,
+            kind,
+            fixed_ef: knobs.fixed_ef,
+            beam: knobs.beam,
+            patience: knobs.patience,
+            threshold: knobs.threshold,
+            ada_ef: knobs.ada_ef.clone(),
+            trace: false,
+        }
+    }
+
+    /// A rule that never stops early and records a [`Trace`] of every check into the search
+    /// context (read it with [`crate::SearchContext::take_trace`]): what training learns from.
+    /// The beam runs at the model's `ef_cap`.
+    pub fn tracing(model: &'m StopModel) -> Self {
+        StopRule {
+            model,
+            kind: StopKind::Learned,
+            fixed_ef: model.ef_cap,
+            beam: model.ef_cap,
+            patience: u32::MAX,
+            threshold: f32::INFINITY,
+            ada_ef: Vec::new(),
+            trace: true,
+        }
+    }
+
+    /// The rule's kind.
+    pub fn kind(&self) -> StopKind {
+        self.kind
+    }
+
+    /// The k the model was trained for.
+    pub fn k(&self) -> usize {
+        self.model.k
+    }
+
+    /// The beam width the search starts with (the search's `ef` is replaced by it).
+    pub fn beam_width(&self) -> usize {
+        match self.kind {
+            _ if self.trace => self.model.ef_cap,
+            StopKind::Fixed => self.fixed_ef,
+            StopKind::Patience | StopKind::Learned => self.beam,
+            // The warm-up runs at the widest bin's width, then the query's bin narrows it.
+            StopKind::Ada => self.ada_ef.iter().copied().max().unwrap_or(self.model.ef_cap),
+        }
+    }
+
+    /// Whether the search needs a [`Stopper`] (the fixed rule is only a beam width).
+    pub(crate) fn adaptive(&self) -> bool {
+        self.trace || self.kind != StopKind::Fixed
+    }
+
+    /// How many of the beam's best nodes a byte walk re-ranks, when not its whole beam: the
+    /// patience and learned rules re-rank as many as the fixed rule does at the same target.
+    pub(crate) fn rerank_width(&self) -> Option<usize> {
+        matches!(self.kind, StopKind::Patience | StopKind::Learned).then_some(self.fixed_ef.max(self.model.k))
+    }
+}
+
+/// What one search recorded at each check ([`StopRule::tracing`]): features, distance
+/// evaluations so far, and the top-k node ids so far (k per check, closest first, fewer
+/// padded with `u32::MAX`). The last check is the search's natural end.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Trace {
+    /// The ada rule's score of the query (NaN when the warm-up never ended).
+    pub score: f32,
+    /// Features at each check.
+    pub features: Vec<Features>,
+    /// Distance evaluations at each check.
+    pub distances: Vec<u64>,
+    /// k node ids per check.
+    pub ids: Vec<u32>,
+}
+
+impl Trace {
+    /// Number of checks.
+    pub fn len(&self) -> usize {
+        self.features.len()
+    }
+
+    /// Whether nothing was recorded.
+    pub fn is_empty(&self) -> bool {
+        self.features.is_empty()
+    }
+
+    fn clear(&mut self) {
+        self.score = f32::NAN;
+        self.features.clear();
+        self.distances.clear();
+        self.ids.clear();
+    }
+}
+
+/// What the search loop does after an expansion.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Control {
+    /// Go on.
+    Continue,
+    /// End the search now.
+    Stop,
+    /// Go on with this beam width.
+    Resize(usize),
+}
+
+/// The search loop's hooks for a stopping rule. Every hook of [`NoStop`] is empty.
+pub(crate) trait Stopper {
+    /// The level-0 search starts from the entry point at `distance`.
+    fn begin(&mut self, _entry_distance: f32) {}
+    /// A level-0 distance was computed.
+    fn measured(&mut self, _distance: f32) {}
+    /// A node entered the result set.
+    fn accepted(&mut self, _node: Neighbor) {}
+    /// A node was expanded; `distances` so far in this search, `best_candidate` the closest
+    /// node still queued (∞ when none).
+    fn expanded(&mut self, _distances: u64, _best_candidate: f32) -> Control {
+        Control::Continue
+    }
+    /// The search ended by itself (the beam converged), with `distances` evaluations.
+    fn finished(&mut self, _distances: u64) {}
+}
+
+/// No rule: the loop as in the paper.
+pub(crate) struct NoStop;
+
+impl Stopper for NoStop {}
+
+/// The state of a rule during one search.
+pub(crate) struct Adaptive<'r, 'm> {
+    rule: &'r StopRule<'m>,
+    k: usize,
+    /// The best k accepted so far, closest first.
+    top: Vec<Neighbor>,
+    entry: f32,
+    hops: u64,
+    since_change: u32,
+    changes_in_window: u32,
+    hops_at_check: u64,
+    next_check: u64,
+    // Running moments of the level-0 distances, for the ada score.
+    sum: f64,
+    sum_sq: f64,
+    count: u32,
+    decided: bool,
+    trace: Option<&'r mut Trace>,
+}
+
+impl<'r, 'm> Adaptive<'r, 'm> {
+    /// A fresh state for a search for `k` results; `top` is a reused buffer.
+    pub(crate) fn new(
+        rule: &'r StopRule<'m>,
+        k: usize,
+        top: Vec<Neighbor>,
+        trace: Option<&'r mut Trace>,
+    ) -> Self {
+        let mut top = top;
+        top.clear();
+        let mut trace = trace;
+        if let Some(t) = trace.as_deref_mut() {
+            t.clear();
+        }
+        Adaptive {
+            rule,
+            k: k.min(rule.model.k).max(1),
+            top,
+            entry: 0.0,
+            hops: 0,
+            since_change: 0,
+            changes_in_window: 0,
+            hops_at_check: 0,
+            next_check: 0,
+            sum: 0.0,
+            sum_sq: 0.0,
+            count: 0,
+            decided: false,
+            trace,
+        }
+    }
+
+    /// Gives the top-k buffer back for reuse.
+    pub(crate) fn into_buffer(self) -> Vec<Neighbor> {
+        self.top
+    }
+
+    fn features(&self, distances: u64, best_candidate: f32) -> Features {
+        let first = self.top[0].distance;
+        let kth = self.top[self.k - 1].distance;
+        let window = (self.hops - self.hops_at_check).max(1);
+        Features {
+            ln_distances: (1.0 + distances as f32).ln(),
+            ln_hops: (1.0 + self.hops as f32).ln(),
+            kth_over_entry: ratio(kth, self.entry),
+            first_over_kth: ratio(first, kth),
+            candidate_over_kth: ratio(best_candidate, kth).min(10.0),
+            insert_rate: self.changes_in_window as f32 / window as f32,
+            lid: lid(&self.top[..self.k]),
+        }
+    }
+
+    fn record(&mut self, distances: u64, f: Features) {
+        if let Some(t) = self.trace.as_deref_mut() {
+            t.features.push(f);
+            t.distances.push(distances);
+            let ids = self.top.iter().map(|n| n.id).chain(std::iter::repeat(u32::MAX));
+            t.ids.extend(ids.take(self.k));
+        }
+    }
+
+    fn check(&mut self, distances: u64, best_candidate: f32) -> Control {
+        let f = self.features(distances, best_candidate);
+        self.record(distances, f);
+        self.changes_in_window = 0;
+        self.hops_at_check = self.hops;
+        self.next_check = distances + self.rule.model.interval as u64;
+        if self.rule.model.predict(&f.to_array()) >= self.rule.threshold {
+            Control::Stop
+        } else {
+            Control::Continue
+        }
+    }
+
+    /// The ada score: how many standard deviations the k-th distance lies below the mean of
+    /// the level-0 distances measured so far (large: the neighbours stand out, an easy query).
+    fn ada_score(&self) -> f32 {
+        let n = self.count.max(1) as f64;
+        let mean = self.sum / n;
+        let sd = (self.sum_sq / n - mean * mean).max(0.0).sqrt();
+        let kth = self.top[self.k - 1].distance as f64;
+        if sd > 0.0 {
+            ((mean - kth) / sd) as f32
+        } else {
+            0.0
+        }
+    }
+
+    fn ada_width(&self) -> usize {
+        let score = self.ada_score();
+        let bin = self.rule.model.ada_edges.partition_point(|&e| e <= score);
+        self.rule.ada_ef[bin]
+    }
+}
+
+/// `a / b` for distances, 1 when `b` is not positive (identical points).
+fn ratio(a: f32, b: f32) -> f32 {
+    if b > 0.0 && a.is_finite() {
+        a / b
+    } else {
+        1.0
+    }
+}
+
+/// The Levina–Bickel maximum-likelihood local intrinsic dimension of a point from its nearest
+/// neighbours' distances (closest first): `−(1/k Σ ln(rᵢ / r_k))⁻¹`, with `r = √d` so that
+/// squared-L2 and cosine distances become Euclidean radii. 0 when undefined.
+fn lid(top: &[Neighbor]) -> f32 {
+    let rk = top.last().map_or(0.0, |n| n.distance.max(0.0).sqrt());
+    if rk <= 0.0 || top.len() < 2 {
+        return 0.0;
+    }
+    let s: f32 = top
+        .iter()
+        .map(|n| (n.distance.max(1e-30).sqrt() / rk).ln())
+        .sum::<f32>()
+        / top.len() as f32;
+    if s < 0.0 {
+        (-1.0 / s).min(100.0)
+    } else {
+        0.0
+    }
+}
+
+impl Stopper for Adaptive<'_, '_> {
+    #[inline]
+    fn begin(&mut self, entry_distance: f32) {
+        self.entry = entry_distance;
+    }
+
+    #[inline]
+    fn measured(&mut self, distance: f32) {
+        let d = distance as f64;
+        self.sum += d;
+        self.sum_sq += d * d;
+        self.count += 1;
+    }
+
+    #[inline]
+    fn accepted(&mut self, node: Neighbor) {
+        if self.top.len() == self.k && node >= self.top[self.k - 1] {
+            return;
+        }
+        let at = self.top.partition_point(|n| *n < node);
+        if self.top.len() == self.k {
+            self.top.pop();
+        }
+        self.top.insert(at, node);
+        self.since_change = 0;
+        self.changes_in_window += 1;
+    }
+
+    #[inline]
+    fn expanded(&mut self, distances: u64, best_candidate: f32) -> Control {
+        self.hops += 1;
+        self.since_change += 1;
+        if self.top.len() < self.k {
+            return Control::Continue;
+        }
+        if self.rule.trace {
+            if !self.decided && self.count >= self.rule.model.ada_warmup {
+                self.decided = true;
+                let score = self.ada_score();
+                if let Some(t) = self.trace.as_deref_mut() {
+                    t.score = score;
+                }
+            }
+            if distances >= self.next_check {
+                self.check(distances, best_candidate);
+            }
+            return Control::Continue;
+        }
+        match self.rule.kind {
+            StopKind::Fixed => Control::Continue,
+            StopKind::Patience if self.since_change >= self.rule.patience => Control::Stop,
+            StopKind::Patience => Control::Continue,
+            StopKind::Ada if !self.decided && self.count >= self.rule.model.ada_warmup => {
+                self.decided = true;
+                Control::Resize(self.ada_width())
+            }
+            StopKind::Ada => Control::Continue,
+            StopKind::Learned if distances >= self.next_check => self.check(distances, best_candidate),
+            StopKind::Learned => Control::Continue,
+        }
+    }
+
+    fn finished(&mut self, distances: u64) {
+        if self.rule.trace && self.top.len() == self.k {
+            let f = self.features(distances, f32::INFINITY);
+            self.record(distances, f);
+        }
+    }
+}
