@@ -19,6 +19,7 @@
 pub mod calibrate;
 pub mod evaluate;
 pub mod fit;
+pub mod oracle;
 
 use geodex_core::stop::{Calibration, FEATURES};
 use geodex_core::{Component, CoreError, Index, SearchContext, SearchParams, StopModel, StopRule};
@@ -232,6 +233,8 @@ fn provisional<T: Component>(index: &Index<T>, opts: &LearnOptions) -> StopModel
 pub struct QueryTrace {
     /// (features, recall@k so far) at each check.
     pub rows: Vec<fit::Row>,
+    /// Distance evaluations at each check.
+    pub distances: Vec<u64>,
     /// The ada score (NaN when the warm-up never ended).
     pub score: f32,
 }
@@ -262,6 +265,7 @@ pub fn traces<T: Component>(
             .collect();
         Ok(QueryTrace {
             rows,
+            distances: trace.distances,
             score: trace.score,
         })
     })
