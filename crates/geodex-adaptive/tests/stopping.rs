@@ -252,7 +252,6 @@ fn learning_refuses_bad_input() {
         ..opts(&[1.0])
     };
     let cap = mean_recall(&outcomes(&s.index, &w, K, None).unwrap());
-    if cap < 1.0 {
-        assert!(err(&narrow, &w).contains("out of reach"));
-    }
+    assert!(cap < 0.9, "ef = k on this set reaches {cap}");
+    assert!(err(&narrow, &w).contains("out of reach"));
 }
