@@ -1,12 +1,9 @@
-//! Running a set of queries under one stopping rule and measuring what issue 17 reports: mean
-//! recall@k, mean and p99 distance evaluations and latency, and the share of queries below
-//! recall 0.8.
+//! Running a set of queries under one stopping rule, untimed: per-query recall@k and distance
+//! evaluations, what calibration and the oracle need. Timed runs are `geodex bench
+//! --target-recall` (`geodex_core::measure::sweep_settings`).
 
-use std::time::Instant;
-
-use geodex_core::measure::{for_each_query, percentile};
+use geodex_core::measure::for_each_query;
 use geodex_core::{Component, CoreError, Index, Key, SearchContext, SearchParams, StopRule};
-use serde::Serialize;
 
 /// Queries with their true nearest keys.
 #[derive(Clone, Copy)]
@@ -61,47 +58,6 @@ pub struct Outcome {
     pub recall: f64,
     /// Distance evaluations of the walk.
     pub distances: u64,
-    /// Wall time in microseconds (0 when not timed).
-    pub micros: f64,
-}
-
-/// How a rule did on a workload.
-#[derive(Clone, Debug, Default, Serialize)]
-pub struct Evaluation {
-    /// Mean recall@k.
-    pub mean_recall: f64,
-    /// Mean distance evaluations per query.
-    pub mean_distances: f64,
-    /// 99th-percentile distance evaluations.
-    pub p99_distances: f64,
-    /// Mean latency (µs), one thread.
-    pub mean_micros: f64,
-    /// 99th-percentile latency (µs).
-    pub p99_micros: f64,
-    /// Share of queries with recall@k below 0.8.
-    pub share_below_08: f64,
-}
-
-impl Evaluation {
-    /// Summarises per-query outcomes.
-    pub fn of(outcomes: &[Outcome]) -> Evaluation {
-        let n = outcomes.len().max(1) as f64;
-        let sorted = |f: fn(&Outcome) -> f64| {
-            let mut v: Vec<f64> = outcomes.iter().map(f).collect();
-            v.sort_by(f64::total_cmp);
-            v
-        };
-        let dist = sorted(|o| o.distances as f64);
-        let micros = sorted(|o| o.micros);
-        Evaluation {
-            mean_recall: outcomes.iter().map(|o| o.recall).sum::<f64>() / n,
-            mean_distances: dist.iter().sum::<f64>() / n,
-            p99_distances: percentile(&dist, 99.0),
-            mean_micros: micros.iter().sum::<f64>() / n,
-            p99_micros: percentile(&micros, 99.0),
-            share_below_08: outcomes.iter().filter(|o| o.recall < 0.8).count() as f64 / n,
-        }
-    }
 }
 
 /// Searches every query with `rule` (or beam width `ef` when `rule` is `None`) on the current
@@ -122,48 +78,8 @@ pub fn outcomes<T: Component>(
         Ok(Outcome {
             recall: recall(hits.iter().map(|h| h.key.0), &w.truth[i], w.k),
             distances: stats.distances,
-            micros: 0.0,
         })
     })
-}
-
-/// [`outcomes`] on the calling thread, each query timed (`passes` passes, the fastest time of
-/// each query kept, so that one pass's noise does not count).
-pub fn timed<T: Component>(
-    index: &Index<T>,
-    w: &Workload<'_, T>,
-    ef: usize,
-    rule: Option<&StopRule<'_>>,
-    passes: usize,
-) -> Result<Vec<Outcome>, CoreError> {
-    let dim = index.dim();
-    let params = SearchParams {
-        stop: rule,
-        ..SearchParams::new(w.k, ef.max(w.k))
-    };
-    let mut ctx = SearchContext::new();
-    let mut out = Vec::with_capacity(w.k);
-    let mut best = vec![f64::INFINITY; w.len()];
-    let mut result = Vec::with_capacity(w.len());
-    for pass in 0..passes.max(1) {
-        for (i, slot) in best.iter_mut().enumerate() {
-            let q = &w.queries[i * dim..][..dim];
-            let start = Instant::now();
-            let stats = index.search_into(q, &params, &mut ctx, &mut out)?;
-            *slot = slot.min(start.elapsed().as_secs_f64() * 1e6);
-            if pass == 0 {
-                result.push(Outcome {
-                    recall: recall(out.iter().map(|h| h.key.0), &w.truth[i], w.k),
-                    distances: stats.distances,
-                    micros: 0.0,
-                });
-            }
-        }
-    }
-    for (o, m) in result.iter_mut().zip(best) {
-        o.micros = m;
-    }
-    Ok(result)
 }
 
 /// Mean recall of outcomes.

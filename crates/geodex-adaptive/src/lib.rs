@@ -26,7 +26,7 @@ use geodex_core::{Component, CoreError, Index, SearchContext, SearchParams, Stop
 use rand_core::{RngCore, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
-pub use evaluate::{Evaluation, Outcome, Workload};
+pub use evaluate::{Outcome, Workload};
 
 /// Why learning failed.
 #[derive(Debug, thiserror::Error)]
