@@ -5,6 +5,7 @@ shards, replicas killed mid-query and mid-write, and bad input that changes noth
 Needs ``ray``; CI sets ``GEODEX_REQUIRE_RAY=1`` so a missing Ray fails instead of skipping."""
 
 import os
+import shutil
 import threading
 import time
 
@@ -248,3 +249,179 @@ def test_a_storage_directory_reopens_with_its_writes_and_router_and_refuses_anot
     assert again.get_current_count() == 1499 and again.knn_query(fresh, k=1)[0][0, 0] == 1500
     with pytest.raises(ValueError, match="another shape"):
         ShardedIndex(DIM + 1, "l2", num_shards=4, replicas=1, routing="kmeans", storage_path=tmp_path)
+
+
+def closure_placement(vectors, centroids, epsilon, max_copies, rng_rule=False):
+    """SPANN's closure assignment (optionally with its RNG rule), one row at a time: the
+    reference the vectorised ``placement`` is checked against."""
+    c = centroids.astype(np.float64)
+    placed = np.zeros((len(vectors), len(c)), dtype=bool)
+    for row, x in enumerate(vectors.astype(np.float64)):
+        to = np.sqrt(((c - x) ** 2).sum(1))
+        order = np.argsort(to, kind="stable")
+        chosen = [order[0]]
+        for j in order[1:]:
+            if len(chosen) == max_copies or to[j] > (1 + epsilon) * to[order[0]]:
+                break
+            if not rng_rule or all(np.sqrt(((c[i] - c[j]) ** 2).sum()) >= to[j] for i in chosen):
+                chosen.append(j)
+        placed[row, chosen] = True
+    return placed
+
+
+def test_boundary_copies_follow_the_closure_rule_and_raise_recall_at_two_probes(tmp_path):
+    data, queries = clustered(4000, 13, centres=2), clustered(300, 14, centres=2)
+    ids = np.arange(4000, dtype=np.uint64)
+    plain = ShardedIndex(
+        DIM, "l2", num_shards=8, replicas=1, routing="kmeans", storage_path=tmp_path / "plain"
+    )
+    copied = ShardedIndex(
+        DIM,
+        "l2",
+        num_shards=8,
+        replicas=1,
+        routing="kmeans",
+        storage_path=tmp_path / "copied",
+        boundary_epsilon=0.3,
+        max_copies=3,
+    )
+    for index in (plain, copied):
+        index.add_items(data, ids)
+    np.testing.assert_array_equal(plain.centroids, copied.centroids)  # same sample, same seed
+    placed = closure_placement(data, copied.centroids, 0.3, 3)
+    np.testing.assert_array_equal(copied.placement(data), placed)
+    assert 1.2 < placed.sum(1).mean() < 3  # the setting copies some vectors, not all
+    np.testing.assert_array_equal(copied.shard_counts(), placed.sum(0))
+    assert copied.get_current_count() == 4000
+    assert copied.copies_of(ids[:50]) == [tuple(np.flatnonzero(p).tolist()) for p in placed[:50]]
+    # A wide beam makes each shard's search exact: two probes return the exact top 10 of the
+    # vectors stored in the two probed shards, each id once.
+    probed = copied.shards_for(queries, 2)
+    wide, _ = copied.knn_query(queries, k=10, ef=400, nprobe=2)
+    for q in range(len(queries)):
+        inside = placed[:, probed[q]].any(axis=1)
+        expected, _ = exact(ids[inside], data[inside], queries[q : q + 1], 10)
+        assert wide[q].tolist() == expected[0].tolist(), q
+    truth, _ = exact(ids, data, queries, 10)
+    without, _ = plain.knn_query(queries, k=10, ef=400, nprobe=2)
+    assert recall(wide, truth) > recall(without, truth) + 0.05, (recall(wide, truth), recall(without, truth))
+    # A replacement far away leaves no copy behind; a delete removes every copy, counted once.
+    far = data[int(np.argmax(((data - data[5]) ** 2).sum(1)))] + 0.01
+    before = copied.shard_counts()
+    copied.add_items(far[None, :], [5])
+    after = copied.shard_counts()
+    moved_to = closure_placement(far[None, :], copied.centroids, 0.3, 3)[0]
+    np.testing.assert_array_equal(after, np.array(before) - placed[5] + moved_to)
+    near_old, _ = copied.knn_query(data[5][None, :], k=10, nprobe=8)
+    assert 5 not in near_old[0].tolist()
+    many = int(np.flatnonzero(placed[6:].sum(1) > 1)[0]) + 6  # an id stored more than once
+    assert copied.delete_items([many, 5, 999_999]) == 2
+    np.testing.assert_array_equal(copied.shard_counts(), np.array(after) - placed[many] - moved_to)
+    assert copied.get_current_count() == 3998
+    gone, _ = copied.knn_query(np.stack([far, data[many]]), k=10, nprobe=8)
+    assert not np.isin([5, many], gone).any()
+    # Reopened, the table of copies comes back from the keys the shards hold.
+    table = copied.copies_of(ids)
+    for s in range(8):
+        ray.kill(copied.replica_actors(s)[0])
+    again = ShardedIndex(
+        DIM,
+        "l2",
+        num_shards=8,
+        replicas=1,
+        routing="kmeans",
+        storage_path=tmp_path / "copied",
+        boundary_epsilon=0.3,
+        max_copies=3,
+    )
+    assert again.copies_of(ids) == table
+    with pytest.raises(ValueError, match="another shape"):
+        ShardedIndex(DIM, "l2", num_shards=8, replicas=1, routing="kmeans", storage_path=tmp_path / "copied")
+    with pytest.raises(ValueError, match="kmeans"):
+        ShardedIndex(DIM, "l2", num_shards=8, max_copies=2, storage_path=tmp_path / "random")
+    # The RNG rule, on, matches the reference and keeps fewer copies.
+    pruned = ShardedIndex(
+        DIM,
+        "l2",
+        num_shards=8,
+        replicas=1,
+        routing="kmeans",
+        storage_path=tmp_path / "rng",
+        boundary_epsilon=0.3,
+        max_copies=3,
+        rng_rule=True,
+    )
+    pruned.train(data[:2000])
+    rng_placed = closure_placement(data, pruned.centroids, 0.3, 3, rng_rule=True)
+    np.testing.assert_array_equal(pruned.placement(data), rng_placed)
+    assert rng_placed.sum() < closure_placement(data, pruned.centroids, 0.3, 3).sum()
+
+
+def replica_file(index, shard, replica):
+    return os.path.join(index.storage_path, f"shard-{shard}", f"replica-{replica}", "index.gdx")
+
+
+def kill_and_wait(actor):
+    """Kills a replica actor and returns once it answers nothing (ray.kill is asynchronous)."""
+    ray.kill(actor)
+    with pytest.raises(ray.exceptions.RayActorError):
+        for _ in range(100):
+            ray.get(actor.count.remote())
+            time.sleep(0.1)
+
+
+def test_a_replica_that_lost_or_damaged_its_storage_is_rebuilt_from_a_live_peer(tmp_path, monkeypatch):
+    base = clustered(1200, 15)
+    index = ShardedIndex(DIM, "l2", num_shards=2, replicas=2, storage_path=tmp_path)
+    index.add_items(base)
+    index.checkpoint()
+    # Shard 0, replica 0: killed, its directory deleted (a lost disk). Shard 1, replica 1:
+    # killed, its file cut in half (a damaged one). Both miss the next writes.
+    kill_and_wait(index.replica_actors(0)[0])
+    shutil.rmtree(os.path.dirname(replica_file(index, 0, 0)))
+    kill_and_wait(index.replica_actors(1)[1])
+    with open(replica_file(index, 1, 1), "r+b") as f:
+        f.truncate(os.path.getsize(replica_file(index, 1, 1)) // 2)
+    # Their node has left the cluster, as Ray reports it: they restart wherever Ray puts them.
+    monkeypatch.setattr(ray, "nodes", list)  # no node alive
+    extra = clustered(100, 16)
+    index.add_items(extra, np.arange(5000, 5100))
+    monkeypatch.undo()
+    assert index.delete_items(np.arange(0, 1200, 7)) == len(range(0, 1200, 7))
+    kept = np.setdiff1d(np.arange(1200), np.arange(0, 1200, 7))
+    expected = np.union1d(kept, np.arange(5000, 5100))
+    for shard, rebuilt, donor in ((0, 0, 1), (1, 1, 0)):
+        actors = index.replica_actors(shard)
+        assert ray.get(actors[rebuilt].storage.remote()) == "index"
+        held = np.sort(ray.get(actors[rebuilt].keys.remote()))
+        np.testing.assert_array_equal(held, np.sort(ray.get(actors[donor].keys.remote())))
+    every = np.concatenate([ray.get(index.replica_actors(s)[r].keys.remote()) for s, r in ((0, 0), (1, 1))])
+    np.testing.assert_array_equal(np.sort(every), expected)
+    # With the donors killed, the rebuilt replicas answer alone: every acknowledged vector found.
+    for shard, donor in ((0, 1), (1, 0)):
+        ray.kill(index.replica_actors(shard)[donor])
+    vectors = np.concatenate([base[kept], extra])
+    found, distances = index.knn_query(vectors, k=1, ef=64)
+    np.testing.assert_array_equal(found[:, 0], np.concatenate([kept, np.arange(5000, 5100)]))
+    assert (distances[:, 0] < 1e-4).all()
+
+
+def test_byte_vectors_stay_bytes_in_the_shards_and_search_exactly(tmp_path):
+    rng = np.random.default_rng(17)
+    data = rng.integers(0, 256, size=(1500, DIM)).astype(np.uint8)
+    queries = rng.integers(0, 256, size=(50, DIM)).astype(np.uint8)
+    index = ShardedIndex(DIM, "l2", num_shards=3, replicas=1, storage_path=tmp_path, dtype="uint8")
+    index.add_items(data)
+    found, distances = index.knn_query(queries, k=10, ef=200)
+    truth, exact_d = exact(np.arange(1500), data.astype(np.float64), queries.astype(np.float64), 10)
+    assert recall(found, truth) >= 0.99
+    np.testing.assert_allclose(distances, exact_d, rtol=1e-6)  # squared L2 of the bytes
+    index.checkpoint()
+    for s in range(3):
+        assert geodex.open(replica_file(index, s, 0)).element == "u8"
+    for bad in (np.full((1, DIM), 256), np.full((1, DIM), -1), np.full((1, DIM), 1.5)):
+        with pytest.raises(ValueError, match=r"\[0, 255\]"):
+            index.add_items(bad)
+    assert index.get_current_count() == 1500
+    with pytest.raises(ValueError, match="uint8"):
+        ShardedIndex(DIM, "cosine", num_shards=2, storage_path=tmp_path / "cos", dtype="uint8")

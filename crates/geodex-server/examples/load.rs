@@ -5,8 +5,10 @@
 //! without HTTP), picks the smallest ef whose recall@10 over HTTP reaches `--target`, then
 //! measures, interleaved over `--rounds`: the in-process searches on `--threads` threads, and
 //! `--clients` concurrent HTTP clients (one keep-alive connection each, closed loop) sending
-//! `query` requests — `--writers` of them upserting batches of 100 instead, for a mixed load.
-//! Prints one JSON object per measurement.
+//! `query` requests — `--writers` of them upserting batches of 100 instead, for a mixed load;
+//! with `--batch B`, each request carries B searches (`query/batch`, as `query_batch_points`
+//! sends them). Prints one JSON object per measurement (QPS counts searches, latencies are
+//! per request).
 //!
 //! ```sh
 //! geodex serve --data-dir /tmp/load --port 6333 --quiet &
@@ -65,6 +67,9 @@ struct Args {
     /// Recall@10 the ef is chosen for.
     #[arg(long, default_value_t = 0.95)]
     target: f64,
+    /// Searches per HTTP request (1: `points/query`; more: `points/query/batch`).
+    #[arg(long, default_value_t = 1)]
+    batch: usize,
 }
 
 const K: usize = 10;
@@ -116,10 +121,18 @@ fn read_f32(path: &std::path::Path, limit: usize) -> (Vec<f32>, usize) {
     (m.as_slice().to_vec(), m.dim())
 }
 
+fn query_json(q: &[f32], ef: usize) -> Value {
+    json!({ "query": q, "limit": K, "params": { "hnsw_ef": ef } })
+}
+
 fn query_body(q: &[f32], ef: usize) -> Bytes {
-    Bytes::from(
-        serde_json::to_vec(&json!({ "query": q, "limit": K, "params": { "hnsw_ef": ef } })).expect("json"),
-    )
+    Bytes::from(serde_json::to_vec(&query_json(q, ef)).expect("json"))
+}
+
+/// A `query/batch` body of the queries `rows`.
+fn batch_body(queries: &[f32], dim: usize, rows: &[usize], ef: usize) -> Bytes {
+    let searches: Vec<Value> = rows.iter().map(|&i| query_json(&queries[i * dim..][..dim], ef)).collect();
+    Bytes::from(serde_json::to_vec(&json!({ "searches": searches })).expect("json"))
 }
 
 #[derive(serde::Deserialize)]
@@ -137,9 +150,26 @@ struct Hit {
     id: u64,
 }
 
+#[derive(serde::Deserialize)]
+struct BatchReply {
+    result: Vec<QueryPoints>,
+}
+
 fn ids_of(body: &[u8]) -> Vec<u64> {
     serde_json::from_slice::<QueryReply>(body)
         .map(|r| r.result.points.into_iter().map(|h| h.id).collect())
+        .unwrap_or_default()
+}
+
+/// The ids of each search of a `query/batch` reply.
+fn batch_ids_of(body: &[u8]) -> Vec<Vec<u64>> {
+    serde_json::from_slice::<BatchReply>(body)
+        .map(|r| {
+            r.result
+                .into_iter()
+                .map(|p| p.points.into_iter().map(|h| h.id).collect())
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -175,8 +205,10 @@ fn report(kind: &str, args: &Args, ef: usize, mut tally: Tally, seconds: f64, ex
         "base": args.base.display().to_string(),
         "n": args.n,
         "ef": ef,
-        "queries": latencies.len(),
-        "qps": latencies.len() as f64 / seconds,
+        "queries": asked,
+        "requests": latencies.len(),
+        "batch": args.batch,
+        "qps": asked as f64 / seconds,
         "recall": found as f64 / (asked * K) as f64,
         "p50_ms": percentile(latencies, 0.5) * 1e3,
         "p99_ms": percentile(latencies, 0.99) * 1e3,
@@ -357,11 +389,18 @@ async fn over_http(
 ) {
     let nq = queries.len() / dim;
     let n = base.len() / dim;
+    // Request r asks queries r·B … r·B + B − 1 (mod nq).
+    let batch = args.batch.max(1);
+    let rows_of = |r: usize| -> Vec<usize> { (0..batch).map(|j| (r * batch + j) % nq).collect() };
     let bodies: Arc<Vec<Bytes>> = Arc::new(
         (0..nq)
-            .map(|i| query_body(&queries[i * dim..][..dim], ef))
+            .map(|r| match batch {
+                1 => query_body(&queries[r * dim..][..dim], ef),
+                _ => batch_body(queries, dim, &rows_of(r), ef),
+            })
             .collect(),
     );
+    let asks: Arc<Vec<Vec<usize>>> = Arc::new((0..nq).map(rows_of).collect());
     let truth = Arc::new(truth.to_vec());
     let next = Arc::new(AtomicUsize::new(0));
     let written = Arc::new(AtomicUsize::new(0));
@@ -370,7 +409,8 @@ async fn over_http(
     let mut tasks = Vec::new();
     for client in 0..args.clients {
         let mut conn = Conn::open(&args.url).await;
-        let (bodies, truth, next, written) = (bodies.clone(), truth.clone(), next.clone(), written.clone());
+        let (bodies, asks, truth, next, written) =
+            (bodies.clone(), asks.clone(), truth.clone(), next.clone(), written.clone());
         let writer = client < args.writers;
         // Upserts rewrite existing points with their own vectors (new nodes and links each
         // time, the same answers), so the ground truth holds during the mixed load.
@@ -406,16 +446,21 @@ async fn over_http(
                     continue;
                 }
                 let i = next.fetch_add(1, Ordering::Relaxed) % bodies.len();
+                let route = if batch == 1 { "query" } else { "query/batch" };
                 let r = conn
                     .call(
                         "POST",
-                        &format!("/collections/{COLLECTION}/points/query"),
+                        &format!("/collections/{COLLECTION}/points/{route}"),
                         bodies[i].clone(),
                     )
                     .await;
                 tally.latencies.push(t.elapsed().as_secs_f64());
-                tally.found += hits(&ids_of(&r), &truth[i]);
-                tally.asked += 1;
+                let answers = if batch == 1 { vec![ids_of(&r)] } else { batch_ids_of(&r) };
+                assert_eq!(answers.len(), asks[i].len(), "one answer per search");
+                for (got, &q) in answers.iter().zip(&asks[i]) {
+                    tally.found += hits(got, &truth[q]);
+                }
+                tally.asked += asks[i].len();
             }
             tally
         }));

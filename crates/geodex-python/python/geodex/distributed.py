@@ -7,14 +7,17 @@ directory: a write is logged and fsynced by every live replica of its shard befo
 replica that acknowledged it. A query goes to one replica per shard (round robin) and is
 retried on another replica of the same shard when its actor dies mid-query; the dead replica is
 then restarted from its saved index and log on the node it ran on, and the writes it missed
-while it was down are replayed into it before it serves again.
+while it was down are replayed into it before it serves again. A replica whose storage is lost
+or damaged, or whose node has left the cluster, is rebuilt from a snapshot of a live peer.
 
 Routing: ``'random'`` spreads ids over the shards by a hash of the id and the seed (no table to
 keep; deletes go straight to the shard), and a query asks every shard. ``'kmeans'`` sends each
 vector to the shard of its nearest centroid (``geodex.kmeans`` on a sample of the first batch,
 or on ``train(sample)``), and a query asks only the ``nprobe`` shards whose centroids are
-nearest to it. Under both, the per-shard top-k lists are merged exactly (by distance, each id
-once).
+nearest to it. k-means cells cut through neighbourhoods, so a vector near a boundary can also
+be stored in the neighbouring cells (``boundary_epsilon``): SPANN's closure assignment, with
+its RNG rule as an option (Chen et al., NeurIPS 2021, §3.2). Under every routing, the per-shard top-k lists
+are merged exactly (by distance, each id once).
 
 Ray is needed only by this module (``pip install ray``); ``import geodex`` does not import it.
 """
@@ -39,6 +42,7 @@ from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 import geodex
 
 Routing = Literal["random", "kmeans"]
+Element = Literal["float32", "uint8"]
 Space = Literal["l2", "ip", "cosine"]
 
 #: Keys of empty result slots (a shard holding fewer than k vectors), as in ``geodex.open``.
@@ -49,6 +53,9 @@ KMEANS_SAMPLE = 20_000
 
 #: Files of the storage directory beside the shards: the index's shape, the router's centroids.
 MANIFEST, CENTROIDS = "sharded.json", "centroids.npy"
+
+#: Values of manifest keys added after the first release, for directories written before them.
+MANIFEST_DEFAULTS = {"boundary_epsilon": 0.0, "max_copies": 1, "rng_rule": False, "dtype": "float32"}
 
 
 def atomic_write(path: str, data: bytes) -> None:
@@ -77,21 +84,58 @@ class ReplicaConfig:
 class ShardReplica:
     """One replica of one shard: a ``geodex.DurableIndex`` in ``config.path`` (built from the
     first batch it receives; every later write goes through its write-ahead log). Opening an
-    existing path replays the log, so a restarted replica holds every write it acknowledged."""
+    existing path replays the log, so a restarted replica holds every write it acknowledged; a
+    replica whose storage is gone or cannot be opened says so (``storage``) and is rebuilt from
+    a live peer's ``snapshot`` (``restore``)."""
 
     def __init__(self, config: ReplicaConfig) -> None:
         self._config = config
+        self._index: geodex.DurableIndex | None = None
+        self._damage: str | None = None
         os.makedirs(os.path.dirname(config.path), exist_ok=True)
-        self._index = self._open() if os.path.exists(config.path) else None
+        if os.path.exists(config.path):
+            try:
+                self._index = self._open()
+            except (ValueError, OSError, RuntimeError) as error:
+                self._damage = f"{type(error).__name__}: {error}"
 
     def _open(self) -> geodex.DurableIndex:
         return geodex.DurableIndex(self._config.path, self._config.sync, self._config.num_threads)
+
+    def storage(self) -> str:
+        """``'index'`` (an index is open), ``'empty'`` (no file: nothing written yet, or the
+        storage was lost) or the error that kept the file from opening."""
+        if self._damage is not None:
+            return self._damage
+        return "empty" if self._index is None else "index"
+
+    def snapshot(self) -> bytes:
+        """The index as one file's bytes, every acknowledged write included (checkpoints first,
+        so the log it would need is empty)."""
+        if self._index is None:
+            raise ValueError("this replica holds no index to copy")
+        self._index.checkpoint()
+        with open(self._config.path, "rb") as f:
+            return f.read()
+
+    def restore(self, snapshot: bytes) -> int:
+        """Replaces this replica's storage by a peer's ``snapshot`` and opens it; returns the
+        live count. The old file goes first, then its log (records of the old state must not
+        replay onto the copy), then the copy lands atomically: a crash midway leaves a replica
+        that reports ``'empty'`` and is rebuilt again."""
+        self._index, self._damage = None, None
+        for stale in (self._config.path, f"{self._config.path}.wal"):
+            if os.path.exists(stale):
+                os.remove(stale)
+        atomic_write(self._config.path, snapshot)
+        self._index = self._open()
+        return len(self._index)
 
     def node_id(self) -> str:
         """The Ray node this replica runs on (its storage is there)."""
         return ray.get_runtime_context().get_node_id()
 
-    def upsert(self, ids: npt.NDArray[np.uint64], data: npt.NDArray[np.float32]) -> int:
+    def upsert(self, ids: npt.NDArray[np.uint64], data: npt.NDArray[Any]) -> int:
         """Inserts or replaces rows, durably; returns the live count."""
         if self._index is None:
             c = self._config
@@ -118,7 +162,7 @@ class ShardReplica:
         return deleted
 
     def search(
-        self, queries: npt.NDArray[np.float32], k: int, ef: int
+        self, queries: npt.NDArray[Any], k: int, ef: int
     ) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.float32], float, float]:
         """The k nearest (fewer slots filled when the shard holds fewer than k vectors: label
         ``NO_LABEL``, distance inf), the mean distance evaluations per query and the seconds
@@ -172,8 +216,16 @@ class ShardedIndex:
     ``routing``; ``storage_path`` holds ``shard-S/replica-R/index.gdx`` beside a manifest of
     these arguments and the router's centroids (a fresh temporary directory when not given; a
     directory that holds an index of the same shape is reopened — each replica replays its
-    log — and one of another shape is refused); ``M``, ``ef_construction``, ``seed`` and ``num_threads`` are each
-    shard's build parameters; ``sync=False`` skips the fsync per write (durable against the
+    log — and one of another shape is refused); ``M``, ``ef_construction``, ``seed`` and
+    ``num_threads`` are each shard's build parameters; ``dtype='uint8'`` (L2 only) keeps
+    byte vectors such as SIFT's as bytes in the shards — a byte index, a quarter of the
+    memory and the byte kernels — and takes integer components in [0, 255]; under k-means routing
+    ``boundary_epsilon`` (ε ≥ 0) and ``max_copies`` also store a vector in each further shard
+    whose centroid lies within (1 + ε) of its distance to the nearest centroid (up to
+    ``max_copies`` shards in all; with ``rng_rule``, skipping a shard whose centroid is nearer
+    an already chosen centroid than to the vector, as SPANN does — off by default: with a few
+    large cells in 128 to 384 dimensions the centroids lie nearer each other than the vectors
+    do, and the rule then blocks every copy); ``sync=False`` skips the fsync per write (durable against the
     death of a process, not of a machine); ``actor_options`` go to every replica's
     ``.options()`` (default: ``num_cpus=0``, so many replicas share a small machine)."""
 
@@ -191,22 +243,35 @@ class ShardedIndex:
         seed: int = 0,
         num_threads: int = 1,
         sync: bool = True,
+        boundary_epsilon: float = 0.0,
+        max_copies: int = 1,
+        rng_rule: bool = False,
+        dtype: Element = "float32",
         actor_options: dict[str, Any] | None = None,
     ) -> None:
         if dim < 1 or num_shards < 1 or replicas < 1:
             raise ValueError("dim, num_shards and replicas must be ≥ 1")
+        if not (boundary_epsilon >= 0 and np.isfinite(boundary_epsilon)) or max_copies < 1:
+            raise ValueError("boundary_epsilon must be finite and ≥ 0, max_copies ≥ 1")
+        if dtype not in ("float32", "uint8") or (dtype == "uint8" and space != "l2"):
+            raise ValueError(f"dtype must be 'float32', or 'uint8' under space='l2', not {dtype!r}")
+        if max_copies > 1 and routing != "kmeans":
+            raise ValueError("boundary copies (max_copies > 1) need routing='kmeans'")
         if space not in ("l2", "ip", "cosine"):
             raise ValueError(f"space must be 'l2', 'ip' or 'cosine', not {space!r}")
         if routing not in ("random", "kmeans"):
             raise ValueError(f"routing must be 'random' or 'kmeans', not {routing!r}")
         self.dim, self.space, self.num_shards, self.routing = dim, space, num_shards, routing
         self.seed = seed
+        self.boundary_epsilon, self.max_copies = float(boundary_epsilon), min(max_copies, num_shards)
+        self.rng_rule = bool(rng_rule)
+        self.dtype: Element = dtype
         self.ef = 64
         self.centroids: npt.NDArray[np.float32] | None = None
         self.last_query_stats: dict[str, float] = {}
         self._storage = str(storage_path or tempfile.mkdtemp(prefix="geodex-sharded-"))
         self._actor_options = {"num_cpus": 0, **(actor_options or {})}
-        self._shard_of: dict[int, int] = {}
+        self._shard_of: dict[int, tuple[int, ...]] = {}  # k-means: the shards holding each id
         self._next_id = 0
         self._turn = 0
         self._lock = threading.Lock()
@@ -219,6 +284,10 @@ class ShardedIndex:
             "seed": seed,
             "M": M,
             "ef_construction": ef_construction,
+            "boundary_epsilon": self.boundary_epsilon,
+            "max_copies": self.max_copies,
+            "rng_rule": self.rng_rule,
+            "dtype": dtype,
         }
         reopened = self._adopt_storage(shape)
         configs = [
@@ -252,7 +321,7 @@ class ShardedIndex:
         manifest = os.path.join(self._storage, MANIFEST)
         if os.path.exists(manifest):
             with open(manifest) as f:
-                held = json.load(f)
+                held = {**MANIFEST_DEFAULTS, **json.load(f)}
             if held != shape:
                 differ = {k: (held.get(k), v) for k, v in shape.items() if held.get(k) != v}
                 raise ValueError(
@@ -266,14 +335,17 @@ class ShardedIndex:
         return False
 
     def _recover_routing(self) -> None:
-        """After reopening: the next free id and, under k-means routing, each id's shard,
+        """After reopening: the next free id and, under k-means routing, each id's shards,
         from the keys the shards hold."""
+        holders: dict[int, list[int]] = {}
         for s in range(self.num_shards):
             keys = self._read(s, "keys")
             if len(keys):
                 self._next_id = max(self._next_id, int(keys.max()) + 1)
             if self.routing == "kmeans":
-                self._shard_of.update(dict.fromkeys(keys.tolist(), s))
+                for key in keys.tolist():
+                    holders.setdefault(key, []).append(s)
+        self._shard_of = {key: tuple(shards) for key, shards in holders.items()}
 
     # --- routing -------------------------------------------------------------------------
 
@@ -293,18 +365,24 @@ class ShardedIndex:
         atomic_write(os.path.join(self._storage, CENTROIDS), buffer.getvalue())
         self.centroids = centroids
 
-    def _prepared(self, rows: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-        """Rows as the router compares them (unit length under cosine)."""
+    def _prepared(self, rows: npt.NDArray[Any]) -> npt.NDArray[np.float32]:
+        """Rows as the router compares them: float32, of unit length under cosine."""
+        rows = rows.astype(np.float32, copy=False)
         if self.space != "cosine":
             return rows
         return rows / np.linalg.norm(rows, axis=1, keepdims=True)
 
     def shard_of(self, ids: npt.ArrayLike) -> npt.NDArray[np.intp]:
-        """The shard holding each id (-1: none), as deletes are routed."""
+        """A shard holding each id (-1: none): its only one, or under k-means routing with
+        boundary copies the lowest-numbered of them (``copies_of`` lists them all)."""
+        return np.array([c[0] if c else -1 for c in self.copies_of(ids)], dtype=np.intp)
+
+    def copies_of(self, ids: npt.ArrayLike) -> list[tuple[int, ...]]:
+        """Every shard holding each id, ascending (empty: none), as deletes are routed."""
         keys = self._ids(ids, len(np.atleast_1d(np.asarray(ids))))
         if self.routing == "random":
-            return self._hash_shard(keys)
-        return np.array([self._shard_of.get(k, -1) for k in keys.tolist()], dtype=np.intp)
+            return [(s,) for s in self._hash_shard(keys).tolist()]
+        return [self._shard_of.get(k, ()) for k in keys.tolist()]
 
     def shards_for(self, data: npt.ArrayLike, nprobe: int = 1) -> npt.NDArray[np.intp]:
         """Under k-means routing, the ``nprobe`` shards whose centroids are nearest each row
@@ -313,12 +391,47 @@ class ShardedIndex:
             raise ValueError("shards_for() needs routing='kmeans' with a trained router")
         return self._centroid_order(self._rows(data))[:, :nprobe]
 
-    def _centroid_order(self, rows: npt.NDArray[np.float32]) -> npt.NDArray[np.intp]:
+    def _centroid_order(self, rows: npt.NDArray[Any]) -> npt.NDArray[np.intp]:
         """Per row, the shards by distance of their centroid (nearest first)."""
+        return np.argsort(self._centroid_distances(rows), axis=1, kind="stable")
+
+    def _centroid_distances(self, rows: npt.NDArray[Any]) -> npt.NDArray[np.float64]:
+        """Per row, the squared Euclidean distance to each centroid (rows × shards), in float64
+        so that a copy's (1 + ε) threshold is decided on the exact distances."""
         assert self.centroids is not None
-        x = self._prepared(rows)
-        d = (x * x).sum(1)[:, None] - 2.0 * x @ self.centroids.T + (self.centroids**2).sum(1)[None, :]
-        return np.argsort(d, axis=1, kind="stable")
+        x = self._prepared(rows).astype(np.float64)
+        c = self.centroids.astype(np.float64)
+        return (x * x).sum(1)[:, None] - 2.0 * x @ c.T + (c * c).sum(1)[None, :]
+
+    def placement(self, data: npt.ArrayLike, rng_rule: bool | None = None) -> npt.NDArray[np.bool_]:
+        """Under k-means routing, the shards each row is stored in (rows × shards): its
+        nearest centroid's, then — SPANN's closure assignment (Chen et al. 2021, §3.2) — each
+        further shard j, nearest first, with ‖x − c_j‖ ≤ (1 + ε)·‖x − c_nearest‖, up to
+        ``max_copies`` shards; with ``rng_rule``, not j when a centroid c_i already chosen is
+        nearer c_j than x is (‖c_i − c_j‖ < ‖x − c_j‖: SPANN's relative-neighbourhood rule,
+        which keeps copies in cells that lie in different directions; ``rng_rule`` other than
+        None overrides the index's setting, to see what the rule would keep)."""
+        if self.routing != "kmeans" or self.centroids is None:
+            raise ValueError("placement() needs routing='kmeans' with a trained router")
+        rows = self._rows(data)
+        distance = np.sqrt(np.maximum(self._centroid_distances(rows), 0.0))
+        order = np.argsort(distance, axis=1, kind="stable")
+        every = np.arange(len(rows))
+        placed = np.zeros(distance.shape, dtype=bool)
+        placed[every, order[:, 0]] = True
+        pruning = self.rng_rule if rng_rule is None else rng_rule
+        if self.max_copies == 1:
+            return placed
+        c = self.centroids.astype(np.float64)
+        between = np.sqrt(((c[:, None, :] - c[None, :, :]) ** 2).sum(-1))
+        reach = (1.0 + self.boundary_epsilon) * distance[every, order[:, 0]]
+        for rank in range(1, self.num_shards):
+            j = order[:, rank]
+            to_j = distance[every, j]
+            blocked = pruning & (placed & (between[:, j].T < to_j[:, None])).any(axis=1)
+            add = (to_j <= reach) & ~blocked & (placed.sum(axis=1) < self.max_copies)
+            placed[every[add], j[add]] = True
+        return placed
 
     def _hash_shard(self, ids: npt.NDArray[np.uint64]) -> npt.NDArray[np.intp]:
         """The shard of each id under random routing: splitmix64(id + seed) mod shards."""
@@ -331,7 +444,9 @@ class ShardedIndex:
 
     # --- input ---------------------------------------------------------------------------
 
-    def _rows(self, data: npt.ArrayLike) -> npt.NDArray[np.float32]:
+    def _rows(self, data: npt.ArrayLike) -> npt.NDArray[Any]:
+        """``data`` as a C-contiguous matrix of the shards' element type, checked: the width,
+        finite components, no zero vector under cosine, bytes that are integers in [0, 255]."""
         rows = np.ascontiguousarray(np.atleast_2d(np.asarray(data, dtype=np.float32)))
         if rows.ndim != 2 or rows.shape[1] != self.dim:
             raise ValueError(f"expected rows of {self.dim} components, got shape {np.shape(data)}")
@@ -339,7 +454,11 @@ class ShardedIndex:
             raise ValueError("vectors must have finite components")
         if self.space == "cosine" and (np.linalg.norm(rows, axis=1) == 0).any():
             raise ValueError("a zero vector has no direction (cosine)")
-        return rows
+        if self.dtype == "float32":
+            return rows
+        if ((rows < 0) | (rows > 255) | (rows != np.round(rows))).any():
+            raise ValueError("dtype='uint8' takes integer components in [0, 255]")
+        return rows.astype(np.uint8)
 
     def _ids(self, ids: npt.ArrayLike | None, rows: int) -> npt.NDArray[np.uint64]:
         if ids is None:
@@ -369,38 +488,47 @@ class ShardedIndex:
             if self.routing == "kmeans" and self.centroids is None:
                 sample = np.random.default_rng(self.seed).permutation(len(rows))[:KMEANS_SAMPLE]
                 self.train(rows[sample])
-            target = self._centroid_order(rows)[:, 0] if self.routing == "kmeans" else self._hash_shard(keys)
-            moved = self._moved(keys, target)
+            if self.routing == "kmeans":
+                placed = self.placement(rows)
+            else:
+                placed = np.zeros((len(rows), self.num_shards), dtype=bool)
+                placed[np.arange(len(rows)), self._hash_shard(keys)] = True
+            copies = [tuple(np.flatnonzero(row).tolist()) for row in placed]
+            left = self._left(keys, copies)
             calls = [
-                (s, "upsert", (keys[target == s], rows[target == s]))
+                (s, "upsert", (keys[placed[:, s]], rows[placed[:, s]]))
                 for s in range(self.num_shards)
-                if (target == s).any()
+                if placed[:, s].any()
             ]
             self._write(calls)
-            self._write([(s, "delete", (gone,)) for s, gone in moved.items()])
+            self._write([(s, "delete", (gone,)) for s, gone in left.items()])
             if self.routing == "kmeans":
-                self._shard_of.update(zip(keys.tolist(), target.tolist()))
+                self._shard_of.update(zip(keys.tolist(), copies))
             self._next_id = max(self._next_id, int(keys.max()) + 1)
 
-    def _moved(self, keys: npt.NDArray[np.uint64], target: npt.NDArray[np.intp]) -> dict[int, npt.NDArray]:
-        """Ids a k-means upsert moves to another shard, by the shard that holds them now."""
-        moved: dict[int, list[int]] = {}
-        for key, s in zip(keys.tolist(), target.tolist()):
-            old = self._shard_of.get(key)
-            if old is not None and old != s:
-                moved.setdefault(old, []).append(key)
-        return {s: np.array(ks, dtype=np.uint64) for s, ks in moved.items()}
+    def _left(self, keys: npt.NDArray[np.uint64], copies: list[tuple[int, ...]]) -> dict[int, npt.NDArray]:
+        """Ids a k-means upsert no longer stores in a shard that holds them now, by that shard."""
+        left: dict[int, list[int]] = {}
+        for key, new in zip(keys.tolist(), copies):
+            for s in self._shard_of.get(key, ()):
+                if s not in new:
+                    left.setdefault(s, []).append(key)
+        return {s: np.array(ks, dtype=np.uint64) for s, ks in left.items()}
 
     def delete_items(self, ids: npt.ArrayLike) -> int:
         """Deletes ``ids`` (unknown ids are ignored); returns how many were deleted."""
         keys = self._ids(ids, len(np.atleast_1d(np.asarray(ids))))
         with self._lock:
-            shard = self.shard_of(keys)
-            calls = [(s, "delete", (keys[shard == s],)) for s in range(self.num_shards) if (shard == s).any()]
+            copies = self.copies_of(keys)
+            calls = [
+                (s, "delete", (keys[[s in c for c in copies]],))
+                for s in range(self.num_shards)
+                if any(s in c for c in copies)
+            ]
             deleted = self._write(calls)
-            for k in keys.tolist():
-                self._shard_of.pop(k, None)
-            return sum(deleted)
+            if self.routing == "random":
+                return sum(deleted)
+            return sum(1 for k in keys.tolist() if self._shard_of.pop(k, None))
 
     def mark_deleted(self, label: int) -> None:
         """hnswlib's spelling of deleting one id."""
@@ -482,7 +610,7 @@ class ShardedIndex:
         return merged
 
     def _scatter(
-        self, rows: npt.NDArray[np.float32], asked: npt.NDArray[np.intp], k: int, ef: int
+        self, rows: npt.NDArray[Any], asked: npt.NDArray[np.intp], k: int, ef: int
     ) -> dict[int, Any]:
         """Sends every shard asked its queries (rows of ``asked`` holding it, in row order) at
         once, then gathers (failing over as ``_read`` does)."""
@@ -536,21 +664,49 @@ class ShardedIndex:
         ray.kill(rep.actor, no_restart=True)
 
     def _restart_dead(self) -> dict[object, Any]:
-        """Restarts every dead replica from its saved index and log, on its node, and replays
-        the writes it missed; returns the replayed calls' answers by their tokens."""
-        answers = {}
+        """Restarts every dead replica on its node, or where Ray places it when its node has
+        left the cluster. One that reopens its saved index and log replays the writes it
+        missed; one whose storage is gone or damaged (or left with its node) is rebuilt from a
+        snapshot of a live peer that holds an index (which has every write it missed), after
+        the peers that reopened. Returns the replayed calls' answers by their tokens."""
+        answers: dict[object, Any] = {}
+        if all(rep.alive for shard in self._shards for rep in shard):
+            return answers
+        nodes = {node["NodeID"] for node in ray.nodes() if node["Alive"]}
         for shard in self._shards:
-            for rep in shard:
-                if rep.alive:
-                    continue
-                strategy = NodeAffinitySchedulingStrategy(node_id=rep.node, soft=False)
-                options = {**self._actor_options, "scheduling_strategy": strategy}
+            dead = [rep for rep in shard if not rep.alive]
+            for rep in dead:
+                options = dict(self._actor_options)
+                if rep.node in nodes:
+                    options["scheduling_strategy"] = NodeAffinitySchedulingStrategy(
+                        node_id=rep.node, soft=False
+                    )
                 rep.actor = RemoteReplica.options(**options).remote(rep.config)
-                for token, method, args in rep.missed:
-                    answers[token] = ray.get(getattr(rep.actor, method).remote(*args))
-                rep.missed.clear()
-                rep.alive = True
+                rep.node = ray.get(rep.actor.node_id.remote())
+            storage = ray.get([rep.actor.storage.remote() for rep in dead])
+            lost = [rep for rep, held in zip(dead, storage) if held != "index"]
+            for rep in dead:
+                if rep not in lost:
+                    self._replay(rep, answers)
+            for rep in lost:
+                donors = [
+                    peer for peer in shard if peer.alive and ray.get(peer.actor.storage.remote()) == "index"
+                ]
+                if donors:
+                    ray.get(rep.actor.restore.remote(donors[0].actor.snapshot.remote()))
+                    rep.missed.clear()
+                    rep.alive = True
+                else:
+                    self._replay(rep, answers)
         return answers
+
+    @staticmethod
+    def _replay(rep: Replica, answers: dict[object, Any]) -> None:
+        """Sends a restarted replica the writes it missed, in order, and marks it alive."""
+        for token, method, args in rep.missed:
+            answers[token] = ray.get(getattr(rep.actor, method).remote(*args))
+        rep.missed.clear()
+        rep.alive = True
 
     def replica_actors(self, shard: int) -> list[Any]:
         """The Ray actor handles of shard ``shard``'s replicas (for operators and tests)."""
@@ -561,14 +717,18 @@ class ShardedIndex:
         self._write([(s, "checkpoint", ()) for s in range(self.num_shards)])
 
     def get_current_count(self) -> int:
-        """Live vectors over all shards (as one live replica of each reports)."""
-        return sum(self.shard_counts())
+        """Live vectors over all shards (as one live replica of each reports), each id once
+        however many boundary copies it has."""
+        if self.max_copies == 1:
+            return sum(self.shard_counts())
+        keys = [self._read(s, "keys") for s in range(self.num_shards)]
+        return len(np.unique(np.concatenate(keys)))
 
     def __len__(self) -> int:
         return self.get_current_count()
 
     def shard_counts(self) -> list[int]:
-        """Live vectors per shard."""
+        """Live vectors per shard (boundary copies included)."""
         return [self._read(s, "count") for s in range(self.num_shards)]
 
     @property
