@@ -7,8 +7,11 @@
 //! `--clients` concurrent HTTP clients (one keep-alive connection each, closed loop) sending
 //! `query` requests — `--writers` of them upserting batches of 100 instead, for a mixed load;
 //! with `--batch B`, each request carries B searches (`query/batch`, as `query_batch_points`
-//! sends them). Prints one JSON object per measurement (QPS counts searches, latencies are
-//! per request).
+//! sends them); with `--by-id`, the queries are the first `--nq` stored points and each search
+//! names its point (`"query": id`) instead of carrying the vector, so no floats are parsed —
+//! what HTTP costs without the vector's JSON (the server searches k + 1 and drops the point
+//! itself; in process searches the same vectors the same way). Prints one JSON object per
+//! measurement (QPS counts searches, latencies are per request).
 //!
 //! ```sh
 //! geodex serve --data-dir /tmp/load --port 6333 --quiet &
@@ -70,6 +73,9 @@ struct Args {
     /// Searches per HTTP request (1: `points/query`; more: `points/query/batch`).
     #[arg(long, default_value_t = 1)]
     batch: usize,
+    /// Search by stored point id instead of sending vectors.
+    #[arg(long)]
+    by_id: bool,
 }
 
 const K: usize = 10;
@@ -121,18 +127,28 @@ fn read_f32(path: &std::path::Path, limit: usize) -> (Vec<f32>, usize) {
     (m.as_slice().to_vec(), m.dim())
 }
 
-fn query_json(q: &[f32], ef: usize) -> Value {
-    json!({ "query": q, "limit": K, "params": { "hnsw_ef": ef } })
+/// One search of query `i`: its vector, or (`by_id`) the id of the stored point it is.
+fn query_json(queries: &[f32], dim: usize, i: usize, ef: usize, by_id: bool) -> Value {
+    let params = json!({ "hnsw_ef": ef });
+    match by_id {
+        true => json!({ "query": i, "limit": K, "params": params }),
+        false => json!({ "query": &queries[i * dim..][..dim], "limit": K, "params": params }),
+    }
 }
 
-fn query_body(q: &[f32], ef: usize) -> Bytes {
-    Bytes::from(serde_json::to_vec(&query_json(q, ef)).expect("json"))
-}
-
-/// A `query/batch` body of the queries `rows`.
-fn batch_body(queries: &[f32], dim: usize, rows: &[usize], ef: usize) -> Bytes {
-    let searches: Vec<Value> = rows.iter().map(|&i| query_json(&queries[i * dim..][..dim], ef)).collect();
-    Bytes::from(serde_json::to_vec(&json!({ "searches": searches })).expect("json"))
+/// The body asking the queries `rows`: one search (`points/query`) or a `query/batch`.
+fn request_body(queries: &[f32], dim: usize, rows: &[usize], ef: usize, by_id: bool) -> Bytes {
+    let body = match rows {
+        [i] => query_json(queries, dim, *i, ef, by_id),
+        _ => {
+            let searches: Vec<Value> = rows
+                .iter()
+                .map(|&i| query_json(queries, dim, i, ef, by_id))
+                .collect();
+            json!({ "searches": searches })
+        }
+    };
+    Bytes::from(serde_json::to_vec(&body).expect("json"))
 }
 
 #[derive(serde::Deserialize)]
@@ -223,15 +239,27 @@ fn main() {
     let args = Args::parse();
     let distance = Distance::parse(&args.distance).expect("distance");
     let (base, dim) = read_f32(&args.base, args.n);
-    let (queries, qdim) = read_f32(&args.queries, args.nq);
+    let (queries, qdim) = match args.by_id {
+        true => (base[..args.nq.min(base.len() / dim) * dim].to_vec(), dim),
+        false => read_f32(&args.queries, args.nq),
+    };
     assert_eq!(dim, qdim);
     let n = base.len() / dim;
     let nq = queries.len() / dim;
     let metric = distance.metric();
-    let truth: Vec<Vec<u32>> = geodex_core::exact::exact_knn(&base, &queries, dim, K, metric, &|_| {})
+    // By id, a query is stored point i and its answer leaves i out (as Qdrant's does).
+    let skip = args.by_id as usize;
+    let truth: Vec<Vec<u32>> = geodex_core::exact::exact_knn(&base, &queries, dim, K + skip, metric, &|_| {})
         .expect("ground truth")
         .into_iter()
-        .map(|row| row.into_iter().map(|nb| nb.id).collect())
+        .enumerate()
+        .map(|(i, row)| {
+            let others = row
+                .into_iter()
+                .map(|nb| nb.id)
+                .filter(|&id| skip == 0 || id as usize != i);
+            others.take(K).collect()
+        })
         .collect();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -302,7 +330,7 @@ fn main() {
                 let r = runtime.block_on(conn.call(
                     "POST",
                     &format!("{path}/points/query"),
-                    query_body(&queries[i * dim..][..dim], candidate),
+                    request_body(&queries, dim, &[i], candidate, args.by_id),
                 ));
                 hits(&ids_of(&r), &truth[i])
             })
@@ -342,18 +370,20 @@ fn in_process(
                     while Instant::now() < deadline {
                         let i = next.fetch_add(1, Ordering::Relaxed) % nq;
                         let t = Instant::now();
+                        // By id, the server's work: k + 1 nearest, the point itself left out.
                         let search = Search {
                             ef: Some(ef),
-                            ..Search::nearest(queries[i * dim..][..dim].to_vec(), K)
+                            ..Search::nearest(queries[i * dim..][..dim].to_vec(), K + args.by_id as usize)
                         };
                         let got: Vec<u64> = local
                             .search(&search)
                             .expect("search")
                             .into_iter()
                             .filter_map(|p| match p.id {
-                                PointId::Num(k) => Some(k),
-                                PointId::Uuid(_) => None,
+                                PointId::Num(k) if !args.by_id || k != i as u64 => Some(k),
+                                _ => None,
                             })
+                            .take(K)
                             .collect();
                         tally.latencies.push(t.elapsed().as_secs_f64());
                         tally.found += hits(&got, &truth[i]);
@@ -394,10 +424,7 @@ async fn over_http(
     let rows_of = |r: usize| -> Vec<usize> { (0..batch).map(|j| (r * batch + j) % nq).collect() };
     let bodies: Arc<Vec<Bytes>> = Arc::new(
         (0..nq)
-            .map(|r| match batch {
-                1 => query_body(&queries[r * dim..][..dim], ef),
-                _ => batch_body(queries, dim, &rows_of(r), ef),
-            })
+            .map(|r| request_body(queries, dim, &rows_of(r), ef, args.by_id))
             .collect(),
     );
     let asks: Arc<Vec<Vec<usize>>> = Arc::new((0..nq).map(rows_of).collect());
@@ -409,8 +436,13 @@ async fn over_http(
     let mut tasks = Vec::new();
     for client in 0..args.clients {
         let mut conn = Conn::open(&args.url).await;
-        let (bodies, asks, truth, next, written) =
-            (bodies.clone(), asks.clone(), truth.clone(), next.clone(), written.clone());
+        let (bodies, asks, truth, next, written) = (
+            bodies.clone(),
+            asks.clone(),
+            truth.clone(),
+            next.clone(),
+            written.clone(),
+        );
         let writer = client < args.writers;
         // Upserts rewrite existing points with their own vectors (new nodes and links each
         // time, the same answers), so the ground truth holds during the mixed load.
@@ -455,7 +487,11 @@ async fn over_http(
                     )
                     .await;
                 tally.latencies.push(t.elapsed().as_secs_f64());
-                let answers = if batch == 1 { vec![ids_of(&r)] } else { batch_ids_of(&r) };
+                let answers = if batch == 1 {
+                    vec![ids_of(&r)]
+                } else {
+                    batch_ids_of(&r)
+                };
                 assert_eq!(answers.len(), asks[i].len(), "one answer per search");
                 for (got, &q) in answers.iter().zip(&asks[i]) {
                     tally.found += hits(got, &truth[q]);
