@@ -151,10 +151,15 @@ pub struct UnionBoundChoice {
     pub per_query_failure_allowed: f64,
     /// Measured per-query failure rate at each ef: (ef, rate).
     pub failure_by_ef: Vec<(usize, f64)>,
-    /// The smallest measured ef whose failure rate is within the allowance, if any.
+    /// At each ef, the one-sided 95 % upper confidence bound on the failure rate (Clopper–
+    /// Pearson): what the measurement certifies. 0 failures in n certify 1 − 0.05^(1/n) ≈ 3/n
+    /// (the rule of three), not 0.
+    pub failure_upper_95: Vec<(usize, f64)>,
+    /// The smallest measured ef whose certified failure rate (the upper bound) is within the
+    /// allowance, if any.
     pub ef_required: Option<usize>,
-    /// 1 / queries measured: rates below this are indistinguishable from 0 with this sample,
-    /// so a choice whose allowance is below it is resolution-limited.
+    /// The smallest rate these queries can certify (the bound at 0 failures): a choice whose
+    /// allowance is below it is resolution-limited — about 3 / allowance queries are needed.
     pub resolution: f64,
 }
 
@@ -189,6 +194,39 @@ fn quantile(sorted: &[f64], q: f64) -> f64 {
 }
 
 /// The smallest ef (of `failure_by_ef`, ascending) whose failure rate is ≤ `allowed`.
+/// The one-sided upper confidence bound, at `confidence`, on a rate of which `failures` of
+/// `trials` were seen: the Clopper–Pearson p with P[Binomial(trials, p) ≤ failures] =
+/// 1 − confidence (Clopper & Pearson 1934), by bisection on the binomial CDF summed in log
+/// space. 0 failures give 1 − (1 − confidence)^(1/trials); no trials give 1.
+pub fn failure_upper_bound(failures: usize, trials: usize, confidence: f64) -> f64 {
+    if failures >= trials {
+        return 1.0;
+    }
+    let cdf = |p: f64| -> f64 {
+        // ln P[X = i], from ln P[X = 0] = n·ln(1 − p) by the ratio of successive terms.
+        let (n, odds) = (trials as f64, (p / (1.0 - p)).ln());
+        let mut term = n * (1.0 - p).ln();
+        let mut terms = vec![term];
+        for i in 0..failures {
+            term += ((n - i as f64) / (i as f64 + 1.0)).ln() + odds;
+            terms.push(term);
+        }
+        let top = terms.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        top.exp() * terms.iter().map(|t| (t - top).exp()).sum::<f64>()
+    };
+    let (mut lo, mut hi) = (failures as f64 / trials as f64, 1.0);
+    for _ in 0..100 {
+        let mid = 0.5 * (lo + hi);
+        if cdf(mid) > 1.0 - confidence {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    0.5 * (lo + hi)
+}
+
+/// The first ef (in the order given) whose failure rate is within `allowed`.
 pub fn union_bound_ef(failure_by_ef: &[(usize, f64)], allowed: f64) -> Option<usize> {
     failure_by_ef
         .iter()
@@ -263,11 +301,12 @@ pub fn query_bounds<T: Component>(
             measured_text_form: share(&|r| r >= 1.0 - eps - 1e-12),
         })
         .collect();
-    let mut failure_by_ef = Vec::new();
+    let (mut failure_by_ef, mut failure_upper_95) = (Vec::new(), Vec::new());
     for &ef in &options.efs {
         let r = recall_at(ef, None)?;
         let failures = r.iter().filter(|&&x| x < options.target_recall - 1e-12).count();
         failure_by_ef.push((ef, failures as f64 / r.len().max(1) as f64));
+        failure_upper_95.push((ef, failure_upper_bound(failures, r.len(), 0.95)));
     }
     let allowed = (1.0 - options.batch_success) / options.batch as f64;
     Ok(QueryBounds {
@@ -279,9 +318,10 @@ pub fn query_bounds<T: Component>(
             batch_success: options.batch_success,
             target_recall: options.target_recall,
             per_query_failure_allowed: allowed,
-            ef_required: union_bound_ef(&failure_by_ef, allowed),
+            ef_required: union_bound_ef(&failure_upper_95, allowed),
             failure_by_ef,
-            resolution: 1.0 / recall.len().max(1) as f64,
+            failure_upper_95,
+            resolution: failure_upper_bound(0, recall.len(), 0.95),
         },
     })
 }
@@ -289,6 +329,23 @@ pub fn query_bounds<T: Component>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_upper_bound_is_clopper_pearsons() {
+        // 0 failures: the closed form 1 − 0.05^(1/n), ≈ 3/n (the rule of three).
+        for n in [1, 10, 1000, 30_000] {
+            let closed = 1.0 - 0.05f64.powf(1.0 / n as f64);
+            assert!((failure_upper_bound(0, n, 0.95) - closed).abs() < 1e-12, "{n}");
+        }
+        assert!((failure_upper_bound(0, 30_000, 0.95) * 30_000.0 - 3.0).abs() < 0.01);
+        // Published one-sided 95 % (= two-sided 90 %) Clopper–Pearson limits.
+        assert!((failure_upper_bound(1, 10, 0.95) - 0.3942).abs() < 1e-4);
+        assert!((failure_upper_bound(5, 100, 0.95) - 0.1023).abs() < 1e-4);
+        assert_eq!(failure_upper_bound(3, 3, 0.95), 1.0);
+        // More failures, or fewer trials, never certify a lower rate.
+        assert!(failure_upper_bound(2, 100, 0.95) > failure_upper_bound(1, 100, 0.95));
+        assert!(failure_upper_bound(1, 50, 0.95) > failure_upper_bound(1, 100, 0.95));
+    }
 
     #[test]
     fn union_bound_picks_the_first_ef_within_the_allowance() {

@@ -1,6 +1,8 @@
 //! The quantisers measured against the theory (THEORY.md §1.1, §1.3, §11.2), without a graph in
 //! the way: for bit budgets from 0.5 to 8 bits per dimension, each quantiser's mean squared
-//! error next to the Gaussian bound from the data's own variances (reverse water-filling), and
+//! error next to the Gaussian bounds (reverse water-filling over the per-component variances,
+//! and over the covariance eigenvalues — the bound for correlated data — ) and the reference
+//! text's "D ≈ σ²/k^(2/m)", and
 //! its recall@k by exhaustive asymmetric search over the codes (PQ4 through fast-scan); for
 //! random projections, the distribution of squared-distance ratios next to the ε the
 //! Dasgupta–Gupta bound guarantees, and recall without and with exact re-ranking.
@@ -121,10 +123,17 @@ pub struct QuantRow {
     pub bytes_per_vector: usize,
     /// Mean over the base of ‖x − decode(encode(x))‖².
     pub mse: f64,
-    /// The Gaussian distortion–rate bound at the same bits per vector (reverse water-filling
-    /// over the data's per-component variances): no quantiser of Gaussian data with these
-    /// variances does better.
+    /// The Gaussian distortion–rate bound at the same bits per vector for *independent*
+    /// components (reverse water-filling over the per-component variances): what a code that
+    /// treats the components separately can reach on Gaussian data with these variances.
     pub gaussian_bound: f64,
+    /// The Gaussian distortion–rate bound of a source with the data's covariance (reverse
+    /// water-filling over its eigenvalues, after the decorrelating rotation): no quantiser of
+    /// Gaussian data with this covariance does better; ≤ `gaussian_bound`.
+    pub covariance_bound: f64,
+    /// The reference text's §1.3 estimate D ≈ σ²/k^(2/m), with σ² the total variance Σσᵢ²,
+    /// k = 2^bits centroids per sub-space, m sub-spaces (SQ8: m = d, k = 256).
+    pub text_estimate: f64,
     /// recall@k of exhaustive asymmetric search over the codes.
     pub recall: f64,
 }
@@ -135,6 +144,8 @@ pub struct RateDistortion {
     /// Per-component variances of the base (the Gaussian bound's input; a plot draws the bound
     /// as a curve from them).
     pub variances: Vec<f64>,
+    /// Eigenvalues of the base's covariance, descending (the covariance bound's input).
+    pub eigenvalues: Vec<f64>,
     /// One row per configuration, ordered by bits per dimension.
     pub rows: Vec<QuantRow>,
 }
@@ -147,18 +158,72 @@ pub fn rate_distortion(
 ) -> Result<RateDistortion, QuantError> {
     data.check()?;
     let variances = variances(data.base, data.dim);
+    let eigenvalues = covariance_eigenvalues(data.base, data.dim);
     let mut rows = Vec::new();
     for config in QuantConfig::all_for(data.dim) {
         let start = std::time::Instant::now();
-        rows.push(measure(config, data, &variances)?);
+        rows.push(measure(config, data, &variances, &eigenvalues)?);
         done(config, start.elapsed().as_secs_f64());
     }
     rows.sort_by(|x, y| x.bits_per_dim.total_cmp(&y.bits_per_dim));
-    Ok(RateDistortion { variances, rows })
+    Ok(RateDistortion {
+        variances,
+        eigenvalues,
+        rows,
+    })
 }
 
-/// One configuration: trained on `data.train`, the base encoded, its error and recall.
-pub fn measure(config: QuantConfig, data: &QuantData<'_>, var: &[f64]) -> Result<QuantRow, QuantError> {
+/// Eigenvalues of the covariance of the rows of `data` (`dim` components each), descending,
+/// in `f64`: the variances of the principal components. Their sum is the total variance; the
+/// Gaussian rate–distortion function of a correlated source is reverse water-filling over them
+/// (Cover & Thomas, 2nd ed., §10.3.3, after the rotation that decorrelates the components).
+/// The covariance accumulates in blocks of rows through `gemm` (nalgebra); the eigenvalues come
+/// from its symmetric eigendecomposition.
+pub fn covariance_eigenvalues(data: &[f32], dim: usize) -> Vec<f64> {
+    const BLOCK: usize = 4096;
+    let n = data.len() / dim.max(1);
+    if n == 0 {
+        return vec![0.0; dim];
+    }
+    let mut mean = vec![0f64; dim];
+    for row in data.chunks_exact(dim) {
+        mean.iter_mut().zip(row).for_each(|(m, &x)| *m += x as f64);
+    }
+    mean.iter_mut().for_each(|m| *m /= n as f64);
+    let mut cov = nalgebra::DMatrix::<f64>::zeros(dim, dim);
+    for block in data.chunks(BLOCK * dim) {
+        let rows = block.len() / dim;
+        let centred = nalgebra::DMatrix::from_fn(rows, dim, |i, j| block[i * dim + j] as f64 - mean[j]);
+        cov.gemm_tr(1.0 / n as f64, &centred, &centred, 1.0);
+    }
+    let mut eigenvalues: Vec<f64> = cov
+        .symmetric_eigen()
+        .eigenvalues
+        .iter()
+        .map(|&e| e.max(0.0))
+        .collect();
+    eigenvalues.sort_by(|a, b| b.total_cmp(a));
+    eigenvalues
+}
+
+/// The reference text's §1.3 estimate D ≈ σ²/k^(2/m) for `config`: σ² the total variance,
+/// k centroids per sub-space, m sub-spaces (SQ8 as m = d scalar quantisers of 256 levels).
+pub fn text_estimate(config: QuantConfig, dim: usize, total_variance: f64) -> f64 {
+    let (m, bits) = match config {
+        QuantConfig::Sq8 => (dim, 8),
+        QuantConfig::Pq { m, bits } => (m, bits),
+    };
+    total_variance / 2f64.powf(bits as f64 * 2.0 / m as f64)
+}
+
+/// One configuration: trained on `data.train`, the base encoded, its error and recall, next to
+/// the bounds from the per-component variances `var` and the covariance eigenvalues `eigen`.
+pub fn measure(
+    config: QuantConfig,
+    data: &QuantData<'_>,
+    var: &[f64],
+    eigen: &[f64],
+) -> Result<QuantRow, QuantError> {
     data.check()?;
     let (dim, k) = (data.dim, data.k);
     let (mse, found) = match config {
@@ -198,6 +263,8 @@ pub fn measure(config: QuantConfig, data: &QuantData<'_>, var: &[f64]) -> Result
         bytes_per_vector: bits.div_ceil(8),
         mse,
         gaussian_bound: gaussian_distortion(var, bits as f64),
+        covariance_bound: gaussian_distortion(eigen, bits as f64),
+        text_estimate: text_estimate(config, dim, var.iter().sum()),
         recall: recall_at_k(&found, data.truth, k),
     })
 }
@@ -440,6 +507,50 @@ mod tests {
     }
 
     #[test]
+    fn covariance_eigenvalues_are_the_principal_variances_and_bound_below_the_diagonal() {
+        // x = Q·(s ⊙ z): z uniform on [−½, ½] (variance 1/12), s known, Q a fixed rotation
+        // (the Q factor of a matrix of LCG numbers), so the covariance's eigenvalues are s²/12
+        // while the per-component variances mix them.
+        let (n, dim) = (40_000, 8);
+        let scales = [8.0, 4.0, 2.0, 1.0, 0.5, 0.25, 0.125, 0.0625];
+        let raw = data(dim, dim, 11);
+        let q = nalgebra::DMatrix::from_fn(dim, dim, |i, j| raw[i * dim + j] as f64 + (i == j) as u8 as f64)
+            .qr()
+            .q();
+        let mut state = 12u64;
+        let mut uniform = move || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 11) as f64 / (1u64 << 53) as f64 - 0.5
+        };
+        let mut rows = vec![0f32; n * dim];
+        for row in rows.chunks_exact_mut(dim) {
+            let z: Vec<f64> = (0..dim).map(|_| uniform()).collect();
+            for (i, out) in row.iter_mut().enumerate() {
+                *out = (0..dim).map(|j| q[(i, j)] * scales[j] * z[j]).sum::<f64>() as f32;
+            }
+        }
+        let eigen = covariance_eigenvalues(&rows, dim);
+        let expected: Vec<f64> = scales.iter().map(|s| s * s / 12.0).collect();
+        for (e, x) in eigen.iter().zip(&expected) {
+            assert!((e / x - 1.0).abs() < 0.06, "{eigen:?} vs {expected:?}");
+        }
+        let var = variances(&rows, dim);
+        let trace: f64 = var.iter().sum();
+        assert!((eigen.iter().sum::<f64>() / trace - 1.0).abs() < 1e-9);
+        for bits in [4.0, 8.0, 16.0, 32.0] {
+            let (diagonal, covariance) = (gaussian_distortion(&var, bits), gaussian_distortion(&eigen, bits));
+            let truth = gaussian_distortion(&expected, bits);
+            assert!(
+                (covariance / truth - 1.0).abs() < 0.06,
+                "{bits}: {covariance} vs {truth}"
+            );
+            assert!(covariance < 0.8 * diagonal, "{bits}: {covariance} vs {diagonal}");
+        }
+    }
+
+    #[test]
     fn sq8_errs_by_at_most_half_a_step_and_more_pq_sub_spaces_err_less() {
         let f = Fixture::new(2000, 40, 16, 10, 1);
         let (base, dim, d) = (&f.base, f.dim, f.data());
@@ -455,6 +566,10 @@ mod tests {
             / (base.len() / dim) as f64;
         assert!((report.variances[0] - var0).abs() <= 1e-9 * (1.0 + var0));
         assert_eq!(rows.len(), QuantConfig::all_for(dim).len());
+        // Correlation can only lower the bound: the covariance's never exceeds the diagonal's.
+        assert!(rows
+            .iter()
+            .all(|r| r.covariance_bound <= r.gaussian_bound * (1.0 + 1e-9)));
         assert!(rows.windows(2).all(|w| w[0].bits_per_dim <= w[1].bits_per_dim));
         let sq8 = rows.iter().find(|r| r.quantiser == "sq8").expect("sq8 row");
         assert!(sq8.recall >= 0.9, "sq8 recall {}", sq8.recall);

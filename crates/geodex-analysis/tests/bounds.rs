@@ -70,10 +70,21 @@ fn failure_rates_union_bound_and_approximation_factor_match_a_recount() {
         let want = rec.iter().filter(|&&x| x < 0.9 - 1e-12).count() as f64 / rec.len() as f64;
         assert!((rate - want).abs() < 1e-12, "ef {ef}: {rate} vs recount {want}");
     }
+    // The choice rests on what the queries certify: each rate's upper bound lies above it,
+    // and the chosen ef is the first whose bound is within the allowance.
     let allowed = (1.0 - 0.9) / 10.0;
-    let want_ef = r
+    for (&(ef, rate), &(ef_u, upper)) in r
         .union_bound
         .failure_by_ef
+        .iter()
+        .zip(&r.union_bound.failure_upper_95)
+    {
+        assert_eq!(ef, ef_u);
+        assert!(upper > rate && upper <= 1.0, "ef {ef}: {upper} vs {rate}");
+    }
+    let want_ef = r
+        .union_bound
+        .failure_upper_95
         .iter()
         .find(|p| p.1 <= allowed)
         .map(|p| p.0);

@@ -44,7 +44,30 @@ fn measured_distortion_respects_the_gaussian_bound() {
             "{}: MSE {mse} below the Gaussian bound {bound}",
             r["quantiser"]
         );
+        // Independent components: the covariance's eigenvalues are the variances, up to the
+        // sample's chance correlations, so the two bounds agree.
+        let covariance = r["covariance_bound"].as_f64().unwrap();
+        assert!(
+            covariance <= bound * (1.0 + 1e-9) && covariance >= 0.9 * bound,
+            "{}: {covariance} vs {bound}",
+            r["quantiser"]
+        );
     }
+    // The recommendation per budget is the row of that budget with the best recall.
+    for best in report["best_per_budget"].as_array().unwrap() {
+        let budget = best["bits_per_dim"].as_f64().unwrap();
+        let top = rows
+            .iter()
+            .filter(|r| r["bits_per_dim"].as_f64().unwrap() == budget)
+            .map(|r| r["recall"].as_f64().unwrap())
+            .fold(0.0, f64::max);
+        assert_eq!(best["recall"].as_f64().unwrap(), top, "{best}");
+    }
+    let budgets = rows
+        .iter()
+        .map(|r| r["bits_per_dim"].to_string())
+        .collect::<std::collections::BTreeSet<_>>();
+    assert_eq!(report["best_per_budget"].as_array().unwrap().len(), budgets.len());
     let pq8: Vec<f64> = rows
         .iter()
         .filter(|r| r["quantiser"].as_str().unwrap().starts_with("pq8"))

@@ -5,9 +5,12 @@
 //! Thomas, *Elements of Information Theory*, 2nd ed., Theorem 10.3.3): pick the water level θ
 //! with Σ_i max(0, ½·log₂(σ_i²/θ)) = R; then D = Σ_i min(θ, σ_i²). Components with variance
 //! below θ get no bits at all. With equal variances σ² in d dimensions this is the isotropic
-//! formula D = d·σ²·2^(−2R/d) — the reference text's special case. For non-Gaussian data with
-//! the same covariance it is still the bound of the best Gaussian code; real data may do better
-//! than the Gaussian bound only by exploiting structure the variances do not show (clusters).
+//! formula D = d·σ²·2^(−2R/d) — the reference text's special case. Over per-component
+//! variances it is the bound for *independent* components; for correlated data pass the
+//! eigenvalues of the covariance instead (the components after the decorrelating rotation),
+//! which gives the lower, correct curve (`geodex-analysis`'s `covariance_eigenvalues`). Real
+//! data may do better than the Gaussian bound of its covariance only through structure a
+//! covariance does not show (clusters, discrete values).
 
 /// Per-component variances of the rows of `data` (`dim` components each), in `f64`.
 pub fn variances(data: &[f32], dim: usize) -> Vec<f64> {

@@ -149,9 +149,22 @@ fn print_bounds(b: &serde_json::Value) {
             f(u, "per_query_failure_allowed"),
             rates.join(" ")
         );
+        let certified: Vec<String> = u["failure_upper_95"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|p| format!("{}:{:.4}", p[0], p[1].as_f64().unwrap_or(f64::NAN)))
+            .collect();
+        println!(
+            "                      certified at 95 % (Clopper–Pearson upper bound) {}",
+            certified.join(" ")
+        );
         let resolution = f(u, "resolution");
         let note = if f(u, "per_query_failure_allowed") < resolution {
-            format!(" (resolution-limited: rates below {resolution:.1e} cannot be seen with these queries)")
+            format!(
+                " (resolution-limited: with no failure these queries certify only {resolution:.1e}; about {:.0} are needed)",
+                3.0 / f(u, "per_query_failure_allowed")
+            )
         } else {
             String::new()
         };
