@@ -278,6 +278,16 @@ pub struct ProjectionRow {
     pub k: usize,
     /// 1st, 50th and 99th percentile of ‖Pu − Pv‖² / ‖u − v‖² over the sampled pairs.
     pub ratio_percentiles: [f64; 3],
+    /// The smallest and largest ratio over the sampled pairs.
+    pub ratio_extremes: [f64; 2],
+    /// Share of the sampled pairs whose ratio lies within 1 ± 0.1 (the text's "< 10 %").
+    pub share_within_10pct: f64,
+    /// The extremes a Gaussian map is expected to reach over the sampled pairs: the
+    /// 1/(P + 1) and P/(P + 1) quantiles of χ²_k/k (the law of one pair's ratio).
+    pub chi2_extremes_sampled: [f64; 2],
+    /// The same over all n(n − 1)/2 pairs of the base: the distortion the lemma's guarantee
+    /// is about, to set beside the Dasgupta–Gupta ε.
+    pub chi2_extremes_all_pairs: [f64; 2],
     /// The ε the Dasgupta–Gupta bound guarantees at this k for this many base rows (none when
     /// k is too small for any ε < 1).
     pub jl_epsilon: Option<f64>,
@@ -298,6 +308,9 @@ pub struct ProjectionReport {
     pub rerank: usize,
     /// The k Dasgupta–Gupta asks for ε = 0.5 and for ε = 0.1 at this many base rows.
     pub jl_k_for_epsilon: [usize; 2],
+    /// At those two k, the largest |χ²_k/k − 1| expected over all pairs: the ε a Gaussian map
+    /// actually reaches where the bound promises 0.5 and 0.1.
+    pub chi2_epsilon_at_jl_k: [f64; 2],
     /// One row per (target dimension, kind).
     pub rows: Vec<ProjectionRow>,
 }
@@ -318,7 +331,11 @@ pub fn projections(
     let row = |i: usize| &base[i * dim..][..dim];
     let mut rows = Vec::new();
     for &k in ks {
-        for kind in [ProjectionKind::Gaussian, ProjectionKind::Sparse] {
+        for kind in [
+            ProjectionKind::Gaussian,
+            ProjectionKind::Sparse,
+            ProjectionKind::Orthogonal,
+        ] {
             let p = RandomProjection::new(kind, dim, k, data.seed)?;
             let projected = p.project_all(base);
             let projected_queries = p.project_all(queries);
@@ -342,10 +359,18 @@ pub fn projections(
                 .zip(queries.chunks_exact(dim))
                 .map(|(candidates, q)| rerank_exact(candidates, q, |id| row(id as usize), data.k))
                 .collect();
+            let sampled = ratios.len() as f64;
+            let all_pairs = n as f64 * (n as f64 - 1.0) / 2.0;
+            let extremes =
+                |count: f64| [1.0 / (count + 1.0), count / (count + 1.0)].map(|f| chi2_over_k_quantile(k, f));
             rows.push(ProjectionRow {
                 kind,
                 k,
                 ratio_percentiles: [0.01, 0.5, 0.99].map(|f| quantile(&ratios, f)),
+                ratio_extremes: [quantile(&ratios, 0.0), quantile(&ratios, 1.0)],
+                share_within_10pct: share_within(&ratios, 0.1),
+                chi2_extremes_sampled: extremes(sampled),
+                chi2_extremes_all_pairs: extremes(all_pairs),
                 jl_epsilon: epsilon,
                 share_within_epsilon: epsilon.map(|e| share_within(&ratios, e)),
                 recall: recall_at_k(&plain, data.truth, data.k),
@@ -353,12 +378,66 @@ pub fn projections(
             });
         }
     }
+    let jl_k = [jl_dimension(n, 0.5), jl_dimension(n, 0.1)];
+    let all_pairs = n as f64 * (n as f64 - 1.0) / 2.0;
+    let worst = |k: usize| {
+        let [low, high] =
+            [1.0 / (all_pairs + 1.0), all_pairs / (all_pairs + 1.0)].map(|f| chi2_over_k_quantile(k, f));
+        (1.0 - low).max(high - 1.0)
+    };
     Ok(ProjectionReport {
         pairs: pair_list.len(),
         rerank,
-        jl_k_for_epsilon: [jl_dimension(n, 0.5), jl_dimension(n, 0.1)],
+        jl_k_for_epsilon: jl_k,
+        chi2_epsilon_at_jl_k: jl_k.map(worst),
         rows,
     })
+}
+
+/// The standard normal CDF Φ(z), from the complementary error function approximation of
+/// Numerical Recipes (Press et al., 3rd ed., §6.2.2, `erfcc`: fractional error < 1.2·10⁻⁷
+/// everywhere, so the far tails keep their relative accuracy). Hand-written: std has no erf.
+pub fn normal_cdf(z: f64) -> f64 {
+    let x = z.abs() / std::f64::consts::SQRT_2;
+    let t = 1.0 / (1.0 + 0.5 * x);
+    let poly = -x * x - 1.26551223
+        + t * (1.00002368
+            + t * (0.37409196
+                + t * (0.09678418
+                    + t * (-0.18628806
+                        + t * (0.27886807
+                            + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277))))))));
+    let upper_tail = 0.5 * t * poly.exp();
+    if z >= 0.0 {
+        1.0 - upper_tail
+    } else {
+        upper_tail
+    }
+}
+
+/// Φ⁻¹(p) for p ∈ (0, 1), by bisection on [`normal_cdf`] (in the upper half through the
+/// symmetry Φ⁻¹(p) = −Φ⁻¹(1 − p), so p close to 1 keeps its accuracy).
+pub fn normal_quantile(p: f64) -> f64 {
+    if p > 0.5 {
+        return -normal_quantile(1.0 - p);
+    }
+    let (mut lo, mut hi) = (-40.0, 0.0);
+    for _ in 0..200 {
+        let mid = 0.5 * (lo + hi);
+        if normal_cdf(mid) < p {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    0.5 * (lo + hi)
+}
+
+/// The p-quantile of χ²_k / k — the law of ‖Pv‖²/‖v‖² for a Gaussian map to k dimensions —
+/// by the Wilson–Hilferty cube-root approximation (1931): (1 − 2/(9k) + z_p·√(2/(9k)))³.
+pub fn chi2_over_k_quantile(k: usize, p: f64) -> f64 {
+    let c = 2.0 / (9.0 * k as f64);
+    (1.0 - c + normal_quantile(p) * c.sqrt()).max(0.0).powi(3)
 }
 
 /// The `k` of `candidates` nearest to `q` by exact squared distance (ties: smaller id).
@@ -596,7 +675,7 @@ mod tests {
     fn reranking_every_projected_candidate_is_exact_search() {
         let f = Fixture::new(500, 20, 8, 5, 4);
         let report = projections(&f.data(), &[2], 300, 500).expect("report");
-        assert_eq!(report.rows.len(), 2);
+        assert_eq!(report.rows.len(), 3, "Gaussian, sparse, orthogonal");
         for row in &report.rows {
             // Re-ranking every base row exactly is exhaustive search (f64 against the f32 truth:
             // only a near-tie may differ).
@@ -605,6 +684,46 @@ mod tests {
             let [p1, p50, p99] = row.ratio_percentiles;
             assert!(p1 <= p50 && p50 <= p99 && p1 >= 0.0);
         }
+    }
+
+    #[test]
+    fn the_normal_and_chi_square_quantiles_match_their_tables() {
+        assert!((normal_quantile(0.975) - 1.959_964).abs() < 1e-5);
+        assert!((normal_quantile(1e-10) + 6.361_341).abs() < 1e-4);
+        assert!((normal_quantile(1.0 - 1e-10) - 6.361_341).abs() < 1e-4);
+        // χ² tables: χ²_10 at 0.95 is 18.307, χ²_100 at 0.05 is 77.929.
+        assert!((chi2_over_k_quantile(10, 0.95) * 10.0 / 18.307 - 1.0).abs() < 0.005);
+        assert!((chi2_over_k_quantile(100, 0.05) * 100.0 / 77.929 - 1.0).abs() < 0.003);
+    }
+
+    /// The text's "1024 → 100 dimensions with < 10 % distortion": for a Gaussian map each pair's
+    /// ratio is χ²_100/100 whatever the data, so only about half the pairs stay within 10 %.
+    #[test]
+    fn a_gaussian_map_from_1024_to_100_keeps_about_half_the_pairs_within_ten_percent() {
+        let f = Fixture::new(400, 10, 1024, 5, 9);
+        let report = projections(&f.data(), &[100], 3000, 10).expect("report");
+        let gaussian = report
+            .rows
+            .iter()
+            .find(|r| r.kind == ProjectionKind::Gaussian)
+            .expect("Gaussian row");
+        let c = 2.0 / 900.0;
+        let z = |x: f64| (x.cbrt() - (1.0 - c)) / c.sqrt();
+        let predicted = normal_cdf(z(1.1)) - normal_cdf(z(0.9));
+        assert!((0.45..0.6).contains(&predicted), "{predicted}");
+        assert!(
+            (gaussian.share_within_10pct - predicted).abs() < 0.05,
+            "{} vs {predicted}",
+            gaussian.share_within_10pct
+        );
+        // The sampled extremes lie near the χ² law's expected extremes for that many pairs.
+        let [low, high] = gaussian.chi2_extremes_sampled;
+        let [min, max] = gaussian.ratio_extremes;
+        assert!(low < 1.0 && high > 1.0);
+        assert!(
+            (min - low).abs() < 0.12 && (max - high).abs() < 0.2,
+            "{min} {max} vs {low} {high}"
+        );
     }
 
     #[test]

@@ -83,10 +83,20 @@ fn measured_distortion_respects_the_gaussian_bound() {
     // 0.92 at k = 8), and exact re-ranking of
     // 100 candidates can only help recall.
     let projection = report["projection"]["rows"].as_array().unwrap();
-    assert_eq!(projection.len(), 4, "gaussian and sparse at k = 8, 16");
+    assert_eq!(
+        projection.len(),
+        6,
+        "gaussian, sparse and orthogonal at k = 8, 16"
+    );
     for r in projection {
         let median = r["ratio_p50"].as_f64().unwrap();
         assert!((0.6..1.4).contains(&median), "{r}");
+        let (min, max) = (r["ratio_min"].as_f64().unwrap(), r["ratio_max"].as_f64().unwrap());
+        assert!(min <= r["ratio_p01"].as_f64().unwrap() && r["ratio_p99"].as_f64().unwrap() <= max);
+        if r["kind"] == "orthogonal" && r["k"] == 16 {
+            // k = d: a rotation keeps every distance.
+            assert!((min - 1.0).abs() < 1e-3 && (max - 1.0).abs() < 1e-3, "{r}");
+        }
         assert!(r["ratio_p01"].as_f64().unwrap() <= median && median <= r["ratio_p99"].as_f64().unwrap());
         assert!(
             r["recall_reranked"].as_f64().unwrap() >= r["recall"].as_f64().unwrap(),

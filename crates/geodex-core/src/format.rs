@@ -16,7 +16,7 @@
 //! 52      4     top level
 //! 56      8     seed
 //! 64      4     section count S
-//! 68      4     quantiser code (0 none, 1 sq8, 2 pq8, 3 pq4, 4 proj, 5 proj-sparse)
+//! 68      4     quantiser code (0 none, 1 sq8, 2 pq8, 3 pq4, 4 proj, 5 proj-sparse, 6 proj-orth)
 //! 72      4     PQ sub-spaces m, or the projection's k (0 for none and sq8)
 //! 76      44    zero
 //! 120     8     xxh3-64 of bytes 0..120 followed by the section table
@@ -103,7 +103,14 @@ fn quant_code(quant: Option<&Codec>) -> (u32, u32) {
             k,
             kind: ProjectionKind::Gaussian,
         }) => (4, k as u32),
-        Some(CodecSpec::Projection { k, .. }) => (5, k as u32),
+        Some(CodecSpec::Projection {
+            k,
+            kind: ProjectionKind::Sparse,
+        }) => (5, k as u32),
+        Some(CodecSpec::Projection {
+            k,
+            kind: ProjectionKind::Orthogonal,
+        }) => (6, k as u32),
     }
 }
 
@@ -121,6 +128,10 @@ fn quant_from_code(code: u32, m: u32) -> Result<Option<CodecSpec>, Invalid> {
         5 => Some(CodecSpec::Projection {
             k: m,
             kind: ProjectionKind::Sparse,
+        }),
+        6 => Some(CodecSpec::Projection {
+            k: m,
+            kind: ProjectionKind::Orthogonal,
         }),
         c => return Err(Invalid(format!("unknown quantiser code {c}"))),
     })

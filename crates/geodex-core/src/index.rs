@@ -89,11 +89,11 @@ pub struct IndexInfo {
     pub ef_construction: usize,
     /// Seed of the level draws.
     pub seed: u64,
-    /// Vector compression: `none`, `sq8`, `pq8`, `pq4`, `proj` or `proj-sparse`.
+    /// Vector compression: `none`, `sq8`, `pq8`, `pq4`, `proj`, `proj-sparse` or `proj-orth`.
     pub quant: String,
     /// PQ sub-spaces (0 unless `quant` is `pq8` or `pq4`).
     pub pq_m: usize,
-    /// Output dimension of a random projection (0 unless `quant` is `proj` or `proj-sparse`).
+    /// Output dimension of a random projection (0 unless `quant` is a `proj` kind).
     pub proj_k: usize,
     /// Bytes of one stored code (0 without quantisation).
     pub code_bytes: usize,

@@ -75,7 +75,7 @@ proptest! {
 }
 
 /// Every codec, with PQ4 at an odd m (a half-used last byte).
-const QUANTS: [CodecSpec; 6] = [
+const QUANTS: [CodecSpec; 7] = [
     CodecSpec::Sq8,
     CodecSpec::Pq { m: 4, bits: 8 },
     CodecSpec::Pq { m: 4, bits: 4 },
@@ -87,6 +87,10 @@ const QUANTS: [CodecSpec; 6] = [
     CodecSpec::Projection {
         k: 7,
         kind: ProjectionKind::Sparse,
+    },
+    CodecSpec::Projection {
+        k: 6,
+        kind: ProjectionKind::Orthogonal,
     },
 ];
 

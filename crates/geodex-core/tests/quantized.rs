@@ -272,7 +272,11 @@ fn projection_codes_measure_distances_in_the_projected_space() {
     let (n, nq, dim, k) = (3000, 40, 32, 10);
     let data = clustered(n + nq, dim, 20, 0.4, 13);
     let (base, queries) = data.split_at(n * dim);
-    for kind in [ProjectionKind::Gaussian, ProjectionKind::Sparse] {
+    for kind in [
+        ProjectionKind::Gaussian,
+        ProjectionKind::Sparse,
+        ProjectionKind::Orthogonal,
+    ] {
         for metric in [Metric::L2, Metric::Cosine] {
             let ix = build(base, dim, metric, CodecSpec::Projection { k: 16, kind });
             let matrix = ix.quantizer().unwrap().parameters();

@@ -49,7 +49,7 @@ pub struct CodecOptions {
 }
 
 impl CodecSpec {
-    /// Parses `sq8`, `pq8`, `pq4`, `proj` or `proj-sparse`. The PQ sub-space count defaults to
+    /// Parses `sq8`, `pq8`, `pq4`, `proj`, `proj-sparse` or `proj-orth`. The PQ sub-space count defaults to
     /// dim/4 for PQ8 and dim/2 for PQ4 (both 2 bits per dimension, FAISS's common `PQ{d/4}` and
     /// `PQ{d/2}x4` settings); the projection's k to dim/4. `None` for `none`.
     pub fn parse(name: &str, options: CodecOptions, dim: usize) -> Result<Option<CodecSpec>, QuantError> {
@@ -89,8 +89,9 @@ impl CodecSpec {
             "pq4" => pq(4, dim / 2),
             "proj" => projection(ProjectionKind::Gaussian),
             "proj-sparse" => projection(ProjectionKind::Sparse),
+            "proj-orth" => projection(ProjectionKind::Orthogonal),
             other => Err(QuantError::InvalidParameter(format!(
-                "unknown quantiser '{other}' (expected none, sq8, pq8, pq4, proj or proj-sparse)"
+                "unknown quantiser '{other}' (expected none, sq8, pq8, pq4, proj, proj-sparse or proj-orth)"
             ))),
         }
     }
@@ -145,8 +146,11 @@ impl Codec {
             Codec::Sq8(_) => "sq8",
             Codec::Pq4(_) => "pq4",
             Codec::Pq8(_) => "pq8",
-            Codec::Projection(p) if p.kind() == ProjectionKind::Sparse => "proj-sparse",
-            Codec::Projection(_) => "proj",
+            Codec::Projection(p) => match p.kind() {
+                ProjectionKind::Gaussian => "proj",
+                ProjectionKind::Sparse => "proj-sparse",
+                ProjectionKind::Orthogonal => "proj-orth",
+            },
         }
     }
 

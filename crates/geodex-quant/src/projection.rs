@@ -5,6 +5,11 @@
 //! - **Gaussian**: entries N(0, 1)/√k.
 //! - **Sparse** (Achlioptas 2003, "Database-friendly random projections"): entries √3·{+1, 0, −1}
 //!   with probabilities {1/6, 2/3, 1/6}, over √k — two thirds of the products vanish.
+//! - **Orthogonal**: the Gaussian rows orthonormalised (modified Gram–Schmidt, in blocks of
+//!   `from` rows when k > d), scaled by √(d/k) — a projection onto a uniformly random
+//!   k-dimensional subspace. A square Gaussian matrix is not a rotation; this one is (k = d
+//!   keeps every distance exactly), and for k < d the squared-distance ratio of a fixed pair
+//!   has variance 2(d − k)/(k(d + 2)) instead of the Gaussian map's 2/k.
 //!
 //! [`jl_dimension`] is the explicit bound of Dasgupta & Gupta (2003, Thm 2.1):
 //! k ≥ 4 ln n / (ε²/2 − ε³/3) suffices for all pairs with probability ≥ 1 − 1/n.
@@ -21,6 +26,8 @@ pub enum ProjectionKind {
     Gaussian,
     /// Achlioptas's sparse ±√3 / 0 entries.
     Sparse,
+    /// Orthonormalised Gaussian rows, scaled by √(from/to).
+    Orthogonal,
 }
 
 /// A seeded random linear map from `from` to `to` dimensions.
@@ -29,7 +36,7 @@ pub struct RandomProjection {
     kind: ProjectionKind,
     from: usize,
     to: usize,
-    /// Row-major `to × from`, already divided by √to.
+    /// Row-major `to × from`, already scaled (by 1/√to; orthonormal rows by √(from/to)).
     matrix: Vec<f32>,
 }
 
@@ -42,20 +49,26 @@ impl RandomProjection {
             ));
         }
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
-        let scale = 1.0 / (to as f64).sqrt();
-        let matrix = (0..from * to)
-            .map(|_| {
-                let entry = match kind {
-                    ProjectionKind::Gaussian => standard_normal(&mut rng),
-                    ProjectionKind::Sparse => match rng.next_u64() % 6 {
-                        0 => 3f64.sqrt(),
-                        1 => -(3f64.sqrt()),
-                        _ => 0.0,
-                    },
-                };
-                (entry * scale) as f32
+        let mut entries: Vec<f64> = (0..from * to)
+            .map(|_| match kind {
+                ProjectionKind::Gaussian | ProjectionKind::Orthogonal => standard_normal(&mut rng),
+                ProjectionKind::Sparse => match rng.next_u64() % 6 {
+                    0 => 3f64.sqrt(),
+                    1 => -(3f64.sqrt()),
+                    _ => 0.0,
+                },
             })
             .collect();
+        let scale = match kind {
+            ProjectionKind::Orthogonal => {
+                entries
+                    .chunks_mut(from * from)
+                    .for_each(|block| orthonormalise_rows(block, from));
+                (from as f64 / to as f64).sqrt()
+            }
+            _ => 1.0 / (to as f64).sqrt(),
+        };
+        let matrix = entries.iter().map(|&e| (e * scale) as f32).collect();
         Ok(RandomProjection {
             kind,
             from,
@@ -173,6 +186,23 @@ impl PairSampler {
     }
 }
 
+/// Orthonormalises the rows (`width` components each) of `rows` in place by modified
+/// Gram–Schmidt, in f64; the rows are Gaussian draws, independent with probability 1, and at
+/// most `width` of them (one block of the projection).
+fn orthonormalise_rows(rows: &mut [f64], width: usize) {
+    let count = rows.len() / width;
+    for i in 0..count {
+        let (done, rest) = rows.split_at_mut(i * width);
+        let row = &mut rest[..width];
+        for earlier in done.chunks_exact(width) {
+            let along: f64 = earlier.iter().zip(row.iter()).map(|(a, b)| a * b).sum();
+            row.iter_mut().zip(earlier).for_each(|(x, e)| *x -= along * e);
+        }
+        let norm = row.iter().map(|x| x * x).sum::<f64>().sqrt();
+        row.iter_mut().for_each(|x| *x /= norm);
+    }
+}
+
 /// A standard normal draw (Box–Muller).
 fn standard_normal(rng: &mut Xoshiro256PlusPlus) -> f64 {
     let unit = |rng: &mut Xoshiro256PlusPlus| ((rng.next_u64() >> 11) as f64 + 0.5) / (1u64 << 53) as f64;
@@ -183,6 +213,66 @@ fn standard_normal(rng: &mut Xoshiro256PlusPlus) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// ‖Pv‖² / ‖v‖² for `trials` random Gaussian v (isotropic: the ratio's law depends only on
+    /// the map's row space).
+    fn ratios(p: &RandomProjection, trials: usize, seed: u64) -> Vec<f64> {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+        let mut out = vec![0f32; p.to()];
+        (0..trials)
+            .map(|_| {
+                let v: Vec<f32> = (0..p.from()).map(|_| standard_normal(&mut rng) as f32).collect();
+                p.project(&v, &mut out);
+                let norm = |x: &[f32]| x.iter().map(|&a| a as f64 * a as f64).sum::<f64>();
+                norm(&out) / norm(&v)
+            })
+            .collect()
+    }
+
+    fn mean_and_variance(x: &[f64]) -> (f64, f64) {
+        let mean = x.iter().sum::<f64>() / x.len() as f64;
+        (
+            mean,
+            x.iter().map(|a| (a - mean).powi(2)).sum::<f64>() / x.len() as f64,
+        )
+    }
+
+    #[test]
+    fn orthogonal_rows_are_orthonormal_a_square_one_is_a_rotation_and_the_variance_is_the_beta_law() {
+        let d = 64;
+        // k = d: a rotation, every ratio 1 (a square Gaussian map is not: its ratios spread).
+        let square = RandomProjection::new(ProjectionKind::Orthogonal, d, d, 5).unwrap();
+        assert!(ratios(&square, 200, 6).iter().all(|r| (r - 1.0).abs() < 1e-4));
+        let (_, gaussian_var) = mean_and_variance(&ratios(
+            &RandomProjection::new(ProjectionKind::Gaussian, d, d, 5).unwrap(),
+            2000,
+            6,
+        ));
+        assert!(
+            (gaussian_var / (2.0 / d as f64) - 1.0).abs() < 0.15,
+            "{gaussian_var}"
+        );
+        // Rows orthogonal, each of squared norm d/k after scaling.
+        let k = 16;
+        let p = RandomProjection::new(ProjectionKind::Orthogonal, d, k, 7).unwrap();
+        let rows: Vec<&[f32]> = p.matrix().chunks_exact(d).collect();
+        for (i, a) in rows.iter().enumerate() {
+            for (j, b) in rows.iter().enumerate() {
+                let dot: f64 = a.iter().zip(*b).map(|(&x, &y)| x as f64 * y as f64).sum();
+                let want = if i == j { d as f64 / k as f64 } else { 0.0 };
+                assert!((dot - want).abs() < 1e-4, "rows {i}, {j}: {dot}");
+            }
+        }
+        // Unbiased, with the variance of (d/k)·Beta(k/2, (d − k)/2): 2(d − k)/(k(d + 2)).
+        let (mean, var) = mean_and_variance(&ratios(&p, 4000, 8));
+        let beta = 2.0 * (d - k) as f64 / (k as f64 * (d + 2) as f64);
+        assert!((mean - 1.0).abs() < 0.02, "{mean}");
+        assert!((var / beta - 1.0).abs() < 0.15, "{var} vs {beta}");
+        // More rows than dimensions: blocks of d orthonormal rows, still unbiased.
+        let wide = RandomProjection::new(ProjectionKind::Orthogonal, 8, 20, 9).unwrap();
+        let (mean, _) = mean_and_variance(&ratios(&wide, 4000, 10));
+        assert!((mean - 1.0).abs() < 0.03, "{mean}");
+    }
 
     #[test]
     fn the_bound_and_its_inverse_agree() {

@@ -38,14 +38,15 @@ pub struct Args {
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
     /// Codes the search walks on: none, sq8 (1 byte/dim), pq8 (m bytes), pq4 (m/2 bytes),
-    /// proj / proj-sparse (a Johnson–Lindenstrauss projection to k floats). The full vectors
+    /// proj / proj-sparse / proj-orth (a Johnson–Lindenstrauss projection to k floats: Gaussian,
+    /// sparse, or onto a random subspace). The full vectors
     /// stay in the file for `--rerank`.
     #[arg(long, default_value = "none")]
     pub quant: String,
     /// PQ sub-spaces (must divide the dimension; default dim/4 for pq8, dim/2 for pq4).
     #[arg(long)]
     pub pq_m: Option<usize>,
-    /// Output dimension of `--quant proj|proj-sparse` (default dim/4).
+    /// Output dimension of `--quant proj|proj-sparse|proj-orth` (default dim/4).
     #[arg(long)]
     pub proj_k: Option<usize>,
     /// Index only the first N vectors of the file.

@@ -176,12 +176,24 @@ fn projection_json(p: &ProjectionReport) -> serde_json::Value {
         .iter()
         .map(|r| {
             let [p01, p50, p99] = r.ratio_percentiles;
+            let kind = match r.kind {
+                ProjectionKind::Gaussian => "gaussian",
+                ProjectionKind::Sparse => "sparse",
+                ProjectionKind::Orthogonal => "orthogonal",
+            };
             json!({
-                "kind": if r.kind == ProjectionKind::Gaussian { "gaussian" } else { "sparse" },
+                "kind": kind,
                 "k": r.k,
                 "ratio_p01": round(p01, 4),
                 "ratio_p50": round(p50, 4),
                 "ratio_p99": round(p99, 4),
+                "ratio_min": round(r.ratio_extremes[0], 4),
+                "ratio_max": round(r.ratio_extremes[1], 4),
+                "share_within_10pct": round(r.share_within_10pct, 4),
+                "chi2_min_sampled": round(r.chi2_extremes_sampled[0], 4),
+                "chi2_max_sampled": round(r.chi2_extremes_sampled[1], 4),
+                "chi2_min_all_pairs": round(r.chi2_extremes_all_pairs[0], 4),
+                "chi2_max_all_pairs": round(r.chi2_extremes_all_pairs[1], 4),
                 "jl_epsilon": r.jl_epsilon.map(|e| round(e, 4)),
                 "share_within_epsilon": r.share_within_epsilon.map(|w| round(w, 4)),
                 "recall": round(r.recall, 4),
@@ -189,29 +201,47 @@ fn projection_json(p: &ProjectionReport) -> serde_json::Value {
             })
         })
         .collect();
-    json!({ "pairs": p.pairs, "rerank": p.rerank, "jl_k_for_epsilon_0_5": p.jl_k_for_epsilon[0], "jl_k_for_epsilon_0_1": p.jl_k_for_epsilon[1], "rows": rows })
+    json!({ "pairs": p.pairs, "rerank": p.rerank, "jl_k_for_epsilon_0_5": p.jl_k_for_epsilon[0], "jl_k_for_epsilon_0_1": p.jl_k_for_epsilon[1],
+        "chi2_epsilon_at_jl_k_0_5": round(p.chi2_epsilon_at_jl_k[0], 4), "chi2_epsilon_at_jl_k_0_1": round(p.chi2_epsilon_at_jl_k[1], 4), "rows": rows })
 }
 
 fn print_projection_table(p: &serde_json::Value) {
     println!(
-        "random projection (§11.2): {} pairs; Dasgupta–Gupta asks k = {} for ε = 0.5, {} for ε = 0.1",
-        p["pairs"], p["jl_k_for_epsilon_0_5"], p["jl_k_for_epsilon_0_1"]
+        "random projection (§11.2): {} pairs; Dasgupta–Gupta asks k = {} for ε = 0.5, {} for ε = 0.1, where a Gaussian map's expected worst pair reaches ε = {}, {}",
+        p["pairs"], p["jl_k_for_epsilon_0_5"], p["jl_k_for_epsilon_0_1"], p["chi2_epsilon_at_jl_k_0_5"], p["chi2_epsilon_at_jl_k_0_1"]
     );
     println!(
-        "{:<9} {:>5} {:>9} {:>9} {:>9} {:>8} {:>8} {:>8} {:>10}",
-        "kind", "k", "ratio p1", "p50", "p99", "JL ε", "within", "recall", "reranked"
+        "{:<10} {:>5} {:>8} {:>8} {:>8} {:>8} {:>8} {:>15} {:>15} {:>7} {:>8} {:>8} {:>9}",
+        "kind",
+        "k",
+        "min",
+        "p1",
+        "p50",
+        "p99",
+        "max",
+        "χ² sampled",
+        "χ² all pairs",
+        "±10 %",
+        "JL ε",
+        "recall",
+        "reranked"
     );
     for r in p["rows"].as_array().into_iter().flatten() {
         let c = |key: &str| r[key].to_string();
+        let range = |low: &str, high: &str| format!("{}–{}", c(low), c(high));
         println!(
-            "{:<9} {:>5} {:>9} {:>9} {:>9} {:>8} {:>8} {:>8} {:>10}",
+            "{:<10} {:>5} {:>8} {:>8} {:>8} {:>8} {:>8} {:>15} {:>15} {:>7} {:>8} {:>8} {:>9}",
             r["kind"].as_str().unwrap_or(""),
             c("k"),
+            c("ratio_min"),
             c("ratio_p01"),
             c("ratio_p50"),
             c("ratio_p99"),
+            c("ratio_max"),
+            range("chi2_min_sampled", "chi2_max_sampled"),
+            range("chi2_min_all_pairs", "chi2_max_all_pairs"),
+            c("share_within_10pct"),
             c("jl_epsilon"),
-            c("share_within_epsilon"),
             c("recall"),
             c("recall_reranked")
         );

@@ -179,7 +179,7 @@ def build(
     M: int = 16,
     ef_construction: int = 200,
     seed: int = 42,
-    quantizer: Literal["none", "sq8", "pq8", "pq4", "proj", "proj-sparse"] = "none",
+    quantizer: Literal["none", "sq8", "pq8", "pq4", "proj", "proj-sparse", "proj-orth"] = "none",
     pq_m: int | None = None,
     num_threads: int | None = None,
 ) -> IndexFile:
