@@ -1,7 +1,7 @@
 //! The quantisers measured against the theory (THEORY.md §1.1, §1.3, §11.2), without a graph in
 //! the way: for bit budgets from 0.5 to 8 bits per dimension, each quantiser's mean squared
 //! error next to the Gaussian bounds (reverse water-filling over the per-component variances,
-//! and over the covariance eigenvalues — the bound for correlated data — ) and the reference
+//! and over the covariance eigenvalues, the bound for correlated data) and the reference
 //! text's "D ≈ σ²/k^(2/m)", and
 //! its recall@k by exhaustive asymmetric search over the codes (PQ4 through fast-scan); for
 //! random projections, the distribution of squared-distance ratios next to the ε the

@@ -269,22 +269,16 @@ def closure_placement(vectors, centroids, epsilon, max_copies, rng_rule=False):
     return placed
 
 
+def kmeans_index(path, **options):
+    """8 shards of one replica under k-means routing (the boundary-copy tests' shape)."""
+    return ShardedIndex(DIM, "l2", num_shards=8, replicas=1, routing="kmeans", storage_path=path, **options)
+
+
 def test_boundary_copies_follow_the_closure_rule_and_raise_recall_at_two_probes(tmp_path):
     data, queries = clustered(4000, 13, centres=2), clustered(300, 14, centres=2)
     ids = np.arange(4000, dtype=np.uint64)
-    plain = ShardedIndex(
-        DIM, "l2", num_shards=8, replicas=1, routing="kmeans", storage_path=tmp_path / "plain"
-    )
-    copied = ShardedIndex(
-        DIM,
-        "l2",
-        num_shards=8,
-        replicas=1,
-        routing="kmeans",
-        storage_path=tmp_path / "copied",
-        boundary_epsilon=0.3,
-        max_copies=3,
-    )
+    plain = kmeans_index(tmp_path / "plain")
+    copied = kmeans_index(tmp_path / "copied", boundary_epsilon=0.3, max_copies=3)
     for index in (plain, copied):
         index.add_items(data, ids)
     np.testing.assert_array_equal(plain.centroids, copied.centroids)  # same sample, same seed
@@ -324,33 +318,14 @@ def test_boundary_copies_follow_the_closure_rule_and_raise_recall_at_two_probes(
     table = copied.copies_of(ids)
     for s in range(8):
         ray.kill(copied.replica_actors(s)[0])
-    again = ShardedIndex(
-        DIM,
-        "l2",
-        num_shards=8,
-        replicas=1,
-        routing="kmeans",
-        storage_path=tmp_path / "copied",
-        boundary_epsilon=0.3,
-        max_copies=3,
-    )
+    again = kmeans_index(tmp_path / "copied", boundary_epsilon=0.3, max_copies=3)
     assert again.copies_of(ids) == table
     with pytest.raises(ValueError, match="another shape"):
-        ShardedIndex(DIM, "l2", num_shards=8, replicas=1, routing="kmeans", storage_path=tmp_path / "copied")
+        kmeans_index(tmp_path / "copied")
     with pytest.raises(ValueError, match="kmeans"):
         ShardedIndex(DIM, "l2", num_shards=8, max_copies=2, storage_path=tmp_path / "random")
     # The RNG rule, on, matches the reference and keeps fewer copies.
-    pruned = ShardedIndex(
-        DIM,
-        "l2",
-        num_shards=8,
-        replicas=1,
-        routing="kmeans",
-        storage_path=tmp_path / "rng",
-        boundary_epsilon=0.3,
-        max_copies=3,
-        rng_rule=True,
-    )
+    pruned = kmeans_index(tmp_path / "rng", boundary_epsilon=0.3, max_copies=3, rng_rule=True)
     pruned.train(data[:2000])
     rng_placed = closure_placement(data, pruned.centroids, 0.3, 3, rng_rule=True)
     np.testing.assert_array_equal(pruned.placement(data), rng_placed)

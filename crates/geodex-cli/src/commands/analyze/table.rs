@@ -135,29 +135,25 @@ fn print_bounds(b: &serde_json::Value) {
         }
     }
     if let Some(u) = b.get("union_bound") {
-        let rates: Vec<String> = u["failure_by_ef"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|p| format!("{}:{:.4}", p[0], p[1].as_f64().unwrap_or(f64::NAN)))
-            .collect();
+        // "ef:rate" for each (ef, rate) pair of a list.
+        let by_ef = |key: &str| -> String {
+            let pairs = u[key].as_array().into_iter().flatten();
+            let shown: Vec<String> = pairs
+                .map(|p| format!("{}:{:.4}", p[0], p[1].as_f64().unwrap_or(f64::NAN)))
+                .collect();
+            shown.join(" ")
+        };
         println!(
             "§7.2 batch of {} at P ≥ {}: per-query failure (recall < {}) must be ≤ {:.2e}; measured ef:rate {}",
             u["batch"],
             u["batch_success"],
             u["target_recall"],
             f(u, "per_query_failure_allowed"),
-            rates.join(" ")
+            by_ef("failure_by_ef")
         );
-        let certified: Vec<String> = u["failure_upper_95"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|p| format!("{}:{:.4}", p[0], p[1].as_f64().unwrap_or(f64::NAN)))
-            .collect();
         println!(
             "                      certified at 95 % (Clopper–Pearson upper bound) {}",
-            certified.join(" ")
+            by_ef("failure_upper_95")
         );
         let resolution = f(u, "resolution");
         let note = if f(u, "per_query_failure_allowed") < resolution {
