@@ -52,6 +52,13 @@ def read_vecs(path):
     return rows[:, 4:].copy().view(dtype).reshape(len(rows), dim)
 
 
+def write_vecs(path, a):
+    """A 2-D float32/int32/uint8 array as TEXMEX .fvecs/.ivecs/.bvecs (the inverse of `read_vecs`)."""
+    a = np.ascontiguousarray(a)
+    header = np.full((len(a), 1), a.shape[1], "<i4").view(np.uint8)
+    np.concatenate([header, a.view(np.uint8).reshape(len(a), -1)], axis=1).tofile(path)
+
+
 def recall_at_k(ids, truth, k):
     """|returned ∩ true top-k| / k averaged over queries (ARCHITECTURE.md §5)."""
     return float(np.mean([len(set(r[:k].tolist()) & set(t[:k].tolist())) / k for r, t in zip(ids, truth)]))

@@ -1,7 +1,11 @@
 //! Spectral measurements of a graph (THEORY.md §3.3): the Fiedler value λ₂ and vector of the
 //! combinatorial Laplacian L = D − A and of the normalised Laplacian 𝓛 = I − D^{-1/2} A D^{-1/2},
 //! the conductance of the best Fiedler sweep cut, and the Cheeger check
-//! λ₂(𝓛)/2 ≤ h(G) ≤ √(2·λ₂(𝓛)) (Chung, *Spectral Graph Theory*, 1997, Thm. 2.2 and §2.2).
+//! λ₂(𝓛)/2 ≤ φ(G) ≤ √(2·λ₂(𝓛)) (Chung, *Spectral Graph Theory*, 1997, Thm. 2.2 and §2.2), where
+//! φ divides the cut by the smaller side's volume. The reference text's h(G) divides by the
+//! smaller side's node count (edge expansion); that one pairs with the combinatorial Laplacian,
+//! λ₂(L)/2 ≤ h(G) ≤ √(2·d_max·λ₂(L)) (Mohar 1989; the upper bound is met by a sweep of L's
+//! Fiedler vector), and is checked beside it.
 //!
 //! Both Laplacians are positive semi-definite with a known null vector (the constant vector
 //! for L, D^{1/2}·1 for 𝓛), so λ₂ is σ minus the largest eigenvalue of σI − Laplacian on the
@@ -223,41 +227,55 @@ fn random_vector(n: usize, seed: u64) -> Vec<f64> {
         .collect()
 }
 
+/// What a cut's crossing edges are divided by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CutSize {
+    /// min(vol S, vol S̄), the sum of degrees: conductance φ(S).
+    Volume,
+    /// min(|S|, |S̄|), the node count: edge expansion h(S).
+    Nodes,
+}
+
 /// The best prefix cut of a vertex ordering.
 #[derive(Clone, Debug, Serialize)]
 pub struct SweepCut {
-    /// φ(S) = |E(S, S̄)| / min(vol S, vol S̄) of the best prefix S.
-    pub conductance: f64,
+    /// |E(S, S̄)| / min(size S, size S̄) of the best prefix S, the size as [`CutSize`] says.
+    pub ratio: f64,
     /// |S| of the best prefix (the smaller side by volume may be either).
     pub size: usize,
     /// Edges crossing the cut.
     pub cut_edges: usize,
 }
 
-/// Sweeps the nodes in increasing order of `score` and returns the prefix of least
-/// conductance (Spielman & Teng's sweep; with the normalised Fiedler vector scaled by D^{-1/2},
-/// the cut Cheeger's inequality promises: φ ≤ √(2·λ₂(𝓛))). O(E + n log n).
-pub fn sweep_cut(g: &UndirectedGraph, score: &[f64]) -> Option<SweepCut> {
+/// Sweeps the nodes in increasing order of `score` and returns the prefix of least cut ratio
+/// (Spielman & Teng's sweep). With [`CutSize::Volume`] and the normalised Fiedler vector scaled
+/// by D^{-1/2} this is the cut Cheeger's inequality promises, φ ≤ √(2·λ₂(𝓛)); with
+/// [`CutSize::Nodes`] and L's Fiedler vector, h ≤ √(2·d_max·λ₂(L)). O(E + n log n).
+pub fn sweep_cut(g: &UndirectedGraph, score: &[f64], size: CutSize) -> Option<SweepCut> {
     let n = g.node_count();
     let mut order: Vec<usize> = (0..n).collect();
     order.sort_by(|&a, &b| score[a].total_cmp(&score[b]).then(a.cmp(&b)));
-    let total: usize = (0..n).map(|u| g.degree(u)).sum();
+    let weight = |u: usize| match size {
+        CutSize::Volume => g.degree(u),
+        CutSize::Nodes => 1,
+    };
+    let total: usize = (0..n).map(weight).sum();
     let mut inside = vec![false; n];
-    let (mut volume, mut cut) = (0usize, 0isize);
+    let (mut measure, mut cut) = (0usize, 0isize);
     let mut best: Option<SweepCut> = None;
     for (i, &u) in order.iter().enumerate().take(n.saturating_sub(1)) {
         let to_inside = g.neighbors(u).iter().filter(|&&v| inside[v as usize]).count();
         inside[u] = true;
-        volume += g.degree(u);
+        measure += weight(u);
         cut += g.degree(u) as isize - 2 * to_inside as isize;
-        let smaller = volume.min(total - volume);
+        let smaller = measure.min(total - measure);
         if smaller == 0 {
             continue;
         }
-        let phi = cut as f64 / smaller as f64;
-        if best.as_ref().is_none_or(|b| phi < b.conductance) {
+        let ratio = cut as f64 / smaller as f64;
+        if best.as_ref().is_none_or(|b| ratio < b.ratio) {
             best = Some(SweepCut {
-                conductance: phi,
+                ratio,
                 size: i + 1,
                 cut_edges: cut as usize,
             });
@@ -288,6 +306,19 @@ pub struct SpectralReport {
     /// Whether λ₂/2 ≤ sweep conductance ≤ √(2λ₂) held (h(G) ≤ the sweep's conductance, so the
     /// left inequality bounds it as well).
     pub cheeger_holds: bool,
+    /// Edge expansion |E(S, S̄)| / min(|S|, |S̄|) of the best sweep cut of L's Fiedler vector: an
+    /// upper bound on the graph's h(G), the quantity the reference text's §3.3 names.
+    pub edge_expansion: f64,
+    /// Nodes on the first side of that cut.
+    pub expansion_cut_size: usize,
+    /// λ₂(L)/2, the lower bound on h(G).
+    pub expansion_lower: f64,
+    /// √(2·d_max·λ₂(L)), the upper bound on h(G) and on the sweep's edge expansion.
+    pub expansion_upper: f64,
+    /// The largest degree d_max of the symmetrised graph.
+    pub max_degree: usize,
+    /// Whether λ₂(L)/2 ≤ sweep edge expansion ≤ √(2·d_max·λ₂(L)) held.
+    pub expansion_bounds_hold: bool,
     /// Solver residuals ‖Lv − λ₂v‖ of the two pairs.
     pub residual: f64,
     /// Residual of the normalised pair.
@@ -315,11 +346,19 @@ pub fn spectral_report(g: &UndirectedGraph, options: &SpectralOptions) -> Spectr
             }
         })
         .collect();
-    let cut = sweep_cut(g, &score);
-    let conductance = cut.as_ref().map_or(0.0, |c| c.conductance);
+    let cut = sweep_cut(g, &score, CutSize::Volume);
+    let conductance = cut.as_ref().map_or(0.0, |c| c.ratio);
     let (lower, upper) = (norm.lambda2 / 2.0, (2.0 * norm.lambda2).sqrt());
     // A relative slack of 1e-9 absorbs the solver's rounding at equality (e.g. K₂).
     let slack = 1e-9 * upper.max(1.0);
+    let expansion_cut = sweep_cut(g, &comb.vector, CutSize::Nodes);
+    let edge_expansion = expansion_cut.as_ref().map_or(0.0, |c| c.ratio);
+    let max_degree = (0..g.node_count()).map(|u| g.degree(u)).max().unwrap_or(0);
+    let (h_lower, h_upper) = (
+        comb.lambda2 / 2.0,
+        (2.0 * max_degree as f64 * comb.lambda2).sqrt(),
+    );
+    let h_slack = 1e-9 * h_upper.max(1.0);
     SpectralReport {
         nodes: g.node_count(),
         edges: g.edge_count(),
@@ -330,6 +369,12 @@ pub fn spectral_report(g: &UndirectedGraph, options: &SpectralOptions) -> Spectr
         cheeger_lower: lower,
         cheeger_upper: upper,
         cheeger_holds: lower <= conductance + slack && conductance <= upper + slack,
+        edge_expansion,
+        expansion_cut_size: expansion_cut.as_ref().map_or(0, |c| c.size),
+        expansion_lower: h_lower,
+        expansion_upper: h_upper,
+        max_degree,
+        expansion_bounds_hold: h_lower <= edge_expansion + h_slack && edge_expansion <= h_upper + h_slack,
         residual: comb.residual,
         residual_normalized: norm.residual,
         matvecs: comb.matvecs + norm.matvecs,

@@ -2,7 +2,7 @@
 //! eigendecomposition on small random graphs; the Cheeger check; the sweep cut against the
 //! true minimum conductance found by enumeration on tiny graphs.
 
-use geodex_analysis::spectral::sweep_cut;
+use geodex_analysis::spectral::{sweep_cut, CutSize};
 use geodex_analysis::{fiedler, spectral_report, Laplacian, SpectralOptions, UndirectedGraph};
 use nalgebra::DMatrix;
 use std::f64::consts::PI;
@@ -251,8 +251,61 @@ fn sweep_of_a_dumbbell_finds_the_bridge() {
     assert_eq!(r.cut_size, 6);
     close(r.conductance, 1.0 / 31.0, "dumbbell conductance");
     let f = fiedler(&g, Laplacian::Normalized, &SpectralOptions::default());
-    let cut = sweep_cut(&g, &f.vector).expect("a cut");
+    let cut = sweep_cut(&g, &f.vector, CutSize::Volume).expect("a cut");
     assert_eq!(cut.cut_edges, 1);
+    // Edge expansion: the same bridge over six nodes a side.
+    assert_eq!(r.expansion_cut_size, 6);
+    close(r.edge_expansion, 1.0 / 6.0, "dumbbell edge expansion");
+    assert_eq!(r.max_degree, 6);
+}
+
+/// min over all non-trivial S of cut(S) / min(|S|, |S̄|), by enumeration.
+fn min_edge_expansion(g: &UndirectedGraph) -> f64 {
+    let n = g.node_count();
+    (1u32..(1 << n) - 1)
+        .map(|mask| {
+            let inside = |u: usize| mask >> u & 1 == 1;
+            let size = (0..n).filter(|&u| inside(u)).count();
+            let cut = (0..n)
+                .filter(|&u| inside(u))
+                .map(|u| g.neighbors(u).iter().filter(|&&v| !inside(v as usize)).count())
+                .sum::<usize>();
+            cut as f64 / size.min(n - size) as f64
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
+#[test]
+fn edge_expansion_bounds_bracket_the_true_expansion_and_the_sweep_cut() {
+    for seed in 0..10u64 {
+        let g = random_graph(12, 0.15 + 0.05 * (seed % 3) as f64, 200 + seed);
+        let r = spectral_report(&g, &SpectralOptions::default());
+        let h = min_edge_expansion(&g);
+        let d_max = (0..12).map(|u| g.degree(u)).max().unwrap();
+        assert_eq!(r.max_degree, d_max);
+        assert!(
+            r.expansion_lower <= h + 1e-9,
+            "seed {seed}: λ₂(L)/2 = {} > h = {h}",
+            r.expansion_lower
+        );
+        assert!(
+            h <= r.edge_expansion + 1e-12,
+            "sweep {} below the minimum {h}",
+            r.edge_expansion
+        );
+        assert!(
+            r.edge_expansion <= r.expansion_upper + 1e-9,
+            "seed {seed}: sweep {} > √(2·d_max·λ₂(L)) {}",
+            r.edge_expansion,
+            r.expansion_upper
+        );
+        close(
+            r.expansion_upper,
+            (2.0 * d_max as f64 * r.lambda2).sqrt(),
+            "upper bound",
+        );
+        assert!(r.expansion_bounds_hold);
+    }
 }
 
 #[test]

@@ -148,6 +148,10 @@ fn analyze_json_matches_dense_spectra_and_info() {
         got("lambda2_normalized")
     );
     assert!(got("cheeger_lower") <= got("conductance") && got("conductance") <= got("cheeger_upper"));
+    assert!(
+        got("expansion_lower") <= got("edge_expansion") && got("edge_expansion") <= got("expansion_upper"),
+        "edge expansion outside its bounds"
+    );
 
     let only: Value = serde_json::from_str(&ok(&[
         "analyze",

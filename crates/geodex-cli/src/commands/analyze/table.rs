@@ -268,6 +268,19 @@ pub fn print_table(v: &serde_json::Value) {
         );
         println!("sweep cut             {} nodes on its first side", s["cut_size"]);
         println!(
+            "edge expansion        λ₂(L)/2 = {:.6} ≤ sweep of L's Fiedler vector {:.6} ({} nodes) ≤ √(2·d_max·λ₂(L)) = {:.6} (d_max {}): {}",
+            f("expansion_lower"),
+            f("edge_expansion"),
+            s["expansion_cut_size"],
+            f("expansion_upper"),
+            s["max_degree"],
+            if s["expansion_bounds_hold"] == json!(true) {
+                "holds"
+            } else {
+                "VIOLATED"
+            }
+        );
+        println!(
             "solver                {} operator applications, residuals {:.1e} / {:.1e}{}",
             s["matvecs"],
             f("residual"),
