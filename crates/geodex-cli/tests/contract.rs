@@ -218,6 +218,53 @@ fn one_thread_cli_builds_are_bit_identical() {
 }
 
 #[test]
+fn keep_pruned_fills_the_lists_the_heuristic_thins_and_is_recorded() {
+    let f = Fixture::new(1500);
+    // (fewest, mean) level-0 out-degree and the recorded flag of a one-thread M = 8 build.
+    let level0 = |name: &str, extra: &[&str]| {
+        let (base, out) = (f.p("base.bvecs"), f.p(name));
+        let mut args = vec![
+            "build",
+            "--data",
+            &base,
+            "--out",
+            &out,
+            "--threads",
+            "1",
+            "--m",
+            "8",
+            "--quiet",
+        ];
+        args.extend(extra);
+        ok(&args);
+        let graph: Value =
+            serde_json::from_str(&ok(&["analyze", "--index", &out, "--only", "graph", "--json"])).unwrap();
+        let info: Value = serde_json::from_str(&ok(&["info", "--index", &out, "--json"])).unwrap();
+        let degree = &graph["graph"]["levels"][0]["out_degree"];
+        (
+            degree["min"].as_u64().unwrap(),
+            degree["mean"].as_f64().unwrap(),
+            info["metadata"]["heuristic"]["keep_pruned"].clone(),
+        )
+    };
+    let (plain_min, plain_mean, plain_flag) = level0("plain.gdx", &[]);
+    let (kept_min, kept_mean, kept_flag) = level0("kept.gdx", &["--keep-pruned"]);
+    assert_eq!(plain_flag, Value::Bool(false));
+    assert_eq!(kept_flag, Value::Bool(true));
+    // An insertion keeps M = 8 links when it found that many candidates (ef_construction 200
+    // over 1,500 points always does), pruned ones included; reverse links add up to 2·M.
+    assert!(kept_min >= 8, "a list below M with keep_pruned: {kept_min}");
+    assert!(
+        kept_mean > plain_mean,
+        "mean degree {kept_mean} vs {plain_mean} without"
+    );
+    assert!(
+        plain_min < kept_min,
+        "the heuristic thinned no list: min {plain_min}"
+    );
+}
+
+#[test]
 fn search_json_and_k_above_count() {
     let f = Fixture::new(50);
     let out = f.search(&["--k", "80", "--ef", "100", "--json"]);

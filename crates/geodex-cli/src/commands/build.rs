@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use geodex_core::{BuildParams, CodecOptions, CodecSpec, Index, Metric};
+use geodex_core::{BuildParams, CodecOptions, CodecSpec, Heuristic, Index, Metric};
 use geodex_io::{AnyVectors, Role};
 
 use crate::failure::{in_file, Failure};
@@ -57,6 +57,11 @@ pub struct Args {
     /// data under L2 or cosine).
     #[arg(long)]
     pub exact_build: bool,
+    /// Fill each link list up to its budget with the candidates the neighbour-selection
+    /// heuristic pruned, nearest first (hnswlib's `keepPrunedConnections`). Off by default; on
+    /// hierarchy embeddings in the Poincaré ball the heuristic alone leaves most nodes one link.
+    #[arg(long)]
+    pub keep_pruned: bool,
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
@@ -95,6 +100,10 @@ pub fn run(a: Args) -> Result<(), Failure> {
         threads: a.threads,
         quant,
         build_on_codes: !a.exact_build,
+        heuristic: Heuristic {
+            keep_pruned: a.keep_pruned,
+            ..Default::default()
+        },
         cancel: crate::interrupt::flag(),
         ..Default::default()
     };
