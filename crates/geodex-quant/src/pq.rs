@@ -7,6 +7,8 @@
 //! squared distance from each query sub-vector to each centroid; the distance to a code is the
 //! sum of `m` table entries, which equals ‖q − reconstruction‖² exactly (up to rounding).
 
+use rayon::prelude::*;
+
 use crate::kmeans::{self, squared_l2, Codebook, KMeansParams};
 use crate::Similarity;
 use crate::{check_rows, QuantError};
@@ -42,13 +44,12 @@ impl ProductQuantizer {
                 centroids: ksub,
             });
         }
+        // Sub-spaces are independent (each seeded with seed + j), so they train in parallel.
         let books = (0..m)
+            .into_par_iter()
             .map(|j| {
-                let sub: Vec<f32> = data
-                    .chunks_exact(dim)
-                    .flat_map(|v| v[j * dsub..(j + 1) * dsub].iter().copied())
-                    .collect();
-                kmeans::train(&sub, dsub, &KMeansParams::new(ksub, seed.wrapping_add(j as u64)))
+                let params = KMeansParams::new(ksub, seed.wrapping_add(j as u64));
+                kmeans::train(&sub_space(data, dim, j, dsub), dsub, &params)
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(ProductQuantizer { dim, bits, books })
@@ -93,12 +94,16 @@ impl ProductQuantizer {
         }
     }
 
-    /// Encodes every row of `data`, `m` bytes per row.
+    /// Encodes every row of `data`, `m` bytes per row — one blocked nearest-centroid pass per
+    /// sub-space ([`Codebook::nearest_all`]), the same codes as [`ProductQuantizer::encode`].
     pub fn encode_all(&self, data: &[f32]) -> Vec<u8> {
-        let m = self.m();
+        let (m, dsub) = (self.m(), self.dsub());
         let mut codes = vec![0u8; data.len() / self.dim * m];
-        for (v, c) in data.chunks_exact(self.dim).zip(codes.chunks_exact_mut(m)) {
-            self.encode(v, c);
+        for (j, book) in self.books.iter().enumerate() {
+            let nearest = book.nearest_all(&sub_space(data, self.dim, j, dsub));
+            for (code, c) in codes.chunks_exact_mut(m).zip(nearest) {
+                code[j] = c as u8;
+            }
         }
         codes
     }
@@ -191,4 +196,11 @@ impl ProductQuantizer {
             .sum();
         total / rows.max(1) as f64
     }
+}
+
+/// Components `j·dsub .. (j + 1)·dsub` of every row of `data` (`dim` each), row after row.
+fn sub_space(data: &[f32], dim: usize, j: usize, dsub: usize) -> Vec<f32> {
+    data.chunks_exact(dim)
+        .flat_map(|v| v[j * dsub..(j + 1) * dsub].iter().copied())
+        .collect()
 }

@@ -104,6 +104,55 @@ fn kmeans_finds_well_separated_clusters() {
 }
 
 #[test]
+fn blocked_assignment_finds_the_brute_force_nearest_centroid() {
+    // The sgemm expansion against every distance computed directly; rows far from a tie must
+    // get the true nearest centroid, near-ties (closer than the expansion's rounding) either.
+    for (dim, k, seed) in [(2, 16, 1), (4, 256, 2), (8, 100, 3), (24, 256, 4)] {
+        let data = clustered(1500, dim, 12, 1.0, seed);
+        let book = kmeans::train(&data, dim, &KMeansParams::new(k, seed)).unwrap();
+        let assigned = book.nearest_all(&data);
+        for (i, v) in data.chunks_exact(dim).enumerate() {
+            let exact: Vec<f64> = (0..k)
+                .map(|c| reference_distance(Metric::L2, v, book.centroid(c)))
+                .collect();
+            let best = exact.iter().copied().fold(f64::INFINITY, f64::min);
+            let got = exact[assigned[i] as usize];
+            let scale: f64 = v.iter().map(|&x| (x as f64).powi(2)).sum::<f64>() + 1.0;
+            assert!(
+                got - best <= 1e-5 * scale,
+                "dim {dim} k {k} row {i}: centroid at {got}, nearest at {best}"
+            );
+            assert_eq!(
+                book.nearest(v).0,
+                assigned[i] as usize,
+                "one row and the batch agree"
+            );
+        }
+    }
+}
+
+#[test]
+fn pq_encodes_a_batch_as_row_by_row_and_trains_the_same_on_any_thread_count() {
+    let dim = 32;
+    let data = clustered(4000, dim, 20, 1.0, 11);
+    let train_on = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| ProductQuantizer::train(&data, dim, 8, 8, 5).unwrap())
+    };
+    let pq = train_on(1);
+    assert_eq!(pq, train_on(3), "codebooks depend on the thread count");
+    let batch = pq.encode_all(&data);
+    let mut one = vec![0u8; pq.m()];
+    for (v, code) in data.chunks_exact(dim).zip(batch.chunks_exact(pq.m())) {
+        pq.encode(v, &mut one);
+        assert_eq!(one, code);
+    }
+}
+
+#[test]
 fn fast_scan_equals_the_scalar_lookup_sum() {
     let dim = 64;
     let data = clustered(1000, dim, 10, 1.0, 11);
