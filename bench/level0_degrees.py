@@ -10,7 +10,7 @@ sample of the indexed points as queries (each point's own row is its nearest nei
 the index and the ground truth, so it counts as a hit in both).
 
     python3 bench/level0_degrees.py --set nouns-poincare:/tmp/nouns-p10.fvecs:poincare \\
-        --set nouns-euclidean:/tmp/nouns-e10.fvecs:l2 --m 16,32
+        --set nouns-euclidean:/tmp/nouns-e10.fvecs:l2 --ball 82115,10,0.9 --m 16,32
     python3 bench/level0_degrees.py --set nouns-keep-pruned:/tmp/nouns-p10.fvecs:poincare \\
         --build-args=--keep-pruned --out OUT2             # the heuristic's pruned links kept
 
@@ -47,6 +47,17 @@ def histogram_stats(hist):
         "share_at_most_4": float(cumulative[min(4, len(counts) - 1)] / total),
         "max": int(degrees[counts > 0].max()),
     }
+
+
+def uniform_ball(n, dim, radius, seed=7):
+    """n points uniform in the ball of `radius` in `dim` dimensions (direction uniform on the
+    sphere, radius ∝ U^(1/dim)): hyperbolic space without a hierarchy, the control."""
+    rng = np.random.default_rng(seed)
+    n, dim = int(n), int(dim)
+    x = rng.standard_normal((n, dim))
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    r = radius * rng.random(n) ** (1 / dim)
+    return (x * r[:, None]).astype(np.float32)
 
 
 def measure(args, label, path, metric, m):
@@ -137,7 +148,12 @@ def measure(args, label, path, metric, m):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--set", action="append", required=True, help="LABEL:VECTORS:METRIC (repeatable)")
+    p.add_argument("--set", action="append", help="LABEL:VECTORS:METRIC (repeatable)")
+    p.add_argument(
+        "--ball",
+        help="N,D,R: add a control — N points uniform in the ball of radius R in D dimensions (seed 7), "
+        "indexed under the Poincaré metric and under L2",
+    )
     p.add_argument("--m", default="16")
     p.add_argument("--build-args", default="", help="extra `geodex build` flags, e.g. --keep-pruned")
     p.add_argument("--ef", default="10,64")
@@ -147,7 +163,12 @@ def main():
     args = p.parse_args()
     os.makedirs(args.out, exist_ok=True)
     results = []
-    for spec in args.set:
+    specs = list(args.set or [])
+    if args.ball:
+        path = os.path.join(args.out, "ball.fvecs")
+        write_vecs(path, uniform_ball(*[float(x) for x in args.ball.split(",")]))
+        specs += [f"ball-poincare:{path}:poincare", f"ball-euclidean:{path}:l2"]
+    for spec in specs:
         label, path, metric = spec.rsplit(":", 2)
         for m in [int(x) for x in args.m.split(",")]:
             results.append(measure(args, label, path, metric, m))
