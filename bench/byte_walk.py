@@ -14,7 +14,6 @@ import time
 
 import geodex
 import numpy as np
-
 from peers import dataset_files, read_vecs
 
 

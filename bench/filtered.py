@@ -72,8 +72,9 @@ def main():
                                       "--quiet"] + extra))
                 results[f"{name}/{share}/{path}"] = out
                 label = path if path != "switch" else "switch (ˣ = scanned)"
-                mark = lambda r: "ˣ" if path == "switch" and r["exact_share"] == 1.0 else ""
-                cells = [f"{r['recall']:.3f} / {r['qps']:.0f}{mark(r)}" for r in out["rows"]]
+                scanned = path == "switch"
+                cells = [f"{r['recall']:.3f} / {r['qps']:.0f}{'ˣ' if scanned and r['exact_share'] == 1.0 else ''}"
+                         for r in out["rows"]]
                 md.append(f"| {100 * share:g} % ({len(keys)}) | {label} | " + " | ".join(cells) + " |")
         md.append("")
     with open(os.path.join(args.out, "filtered.json"), "w") as f:

@@ -137,8 +137,8 @@ def report(args, rows, stem):
              if a["m"] == b["m"] and a["ef_construction"] == efcs[0] and b["ef_construction"] == efcs[-1]]
     result["same_m_pairs_ordered_like_recall"] = {}
     print(f"same-M pairs (ef_construction {efcs[0]} vs {efcs[-1]}), measure's 'better' direction vs recall, of {len(pairs)}:")
-    for key in MEASURES:
-        signs = [MEASURES[key] * (b[key] - a[key]) * (b["recall"] - a["recall"]) for a, b in pairs]
+    for key, direction in MEASURES.items():
+        signs = [direction * (b[key] - a[key]) * (b["recall"] - a["recall"]) for a, b in pairs]
         counts = {"agree": sum(x > 0 for x in signs), "tie": sum(x == 0 for x in signs),
                   "disagree": sum(x < 0 for x in signs)}
         result["same_m_pairs_ordered_like_recall"][key] = counts

@@ -21,6 +21,7 @@ Writes OUT/<tag>.json (every run's embed and embed-eval output) and OUT/<tag>.md
 """
 
 import argparse
+import itertools
 import json
 import os
 import subprocess
@@ -43,7 +44,7 @@ def at_budget(rows, budget, key):
     rows = sorted(rows, key=lambda r: r["mean_distances"])
     if budget > rows[-1]["mean_distances"]:
         return f"{rows[-1][key]:.3f}*"
-    for lo, hi in zip(rows, rows[1:]):
+    for lo, hi in itertools.pairwise(rows):
         if lo["mean_distances"] <= budget <= hi["mean_distances"]:
             t = (budget - lo["mean_distances"]) / max(hi["mean_distances"] - lo["mean_distances"], 1e-9)
             return lo[key] + t * (hi[key] - lo[key])
@@ -105,22 +106,22 @@ def main():
             with open(json_path, "w") as f:
                 json.dump(runs, f, indent=1)
 
-    lines = [f"Closure: `{os.path.relpath(a.edges, REPO)}`, {a.threads} threads, k {a.k}; "
-             "epochs and the lr grid per row.", "",
+    lines = [(f"Closure: `{os.path.relpath(a.edges, REPO)}`, {a.threads} threads, k {a.k}; "
+             "epochs and the lr grid per row."), "",
              "| model | d | epochs | lr grid → chosen | s/epoch | MAP | mean rank | graph MAP | distortion avg | worst |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for r in runs:
         e, d = r["eval"], r["embed"]["details"]
         grid = r.get("args", {"epochs": a.epochs, "lr": a.lr})
-        chosen = f"{grid['lr']} → {d['lr']}" if "lr" in d else "τ = %.3f" % d.get("tau", 0)
+        chosen = f"{grid['lr']} → {d['lr']}" if "lr" in d else f"τ = {d.get('tau', 0):.3f}"
         epochs = grid["epochs"] if "lr" in d else "–"
         lines.append(f"| {r['model']} | {r['dim']} | {epochs} | {chosen} | "
                      f"{fmt(d.get('seconds_per_epoch'))} | {e['map']:.3f} | {e['mean_rank']:.2f} | "
                      f"{e['map_graph']:.3f} | {e['distortion_avg']:.3f} | {e['distortion_worst']:.1f} |")
-    lines += ["", "Search over the embedding (HNSW M 16, efc 200): recall@k against exact search in the same "
+    lines += ["", ("Search over the embedding (HNSW M 16, efc 200): recall@k against exact search in the same "
               "geometry, and the hierarchy task (share of the k nearest that are ancestors or descendants), "
               "interpolated at equal distance evaluations per query (`*`: the model's largest ef already "
-              "costs less; its value there).", "",
+              "costs less; its value there)."), "",
               "| model | d | exact hier. prec. | min recall | max recall | " +
               " | ".join(f"prec. @ {b} dist." for b in BUDGETS) + " | " +
               " | ".join(f"recall @ {b} dist." for b in BUDGETS) + " |",

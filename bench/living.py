@@ -109,7 +109,7 @@ def main():
     write_keys(p("gone.txt"), gone)
     write_bvecs(p("gone.bvecs"), base[gone])
     shutil.copy(p("fresh.gdx"), p("churn.gdx"))
-    _, del_s, del_err = timed_change([g, "delete", "--index", p("churn.gdx"), "--keys", p("gone.txt"), "--batch", str(n)])
+    _, del_s, _del_err = timed_change([g, "delete", "--index", p("churn.gdx"), "--keys", p("gone.txt"), "--batch", str(n)])
     res["churn_delete_seconds"] = del_s
     res["after_delete_unreachable"] = info(g, p("churn.gdx"))["graph"]["unreachable"]
     _, ins_s, _ = timed_change([g, "insert", "--index", p("churn.gdx"), "--data", p("gone.bvecs"), "--keys", p("gone.txt"),
@@ -153,10 +153,10 @@ def main():
         json.dump(res, f, indent=2)
     efs = [int(e) for e in args.ef.split(",")]
     md = ["# Living index on sift-debian (100k, L2, M = 16, ef_construction = 200)", "",
-          f"Build: {res['build_seconds']:.1f} s. Churn: delete {n // 2} random keys in {res['churn_delete_seconds']:.1f} s "
+          (f"Build: {res['build_seconds']:.1f} s. Churn: delete {n // 2} random keys in {res['churn_delete_seconds']:.1f} s "
           f"(unreachable live nodes after: {res['after_delete_unreachable']}), insert them back in "
           f"{res['churn_insert_seconds']:.1f} s; live {res['churned_count']}, unreachable {res['churned_unreachable']} "
-          f"(after compact: {res['compacted_unreachable']}).", "",
+          f"(after compact: {res['compacted_unreachable']})."), "",
           "| ef | fresh recall / QPS | churned recall / QPS | Δ recall | compacted recall / QPS |", "|---|---|---|---|---|"]
     for e in efs:
         f, c, k = res["fresh"][e], res["churned"][e], res["compacted"][e]

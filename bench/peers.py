@@ -353,8 +353,7 @@ def write_outputs(args, name, rows):
     csv = os.path.join(args.out, f"peers-{name}.csv")
     with open(csv, "w") as f:
         f.write("system,ef,recall,qps,batch_qps,build_s,index_bytes,rss_bytes\n")
-        for s, ef, rec, qps, bq, b, ib, rss in rows:
-            f.write(f"{s},{ef},{rec:.4f},{qps:.1f},{bq:.1f},{b:.2f},{ib},{rss}\n")
+        f.writelines(f"{s},{ef},{rec:.4f},{qps:.1f},{bq:.1f},{b:.2f},{ib},{rss}\n" for s, ef, rec, qps, bq, b, ib, rss in rows)
     import matplotlib
 
     matplotlib.use("Agg")

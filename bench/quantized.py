@@ -95,8 +95,8 @@ def table(name, results, target):
     lines = [
         f"### {name}: n = {n}, d = {dim}, {flat['info']['metric']}, stored as {flat['info']['element']}",
         "",
-        f"Flat f32 baseline in RAM: {flat_f32 / 1e6:.1f} MB (graph {graph / 1e6:.1f} MB + vectors). "
-        f"Recall@10 target {target}.",
+        (f"Flat f32 baseline in RAM: {flat_f32 / 1e6:.1f} MB (graph {graph / 1e6:.1f} MB + vectors). "
+        f"Recall@10 target {target}."),
         "",
         "| index | B/vector | RAM MB | ÷ flat f32 | ÷ flat stored | file MB | build s | rerank | "
         + " | ".join(f"recall ef={e}" for e in efs)
