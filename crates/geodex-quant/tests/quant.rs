@@ -153,6 +153,44 @@ fn pq_encodes_a_batch_as_row_by_row_and_trains_the_same_on_any_thread_count() {
 }
 
 #[test]
+fn sq8_kernels_match_a_double_precision_sum_and_the_avx2_build_matches_bit_for_bit() {
+    use geodex_quant::codec;
+    let mut rng = geodex_testkit::Rng::new(17);
+    for dim in [1usize, 7, 8, 9, 31, 384] {
+        let a: Vec<f32> = (0..dim).map(|_| rng.normal() as f32).collect();
+        let step: Vec<f32> = (0..dim).map(|_| 0.01 + 0.02 * rng.uniform() as f32).collect();
+        let code: Vec<u8> = (0..dim).map(|_| rng.below(256) as u8).collect();
+        let l2 = codec::sq8_l2(&a, &step, &code);
+        let dot = codec::sq8_dot(&a, &code);
+        let want_l2: f64 = (0..dim)
+            .map(|j| (a[j] as f64 - code[j] as f64 * step[j] as f64).powi(2))
+            .sum();
+        let want_dot: f64 = (0..dim).map(|j| a[j] as f64 * code[j] as f64).sum();
+        assert!(
+            (l2 as f64 - want_l2).abs() <= 1e-4 * want_l2.max(1.0),
+            "dim {dim}: {l2} vs {want_l2}"
+        );
+        let dot_scale: f64 = (0..dim).map(|j| (a[j] as f64 * code[j] as f64).abs()).sum();
+        assert!(
+            (dot as f64 - want_dot).abs() <= 1e-5 * dot_scale.max(1.0),
+            "dim {dim}: {dot} vs {want_dot}"
+        );
+        #[cfg(target_arch = "x86_64")]
+        if codec::avx2_fma() {
+            // SAFETY: the CPU has AVX2 and FMA (checked).
+            let (l2_avx2, dot_avx2) = unsafe {
+                (
+                    codec::sq8_l2_avx2(&a, &step, &code),
+                    codec::sq8_dot_avx2(&a, &code),
+                )
+            };
+            assert_eq!(l2.to_bits(), l2_avx2.to_bits(), "dim {dim}");
+            assert_eq!(dot.to_bits(), dot_avx2.to_bits(), "dim {dim}");
+        }
+    }
+}
+
+#[test]
 fn fast_scan_equals_the_scalar_lookup_sum() {
     let dim = 64;
     let data = clustered(1000, dim, 10, 1.0, 11);
