@@ -32,7 +32,6 @@ import argparse
 import csv
 import json
 import os
-import subprocess
 import sys
 
 import numpy as np
@@ -40,6 +39,7 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
+from geodex_cli import build, groundtruth, run, sweep
 from peers import read_vecs, write_vecs
 from scaling import EFS, at_recall
 from synth_sift import fit, sample
@@ -48,74 +48,13 @@ SHARED = os.path.join(REPO, "..", "shared", "data")
 TARGETS = (0.95, 0.99)
 
 
-def run(cmd):
-    return subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-
-
 def measure(args, family, label, base, queries, metric):
     """Intrinsic dimension and the cost of recall 0.95 of one set."""
     stem = os.path.join(args.out, f"intrinsic-{family}-{label}")
     g = args.geodex
-    run(
-        [
-            g,
-            "build",
-            "--data",
-            base,
-            "--out",
-            stem + ".gdx",
-            "--metric",
-            metric,
-            "--m",
-            "16",
-            "--ef-construction",
-            "200",
-            "--seed",
-            "42",
-            "--threads",
-            "1",
-            "--quiet",
-        ]
-    )
-    run(
-        [
-            g,
-            "groundtruth",
-            "--data",
-            base,
-            "--queries",
-            queries,
-            "--k",
-            "10",
-            "--metric",
-            metric,
-            "--out",
-            stem + ".gt.ivecs",
-            "--quiet",
-        ]
-    )
-    rows = json.loads(
-        run(
-            [
-                g,
-                "bench",
-                "--index",
-                stem + ".gdx",
-                "--queries",
-                queries,
-                "--groundtruth",
-                stem + ".gt.ivecs",
-                "--k",
-                "10",
-                "--ef",
-                EFS,
-                "--runs",
-                "1",
-                "--json",
-                "--quiet",
-            ]
-        )
-    )["rows"]
+    build(g, base, stem + ".gdx", metric, "--threads", "1")
+    groundtruth(g, base, queries, stem + ".gt.ivecs", metric)
+    rows = sweep(g, stem + ".gdx", queries, stem + ".gt.ivecs", EFS, "--runs", "1")
     geo = json.loads(run([g, "analyze", "--index", stem + ".gdx", "--only", "geometry", "--json"]))[
         "geometry"
     ]

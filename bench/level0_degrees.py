@@ -20,7 +20,6 @@ Writes OUT/level0-degrees.{json,md}.
 import argparse
 import json
 import os
-import subprocess
 import sys
 
 import numpy as np
@@ -28,11 +27,8 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
+from geodex_cli import build, groundtruth, run, sweep
 from peers import read_vecs, write_vecs
-
-
-def run(cmd):
-    return subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
 
 
 def histogram_stats(hist):
@@ -64,71 +60,17 @@ def measure(args, label, path, metric, m):
     """Degrees and recall of one index."""
     stem = os.path.join(args.out, f"level0-{label}-m{m}")
     g = args.geodex
-    run(
-        [
-            g,
-            "build",
-            "--data",
-            path,
-            "--out",
-            stem + ".gdx",
-            "--metric",
-            metric,
-            "--m",
-            str(m),
-            "--ef-construction",
-            "200",
-            "--seed",
-            "42",
-            "--quiet",
-            *args.build_args.split(),
-        ]
-    )
+    build(g, path, stem + ".gdx", metric, *args.build_args.split())
     level0 = json.loads(run([g, "analyze", "--index", stem + ".gdx", "--only", "graph", "--json"]))["graph"][
         "levels"
     ][0]
     vectors = read_vecs(path)
-    rows = np.random.default_rng(42).choice(len(vectors), size=min(args.queries, len(vectors)), replace=False)
-    write_vecs(stem + ".q.fvecs", vectors[np.sort(rows)])
-    run(
-        [
-            g,
-            "groundtruth",
-            "--data",
-            path,
-            "--queries",
-            stem + ".q.fvecs",
-            "--k",
-            "10",
-            "--metric",
-            metric,
-            "--out",
-            stem + ".gt.ivecs",
-            "--quiet",
-        ]
+    picked = np.random.default_rng(42).choice(
+        len(vectors), size=min(args.queries, len(vectors)), replace=False
     )
-    sweep = json.loads(
-        run(
-            [
-                g,
-                "bench",
-                "--index",
-                stem + ".gdx",
-                "--queries",
-                stem + ".q.fvecs",
-                "--groundtruth",
-                stem + ".gt.ivecs",
-                "--k",
-                "10",
-                "--ef",
-                args.ef,
-                "--runs",
-                "1",
-                "--json",
-                "--quiet",
-            ]
-        )
-    )
+    write_vecs(stem + ".q.fvecs", vectors[np.sort(picked)])
+    groundtruth(g, path, stem + ".q.fvecs", stem + ".gt.ivecs", metric)
+    rows = sweep(g, stem + ".gdx", stem + ".q.fvecs", stem + ".gt.ivecs", args.ef, "--runs", "1")
     for ext in (".gdx", ".q.fvecs", ".gt.ivecs"):
         os.remove(stem + ext)
     out = {
@@ -139,8 +81,8 @@ def measure(args, label, path, metric, m):
         "nodes": level0["nodes"],
         "out_degree": histogram_stats(level0["out_degree"]["histogram"]),
         "in_degree": histogram_stats(level0["in_degree"]["histogram"]),
-        "recall": {str(r["ef"]): r["recall"] for r in sweep["rows"]},
-        "distances": {str(r["ef"]): r["mean_distances"] for r in sweep["rows"]},
+        "recall": {str(r["ef"]): r["recall"] for r in rows},
+        "distances": {str(r["ef"]): r["mean_distances"] for r in rows},
     }
     print(f"  {out}", file=sys.stderr, flush=True)
     return out

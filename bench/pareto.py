@@ -28,11 +28,13 @@ import argparse
 import csv
 import json
 import os
-import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+from geodex_cli import build, run, sweep
+
 SHARED = os.path.join(REPO, "..", "shared", "data")
 EFS = "10,16,24,32,48,64,96,128,192,256"
 RERANKS = (0, 20, 50, 100)
@@ -74,10 +76,6 @@ SETS = {
 }
 
 
-def run(cmd):
-    return subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-
-
 def dominated(p, q):
     """Whether q dominates p: at least as good in recall, QPS and bytes, strictly better in one."""
     ge = (
@@ -109,53 +107,13 @@ def frontier_at(points, target):
 def measure(args, metric, base, queries, truth, elem, label, build_args, n, dim):
     """All sweep points of one index kind."""
     stem = os.path.join(args.out, "pareto-" + "".join(c if c.isalnum() else "-" for c in label))
-    run(
-        [
-            args.geodex,
-            "build",
-            "--data",
-            base,
-            "--out",
-            stem + ".gdx",
-            "--metric",
-            metric,
-            "--m",
-            "16",
-            "--ef-construction",
-            "200",
-            "--seed",
-            "42",
-            "--quiet",
-            *build_args,
-        ]
-    )
+    build(args.geodex, base, stem + ".gdx", metric, *build_args)
     ram = json.loads(run([args.geodex, "info", "--index", stem + ".gdx", "--json"]))["ram_bytes"]
     points = []
     for rerank in RERANKS if build_args else (0,):
-        rows = json.loads(
-            run(
-                [
-                    args.geodex,
-                    "bench",
-                    "--index",
-                    stem + ".gdx",
-                    "--queries",
-                    queries,
-                    "--groundtruth",
-                    truth,
-                    "--k",
-                    "10",
-                    "--ef",
-                    EFS,
-                    "--rerank",
-                    str(rerank),
-                    "--runs",
-                    str(args.runs),
-                    "--json",
-                    "--quiet",
-                ]
-            )
-        )["rows"]
+        rows = sweep(
+            args.geodex, stem + ".gdx", queries, truth, EFS, "--rerank", str(rerank), "--runs", str(args.runs)
+        )
         for r in rows:
             points.append(
                 {

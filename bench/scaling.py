@@ -37,11 +37,13 @@ import json
 import math
 import os
 import statistics
-import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+from geodex_cli import build, groundtruth, sweep
+
 EFS = "10,12,14,16,18,20,24,28,32,40,48,56,64,80,96,112,128,160,192,256,320,384,512"
 LAWS = {
     # law: (x transform, y transform, prediction from (intercept, slope) and N)
@@ -50,10 +52,6 @@ LAWS = {
     "power": (math.log, math.log, lambda a, b, n: math.exp(a) * n**b),
 }
 FORMULAS = {"log": "a + b·ln N", "polylog": "a·(ln N)^b", "power": "a·N^b"}
-
-
-def run(cmd):
-    return subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
 
 
 def at_recall(rows, target, key):
@@ -112,74 +110,25 @@ def judge(ns, means, errors, fit_below):
     return out
 
 
-def sweep(args, seed, n):
+def sweep_prefix(args, seed, n):
     """The ef sweep of one (seed, N), building the index and its ground truth first."""
     base, queries = args.base.format(seed=seed), args.queries.format(seed=seed)
     stem = os.path.join(args.out, f"scaling-{args.name}-s{seed}-{n}")
-    run(
-        [
-            args.geodex,
-            "build",
-            "--data",
-            base,
-            "--out",
-            stem + ".gdx",
-            "--metric",
-            args.metric,
-            "--m",
-            str(args.m),
-            "--ef-construction",
-            str(args.efc),
-            "--limit",
-            str(n),
-            "--seed",
-            str(seed),
-            "--threads",
-            "1",
-            "--quiet",
-        ]
+    build(
+        args.geodex,
+        base,
+        stem + ".gdx",
+        args.metric,
+        "--limit",
+        str(n),
+        "--threads",
+        "1",
+        m=args.m,
+        efc=args.efc,
+        seed=seed,
     )
-    run(
-        [
-            args.geodex,
-            "groundtruth",
-            "--data",
-            base,
-            "--queries",
-            queries,
-            "--k",
-            "10",
-            "--metric",
-            args.metric,
-            "--limit",
-            str(n),
-            "--out",
-            stem + ".gt.ivecs",
-            "--quiet",
-        ]
-    )
-    rows = json.loads(
-        run(
-            [
-                args.geodex,
-                "bench",
-                "--index",
-                stem + ".gdx",
-                "--queries",
-                queries,
-                "--groundtruth",
-                stem + ".gt.ivecs",
-                "--k",
-                "10",
-                "--ef",
-                EFS,
-                "--runs",
-                "1",
-                "--json",
-                "--quiet",
-            ]
-        )
-    )["rows"]
+    groundtruth(args.geodex, base, queries, stem + ".gt.ivecs", args.metric, "--limit", str(n))
+    rows = sweep(args.geodex, stem + ".gdx", queries, stem + ".gt.ivecs", EFS, "--runs", "1")
     if not args.keep:
         os.remove(stem + ".gdx")
     return rows
@@ -270,7 +219,7 @@ def main():
     points = []
     for seed in seeds:
         for n in ns:
-            points.append(point(sweep(args, seed, n), seed, n, args.target, fixed_efs))
+            points.append(point(sweep_prefix(args, seed, n), seed, n, args.target, fixed_efs))
             print(f"  {points[-1]}", file=sys.stderr, flush=True)
     keys = ["ef", "distances", "hops"] + [
         f"{q}_ef{ef}" for ef in fixed_efs for q in ("distances", "hops", "recall")

@@ -197,21 +197,27 @@ fn matches_dense_eigendecomposition_on_random_graphs() {
     }
 }
 
-/// min over all non-trivial S of cut(S) / min(vol S, vol S̄), by enumeration.
-fn min_conductance(g: &UndirectedGraph) -> f64 {
+/// min over all non-trivial S of cut(S) / min(size S, size S̄), by enumeration, where a node
+/// weighs `weight(u)` in a side's size (its degree: conductance; 1: edge expansion).
+fn min_cut_ratio(g: &UndirectedGraph, weight: impl Fn(usize) -> usize) -> f64 {
     let n = g.node_count();
-    let total: usize = (0..n).map(|u| g.degree(u)).sum();
+    let total: usize = (0..n).map(&weight).sum();
     (1u32..(1 << n) - 1)
         .map(|mask| {
             let inside = |u: usize| mask >> u & 1 == 1;
-            let vol: usize = (0..n).filter(|&u| inside(u)).map(|u| g.degree(u)).sum();
+            let size: usize = (0..n).filter(|&u| inside(u)).map(&weight).sum();
             let cut = (0..n)
                 .filter(|&u| inside(u))
                 .map(|u| g.neighbors(u).iter().filter(|&&v| !inside(v as usize)).count())
                 .sum::<usize>();
-            cut as f64 / vol.min(total - vol) as f64
+            cut as f64 / size.min(total - size) as f64
         })
         .fold(f64::INFINITY, f64::min)
+}
+
+/// The graph's conductance h(G), by enumeration.
+fn min_conductance(g: &UndirectedGraph) -> f64 {
+    min_cut_ratio(g, |u| g.degree(u))
 }
 
 #[test]
@@ -259,20 +265,9 @@ fn sweep_of_a_dumbbell_finds_the_bridge() {
     assert_eq!(r.max_degree, 6);
 }
 
-/// min over all non-trivial S of cut(S) / min(|S|, |S̄|), by enumeration.
+/// The graph's edge expansion, by enumeration.
 fn min_edge_expansion(g: &UndirectedGraph) -> f64 {
-    let n = g.node_count();
-    (1u32..(1 << n) - 1)
-        .map(|mask| {
-            let inside = |u: usize| mask >> u & 1 == 1;
-            let size = (0..n).filter(|&u| inside(u)).count();
-            let cut = (0..n)
-                .filter(|&u| inside(u))
-                .map(|u| g.neighbors(u).iter().filter(|&&v| !inside(v as usize)).count())
-                .sum::<usize>();
-            cut as f64 / size.min(n - size) as f64
-        })
-        .fold(f64::INFINITY, f64::min)
+    min_cut_ratio(g, |_| 1)
 }
 
 #[test]
