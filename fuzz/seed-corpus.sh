@@ -4,6 +4,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p fuzz/corpus/{index,fvecs,bvecs,ivecs,npy,hdf5}
 cp testdata/golden-v1.gdx fuzz/corpus/index/
+# A small index with compressed level-0 links (section 12), so mutations reach its decoder.
+cargo run --quiet --release -p geodex-cli -- build --data testdata/sift20k/base.bvecs --limit 200 \
+  --m 4 --links compressed --threads 1 --quiet --out fuzz/corpus/index/compressed.gdx > /dev/null
 head -c 1320 testdata/sift20k/query.bvecs > fuzz/corpus/bvecs/ten.bvecs
 head -c 2020 testdata/sift20k/groundtruth.ivecs > fuzz/corpus/ivecs/five.ivecs
 python3 - <<'PY'

@@ -5,7 +5,9 @@
 //! under a stated model, so "bytes ÷ bound" is the overhead of geodex's fixed-width layout:
 //! - links: a list of `deg` distinct ids out of the level's other nodes is one of
 //!   C(n_ℓ − 1, deg) sets, so any code that can store every such list needs log₂ C(n_ℓ − 1, deg)
-//!   bits for some (order within a list carries no information for search);
+//!   bits for some (order within a list carries no information for search); the same bound for
+//!   the fixed rows (`Level0`) and the compressed lists (`Level0Packed`, `build --links
+//!   compressed`), so the two overheads compare directly;
 //! - levels: n · H(level), the empirical entropy of the level distribution (memoryless model);
 //! - keys: 0 when the keys are the positions 0…n−1, else log₂ C(2⁶⁴, n) for a set of n
 //!   distinct 64-bit keys (the key-to-node order is part of the graph's numbering);
@@ -127,7 +129,7 @@ pub fn storage_report<T: Component>(index: &Index<T>) -> StorageReport {
                 byte_columns_entropy_bits(bytes.chunks_exact(index.dim()), index.dim())
             }
             "Levels" => entropy_bits(&level_counts),
-            "Level0" => links_bound_bits(&g, false, nodes_per_level),
+            "Level0" | "Level0Packed" => links_bound_bits(&g, false, nodes_per_level),
             "Upper" => links_bound_bits(&g, true, nodes_per_level),
             "UpperOffsets" => 0.0,
             "Keys" if identity_keys => 0.0,
@@ -148,7 +150,9 @@ pub fn storage_report<T: Component>(index: &Index<T>) -> StorageReport {
             let bound_bytes = bound_bits(&section).map(|b| b / 8.0);
             let resident = match section.as_str() {
                 "Vectors" => !quantised,
-                "Level0" | "Upper" | "UpperOffsets" | "Levels" | "Codebook" | "Codes" => true,
+                "Level0" | "Level0Packed" | "Upper" | "UpperOffsets" | "Levels" | "Codebook" | "Codes" => {
+                    true
+                }
                 _ => false,
             };
             SectionBytes {

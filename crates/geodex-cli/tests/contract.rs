@@ -264,6 +264,60 @@ fn keep_pruned_fills_the_lists_the_heuristic_thins_and_is_recorded() {
     );
 }
 
+/// `build --links compressed`: the same one-thread graph as fixed rows, so `search --json`
+/// returns the same ids and distances; `info --json` names the layout and counts fewer level-0
+/// bytes in `ram_bytes`; a misspelt layout is a usage error (exit 2).
+#[test]
+fn compressed_links_search_like_fixed_rows_with_fewer_resident_bytes() {
+    let f = Fixture::new(2000);
+    let run = |name: &str, links: &str| {
+        let (base, out, queries) = (f.p("base.bvecs"), f.p(name), f.p("query.bvecs"));
+        let build = [
+            "build",
+            "--data",
+            &base,
+            "--out",
+            &out,
+            "--threads",
+            "1",
+            "--links",
+            links,
+        ];
+        ok(&[&build[..], &["--quiet"]].concat());
+        let info: Value = serde_json::from_str(&ok(&["info", "--index", &out, "--json"])).unwrap();
+        let search = [
+            "search",
+            "--index",
+            &out,
+            "--queries",
+            &queries,
+            "--k",
+            "10",
+            "--ef",
+            "40",
+        ];
+        let hits: Value = serde_json::from_str(&ok(&[&search[..], &["--json", "--quiet"]].concat())).unwrap();
+        (info, hits)
+    };
+    let (fixed, fixed_hits) = run("fixed.gdx", "fixed");
+    let (packed, packed_hits) = run("packed.gdx", "compressed");
+    assert_eq!(
+        (fixed["links"].as_str(), packed["links"].as_str()),
+        (Some("fixed"), Some("compressed"))
+    );
+    assert_eq!(fixed_hits["ids"], packed_hits["ids"]);
+    assert_eq!(fixed_hits["distances"], packed_hits["distances"]);
+    let bytes = |v: &Value, key: &str| v[key].as_u64().unwrap();
+    assert!(bytes(&packed, "level0_bytes") * 2 <= bytes(&fixed, "level0_bytes"));
+    assert_eq!(
+        bytes(&fixed, "ram_bytes") - bytes(&packed, "ram_bytes"),
+        bytes(&fixed, "level0_bytes") - bytes(&packed, "level0_bytes")
+    );
+    let (base, out) = (f.p("base.bvecs"), f.p("bad.gdx"));
+    let (code, msg) = fails(&["build", "--data", &base, "--out", &out, "--links", "tight"]);
+    assert!(code == 2 && msg.contains("tight"), "{msg}");
+}
+
 #[test]
 fn search_json_and_k_above_count() {
     let f = Fixture::new(50);

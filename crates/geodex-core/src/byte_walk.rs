@@ -14,7 +14,7 @@
 use geodex_distance::{Distance, Element, ElementKind, Isa, KernelVisitor, Metric};
 use geodex_quant::sq8::Sq8Uniform;
 
-use crate::graph::FrozenView;
+use crate::graph::{FrozenView, Split};
 use crate::search::{knn_with, Exact, QueryDistance, SearchStats};
 use crate::stop::Stopper;
 use crate::{SearchContext, SearchParams};
@@ -175,7 +175,7 @@ fn walk<S: Stopper>(
     stop: &mut S,
 ) -> SearchStats {
     struct Walk<'a, 'c, S> {
-        graph: &'a FrozenView<'a>,
+        graph: Split<'a>,
         query: &'a [u8],
         ef: usize,
         ctx: &'c mut SearchContext,
@@ -186,15 +186,17 @@ fn walk<S: Stopper>(
         type Output = SearchStats;
         fn run<K: Distance<u8>>(self, rows: CodeRows<'_, K>) -> SearchStats {
             let codes = rows.bind(self.query);
-            let (g, ef, ctx, stop) = (self.graph, self.ef, self.ctx, self.stop);
-            match self.accept {
-                None => knn_with(g, &codes, ef, ef, ctx, |_| true, stop),
-                Some(accept) => knn_with(g, &codes, ef, ef, ctx, accept, stop),
+            let (ef, ctx, stop) = (self.ef, self.ctx, self.stop);
+            match (self.graph, self.accept) {
+                (Split::Fixed(g), None) => knn_with(&g, &codes, ef, ef, ctx, |_| true, stop),
+                (Split::Fixed(g), Some(accept)) => knn_with(&g, &codes, ef, ef, ctx, accept, stop),
+                (Split::Packed(g), None) => knn_with(&g, &codes, ef, ef, ctx, |_| true, stop),
+                (Split::Packed(g), Some(accept)) => knn_with(&g, &codes, ef, ef, ctx, accept, stop),
             }
         }
     }
     bw.codes.visit(Walk {
-        graph: &bw.graph,
+        graph: bw.graph.split(),
         query,
         ef,
         ctx,

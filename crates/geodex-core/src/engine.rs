@@ -17,7 +17,7 @@ use std::sync::Arc;
 use geodex_distance::{Distance, ElementKind, Isa, KernelVisitor, Metric};
 
 use crate::byte_walk::ByteCodes;
-use crate::graph::{BuilderGraph, FrozenView, GraphView};
+use crate::graph::{BuilderGraph, FrozenView, GraphView, Split};
 use crate::query::{is_live, Stored};
 use crate::search::{SearchStats, Space};
 use crate::{BuildParams, Cancel, Component, CoreError, Heuristic, Neighbor, SearchContext, SearchParams};
@@ -35,7 +35,7 @@ pub(crate) struct Rows<'a, T> {
 /// index's builder graph.
 #[derive(Clone, Copy)]
 pub(crate) enum Graph<'a> {
-    /// A frozen index's graph.
+    /// A frozen index's graph (either level-0 layout; split into a loop per layout).
     Frozen(&'a FrozenView<'a>),
     /// The living index's graph.
     Builder(&'a BuilderGraph),
@@ -209,7 +209,10 @@ impl<T: Component, D: Distance<T>> Engine<T> for Kernel<D> {
         ctx: &mut SearchContext,
     ) -> SearchStats {
         T::with_prepared(self.metric, query, ctx, |q, ctx| match graph {
-            Graph::Frozen(g) => search_graph(stored, self.dist, g, q, params, ctx),
+            Graph::Frozen(g) => match g.split() {
+                Split::Fixed(g) => search_graph(stored, self.dist, &g, q, params, ctx),
+                Split::Packed(g) => search_graph(stored, self.dist, &g, q, params, ctx),
+            },
             Graph::Builder(g) => search_graph(stored, self.dist, g, q, params, ctx),
         })
     }

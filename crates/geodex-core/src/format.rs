@@ -18,7 +18,9 @@
 //! 64      4     section count S
 //! 68      4     quantiser code (0 none, 1 sq8, 2 pq8, 3 pq4, 4 proj, 5 proj-sparse, 6 proj-orth)
 //! 72      4     PQ sub-spaces m, or the projection's k (0 for none and sq8)
-//! 76      44    zero
+//! 76      4     level-0 layout (0 fixed rows, 1 compressed)
+//! 80      4     slot bytes of the compressed layout (0 for fixed rows)
+//! 84      36    zero
 //! 120     8     xxh3-64 of bytes 0..120 followed by the section table
 //! 128     32·S  section table: kind u32, zero u32, offset u64, length u64 (bytes), xxh3-64 u64
 //! …             sections, each starting at a multiple of 64
@@ -28,8 +30,10 @@
 //! 5 upper links (u32), 6 keys (N × u64), 7 tombstones (⌈N/64⌉ × u64 bit set), 8 metadata (JSON);
 //! only in quantised files: 9 codebook (f32, [`geodex_quant::codec::Codec::parameters`]),
 //! 10 codes (N × code bytes, node by node); optional: 11 stop model (JSON,
-//! [`crate::StopModel`], written by `geodex learn-stop`). Files without a quantiser or a stop
-//! model are byte-identical to those written before either existed.
+//! [`crate::StopModel`], written by `geodex learn-stop`); 12 compressed level-0 links
+//! (`crate::graph::packed`: n slots, the spill area, 8 zero bytes), in place of section 3 in a
+//! file written with `--links compressed`. Files without a quantiser, a stop model or
+//! compressed links are byte-identical to those written before any of them existed.
 //!
 //! Opening ([`crate::AnyIndex::open`]) checks, before any search can run: magic, version, header checksum, every section's
 //! bounds, alignment, length and checksum, and the graph's content (levels ≤ top, the entry point
@@ -45,7 +49,8 @@ use geodex_distance::{ElementKind, Isa, Metric};
 use xxhash_rust::xxh3::xxh3_64;
 
 use crate::buf::{Backing, Buf};
-use crate::graph::FrozenGraph;
+use crate::graph::packed::PackedRows;
+use crate::graph::{FrozenGraph, Level0};
 use crate::index::Index;
 use crate::levels::MAX_LEVEL;
 use crate::quantized::Quantized;
@@ -76,9 +81,10 @@ enum Kind {
     Codebook = 9,
     Codes = 10,
     StopModel = 11,
+    Level0Packed = 12,
 }
 
-const KINDS: [Kind; 11] = [
+const KINDS: [Kind; 12] = [
     Kind::Vectors,
     Kind::Levels,
     Kind::Level0,
@@ -90,6 +96,7 @@ const KINDS: [Kind; 11] = [
     Kind::Codebook,
     Kind::Codes,
     Kind::StopModel,
+    Kind::Level0Packed,
 ];
 
 /// The header's quantiser code and PQ sub-space count.
@@ -155,7 +162,10 @@ fn with_sections<T: Component, R>(index: &Index<T>, f: impl FnOnce(&[(Kind, &[u8
     let mut sections: Vec<(Kind, &[u8])> = vec![
         (Kind::Vectors, bytemuck::cast_slice(index.vectors.as_slice())),
         (Kind::Levels, index.graph.levels.as_slice()),
-        (Kind::Level0, bytemuck::cast_slice(index.graph.level0.as_slice())),
+        match &index.graph.level0 {
+            Level0::Fixed(words) => (Kind::Level0, bytemuck::cast_slice(words.as_slice())),
+            Level0::Packed { bytes, .. } => (Kind::Level0Packed, bytes.as_slice()),
+        },
         (
             Kind::UpperOffsets,
             bytemuck::cast_slice(index.graph.upper_offsets.as_slice()),
@@ -264,6 +274,12 @@ fn header_bytes<T: Component>(index: &Index<T>, sections: u32, table: &[u8]) -> 
     let (quant, pq_m) = quant_code(index.quant.as_ref().map(|q| &q.codec));
     h.extend_from_slice(&quant.to_le_bytes());
     h.extend_from_slice(&pq_m.to_le_bytes());
+    let (layout, slot) = match &index.graph.level0 {
+        Level0::Fixed(_) => (0u32, 0u32),
+        Level0::Packed { slot, .. } => (1, *slot as u32),
+    };
+    h.extend_from_slice(&layout.to_le_bytes());
+    h.extend_from_slice(&slot.to_le_bytes());
     h.resize(120, 0);
     let sum = xxh3_64(&[h.as_slice(), table].concat());
     h.extend_from_slice(&sum.to_le_bytes());
@@ -305,6 +321,8 @@ struct Header {
     max_level: usize,
     seed: u64,
     quant: Option<CodecSpec>,
+    /// Slot bytes of compressed level-0 links; `None`: fixed rows.
+    packed_slot: Option<usize>,
 }
 
 fn parse_header(b: &[u8]) -> Result<(Header, Vec<Entry>), Invalid> {
@@ -352,7 +370,16 @@ fn parse_header(b: &[u8]) -> Result<(Header, Vec<Entry>), Invalid> {
         max_level: u32_at(b, 52) as usize,
         seed: u64_at(b, 56),
         quant: quant_from_code(u32_at(b, 68), u32_at(b, 72))?,
+        packed_slot: match u32_at(b, 76) {
+            0 => None,
+            1 => Some(u32_at(b, 80) as usize),
+            c => return Err(Invalid(format!("unknown level-0 layout code {c}"))),
+        },
     };
+    ensure!(
+        b[84..120].iter().all(|&x| x == 0) && (h.packed_slot.is_some() || u32_at(b, 80) == 0),
+        "reserved header bytes are not zero"
+    );
     ensure!(
         (1..=geodex_io::MAX_DIM).contains(&h.dim),
         "dimension {} out of range",
@@ -483,13 +510,35 @@ fn load<T: Component>(
     );
     let n = h.count;
     let loc = |kind, len: Option<usize>| section(b, table, kind, len);
+    let buf =
+        |off, len| Buf::from_file(backing, off, len).ok_or_else(|| Invalid("misaligned section".into()));
     let vec_len = n.checked_mul(h.dim).and_then(|x| x.checked_mul(T::KIND.size()));
     let (v_off, _) = loc(
         Kind::Vectors,
         Some(vec_len.ok_or_else(|| Invalid("vector section size overflows".into()))?),
     )?;
     let (lv_off, _) = loc(Kind::Levels, Some(n))?;
-    let (l0_off, _) = loc(Kind::Level0, Some(n * (1 + h.m0) * 4))?;
+    let has = |kind: Kind| table.iter().any(|e| e.0 == kind as u32);
+    ensure!(
+        has(Kind::Level0) != has(Kind::Level0Packed) && has(Kind::Level0Packed) == h.packed_slot.is_some(),
+        "level-0 sections do not match the header's layout"
+    );
+    let level0 = match h.packed_slot {
+        None => {
+            let (off, _) = loc(Kind::Level0, Some(n * (1 + h.m0) * 4))?;
+            Level0::Fixed(
+                Buf::<u32>::from_file(backing, off, n * (1 + h.m0))
+                    .ok_or_else(|| Invalid("misaligned level-0 links".into()))?,
+            )
+        }
+        Some(slot) => {
+            let (off, len) = loc(Kind::Level0Packed, None)?;
+            Level0::Packed {
+                bytes: buf(off, len)?,
+                slot,
+            }
+        }
+    };
     let (uo_off, _) = loc(Kind::UpperOffsets, Some((n + 1) * 8))?;
     let (up_off, up_len) = loc(Kind::Upper, None)?;
     let (k_off, _) = loc(Kind::Keys, Some(n * 8))?;
@@ -505,16 +554,13 @@ fn load<T: Component>(
             "unknown section kind {kind}"
         );
     }
-    let buf =
-        |off, len| Buf::from_file(backing, off, len).ok_or_else(|| Invalid("misaligned section".into()));
     let graph = FrozenGraph {
         m: h.m,
         m0: h.m0,
         entry: h.entry,
         max_level: h.max_level,
         levels: buf(lv_off, n)?,
-        level0: Buf::<u32>::from_file(backing, l0_off, n * (1 + h.m0))
-            .ok_or_else(|| Invalid("misaligned level-0 links".into()))?,
+        level0,
         upper_offsets: Buf::<u64>::from_file(backing, uo_off, n + 1)
             .ok_or_else(|| Invalid("misaligned offsets".into()))?,
         upper: Buf::<u32>::from_file(backing, up_off, up_len / 4)
@@ -627,7 +673,6 @@ fn validate_graph(g: &FrozenGraph, n: usize) -> Result<(), Invalid> {
     let levels = g.levels.as_slice();
     let offsets = g.upper_offsets.as_slice();
     let upper = g.upper.as_slice();
-    let level0 = g.level0.as_slice();
     ensure!(
         levels[g.entry as usize] as usize == g.max_level,
         "entry point is not on the top level"
@@ -658,11 +703,18 @@ fn validate_graph(g: &FrozenGraph, n: usize) -> Result<(), Invalid> {
         }
         Ok(())
     };
+    if let Level0::Packed { bytes, slot } = &g.level0 {
+        PackedRows::new(bytes.as_slice(), *slot, n)
+            .validate(g.m0)
+            .map_err(Invalid)?;
+    }
     for node in 0..n {
         let level = levels[node] as usize;
         // A deleted node may sit above the top level: the entry moves down when it is deleted.
         ensure!(level <= MAX_LEVEL, "node {node}: level {level} above {MAX_LEVEL}");
-        check_list(node, 0, &level0[node * (1 + g.m0)..][..1 + g.m0], g.m0)?;
+        if let Level0::Fixed(words) = &g.level0 {
+            check_list(node, 0, &words.as_slice()[node * (1 + g.m0)..][..1 + g.m0], g.m0)?;
+        }
         let (start, end) = (offsets[node] as usize, offsets[node + 1] as usize);
         ensure!(
             start <= end && end <= upper.len() && end - start == level * (1 + g.m),

@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::buf::Buf;
 use crate::byte_walk::{ByteCodes, ByteWalk};
 use crate::engine::{Engine, Graph, Rows};
-use crate::graph::{BuilderGraph, FrozenGraph, FrozenView, GraphView};
+use crate::graph::{BuilderGraph, FrozenGraph, FrozenView, GraphView, LinkLayout};
 use crate::levels::draw_levels;
 use crate::quantized::Quantized;
 use crate::query::{is_live, Stored};
@@ -95,6 +95,10 @@ pub struct IndexInfo {
     pub pq_m: usize,
     /// Output dimension of a random projection (0 unless `quant` is a `proj` kind).
     pub proj_k: usize,
+    /// How level 0 is stored: `fixed` rows or `compressed` lists.
+    pub links: LinkLayout,
+    /// Bytes of level 0's links (counted in `ram_bytes`).
+    pub level0_bytes: usize,
     /// Bytes of one stored code (0 without quantisation).
     pub code_bytes: usize,
     /// Size of the index file, if it came from one.
@@ -205,7 +209,7 @@ impl<T: Component> Index<T> {
             ef_construction: params.ef_construction,
             seed: params.seed,
             vectors: Buf::Owned(data),
-            graph: FrozenGraph::freeze(&graph),
+            graph: FrozenGraph::freeze_as(&graph, params.links),
             quant,
             keys: Buf::Owned((0..n as u64).collect()),
             tombstones: Buf::Owned(vec![0; n.div_ceil(64)]),
@@ -272,6 +276,12 @@ impl<T: Component> Index<T> {
     /// The graph, for analysis and invariant checks.
     pub fn graph(&self) -> FrozenView<'_> {
         self.graph.view()
+    }
+
+    /// Stores level 0 in `layout` (`geodex build --links`); searches return the same results
+    /// in either (ties between equal distances aside).
+    pub fn set_link_layout(&mut self, layout: LinkLayout) {
+        self.graph.set_layout(layout);
     }
 
     /// The stopping model stored with the index, if any.
@@ -461,6 +471,8 @@ impl<T: Component> Index<T> {
                 Some(CodecSpec::Projection { k, .. }) => k,
                 _ => 0,
             },
+            links: self.graph.layout(),
+            level0_bytes: self.graph.level0_bytes(),
             code_bytes: self.quant.as_ref().map_or(0, |q| q.codec.code_bytes()),
             file_bytes: self.file_bytes,
             ram_bytes: self.graph.bytes()

@@ -81,7 +81,7 @@ pub use filter::{exact_scan_threshold, NodeSet, SELECTIVITY_SAMPLE};
 pub use geodex_distance::{Element, ElementKind, Isa, Metric};
 pub use geodex_quant::codec::{Codec, CodecOptions, CodecSpec};
 pub use geodex_quant::projection::ProjectionKind;
-pub use graph::{check_graph, check_live_graph, GraphReport, GraphView};
+pub use graph::{check_graph, check_live_graph, GraphReport, GraphView, LinkLayout};
 pub use ids::{Key, NodeId};
 pub use index::{check_keys, Hit, Index, IndexInfo};
 pub use live::{freeze_after, Deleted, LiveIndex, LiveReport, Upserted, SWEEP_EVERY};

@@ -1,5 +1,6 @@
 //! Build and search parameters.
 
+use crate::graph::LinkLayout;
 use crate::{Cancel, CodecSpec, CoreError, Key, Metric, NodeSet, StopRule};
 
 /// Options of the neighbour-selection heuristic (Malkov & Yashunin, Alg. 4).
@@ -39,6 +40,9 @@ pub struct BuildParams {
     /// exact distances before the selection heuristic: the insertion's beam search reads a
     /// quarter of the bytes. On by default; off walks the float vectors (Alg. 1 as written).
     pub build_on_codes: bool,
+    /// How the built graph stores level 0: fixed rows (fastest) or compressed lists (about
+    /// half the bytes; `graph::packed`).
+    pub links: LinkLayout,
     /// Checked between nodes: once set, the build stops and returns
     /// [`CoreError::Cancelled`].
     pub cancel: Cancel,
@@ -56,6 +60,7 @@ impl Default for BuildParams {
             quant: None,
             repair_reachability: true,
             build_on_codes: true,
+            links: LinkLayout::Fixed,
             cancel: Cancel::default(),
         }
     }

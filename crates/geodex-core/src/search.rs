@@ -134,14 +134,14 @@ pub(crate) fn greedy_descent<G: GraphView>(
         loop {
             let mut moved = false;
             stats.hops += 1;
-            for &n in g.links(cur.id, level).iter() {
+            g.for_each_link(cur.id, level, |n| {
                 let d = q.to(n);
                 stats.distances += 1;
                 if d < cur.distance {
                     cur = Neighbor::new(n, d);
                     moved = true;
                 }
-            }
+            });
             if !moved {
                 break;
             }
@@ -215,12 +215,12 @@ pub(crate) fn search_layer_with<G: GraphView, S: Stopper>(
         // Mark the unvisited neighbours and start loading all their vectors before the first
         // distance, so that the memory fetches overlap instead of queueing one by one.
         fresh.clear();
-        for &n in g.links(c.id, level).iter() {
+        g.for_each_link(c.id, level, |n| {
             if visited.insert(n) {
                 q.prefetch(n);
                 fresh.push(n);
             }
-        }
+        });
         // Four at a time: the float kernels stream four vectors together.
         let mut quads = fresh.chunks_exact(4);
         for quad in &mut quads {

@@ -3,7 +3,8 @@
 use std::path::{Path, PathBuf};
 
 use geodex_core::{
-    AnyIndex, BuildParams, CodecSpec, CoreError, Index, Metric, ProjectionKind, SearchContext, SearchParams,
+    AnyIndex, BuildParams, CodecSpec, CoreError, Index, LinkLayout, Metric, ProjectionKind, SearchContext,
+    SearchParams,
 };
 use geodex_testkit::clustered;
 use proptest::prelude::*;
@@ -56,10 +57,14 @@ proptest! {
 
     #[test]
     fn build_save_open_gives_identical_results(
-        n in 1usize..300, dim in 1usize..20, seed in any::<u64>(), metric_code in 0u32..3, mmap in any::<bool>()
+        n in 1usize..300, dim in 1usize..20, seed in any::<u64>(), metric_code in 0u32..3, mmap in any::<bool>(),
+        compressed in any::<bool>()
     ) {
         let metric = Metric::from_code(metric_code).unwrap();
-        let ix = small_index(n, dim, metric, seed);
+        let mut ix = small_index(n, dim, metric, seed);
+        if compressed {
+            ix.set_link_layout(LinkLayout::Compressed);
+        }
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("i.gdx");
         ix.save(&path).unwrap();
@@ -230,17 +235,24 @@ fn every_truncation_is_rejected() {
 
 #[test]
 fn a_flipped_byte_anywhere_is_rejected() {
-    let bytes = saved_bytes(&small_index(120, 5, Metric::Cosine, 2));
+    let mut compressed = small_index(120, 5, Metric::Cosine, 2);
+    compressed.set_link_layout(LinkLayout::Compressed);
+    for ix in [small_index(120, 5, Metric::Cosine, 2), compressed] {
+        every_flip_is_rejected(&saved_bytes(&ix));
+    }
+}
+
+fn every_flip_is_rejected(bytes: &[u8]) {
     // Every byte of the header and table, then a stride through every section. Flips inside
     // the zero padding between sections are harmless by design and not covered by checksums.
-    let sections = section_ranges(&bytes);
+    let sections = section_ranges(bytes);
     let in_section = |i: usize| sections.iter().any(|&(o, l)| i >= o && i < o + l);
     let header_end = 128 + 32 * sections.len();
     for i in (0..bytes.len())
         .filter(|&i| i < header_end || in_section(i))
         .step_by(3)
     {
-        let mut b = bytes.clone();
+        let mut b = bytes.to_vec();
         b[i] ^= 0x5A;
         expect_invalid(&b, &format!("byte {i} flipped"));
     }

@@ -166,6 +166,12 @@ impl IndexFile {
         self.index.info().quant
     }
 
+    /// How level 0's links are stored: `fixed` rows or `compressed` lists.
+    #[getter]
+    fn links(&self) -> &'static str {
+        self.index.info().links.name()
+    }
+
     /// Whether the search walks on one-byte codes of the vectors and re-ranks its whole beam
     /// exactly (float indexes under L2 or cosine without a quantiser, unless opened with
     /// `byte_walk=False`; a quarter of the memory traffic per distance).
@@ -405,7 +411,7 @@ pub fn open(py: Python<'_>, path: PathBuf, byte_walk: bool) -> PyResult<IndexFil
 /// Builds an index over the rows of `data` (a 2-D uint8 array makes a byte index, anything
 /// else float32), saves it atomically to `path` and returns it opened (see `open`).
 #[pyfunction]
-#[pyo3(signature = (path, data, *, metric="l2", keys=None, M=16, ef_construction=200, seed=42, quantizer="none", pq_m=None, num_threads=None))]
+#[pyo3(signature = (path, data, *, metric="l2", keys=None, M=16, ef_construction=200, seed=42, quantizer="none", pq_m=None, num_threads=None, links="fixed"))]
 #[allow(non_snake_case, clippy::too_many_arguments)]
 pub fn build(
     py: Python<'_>,
@@ -419,6 +425,7 @@ pub fn build(
     quantizer: &str,
     pq_m: Option<usize>,
     num_threads: Option<usize>,
+    links: &str,
 ) -> PyResult<IndexFile> {
     let array = py.import("numpy")?.getattr("asarray")?.call1((data,))?;
     let shape: Vec<usize> = array.getattr("shape")?.extract()?;
@@ -437,6 +444,10 @@ pub fn build(
         CodecSpec::parse(quantizer, CodecOptions { pq_m, proj_k: None }, dim)
             .map_err(|e| Failure::Input(format!("quantizer {quantizer}: {e}"))),
     )?;
+    let links = raise(
+        py,
+        links.parse().map_err(|e| Failure::Input(format!("links: {e}"))),
+    )?;
     let params = BuildParams {
         metric,
         m: M,
@@ -444,6 +455,7 @@ pub fn build(
         seed,
         threads: num_threads,
         quant,
+        links,
         ..BuildParams::default()
     };
     let keys = raise(py, arrays::given_labels(keys, rows))?;

@@ -116,6 +116,24 @@ def test_a_float_file_walks_byte_codes_with_exact_distances(tmp_path, clustered)
     assert not geodex.build(tmp_path / "b.gdx", base.clip(0, 255).astype(np.uint8)).byte_walk
 
 
+def test_compressed_links_search_like_fixed_rows_in_a_smaller_file(tmp_path, clustered):
+    base, queries = clustered
+    fixed = geodex.build(tmp_path / "f.gdx", base, M=12, ef_construction=80, num_threads=1)
+    packed = geodex.build(
+        tmp_path / "c.gdx", base, M=12, ef_construction=80, num_threads=1, links="compressed"
+    )
+    assert (fixed.links, packed.links) == ("fixed", "compressed")
+    # The same graph, only stored differently: the same hits, distances and work.
+    for a, b in zip(fixed.search(queries, k=10, ef=40), packed.search(queries, k=10, ef=40), strict=True):
+        if isinstance(a, dict):
+            assert a["mean_distances"] == b["mean_distances"]
+        else:
+            np.testing.assert_array_equal(a, b)
+    assert (tmp_path / "c.gdx").stat().st_size < (tmp_path / "f.gdx").stat().st_size
+    with pytest.raises(geodex.InputError):
+        geodex.build(tmp_path / "x.gdx", base, links="tight")
+
+
 def test_build_rejects_bad_arguments(tmp_path, clustered):
     base, _ = clustered
     with pytest.raises(geodex.InputError):

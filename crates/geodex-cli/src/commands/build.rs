@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use geodex_core::{BuildParams, CodecOptions, CodecSpec, Heuristic, Index, Metric};
+use geodex_core::{BuildParams, CodecOptions, CodecSpec, Heuristic, Index, LinkLayout, Metric};
 use geodex_io::{AnyVectors, Role};
 
 use crate::failure::{in_file, Failure};
@@ -62,6 +62,10 @@ pub struct Args {
     /// hierarchy embeddings in the Poincaré ball the heuristic alone leaves most nodes one link.
     #[arg(long)]
     pub keep_pruned: bool,
+    /// How level 0's links are stored: fixed (rows of 2·M ids, the fastest) or compressed
+    /// (sorted, gap-coded and bit-packed: about half the graph's bytes).
+    #[arg(long, default_value = "fixed")]
+    pub links: LinkLayout,
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
@@ -104,6 +108,7 @@ pub fn run(a: Args) -> Result<(), Failure> {
             keep_pruned: a.keep_pruned,
             ..Default::default()
         },
+        links: a.links,
         cancel: crate::interrupt::flag(),
         ..Default::default()
     };
@@ -140,6 +145,8 @@ pub fn run(a: Args) -> Result<(), Failure> {
             "quant": info.quant,
             "pq_m": info.pq_m,
             "proj_k": info.proj_k,
+            "links": info.links,
+            "level0_bytes": info.level0_bytes,
             "ram_bytes": info.ram_bytes,
             "threads": params.threads.unwrap_or_else(rayon::current_num_threads),
             "build_seconds": super::round(build_s, 3),

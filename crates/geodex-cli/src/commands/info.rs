@@ -51,6 +51,11 @@ pub fn run(a: Args) -> Result<(), Failure> {
         q => println!("quantisation     {q}, {} bytes per code", info.code_bytes),
     }
     println!(
+        "level-0 links    {}, {} bytes",
+        info.links.name(),
+        info.level0_bytes
+    );
+    println!(
         "file             {} bytes{}",
         info.file_bytes.unwrap_or(0),
         if info.mmap { " (memory-mapped)" } else { "" }

@@ -2,16 +2,18 @@
 //!
 //! - [`BuilderGraph`]: one lock per (node, level) list, written while inserting in parallel.
 //! - [`FrozenGraph`]: flat arrays — level-0 lists at a fixed stride of `1 + M0` words
-//!   (count, then links), upper levels packed per node (CSR) — the form that is saved and
-//!   memory-mapped.
+//!   (count, then links) or compressed (`packed.rs`), upper levels packed per node (CSR) — the
+//!   form that is saved and memory-mapped.
 
 mod builder;
 mod check;
 mod frozen;
+pub mod packed;
 
 pub use builder::BuilderGraph;
 pub use check::{check_graph, check_live_graph, GraphReport};
-pub use frozen::{FrozenGraph, FrozenView};
+pub use frozen::{AnyRows, FixedRows, FrozenGraph, FrozenView, Level0Lists, LinkLayout};
+pub(crate) use frozen::{Level0, Split};
 
 use std::ops::Deref;
 
@@ -30,6 +32,15 @@ pub trait GraphView: Sync {
 
     /// The out-links of `node` on `level` (`level ≤ self.level(node)`).
     fn links(&self, node: u32, level: usize) -> Self::Links<'_>;
+
+    /// Calls `f` with each out-link of `node` on `level`, in list order: how the search loop
+    /// reads a list, so that a compressed one is decoded as it goes, into no buffer.
+    #[inline(always)]
+    fn for_each_link(&self, node: u32, level: usize, mut f: impl FnMut(u32)) {
+        for &n in self.links(node, level).iter() {
+            f(n);
+        }
+    }
 
     /// The entry point and the graph's top level; `None` while the graph is empty.
     fn entry_point(&self) -> Option<(u32, usize)>;

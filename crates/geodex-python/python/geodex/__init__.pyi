@@ -160,6 +160,9 @@ class IndexFile:
     @property
     def quantizer(self) -> str: ...
     @property
+    def links(self) -> Literal["fixed", "compressed"]:
+        """How level 0's links are stored: ``'fixed'`` rows or ``'compressed'`` lists."""
+    @property
     def byte_walk(self) -> bool: ...
     @property
     def metadata(self) -> dict[str, Any]: ...
@@ -182,11 +185,14 @@ def build(
     quantizer: Literal["none", "sq8", "pq8", "pq4", "proj", "proj-sparse", "proj-orth"] = "none",
     pq_m: int | None = None,
     num_threads: int | None = None,
+    links: Literal["fixed", "compressed"] = "fixed",
 ) -> IndexFile:
     """Build an index over the rows of ``data`` (a 2-D uint8 array makes a byte index, anything
     else float32), save it atomically to ``path`` and return it opened. ``keys`` (uint64, one
     per row) default to row numbers; ``quantizer`` keeps codes the search walks on (re-rank
-    with ``IndexFile.search(rerank=...)``); one thread and one seed give the same file."""
+    with ``IndexFile.search(rerank=...)``); ``links="compressed"`` stores level 0 gap-coded
+    (about half the graph's bytes, the same search); one thread and one seed give the same
+    file."""
 
 class DurableIndex:
     """An index file open for writes through its write-ahead log (``<path>.wal``): every
