@@ -7,6 +7,7 @@ mod data;
 mod failure;
 mod interrupt;
 mod plot;
+mod procstat;
 mod progress;
 
 use std::process::ExitCode;

@@ -57,10 +57,11 @@ impl Fixture {
         self.dir.path().join(name).to_str().unwrap().to_string()
     }
 
-    /// `geodex bench` on the fixture's index, queries and ground truth, plus `extra` flags.
-    fn bench(&self, extra: &[&str]) -> String {
+    /// The arguments of `geodex bench` on the fixture's index, queries and ground truth, plus
+    /// `extra` flags.
+    fn bench_args(&self, extra: &[&str]) -> Vec<String> {
         let (index, queries, gt) = (self.p("index.gdx"), self.p("query.bvecs"), self.p("gt.ivecs"));
-        let mut args = vec![
+        let fixed = [
             "bench",
             "--index",
             &index,
@@ -70,8 +71,13 @@ impl Fixture {
             &gt,
             "--quiet",
         ];
-        args.extend_from_slice(extra);
-        ok(&args)
+        fixed.iter().chain(extra).map(|s| s.to_string()).collect()
+    }
+
+    /// `geodex bench` with [`Fixture::bench_args`], which must succeed; its stdout.
+    fn bench(&self, extra: &[&str]) -> String {
+        let args = self.bench_args(extra);
+        ok(&args.iter().map(String::as_str).collect::<Vec<_>>())
     }
 
     /// `geodex search` on the fixture's index and queries, plus `extra` flags.
@@ -316,6 +322,33 @@ fn compressed_links_search_like_fixed_rows_with_fewer_resident_bytes() {
     let (base, out) = (f.p("base.bvecs"), f.p("bad.gdx"));
     let (code, msg) = fails(&["build", "--data", &base, "--out", &out, "--links", "tight"]);
     assert!(code == 2 && msg.contains("tight"), "{msg}");
+}
+
+/// `bench --cold` reopens the index per ef after dropping it from the page cache: the same
+/// searches as a plain bench (equal recall per ef), a warm run that faults no more pages than
+/// the cold one, and the resident memory of the process. A usage error beside `--target-recall`.
+#[test]
+#[cfg(target_os = "linux")]
+fn bench_cold_counts_faults_for_the_same_searches() {
+    let f = Fixture::new(3000);
+    let common = ["--k", "10", "--ef", "16,48", "--runs", "2", "--json"];
+    let plain: Value = serde_json::from_str(&f.bench(&common)).unwrap();
+    let cold: Value = serde_json::from_str(&f.bench(&[&common[..], &["--cold"]].concat())).unwrap();
+    let rows = cold["cold"].as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    for (c, p) in rows.iter().zip(plain["rows"].as_array().unwrap()) {
+        assert_eq!((&c["ef"], &c["recall"]), (&p["ef"], &p["recall"]));
+        let per_query = |key: &str| c[key].as_f64().unwrap();
+        assert!(per_query("warm_major_faults_per_query") <= per_query("cold_major_faults_per_query"));
+        assert!(per_query("cold_qps") > 0.0 && per_query("warm_qps") > 0.0);
+        // The walk's sections were copied to the heap; the process holds at least them.
+        let anon = c["resident"]["anon_bytes"].as_u64().unwrap();
+        let rss = c["resident"]["rss_bytes"].as_u64().unwrap();
+        assert!(anon > 3000 * 4 * 33 && rss >= anon, "anon {anon}, rss {rss}");
+    }
+    let args = f.bench_args(&["--cold", "--target-recall", "0.9"]);
+    let (code, _) = fails(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(code, 2);
 }
 
 #[test]

@@ -92,6 +92,22 @@ impl AnyIndex {
         }
     }
 
+    /// [`Index::load_resident`] of the inner index.
+    pub fn load_resident(&mut self) {
+        match self {
+            AnyIndex::F32(i) => i.load_resident(),
+            AnyIndex::U8(i) => i.load_resident(),
+        }
+    }
+
+    /// [`Index::release_vectors`] of the inner index.
+    pub fn release_vectors(&self) -> Result<(), CoreError> {
+        match self {
+            AnyIndex::F32(i) => i.release_vectors(),
+            AnyIndex::U8(i) => i.release_vectors(),
+        }
+    }
+
     /// [`Index::walks_bytes`] of the inner index.
     pub fn walks_bytes(&self) -> bool {
         match self {

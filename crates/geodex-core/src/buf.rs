@@ -19,6 +19,29 @@ impl Backing {
             Backing::Heap { words, len } => &bytemuck::cast_slice(words)[..*len],
         }
     }
+
+    /// Gives `len` bytes at `offset` of a mapping back to the OS (`madvise(MADV_DONTNEED)`):
+    /// they leave this process's resident set and, mapped by no one else, may leave the page
+    /// cache; the next read faults them in again from the file, one page per fault
+    /// (`MADV_RANDOM`: no read-ahead, as suits the scattered reads of re-ranking). Nothing for
+    /// a heap copy.
+    fn release(&self, offset: usize, len: usize) -> std::io::Result<()> {
+        if let Backing::Mapped(m) = self {
+            m.advise_range(memmap2::Advice::Random, offset, len)?;
+        }
+        match self {
+            // SAFETY: the mapping is a shared, read-only mapping of a file geodex never writes
+            // in place (see `format::open`), so after MADV_DONTNEED every page still maps the
+            // same file bytes and is read back from the page cache or the disk on the next
+            // access: borrowed slices stay valid and see unchanged contents. (The undefined
+            // behaviour memmap2 warns of is for private or anonymous mappings, whose pages
+            // come back zero-filled.)
+            Backing::Mapped(m) => unsafe {
+                m.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, offset, len)
+            },
+            Backing::Heap { .. } => Ok(()),
+        }
+    }
 }
 
 /// A read-only array of `T`: owned, or `len` elements at `offset` bytes of a shared file.
@@ -79,6 +102,25 @@ impl<T: bytemuck::Pod> Buf<T> {
             Buf::Owned(v) => Arc::new(v),
             Buf::Shared(v) => v,
             file => Arc::new(file.as_slice().to_vec()),
+        }
+    }
+
+    /// Copies a file section into memory and gives its mapped pages back
+    /// ([`Backing::release`]); nothing for an array in memory already.
+    pub(crate) fn load(&mut self) {
+        if let Buf::File { .. } = self {
+            let owned = self.as_slice().to_vec();
+            // Advice only: a failure leaves the pages mapped, which costs memory, not results.
+            let _ = self.release();
+            *self = Buf::Owned(owned);
+        }
+    }
+
+    /// [`Backing::release`] of a file section's pages; nothing for an owned array.
+    pub(crate) fn release(&self) -> std::io::Result<()> {
+        match self {
+            Buf::File { backing, offset, len } => backing.release(*offset, *len * std::mem::size_of::<T>()),
+            Buf::Owned(_) | Buf::Shared(_) => Ok(()),
         }
     }
 

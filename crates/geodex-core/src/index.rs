@@ -404,6 +404,36 @@ impl<T: Component> Index<T> {
             && self.bytes.get().is_none_or(Option::is_some)
     }
 
+    /// Copies into memory what every search reads — the graph, the codes of a quantised index,
+    /// the keys and tombstones, and the vectors when the walk reads them — and gives their
+    /// mapped pages back, so that of a memory-mapped file only the vectors of a quantised index (read only to re-rank the
+    /// walk's best candidates) and of a float index walking byte codes (made in memory on the
+    /// first search) stay on disk, paged in per query. What `geodex bench --cold` measures.
+    pub fn load_resident(&mut self) {
+        self.graph.load_resident();
+        if let Some(q) = &mut self.quant {
+            q.codes.load();
+        }
+        self.keys.load();
+        self.tombstones.load();
+        if self.quant.is_none() && !self.walks_bytes() {
+            self.vectors.load();
+        }
+    }
+
+    /// Gives the pages of the memory-mapped vectors back to the OS (`madvise(DONTNEED)`), e.g.
+    /// after opening read them all for the checksum, and turns off read-ahead for them
+    /// (`MADV_RANDOM`): a quantised index then keeps in memory only what
+    /// [`Index::load_resident`] copied, and reads each vector it re-ranks from the page cache
+    /// or, one page per read, the disk. Searches are unchanged but for their speed. Nothing for
+    /// an index in memory.
+    pub fn release_vectors(&self) -> Result<(), CoreError> {
+        self.vectors.release().map_err(|source| CoreError::Io {
+            path: "(the index file's vector section)".into(),
+            source,
+        })
+    }
+
     /// [`Index::search_into`] returning a fresh vector.
     pub fn search(
         &self,

@@ -337,3 +337,39 @@ fn golden_index_file() {
         "writer output changed: bless, and bump VERSION if the format changed"
     );
 }
+
+/// A memory-mapped quantised file whose walk sections are copied to the heap and whose vector
+/// pages are given back (what `geodex bench --cold` does) answers exactly as before, re-ranking
+/// included, for both level-0 layouts; a heap-loaded file accepts the same calls.
+#[test]
+fn loading_resident_sections_and_releasing_vectors_changes_no_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let queries = clustered(20, 12, 4, 0.5, 77);
+    let p = SearchParams {
+        rerank: 16,
+        ..SearchParams::new(5, 24)
+    };
+    for layout in [LinkLayout::Fixed, LinkLayout::Compressed] {
+        let mut ix = quantized_index(500, 12, Metric::L2, 3, Some(CodecSpec::Pq { m: 4, bits: 8 }));
+        ix.set_link_layout(layout);
+        let path = dir.path().join("r.gdx");
+        ix.save(&path).unwrap();
+        let want = results_with(&ix, &queries, &p);
+        for mmap in [true, false] {
+            let mut opened = as_f32(AnyIndex::open(&path, mmap).unwrap());
+            opened.load_resident();
+            opened.release_vectors().unwrap();
+            assert_eq!(
+                results_with(&opened, &queries, &p),
+                want,
+                "{layout:?}, mmap {mmap}"
+            );
+            opened.release_vectors().unwrap();
+            assert_eq!(
+                results_with(&opened, &queries, &p),
+                want,
+                "{layout:?} released twice"
+            );
+        }
+    }
+}

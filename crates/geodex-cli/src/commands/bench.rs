@@ -8,10 +8,10 @@
 use std::path::{Path, PathBuf};
 
 use geodex_core::measure::{sweep, sweep_settings, SweepPlan, SweepRow as Row};
-use geodex_io::Role;
+use geodex_io::{AnyVectors, Role};
 
 use crate::failure::{in_file, Failure};
-use crate::{progress, with_typed};
+use crate::{procstat, progress, with_typed};
 
 /// The CSV header, exactly as ARCHITECTURE.md §5 fixes it.
 pub const CSV_HEADER: &str = "ef,recall,qps,mean_distances,mean_hops,p50_us,p99_us";
@@ -57,6 +57,13 @@ pub struct Args {
     /// Print one JSON object on stdout instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Measure the index on disk: for each ef, open the index again memory-mapped, copy into
+    /// memory what every search reads (graph, codes, keys; the vectors only when the walk reads
+    /// them), give the vectors' pages back and drop the file from the page cache, then time one
+    /// cold run and --runs warm ones. Reports page faults per query of each and the process's
+    /// resident memory. Linux.
+    #[arg(long, conflicts_with_all = ["target_recall", "filter_keys"])]
+    pub cold: bool,
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
@@ -108,6 +115,108 @@ pub fn to_table(rows: &[Row]) -> String {
         ));
     }
     s
+}
+
+/// One ef of `--cold`: the cold run right after the file left the page cache, the warm runs
+/// after it, and what each cost in page faults.
+#[derive(serde::Serialize)]
+struct ColdRow {
+    ef: usize,
+    recall: f64,
+    cold_qps: f64,
+    /// The fastest of the warm runs.
+    warm_qps: f64,
+    cold_major_faults_per_query: f64,
+    cold_minor_faults_per_query: f64,
+    warm_major_faults_per_query: f64,
+    warm_minor_faults_per_query: f64,
+    /// After the warm runs.
+    resident: Option<procstat::Resident>,
+}
+
+/// `--cold`: per ef, reopen, load what every search reads, give the vectors' pages back, drop
+/// the file from the page cache, then one cold run and `--runs` warm ones, page faults counted
+/// around each.
+fn run_cold(a: &Args, k: usize, queries: &AnyVectors, truth: &[Vec<u64>]) -> Result<Vec<ColdRow>, Failure> {
+    let path = &a.files.index;
+    let template = a.options.params(k, k, None);
+    let per_query = |f: u64| f as f64 / truth.len() as f64;
+    let mut rows = Vec::new();
+    for &ef in &a.ef {
+        // Opening reads the whole file (checksums): copy what every search reads to the heap,
+        // give the mapped vectors' pages back, then drop the file from the page cache.
+        let mut index = a.options.open(path)?;
+        index.load_resident();
+        index.release_vectors()?;
+        procstat::drop_from_cache(path).map_err(|e| {
+            Failure::runtime(format!(
+                "{}: dropping it from the page cache: {e}",
+                path.display()
+            ))
+        })?;
+        let efs = [ef];
+        let timed = |runs: usize| -> Result<(Row, procstat::Faults), Failure> {
+            let plan = SweepPlan {
+                efs: &efs,
+                threads: a.threads,
+                runs,
+            };
+            let before = procstat::faults().unwrap_or_default();
+            let row = with_typed!(&index, queries.clone(), &a.files.queries, |ix, q| {
+                sweep(ix, q.as_slice(), truth, &template, &plan, &|| {}).map_err(in_file(&a.files.queries))?
+            });
+            Ok((row[0].clone(), procstat::faults().unwrap_or_default() - before))
+        };
+        let (cold, cold_faults) = timed(1)?;
+        let (warm, warm_faults) = timed(a.runs)?;
+        rows.push(ColdRow {
+            ef,
+            recall: cold.recall,
+            cold_qps: cold.qps,
+            warm_qps: warm.qps,
+            cold_major_faults_per_query: per_query(cold_faults.major),
+            cold_minor_faults_per_query: per_query(cold_faults.minor),
+            warm_major_faults_per_query: per_query(warm_faults.major) / a.runs as f64,
+            warm_minor_faults_per_query: per_query(warm_faults.minor) / a.runs as f64,
+            resident: procstat::resident(),
+        });
+    }
+    Ok(rows)
+}
+
+/// Prints the rows of `--cold`.
+fn report_cold(a: &Args, rows: &[ColdRow]) -> Result<(), Failure> {
+    if a.json {
+        super::print_json(&serde_json::json!({
+            "index": a.files.index.display().to_string(),
+            "k": a.k,
+            "rerank": a.options.rerank,
+            "threads": a.threads,
+            "runs": a.runs,
+            "cold": rows,
+        }));
+        return Ok(());
+    }
+    println!(
+        "{:>6} {:>8} {:>9} {:>9} {:>11} {:>11} {:>10} {:>10}",
+        "ef", "recall", "cold_qps", "warm_qps", "cold_majflt", "warm_majflt", "anon_MB", "file_MB"
+    );
+    let mb = |b: Option<u64>| b.map_or(f64::NAN, |b| b as f64 / 1e6);
+    for r in rows {
+        println!(
+            "{:>6} {:>8.4} {:>9.0} {:>9.0} {:>11.3} {:>11.3} {:>10.1} {:>10.1}",
+            r.ef,
+            r.recall,
+            r.cold_qps,
+            r.warm_qps,
+            r.cold_major_faults_per_query,
+            r.warm_major_faults_per_query,
+            mb(r.resident.map(|m| m.anon_bytes)),
+            mb(r.resident.map(|m| m.file_bytes)),
+        );
+    }
+    println!("(page faults per query; resident memory after the warm runs)");
+    Ok(())
 }
 
 /// Prints (and writes as CSV) the rows of a sweep over recall targets.
@@ -168,6 +277,11 @@ pub fn run(a: Args) -> Result<(), Failure> {
     let index = a.options.open(&a.files.index)?;
     let queries = crate::data::read_vectors(&a.files.queries, Role::Queries, None)?;
     let truth = crate::data::read_groundtruth(&a.groundtruth, queries.rows(), a.k)?;
+    if a.cold {
+        let (k, _) = crate::commands::search::clamp_k(a.k, a.k, index.len())?;
+        drop(index);
+        return report_cold(&a, &run_cold(&a, k, &queries, &truth)?);
+    }
     let (k, _) = crate::commands::search::clamp_k(
         a.k,
         a.ef.iter().copied().max().unwrap_or(a.k).max(a.k),

@@ -271,6 +271,17 @@ impl FrozenGraph {
         }
     }
 
+    /// Copies every array read from a file into memory ([`crate::Index::load_resident`]).
+    pub(crate) fn load_resident(&mut self) {
+        self.levels.load();
+        match &mut self.level0 {
+            Level0::Fixed(words) => words.load(),
+            Level0::Packed { bytes, .. } => bytes.load(),
+        }
+        self.upper_offsets.load();
+        self.upper.load();
+    }
+
     /// How level 0 is stored.
     pub fn layout(&self) -> LinkLayout {
         match self.level0 {
