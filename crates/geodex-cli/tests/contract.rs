@@ -57,6 +57,24 @@ impl Fixture {
         self.dir.path().join(name).to_str().unwrap().to_string()
     }
 
+    /// Builds `name` from the fixture's base on one thread with `extra` flags; its path.
+    fn build_one_thread(&self, name: &str, extra: &[&str]) -> String {
+        let (base, out) = (self.p("base.bvecs"), self.p(name));
+        let fixed = [
+            "build",
+            "--data",
+            &base,
+            "--out",
+            &out,
+            "--threads",
+            "1",
+            "--quiet",
+        ];
+        let args: Vec<&str> = fixed.iter().copied().chain(extra.iter().copied()).collect();
+        ok(&args);
+        out
+    }
+
     /// The arguments of `geodex bench` on the fixture's index, queries and ground truth, plus
     /// `extra` flags.
     fn bench_args(&self, extra: &[&str]) -> Vec<String> {
@@ -228,21 +246,7 @@ fn keep_pruned_fills_the_lists_the_heuristic_thins_and_is_recorded() {
     let f = Fixture::new(1500);
     // (fewest, mean) level-0 out-degree and the recorded flag of a one-thread M = 8 build.
     let level0 = |name: &str, extra: &[&str]| {
-        let (base, out) = (f.p("base.bvecs"), f.p(name));
-        let mut args = vec![
-            "build",
-            "--data",
-            &base,
-            "--out",
-            &out,
-            "--threads",
-            "1",
-            "--m",
-            "8",
-            "--quiet",
-        ];
-        args.extend(extra);
-        ok(&args);
+        let out = f.build_one_thread(name, &[&["--m", "8"], extra].concat());
         let graph: Value =
             serde_json::from_str(&ok(&["analyze", "--index", &out, "--only", "graph", "--json"])).unwrap();
         let info: Value = serde_json::from_str(&ok(&["info", "--index", &out, "--json"])).unwrap();
@@ -277,19 +281,7 @@ fn keep_pruned_fills_the_lists_the_heuristic_thins_and_is_recorded() {
 fn compressed_links_search_like_fixed_rows_with_fewer_resident_bytes() {
     let f = Fixture::new(2000);
     let run = |name: &str, links: &str| {
-        let (base, out, queries) = (f.p("base.bvecs"), f.p(name), f.p("query.bvecs"));
-        let build = [
-            "build",
-            "--data",
-            &base,
-            "--out",
-            &out,
-            "--threads",
-            "1",
-            "--links",
-            links,
-        ];
-        ok(&[&build[..], &["--quiet"]].concat());
+        let (out, queries) = (f.build_one_thread(name, &["--links", links]), f.p("query.bvecs"));
         let info: Value = serde_json::from_str(&ok(&["info", "--index", &out, "--json"])).unwrap();
         let search = [
             "search",
