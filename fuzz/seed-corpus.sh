@@ -7,6 +7,9 @@ cp testdata/golden-v1.gdx fuzz/corpus/index/
 # A small index with compressed level-0 links (section 12), so mutations reach its decoder.
 cargo run --quiet --release -p geodex-cli -- build --data testdata/sift20k/base.bvecs --limit 200 \
   --m 4 --links compressed --threads 1 --quiet --out fuzz/corpus/index/compressed.gdx > /dev/null
+# A RaBitQ index (codebook of centres and rotation, codes with centre and factors).
+cargo run --quiet --release -p geodex-cli -- build --data testdata/sift20k/base.bvecs --limit 300 \
+  --m 4 --quant rabitq:2 --threads 1 --quiet --out fuzz/corpus/index/rabitq.gdx > /dev/null
 head -c 1320 testdata/sift20k/query.bvecs > fuzz/corpus/bvecs/ten.bvecs
 head -c 2020 testdata/sift20k/groundtruth.ivecs > fuzz/corpus/ivecs/five.ivecs
 python3 - <<'PY'

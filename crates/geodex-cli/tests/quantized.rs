@@ -14,25 +14,7 @@ fn sift() -> [String; 3] {
 }
 
 fn bench_recall(index: &str, rerank: &str) -> Vec<f64> {
-    let [_, queries, gt] = sift();
-    let out: Value = serde_json::from_str(&ok(&[
-        "bench",
-        "--index",
-        index,
-        "--queries",
-        &queries,
-        "--groundtruth",
-        &gt,
-        "--ef",
-        "32,64",
-        "--rerank",
-        rerank,
-        "--runs",
-        "1",
-        "--json",
-        "--quiet",
-    ]))
-    .unwrap();
+    let out = bench_json(index, "32,64", &["--rerank", rerank]);
     assert_eq!(out["rerank"].as_u64().unwrap().to_string(), rerank);
     out["rows"]
         .as_array()
@@ -42,25 +24,42 @@ fn bench_recall(index: &str, rerank: &str) -> Vec<f64> {
         .collect()
 }
 
+/// `bench --json` of `index` at the beam widths `efs` with the search options `extra`.
+fn bench_json(index: &str, efs: &str, extra: &[&str]) -> Value {
+    let [_, queries, gt] = sift();
+    let mut args = vec![
+        "bench",
+        "--index",
+        index,
+        "--queries",
+        &queries,
+        "--groundtruth",
+        &gt,
+        "--ef",
+        efs,
+        "--runs",
+        "1",
+        "--json",
+        "--quiet",
+    ];
+    args.extend(extra);
+    serde_json::from_str(&ok(&args)).unwrap()
+}
+
+/// `build --json` of the bundled SIFT slice into `index` with the quantiser options `quant`.
+fn build_json(index: &std::path::Path, quant: &[&str]) -> Value {
+    let [base, _, _] = sift();
+    let mut args = vec!["build", "--data", &base, "--out", s(index), "--json", "--quiet"];
+    args.extend(quant);
+    serde_json::from_str(&ok(&args)).unwrap()
+}
+
 #[test]
 fn pq8_with_re_ranking_meets_the_memory_and_recall_targets() {
     let [base, queries, _] = sift();
     let dir = tempfile::tempdir().unwrap();
     let index = dir.path().join("pq.gdx");
-    let built: Value = serde_json::from_str(&ok(&[
-        "build",
-        "--data",
-        &base,
-        "--out",
-        s(&index),
-        "--quant",
-        "pq8",
-        "--pq-m",
-        "32",
-        "--json",
-        "--quiet",
-    ]))
-    .unwrap();
+    let built = build_json(&index, &["--quant", "pq8", "--pq-m", "32"]);
     assert_eq!(built["quant"], "pq8");
     let info: Value = serde_json::from_str(&ok(&["info", "--index", s(&index), "--json"])).unwrap();
     assert_eq!(
@@ -138,6 +137,8 @@ fn bad_quantiser_arguments_exit_2() {
         vec!["--quant", "pq7"],
         vec!["--quant", "pq8", "--pq-m", "5"],
         vec!["--quant", "sq8", "--pq-m", "4"],
+        vec!["--quant", "rabitq:9"],
+        vec!["--quant", "rabitq:x"],
     ] {
         let mut all = vec![
             "build",
@@ -155,4 +156,49 @@ fn bad_quantiser_arguments_exit_2() {
         assert!(msg.contains("--quant") || msg.contains("--pq-m"), "{msg}");
     }
     assert!(!out.exists(), "no file written on failure");
+}
+
+#[test]
+fn rabitq_codes_re_rank_by_their_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = dir.path().join("rq.gdx");
+    let built = build_json(&index, &["--quant", "rabitq:2"]);
+    // 2 bit planes of 128/8 bytes, the centre and three factors; 20,000/256 centres.
+    assert_eq!(
+        (
+            &built["quant"],
+            &built["rabitq_bits"],
+            &built["rabitq_centres"],
+            &built["code_bytes"]
+        ),
+        (
+            &Value::from("rabitq"),
+            &Value::from(2),
+            &Value::from(78),
+            &Value::from(46)
+        )
+    );
+    let fixed = bench_json(s(&index), "64", &["--rerank", "64"]);
+    // Given without a value the bound takes the paper's ε₀ = 1.9.
+    let bound = bench_json(s(&index), "64", &["--rerank-bound"]);
+    assert_eq!(bound["rerank_bound"].as_f64().unwrap() as f32, 1.9);
+    let row = |v: &Value, key: &str| v["rows"][0][key].as_f64().unwrap();
+    assert_eq!(row(&fixed, "mean_reranked"), 64.0);
+    assert!(row(&bound, "mean_reranked") < 64.0, "{bound}");
+    assert!(row(&bound, "recall") >= 0.95 && row(&bound, "recall") >= row(&fixed, "recall") - 0.01);
+    let [_, queries, gt] = sift();
+    let (code, msg) = fails(&[
+        "bench",
+        "--index",
+        s(&index),
+        "--queries",
+        &queries,
+        "--groundtruth",
+        &gt,
+        "--rerank-bound",
+        "0",
+        "--quiet",
+    ]);
+    assert_eq!(code, 2, "{msg}");
+    assert!(msg.contains("ε₀"), "{msg}");
 }

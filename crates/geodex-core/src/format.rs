@@ -16,8 +16,9 @@
 //! 52      4     top level
 //! 56      8     seed
 //! 64      4     section count S
-//! 68      4     quantiser code (0 none, 1 sq8, 2 pq8, 3 pq4, 4 proj, 5 proj-sparse, 6 proj-orth)
-//! 72      4     PQ sub-spaces m, or the projection's k (0 for none and sq8)
+//! 68      4     quantiser code (0 none, 1 sq8, 2 pq8, 3 pq4, 4 proj, 5 proj-sparse, 6 proj-orth,
+//!               7 rabitq)
+//! 72      4     PQ sub-spaces m, the projection's k or RaBitQ's bits (0 for none and sq8)
 //! 76      4     level-0 layout (0 fixed rows, 1 compressed)
 //! 80      4     slot bytes of the compressed layout (0 for fixed rows)
 //! 84      36    zero
@@ -118,6 +119,7 @@ fn quant_code(quant: Option<&Codec>) -> (u32, u32) {
             k,
             kind: ProjectionKind::Orthogonal,
         }) => (6, k as u32),
+        Some(CodecSpec::RaBitQ { bits }) => (7, bits),
     }
 }
 
@@ -140,6 +142,7 @@ fn quant_from_code(code: u32, m: u32) -> Result<Option<CodecSpec>, Invalid> {
             k: m,
             kind: ProjectionKind::Orthogonal,
         }),
+        7 => Some(CodecSpec::RaBitQ { bits: m as u32 }),
         c => return Err(Invalid(format!("unknown quantiser code {c}"))),
     })
 }
@@ -643,8 +646,8 @@ fn load<T: Component>(
 
 /// The codebook and codes of a quantised file, checked: the codebook has the size the header's
 /// quantiser implies and finite values, the codes section exactly N codes. Every byte value is
-/// a valid code (SQ8 levels 0…255, PQ8 centroids 0…255, PQ4 two nibbles), so the codes need no
-/// further check.
+/// a valid SQ8, PQ or RaBitQ bit-plane code; a RaBitQ code's three factors must be finite and
+/// ≥ 0 ([`Codec::check_codes`]).
 fn load_quantized(
     backing: &Arc<Backing>,
     table: &[Entry],
@@ -664,6 +667,9 @@ fn load_quantized(
     let len = n * codec.code_bytes();
     let (c_off, _) = section(b, table, Kind::Codes, Some(len))?;
     let codes = Buf::from_file(backing, c_off, len).ok_or_else(|| Invalid("misaligned codes".into()))?;
+    codec
+        .check_codes(codes.as_slice())
+        .map_err(|e| Invalid(format!("codes: {e}")))?;
     Ok(Quantized { codec, codes })
 }
 

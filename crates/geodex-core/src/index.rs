@@ -95,6 +95,10 @@ pub struct IndexInfo {
     pub pq_m: usize,
     /// Output dimension of a random projection (0 unless `quant` is a `proj` kind).
     pub proj_k: usize,
+    /// RaBitQ's bits per dimension (0 unless `quant` is `rabitq`).
+    pub rabitq_bits: u32,
+    /// RaBitQ's number of centres (0 unless `quant` is `rabitq`).
+    pub rabitq_centres: usize,
     /// How level 0 is stored: `fixed` rows or `compressed` lists.
     pub links: LinkLayout,
     /// Bytes of level 0's links (counted in `ram_bytes`).
@@ -499,6 +503,14 @@ impl<T: Component> Index<T> {
             },
             proj_k: match self.quant.as_ref().map(|q| q.codec.spec()) {
                 Some(CodecSpec::Projection { k, .. }) => k,
+                _ => 0,
+            },
+            rabitq_bits: match self.quant.as_ref().map(|q| q.codec.spec()) {
+                Some(CodecSpec::RaBitQ { bits }) => bits,
+                _ => 0,
+            },
+            rabitq_centres: match self.quant.as_ref().map(|q| &q.codec) {
+                Some(Codec::RaBitQ(r)) => r.centre_count(),
                 _ => 0,
             },
             links: self.graph.layout(),

@@ -85,6 +85,9 @@ pub struct SweepRow {
     pub p99_distances: f64,
     /// Share of queries whose recall@k is below 0.8.
     pub below_08: f64,
+    /// Candidates re-ranked with exact distances per query (a quantised index's `--rerank` or
+    /// `--rerank-bound`, a byte walk's beam).
+    pub mean_reranked: f64,
 }
 
 /// How to sweep: beam widths, threads, timed runs per width (the fastest is reported, as
@@ -168,6 +171,7 @@ pub fn sweep_settings<T: crate::Component>(
             qps: nq / pass.seconds,
             mean_distances: pass.stats.distances as f64 / nq,
             mean_hops: pass.stats.hops as f64 / nq,
+            mean_reranked: pass.stats.reranked as f64 / nq,
             p50_us: percentile(&pass.latencies_us, 50.0),
             p99_us: percentile(&pass.latencies_us, 99.0),
             exact_share: pass.stats.exact_scans as f64 / nq,

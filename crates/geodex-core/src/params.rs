@@ -117,6 +117,12 @@ pub struct SearchParams<'a> {
     /// with exact distances on the full vectors (the beam widens to hold them). 0: no
     /// re-ranking, distances are the codes' estimates. Ignored by unquantised indexes.
     pub rerank: usize,
+    /// On a RaBitQ index: re-rank by the codes' error bound with this ε₀ (RaBitQ Theorem 3.2;
+    /// [`geodex_quant::rabitq::EPSILON0`] is the paper's 1.9) instead of a fixed count. The walk
+    /// keeps its whole beam of max(ef, `rerank`, k) candidates; they are taken in order of
+    /// their lower bound (estimate − ε₀·bound) and get their exact distance until the next lower
+    /// bound is no smaller than the k-th exact distance found. An index without bounds rejects it.
+    pub rerank_bound: Option<f32>,
     /// A stopping rule (`stop.rs`) decides the beam width or when to end the level-0 search,
     /// in place of `ef`; `k` must be the k its model was trained for. `None`: the beam of
     /// width `ef` as in the paper.
@@ -130,6 +136,7 @@ impl std::fmt::Debug for SearchParams<'_> {
             .field("ef", &self.ef)
             .field("filter", &self.filter.is_some())
             .field("rerank", &self.rerank)
+            .field("rerank_bound", &self.rerank_bound)
             .field("allowed", &self.allowed.map(NodeSet::len))
             .field("exact_below", &self.exact_below)
             .field("stop", &self.stop.map(|r| r.kind()))
@@ -147,12 +154,18 @@ impl<'a> SearchParams<'a> {
             allowed: None,
             exact_below: None,
             rerank: 0,
+            rerank_bound: None,
             stop: None,
         }
     }
 
-    /// Rejects k = 0 and ef < k.
+    /// Rejects k = 0, ef < k and an ε₀ that is not finite and > 0.
     pub fn validate(&self) -> Result<(), CoreError> {
+        if let Some(eps) = self.rerank_bound.filter(|e| !(e.is_finite() && *e > 0.0)) {
+            return Err(CoreError::InvalidParameter(format!(
+                "the re-ranking bound's ε₀ must be finite and > 0, not {eps}"
+            )));
+        }
         if self.k == 0 {
             return Err(CoreError::InvalidParameter("k must be ≥ 1".into()));
         }

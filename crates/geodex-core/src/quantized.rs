@@ -67,8 +67,10 @@ impl Quantized {
 
     /// K-NN search on the codes: a beam of width max(ef, R, k) walks the graph with asymmetric
     /// distances; then, when `params.rerank` = R > 0, the best max(R, k) candidates get their
-    /// exact distance from `exact` (the query bound to the full vectors) and are re-sorted. Leaves the best `k` in `ctx.found`; without
-    /// re-ranking their distances are the ADC estimates.
+    /// exact distance from `exact` (the query bound to the full vectors) and are re-sorted; with
+    /// `params.rerank_bound` the whole beam is re-ranked in order of the codes' lower bounds
+    /// until the bound proves the rest cannot enter ([`rerank_by_bound`]). Leaves the best `k`
+    /// in `ctx.found`; without re-ranking their distances are the ADC estimates.
     #[allow(clippy::too_many_arguments)]
     pub fn search<G: GraphView, T: Element, D: Distance<T>, S: Stopper>(
         &self,
@@ -80,7 +82,12 @@ impl Quantized {
         accept: impl Fn(u32) -> bool,
         stop: &mut S,
     ) -> SearchStats {
-        let candidates = params.k.max(params.rerank);
+        let beam = params.ef.max(params.k).max(params.rerank);
+        let candidates = if params.rerank_bound.is_some() {
+            beam
+        } else {
+            params.k.max(params.rerank)
+        };
         let mut query_f32 = std::mem::take(&mut ctx.query_f32);
         query_f32.clear();
         query_f32.extend(exact.query().iter().map(|x| x.to_f32()));
@@ -100,24 +107,75 @@ impl Quantized {
             scale,
             graph: g,
             k: candidates,
-            ef: params.ef.max(candidates),
+            ef: beam,
             ctx: &mut *ctx,
             accept,
             stop,
         };
         let mut stats = self.codec.with_adc(&query_f32, similarity, &mut table, walk);
-        ctx.table = table;
-        ctx.query_f32 = query_f32;
-        if params.rerank > 0 {
+        if let Some(epsilon0) = params.rerank_bound.filter(|_| self.codec.has_error_bound()) {
+            let width = |id: u32| {
+                let bound = self.codec.error_bound(&table, self.code(id));
+                epsilon0 * scale * bound.unwrap_or(f32::INFINITY)
+            };
+            stats.reranked = rerank_by_bound(&mut ctx.found, params.k, width, |id| exact.to(id));
+        } else if params.rerank > 0 {
             for n in ctx.found.iter_mut() {
                 n.distance = exact.to(n.id);
             }
             ctx.found.sort_unstable();
             stats.reranked = ctx.found.len() as u64;
         }
+        ctx.table = table;
+        ctx.query_f32 = query_f32;
         ctx.found.truncate(params.k);
         stats
     }
+}
+
+impl Quantized {
+    /// Node `id`'s code.
+    fn code(&self, id: u32) -> &[u8] {
+        let bytes = self.codec.code_bytes();
+        &self.codes.as_slice()[id as usize * bytes..][..bytes]
+    }
+}
+
+/// RaBitQ's re-ranking rule (Gao & Long 2024, §4): with each candidate's estimate and the
+/// half-width of its confidence interval, take the candidates in order of their lower bound
+/// (estimate − width) and compute exact distances until the next lower bound is at least the
+/// k-th smallest exact distance so far — no later candidate can then enter the top k (with the
+/// bound's probability). Leaves the best k, exact, in `found`; returns how many were re-ranked.
+pub(crate) fn rerank_by_bound(
+    found: &mut Vec<crate::Neighbor>,
+    k: usize,
+    width: impl Fn(u32) -> f32,
+    exact: impl Fn(u32) -> f32,
+) -> u64 {
+    let mut by_lower: Vec<crate::Neighbor> = found
+        .iter()
+        .map(|n| crate::Neighbor::new(n.id, n.distance - width(n.id)))
+        .collect();
+    by_lower.sort_unstable();
+    found.clear();
+    let mut top = std::collections::BinaryHeap::with_capacity(k + 1);
+    let mut reranked = 0;
+    for candidate in by_lower {
+        if top.len() == k
+            && top
+                .peek()
+                .is_some_and(|kth: &crate::Neighbor| candidate.distance >= kth.distance)
+        {
+            break;
+        }
+        reranked += 1;
+        top.push(crate::Neighbor::new(candidate.id, exact(candidate.id)));
+        if top.len() > k {
+            top.pop();
+        }
+    }
+    found.extend(top.into_sorted_vec());
+    reranked
 }
 
 /// `min(n, TRAIN_SAMPLE)` distinct row numbers, ascending, drawn with `seed` (all rows when

@@ -77,6 +77,11 @@ impl<T: Component> Stored<'_, T> {
         search: impl FnOnce(&mut SearchContext) -> Result<SearchStats, CoreError>,
     ) -> Result<SearchStats, CoreError> {
         params.validate()?;
+        if params.rerank_bound.is_some() && self.quant.is_none_or(|q| !q.codec.has_error_bound()) {
+            return Err(CoreError::InvalidParameter(
+                "re-ranking by the error bound needs an index whose codes carry one (--quant rabitq)".into(),
+            ));
+        }
         if let Some(rule) = params.stop {
             let model = rule.model;
             if model.metric != self.metric.name() || model.dim != self.dim {

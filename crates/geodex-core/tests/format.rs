@@ -7,6 +7,7 @@ use geodex_core::{
     SearchParams,
 };
 use geodex_testkit::clustered;
+use geodex_testkit::index_file::{fix_checksums, section, section_ranges};
 use proptest::prelude::*;
 
 fn no_progress(_: usize) {}
@@ -80,7 +81,7 @@ proptest! {
 }
 
 /// Every codec, with PQ4 at an odd m (a half-used last byte).
-const QUANTS: [CodecSpec; 7] = [
+const QUANTS: [CodecSpec; 9] = [
     CodecSpec::Sq8,
     CodecSpec::Pq { m: 4, bits: 8 },
     CodecSpec::Pq { m: 4, bits: 4 },
@@ -97,6 +98,8 @@ const QUANTS: [CodecSpec; 7] = [
         k: 6,
         kind: ProjectionKind::Orthogonal,
     },
+    CodecSpec::RaBitQ { bits: 1 },
+    CodecSpec::RaBitQ { bits: 3 },
 ];
 
 #[test]
@@ -150,6 +153,47 @@ fn a_corrupt_quantized_file_is_rejected() {
     }
 }
 
+/// A RaBitQ code's centre and factors are part of the distance: a centre that does not exist,
+/// a non-finite factor or a negative scale is refused on open even when every checksum matches,
+/// and so is a rotation that is not orthonormal.
+#[test]
+fn a_rabitq_file_with_bad_factors_or_a_bent_rotation_is_rejected() {
+    let ix = quantized_index(300, 12, Metric::L2, 4, Some(CodecSpec::RaBitQ { bits: 2 }));
+    let bytes = saved_bytes(&ix);
+    let code_bytes = ix.quantizer().unwrap().code_bytes();
+    let (codes, _) = section(&bytes, 10);
+    let (codebook, _) = section(&bytes, 9);
+    // A code ends with its centre (u16) and the factors b, a, e (f32).
+    let tail = |node: usize, at: usize| codes + node * code_bytes + code_bytes - 14 + at;
+    let centres = ix.info().rabitq_centres;
+    let cases: [(usize, Vec<u8>, &str); 5] = [
+        (tail(7, 6), (-1.0f32).to_le_bytes().into(), "codes"),
+        (tail(200, 2), f32::NAN.to_le_bytes().into(), "codes"),
+        (tail(299, 10), f32::INFINITY.to_le_bytes().into(), "codes"),
+        (tail(5, 0), (centres as u16).to_le_bytes().into(), "centre"),
+        (
+            codebook + 4 * (12 * centres + 5),
+            0.9f32.to_le_bytes().into(),
+            "orthonormal",
+        ),
+    ];
+    for (at, value, what) in cases {
+        let mut b = bytes.clone();
+        b[at..at + value.len()].copy_from_slice(&value);
+        fix_checksums(&mut b);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.gdx");
+        std::fs::write(&path, &b).unwrap();
+        match AnyIndex::open(&path, true) {
+            Err(CoreError::InvalidIndex { reason, .. }) => assert!(reason.contains(what), "{reason}"),
+            other => panic!("byte {at}: accepted or wrong error: {other:?}"),
+        }
+    }
+    let mut b = bytes.clone();
+    fix_checksums(&mut b);
+    assert_eq!(b, bytes, "re-sealing an intact file changes nothing");
+}
+
 /// A well-formed file whose header says Poincaré but holds codes (which are Euclidean) is
 /// refused: the header is patched and its checksum recomputed, so only the rule can catch it.
 #[test]
@@ -165,10 +209,7 @@ fn a_quantised_poincare_file_is_rejected() {
     let ix = Index::build(data, 8, &p, &no_progress).unwrap();
     let mut b = saved_bytes(&ix);
     b[16..20].copy_from_slice(&Metric::Poincare.code().to_le_bytes());
-    let sections = section_ranges(&b).len();
-    let table = b[128..128 + 32 * sections].to_vec();
-    let sum = xxhash_rust::xxh3::xxh3_64(&[&b[..120], &table[..]].concat());
-    b[120..128].copy_from_slice(&sum.to_le_bytes());
+    fix_checksums(&mut b);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("p.gdx");
     std::fs::write(&path, &b).unwrap();
@@ -256,19 +297,6 @@ fn every_flip_is_rejected(bytes: &[u8]) {
         b[i] ^= 0x5A;
         expect_invalid(&b, &format!("byte {i} flipped"));
     }
-}
-
-/// (offset, length) of each section, read from the table.
-fn section_ranges(b: &[u8]) -> Vec<(usize, usize)> {
-    let count = u32::from_le_bytes(b[64..68].try_into().unwrap()) as usize;
-    (0..count)
-        .map(|s| {
-            let e = &b[128 + 32 * s..];
-            let off = u64::from_le_bytes(e[8..16].try_into().unwrap()) as usize;
-            let len = u64::from_le_bytes(e[16..24].try_into().unwrap()) as usize;
-            (off, len)
-        })
-        .collect()
 }
 
 #[test]

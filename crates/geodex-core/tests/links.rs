@@ -6,6 +6,7 @@ use geodex_core::{
     check_graph, AnyIndex, BuildParams, CodecSpec, Component, CoreError, Index, LinkLayout, Metric,
     SearchContext, SearchParams, SearchStats,
 };
+use geodex_testkit::index_file::{fix_checksums, section};
 use geodex_testkit::{clustered, clustered_u8};
 
 fn build<T: Component>(
@@ -166,32 +167,4 @@ fn corrupt_compressed_lists_are_rejected_or_searched_safely() {
         rejected > 0 && accepted > 0,
         "{rejected} rejected, {accepted} accepted"
     );
-}
-
-/// (offset, length) of the section of `kind`.
-fn section(b: &[u8], kind: u32) -> (usize, usize) {
-    let count = u32::from_le_bytes(b[64..68].try_into().unwrap()) as usize;
-    (0..count)
-        .map(|s| &b[128 + 32 * s..][..32])
-        .find(|e| u32::from_le_bytes(e[..4].try_into().unwrap()) == kind)
-        .map(|e| {
-            let at = |i: usize| u64::from_le_bytes(e[i..i + 8].try_into().unwrap()) as usize;
-            (at(8), at(16))
-        })
-        .expect("section present")
-}
-
-/// Recomputes every section checksum and the header's.
-fn fix_checksums(b: &mut [u8]) {
-    use xxhash_rust::xxh3::xxh3_64;
-    let count = u32::from_le_bytes(b[64..68].try_into().unwrap()) as usize;
-    for s in 0..count {
-        let e = 128 + 32 * s;
-        let at = |i: usize| u64::from_le_bytes(b[e + i..e + i + 8].try_into().unwrap()) as usize;
-        let sum = xxh3_64(&b[at(8)..at(8) + at(16)]);
-        b[e + 24..e + 32].copy_from_slice(&sum.to_le_bytes());
-    }
-    let table_end = 128 + 32 * count;
-    let sum = xxh3_64(&[&b[..120], &b[128..table_end]].concat());
-    b[120..128].copy_from_slice(&sum.to_le_bytes());
 }

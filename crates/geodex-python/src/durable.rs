@@ -108,7 +108,7 @@ impl DurableIndex {
 
     /// Searches as `IndexFile.search` does (the same arguments, results and statistics),
     /// seeing every acknowledged write.
-    #[pyo3(signature = (queries, k=10, ef=64, allowed=None, num_threads=1, rerank=0))]
+    #[pyo3(signature = (queries, k=10, ef=64, allowed=None, num_threads=1, rerank=0, rerank_bound=None))]
     #[allow(clippy::too_many_arguments)]
     fn search<'py>(
         &self,
@@ -119,6 +119,7 @@ impl DurableIndex {
         allowed: Option<&Bound<'py, PyAny>>,
         num_threads: usize,
         rerank: usize,
+        rerank_bound: Option<f32>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let options = SearchOptions {
             k,
@@ -126,6 +127,7 @@ impl DurableIndex {
             allowed,
             num_threads,
             rerank,
+            rerank_bound,
         };
         typed!(&self.index, ix => search_rows(py, &self.pools, ix.index(), queries, options))
     }

@@ -42,11 +42,13 @@ impl IndexFile {
     /// uint8 for a byte index; 1-D is one query) with beam width `ef` (at least k). `allowed`:
     /// only these keys are returned. `num_threads` > 1 splits the rows over threads. `rerank`
     /// (quantised index only): the best max(rerank, k) candidates of the walk on codes get
-    /// their exact distance and are re-sorted (0: the codes' estimates). Returns
+    /// their exact distance and are re-sorted (0: the codes' estimates). `rerank_bound` (RaBitQ
+    /// index only): re-rank by the codes' error bound with this ε₀ (1.9 is the paper's) instead
+    /// of a fixed count — the beam in order of lower bounds until no later one can enter. Returns
     /// `(keys uint64 (n, k), distances float32 (n, k), stats)`; `stats` holds the mean
     /// distance evaluations, hops and re-ranked candidates per query. Distances are geodex's:
     /// squared L2, −⟨a, b⟩ (hnswlib's `1 − ⟨a, b⟩` less 1), 1 − cos, Poincaré.
-    #[pyo3(signature = (queries, k=10, ef=64, allowed=None, num_threads=1, rerank=0))]
+    #[pyo3(signature = (queries, k=10, ef=64, allowed=None, num_threads=1, rerank=0, rerank_bound=None))]
     #[allow(clippy::too_many_arguments)]
     fn search<'py>(
         &self,
@@ -57,6 +59,7 @@ impl IndexFile {
         allowed: Option<&Bound<'py, PyAny>>,
         num_threads: usize,
         rerank: usize,
+        rerank_bound: Option<f32>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let options = SearchOptions {
             k,
@@ -64,6 +67,7 @@ impl IndexFile {
             allowed,
             num_threads,
             rerank,
+            rerank_bound,
         };
         match &self.index {
             AnyIndex::F32(index) => search_rows(py, &self.pools, index, queries, options),
@@ -246,6 +250,7 @@ pub(crate) struct SearchOptions<'a, 'py> {
     pub allowed: Option<&'a Bound<'py, PyAny>>,
     pub num_threads: usize,
     pub rerank: usize,
+    pub rerank_bound: Option<f32>,
 }
 
 /// An element type whose numpy rows a search takes (float32 or uint8).
@@ -299,6 +304,7 @@ pub(crate) fn search_rows<'py, T: Rows>(
         k: o.k,
         ef: o.ef.max(o.k),
         rerank: o.rerank,
+        rerank_bound: o.rerank_bound,
         pool: pool.as_deref(),
         allowed: allowed.as_deref(),
     };
@@ -321,6 +327,7 @@ struct Plan<'a> {
     k: usize,
     ef: usize,
     rerank: usize,
+    rerank_bound: Option<f32>,
     /// The pool the rows are split over (`None`: the calling thread).
     pool: Option<&'a rayon::ThreadPool>,
     allowed: Option<&'a [u64]>,
@@ -337,6 +344,7 @@ impl Plan<'_> {
         let mut params = SearchParams::new(k, self.ef);
         params.allowed = set.as_ref();
         params.rerank = self.rerank;
+        params.rerank_bound = self.rerank_bound;
         let one = |ctx: &mut SearchContext, i: usize| -> Result<_, CoreError> {
             let (hits, stats) = index.find(&queries[i * dim..][..dim], &params, ctx)?;
             Ok((hits, stats))

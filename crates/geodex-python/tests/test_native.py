@@ -81,7 +81,7 @@ def test_a_poincare_index_agrees_with_the_closed_form_distance(tmp_path):
         geodex.build(tmp_path / "bad.gdx", base * 2, metric="poincare")  # outside the ball
 
 
-@pytest.mark.parametrize("quantizer", ["sq8", "pq8"])
+@pytest.mark.parametrize("quantizer", ["sq8", "pq8", "rabitq:4"])
 def test_quantised_search_reranks_to_exact_distances(tmp_path, clustered, quantizer):
     base, queries = clustered
     index = geodex.build(tmp_path / "q.gdx", base, quantizer=quantizer, M=16, ef_construction=100)
@@ -97,6 +97,26 @@ def test_quantised_search_reranks_to_exact_distances(tmp_path, clustered, quanti
     assert recall(found, order) >= recall(plain, order) and recall(found, order) > 0.9
     # Without re-ranking the distances are the codes' estimates, not the exact ones.
     assert not np.allclose(plain_d, np.take_along_axis(every, plain.astype(np.int64), 1), rtol=1e-4)
+
+
+def test_rabitq_reranks_by_its_error_bound_like_the_whole_beam(tmp_path, clustered):
+    base, queries = clustered
+    index = geodex.build(tmp_path / "r.gdx", base, quantizer="rabitq:4", M=16, ef_construction=100)
+    assert index.quantizer == "rabitq"
+    beam, beam_d, beam_stats = index.search(queries, k=10, ef=64, rerank=64)
+    found, distances, stats = index.search(queries, k=10, ef=64, rerank_bound=4.0)
+    # The same walk; the bound proves the rest of the beam cannot enter, so the same top 10
+    # with fewer exact distances.
+    np.testing.assert_array_equal(found, beam)
+    np.testing.assert_array_equal(distances, beam_d)
+    assert 10 <= stats["mean_reranked"] < beam_stats["mean_reranked"] == 64
+    pq = geodex.build(tmp_path / "p.gdx", base, quantizer="pq8", M=16, ef_construction=100)
+    with pytest.raises(geodex.InputError):
+        pq.search(queries, k=10, rerank_bound=1.9)  # PQ codes carry no bound
+    with pytest.raises(geodex.InputError):
+        index.search(queries, k=10, rerank_bound=0.0)
+    with pytest.raises(geodex.InputError):
+        geodex.build(tmp_path / "x.gdx", base, quantizer="rabitq:9")
 
 
 def test_a_float_file_walks_byte_codes_with_exact_distances(tmp_path, clustered):

@@ -14,6 +14,7 @@
 
 use crate::pq::ProductQuantizer;
 use crate::projection::{ProjectionKind, RandomProjection};
+use crate::rabitq::RaBitQ;
 use crate::sq8::Sq8;
 use crate::QuantError;
 pub use crate::Similarity;
@@ -37,6 +38,11 @@ pub enum CodecSpec {
         /// Gaussian or sparse (Achlioptas) matrix.
         kind: ProjectionKind,
     },
+    /// [`RaBitQ`] with `bits` bits per dimension (1…8).
+    RaBitQ {
+        /// Bits per dimension.
+        bits: u32,
+    },
 }
 
 /// Options of [`CodecSpec::parse`] besides the name.
@@ -49,7 +55,8 @@ pub struct CodecOptions {
 }
 
 impl CodecSpec {
-    /// Parses `sq8`, `pq8`, `pq4`, `proj`, `proj-sparse` or `proj-orth`. The PQ sub-space count defaults to
+    /// Parses `sq8`, `pq8`, `pq4`, `proj`, `proj-sparse`, `proj-orth` or `rabitq[:BITS]` (one
+    /// bit per dimension by default). The PQ sub-space count defaults to
     /// dim/4 for PQ8 and dim/2 for PQ4 (both 2 bits per dimension, FAISS's common `PQ{d/4}` and
     /// `PQ{d/2}x4` settings); the projection's k to dim/4. `None` for `none`.
     pub fn parse(name: &str, options: CodecOptions, dim: usize) -> Result<Option<CodecSpec>, QuantError> {
@@ -90,9 +97,19 @@ impl CodecSpec {
             "proj" => projection(ProjectionKind::Gaussian),
             "proj-sparse" => projection(ProjectionKind::Sparse),
             "proj-orth" => projection(ProjectionKind::Orthogonal),
-            other => Err(QuantError::InvalidParameter(format!(
-                "unknown quantiser '{other}' (expected none, sq8, pq8, pq4, proj, proj-sparse or proj-orth)"
-            ))),
+            "rabitq" => Ok(Some(CodecSpec::RaBitQ { bits: 1 })),
+            other => match other.strip_prefix("rabitq:") {
+                Some(bits) => {
+                    let bits = bits.parse().map_err(|_| {
+                        QuantError::InvalidParameter(format!("rabitq:{bits}: the bits must be a number 1 to 8"))
+                    })?;
+                    RaBitQ::check_bits(bits)?;
+                    Ok(Some(CodecSpec::RaBitQ { bits }))
+                }
+                None => Err(QuantError::InvalidParameter(format!(
+                    "unknown quantiser '{other}' (expected none, sq8, pq8, pq4, proj, proj-sparse, proj-orth or rabitq[:BITS])"
+                ))),
+            },
         }
     }
 
@@ -104,6 +121,7 @@ impl CodecSpec {
             CodecSpec::Projection { k, kind } => {
                 RandomProjection::new(kind, dim, k, seed).map(Codec::Projection)
             }
+            CodecSpec::RaBitQ { bits } => RaBitQ::train(data, dim, bits, seed).map(Codec::RaBitQ),
         }
     }
 }
@@ -119,6 +137,8 @@ pub enum Codec {
     Pq4(ProductQuantizer),
     /// A random projection; codes are the projected vectors as little-endian `f32`.
     Projection(RandomProjection),
+    /// RaBitQ: B bit planes and three factors per code, with an error bound per estimate.
+    RaBitQ(RaBitQ),
 }
 
 /// Receives the per-query distance function of [`Codec::with_adc`].
@@ -140,7 +160,7 @@ impl Codec {
         }
     }
 
-    /// The name used on the command line and in `info` (`sq8`, `pq8`, `pq4`).
+    /// The name used on the command line and in `info` (`sq8`, `pq8`, `pq4`, `rabitq`, …).
     pub fn name(&self) -> &'static str {
         match self {
             Codec::Sq8(_) => "sq8",
@@ -151,6 +171,7 @@ impl Codec {
                 ProjectionKind::Sparse => "proj-sparse",
                 ProjectionKind::Orthogonal => "proj-orth",
             },
+            Codec::RaBitQ(_) => "rabitq",
         }
     }
 
@@ -166,6 +187,7 @@ impl Codec {
                 k: p.to(),
                 kind: p.kind(),
             },
+            Codec::RaBitQ(r) => CodecSpec::RaBitQ { bits: r.bits() },
         }
     }
 
@@ -175,6 +197,7 @@ impl Codec {
             Codec::Sq8(s) => s.dim(),
             Codec::Pq8(pq) | Codec::Pq4(pq) => pq.dim(),
             Codec::Projection(p) => p.from(),
+            Codec::RaBitQ(r) => r.dim(),
         }
     }
 
@@ -185,12 +208,13 @@ impl Codec {
             Codec::Pq4(pq) => pq.m().div_ceil(2),
             Codec::Pq8(pq) => pq.m(),
             Codec::Projection(p) => 4 * p.to(),
+            Codec::RaBitQ(r) => r.code_bytes(),
         }
     }
 
     /// The trained parameters as one `f32` array — the index file's codebook section: SQ8 the
     /// per-dimension minima then steps; PQ sub-space j's 2^bits centroids, j = 0…m−1; a
-    /// projection its k × dim matrix.
+    /// projection its k × dim matrix; RaBitQ its centre then its D × dim rotation.
     pub fn parameters(&self) -> Vec<f32> {
         match self {
             Codec::Sq8(s) => s.min.iter().chain(&s.step).copied().collect(),
@@ -198,6 +222,7 @@ impl Codec {
                 .flat_map(|j| pq.codebook(j).centroids.iter().copied())
                 .collect(),
             Codec::Projection(p) => p.matrix().to_vec(),
+            Codec::RaBitQ(r) => r.parameters(),
         }
     }
 
@@ -207,11 +232,12 @@ impl Codec {
             Codec::Sq8(s) => 2 * s.dim(),
             Codec::Pq8(pq) | Codec::Pq4(pq) => pq.ksub() * pq.dim(),
             Codec::Projection(p) => p.to() * p.from(),
+            Codec::RaBitQ(r) => r.parameter_count(),
         }
     }
 
     /// Rebuilds a codec from [`Codec::spec`] and [`Codec::parameters`], checking the length and
-    /// that every parameter is finite (and SQ8 steps ≥ 0).
+    /// that every parameter is finite (and SQ8 steps ≥ 0, a RaBitQ rotation orthonormal).
     pub fn from_parameters(spec: CodecSpec, dim: usize, params: &[f32]) -> Result<Codec, QuantError> {
         if let Some(i) = params.iter().position(|x| !x.is_finite()) {
             return Err(QuantError::InvalidParameter(format!(
@@ -250,6 +276,7 @@ impl Codec {
                     kind, dim, k, params,
                 )))
             }
+            CodecSpec::RaBitQ { bits } => RaBitQ::from_parameters(dim, bits, params).map(Codec::RaBitQ),
         }
     }
 
@@ -267,7 +294,21 @@ impl Codec {
             }
             Codec::Pq8(pq) => pq.encode_all(data),
             Codec::Projection(p) => p.project_all(data).iter().flat_map(|x| x.to_le_bytes()).collect(),
+            Codec::RaBitQ(r) => r.encode_all(data),
         }
+    }
+
+    /// Checks stored codes beyond their length: a RaBitQ code must name an existing centre and
+    /// carry finite factors ([`RaBitQ::check_code`]); every other code is valid whatever its bytes.
+    pub fn check_codes(&self, codes: &[u8]) -> Result<(), QuantError> {
+        let Codec::RaBitQ(r) = self else {
+            return Ok(());
+        };
+        for (row, code) in codes.chunks_exact(self.code_bytes()).enumerate() {
+            r.check_code(code)
+                .map_err(|reason| QuantError::BadVector { row, reason })?;
+        }
+        Ok(())
     }
 
     /// The reconstruction of one stored `code` (as [`Codec::encode_all`] wrote it) into `out`.
@@ -282,6 +323,7 @@ impl Codec {
             }
             Codec::Pq8(pq) => pq.decode(code, out),
             Codec::Projection(p) => p.adjoint(&floats(code).collect::<Vec<_>>(), out),
+            Codec::RaBitQ(r) => r.decode(code, out),
         }
     }
 
@@ -322,6 +364,26 @@ impl Codec {
                     }
                 }
             }
+            Codec::RaBitQ(r) => {
+                let constants = r.fill_table(query, similarity, table);
+                let t = table.as_slice();
+                visitor.visit(move |code: &[u8]| r.distance(t, &constants, code))
+            }
+        }
+    }
+
+    /// Whether the estimates carry an error bound ([`Codec::error_bound`]): RaBitQ's do.
+    pub fn has_error_bound(&self) -> bool {
+        matches!(self, Codec::RaBitQ(_))
+    }
+
+    /// For a codec whose estimates carry an error bound (RaBitQ): the half-width per unit ε₀ of
+    /// the confidence interval of `code`'s estimate, from the `table` [`Codec::with_adc`] filled
+    /// for the query ([`RaBitQ::error_bound`]).
+    pub fn error_bound(&self, table: &[f32], code: &[u8]) -> Option<f32> {
+        match self {
+            Codec::RaBitQ(r) => Some(r.error_bound(table, code)),
+            _ => None,
         }
     }
 }
@@ -378,7 +440,7 @@ fn nibble(packed: &[u8], j: usize) -> u8 {
 
 /// Σ_j table[j·ksub + code_j]: the PQ8 ADC sum. Four partial sums break the add chain.
 #[inline]
-fn pq8_distance(table: &[f32], ksub: usize, code: &[u8]) -> f32 {
+pub(crate) fn pq8_distance(table: &[f32], ksub: usize, code: &[u8]) -> f32 {
     let mut acc = [0f32; 4];
     let mut quads = code.chunks_exact(4);
     let mut base = 0;

@@ -13,6 +13,8 @@
 //!   computes the same sums.
 //! - [`projection`]: Gaussian and sparse (Achlioptas) Johnson–Lindenstrauss projections and
 //!   the Dasgupta–Gupta dimension bound.
+//! - [`rabitq`]: RaBitQ (Gao & Long, SIGMOD 2024) and its multi-bit extension — a random
+//!   rotation, B bits per dimension, an unbiased distance estimate with an error bound per code.
 //! - [`rate_distortion`]: the Gaussian rate–distortion bound by reverse water-filling over the
 //!   data's own variances.
 #![deny(missing_docs)]
@@ -22,6 +24,7 @@ pub mod fastscan;
 pub mod kmeans;
 pub mod pq;
 pub mod projection;
+pub mod rabitq;
 pub mod rate_distortion;
 pub mod sq8;
 

@@ -204,7 +204,7 @@ fn orthonormalise_rows(rows: &mut [f64], width: usize) {
 }
 
 /// A standard normal draw (Box–Muller).
-fn standard_normal(rng: &mut Xoshiro256PlusPlus) -> f64 {
+pub(crate) fn standard_normal(rng: &mut Xoshiro256PlusPlus) -> f64 {
     let unit = |rng: &mut Xoshiro256PlusPlus| ((rng.next_u64() >> 11) as f64 + 0.5) / (1u64 << 53) as f64;
     let (u, v) = (unit(rng), unit(rng));
     (-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * v).cos()

@@ -2,6 +2,8 @@
 //! seeded data generators, a naive exact k-NN (full sort, `f64` reference distances); recall@k is `geodex_core::measure::recall_at_k`.
 #![deny(missing_docs)]
 
+pub mod index_file;
+
 use geodex_distance::{reference, Metric};
 use rand_core::{RngCore, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;

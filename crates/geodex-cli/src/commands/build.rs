@@ -39,8 +39,9 @@ pub struct Args {
     pub seed: u64,
     /// Codes the search walks on: none, sq8 (1 byte/dim), pq8 (m bytes), pq4 (m/2 bytes),
     /// proj / proj-sparse / proj-orth (a Johnson–Lindenstrauss projection to k floats: Gaussian,
-    /// sparse, or onto a random subspace). The full vectors
-    /// stay in the file for `--rerank`.
+    /// sparse, or onto a random subspace), rabitq[:BITS] (RaBitQ, 1–8 bits per dimension, default
+    /// 1, with an error bound per code for `--rerank-bound`). The full vectors stay in the file
+    /// for `--rerank`.
     #[arg(long, default_value = "none")]
     pub quant: String,
     /// PQ sub-spaces (must divide the dimension; default dim/4 for pq8, dim/2 for pq4).
@@ -145,6 +146,9 @@ pub fn run(a: Args) -> Result<(), Failure> {
             "quant": info.quant,
             "pq_m": info.pq_m,
             "proj_k": info.proj_k,
+            "rabitq_bits": info.rabitq_bits,
+            "rabitq_centres": info.rabitq_centres,
+            "code_bytes": info.code_bytes,
             "links": info.links,
             "level0_bytes": info.level0_bytes,
             "ram_bytes": info.ram_bytes,

@@ -48,6 +48,10 @@ pub fn run(a: Args) -> Result<(), Failure> {
             "quantisation     {q} to k = {}, {} bytes per code",
             info.proj_k, info.code_bytes
         ),
+        q if info.rabitq_bits > 0 => println!(
+            "quantisation     {q}:{}, {} centres, {} bytes per code",
+            info.rabitq_bits, info.rabitq_centres, info.code_bytes
+        ),
         q => println!("quantisation     {q}, {} bytes per code", info.code_bytes),
     }
     println!(

@@ -36,6 +36,11 @@ pub struct SearchOptions {
     /// distances (the beam widens to R). 0: results carry the codes' distance estimates.
     #[arg(long, default_value_t = 0)]
     pub rerank: usize,
+    /// On a RaBitQ index (`--quant rabitq[:BITS]`): re-rank by the codes' error bound with
+    /// this ε₀ (1.9, the paper's, when given without a value) instead of a fixed count: the whole
+    /// beam, in order of lower bounds, until the bound rules the rest out.
+    #[arg(long, num_args = 0..=1, default_missing_value = "1.9", value_name = "EPSILON0")]
+    pub rerank_bound: Option<f32>,
     /// Only these keys may be returned (.txt one per line, or .ivecs/.npy): filtered search
     /// inside the traversal, or an exact scan when few are allowed.
     #[arg(long)]
@@ -106,6 +111,7 @@ impl SearchOptions {
     ) -> geodex_core::SearchParams<'a> {
         geodex_core::SearchParams {
             rerank: self.rerank,
+            rerank_bound: self.rerank_bound,
             allowed,
             exact_below: self.exact_below,
             ..geodex_core::SearchParams::new(k, ef)

@@ -142,6 +142,7 @@ pub fn run(a: Args) -> Result<(), Failure> {
             "target_recall": a.target_recall,
             "stop": a.target_recall.map(|_| &a.options.stop),
             "rerank": a.options.rerank,
+            "rerank_bound": a.options.rerank_bound,
             "exact_scans": total.exact_scans,
             "seconds": super::round(seconds, 4),
             "qps": super::round(nq / seconds, 1),

@@ -140,11 +140,14 @@ class IndexFile:
         allowed: ArrayLike | None = None,
         num_threads: int = 1,
         rerank: int = 0,
+        rerank_bound: float | None = None,
     ) -> tuple[Labels, Distances, dict[str, float]]:
         """The ``k`` nearest keys of every row of ``queries`` (float32 for a float index, uint8
         for a byte index; 1-D is one query) with beam width ``ef``; ``allowed`` restricts the
         results to those keys; ``rerank`` (quantised index) re-ranks the best max(rerank, k)
-        candidates of the walk on codes with exact distances. Returns keys (uint64, (n, k)),
+        candidates of the walk on codes with exact distances; ``rerank_bound`` (RaBitQ index)
+        re-ranks by the codes' error bound with this epsilon0 (1.9 is the paper's) instead of a
+        fixed count. Returns keys (uint64, (n, k)),
         geodex's distances (float32: squared L2, -<a, b>, 1 - cos, Poincaré) and
         ``{'mean_distances', 'mean_hops', 'mean_reranked', 'exact_scans'}``."""
     def items(self) -> tuple[Labels, npt.NDArray[Any]]:
@@ -182,7 +185,7 @@ def build(
     M: int = 16,
     ef_construction: int = 200,
     seed: int = 42,
-    quantizer: Literal["none", "sq8", "pq8", "pq4", "proj", "proj-sparse", "proj-orth"] = "none",
+    quantizer: Literal["none", "sq8", "pq8", "pq4", "proj", "proj-sparse", "proj-orth", "rabitq"] | str = "none",
     pq_m: int | None = None,
     num_threads: int | None = None,
     links: Literal["fixed", "compressed"] = "fixed",
@@ -190,7 +193,8 @@ def build(
     """Build an index over the rows of ``data`` (a 2-D uint8 array makes a byte index, anything
     else float32), save it atomically to ``path`` and return it opened. ``keys`` (uint64, one
     per row) default to row numbers; ``quantizer`` keeps codes the search walks on (re-rank
-    with ``IndexFile.search(rerank=...)``); ``links="compressed"`` stores level 0 gap-coded
+    with ``IndexFile.search(rerank=...)``; ``"rabitq:BITS"`` is RaBitQ with 1 to 8 bits per
+    dimension, whose error bound ``search(rerank_bound=...)`` re-ranks by); ``links="compressed"`` stores level 0 gap-coded
     (about half the graph's bytes, the same search); one thread and one seed give the same
     file."""
 
@@ -223,6 +227,7 @@ class DurableIndex:
         allowed: ArrayLike | None = None,
         num_threads: int = 1,
         rerank: int = 0,
+        rerank_bound: float | None = None,
     ) -> tuple[Labels, Distances, dict[str, float]]:
         """As ``IndexFile.search``, seeing every acknowledged write."""
     @property
