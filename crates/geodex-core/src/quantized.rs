@@ -114,6 +114,7 @@ impl Quantized {
         };
         let mut stats = self.codec.with_adc(&query_f32, similarity, &mut table, walk);
         if let Some(epsilon0) = params.rerank_bound.filter(|_| self.codec.has_error_bound()) {
+            // `has_error_bound` holds, so every code has a bound.
             let width = |id: u32| {
                 let bound = self.codec.error_bound(&table, self.code(id));
                 epsilon0 * scale * bound.unwrap_or(f32::INFINITY)
@@ -131,14 +132,17 @@ impl Quantized {
         ctx.found.truncate(params.k);
         stats
     }
-}
 
-impl Quantized {
     /// Node `id`'s code.
     fn code(&self, id: u32) -> &[u8] {
-        let bytes = self.codec.code_bytes();
-        &self.codes.as_slice()[id as usize * bytes..][..bytes]
+        code_of(self.codes.as_slice(), self.codec.code_bytes(), id)
     }
+}
+
+/// The code of `node` among `codes` of `bytes` bytes each.
+#[inline(always)]
+fn code_of(codes: &[u8], bytes: usize, node: u32) -> &[u8] {
+    &codes[node as usize * bytes..][..bytes]
 }
 
 /// RaBitQ's re-ranking rule (Gao & Long 2024, §4): with each candidate's estimate and the
@@ -241,7 +245,7 @@ struct Codes<'a, F> {
 impl<F: Fn(&[u8]) -> f32> Codes<'_, F> {
     #[inline(always)]
     fn code(&self, node: u32) -> &[u8] {
-        &self.codes[node as usize * self.bytes..][..self.bytes]
+        code_of(self.codes, self.bytes, node)
     }
 }
 

@@ -214,7 +214,7 @@ impl Codec {
 
     /// The trained parameters as one `f32` array — the index file's codebook section: SQ8 the
     /// per-dimension minima then steps; PQ sub-space j's 2^bits centroids, j = 0…m−1; a
-    /// projection its k × dim matrix; RaBitQ its centre then its D × dim rotation.
+    /// projection its k × dim matrix; RaBitQ its K centres then its D × dim rotation.
     pub fn parameters(&self) -> Vec<f32> {
         match self {
             Codec::Sq8(s) => s.min.iter().chain(&s.step).copied().collect(),

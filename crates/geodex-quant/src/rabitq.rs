@@ -254,17 +254,34 @@ impl RaBitQ {
     /// Encodes one vector against centre `centre` into `code` ([`RaBitQ::code_bytes`] bytes);
     /// `work` is scratch.
     pub fn encode(&self, v: &[f32], centre: usize, code: &mut [u8], work: &mut Vec<f32>) {
+        let mut rotated_centre = vec![0f32; self.padded()];
+        self.rotation
+            .project(self.centres.centroid(centre), &mut rotated_centre);
+        self.encode_rotated(v, centre, &rotated_centre, code, work);
+    }
+
+    /// P·c_j of every centre, row by row (K × D).
+    fn rotated_centres(&self) -> Vec<f32> {
+        self.rotation.project_all(&self.centres.centroids)
+    }
+
+    /// [`RaBitQ::encode`] given the centre's rotation P·c_j (the same for every vector of that
+    /// centre, so [`RaBitQ::encode_all`] rotates each centre once).
+    fn encode_rotated(
+        &self,
+        v: &[f32],
+        centre: usize,
+        rotated_c: &[f32],
+        code: &mut [u8],
+        work: &mut Vec<f32>,
+    ) {
         let (dim, padded) = (self.dim(), self.padded());
         let c = self.centres.centroid(centre);
         work.clear();
         work.extend(v.iter().zip(c).map(|(x, c)| x - c));
-        work.extend(c);
-        work.resize(2 * dim + 2 * padded, 0.0);
-        let (centred, rest) = work.split_at_mut(dim);
-        let (c, rest) = rest.split_at_mut(dim);
-        let (x, rotated_c) = rest.split_at_mut(padded);
+        work.resize(dim + padded, 0.0);
+        let (centred, x) = work.split_at_mut(dim);
         self.rotation.project(centred, x);
-        self.rotation.project(c, rotated_c);
         let r2: f32 = centred.iter().map(|d| d * d).sum();
         let r = r2.sqrt();
         code.fill(0);
@@ -314,13 +331,16 @@ impl RaBitQ {
         } else {
             vec![0; data.len() / self.dim()]
         };
+        let rotated = self.rotated_centres();
         let mut work = Vec::new();
         for ((v, code), &c) in data
             .chunks_exact(self.dim())
             .zip(out.chunks_exact_mut(bytes))
             .zip(&centres)
         {
-            self.encode(v, c as usize, code, &mut work);
+            let c = c as usize;
+            let rotated_c = &rotated[c * self.padded()..][..self.padded()];
+            self.encode_rotated(v, c, rotated_c, code, &mut work);
         }
         out
     }
@@ -613,6 +633,11 @@ mod tests {
             for similarity in [Similarity::SquaredL2, Similarity::NegativeDot] {
                 let k = q.fill_table(query, similarity, &mut table);
                 for (code, o) in codes.chunks_exact(q.code_bytes()).zip(data.chunks_exact(dim)) {
+                    // One vector encoded alone (its centre rotated on the spot) is the batch's code.
+                    let centre = q.centre_index(code);
+                    let mut alone = vec![0u8; q.code_bytes()];
+                    q.encode(o, centre, &mut alone, &mut Vec::new());
+                    assert_eq!(alone, code);
                     let mut x_hat = vec![0f32; dim];
                     q.decode(code, &mut x_hat);
                     let c = q.centre_of(code);
