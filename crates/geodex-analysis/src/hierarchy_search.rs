@@ -5,17 +5,15 @@
 
 use std::time::Instant;
 
+use geodex_core::auto_m::{AutoM, AutoMReport, MChoice};
 use geodex_core::exact::exact_knn;
 use geodex_core::{BuildParams, CoreError, Index, Metric, SearchContext, SearchParams};
 use geodex_embed::eval::{hierarchy_precision, sample_nodes};
 use geodex_embed::Hierarchy;
 use serde::Serialize;
 
-/// Relative slack of [`EfRow::recall_by_distance`]: a returned neighbour counts when its
-/// distance is within this factor of the true k-th distance, so that ties (leaves a trained
-/// embedding places at one point, or distances equal to `f32` precision) are not counted as
-/// misses — the distance-based recall of ann-benchmarks.
-pub const TIE_TOLERANCE: f32 = 1e-4;
+/// Relative slack of [`EfRow::recall_by_distance`]: the one `--m auto`'s probe uses.
+pub use geodex_core::auto_m::TIE_TOLERANCE;
 
 /// Seed of the query-node sample.
 const QUERY_SAMPLE_SEED: u64 = 0x5EA4;
@@ -29,8 +27,8 @@ pub struct HierarchySearchOptions {
     pub k: usize,
     /// Query nodes: a seeded sample of this many, or every node (`None`).
     pub queries: Option<usize>,
-    /// M and ef_construction of the index.
-    pub m: usize,
+    /// M of the index: fixed, or chosen by the recall probe of [`AutoM::default`].
+    pub m: MChoice,
     /// ef_construction of the index.
     pub ef_construction: usize,
     /// Build threads (`None`: all cores); searches run on the calling thread.
@@ -61,8 +59,12 @@ pub struct EfRow {
 pub struct HierarchySearch {
     /// Query nodes measured.
     pub queries: usize,
-    /// Seconds to build the index.
+    /// Seconds to build the index (every build `--m auto` tried).
     pub build_seconds: f64,
+    /// M of the index measured.
+    pub m: usize,
+    /// What `--m auto` tried, when it chose M.
+    pub auto_m: Option<AutoMReport>,
     /// The hierarchy precision of exact k-NN: the ceiling any index can reach.
     pub exact_hierarchy_precision: f64,
     /// One row per beam width, in the order asked.
@@ -101,13 +103,12 @@ pub fn hierarchy_search(
     );
     let params = BuildParams {
         metric: opts.metric,
-        m: opts.m,
         ef_construction: opts.ef_construction,
         threads: opts.threads,
         ..BuildParams::default()
     };
     let start = Instant::now();
-    let index = Index::build(vectors, dim, &params, &|_| {})?;
+    let (index, auto_m) = Index::build_with_m(vectors, dim, &params, opts.m, &AutoM::default(), &|_| {})?;
     let build_seconds = start.elapsed().as_secs_f64();
     let by_ef = opts
         .efs
@@ -117,6 +118,8 @@ pub fn hierarchy_search(
     Ok(HierarchySearch {
         queries: nodes.len(),
         build_seconds,
+        m: index.info().m,
+        auto_m,
         exact_hierarchy_precision,
         by_ef,
     })
@@ -249,7 +252,7 @@ mod tests {
             metric: Metric::L2,
             k,
             queries: None,
-            m: 4,
+            m: MChoice::Fixed(4),
             ef_construction: 40,
             threads: Some(1),
             efs: vec![4, 64],

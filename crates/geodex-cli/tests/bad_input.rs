@@ -156,6 +156,23 @@ fn bad_arguments() {
     assert!(code == 2 && msg.contains("Poincaré"), "{msg}");
     let (code, msg) = fails(&["build", "--data", &data, "--out", &d.p("y.gdx"), "--m", "1"]);
     assert!(code == 2 && msg.contains("m = 1"), "{msg}");
+    let (code, msg) = fails(&["build", "--data", &data, "--out", &d.p("y.gdx"), "--m", "many"]);
+    assert!(
+        code == 2 && msg.contains("'many' is neither a number nor 'auto'"),
+        "{msg}"
+    );
+    for (flag, value, said) in [
+        ("--auto-recall", "1.5", "target recall 1.5"),
+        ("--max-m", "8", "max M 8"),
+        ("--auto-ef", "0", "ef ≥ 1"),
+    ] {
+        let (code, msg) = fails(&["build", "--data", &data, "--out", &d.p("y.gdx"), flag, value]);
+        assert!(code == 2 && msg.contains(said), "{flag} {value}: {msg}");
+    }
+    assert!(
+        !std::path::Path::new(&d.p("y.gdx")).exists(),
+        "a refused build wrote a file"
+    );
     let (code, _) = fails(&["search", "--index", &index]);
     assert_eq!(code, 2);
     let (code, msg) = fails(&[

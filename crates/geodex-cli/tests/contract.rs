@@ -59,6 +59,12 @@ impl Fixture {
 
     /// Builds `name` from the fixture's base on one thread with `extra` flags; its path.
     fn build_one_thread(&self, name: &str, extra: &[&str]) -> String {
+        self.build_one_thread_stdout(name, extra);
+        self.p(name)
+    }
+
+    /// [`Fixture::build_one_thread`], returning what the build printed on stdout.
+    fn build_one_thread_stdout(&self, name: &str, extra: &[&str]) -> String {
         let (base, out) = (self.p("base.bvecs"), self.p(name));
         let fixed = [
             "build",
@@ -71,8 +77,7 @@ impl Fixture {
             "--quiet",
         ];
         let args: Vec<&str> = fixed.iter().copied().chain(extra.iter().copied()).collect();
-        ok(&args);
-        out
+        ok(&args)
     }
 
     /// The arguments of `geodex bench` on the fixture's index, queries and ground truth, plus
@@ -239,6 +244,65 @@ fn one_thread_cli_builds_are_bit_identical() {
         std::fs::read(f.p("a.gdx")).unwrap(),
         std::fs::read(f.p("b.gdx")).unwrap()
     );
+}
+
+/// `--m auto` (the default) on Euclidean data: the probe passes at M = 16 and the index is the
+/// one `--m 16` builds (one thread, same seed: the same level-0 links); the choice is printed
+/// in `build --json` and kept in the file's metadata without its timings.
+#[test]
+fn m_auto_keeps_16_on_euclidean_data_and_builds_the_fixed_m_index() {
+    let f = Fixture::new(1500);
+    let build = |name: &str, extra: &[&str]| -> Value {
+        serde_json::from_str(&f.build_one_thread_stdout(name, &[extra, &["--json"]].concat())).unwrap()
+    };
+    let auto = build("auto.gdx", &[]);
+    let fixed = build("fixed.gdx", &["--m", "16"]);
+    assert_eq!(fixed["auto_m"], Value::Null);
+    assert_eq!((auto["m"].as_u64(), fixed["m"].as_u64()), (Some(16), Some(16)));
+    let report = &auto["auto_m"];
+    assert_eq!(report["chosen_m"], 16);
+    assert_eq!(report["reached"], true);
+    let trials = report["trials"].as_array().unwrap();
+    assert_eq!(trials.len(), 1, "{report}");
+    let probe = trials[0]["recall"].as_f64().unwrap();
+    assert!((0.97..=1.0).contains(&probe), "{report}");
+    let links = |name: &str| {
+        ok(&[
+            "graph",
+            "--index",
+            &f.p(name),
+            "--layer",
+            "0",
+            "--out",
+            &f.p("l0.tsv"),
+        ]);
+        std::fs::read_to_string(f.p("l0.tsv")).unwrap()
+    };
+    assert_eq!(links("auto.gdx"), links("fixed.gdx"));
+    let info: Value = serde_json::from_str(&ok(&["info", "--index", &f.p("auto.gdx"), "--json"])).unwrap();
+    let kept = &info["metadata"]["auto_m"];
+    assert_eq!(kept["chosen_m"], 16);
+    assert_eq!(kept["trials"][0]["recall"], trials[0]["recall"]);
+    assert_eq!(
+        kept["trials"][0].get("build_seconds"),
+        None,
+        "timings in the file: {kept}"
+    );
+
+    // A target the first M misses: M doubles, and the file is the last build's.
+    let strict = build(
+        "strict.gdx",
+        &["--auto-recall", "1.0", "--auto-ef", "11", "--max-m", "32"],
+    );
+    let ms: Vec<u64> = strict["auto_m"]["trials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["m"].as_u64().unwrap())
+        .collect();
+    assert_eq!(ms, [16, 32], "{strict}");
+    let info: Value = serde_json::from_str(&ok(&["info", "--index", &f.p("strict.gdx"), "--json"])).unwrap();
+    assert_eq!((strict["m"].as_u64(), info["m"].as_u64()), (Some(32), Some(32)));
 }
 
 #[test]

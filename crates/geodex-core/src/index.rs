@@ -173,13 +173,25 @@ impl<T: Component> Index<T> {
         progress: &(dyn Fn(usize) + Sync),
     ) -> Result<Self, CoreError> {
         params.validate()?;
+        rows_of(dim, data.len())?;
+        check_and_prepare(params.metric, dim, &mut data)?;
+        Self::build_prepared(data, dim, params, progress)
+    }
+
+    /// [`Index::build`] over rows already checked and prepared for `params.metric`
+    /// ([`check_and_prepare`]), with valid `params`.
+    pub(crate) fn build_prepared(
+        data: Vec<T>,
+        dim: usize,
+        params: &BuildParams,
+        progress: &(dyn Fn(usize) + Sync),
+    ) -> Result<Self, CoreError> {
         let n = rows_of(dim, data.len())?;
         if n > u32::MAX as usize - 1 {
             return Err(CoreError::InvalidParameter(format!(
                 "{n} vectors exceed the 2³² − 1 limit"
             )));
         }
-        check_and_prepare(params.metric, dim, &mut data)?;
         let quant = params
             .quant
             .map(|spec| Quantized::train(spec, &data, dim, params.seed))
@@ -232,6 +244,12 @@ impl<T: Component> Index<T> {
         check_keys(&keys, self.len())?;
         self.keys = Buf::Owned(keys);
         Ok(self)
+    }
+
+    /// The stored (prepared) vectors, given back: a file section is copied.
+    pub(crate) fn into_vectors(self) -> Vec<T> {
+        let mut vectors = self.vectors;
+        std::mem::take(vectors.to_mut())
     }
 
     /// Number of vectors.
@@ -327,6 +345,25 @@ impl<T: Component> Index<T> {
         let view = self.graph.view();
         self.stored()
             .search(Graph::Frozen(&view), query, params, ctx, out)
+    }
+
+    /// [`Index::search`] walking the full vectors whatever the index walks by default (codes
+    /// of a quantiser, byte codes): the graph's own recall, for the probe of `auto_m.rs`.
+    pub(crate) fn search_exact(
+        &self,
+        query: &[T],
+        params: &SearchParams<'_>,
+        ctx: &mut SearchContext,
+    ) -> Result<Vec<Hit>, CoreError> {
+        let view = self.graph.view();
+        let stored = Stored {
+            quant: None,
+            bytes: None,
+            ..self.stored()
+        };
+        let mut out = Vec::with_capacity(params.k);
+        stored.search(Graph::Frozen(&view), query, params, ctx, &mut out)?;
+        Ok(out)
     }
 
     /// Searches this index's vectors over another graph on the same nodes: for experiments on

@@ -8,7 +8,8 @@
 //! - `query.rs`: the query front end (checks, the filter policy, hits), `engine.rs`: the
 //!   distance kernel chosen once per index, behind one `dyn` boundary;
 //! - [`select`]: the neighbour-selection heuristic (paper Alg. 4);
-//! - `insert.rs`: graph construction (paper Alg. 1), parallel with rayon;
+//! - `insert.rs`: graph construction (paper Alg. 1), parallel with rayon; [`auto_m`]: M chosen
+//!   by a recall probe (`geodex build --m auto`);
 //! - [`graph`]: the builder graph (locks, growable) and the frozen graph (flat arrays), both
 //!   behind the read-only [`GraphView`];
 //! - [`format`](mod@format): the index file (ARCHITECTURE.md §4);
@@ -42,6 +43,7 @@
 #![deny(missing_docs)]
 
 mod any;
+pub mod auto_m;
 mod buf;
 mod byte_walk;
 mod cancel;

@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use geodex_core::auto_m::{AutoM, AutoMReport, MChoice};
 use geodex_core::{BuildParams, CodecOptions, CodecSpec, Heuristic, Index, LinkLayout, Metric};
 use geodex_io::{AnyVectors, Role};
 
@@ -25,9 +26,20 @@ pub struct Args {
     /// Dissimilarity: l2, ip, cosine, poincare.
     #[arg(long, default_value = "l2")]
     pub metric: Metric,
-    /// Links per node on upper levels (level 0 gets 2·M).
-    #[arg(long, default_value_t = 16)]
-    pub m: usize,
+    /// Links per node on upper levels (level 0 gets 2·M), or `auto`: build with 16, probe the
+    /// graph's recall on indexed rows against brute force, and double M while it falls short
+    /// (hierarchies in the Poincaré ball need 32; Euclidean data keeps 16 and the same index).
+    #[arg(long, default_value = "auto")]
+    pub m: MChoice,
+    /// With `--m auto`: the probe's recall@10 that ends the search.
+    #[arg(long, default_value_t = AutoM::default().target_recall)]
+    pub auto_recall: f64,
+    /// With `--m auto`: the probe's beam width.
+    #[arg(long, default_value_t = AutoM::default().probe_ef)]
+    pub auto_ef: usize,
+    /// With `--m auto`: the largest M tried.
+    #[arg(long, default_value_t = AutoM::default().max_m)]
+    pub max_m: usize,
     /// Beam width while building.
     #[arg(long, default_value_t = 200)]
     pub ef_construction: usize,
@@ -99,7 +111,6 @@ pub fn run(a: Args) -> Result<(), Failure> {
         .map_err(|e| Failure::input(format!("--quant {}: {e}", a.quant)))?;
     let params = BuildParams {
         metric: a.metric,
-        m: a.m,
         ef_construction: a.ef_construction,
         seed: a.seed,
         threads: a.threads,
@@ -117,22 +128,33 @@ pub fn run(a: Args) -> Result<(), Failure> {
     let keys = a.keys.as_deref().map(|p| keys_for(p, n)).transpose()?;
     let bar = progress::bar(n as u64, "building", a.quiet);
     let tick = |done: usize| bar.set_position(done as u64);
+    let rule = AutoM {
+        target_recall: a.auto_recall,
+        probe_ef: a.auto_ef,
+        max_m: a.max_m,
+        ..AutoM::default()
+    };
     let start = Instant::now();
-    let (info, save) = match data {
+    let (info, auto, save) = match data {
         AnyVectors::F32(m) => {
-            let ix = Index::build(m.into_vec(), dim, &params, &tick).map_err(in_file(&a.data))?;
+            let (ix, auto) = Index::build_with_m(m.into_vec(), dim, &params, a.m, &rule, &tick)
+                .map_err(in_file(&a.data))?;
             let ix = with_keys(ix, keys)?;
-            (ix.info(), ix.save(&a.out))
+            (ix.info(), auto, ix.save(&a.out))
         }
         AnyVectors::U8(m) => {
-            let ix = Index::build(m.into_vec(), dim, &params, &tick).map_err(in_file(&a.data))?;
+            let (ix, auto) = Index::build_with_m(m.into_vec(), dim, &params, a.m, &rule, &tick)
+                .map_err(in_file(&a.data))?;
             let ix = with_keys(ix, keys)?;
-            (ix.info(), ix.save(&a.out))
+            (ix.info(), auto, ix.save(&a.out))
         }
     };
     let build_s = start.elapsed().as_secs_f64();
     bar.finish_and_clear();
     save?;
+    if let (Some(report), false) = (&auto, a.quiet || a.json) {
+        eprintln!("{}", describe_choice(report));
+    }
     let file_bytes = std::fs::metadata(&a.out).map(|m| m.len()).unwrap_or(0);
     if a.json {
         super::print_json(&serde_json::json!({
@@ -142,6 +164,7 @@ pub fn run(a: Args) -> Result<(), Failure> {
             "metric": info.metric,
             "element": info.element,
             "m": info.m,
+            "auto_m": auto,
             "ef_construction": info.ef_construction,
             "quant": info.quant,
             "pq_m": info.pq_m,
@@ -174,4 +197,30 @@ pub fn run(a: Args) -> Result<(), Failure> {
         );
     }
     Ok(())
+}
+
+/// One line on what `--m auto` tried and chose, e.g. "M auto: 32 (probe recall@10 at ef 32:
+/// M 16 0.842, M 32 0.981; target 0.97)".
+fn describe_choice(report: &AutoMReport) -> String {
+    let tried: Vec<String> = report
+        .trials
+        .iter()
+        .map(|t| format!("M {} {:.3}", t.m, t.recall))
+        .collect();
+    let verdict = if report.reached {
+        String::new()
+    } else {
+        format!(
+            ", not reached: stopped at the largest M {}; a larger --ef-construction or --max-m may reach it",
+            report.rule.max_m
+        )
+    };
+    format!(
+        "M auto: {} (probe recall@{} at ef {} over indexed rows: {}; target {}{verdict})",
+        report.chosen_m,
+        report.rule.k,
+        report.rule.probe_ef,
+        tried.join(", "),
+        report.rule.target_recall
+    )
 }

@@ -6,6 +6,7 @@
 use std::path::PathBuf;
 
 use geodex_analysis::hierarchy_search::{hierarchy_search, HierarchySearchOptions};
+use geodex_core::auto_m::MChoice;
 use geodex_core::Metric;
 use geodex_embed::{distortion, reconstruction, Hierarchy, Model, Relevant};
 use geodex_io::Role;
@@ -46,9 +47,9 @@ pub struct Args {
     /// Query nodes of the search evaluation (default: all when ≤ 10000 nodes, else 2000).
     #[arg(long)]
     pub queries: Option<usize>,
-    /// M of the HNSW index built over the embedding.
-    #[arg(long, default_value_t = 16)]
-    pub m: usize,
+    /// M of the HNSW index built over the embedding, or `auto` (as `geodex build --m auto`).
+    #[arg(long, default_value = "auto")]
+    pub m: MChoice,
     /// ef_construction of that index.
     #[arg(long, default_value_t = 200)]
     pub ef_construction: usize,
@@ -211,6 +212,8 @@ fn search_quality(
         "k": a.k,
         "queries": measured.queries,
         "build_seconds": round(measured.build_seconds, 3),
+        "m": measured.m,
+        "auto_m": measured.auto_m,
         "exact_hierarchy_precision": round(measured.exact_hierarchy_precision, 4),
         "by_ef": rows,
     }))
@@ -221,8 +224,8 @@ fn print_search_table(search: &serde_json::Value) {
         return;
     };
     println!(
-        "search ({} HNSW, k {}, {} queries): exact k-NN hierarchy precision {}",
-        search["metric"], search["k"], search["queries"], search["exact_hierarchy_precision"]
+        "search ({} HNSW, M {}, k {}, {} queries): exact k-NN hierarchy precision {}",
+        search["metric"], search["m"], search["k"], search["queries"], search["exact_hierarchy_precision"]
     );
     println!(
         "{:>6} {:>8} {:>12} {:>14} {:>10}",
