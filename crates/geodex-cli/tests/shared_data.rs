@@ -99,3 +99,34 @@ fn poincare_beats_euclidean_on_mammals_and_hyperbolic_hnsw_finds_exact_neighbour
         "Poincaré MAP {map} not above Euclidean {baseline}"
     );
 }
+
+/// Sarkar's construction in 10 dimensions at the τ an `f32` holds (the default) keeps the
+/// mammal tree's graph neighbours nearest (HYPERBOLIC.md: graph MAP 1.000), where the 2-d disk
+/// at the same τ crowds siblings (0.262).
+#[test]
+#[ignore = "reads ../shared/data: run with --ignored, as .ci/run does"]
+fn sarkar_in_ten_dimensions_holds_the_mammal_tree_at_f32_precision() {
+    let dir = tempfile::tempdir().unwrap();
+    let graph_map = |dim: &str| {
+        let (out, names) = (dir.path().join(format!("s{dim}.fvecs")), dir.path().join("s.txt"));
+        let edges = mammals();
+        let common = ["--edges", &edges, "--names", s(&names), "--model", "sarkar"];
+        ok(&[
+            &["embed"][..],
+            &common,
+            &["--dim", dim, "--out", s(&out), "--quiet"],
+        ]
+        .concat());
+        let eval: Value = serde_json::from_str(&ok(&[
+            &["embed-eval"][..],
+            &common,
+            &["--embedding", s(&out), "--json", "--quiet"],
+        ]
+        .concat()))
+        .unwrap();
+        eval["map_graph"].as_f64().unwrap()
+    };
+    let (plane, ball) = (graph_map("2"), graph_map("10"));
+    assert!(ball >= 0.95, "graph MAP {ball} at d = 10");
+    assert!(plane < 0.5, "graph MAP {plane} in the disk");
+}

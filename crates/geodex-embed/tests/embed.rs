@@ -180,19 +180,26 @@ fn an_isometric_path_has_no_distortion() {
     assert!((d.scale - 2.0).abs() < 1e-6, "hops per unit length");
 }
 
+/// Sarkar's construction of the tree `parent` in `dim` dimensions, every edge checked to have
+/// hyperbolic length `tau`.
+fn sarkar_with_edges_of_length(parent: &[Option<u32>], tau: f64, dim: usize) -> sarkar::Sarkar {
+    let s = sarkar::construct(&tree_hierarchy(parent), Some(tau), dim).unwrap();
+    assert_eq!((s.dim, s.vectors.len()), (dim, parent.len() * dim));
+    let row = |i: usize| &s.vectors[dim * i..dim * (i + 1)];
+    for (u, p) in parent.iter().enumerate() {
+        if let Some(p) = p {
+            let d = ball_distance(row(u), row(*p as usize));
+            assert!((d - tau).abs() < 1e-3, "d = {dim}, edge {u}–{p}: {d}");
+        }
+    }
+    s
+}
+
 #[test]
 fn sarkar_edges_have_length_tau_and_a_wide_tau_reconstructs_the_tree() {
     let parent = complete_tree(3, 2);
     let h = tree_hierarchy(&parent);
-    let tau = 5.0;
-    let s = sarkar::construct(&h, Some(tau)).unwrap();
-    let row = |i: usize| &s.vectors[2 * i..2 * i + 2];
-    for (u, p) in parent.iter().enumerate() {
-        if let Some(p) = p {
-            let d = ball_distance(row(u), row(*p as usize));
-            assert!((d - tau).abs() < 1e-3, "edge {u}–{p}: {d}");
-        }
-    }
+    let s = sarkar_with_edges_of_length(&parent, 5.0, 2);
     let graph = reconstruction(
         &h,
         &s.vectors,
@@ -206,6 +213,48 @@ fn sarkar_edges_have_length_tau_and_a_wide_tau_reconstructs_the_tree() {
     assert_eq!(graph.map, 1.0);
     let d = distortion(&h, &s.vectors, 2, Model::Sarkar, None, 1).unwrap();
     assert!(d.worst < 1.3, "worst distortion {}", d.worst);
+}
+
+/// Sala et al.'s construction in d dimensions: every tree edge still has length τ, and where
+/// the disk crowds the 12 children of each node (an angle of 27.7° between siblings at
+/// τ = 1.5 leaves them closer to each other than to their parent), five dimensions hold
+/// the tree — graph MAP 1, and a worst distortion two orders of magnitude below the disk's.
+#[test]
+fn sarkar_in_more_dimensions_separates_the_siblings_the_disk_crowds() {
+    let parent = complete_tree(12, 2);
+    let h = tree_hierarchy(&parent);
+    let tau = 1.5;
+    let measure = |dim: usize| {
+        let s = sarkar_with_edges_of_length(&parent, tau, dim);
+        let graph = reconstruction(
+            &h,
+            &s.vectors,
+            dim,
+            Model::Sarkar,
+            Relevant::GraphNeighbours,
+            None,
+            1,
+        );
+        let worst = distortion(&h, &s.vectors, dim, Model::Sarkar, None, 1)
+            .unwrap()
+            .worst;
+        (graph.unwrap().map, worst)
+    };
+    let (plane_map, plane_worst) = measure(2);
+    let (ball_map, ball_worst) = measure(5);
+    assert!(
+        plane_map < 0.9,
+        "the disk held 12 children per node at τ 1.5: MAP {plane_map}"
+    );
+    assert_eq!(ball_map, 1.0, "five dimensions: graph MAP {ball_map}");
+    assert!(
+        ball_worst < 4.0 && 100.0 * ball_worst < plane_worst,
+        "worst distortion {ball_worst} vs {plane_worst}"
+    );
+    assert!(matches!(
+        sarkar::construct(&h, None, 1),
+        Err(EmbedError::InvalidParameter(_))
+    ));
 }
 
 #[test]

@@ -47,20 +47,14 @@ pub fn embed_hierarchy<'py>(
     let hierarchy = raise(py, read_pairs(pairs))?;
     let info = PyDict::new(py);
     let (dim, vectors) = if model == Model::Sarkar {
-        if dim != 2 {
-            return Err(
-                Failure::Input("the sarkar construction embeds in 2 dimensions: use dim=2".into())
-                    .into_py(py),
-            );
-        }
         let built = raise(
             py,
-            py.detach(|| sarkar::construct(&hierarchy, tau))
+            py.detach(|| sarkar::construct(&hierarchy, tau, dim))
                 .map_err(Failure::from),
         )?;
         info.set_item("tau", built.tau)?;
         info.set_item("depth", built.depth)?;
-        (2, built.vectors)
+        (dim, built.vectors)
     } else {
         let params = TrainParams {
             negatives,

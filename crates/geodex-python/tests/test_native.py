@@ -225,10 +225,9 @@ def poincare(u, v):
     return np.arccosh(1 + 2 * sq / ((1 - (u**2).sum(-1)) * (1 - (v**2).sum(-1))))
 
 
-@pytest.mark.parametrize("model", ["poincare", "sarkar"])
-def test_a_hierarchy_embeds_in_the_ball_with_ancestors_ranked_first(tmp_path, model):
+@pytest.mark.parametrize("model, dim", [("poincare", 5), ("sarkar", 2), ("sarkar", 5)])
+def test_a_hierarchy_embeds_in_the_ball_with_ancestors_ranked_first(tmp_path, model, dim):
     pairs = closure()
-    dim = 2 if model == "sarkar" else 5
     names, vectors, info = geodex.embed_hierarchy(pairs, model=model, dim=dim, epochs=150, seed=4)
     assert vectors.shape == (len(names), dim) and len(names) == 40
     assert (np.linalg.norm(vectors, axis=1) < 1).all()
@@ -276,7 +275,7 @@ def test_bad_hierarchies_raise():
     with pytest.raises(geodex.InputError):
         geodex.embed_hierarchy([("a", "b")], model="hyperbolic-ish")
     with pytest.raises(geodex.InputError):
-        geodex.embed_hierarchy([("a", "b")], model="sarkar", dim=3)
+        geodex.embed_hierarchy([("a", "b")], model="sarkar", dim=1)
 
 
 def test_analyze_reports_what_can_be_checked_independently(tmp_path):

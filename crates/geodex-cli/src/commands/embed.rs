@@ -20,11 +20,11 @@ pub struct Args {
     /// Transitive closure, one `child<TAB>ancestor` pair per line.
     #[arg(long)]
     pub edges: PathBuf,
-    /// poincare, lorentz, euclidean (trained with the same loss and sampler) or sarkar (2-d
-    /// construction of the closure's spanning tree).
+    /// poincare, lorentz, euclidean (trained with the same loss and sampler) or sarkar (the
+    /// combinatorial construction of the closure's spanning tree, in any dimension ≥ 2).
     #[arg(long)]
     pub model: Model,
-    /// Dimension of the written vectors (default 10; sarkar: 2, the only one it builds).
+    /// Dimension of the written vectors (default 10; sarkar: 2, Sarkar's original disk).
     #[arg(long)]
     pub dim: Option<usize>,
     /// Epochs, burn-in included.
@@ -85,14 +85,9 @@ pub fn run(a: Args) -> Result<(), Failure> {
     let threads = a.threads.unwrap_or_else(rayon::current_num_threads);
     let start = Instant::now();
     let (dim, vectors, summary) = if a.model == Model::Sarkar {
-        if a.dim.is_some_and(|d| d != 2) {
-            return Err(Failure::input(
-                "--model sarkar embeds in 2 dimensions: use --dim 2",
-            ));
-        }
-        let s = sarkar::construct(&hierarchy, a.tau)?;
+        let s = sarkar::construct(&hierarchy, a.tau, a.dim.unwrap_or(2))?;
         let summary = json!({ "tau": s.tau, "depth": s.depth });
-        (2, s.vectors, summary)
+        (s.dim, s.vectors, summary)
     } else {
         trained(&a, &hierarchy, threads)?
     };

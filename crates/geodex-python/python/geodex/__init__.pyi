@@ -262,5 +262,5 @@ def embed_hierarchy(
 ) -> tuple[list[str], npt.NDArray[np.float32], dict[str, Any]]:
     """Embed a hierarchy (a TSV file of ``child<TAB>ancestor`` lines or (child, ancestor)
     name pairs, transitively closed) by Riemannian SGD (Nickel & Kiela 2017/2018) or Sarkar's
-    2-D construction (``dim=2``). Returns node names in row order, the vectors (ball
+    construction (Sala et al. 2018's form in ``dim`` ≥ 2 dimensions). Returns node names in row order, the vectors (ball
     coordinates for the hyperbolic models) and ``{'losses'}`` or ``{'tau', 'depth'}``."""
