@@ -60,7 +60,7 @@ def measure(args, label, path, metric, m):
     """Degrees and recall of one index."""
     stem = os.path.join(args.out, f"level0-{label}-m{m}")
     g = args.geodex
-    build(g, path, stem + ".gdx", metric, *args.build_args.split())
+    build(g, path, stem + ".gdx", metric, *args.build_args.split(), m=m)
     level0 = json.loads(run([g, "analyze", "--index", stem + ".gdx", "--only", "graph", "--json"]))["graph"][
         "levels"
     ][0]
