@@ -189,6 +189,11 @@ impl<T: Component> Index<T> {
     ) -> Result<(Self, AutoMReport), CoreError> {
         params.validate()?;
         rule.validate(params.m)?;
+        BuildParams {
+            m: rule.max_m,
+            ..params.clone()
+        }
+        .validate()?;
         rows_of(dim, data.len())?;
         check_and_prepare(params.metric, dim, &mut data)?;
         let probe = Probe::new(&data, dim, params.metric, rule)?;

@@ -194,6 +194,10 @@ fn bad_rules_and_choices_are_refused() {
             max_m: 8,
             ..AutoM::default()
         },
+        AutoM {
+            max_m: 1000,
+            ..AutoM::default()
+        },
     ] {
         let got = Index::build_choosing_m(data.clone(), 4, &params, &rule, &no_progress);
         assert!(matches!(got, Err(CoreError::InvalidParameter(_))), "{rule:?}");
