@@ -1,6 +1,7 @@
 //! Ctrl-C (SIGINT) on long commands: `build` stops and writes no file, `insert` stops before
-//! its next batch, checkpoints exactly what it acknowledged, and loses none of it; both exit
-//! with 130 and one `error: interrupted…` line.
+//! its next batch, checkpoints exactly what it acknowledged, and loses none of it; `embed`
+//! with `--checkpoint` keeps the last finished epoch; all exit with 130 and one
+//! `error: interrupted…` line.
 
 mod common;
 
@@ -9,7 +10,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{ok, repo, s, write_vecs};
+use common::{ok, repo, s, tree_closure_tsv, write_vecs};
 use geodex_core::{AnyIndex, LiveIndex};
 use geodex_io::Matrix;
 use geodex_testkit::Rng;
@@ -145,4 +146,46 @@ fn ctrl_c_stops_an_insert_between_batches_and_keeps_what_was_acknowledged() {
         stray_files(dir.path(), &["base.fvecs", "more.fvecs", "i.gdx", "i.gdx.wal"]),
         Vec::<String>::new()
     );
+}
+
+#[test]
+fn ctrl_c_stops_an_embedding_and_its_checkpoint_resumes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |n: &str| dir.path().join(n);
+    std::fs::write(p("tree.tsv"), tree_closure_tsv(4, 5)).unwrap();
+    let (tree, ck, out, names) = (p("tree.tsv"), p("run.ck"), p("e.fvecs"), p("n.txt"));
+    let args = |epochs: usize| -> Vec<String> {
+        let mut a = vec!["embed", "--edges", s(&tree), "--model", "poincare", "--dim", "5"];
+        a.extend(["--threads", "1", "--out", s(&out), "--names", s(&names)]);
+        // Checkpoints only at the end or on the interrupt.
+        a.extend(["--checkpoint", s(&ck), "--checkpoint-every", "100000", "--resume"]);
+        let mut a: Vec<String> = a.into_iter().map(String::from).collect();
+        a.extend(["--epochs".to_string(), epochs.to_string()]);
+        a
+    };
+    let child = Command::new(env!("CARGO_BIN_EXE_geodex"))
+        .args(args(100_000))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    sigint(child.id());
+    let (code, err) = stderr_of(child);
+    assert_eq!(code, 130, "{err}");
+    assert_eq!(err.trim(), "error: interrupted", "one line");
+    assert!(!out.exists(), "an interrupted embed wrote its embedding");
+    let checkpoint = geodex_embed::Checkpoint::read_from(&mut std::fs::File::open(&ck).unwrap()).unwrap();
+    assert!(checkpoint.epoch >= 1, "the finished epochs were kept");
+    assert_eq!(
+        stray_files(dir.path(), &["tree.tsv", "run.ck"]),
+        Vec::<String>::new()
+    );
+    // Two more epochs from there finish the run.
+    let mut more = args(checkpoint.epoch + 2);
+    more.extend(["--json".to_string(), "--quiet".to_string()]);
+    let summary = ok(&more.iter().map(String::as_str).collect::<Vec<&str>>());
+    let summary: serde_json::Value = serde_json::from_str(&summary).unwrap();
+    assert_eq!(summary["details"]["resumed_at_epoch"], checkpoint.epoch);
+    assert!(out.exists());
 }

@@ -161,22 +161,88 @@ pub fn reconstruction(
         .collect();
     let nodes = pick(with_relevant, sample, 0x4EC0);
     let per_node = parallel_map(&nodes, threads, |u| {
-        let row = |i: u32| &vectors[i as usize * dim..(i as usize + 1) * dim];
-        let mut order: Vec<(f64, u32)> = (0..hierarchy.len() as u32)
-            .filter(|&w| w != u)
-            .map(|w| (model.distance(row(u), row(w)), w))
-            .collect();
-        order.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-        ranks_and_precision(&order, relevant[u as usize])
+        ranked(vectors, dim, model, u, |_| false, relevant[u as usize])
     });
-    let pairs: usize = nodes.iter().map(|&u| relevant[u as usize].len()).sum();
+    Ok(summarise(&nodes, &per_node, |u| relevant[u as usize].len()))
+}
+
+/// Link prediction on held-out closure pairs (Nickel & Kiela 2017, §4.2, in the filtered
+/// setting): for every child u of a held-out pair (or a seeded sample of `sample` of them),
+/// all other nodes are ranked by distance, the ancestors of u that `train` knows are left out
+/// of the ranking, and the held-out ancestors of u are the relevant ones — mean rank and MAP as
+/// in [`reconstruction`]. `vectors` must be an embedding of `train`'s nodes.
+pub fn link_prediction(
+    train: &Hierarchy,
+    held_out: &[(u32, u32)],
+    vectors: &[f32],
+    dim: usize,
+    model: Model,
+    sample: Option<usize>,
+    threads: usize,
+) -> Result<Reconstruction, EmbedError> {
+    check_embedding(train, vectors, dim, model)?;
+    let mut hidden: Vec<Vec<u32>> = vec![Vec::new(); train.len()];
+    for &(child, ancestor) in held_out {
+        if child as usize >= train.len() || ancestor as usize >= train.len() {
+            return Err(EmbedError::InvalidParameter(format!(
+                "held-out pair ({child}, {ancestor}) names a node outside the hierarchy"
+            )));
+        }
+        hidden[child as usize].push(ancestor);
+    }
+    hidden.iter_mut().for_each(|h| {
+        h.sort_unstable();
+        h.dedup();
+    });
+    let children = (0..train.len() as u32)
+        .filter(|&u| !hidden[u as usize].is_empty())
+        .collect();
+    let nodes = pick(children, sample, 0x11_4E);
+    let per_node = parallel_map(&nodes, threads, |u| {
+        let known = train.ancestors(u);
+        let skip = |w: u32| known.binary_search(&w).is_ok();
+        ranked(vectors, dim, model, u, skip, &hidden[u as usize])
+    });
+    if nodes.is_empty() {
+        return Err(EmbedError::InvalidParameter("no held-out pairs to rank".into()));
+    }
+    Ok(summarise(&nodes, &per_node, |u| hidden[u as usize].len()))
+}
+
+/// Node `u`'s ranking of every other node not `skip`ped, closest first, scored against
+/// `relevant` (sorted) by [`ranks_and_precision`].
+fn ranked(
+    vectors: &[f32],
+    dim: usize,
+    model: Model,
+    u: u32,
+    skip: impl Fn(u32) -> bool,
+    relevant: &[u32],
+) -> (f64, f64) {
+    let row = |i: u32| &vectors[i as usize * dim..(i as usize + 1) * dim];
+    let n = (vectors.len() / dim) as u32;
+    let mut order: Vec<(f64, u32)> = (0..n)
+        .filter(|&w| w != u && !skip(w))
+        .map(|w| (model.distance(row(u), row(w)), w))
+        .collect();
+    order.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    ranks_and_precision(&order, relevant)
+}
+
+/// Mean rank over all relevant pairs and MAP over `nodes` from their per-node sums.
+fn summarise(
+    nodes: &[u32],
+    per_node: &[(f64, f64)],
+    relevant_count: impl Fn(u32) -> usize,
+) -> Reconstruction {
+    let pairs: usize = nodes.iter().map(|&u| relevant_count(u)).sum();
     let rank_sum: f64 = per_node.iter().map(|r| r.0).sum();
     let ap_sum: f64 = per_node.iter().map(|r| r.1).sum();
-    Ok(Reconstruction {
+    Reconstruction {
         mean_rank: rank_sum / pairs as f64,
         map: ap_sum / nodes.len() as f64,
         nodes: nodes.len(),
-    })
+    }
 }
 
 /// For one node's ranking (closest first) and its relevant nodes (sorted): the sum over relevant

@@ -4,6 +4,9 @@
 use std::collections::{HashMap, VecDeque};
 use std::io::BufRead;
 
+use rand_core::{RngCore, SeedableRng};
+use rand_xoshiro::Xoshiro256PlusPlus;
+
 use crate::EmbedError;
 
 /// A partial order over named nodes, stored as its transitive closure.
@@ -130,6 +133,55 @@ impl Hierarchy {
     /// stays in cache; on the full WordNet noun closure that halves an epoch.
     pub fn related(&self, a: u32, b: u32) -> bool {
         self.ancestors(a).binary_search(&b).is_ok() || self.descendants(a).binary_search(&b).is_ok()
+    }
+
+    /// Splits the closure for validation: a seeded `fraction` of all pairs is held out, drawn
+    /// only among pairs outside the transitive reduction, so every node keeps its parents and
+    /// the held-out pairs stay implied by the rest (Nickel & Kiela 2017, §4.2). Returns the
+    /// training hierarchy (same names and ids) and the held-out `(child, ancestor)` pairs,
+    /// sorted. An error if `fraction` is not in (0, 1) or too few pairs lie outside the
+    /// reduction.
+    pub fn split_validation(
+        &self,
+        fraction: f64,
+        seed: u64,
+    ) -> Result<(Hierarchy, Vec<(u32, u32)>), EmbedError> {
+        if !(fraction > 0.0 && fraction < 1.0) {
+            return Err(EmbedError::InvalidParameter(format!(
+                "the validation fraction must be in (0, 1), got {fraction}"
+            )));
+        }
+        let parents = self.parents();
+        let mut candidates: Vec<usize> = (0..self.pairs.len())
+            .filter(|&i| {
+                let (c, a) = self.pairs[i];
+                parents[c as usize].binary_search(&a).is_err()
+            })
+            .collect();
+        let want = (fraction * self.pairs.len() as f64).round() as usize;
+        if want == 0 || want > candidates.len() {
+            return Err(EmbedError::InvalidParameter(format!(
+                "cannot hold out {want} of {} pairs: {} lie outside the transitive reduction",
+                self.pairs.len(),
+                candidates.len()
+            )));
+        }
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed ^ 0x0005_911E);
+        for i in 0..want {
+            let j = i + (rng.next_u64() % (candidates.len() - i) as u64) as usize;
+            candidates.swap(i, j);
+        }
+        let mut held = vec![false; self.pairs.len()];
+        candidates[..want].iter().for_each(|&i| held[i] = true);
+        let (mut kept, mut out) = (Vec::new(), Vec::new());
+        for (i, &pair) in self.pairs.iter().enumerate() {
+            if held[i] {
+                out.push(pair);
+            } else {
+                kept.push(pair);
+            }
+        }
+        Ok((Hierarchy::from_pairs(self.names.clone(), kept), out))
     }
 
     /// The direct parents of every node: the ancestors `p` of `u` with no other ancestor of `u`

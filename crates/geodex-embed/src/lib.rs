@@ -8,20 +8,23 @@
 //! - [`train`]: the loss and sampler of Nickel & Kiela (NeurIPS 2017), shared by all three
 //!   geometries so the comparison is at equal loss, sampler and budget; Hogwild threads.
 //! - [`sarkar`]: Sarkar's combinatorial construction of a tree in the hyperbolic plane.
+//! - [`checkpoint`]: a run's state between epochs, written and read with a checksum.
 //! - [`eval`]: reconstruction mean rank and MAP (as the 2017 paper and its reference code define
 //!   them) and average / worst-case distortion against hop distances.
 #![deny(missing_docs)]
 
+pub mod checkpoint;
 pub mod eval;
 pub mod hierarchy;
 pub mod manifold;
 pub mod sarkar;
 pub mod train;
 
-pub use eval::{distortion, reconstruction, Distortion, Reconstruction, Relevant};
+pub use checkpoint::Checkpoint;
+pub use eval::{distortion, link_prediction, reconstruction, Distortion, Reconstruction, Relevant};
 pub use hierarchy::Hierarchy;
 pub use manifold::Model;
-pub use train::{train, TrainParams, Trained};
+pub use train::{train, EpochStats, LrSchedule, TrainParams, Trained, Training};
 
 /// Everything that can go wrong reading a hierarchy or training on it.
 #[derive(Debug, thiserror::Error)]
@@ -46,6 +49,9 @@ pub enum EmbedError {
     /// An embedding does not match the hierarchy or the model.
     #[error("embedding: {0}")]
     Embedding(String),
+    /// A checkpoint could not be read or does not fit the run.
+    #[error("checkpoint: {0}")]
+    Checkpoint(String),
     /// Training was cancelled ([`train::TrainParams::cancel`]) before it finished.
     #[error("interrupted")]
     Cancelled,

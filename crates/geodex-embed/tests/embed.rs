@@ -4,7 +4,8 @@
 use geodex_embed::hierarchy::{hop_distances, tree_closure};
 use geodex_embed::manifold::{ball_distance, minkowski, Flat, Hyperboloid, Manifold, PoincareBall};
 use geodex_embed::{
-    distortion, reconstruction, sarkar, train, EmbedError, Hierarchy, Model, Relevant, TrainParams,
+    distortion, link_prediction, reconstruction, sarkar, train, Checkpoint, EmbedError, Hierarchy,
+    LrSchedule, Model, Relevant, TrainParams, Training,
 };
 use geodex_testkit::Rng;
 
@@ -361,4 +362,197 @@ fn a_set_cancel_flag_stops_training() {
         3,
         "stopped before epoch 4"
     );
+}
+
+/// Runs `epochs` epochs of `training`.
+fn run_epochs(training: &mut Training, epochs: usize) {
+    for _ in 0..epochs {
+        training.run_epoch().unwrap();
+    }
+}
+
+#[test]
+fn a_resumed_run_continues_exactly_as_the_uninterrupted_one() {
+    let h = tree_hierarchy(&complete_tree(3, 3));
+    for model in [Model::Poincare, Model::Lorentz, Model::Euclidean] {
+        let params = TrainParams {
+            seed: 5,
+            burn_in: 4,
+            schedule: LrSchedule::Linear,
+            ..TrainParams::new(4, 20, 0.3)
+        };
+        let straight = train(&h, model, &params, &|_, _| {}).unwrap();
+
+        let mut first = Training::new(&h, model, params.clone()).unwrap();
+        run_epochs(&mut first, 7);
+        let mut bytes = Vec::new();
+        first.checkpoint().write_to(&mut bytes).unwrap();
+        drop(first);
+        let checkpoint = Checkpoint::read_from(&mut bytes.as_slice()).unwrap();
+        assert_eq!(checkpoint.epoch, 7);
+        let mut resumed = Training::resume(&h, model, params.clone(), &checkpoint).unwrap();
+        run_epochs(&mut resumed, 13);
+        let resumed = resumed.finish();
+        assert_eq!(resumed.losses, straight.losses, "{model}: the loss curve");
+        assert_eq!(resumed.vectors, straight.vectors, "{model}: the points");
+    }
+}
+
+#[test]
+fn checkpoints_refuse_damage_and_other_runs() {
+    let h = tree_hierarchy(&complete_tree(3, 3));
+    let params = TrainParams {
+        seed: 1,
+        ..TrainParams::new(4, 10, 0.3)
+    };
+    let mut training = Training::new(&h, Model::Poincare, params.clone()).unwrap();
+    run_epochs(&mut training, 3);
+    let mut bytes = Vec::new();
+    training.checkpoint().write_to(&mut bytes).unwrap();
+    let read = |b: &[u8]| Checkpoint::read_from(&mut &b[..]);
+
+    let truncated = read(&bytes[..bytes.len() - 9]).unwrap_err();
+    assert!(
+        matches!(truncated, EmbedError::Checkpoint(ref m) if m.contains("checksum")),
+        "{truncated}"
+    );
+    let mut flipped = bytes.clone();
+    let at = flipped.len() - 100;
+    flipped[at] ^= 0x10;
+    assert!(matches!(read(&flipped), Err(EmbedError::Checkpoint(_))));
+    assert!(matches!(read(b"GDXEMBCK"), Err(EmbedError::Checkpoint(_))));
+    assert!(matches!(read(&[0u8; 64]), Err(EmbedError::Checkpoint(_))));
+
+    let checkpoint = read(&bytes).unwrap();
+    let refused = |model: Model, p: TrainParams, hierarchy: &Hierarchy, word: &str| {
+        let err = Training::resume(hierarchy, model, p, &checkpoint)
+            .err()
+            .expect("refused");
+        assert!(err.to_string().contains(word), "{word}: {err}");
+    };
+    refused(Model::Lorentz, params.clone(), &h, "model");
+    refused(
+        Model::Poincare,
+        TrainParams {
+            dim: 5,
+            ..params.clone()
+        },
+        &h,
+        "dimension",
+    );
+    refused(
+        Model::Poincare,
+        TrainParams {
+            seed: 2,
+            ..params.clone()
+        },
+        &h,
+        "seed",
+    );
+    refused(
+        Model::Poincare,
+        TrainParams {
+            epochs: 2,
+            ..params.clone()
+        },
+        &h,
+        "past",
+    );
+    let other = tree_hierarchy(&complete_tree(2, 4));
+    refused(Model::Poincare, params.clone(), &other, "closure");
+    let (split, _) = h.split_validation(0.2, 0).unwrap();
+    refused(Model::Poincare, params.clone(), &split, "closure");
+}
+
+#[test]
+fn the_validation_split_holds_out_only_implied_pairs() {
+    let h = tree_hierarchy(&complete_tree(3, 4));
+    let (train_split, held) = h.split_validation(0.1, 7).unwrap();
+    assert_eq!(held.len(), (0.1 * h.pairs().len() as f64).round() as usize);
+    let parents = h.parents();
+    for &(c, a) in &held {
+        assert!(h.ancestors(c).contains(&a), "a held-out pair is a closure pair");
+        assert!(!parents[c as usize].contains(&a), "no reduction edge is held out");
+        assert!(
+            !train_split.ancestors(c).contains(&a),
+            "held out means not trained on"
+        );
+    }
+    assert_eq!(train_split.pairs().len() + held.len(), h.pairs().len());
+    assert_eq!(train_split.names(), h.names(), "ids are kept");
+    for (u, ps) in parents.iter().enumerate() {
+        assert!(
+            ps.iter().all(|p| train_split.ancestors(u as u32).contains(p)),
+            "node {u} keeps its parents"
+        );
+    }
+    assert_eq!(h.split_validation(0.1, 7).unwrap().1, held, "seeded");
+    assert_ne!(h.split_validation(0.1, 8).unwrap().1, held);
+    for bad in [0.0, 1.0, -0.5, f64::NAN, 0.99] {
+        assert!(h.split_validation(bad, 0).is_err(), "fraction {bad}");
+    }
+}
+
+#[test]
+fn link_prediction_ranks_held_out_ancestors_as_a_brute_force_count_does() {
+    let h = tree_hierarchy(&complete_tree(3, 3));
+    let (train_split, held) = h.split_validation(0.15, 3).unwrap();
+    let mut rng = Rng::new(11);
+    let dim = 3;
+    let vectors: Vec<f32> = (0..h.len())
+        .flat_map(|_| ball_point(&mut rng, dim).into_iter().map(|x| (x * 0.999) as f32))
+        .collect();
+    let r = link_prediction(&train_split, &held, &vectors, dim, Model::Poincare, None, 2).unwrap();
+    // Brute force: for each held-out (u, a), 1 + the nodes w ≠ u that are neither a trained
+    // ancestor of u nor a held-out ancestor of u and lie strictly nearer u than a.
+    let row = |i: u32| &vectors[i as usize * dim..(i as usize + 1) * dim];
+    let hidden = |u: u32| {
+        held.iter()
+            .filter(|p| p.0 == u)
+            .map(|p| p.1)
+            .collect::<Vec<u32>>()
+    };
+    let mut ranks = 0.0;
+    for &(u, a) in &held {
+        let d = ball_distance(row(u), row(a));
+        let nearer = (0..h.len() as u32)
+            .filter(|&w| w != u && !train_split.ancestors(u).contains(&w) && !hidden(u).contains(&w))
+            .filter(|&w| ball_distance(row(u), row(w)) < d)
+            .count();
+        ranks += 1.0 + nearer as f64;
+    }
+    let want = ranks / held.len() as f64;
+    assert!((r.mean_rank - want).abs() < 1e-9, "{} vs {want}", r.mean_rank);
+    let mut children: Vec<u32> = held.iter().map(|p| p.0).collect();
+    children.dedup();
+    assert_eq!(r.nodes, children.len());
+    assert!(r.map > 0.0 && r.map <= 1.0);
+    assert!(link_prediction(
+        &train_split,
+        &[(0, 9999)],
+        &vectors,
+        dim,
+        Model::Poincare,
+        None,
+        1
+    )
+    .is_err());
+}
+
+#[test]
+fn the_linear_schedule_decays_from_the_rate_to_a_share_of_it() {
+    let p = TrainParams {
+        burn_in: 10,
+        schedule: LrSchedule::Linear,
+        ..TrainParams::new(5, 110, 0.5)
+    };
+    assert_eq!(p.lr_at(0), 0.5 * p.burn_in_factor, "burn-in");
+    assert_eq!(p.lr_at(10), 0.5, "full rate after burn-in");
+    assert!((p.lr_at(109) - 0.5 / 100.0).abs() < 1e-15, "the last epoch");
+    assert!((10..109).all(|e| p.lr_at(e + 1) < p.lr_at(e)), "decreasing");
+    let constant = TrainParams {
+        schedule: LrSchedule::Constant,
+        ..p
+    };
+    assert!((10..110).all(|e| constant.lr_at(e) == 0.5));
 }

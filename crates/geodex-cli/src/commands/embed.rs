@@ -6,10 +6,11 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use geodex_embed::sarkar;
-use geodex_embed::{reconstruction, train, Hierarchy, Model, Relevant, TrainParams};
+use geodex_embed::{reconstruction, Hierarchy, LrSchedule, Model, Relevant, TrainParams};
 use geodex_io::Matrix;
 use serde_json::json;
 
+use crate::commands::embed_run::{execute, Outcome, Run, Validation};
 use crate::commands::{print_json, round};
 use crate::failure::Failure;
 use crate::progress;
@@ -40,6 +41,34 @@ pub struct Args {
     /// Burn-in epochs (lr/10, degree-proportional negatives).
     #[arg(long, default_value_t = 10)]
     pub burn_in: usize,
+    /// After burn-in: constant (the paper's) or linear decay to lr/epochs at the last epoch; a
+    /// comma list is a grid with --lr, searched like it.
+    #[arg(long, value_delimiter = ',', default_value = "constant")]
+    pub lr_schedule: Vec<LrSchedule>,
+    /// Hold out this share of the closure pairs (outside the transitive reduction) and choose
+    /// the learning rate (among --lr) and the epoch count (up to --epochs) by link-prediction MAP
+    /// on them; then train on all pairs with the choice.
+    #[arg(long)]
+    pub validation: Option<f64>,
+    /// Epochs between two validation measurements.
+    #[arg(long, default_value_t = 10)]
+    pub eval_every: usize,
+    /// Stop a validation run after this many measurements without a better MAP (0: never).
+    #[arg(long, default_value_t = 5)]
+    pub patience: usize,
+    /// Held-out children ranked per validation measurement (a seeded sample).
+    #[arg(long, default_value_t = 2000)]
+    pub validation_sample: usize,
+    /// Keep the run's state here every --checkpoint-every epochs and at its end (runs of a
+    /// learning-rate grid or a validation add a suffix: PATH.lr0.3, PATH.val-lr0.3).
+    #[arg(long)]
+    pub checkpoint: Option<PathBuf>,
+    /// Epochs between checkpoints.
+    #[arg(long, default_value_t = 10)]
+    pub checkpoint_every: usize,
+    /// Continue from the checkpoint(s) where they exist (same closure, model, dim and seed).
+    #[arg(long, requires = "checkpoint")]
+    pub resume: bool,
     /// Hogwild training threads (default: all cores; 1 is exactly reproducible).
     #[arg(long)]
     pub threads: Option<usize>,
@@ -115,7 +144,35 @@ pub fn run(a: Args) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Trains at every learning rate asked for and keeps the best by reconstruction MAP.
+/// A point of the learning-rate grid.
+#[derive(Clone, Copy, Debug)]
+struct Setting {
+    schedule: LrSchedule,
+    lr: f64,
+}
+
+impl Setting {
+    /// The checkpoint suffix of a run at this setting: `lr0.3` for the default constant
+    /// schedule, `linear-lr0.3` otherwise.
+    fn suffix(self) -> String {
+        match self.schedule {
+            LrSchedule::Constant => format!("lr{}", self.lr),
+            other => format!("{other}-lr{}", self.lr),
+        }
+    }
+}
+
+impl std::fmt::Display for Setting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.schedule {
+            LrSchedule::Constant => write!(f, "lr {}", self.lr),
+            other => write!(f, "lr {} {other}", self.lr),
+        }
+    }
+}
+
+/// Trains at every learning rate asked for and keeps the best: by validation MAP with
+/// `--validation` (then trains once more on all pairs), else by reconstruction MAP.
 fn trained(
     a: &Args,
     hierarchy: &Hierarchy,
@@ -126,30 +183,39 @@ fn trained(
     } else {
         a.lr.clone()
     };
-    let mut best: Option<(f64, f64, geodex_embed::Trained, f64)> = None;
+    let grid_points: Vec<Setting> = a
+        .lr_schedule
+        .iter()
+        .flat_map(|&schedule| rates.iter().map(move |&lr| Setting { schedule, lr }))
+        .collect();
+    let params = |at: Setting, epochs: usize| TrainParams {
+        negatives: a.negatives,
+        burn_in: a.burn_in,
+        threads,
+        seed: a.seed,
+        schedule: at.schedule,
+        cancel: Some(crate::interrupt::flag().shared()),
+        ..TrainParams::new(a.dim.unwrap_or(10), epochs, at.lr)
+    };
+    if let Some(fraction) = a.validation {
+        return validated(a, hierarchy, &grid_points, fraction, &params);
+    }
+    let mut best: Option<(Setting, f64, Outcome)> = None;
     let mut grid = Vec::new();
-    for &lr in &rates {
-        let params = TrainParams {
-            negatives: a.negatives,
-            burn_in: a.burn_in,
-            threads,
-            seed: a.seed,
-            cancel: Some(crate::interrupt::flag().shared()),
-            ..TrainParams::new(a.dim.unwrap_or(10), a.epochs, lr)
+    for &at in &grid_points {
+        let suffix = (grid_points.len() > 1).then(|| at.suffix());
+        let run = Run {
+            hierarchy,
+            params: params(at, a.epochs),
+            checkpoint: checkpoint_path(a, suffix.as_deref()),
+            validation: None,
         };
-        let bar = progress::bar(a.epochs as u64, &format!("lr {lr}"), a.quiet);
-        let start = Instant::now();
-        let out = train(hierarchy, a.model, &params, &|epoch, loss| {
-            bar.set_position(epoch as u64);
-            bar.set_message(format!("loss {loss:.3}"));
-        })?;
-        bar.finish_and_clear();
-        let per_epoch = start.elapsed().as_secs_f64() / a.epochs.max(1) as f64;
+        let out = execute(a, &run, &at.to_string())?;
         let map = if rates.len() > 1 {
             reconstruction(
                 hierarchy,
-                &out.vectors,
-                out.dim,
+                &out.trained.vectors,
+                out.trained.dim,
                 a.model,
                 Relevant::Ancestors,
                 Some(TUNING_SAMPLE),
@@ -159,32 +225,158 @@ fn trained(
         } else {
             f64::NAN
         };
-        let loss = out.losses.last().copied().unwrap_or(f64::NAN);
+        let loss = out.trained.losses.last().copied().unwrap_or(f64::NAN);
         progress::note(
             a.quiet,
             format!(
-                "lr {lr}: final loss {loss:.4}, {per_epoch:.3} s/epoch{}",
+                "{at}: final loss {loss:.4}, {:.3} s/epoch{}",
+                out.seconds_per_epoch,
                 tuning_note(map)
             ),
         );
-        grid.push(json!({ "lr": lr, "loss": loss, "map": finite(map), "seconds_per_epoch": per_epoch }));
+        grid.push(json!({
+            "lr": at.lr,
+            "lr_schedule": at.schedule.name(),
+            "loss": loss,
+            "map": finite(map),
+            "seconds_per_epoch": out.seconds_per_epoch,
+        }));
         if best.as_ref().is_none_or(|b| map > b.1 || b.1.is_nan()) {
-            best = Some((lr, map, out, per_epoch));
+            best = Some((at, map, out));
         }
     }
-    let (lr, _, out, per_epoch) = best.expect("at least one learning rate");
-    let summary = json!({
-        "lr": lr,
-        "epochs": a.epochs,
+    let (at, _, out) = best.expect("at least one learning rate");
+    let summary = run_summary(a, threads, at, a.epochs, &out, json!({ "lr_grid": grid }));
+    Ok((out.trained.dim, out.trained.vectors, summary))
+}
+
+/// `--validation`: one run per grid point (schedule, rate) on the training split, measured every `--eval-every`
+/// epochs; the best (schedule, rate, epoch) by held-out MAP is then trained on all pairs.
+fn validated(
+    a: &Args,
+    hierarchy: &Hierarchy,
+    grid: &[Setting],
+    fraction: f64,
+    params: &dyn Fn(Setting, usize) -> TrainParams,
+) -> Result<(usize, Vec<f32>, serde_json::Value), Failure> {
+    if a.eval_every == 0 {
+        return Err(Failure::input("--eval-every must be at least 1"));
+    }
+    let (train_split, held_out) = hierarchy.split_validation(fraction, a.seed)?;
+    let validation = Validation {
+        train: &train_split,
+        held_out: &held_out,
+        every: a.eval_every,
+        patience: a.patience,
+        sample: a.validation_sample,
+    };
+    let mut choice: Option<(Setting, usize, f64)> = None;
+    let mut runs = Vec::new();
+    for &at in grid {
+        let run = Run {
+            hierarchy: &train_split,
+            params: params(at, a.epochs),
+            checkpoint: checkpoint_path(a, Some(&format!("val-{}", at.suffix()))),
+            validation: Some(&validation),
+        };
+        let out = execute(a, &run, &format!("val {at}"))?;
+        let (epoch, map, rank) = out.best().expect("a validation run measures at least once");
+        progress::note(
+            a.quiet,
+            format!(
+                "validation {at}: best held-out MAP {map:.4} (mean rank {rank:.2}) at epoch {epoch} of {}, {:.3} s/epoch",
+                out.trained.losses.len(),
+                out.seconds_per_epoch
+            ),
+        );
+        runs.push(json!({
+            "lr": at.lr,
+            "lr_schedule": at.schedule.name(),
+            "epochs_run": out.trained.losses.len(),
+            "best_epoch": epoch,
+            "best_map": map,
+            "curve": out.curve.iter().map(|&(e, m, r)| json!({ "epoch": e, "map": m, "mean_rank": r })).collect::<Vec<_>>(),
+            "losses": out.trained.losses,
+            "seconds_per_epoch": out.seconds_per_epoch,
+        }));
+        if choice.is_none_or(|c| map > c.2) {
+            choice = Some((at, epoch, map));
+        }
+    }
+    let (at, epochs, map) = choice.expect("at least one learning rate");
+    progress::note(
+        a.quiet,
+        format!("chosen: {at}, {epochs} epochs; training on all pairs"),
+    );
+    let run = Run {
+        hierarchy,
+        params: params(at, epochs),
+        checkpoint: checkpoint_path(a, None),
+        validation: None,
+    };
+    let out = execute(a, &run, &at.to_string())?;
+    let validation = json!({
+        "fraction": fraction,
+        "held_out_pairs": held_out.len(),
+        "sample": a.validation_sample,
+        "eval_every": a.eval_every,
+        "patience": a.patience,
+        "chosen_lr": at.lr,
+        "chosen_lr_schedule": at.schedule.name(),
+        "chosen_epochs": epochs,
+        "chosen_map": map,
+        "runs": runs,
+    });
+    let summary = run_summary(
+        a,
+        run.params.threads,
+        at,
+        epochs,
+        &out,
+        json!({ "validation": validation }),
+    );
+    Ok((out.trained.dim, out.trained.vectors, summary))
+}
+
+/// The JSON `details` of a trained embedding: its settings, speed and `more`.
+fn run_summary(
+    a: &Args,
+    threads: usize,
+    at: Setting,
+    epochs: usize,
+    out: &Outcome,
+    more: serde_json::Value,
+) -> serde_json::Value {
+    let mut summary = json!({
+        "lr": at.lr,
+        "lr_schedule": at.schedule.name(),
+        "epochs": epochs,
         "negatives": a.negatives,
         "burn_in": a.burn_in,
         "threads": threads,
         "seed": a.seed,
-        "final_loss": out.losses.last(),
-        "seconds_per_epoch": round(per_epoch, 4),
-        "lr_grid": grid,
+        "final_loss": out.trained.losses.last(),
+        "seconds_per_epoch": round(out.seconds_per_epoch, 4),
+        "sampling_share": round(out.sampling_share, 4),
+        "resumed_at_epoch": out.resumed_at,
     });
-    Ok((out.dim, out.vectors, summary))
+    if let (Some(s), Some(m)) = (summary.as_object_mut(), more.as_object()) {
+        s.extend(m.clone());
+    }
+    summary
+}
+
+/// `--checkpoint` with the run's suffix, if any.
+fn checkpoint_path(a: &Args, suffix: Option<&str>) -> Option<PathBuf> {
+    let base = a.checkpoint.as_ref()?;
+    Some(match suffix {
+        Some(sfx) => {
+            let mut name = base.as_os_str().to_owned();
+            name.push(format!(".{sfx}"));
+            PathBuf::from(name)
+        }
+        None => base.clone(),
+    })
 }
 
 fn tuning_note(map: f64) -> String {

@@ -9,6 +9,7 @@ pub mod demo;
 pub mod durable;
 pub mod embed;
 pub mod embed_eval;
+mod embed_run;
 pub mod graph;
 pub mod groundtruth;
 pub mod info;

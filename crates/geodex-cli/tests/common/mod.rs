@@ -184,3 +184,28 @@ pub fn assert_recall_targets(data: &str, queries: &str, gt: &str, metric: &str) 
     assert!(r128 >= 0.95, "{data}: best recall@10 with ef ≤ 128 is {r128}");
     assert!(r512 >= 0.99, "{data}: best recall@10 with ef ≤ 512 is {r512}");
 }
+
+/// The closure of a complete `branching`-ary tree of `depth` levels as TSV, node names `nI`.
+pub fn tree_closure_tsv(branching: usize, depth: usize) -> String {
+    let mut parent: Vec<Option<usize>> = vec![None];
+    let mut level = vec![0];
+    for _ in 0..depth {
+        let mut next = Vec::new();
+        for &p in &level {
+            for _ in 0..branching {
+                parent.push(Some(p));
+                next.push(parent.len() - 1);
+            }
+        }
+        level = next;
+    }
+    let mut out = String::new();
+    for node in 0..parent.len() {
+        let mut up = parent[node];
+        while let Some(a) = up {
+            out.push_str(&format!("n{node}\tn{a}\n"));
+            up = parent[a];
+        }
+    }
+    out
+}
