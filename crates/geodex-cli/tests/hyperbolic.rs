@@ -73,6 +73,39 @@ fn embed_commands_reject_bad_input_in_one_line() {
         s(&p("n.txt")),
     ]);
     assert!(code == 2 && msg.contains("dim"), "{msg}");
+    // Validation needs a pair outside the reduction, and at least one epoch to measure.
+    let (code, msg) = fails(&[
+        "embed",
+        "--edges",
+        s(&p("tree.tsv")),
+        "--model",
+        "poincare",
+        "--validation",
+        "0.5",
+        "--out",
+        s(&p("e.fvecs")),
+        "--names",
+        s(&p("n.txt")),
+    ]);
+    assert!(code == 2 && msg.contains("transitive reduction"), "{msg}");
+    std::fs::write(p("deep.tsv"), tree_closure_tsv(2, 3)).unwrap();
+    let (code, msg) = fails(&[
+        "embed",
+        "--edges",
+        s(&p("deep.tsv")),
+        "--model",
+        "poincare",
+        "--epochs",
+        "0",
+        "--validation",
+        "0.5",
+        "--out",
+        s(&p("e.fvecs")),
+        "--names",
+        s(&p("n.txt")),
+    ]);
+    assert!(code == 2 && msg.contains("--epochs"), "{msg}");
+    assert!(!p("e.fvecs").exists(), "a failed embed left a file");
 
     // A Poincaré embedding with a point on the boundary, and a names file that misses a node.
     write_vecs(

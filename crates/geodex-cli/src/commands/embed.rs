@@ -280,7 +280,9 @@ fn validated(
             validation: Some(&validation),
         };
         let out = execute(a, &run, &format!("val {at}"))?;
-        let (epoch, map, rank) = out.best().expect("a validation run measures at least once");
+        let Some((epoch, map, rank)) = out.best() else {
+            return Err(Failure::input("--validation needs --epochs of at least 1"));
+        };
         progress::note(
             a.quiet,
             format!(
