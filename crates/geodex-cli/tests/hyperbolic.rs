@@ -40,93 +40,53 @@ fn poincare_groundtruth_matches_the_reference_distance() {
 fn embed_commands_reject_bad_input_in_one_line() {
     let dir = tempfile::tempdir().unwrap();
     let p = |n: &str| dir.path().join(n);
+    let (out, names) = (p("e.fvecs"), p("n.txt"));
+    // `geodex embed --edges EDGES --model poincare EXTRA…` into e.fvecs / n.txt: must fail.
+    let embed = |edges: &str, extra: &[&str]| {
+        let mut args = vec!["embed", "--edges", edges, "--model", "poincare"];
+        args.extend_from_slice(extra);
+        args.extend(["--out", s(&out), "--names", s(&names)]);
+        fails(&args)
+    };
     std::fs::write(p("bad.tsv"), "a\tb\nc\n").unwrap();
-    let (code, msg) = fails(&[
-        "embed",
-        "--edges",
-        s(&p("bad.tsv")),
-        "--model",
-        "poincare",
-        "--out",
-        s(&p("e.fvecs")),
-        "--names",
-        s(&p("n.txt")),
-    ]);
+    let (code, msg) = embed(s(&p("bad.tsv")), &[]);
     assert!(
         code == 2 && msg.contains("bad.tsv") && msg.contains("line 2"),
         "{msg}"
     );
-    assert!(!p("e.fvecs").exists(), "a failed embed left a file");
+    assert!(!out.exists(), "a failed embed left a file");
 
     std::fs::write(p("tree.tsv"), "b\ta\nc\ta\n").unwrap();
-    let (code, msg) = fails(&[
-        "embed",
-        "--edges",
-        s(&p("tree.tsv")),
-        "--model",
-        "poincare",
-        "--dim",
-        "0",
-        "--out",
-        s(&p("e.fvecs")),
-        "--names",
-        s(&p("n.txt")),
-    ]);
+    let (code, msg) = embed(s(&p("tree.tsv")), &["--dim", "0"]);
     assert!(code == 2 && msg.contains("dim"), "{msg}");
     // Validation needs a pair outside the reduction, and at least one epoch to measure.
-    let (code, msg) = fails(&[
-        "embed",
-        "--edges",
-        s(&p("tree.tsv")),
-        "--model",
-        "poincare",
-        "--validation",
-        "0.5",
-        "--out",
-        s(&p("e.fvecs")),
-        "--names",
-        s(&p("n.txt")),
-    ]);
+    let (code, msg) = embed(s(&p("tree.tsv")), &["--validation", "0.5"]);
     assert!(code == 2 && msg.contains("transitive reduction"), "{msg}");
     std::fs::write(p("deep.tsv"), tree_closure_tsv(2, 3)).unwrap();
-    let (code, msg) = fails(&[
-        "embed",
-        "--edges",
-        s(&p("deep.tsv")),
-        "--model",
-        "poincare",
-        "--epochs",
-        "0",
-        "--validation",
-        "0.5",
-        "--out",
-        s(&p("e.fvecs")),
-        "--names",
-        s(&p("n.txt")),
-    ]);
+    let (code, msg) = embed(s(&p("deep.tsv")), &["--epochs", "0", "--validation", "0.5"]);
     assert!(code == 2 && msg.contains("--epochs"), "{msg}");
-    assert!(!p("e.fvecs").exists(), "a failed embed left a file");
+    assert!(!out.exists(), "a failed embed left a file");
 
     // A Poincaré embedding with a point on the boundary, and a names file that misses a node.
     write_vecs(
-        &p("e.fvecs"),
+        &out,
         &Matrix::new(2, vec![0.0f32, 0.0, 0.6, 0.8, 0.1, 0.1]).unwrap(),
     );
-    std::fs::write(p("n.txt"), "a\nb\nc\n").unwrap();
+    std::fs::write(&names, "a\nb\nc\n").unwrap();
     let eval = |names: &str| {
         fails(&[
             "embed-eval",
             "--edges",
             s(&p("tree.tsv")),
             "--embedding",
-            s(&p("e.fvecs")),
+            s(&out),
             "--names",
             names,
             "--model",
             "poincare",
         ])
     };
-    let (code, msg) = eval(s(&p("n.txt")));
+    let (code, msg) = eval(s(&names));
     assert!(
         code == 2 && msg.contains("row 1") && msg.contains("Poincaré"),
         "{msg}"

@@ -128,6 +128,12 @@ impl Hierarchy {
         &self.descendants[node as usize]
     }
 
+    /// Whether `ancestor` is an ancestor of `node` in the closure, i.e. `(node, ancestor)` is a
+    /// pair. Reads only `node`'s own list (the negative sampler's test, one node against many).
+    pub fn has_ancestor(&self, node: u32, ancestor: u32) -> bool {
+        self.ancestors(node).binary_search(&ancestor).is_ok()
+    }
+
     /// Whether `a` and `b` are comparable: one is an ancestor of the other. Looks only at
     /// `a`'s own lists, so a caller testing many `b` against one `a` (the negative sampler)
     /// stays in cache; on the full WordNet noun closure that halves an epoch.

@@ -6,7 +6,7 @@
 use std::io::BufReader;
 use std::path::PathBuf;
 
-use geodex_embed::{sarkar, train, EmbedError, Hierarchy, Model, TrainParams};
+use geodex_embed::{sarkar, train, EmbedError, Hierarchy, LrSchedule, Model, TrainParams};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
@@ -26,9 +26,11 @@ impl From<EmbedError> for Failure {
 /// iterable of `(child, ancestor)` name pairs; the pairs must be transitively closed). Returns
 /// `(names, vectors float32 (n, dim), info)`: node names in row order, the vectors (ball
 /// coordinates for the hyperbolic models) and `{'losses': mean loss per epoch}` (trained) or
-/// `{'tau', 'depth'}` (sarkar). One thread and one seed give the same vectors.
+/// `{'tau', 'depth'}` (sarkar). `lr_schedule` is `constant` or `linear` (after burn-in the rate
+/// falls linearly from `lr` to `lr / (epochs - burn_in)`), as `geodex embed --lr-schedule`. One thread and one seed
+/// give the same vectors.
 #[pyfunction]
-#[pyo3(signature = (pairs, *, model="poincare", dim=10, epochs=400, lr=0.3, negatives=50, burn_in=10, seed=0, num_threads=1, tau=None))]
+#[pyo3(signature = (pairs, *, model="poincare", dim=10, epochs=400, lr=0.3, lr_schedule="constant", negatives=50, burn_in=10, seed=0, num_threads=1, tau=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn embed_hierarchy<'py>(
     py: Python<'py>,
@@ -37,6 +39,7 @@ pub fn embed_hierarchy<'py>(
     dim: usize,
     epochs: usize,
     lr: f64,
+    lr_schedule: &str,
     negatives: usize,
     burn_in: usize,
     seed: u64,
@@ -44,6 +47,7 @@ pub fn embed_hierarchy<'py>(
     tau: Option<f64>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let model: Model = raise(py, model.parse().map_err(Failure::from))?;
+    let schedule: LrSchedule = raise(py, lr_schedule.parse().map_err(Failure::from))?;
     let hierarchy = raise(py, read_pairs(pairs))?;
     let info = PyDict::new(py);
     let (dim, vectors) = if model == Model::Sarkar {
@@ -59,6 +63,7 @@ pub fn embed_hierarchy<'py>(
         let params = TrainParams {
             negatives,
             burn_in,
+            schedule,
             threads: num_threads,
             seed,
             ..TrainParams::new(dim, epochs, lr)

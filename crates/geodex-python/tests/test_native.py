@@ -225,13 +225,25 @@ def poincare(u, v):
     return np.arccosh(1 + 2 * sq / ((1 - (u**2).sum(-1)) * (1 - (v**2).sum(-1))))
 
 
+def mean_ancestor_rank(pairs, names, d):
+    """Mean rank of each ancestor among its node's non-ancestors, by the distance matrix ``d``
+    over ``names`` (1 = closer than all of them)."""
+    row = {n: i for i, n in enumerate(names)}
+    ranks = []
+    for child in names:
+        mine = {a for c, a in pairs if c == child}
+        others = [row[o] for o in names if o != child and o not in mine]
+        for a in mine:
+            ranks.append(1 + np.sum(d[row[child], others] < d[row[child], row[a]]))
+    return float(np.mean(ranks))
+
+
 @pytest.mark.parametrize("model, dim", [("poincare", 5), ("sarkar", 2), ("sarkar", 5)])
 def test_a_hierarchy_embeds_in_the_ball_with_ancestors_ranked_first(tmp_path, model, dim):
     pairs = closure()
     names, vectors, info = geodex.embed_hierarchy(pairs, model=model, dim=dim, epochs=150, seed=4)
     assert vectors.shape == (len(names), dim) and len(names) == 40
     assert (np.linalg.norm(vectors, axis=1) < 1).all()
-    row = {n: i for i, n in enumerate(names)}
     d = poincare(vectors[:, None, :].astype(np.float64), vectors[None, :, :].astype(np.float64))
     if model == "sarkar":
         # A construction for tree distances: ball distance / hop distance nearly constant.
@@ -247,16 +259,18 @@ def test_a_hierarchy_embeds_in_the_ball_with_ancestors_ranked_first(tmp_path, mo
         ratio = d[off] / hops[off]
         assert ratio.max() / ratio.min() < 1.5, (ratio.min(), ratio.max())
         return
-    # Mean rank of each ancestor among the node's non-ancestors (1 = closer than all of them).
-    ranks = []
-    for child in names:
-        mine = {a for c, a in pairs if c == child}
-        others = [row[o] for o in names if o != child and o not in mine]
-        for a in mine:
-            ranks.append(1 + np.sum(d[row[child], others] < d[row[child], row[a]]))
-    assert np.mean(ranks) < 2.0, np.mean(ranks)
+    rank = mean_ancestor_rank(pairs, names, d)
+    assert rank < 2.0, rank
     if model == "poincare":
         assert info["losses"][-1] < info["losses"][0]
+        # The linear schedule reaches the trainer (other vectors) and still ranks ancestors first.
+        _, linear, _ = geodex.embed_hierarchy(
+            pairs, model=model, dim=dim, epochs=150, seed=4, lr_schedule="linear"
+        )
+        assert not np.array_equal(linear, vectors)
+        d_linear = poincare(linear[:, None, :].astype(np.float64), linear[None, :, :].astype(np.float64))
+        rank = mean_ancestor_rank(pairs, names, d_linear)
+        assert rank < 2.0, rank
         path = tmp_path / "closure.tsv"
         path.write_text("".join(f"{c}\t{a}\n" for c, a in pairs))
         again = geodex.embed_hierarchy(str(path), model=model, dim=dim, epochs=150, seed=4)
@@ -276,6 +290,8 @@ def test_bad_hierarchies_raise():
         geodex.embed_hierarchy([("a", "b")], model="hyperbolic-ish")
     with pytest.raises(geodex.InputError):
         geodex.embed_hierarchy([("a", "b")], model="sarkar", dim=1)
+    with pytest.raises(geodex.InputError, match="schedule"):
+        geodex.embed_hierarchy([("a", "b")], lr_schedule="cosine")
 
 
 def test_analyze_reports_what_can_be_checked_independently(tmp_path):

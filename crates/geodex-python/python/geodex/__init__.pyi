@@ -254,6 +254,7 @@ def embed_hierarchy(
     dim: int = 10,
     epochs: int = 400,
     lr: float = 0.3,
+    lr_schedule: Literal["constant", "linear"] = "constant",
     negatives: int = 50,
     burn_in: int = 10,
     seed: int = 0,
@@ -263,4 +264,6 @@ def embed_hierarchy(
     """Embed a hierarchy (a TSV file of ``child<TAB>ancestor`` lines or (child, ancestor)
     name pairs, transitively closed) by Riemannian SGD (Nickel & Kiela 2017/2018) or Sarkar's
     construction (Sala et al. 2018's form in ``dim`` ≥ 2 dimensions). Returns node names in row order, the vectors (ball
-    coordinates for the hyperbolic models) and ``{'losses'}`` or ``{'tau', 'depth'}``."""
+    coordinates for the hyperbolic models) and ``{'losses'}`` or ``{'tau', 'depth'}``.
+    After burn-in, ``lr_schedule="linear"`` lowers the rate linearly from ``lr`` to
+    ``lr / (epochs - burn_in)``."""
