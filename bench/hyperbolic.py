@@ -70,7 +70,7 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--eval-args", default="", help="extra embed-eval flags, e.g. '--sample 2000 --queries 2000'")
     ap.add_argument("--tag", default="mammal")
-    ap.add_argument("--out", default=os.path.join(HERE, "results", "2026-11-25-hyperbolic"))
+    ap.add_argument("--out", default=os.path.join(HERE, "results", "2026-12-01-hyperbolic"))
     ap.add_argument("--update", action="store_true",
                     help="keep OUT/<tag>.json's other runs, replacing only the (model, d) pairs run now")
     ap.add_argument("--tables-only", action="store_true", help="rewrite OUT/<tag>.md from OUT/<tag>.json")

@@ -602,7 +602,11 @@ mod tests {
             assert_eq!(out[0], 0, "the positive comes first");
             out[1..].iter().for_each(|&w| drawn[w as usize] += 1);
         }
-        assert_eq!(drawn[0] + drawn[1], 0, "u or its ancestor drawn as a negative: {drawn:?}");
+        assert_eq!(
+            drawn[0] + drawn[1],
+            0,
+            "u or its ancestor drawn as a negative: {drawn:?}"
+        );
         assert!(drawn[2] > 0 && drawn[3] > 0 && drawn[4] > 0, "{drawn:?}");
     }
 
