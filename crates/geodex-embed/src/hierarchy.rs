@@ -135,8 +135,7 @@ impl Hierarchy {
     }
 
     /// Whether `a` and `b` are comparable: one is an ancestor of the other. Looks only at
-    /// `a`'s own lists, so a caller testing many `b` against one `a` (the negative sampler)
-    /// stays in cache; on the full WordNet noun closure that halves an epoch.
+    /// `a`'s own lists, so a caller testing many `b` against one `a` stays in cache.
     pub fn related(&self, a: u32, b: u32) -> bool {
         self.ancestors(a).binary_search(&b).is_ok() || self.descendants(a).binary_search(&b).is_ok()
     }

@@ -447,7 +447,7 @@ impl<'h, M: Manifold> Trainer<'h, M> {
     /// prefetching each row: the paper's N(u) = {v′ : (u, v′) ∉ D} (Nickel & Kiela 2017, eq. 6),
     /// so u's descendants are negatives too. That is what asks u's ancestors to rank ahead of its
     /// descendants, which the reconstruction MAP measures; excluding descendants as well (this
-    /// trainer's first rule) left mammal MAP at d = 10 at 0.960 against 0.974 (HYPERBOLIC.md).
+    /// trainer's first rule) left mammal MAP at d = 10 at 0.961 against 0.975 (HYPERBOLIC.md).
     /// Draws that hit u or an ancestor are redrawn, at most ten times per slot; a node with
     /// almost no other nodes simply gets fewer negatives.
     fn sample_candidates(
