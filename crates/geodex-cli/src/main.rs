@@ -36,6 +36,9 @@ enum Command {
     Bench(commands::bench::Args),
     /// Train and calibrate per-query stopping rules on learning queries; stored in the index.
     LearnStop(commands::learn_stop::Args),
+    /// Choose M, ef_construction, ef (and a quantiser under a RAM budget) for a recall target
+    /// from learning queries, with a confidence interval; optionally build the index.
+    Tune(commands::tune::Args),
     /// Add vectors to an index under keys (replacing keys it holds), durably.
     Insert(commands::insert::Args),
     /// Delete keys from an index and repair its graph around them, durably.
@@ -68,6 +71,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Groundtruth(a) => commands::groundtruth::run(a),
         Command::Bench(a) => commands::bench::run(a),
         Command::LearnStop(a) => commands::learn_stop::run(a),
+        Command::Tune(a) => commands::tune::run(a),
         Command::Info(a) => commands::info::run(a),
         Command::Insert(a) => commands::insert::run(a),
         Command::Delete(a) => commands::delete::run(a),

@@ -145,7 +145,7 @@ pub fn check_keys(keys: &[u64], rows: usize) -> Result<(), CoreError> {
 }
 
 /// The dim and rows of a flat vector buffer, checked.
-pub(crate) fn rows_of(dim: usize, len: usize) -> Result<usize, CoreError> {
+pub fn rows_of(dim: usize, len: usize) -> Result<usize, CoreError> {
     if dim == 0 {
         return Err(CoreError::InvalidParameter("dimension must be ≥ 1".into()));
     }

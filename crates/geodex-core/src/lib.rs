@@ -85,7 +85,7 @@ pub use geodex_quant::codec::{Codec, CodecOptions, CodecSpec};
 pub use geodex_quant::projection::ProjectionKind;
 pub use graph::{check_graph, check_live_graph, GraphReport, GraphView, LinkLayout};
 pub use ids::{Key, NodeId};
-pub use index::{check_keys, Hit, Index, IndexInfo};
+pub use index::{check_keys, rows_of, Hit, Index, IndexInfo};
 pub use live::{freeze_after, Deleted, LiveIndex, LiveReport, Upserted, SWEEP_EVERY};
 pub use neighbor::Neighbor;
 pub use params::{BuildParams, Heuristic, SearchParams};

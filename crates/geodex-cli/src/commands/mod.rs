@@ -18,6 +18,7 @@ pub mod learn_stop;
 pub mod quant_report;
 pub mod search;
 pub mod serve;
+pub mod tune;
 
 /// The index and query files that `search` and `bench` take.
 #[derive(clap::Args, Debug)]
