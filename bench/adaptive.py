@@ -3,14 +3,16 @@
 
 For each data set: builds the index, makes learning queries that are never the test queries,
 computes their ground truth with `geodex groundtruth`, runs `geodex learn-stop`, then runs
-`geodex bench --target-recall T --stop R` for every rule R in interleaved rounds (one search
+`geodex bench --target-recall T --stop R` for every rule R (the PPO rule trained by
+`learn-stop --ppo`) in interleaved rounds (one search
 thread) and reports per (target, rule) the median over rounds of QPS and p99 latency, and the
 round-invariant work and recall: mean and p99 distance evaluations, mean recall, share of
 queries below recall 0.8, and distance evaluations relative to the fixed rule.
 
 Learning queries:
 - minilm-words-20k: 2,000 rows of a disjoint word set (`make_minilm_words.py --offset 25000`,
-  the minilm-words-200k base; pass its directory with --minilm-learn-source);
+  the minilm-words-200k base; pass its directory with --minilm-learn-source), or without it the
+  last 2,000 base rows held out like SIFT's (base and query words come from one shuffled list);
 - sift-debian: the last 2,000 base rows, held out — the index is built on the first 98,000 and
   the test queries' ground truth recomputed for it. Held-out base rows come from the base
   images, the test queries from other images: a distribution shift the note reports.
@@ -33,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
-RULES = ["fixed", "patience", "ada", "learned"]
+RULES = ["fixed", "patience", "ada", "learned", "ppo"]
 
 
 def read_vecs(path: Path, dtype: str) -> np.ndarray:
@@ -55,56 +57,64 @@ def run(cmd: list[str]) -> str:
     return subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
 
 
-def prepare(args, work: Path) -> list[dict]:
-    g, data = args.geodex, Path(args.data)
-    sets = []
-    # minilm-words-20k: learning queries from a disjoint word set.
-    m = data / "minilm-words-20k"
-    learn = read_vecs(Path(args.minilm_learn_source) / "base.fvecs", "<f4")
-    rows = np.random.default_rng(5).choice(len(learn), args.learn, replace=False)
-    write_vecs(work / "minilm-learn.fvecs", learn[rows])
-    sets.append(
-        {
-            "name": "minilm-words-20k",
-            "base": m / "base.fvecs",
-            "metric": "cosine",
-            "learn": work / "minilm-learn.fvecs",
-            "test": m / "query.fvecs",
-            "test_gt": m / "groundtruth.ivecs",
-        }
-    )
-    # sift-debian: held-out base rows.
-    s = data / "sift-debian"
-    base = read_vecs(s / "base.bvecs", "u1")
-    write_vecs(work / "sift-base.bvecs", base[: len(base) - args.learn])
-    write_vecs(work / "sift-learn.bvecs", base[len(base) - args.learn :])
+def held_out(g: str, d: Path, name: str, ext: str, dtype: str, metric: str, learn: int, work: Path) -> dict:
+    """The set with its last `learn` base rows held out as learning queries; the test queries'
+    ground truth recomputed for the remaining base."""
+    base = read_vecs(d / f"base.{ext}", dtype)
+    write_vecs(work / f"{name}-base.{ext}", base[: len(base) - learn])
+    write_vecs(work / f"{name}-learn.{ext}", base[len(base) - learn :])
+    test_gt = work / f"{name}-test-gt.ivecs"
     run(
         [
             g,
             "groundtruth",
             "--data",
-            str(work / "sift-base.bvecs"),
+            str(work / f"{name}-base.{ext}"),
             "--queries",
-            str(s / "query.bvecs"),
+            str(d / f"query.{ext}"),
             "--k",
             "100",
             "--metric",
-            "l2",
+            metric,
             "--out",
-            str(work / "sift-test-gt.ivecs"),
+            str(test_gt),
             "--quiet",
         ]
     )
-    sets.append(
-        {
-            "name": "sift-debian",
-            "base": work / "sift-base.bvecs",
-            "metric": "l2",
-            "learn": work / "sift-learn.bvecs",
-            "test": s / "query.bvecs",
-            "test_gt": work / "sift-test-gt.ivecs",
-        }
-    )
+    return {
+        "name": d.name,
+        "base": work / f"{name}-base.{ext}",
+        "metric": metric,
+        "learn": work / f"{name}-learn.{ext}",
+        "test": d / f"query.{ext}",
+        "test_gt": test_gt,
+    }
+
+
+def prepare(args, work: Path) -> list[dict]:
+    g, data = args.geodex, Path(args.data)
+    sets = []
+    # minilm-words-20k: learning queries from a disjoint word set when given, else held-out
+    # base rows (the words of base and queries are one shuffled list: same distribution).
+    m = data / "minilm-words-20k"
+    if args.minilm_learn_source:
+        learn = read_vecs(Path(args.minilm_learn_source) / "base.fvecs", "<f4")
+        rows = np.random.default_rng(5).choice(len(learn), args.learn, replace=False)
+        write_vecs(work / "minilm-learn.fvecs", learn[rows])
+        sets.append(
+            {
+                "name": "minilm-words-20k",
+                "base": m / "base.fvecs",
+                "metric": "cosine",
+                "learn": work / "minilm-learn.fvecs",
+                "test": m / "query.fvecs",
+                "test_gt": m / "groundtruth.ivecs",
+            }
+        )
+    else:
+        sets.append(held_out(g, m, "minilm", "fvecs", "<f4", "cosine", args.learn, work))
+    # sift-debian: held-out base rows.
+    sets.append(held_out(g, data / "sift-debian", "sift", "bvecs", "u1", "l2", args.learn, work))
     for d in sets:
         d["index"] = work / f"{d['name']}.gdx"
         d["learn_gt"] = work / f"{d['name']}-learn-gt.ivecs"
@@ -145,13 +155,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", required=True)
     ap.add_argument("--data", default=str(HERE.parent.parent / "shared" / "data"))
-    ap.add_argument("--minilm-learn-source", required=True)
-    ap.add_argument(
-        "--geodex", default=str(HERE.parent / "target" / "release" / "geodex")
-    )
+    ap.add_argument("--minilm-learn-source", help="a disjoint MiniLM word set (default: held-out base rows)")
+    ap.add_argument("--geodex", default=str(HERE.parent / "target" / "release" / "geodex"))
     ap.add_argument("--learn", type=int, default=2000)
     ap.add_argument("--targets", default="0.9,0.95,0.99")
     ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--seed", type=int, default=42, help="learn-stop's split and PPO seed")
     ap.add_argument(
         "--work",
         default="/tmp/geodex-adaptive-work",
@@ -178,6 +187,9 @@ def main() -> None:
                     str(d["learn_gt"]),
                     "--target-recall",
                     args.targets,
+                    "--ppo",
+                    "--seed",
+                    str(args.seed),
                     "--json",
                 ]
             )
@@ -229,18 +241,13 @@ def main() -> None:
                     "share_below_08": float(rs[0]["share_below_0.8"]),
                     "qps": med("qps"),
                     "p99_us": med("p99_us"),
-                    "distances_vs_fixed": float(rs[0]["mean_distances"])
-                    / float(fixed["mean_distances"]),
+                    "distances_vs_fixed": float(rs[0]["mean_distances"]) / float(fixed["mean_distances"]),
                     "qps_vs_fixed": med("qps")
-                    / statistics.median(
-                        float(r["qps"]) for r in rows[(target, "fixed")]
-                    ),
+                    / statistics.median(float(r["qps"]) for r in rows[(target, "fixed")]),
                 }
             )
         report[d["name"]] = {"learn": learned, "rows": table}
-        print(
-            f"\n{d['name']} (cap recall {learned['cap_recall']:.4f}; {args.rounds} interleaved rounds)"
-        )
+        print(f"\n{d['name']} (cap recall {learned['cap_recall']:.4f}; {args.rounds} interleaved rounds)")
         print(
             f"{'target':>6} {'rule':>9} {'ef':>4} {'recall':>7} {'dist':>7} {'p99 dist':>8} {'<0.8':>6} "
             f"{'QPS':>7} {'p99 µs':>7} {'dist/fixed':>10} {'QPS/fixed':>9}"
@@ -250,6 +257,12 @@ def main() -> None:
                 f"{r['target']:>6} {r['rule']:>9} {r['ef']:>4} {r['recall']:>7.4f} {r['mean_distances']:>7.0f} "
                 f"{r['p99_distances']:>8.0f} {r['share_below_08']:>6.3f} {r['qps']:>7.0f} {r['p99_us']:>7.1f} "
                 f"{r['distances_vs_fixed']:>10.3f} {r['qps_vs_fixed']:>9.3f}"
+            )
+        for t in learned.get("ppo", []):
+            print(
+                f"ppo cost {t['cost']:<5} reward {t['final_reward']:.4f}; as trained recall {t['raw_recall']:.4f} "
+                f"at work {t['raw_work']:.3f}; calibrated to {t['selection_target']}: "
+                f"{t['selection_distances']:.1f} distances{'  (kept)' if t['chosen'] else ''}"
             )
     (out / "adaptive.json").write_text(json.dumps(report, indent=1))
     print(f"\nwrote {out / 'adaptive.json'}", file=sys.stderr)

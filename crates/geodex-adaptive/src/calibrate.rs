@@ -3,7 +3,7 @@
 //! - fixed, patience: the smallest integer knob whose mean recall meets the target (bisection;
 //!   a larger knob never stops a search earlier);
 //! - learned: the smallest threshold on the predicted recall that meets it (bisection on a
-//!   real number, to a resolution of 2⁻¹⁶);
+//!   real number, to a resolution of 2⁻¹⁶); ppo: the same on the policy's stop probability;
 //! - ada: for every grid beam width `e`, the searches with every bin at `e` give each query's
 //!   recall and work at `e` (a query's walk until its score is fixed does not depend on `e`,
 //!   so these are exactly the outcomes it would have with its bin at `e`); then the bins' widths
@@ -62,6 +62,7 @@ pub fn calibrate<T: Component>(
             patience: 1,
             threshold: 1.0,
             ada_ef: ada.allocate(target, fixed_ef),
+            ppo_threshold: None,
         };
         knobs.patience = smallest(1, 1 << 16, |p| {
             let trial = Calibration {
@@ -80,6 +81,23 @@ pub fn calibrate<T: Component>(
         out.push(knobs);
     }
     Ok((out, cap))
+}
+
+/// The PPO rule's smallest threshold on the stop probability meeting `knobs.target` with the
+/// beam of `knobs`, on `w` (the model's policy as it stands).
+pub fn ppo_threshold<T: Component>(
+    index: &Index<T>,
+    model: &StopModel,
+    w: &Workload<'_, T>,
+    knobs: &Calibration,
+) -> Result<f32, LearnError> {
+    smallest_threshold(|th| {
+        let trial = Calibration {
+            ppo_threshold: Some(th),
+            ..knobs.clone()
+        };
+        meets(index, model, w, StopKind::Ppo, &trial, knobs.target)
+    })
 }
 
 fn meets<T: Component>(
@@ -165,6 +183,7 @@ impl AdaTable {
                 patience: 1,
                 threshold: 1.0,
                 ada_ef: vec![e; n_bins],
+                ppo_threshold: None,
             };
             let rule = StopRule::with_knobs(model, StopKind::Ada, &knobs);
             per_width.push(outcomes(index, w, model.ef_cap, Some(&rule))?);

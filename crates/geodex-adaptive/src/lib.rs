@@ -15,14 +15,20 @@
 //!
 //! Calibrating by searching rather than by simulating traces keeps the calibration exactly
 //! what the search will do, including the byte walk's re-ranking.
+//!
+//! With [`LearnOptions::ppo`], a stopping policy is also trained with PPO on the fit half's
+//! traces for each cost of the sweep (`ppo.rs`, THEORY §5.2), the policy whose rule needs the
+//! least work at the median requested target on the calibration half is kept, and its stop
+//! threshold is calibrated like the learned rule's.
 
 pub mod calibrate;
 pub mod evaluate;
 pub mod fit;
 pub mod oracle;
+pub mod ppo;
 
 use geodex_core::stop::{Calibration, FEATURES};
-use geodex_core::{Component, CoreError, Index, SearchContext, SearchParams, StopModel, StopRule};
+use geodex_core::{Component, CoreError, Index, SearchContext, SearchParams, StopKind, StopModel, StopRule};
 use rand_core::{RngCore, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
@@ -60,6 +66,8 @@ pub struct LearnOptions {
     pub targets: Vec<f64>,
     /// Seed of the fit/calibration split.
     pub seed: u64,
+    /// Also train the PPO rule (§5.2, `ppo.rs`) with these settings.
+    pub ppo: Option<ppo::PpoOptions>,
 }
 
 impl Default for LearnOptions {
@@ -73,6 +81,7 @@ impl Default for LearnOptions {
             beam_factor: 1.3,
             targets: vec![0.95],
             seed: 42,
+            ppo: None,
         }
     }
 }
@@ -93,6 +102,29 @@ pub struct Learned {
     pub fit_rows: usize,
     /// Mean recall of the calibration queries at the cap beam width.
     pub cap_recall: f64,
+    /// The PPO cost sweep, when the rule was trained (the kept policy marked `chosen`).
+    pub ppo: Vec<PpoTrial>,
+}
+
+/// One cost of the PPO sweep.
+#[derive(Clone, Debug)]
+pub struct PpoTrial {
+    /// Cost of one cap search's work, in recall.
+    pub cost: f64,
+    /// The trained policy's mean reward over its last ten batches (stochastic rollouts).
+    pub final_reward: f64,
+    /// The policy as trained (stop at probability ½), replayed on the fit traces: mean recall
+    /// and work (distance evaluations over the traces' mean final count) at the stop.
+    pub raw_recall: f64,
+    /// See `raw_recall`.
+    pub raw_work: f64,
+    /// The target the sweep is judged at (the median requested target).
+    pub selection_target: f64,
+    /// Mean distance evaluations of the calibrated rule at that target on the calibration
+    /// half: the sweep keeps the smallest.
+    pub selection_distances: f64,
+    /// Whether this cost's policy was kept.
+    pub chosen: bool,
 }
 
 /// Trains and calibrates a stopping model for `index` on the learning workload `w` (see the
@@ -136,6 +168,10 @@ pub fn learn<T: Component>(
         opts.beam_factor,
     )?;
     model.calibration = calibration;
+    let ppo = match &opts.ppo {
+        Some(p) => learn_ppo(index, &mut model, &fit_traces, &cal_w, opts, p)?,
+        None => Vec::new(),
+    };
     model.validate(index.metric(), dim)?;
     Ok(Learned {
         model,
@@ -143,7 +179,80 @@ pub fn learn<T: Component>(
         calibration_queries: cal_rows.len(),
         fit_rows: rows.len(),
         cap_recall,
+        ppo,
     })
+}
+
+/// Trains a PPO policy per cost on the fit traces, keeps the one whose rule, calibrated at
+/// the median requested target, needs the fewest distance evaluations on the calibration
+/// half, and calibrates its threshold for every target of the model.
+fn learn_ppo<T: Component>(
+    index: &Index<T>,
+    model: &mut StopModel,
+    fit_traces: &[QueryTrace],
+    cal_w: &Workload<'_, T>,
+    opts: &LearnOptions,
+    p: &ppo::PpoOptions,
+) -> Result<Vec<PpoTrial>, LearnError> {
+    if p.costs.is_empty() || p.iterations == 0 || p.episodes == 0 || p.epochs == 0 {
+        return Err(LearnError::Invalid(
+            "PPO needs costs, iterations, episodes and epochs".into(),
+        ));
+    }
+    let episodes = ppo::episodes(fit_traces, &model.scale);
+    if episodes.is_empty() {
+        return Err(LearnError::Invalid("no traced search filled its top k".into()));
+    }
+    let mut targets = opts.targets.clone();
+    targets.sort_by(f64::total_cmp);
+    let target = targets[targets.len() / 2];
+    let at = model
+        .calibration
+        .iter()
+        .position(|c| (c.target - target).abs() < 1e-9)
+        .expect("requested targets are calibrated");
+    let mut trials = Vec::new();
+    let mut kept: Option<(f64, Vec<f32>)> = None;
+    for &cost in &p.costs {
+        let policy = ppo::train(&episodes, cost, p);
+        model.ppo_weights = policy.weights.iter().map(|&w| w as f32).collect();
+        let knobs = Calibration {
+            ppo_threshold: Some(calibrate::ppo_threshold(
+                index,
+                model,
+                cal_w,
+                &model.calibration[at],
+            )?),
+            ..model.calibration[at].clone()
+        };
+        let rule = StopRule::with_knobs(model, StopKind::Ppo, &knobs);
+        let work = evaluate::outcomes(index, cal_w, model.ef_cap, Some(&rule))?;
+        let distances = work.iter().map(|o| o.distances as f64).sum::<f64>() / work.len().max(1) as f64;
+        let (raw_recall, raw_work) = ppo::replay(&policy.weights, &episodes, 0.5);
+        let tail = &policy.curve[policy.curve.len().saturating_sub(10)..];
+        trials.push(PpoTrial {
+            cost,
+            final_reward: tail.iter().sum::<f64>() / tail.len() as f64,
+            raw_recall,
+            raw_work,
+            selection_target: target,
+            selection_distances: distances,
+            chosen: false,
+        });
+        if kept.as_ref().is_none_or(|(d, _)| distances < *d) {
+            kept = Some((distances, model.ppo_weights.clone()));
+        }
+    }
+    let (best, weights) = kept.expect("at least one cost");
+    for t in &mut trials {
+        t.chosen = t.selection_distances == best;
+    }
+    model.ppo_weights = weights;
+    for i in 0..model.calibration.len() {
+        let th = calibrate::ppo_threshold(index, model, cal_w, &model.calibration[i])?;
+        model.calibration[i].ppo_threshold = Some(th);
+    }
+    Ok(trials)
 }
 
 fn check<T: Component>(index: &Index<T>, w: &Workload<'_, T>, opts: &LearnOptions) -> Result<(), LearnError> {
@@ -218,6 +327,7 @@ fn provisional<T: Component>(index: &Index<T>, opts: &LearnOptions) -> StopModel
         ada_edges: Vec::new(),
         weights: vec![0.0; FEATURES + 1],
         scale: vec![(0.0, 1.0); FEATURES],
+        ppo_weights: Vec::new(),
         calibration: vec![Calibration {
             target: 1.0,
             fixed_ef: opts.ef_cap,
@@ -225,6 +335,7 @@ fn provisional<T: Component>(index: &Index<T>, opts: &LearnOptions) -> StopModel
             patience: u32::MAX,
             threshold: f32::INFINITY,
             ada_ef: vec![opts.ef_cap],
+            ppo_threshold: None,
         }],
     }
 }

@@ -2,6 +2,7 @@
 //! search they must equal when they cannot stop, and the file format they are stored in.
 
 use geodex_adaptive::evaluate::{mean_recall, outcomes, recall};
+use geodex_adaptive::ppo::PpoOptions;
 use geodex_adaptive::{learn, traces, LearnOptions, Workload};
 use geodex_core::stop::Calibration;
 use geodex_core::{
@@ -61,6 +62,19 @@ fn opts(targets: &[f64]) -> LearnOptions {
     }
 }
 
+/// [`opts`] with a small PPO run, so every rule (the PPO one included) is calibrated.
+fn opts_with_ppo(targets: &[f64]) -> LearnOptions {
+    LearnOptions {
+        ppo: Some(PpoOptions {
+            costs: vec![0.05, 0.2],
+            iterations: 40,
+            episodes: 128,
+            ..PpoOptions::default()
+        }),
+        ..opts(targets)
+    }
+}
+
 fn workload<'a>(q: &'a [f32], t: &'a [Vec<u64>]) -> Workload<'a, f32> {
     Workload {
         queries: q,
@@ -75,8 +89,17 @@ fn workload<'a>(q: &'a [f32], t: &'a [Vec<u64>]) -> Workload<'a, f32> {
 fn every_rule_meets_its_target_on_unseen_queries() {
     for byte_walk in [false, true] {
         let s = set(byte_walk);
-        let learned = learn(&s.index, &workload(&s.learn_q, &s.learn_t), &opts(&[0.85, 0.95])).unwrap();
-        let again = learn(&s.index, &workload(&s.learn_q, &s.learn_t), &opts(&[0.85, 0.95])).unwrap();
+        let o = opts_with_ppo(&[0.85, 0.95]);
+        let learned = learn(&s.index, &workload(&s.learn_q, &s.learn_t), &o).unwrap();
+        let again = learn(&s.index, &workload(&s.learn_q, &s.learn_t), &o).unwrap();
+        // One policy per cost, the kept one the cheapest at the median target.
+        assert_eq!(learned.ppo.len(), 2);
+        let kept: Vec<_> = learned.ppo.iter().filter(|t| t.chosen).collect();
+        assert_eq!(kept.len(), 1);
+        assert!(learned
+            .ppo
+            .iter()
+            .all(|t| t.selection_distances >= kept[0].selection_distances));
         assert_eq!(learned.model, again.model, "same seed, same model");
         let model = &learned.model;
         assert_eq!(model.byte_walk, byte_walk);
@@ -112,6 +135,7 @@ fn a_rule_that_cannot_stop_changes_nothing() {
         patience: u32::MAX,
         threshold: 2.0,
         ada_ef: vec![width; model.ada_edges.len() + 1],
+        ppo_threshold: None,
     };
     let mut ctx = SearchContext::new();
     for kind in StopKind::ALL {
@@ -204,6 +228,20 @@ fn the_model_persists_and_bad_input_is_refused() {
     let mut bad_knob = model.clone();
     bad_knob.calibration[0].fixed_ef = model.ef_cap + 1;
     assert!(index.set_stop_model(Some(bad_knob)).is_err());
+
+    // A model trained without --ppo has no PPO policy: the rule is refused, naming the fix,
+    // and the stored model carries no PPO fields (files from before the rule read the same).
+    assert!(matches!(
+        StopRule::new(&model, StopKind::Ppo, 0.9),
+        Err(CoreError::InvalidParameter(m)) if m.contains("--ppo")
+    ));
+    assert!(!std::fs::read(&with_path).unwrap().windows(3).any(|w| w == b"ppo"));
+    let mut half_ppo = model.clone();
+    half_ppo.ppo_weights = vec![0.0; model.weights.len()];
+    assert!(
+        index.set_stop_model(Some(half_ppo)).is_err(),
+        "a policy without thresholds"
+    );
 
     // Targets outside (0, 1] or the calibrated range.
     for t in [0.0, -0.5, 1.5, f64::NAN] {

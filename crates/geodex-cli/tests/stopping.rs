@@ -38,6 +38,9 @@ impl Files {
             "0.9",
             "--ef-cap",
             "128",
+            "--ppo",
+            "--ppo-iterations",
+            "40",
             "--out",
             out,
         ])
@@ -112,7 +115,7 @@ fn learn_stop_then_bench_meets_the_target_on_unseen_queries() {
         "--out leaves the index alone"
     );
     let csv = f.p("t.csv");
-    for rule in ["fixed", "patience", "ada", "learned"] {
+    for rule in ["fixed", "patience", "ada", "learned", "ppo"] {
         ok(&[
             "bench",
             "--index",
@@ -209,11 +212,12 @@ fn bad_input_is_refused_and_nothing_is_written() {
 
     let with = f.p("with.gdx");
     f.learn_stop(&with);
-    let search_with = |extra: &[&str]| {
-        let mut args = vec!["search", "--index", &with, "--queries", &f.test];
+    let search_on = |index: &str, extra: &[&str]| {
+        let mut args = vec!["search", "--index", index, "--queries", &f.test];
         args.extend_from_slice(extra);
         fails(&args)
     };
+    let search_with = |extra: &[&str]| search_on(&with, extra);
     let (code, msg) = search_with(&["--k", "5", "--target-recall", "0.9"]);
     assert_eq!(code, 2);
     assert!(msg.contains("k = 10"), "{msg}");
@@ -222,7 +226,29 @@ fn bad_input_is_refused_and_nothing_is_written() {
     assert!(msg.contains("outside (0, 1]"), "{msg}");
     let (code, msg) = search_with(&["--k", "10", "--target-recall", "0.9", "--stop", "oracle"]);
     assert_eq!(code, 2);
-    assert!(msg.contains("fixed, patience, ada or learned"), "{msg}");
+    assert!(msg.contains("fixed, patience, ada, learned or ppo"), "{msg}");
+    let plain_model = f.p("plain-model.gdx");
+    ok(&[
+        "learn-stop",
+        "--index",
+        &f.index,
+        "--queries",
+        &f.learn,
+        "--groundtruth",
+        &f.learn_gt,
+        "--target-recall",
+        "0.9",
+        "--ef-cap",
+        "128",
+        "--out",
+        &plain_model,
+    ]);
+    let (code, msg) = search_on(
+        &plain_model,
+        &["--k", "10", "--target-recall", "0.9", "--stop", "ppo"],
+    );
+    assert_eq!(code, 2);
+    assert!(msg.contains("--ppo"), "{msg}");
     let (code, msg) = search_with(&["--k", "10", "--target-recall", "0.9", "--exact-walk"]);
     assert_eq!(code, 2);
     assert!(msg.contains("calibrated on byte codes"), "{msg}");

@@ -12,7 +12,11 @@
 //! - **learned**: DARTH-style (Chatzakis et al., SIGMOD 2026) periodic prediction of the
 //!   recall reached so far; the search stops once the prediction passes a calibrated threshold.
 //!   The predictor is logistic regression on [`FEATURES`] scale-free features (the issue allows
-//!   it in place of DARTH's gradient-boosted trees: a dot product per check).
+//!   it in place of DARTH's gradient-boosted trees: a dot product per check);
+//! - **ppo**: the same check, but the score is the stop probability of a policy trained with
+//!   PPO (THEORY §5.2) on the reward recall − c·work instead of a prediction of the recall so
+//!   far: a logistic policy over the same features, so the two differ only in how the decision
+//!   boundary was learned.
 //!
 //! The search loop is generic over [`Stopper`]; with no rule it runs [`NoStop`], whose hooks
 //! are empty and inline away, so searching without a rule costs nothing.
@@ -74,15 +78,18 @@ pub enum StopKind {
     Ada,
     /// A predicted recall above a threshold.
     Learned,
+    /// A PPO policy's stop probability above a threshold.
+    Ppo,
 }
 
 impl StopKind {
     /// Every rule, in the order reports list them.
-    pub const ALL: [StopKind; 4] = [
+    pub const ALL: [StopKind; 5] = [
         StopKind::Fixed,
         StopKind::Patience,
         StopKind::Ada,
         StopKind::Learned,
+        StopKind::Ppo,
     ];
 
     /// The rule's name on the command line.
@@ -92,6 +99,7 @@ impl StopKind {
             StopKind::Patience => "patience",
             StopKind::Ada => "ada",
             StopKind::Learned => "learned",
+            StopKind::Ppo => "ppo",
         }
     }
 
@@ -118,6 +126,10 @@ pub struct Calibration {
     pub threshold: f32,
     /// Beam width per score bin of the ada rule ([`StopModel::ada_edges`] + 1 bins).
     pub ada_ef: Vec<usize>,
+    /// Stop probability at which the PPO rule stops; `None` when the model has no policy
+    /// (files written before the rule existed have none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ppo_threshold: Option<f32>,
 }
 
 /// A trained and calibrated stopping model for one index, stored in its file (section
@@ -146,6 +158,10 @@ pub struct StopModel {
     pub weights: Vec<f32>,
     /// Per-feature mean and standard deviation the weights expect the features scaled by.
     pub scale: Vec<(f32, f32)>,
+    /// The PPO policy's logistic weights on the same scaled features (bias first); empty when
+    /// no policy was trained.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ppo_weights: Vec<f32>,
     /// The knobs per recall target, ascending in target.
     pub calibration: Vec<Calibration>,
 }
@@ -168,7 +184,14 @@ impl StopModel {
         if self.weights.len() != FEATURES + 1 || self.scale.len() != FEATURES {
             return bad(format!("expected {} weights and {FEATURES} scales", FEATURES + 1));
         }
-        let finite = self.weights.iter().all(|w| w.is_finite())
+        if !(self.ppo_weights.is_empty() || self.ppo_weights.len() == FEATURES + 1) {
+            return bad(format!("expected no PPO policy or {} weights", FEATURES + 1));
+        }
+        let finite = self
+            .weights
+            .iter()
+            .chain(&self.ppo_weights)
+            .all(|w| w.is_finite())
             && self
                 .scale
                 .iter()
@@ -188,6 +211,8 @@ impl StopModel {
                 && width(&c.beam)
                 && c.patience > 0
                 && c.threshold.is_finite()
+                && c.ppo_threshold.is_some() != self.ppo_weights.is_empty()
+                && c.ppo_threshold.is_none_or(f32::is_finite)
                 && c.ada_ef.len() == self.ada_edges.len() + 1
                 && c.ada_ef.iter().all(width);
             if !ok {
@@ -200,8 +225,23 @@ impl StopModel {
     /// Probability-scale prediction of the recall reached so far.
     #[inline]
     pub fn predict(&self, x: &[f32; FEATURES]) -> f32 {
-        let mut z = self.weights[0];
-        for ((w, (m, s)), v) in self.weights[1..].iter().zip(&self.scale).zip(x) {
+        self.logistic(&self.weights, x)
+    }
+
+    /// The PPO policy's probability of stopping (0.5 when the model has no policy).
+    #[inline]
+    pub fn stop_probability(&self, x: &[f32; FEATURES]) -> f32 {
+        if self.ppo_weights.is_empty() {
+            return 0.5;
+        }
+        self.logistic(&self.ppo_weights, x)
+    }
+
+    /// σ(w₀ + Σ wᵢ·(xᵢ − mᵢ)/sᵢ) on the model's feature scaling.
+    #[inline]
+    fn logistic(&self, weights: &[f32], x: &[f32; FEATURES]) -> f32 {
+        let mut z = weights[0];
+        for ((w, (m, s)), v) in weights[1..].iter().zip(&self.scale).zip(x) {
             z += w * (v - m) / s;
         }
         1.0 / (1.0 + (-z).exp())
@@ -225,6 +265,7 @@ pub struct StopRule<'m> {
     pub(crate) beam: usize,
     pub(crate) patience: u32,
     pub(crate) threshold: f32,
+    pub(crate) ppo_threshold: f32,
     pub(crate) ada_ef: Vec<usize>,
     /// Record a trace instead of stopping (training).
     pub(crate) trace: bool,
@@ -246,6 +287,11 @@ impl<'m> StopRule<'m> {
                  `geodex learn-stop` with a wider --target-recall"
             )));
         }
+        if kind == StopKind::Ppo && model.ppo_weights.is_empty() {
+            return Err(CoreError::InvalidParameter(
+                "the stop model has no PPO policy: run `geodex learn-stop` with --ppo".into(),
+            ));
+        }
         let cal = &model.calibration;
         let j = cal.partition_point(|c| c.target < target).min(cal.len() - 1);
         let i = j.saturating_sub(1);
@@ -264,6 +310,10 @@ impl<'m> StopRule<'m> {
             beam: up(a.beam, b.beam),
             patience: mix(a.patience as f64, b.patience as f64).ceil() as u32,
             threshold: mix(a.threshold as f64, b.threshold as f64) as f32,
+            ppo_threshold: match (a.ppo_threshold, b.ppo_threshold) {
+                (Some(x), Some(y)) => mix(x as f64, y as f64) as f32,
+                _ => f32::INFINITY,
+            },
             ada_ef: a.ada_ef.iter().zip(&b.ada_ef).map(|(&x, &y)| up(x, y)).collect(),
             trace: false,
         })
@@ -279,6 +329,7 @@ impl<'m> StopRule<'m> {
             beam: knobs.beam,
             patience: knobs.patience,
             threshold: knobs.threshold,
+            ppo_threshold: knobs.ppo_threshold.unwrap_or(f32::INFINITY),
             ada_ef: knobs.ada_ef.clone(),
             trace: false,
         }
@@ -295,6 +346,7 @@ impl<'m> StopRule<'m> {
             beam: model.ef_cap,
             patience: u32::MAX,
             threshold: f32::INFINITY,
+            ppo_threshold: f32::INFINITY,
             ada_ef: Vec::new(),
             trace: true,
         }
@@ -315,7 +367,7 @@ impl<'m> StopRule<'m> {
         match self.kind {
             _ if self.trace => self.model.ef_cap,
             StopKind::Fixed => self.fixed_ef,
-            StopKind::Patience | StopKind::Learned => self.beam,
+            StopKind::Patience | StopKind::Learned | StopKind::Ppo => self.beam,
             // The warm-up runs at the widest bin's width, then the query's bin narrows it.
             StopKind::Ada => self.ada_ef.iter().copied().max().unwrap_or(self.model.ef_cap),
         }
@@ -329,7 +381,8 @@ impl<'m> StopRule<'m> {
     /// How many of the beam's best nodes a byte walk re-ranks, when not its whole beam: the
     /// patience and learned rules re-rank as many as the fixed rule does at the same target.
     pub(crate) fn rerank_width(&self) -> Option<usize> {
-        matches!(self.kind, StopKind::Patience | StopKind::Learned).then_some(self.fixed_ef.max(self.model.k))
+        matches!(self.kind, StopKind::Patience | StopKind::Learned | StopKind::Ppo)
+            .then_some(self.fixed_ef.max(self.model.k))
     }
 }
 
@@ -487,7 +540,12 @@ impl<'r, 'm> Adaptive<'r, 'm> {
         self.changes_in_window = 0;
         self.hops_at_check = self.hops;
         self.next_check = distances + self.rule.model.interval as u64;
-        if self.rule.model.predict(&f.to_array()) >= self.rule.threshold {
+        let x = f.to_array();
+        let stop = match self.rule.kind {
+            StopKind::Ppo => self.rule.model.stop_probability(&x) >= self.rule.ppo_threshold,
+            _ => self.rule.model.predict(&x) >= self.rule.threshold,
+        };
+        if stop {
             Control::Stop
         } else {
             Control::Continue
@@ -601,8 +659,10 @@ impl Stopper for Adaptive<'_, '_> {
                 Control::Resize(self.ada_width())
             }
             StopKind::Ada => Control::Continue,
-            StopKind::Learned if distances >= self.next_check => self.check(distances, best_candidate),
-            StopKind::Learned => Control::Continue,
+            StopKind::Learned | StopKind::Ppo if distances >= self.next_check => {
+                self.check(distances, best_candidate)
+            }
+            StopKind::Learned | StopKind::Ppo => Control::Continue,
         }
     }
 

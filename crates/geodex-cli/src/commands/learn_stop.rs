@@ -4,7 +4,8 @@
 
 use std::path::PathBuf;
 
-use geodex_adaptive::{learn, LearnOptions, Workload};
+use geodex_adaptive::ppo::PpoOptions;
+use geodex_adaptive::{learn, LearnOptions, PpoTrial, Workload};
 use geodex_core::StopKind;
 use geodex_io::Role;
 
@@ -43,6 +44,17 @@ pub struct Args {
     /// Seed of the split of the learning queries into fit and calibration halves.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+    /// Also train the PPO rule (`--stop ppo`): a policy over the same features trained with
+    /// PPO on the reward recall − c·work, one per cost of --ppo-costs, the cheapest calibrated
+    /// one kept.
+    #[arg(long)]
+    pub ppo: bool,
+    /// With --ppo: the costs c swept (recall given up per cap search's worth of work).
+    #[arg(long, value_delimiter = ',', default_values_t = PpoOptions::default().costs)]
+    pub ppo_costs: Vec<f64>,
+    /// With --ppo: batches of episodes per policy.
+    #[arg(long, default_value_t = PpoOptions::default().iterations)]
+    pub ppo_iterations: usize,
     /// Calibrate for the walk on the float vectors (searches must then pass --exact-walk).
     #[arg(long)]
     pub exact_walk: bool,
@@ -81,8 +93,19 @@ pub fn run(a: Args) -> Result<(), Failure> {
         beam_factor: a.beam_factor,
         targets: a.target_recall.clone(),
         seed: a.seed,
+        ppo: a.ppo.then(|| PpoOptions {
+            costs: a.ppo_costs.clone(),
+            iterations: a.ppo_iterations,
+            seed: a.seed,
+            ..PpoOptions::default()
+        }),
         ..LearnOptions::default()
     };
+    if let Some(c) = a.ppo_costs.iter().find(|c| !(c.is_finite() && **c >= 0.0)) {
+        return Err(Failure::input(format!(
+            "--ppo-costs {c}: costs must be finite and ≥ 0"
+        )));
+    }
     let pool = geodex_core::measure::thread_pool(a.threads)?;
     let learned = with_typed!(&index, queries, &a.queries, |ix, q| {
         let w = Workload {
@@ -106,6 +129,7 @@ pub fn run(a: Args) -> Result<(), Failure> {
             "calibration_queries": learned.calibration_queries,
             "fit_rows": learned.fit_rows,
             "cap_recall": learned.cap_recall,
+            "ppo": learned.ppo.iter().map(ppo_json).collect::<Vec<_>>(),
             "model": m,
         }));
     } else {
@@ -131,7 +155,31 @@ pub fn run(a: Args) -> Result<(), Failure> {
                 c.target, c.fixed_ef, c.patience, c.threshold, c.ada_ef
             );
         }
+        for t in &learned.ppo {
+            println!(
+                "ppo cost {:<5} reward {:.4}; as trained: recall {:.4} at work {:.3}; calibrated to {}: {:.1} distances{}",
+                t.cost,
+                t.final_reward,
+                t.raw_recall,
+                t.raw_work,
+                t.selection_target,
+                t.selection_distances,
+                if t.chosen { "  (kept)" } else { "" }
+            );
+        }
         println!("wrote {}", out.display());
     }
     Ok(())
+}
+
+fn ppo_json(t: &PpoTrial) -> serde_json::Value {
+    serde_json::json!({
+        "cost": t.cost,
+        "final_reward": t.final_reward,
+        "raw_recall": t.raw_recall,
+        "raw_work": t.raw_work,
+        "selection_target": t.selection_target,
+        "selection_distances": t.selection_distances,
+        "chosen": t.chosen,
+    })
 }

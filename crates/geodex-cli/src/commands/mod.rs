@@ -55,8 +55,8 @@ pub struct SearchOptions {
     /// L2 or cosine walks codes and re-ranks its whole beam exactly by default).
     #[arg(long)]
     pub exact_walk: bool,
-    /// With --target-recall: the stopping rule (fixed | patience | ada | learned), as
-    /// calibrated by `geodex learn-stop`.
+    /// With --target-recall: the stopping rule (fixed | patience | ada | learned | ppo), as
+    /// calibrated by `geodex learn-stop` (ppo: trained with `learn-stop --ppo`).
     #[arg(long, default_value = "learned")]
     pub stop: String,
 }
@@ -69,8 +69,11 @@ pub fn stop_rules<'m>(
     targets: &[f64],
 ) -> Result<Vec<geodex_core::StopRule<'m>>, crate::failure::Failure> {
     use crate::failure::Failure;
-    let kind = geodex_core::StopKind::parse(kind)
-        .ok_or_else(|| Failure::input(format!("--stop {kind}: expected fixed, patience, ada or learned")))?;
+    let kind = geodex_core::StopKind::parse(kind).ok_or_else(|| {
+        Failure::input(format!(
+            "--stop {kind}: expected fixed, patience, ada, learned or ppo"
+        ))
+    })?;
     if let Some(t) = targets.iter().find(|t| !(**t > 0.0 && **t <= 1.0)) {
         return Err(Failure::input(format!("--target-recall {t} is outside (0, 1]")));
     }
