@@ -15,18 +15,19 @@
 //!    ef is timed in interleaved rounds (median of rounds, each the fastest of 3 passes).
 //!    While the fastest candidate has the largest (or smallest) M measured, the next ladder M
 //!    in that direction joins the sweep: the prior decides where the search starts, the
-//!    measurements where it ends. With
-//!    `max_ram_bytes`, a candidate whose resident bytes, scaled to the full set, exceed the
-//!    budget is replaced by the first quantiser (`sq8`, `pq8`, `pq4`) that fits, searched with
-//!    its beam re-ranked on the full vectors; with `max_build_seconds`, candidates whose build
-//!    time scaled to the full set (n·ln n) exceeds it are dropped. The fastest remaining
-//!    candidate wins.
+//!    measurements where it ends. With `max_ram_bytes`, when the flat index at the prior M,
+//!    its resident bytes scaled to the full set, exceeds the budget, every candidate uses the
+//!    first quantiser (`sq8`, `pq8`, `pq4`) that fits at the prior M, its beam re-ranked on
+//!    the full vectors, and candidates still over the budget are dropped; with
+//!    `max_build_seconds`, candidates whose build time scaled to the full set (n·ln n) exceeds
+//!    it are dropped. The fastest remaining candidate wins.
 //! 4. **ef on the full index**: per-query recall on the fit half along an ef ladder; the chosen
 //!    ef is the smallest whose lower confidence bound on the mean recall of unseen queries
 //!    (`interval.rs`) reaches the target, certified by a fixed-sequence test from the largest
-//!    ef down, so the target holds on new queries with the stated confidence, not just on these. The ef a batch of Q queries
-//!    needs to succeed together (§7.2) is the smallest whose certified per-query failure rate
-//!    (Clopper–Pearson upper bound) is within (1 − batch success) / Q — the union bound.
+//!    ef down, so the target holds on new queries with the stated confidence, not just on
+//!    these. The ef a batch of Q queries needs to succeed together (§7.2) is the smallest
+//!    whose certified per-query failure rate (Clopper–Pearson upper bound) is within
+//!    (1 − batch success) / Q — the union bound.
 //! 5. **Validation**: recall and QPS of the choice on the holdout half, next to the prediction.
 
 pub mod interval;
