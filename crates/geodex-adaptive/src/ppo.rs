@@ -219,8 +219,10 @@ pub struct Policy {
 /// the long episodes where stopping matters instead of ending at the first check.
 const INITIAL_BIAS: f64 = -3.0;
 
-/// Trains a policy with PPO on `episodes` for reward `recall − cost·work`.
+/// Trains a policy with PPO on `episodes` for reward `recall − cost·work`; with no episodes
+/// (or no checks in them) the untrained policy comes back with an empty curve.
 pub fn train(episodes: &[Episode], cost: f64, o: &PpoOptions) -> Policy {
+    let episodes: Vec<&Episode> = episodes.iter().filter(|e| !e.states.is_empty()).collect();
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(o.seed);
     let mut uniform = move || (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
     let mut theta = [0.0; PARAMS];
@@ -228,11 +230,12 @@ pub fn train(episodes: &[Episode], cost: f64, o: &PpoOptions) -> Policy {
     let mut phi = [0.0; PARAMS];
     let (mut adam_theta, mut adam_phi) = (Adam::new(), Adam::new());
     let mut curve = Vec::with_capacity(o.iterations);
-    for _ in 0..o.iterations {
+    let iterations = if episodes.is_empty() { 0 } else { o.iterations };
+    for _ in 0..iterations {
         let mut batch = Vec::new();
         let mut total = 0.0;
         for _ in 0..o.episodes {
-            let e = &episodes[(uniform() * episodes.len() as f64) as usize % episodes.len()];
+            let e = episodes[(uniform() * episodes.len() as f64) as usize % episodes.len()];
             total += rollout(e, &theta, &phi, cost, &mut uniform, &mut batch);
         }
         curve.push(total / o.episodes as f64);
@@ -455,6 +458,10 @@ mod tests {
             ..PpoOptions::default()
         };
         let policy = train(&eps, cost, &o);
+        assert!(
+            train(&[], cost, &o).curve.is_empty(),
+            "no episodes: no training, no panic"
+        );
         let (recall, work) = replay(&policy.weights, &eps, 0.5);
         let reward = recall - cost * work;
         assert!(recall > 0.99, "recall {recall}");
