@@ -39,6 +39,9 @@ enum Command {
     /// Choose M, ef_construction, ef (and a quantiser under a RAM budget) for a recall target
     /// from learning queries, with a confidence interval; optionally build the index.
     Tune(commands::tune::Args),
+    /// Train an edge scorer on the search paths of learning queries, for `build --edges
+    /// learned:MODEL`.
+    LearnEdges(commands::learn_edges::Args),
     /// Add vectors to an index under keys (replacing keys it holds), durably.
     Insert(commands::insert::Args),
     /// Delete keys from an index and repair its graph around them, durably.
@@ -72,6 +75,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Bench(a) => commands::bench::run(a),
         Command::LearnStop(a) => commands::learn_stop::run(a),
         Command::Tune(a) => commands::tune::run(a),
+        Command::LearnEdges(a) => commands::learn_edges::run(a),
         Command::Info(a) => commands::info::run(a),
         Command::Insert(a) => commands::insert::run(a),
         Command::Delete(a) => commands::delete::run(a),

@@ -218,6 +218,7 @@ impl<T: Component> Index<T> {
                 "extend_candidates": params.heuristic.extend_candidates,
                 "keep_pruned": params.heuristic.keep_pruned,
             },
+            "edges": params.edges.name(),
         });
         Ok(Index {
             metric: params.metric,

@@ -31,9 +31,9 @@ use rayon::prelude::*;
 
 use crate::byte_walk::{rerank, ByteCodes, CodeRows, CodeTask, Codes};
 use crate::context::SelectScratch;
+use crate::edges::select_by_rule;
 use crate::graph::{BuilderGraph, GraphView};
 use crate::search::{greedy_descent, search_layer, Exact, QueryDistance, SearchStats, Space};
-use crate::select::select_neighbors;
 use crate::{BuildParams, CoreError, Neighbor, SearchContext};
 
 /// Progress is reported every this many insertions.
@@ -220,10 +220,13 @@ impl<T, D: Distance<T>, A: Fn(u32) -> bool, W: InsertWalk> Inserter<'_, '_, '_, 
                 &mut stats,
             );
             self.collect_candidates(q, qv, lc, ctx);
-            select_neighbors(
+            select_by_rule(
                 self.job.space,
                 self.job.params.m,
                 self.job.params.heuristic,
+                &self.job.params.edges,
+                q,
+                lc,
                 &mut ctx.select,
             );
             let mut own = g.write(q, lc);
@@ -289,7 +292,7 @@ impl<T, D: Distance<T>, A: Fn(u32) -> bool, W: InsertWalk> Inserter<'_, '_, '_, 
     }
 
     /// Adds the link `e → q` on `level`; if `e`'s list overflows its bound, shrinks it back
-    /// with the heuristic over its old links plus `q` (Alg. 1, lines 11–16).
+    /// with the edge rule over its old links plus `q` (Alg. 1, lines 11–16).
     fn connect(&self, e: u32, q: u32, dist_eq: f32, level: usize, ctx: &mut SearchContext) {
         let bound = self.job.graph.max_degree(level);
         let mut list = self.job.graph.write(e, level);
@@ -308,7 +311,16 @@ impl<T, D: Distance<T>, A: Fn(u32) -> bool, W: InsertWalk> Inserter<'_, '_, '_, 
                 .map(|&x| Neighbor::new(x, self.job.space.between(e, x))),
         );
         s.candidates.sort_unstable();
-        select_neighbors(self.job.space, bound, self.job.params.heuristic, s);
+        let params = self.job.params;
+        select_by_rule(
+            self.job.space,
+            bound,
+            params.heuristic,
+            &params.edges,
+            e,
+            level,
+            s,
+        );
         list.clear();
         list.extend(s.selected.iter().map(|n| n.id));
     }

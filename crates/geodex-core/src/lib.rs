@@ -7,7 +7,8 @@
 //! - [`stop`]: per-query stopping rules the beam search runs when asked (issue 17);
 //! - `query.rs`: the query front end (checks, the filter policy, hits), `engine.rs`: the
 //!   distance kernel chosen once per index, behind one `dyn` boundary;
-//! - [`select`]: the neighbour-selection heuristic (paper Alg. 4);
+//! - [`select`]: the neighbour-selection heuristic (paper Alg. 4); [`edges`]: the other
+//!   edge rules (Vamana α-pruning, random, a learned scorer) and the features a scorer sees;
 //! - `insert.rs`: graph construction (paper Alg. 1), parallel with rayon; [`auto_m`]: M chosen
 //!   by a recall probe (`geodex build --m auto`);
 //! - [`graph`]: the builder graph (locks, growable) and the frozen graph (flat arrays), both
@@ -50,6 +51,7 @@ mod cancel;
 mod consolidate;
 mod context;
 mod durable;
+pub mod edges;
 mod engine;
 mod error;
 pub mod exact;
@@ -78,6 +80,7 @@ pub use any::AnyIndex;
 pub use cancel::Cancel;
 pub use context::SearchContext;
 pub use durable::{apply as apply_log, DurableIndex, Recovered};
+pub use edges::{EdgeRule, EdgeScorer};
 pub use error::CoreError;
 pub use filter::{exact_scan_threshold, NodeSet, SELECTIVITY_SAMPLE};
 pub use geodex_distance::{Element, ElementKind, Isa, Metric};

@@ -1,7 +1,7 @@
 //! Build and search parameters.
 
 use crate::graph::LinkLayout;
-use crate::{Cancel, CodecSpec, CoreError, Key, Metric, NodeSet, StopRule};
+use crate::{Cancel, CodecSpec, CoreError, EdgeRule, Key, Metric, NodeSet, StopRule};
 
 /// Options of the neighbour-selection heuristic (Malkov & Yashunin, Alg. 4).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -28,6 +28,8 @@ pub struct BuildParams {
     pub threads: Option<usize>,
     /// Neighbour-selection options.
     pub heuristic: Heuristic,
+    /// Which candidates become links (`edges.rs`): the heuristic by default.
+    pub edges: EdgeRule,
     /// Keep codes of this quantiser for search (trained on at most [`crate::TRAIN_SAMPLE`]
     /// rows with `seed`); the full vectors stay in the index for re-ranking. `None`: search
     /// on the full vectors.
@@ -57,6 +59,7 @@ impl Default for BuildParams {
             seed: 42,
             threads: None,
             heuristic: Heuristic::default(),
+            edges: EdgeRule::Heuristic,
             quant: None,
             repair_reachability: true,
             build_on_codes: true,
@@ -88,6 +91,7 @@ impl BuildParams {
                 "quantisation is not supported under the Poincaré metric (codes are Euclidean)".into(),
             ));
         }
+        self.edges.validate(self.metric)?;
         if self.threads == Some(0) {
             return Err(CoreError::InvalidParameter("threads must be ≥ 1".into()));
         }

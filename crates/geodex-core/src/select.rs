@@ -9,7 +9,7 @@ use geodex_distance::Distance;
 
 use crate::context::SelectScratch;
 use crate::search::Space;
-use crate::Heuristic;
+use crate::{Heuristic, Neighbor};
 
 /// Selects at most `budget` of `scratch.candidates` (sorted by distance to the base element,
 /// closest first) into `scratch.selected`, closest first.
@@ -19,6 +19,22 @@ pub(crate) fn select_neighbors<T, D: Distance<T>>(
     heuristic: Heuristic,
     scratch: &mut SelectScratch,
 ) {
+    sweep(scratch, budget, |_, c, selected| {
+        selected.iter().all(|r| space.between(c.id, r.id) >= c.distance)
+    });
+    if heuristic.keep_pruned {
+        fill_with_pruned(scratch, budget);
+    }
+}
+
+/// The walk every selection rule shares: candidates closest first, each kept (into
+/// `selected`) when `keep(rank, candidate, kept so far)` says so, else set aside (into
+/// `pruned`), until `budget` are kept.
+pub(crate) fn sweep(
+    scratch: &mut SelectScratch,
+    budget: usize,
+    mut keep: impl FnMut(usize, Neighbor, &[Neighbor]) -> bool,
+) {
     let SelectScratch {
         candidates,
         selected,
@@ -26,27 +42,28 @@ pub(crate) fn select_neighbors<T, D: Distance<T>>(
     } = scratch;
     selected.clear();
     pruned.clear();
-    for &c in candidates.iter() {
+    for (rank, &c) in candidates.iter().enumerate() {
         if selected.len() >= budget {
             break;
         }
-        let diverse = selected.iter().all(|r| space.between(c.id, r.id) >= c.distance);
-        if diverse {
+        if keep(rank, c, selected) {
             selected.push(c);
         } else {
             pruned.push(c);
         }
     }
-    if heuristic.keep_pruned {
-        let room = budget - selected.len();
-        selected.extend(pruned.iter().take(room));
-    }
+}
+
+/// `keepPrunedConnections`: fills the list up to `budget` with the set-aside candidates,
+/// nearest first.
+pub(crate) fn fill_with_pruned(scratch: &mut SelectScratch, budget: usize) {
+    let room = budget.saturating_sub(scratch.selected.len());
+    scratch.selected.extend(scratch.pruned.iter().take(room));
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Neighbor;
     use geodex_distance::{Portable, SquaredL2};
 
     fn run(points: &[[f32; 2]], base: [f32; 2], budget: usize, keep_pruned: bool) -> Vec<u32> {

@@ -4,7 +4,8 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use geodex_core::auto_m::{AutoM, AutoMReport, MChoice};
-use geodex_core::{BuildParams, CodecOptions, CodecSpec, Heuristic, Index, LinkLayout, Metric};
+use geodex_core::{BuildParams, CodecOptions, CodecSpec, EdgeRule, Heuristic, Index, LinkLayout, Metric};
+use geodex_edges::{mean_degree0, EdgeModel};
 use geodex_io::{AnyVectors, Role};
 
 use crate::failure::{in_file, Failure};
@@ -75,6 +76,12 @@ pub struct Args {
     /// hierarchy embeddings in the Poincaré ball the heuristic alone leaves most nodes one link.
     #[arg(long)]
     pub keep_pruned: bool,
+    /// Which candidates become links: heuristic (Malkov & Yashunin, Alg. 4), vamana[:ALPHA]
+    /// (DiskANN's RobustPrune, α default 1.2), random[:SEED] (as many candidates as the
+    /// heuristic keeps, drawn uniformly: a control), learned:MODEL (a scorer trained by `geodex
+    /// learn-edges`). The index file and its search are the same whatever the rule.
+    #[arg(long, default_value = "heuristic")]
+    pub edges: String,
     /// How level 0's links are stored: fixed (rows of 2·M ids, the fastest) or compressed
     /// (sorted, gap-coded and bit-packed: about half the graph's bytes).
     #[arg(long, default_value = "fixed")]
@@ -101,6 +108,38 @@ fn with_keys<T: geodex_core::Component>(ix: Index<T>, keys: Option<Vec<u64>>) ->
     })
 }
 
+/// The rule of `--edges` (see its help).
+fn edge_rule(spec: &str) -> Result<EdgeRule, Failure> {
+    let bad = |why: String| Failure::input(format!("--edges {spec}: {why}"));
+    let (name, arg) = spec.split_once(':').map_or((spec, None), |(n, a)| (n, Some(a)));
+    match (name, arg) {
+        ("heuristic", None) => Ok(EdgeRule::Heuristic),
+        ("vamana", arg) => {
+            let alpha = arg.map_or(Ok(1.2), |a| {
+                a.parse::<f32>().map_err(|e| bad(format!("alpha: {e}")))
+            })?;
+            Ok(EdgeRule::Vamana { alpha })
+        }
+        ("random", arg) => {
+            let seed = arg.map_or(Ok(0), |a| a.parse::<u64>().map_err(|e| bad(format!("seed: {e}"))))?;
+            Ok(EdgeRule::Random { seed })
+        }
+        ("learned", Some(path)) => {
+            let path = Path::new(path);
+            let text = std::fs::read(path).map_err(|e| bad(format!("{}: {e}", path.display())))?;
+            let model: EdgeModel = serde_json::from_slice(&text)
+                .map_err(|e| bad(format!("{}: not an edge model: {e}", path.display())))?;
+            model
+                .validate()
+                .map_err(|e| bad(format!("{}: {e}", path.display())))?;
+            Ok(model.into_rule())
+        }
+        _ => Err(bad(
+            "expected heuristic, vamana[:ALPHA], random[:SEED] or learned:MODEL".into(),
+        )),
+    }
+}
+
 pub fn run(a: Args) -> Result<(), Failure> {
     let data = crate::data::fit_to_metric(crate::data::read_vectors(&a.data, Role::Base, a.limit)?, a.metric);
     let options = CodecOptions {
@@ -121,6 +160,7 @@ pub fn run(a: Args) -> Result<(), Failure> {
             ..Default::default()
         },
         links: a.links,
+        edges: edge_rule(&a.edges)?,
         cancel: crate::interrupt::flag(),
         ..Default::default()
     };
@@ -135,18 +175,18 @@ pub fn run(a: Args) -> Result<(), Failure> {
         ..AutoM::default()
     };
     let start = Instant::now();
-    let (info, auto, save) = match data {
+    let (info, auto, degree0, save) = match data {
         AnyVectors::F32(m) => {
             let (ix, auto) = Index::build_with_m(m.into_vec(), dim, &params, a.m, &rule, &tick)
                 .map_err(in_file(&a.data))?;
             let ix = with_keys(ix, keys)?;
-            (ix.info(), auto, ix.save(&a.out))
+            (ix.info(), auto, mean_degree0(&ix), ix.save(&a.out))
         }
         AnyVectors::U8(m) => {
             let (ix, auto) = Index::build_with_m(m.into_vec(), dim, &params, a.m, &rule, &tick)
                 .map_err(in_file(&a.data))?;
             let ix = with_keys(ix, keys)?;
-            (ix.info(), auto, ix.save(&a.out))
+            (ix.info(), auto, mean_degree0(&ix), ix.save(&a.out))
         }
     };
     let build_s = start.elapsed().as_secs_f64();
@@ -179,10 +219,12 @@ pub fn run(a: Args) -> Result<(), Failure> {
             "build_seconds": super::round(build_s, 3),
             "file_bytes": file_bytes,
             "levels": info.levels,
+            "edges": params.edges.name(),
+            "level0_mean_degree": super::round(degree0, 3),
         }));
     } else {
         println!(
-            "built {}: {} {} vectors of dim {}, {} metric, M={}, ef_construction={}, quant {}, in {:.2} s ({} bytes, {} in RAM to search)",
+            "built {}: {} {} vectors of dim {}, {} metric, M={}, ef_construction={}, quant {}, edges {} (level-0 mean degree {:.2}), in {:.2} s ({} bytes, {} in RAM to search)",
             a.out.display(),
             info.count,
             info.element,
@@ -191,6 +233,8 @@ pub fn run(a: Args) -> Result<(), Failure> {
             info.m,
             info.ef_construction,
             info.quant,
+            params.edges.name(),
+            degree0,
             build_s,
             file_bytes,
             info.ram_bytes

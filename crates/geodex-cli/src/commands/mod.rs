@@ -14,6 +14,7 @@ pub mod graph;
 pub mod groundtruth;
 pub mod info;
 pub mod insert;
+pub mod learn_edges;
 pub mod learn_stop;
 pub mod quant_report;
 pub mod search;

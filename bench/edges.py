@@ -1,0 +1,144 @@
+#!/usr/bin/env python3
+"""Edge rules at equal degree (issue 18, LEARNED.md): distance evaluations at recall@10 0.95 / 0.99.
+
+For each shared set the last 2,000 base rows are the learning queries (their exact 10-NN among
+the other rows is the training ground truth) and the index holds the rest; the test queries are
+the set's own query file, never seen in training. Per seed:
+- `geodex learn-edges` trains scorers (logistic and MLP on progress labels, logistic on path
+  labels); each calibrates its threshold so its graph's level-0 mean degree matches the
+  heuristic's on a sample;
+- `geodex build --edges R` for R in heuristic, vamana:1.2, random, and every learned model;
+- `geodex bench --exact-walk` over an ef ladder (one thread): recall@10 and mean distance
+  evaluations per query (the walk on the float vectors, so the count is the graph's, not the
+  byte codes').
+Distances at a recall target are interpolated linearly between the two ladder points around it.
+
+    python3 bench/edges.py --out bench/results/2026-12-01-edges | tee .../summary.txt
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import subprocess
+import time
+from pathlib import Path
+
+from adaptive import read_vecs, write_vecs
+
+HELD_OUT = 2000
+EFS = [10, 12, 16, 20, 24, 32, 40, 48, 64, 80, 96, 128, 160, 192, 256, 320, 384, 512]
+SETS = [
+    ("minilm-words-20k", "base.fvecs", "query.fvecs", "cosine", "fvecs", "<f4"),
+    ("sift-debian", "base.bvecs", "query.bvecs", "l2", "bvecs", "u1"),
+]
+MODELS = [
+    ("logistic-progress", ["--model", "logistic", "--labels", "progress"]),
+    ("mlp-progress", ["--model", "mlp", "--labels", "progress"]),
+    ("logistic-path", ["--model", "logistic", "--labels", "path"]),
+]
+CONTROLS = ["heuristic", "vamana:1.2", "random"]
+
+
+def run(cmd: list[str]) -> str:
+    return subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+
+
+def prepare(g: str, data: Path, work: Path, name, base, queries, metric, ext, dtype) -> dict:
+    b = read_vecs(data / name / base, dtype)
+    s = {"name": name, "metric": metric, "queries": str(data / name / queries)}
+    s["base"], s["learn"] = str(work / f"{name}-base.{ext}"), str(work / f"{name}-learn.{ext}")
+    write_vecs(Path(s["base"]), b[:-HELD_OUT])
+    write_vecs(Path(s["learn"]), b[-HELD_OUT:])
+    for role, q in [("learn_gt", s["learn"]), ("test_gt", s["queries"])]:
+        s[role] = str(work / f"{name}-{role}.ivecs")
+        gt = ["groundtruth", "--data", s["base"], "--queries", q, "--k", "10"]
+        run([g, *gt, "--metric", metric, "--out", s[role], "--quiet"])
+    return s
+
+
+def at_recall(rows: list[dict], target: float) -> float | None:
+    """Mean distance evaluations at `target`, interpolated between the ladder points around it."""
+    prev = None
+    for r in rows:
+        if r["recall"] >= target:
+            if prev is None:
+                return r["mean_distances"]
+            f = (target - prev["recall"]) / (r["recall"] - prev["recall"])
+            return prev["mean_distances"] + f * (r["mean_distances"] - prev["mean_distances"])
+        prev = r
+    return None
+
+
+def measure(g: str, s: dict, rule: str, seed: int, work: Path) -> dict:
+    index = str(work / f"{s['name']}-{rule.replace(':', '_').replace('/', '_')}-{seed}.gdx")
+    build = ["build", "--data", s["base"], "--metric", s["metric"], "--m", "16", "--seed", str(seed)]
+    t0 = time.perf_counter()
+    info = json.loads(run([g, *build, "--edges", rule, "--out", index, "--json", "--quiet"]))
+    build_s = time.perf_counter() - t0
+    out = work / "bench.csv"
+    bench = ["bench", "--index", index, "--queries", s["queries"], "--groundtruth", s["test_gt"]]
+    run([g, *bench, "--ef", ",".join(map(str, EFS)), "--exact-walk", "--runs", "1", "--quiet", "--csv", str(out)])
+    rows = [{k: float(v) for k, v in r.items()} for r in csv.DictReader(io.StringIO(out.read_text()))]
+    Path(index).unlink()
+    return {
+        "degree": info["level0_mean_degree"],
+        "build_s": round(build_s, 2),
+        "d95": at_recall(rows, 0.95),
+        "d99": at_recall(rows, 0.99),
+        "ladder": rows,
+    }
+
+
+def learn(g: str, s: dict, name: str, extra: list[str], seed: int, work: Path) -> tuple[str, dict]:
+    model = str(work / f"{s['name']}-{name}-{seed}.json")
+    cmd = ["learn-edges", "--data", s["base"], "--metric", s["metric"], "--queries", s["learn"]]
+    cmd += ["--groundtruth", s["learn_gt"], "--out", model, "--seed", str(seed), "--json", *extra]
+    t0 = time.perf_counter()
+    report = json.loads(run([g, *cmd]))
+    report["learn_s"] = round(time.perf_counter() - t0, 1)
+    return model, report
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--geodex", default="target/release/geodex")
+    ap.add_argument("--data", default="../shared/data")
+    ap.add_argument("--work", default="/tmp/edges-bench")
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--seeds", default="42,7,1")
+    ap.add_argument("--sets", default="minilm-words-20k,sift-debian")
+    args = ap.parse_args()
+    work, out = Path(args.work), Path(args.out)
+    work.mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
+    results = []
+    for spec in SETS:
+        if spec[0] not in args.sets.split(","):
+            continue
+        s = prepare(args.geodex, Path(args.data), work, *spec)
+        for seed in map(int, args.seeds.split(",")):
+            rules = [(c, c, None) for c in CONTROLS]
+            for name, extra in MODELS:
+                model, report = learn(args.geodex, s, name, extra, seed, work)
+                (out / f"{s['name']}-{name}-{seed}.report.json").write_text(json.dumps(report, indent=1))
+                rules.append((f"learned:{name}", f"learned:{model}", report))
+            for label, rule, report in rules:
+                m = measure(args.geodex, s, rule, seed, work)
+                row = {"set": s["name"], "seed": seed, "rule": label, **{k: v for k, v in m.items() if k != "ladder"}}
+                if report is not None:
+                    row["learn_s"] = report["learn_s"]
+                results.append({**row, "ladder": m["ladder"]})
+                fmt = lambda v: "—" if v is None else f"{v:.0f}"  # noqa: E731
+                print(
+                    f"{s['name']:18} seed {seed:3} {label:26} degree {m['degree']:6.2f}  "
+                    f"dists@0.95 {fmt(m['d95']):>6}  dists@0.99 {fmt(m['d99']):>6}  build {m['build_s']:6.2f} s",
+                    flush=True,
+                )
+                (out / "results.json").write_text(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,195 @@
+//! `geodex learn-edges` and `geodex build --edges` through the binary: a model file that
+//! encodes the heuristic rebuilds the heuristic's graph link for link; a trained model builds
+//! at the heuristic's degree; bad rules and model files get exit 2 and write nothing.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+use geodex_io::Matrix;
+use serde_json::Value;
+
+const DIM: usize = 8;
+
+struct Files {
+    dir: tempfile::TempDir,
+    base: String,
+    learn: String,
+}
+
+impl Files {
+    fn p(&self, name: &str) -> String {
+        self.dir.path().join(name).to_str().unwrap().to_string()
+    }
+}
+
+fn files() -> Files {
+    let dir = tempfile::tempdir().unwrap();
+    let all = geodex_testkit::clustered(2_300, DIM, 10, 0.5, 4);
+    let at = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    let write = |name: &str, rows: &[f32]| {
+        write_vecs(Path::new(&at(name)), &Matrix::new(DIM, rows.to_vec()).unwrap());
+        at(name)
+    };
+    let base = write("base.fvecs", &all[..2_000 * DIM]);
+    let learn = write("learn.fvecs", &all[2_000 * DIM..]);
+    Files { dir, base, learn }
+}
+
+fn build(f: &Files, edges: &str, out: &str) -> Value {
+    let args = [
+        "build",
+        "--data",
+        &f.base,
+        "--m",
+        "8",
+        "--ef-construction",
+        "64",
+        "--threads",
+        "1",
+        "--edges",
+        edges,
+        "--out",
+        out,
+        "--json",
+        "--quiet",
+    ];
+    serde_json::from_str(&ok(&args)).unwrap()
+}
+
+fn links(f: &Files, index: &str) -> String {
+    let out = f.p(&format!(
+        "{}.tsv",
+        Path::new(index).file_name().unwrap().to_str().unwrap()
+    ));
+    ok(&[
+        "graph", "--index", index, "--layer", "0", "--out", &out, "--quiet",
+    ]);
+    std::fs::read_to_string(out).unwrap()
+}
+
+/// A logistic model whose score is the occlusion log-ratio, kept at ≥ 0: the heuristic.
+fn heuristic_model(weight_on_occlusion: f64) -> String {
+    let features = geodex_core::edges::FEATURE_NAMES;
+    let mut params = vec![0.0; 8];
+    params[geodex_core::edges::OCCLUSION_LOG_RATIO] = weight_on_occlusion;
+    serde_json::json!({"kind": "logistic", "hidden": 0, "params": params, "features": features, "threshold": 0.0})
+        .to_string()
+}
+
+#[test]
+fn a_model_encoding_the_heuristic_rebuilds_its_graph_link_for_link() {
+    let f = files();
+    let model = f.p("heuristic.json");
+    std::fs::write(&model, heuristic_model(2.5)).unwrap();
+    let (a, b) = (f.p("heuristic.gdx"), f.p("as-model.gdx"));
+    let ha = build(&f, "heuristic", &a);
+    let hb = build(&f, &format!("learned:{model}"), &b);
+    assert_eq!(links(&f, &a), links(&f, &b));
+    assert_eq!(ha["level0_mean_degree"], hb["level0_mean_degree"]);
+    // The other rules change the graph: vamana keeps more links, random the same number.
+    let v = build(&f, "vamana:1.3", &f.p("vamana.gdx"));
+    assert!(v["level0_mean_degree"].as_f64() > ha["level0_mean_degree"].as_f64());
+    let r = f.p("random.gdx");
+    build(&f, "random:3", &r);
+    assert_ne!(links(&f, &a), links(&f, &r));
+}
+
+#[test]
+fn learn_edges_writes_a_model_that_builds_at_the_heuristics_degree() {
+    let f = files();
+    let model = f.p("model.json");
+    let args = [
+        "learn-edges",
+        "--data",
+        &f.base,
+        "--queries",
+        &f.learn,
+        "--m",
+        "8",
+        "--ef-construction",
+        "64",
+        "--candidates",
+        "32",
+        "--epochs",
+        "6",
+        "--lr",
+        "0.05",
+        "--threads",
+        "1",
+        "--out",
+        &model,
+        "--json",
+    ];
+    let report: Value = serde_json::from_str(&ok(&args)).unwrap();
+    for key in [
+        "train_nodes",
+        "history",
+        "heuristic",
+        "learned",
+        "weights",
+        "sample_degree_learned",
+    ] {
+        assert!(report.get(key).is_some(), "{key} missing: {report}");
+    }
+    assert_eq!(report["history"].as_array().unwrap().len(), 6);
+    let saved: Value = serde_json::from_str(&std::fs::read_to_string(&model).unwrap()).unwrap();
+    assert_eq!(saved["kind"], "logistic");
+    let h = build(&f, "heuristic", &f.p("h.gdx"))["level0_mean_degree"]
+        .as_f64()
+        .unwrap();
+    let l = build(&f, &format!("learned:{model}"), &f.p("l.gdx"))["level0_mean_degree"]
+        .as_f64()
+        .unwrap();
+    assert!((l - h).abs() <= 0.1 * h, "learned degree {l} vs heuristic {h}");
+}
+
+#[test]
+fn bad_rules_and_model_files_exit_2_and_write_nothing() {
+    let f = files();
+    let out = f.p("never.gdx");
+    let corrupt = f.p("corrupt.json");
+    std::fs::write(&corrupt, "{\"kind\": \"logistic\", \"params\": [1.0]}").unwrap();
+    let short = f.p("short.json");
+    std::fs::write(&short, heuristic_model(1.0).replace("0.0,0.0,0.0,1.0", "1.0")).unwrap();
+    let missing = f.p("missing.json");
+    for edges in [
+        "bogus".to_string(),
+        "vamana:0.5".into(),
+        "vamana:x".into(),
+        format!("learned:{missing}"),
+        format!("learned:{corrupt}"),
+        format!("learned:{short}"),
+    ] {
+        let (code, message) = fails(&[
+            "build", "--data", &f.base, "--m", "8", "--edges", &edges, "--out", &out,
+        ]);
+        assert_eq!(code, 2, "{edges}: {message}");
+        assert!(
+            message.contains("--edges") || message.contains("alpha"),
+            "{message}"
+        );
+        assert!(!Path::new(&out).exists());
+    }
+    let (code, _) = fails(&[
+        "build", "--data", &f.base, "--metric", "ip", "--m", "8", "--edges", "random", "--out", &out,
+    ]);
+    assert_eq!(code, 2);
+    let model = f.p("m.json");
+    for extra in [["--metric", "ip"], ["--optimizer", "rmsprop"], ["--epochs", "0"]] {
+        let mut args = vec![
+            "learn-edges",
+            "--data",
+            &f.base,
+            "--queries",
+            &f.learn,
+            "--out",
+            &model,
+        ];
+        args.extend(extra);
+        let (code, message) = fails(&args);
+        assert_eq!(code, 2, "{extra:?}: {message}");
+        assert!(!Path::new(&model).exists());
+    }
+}

@@ -1,0 +1,585 @@
+//! Training a scorer on path-labelled candidate lists (`labels.rs`).
+//!
+//! Each epoch rolls the rule out on every training node exactly as the build does
+//! (`geodex_core::edges::scored_rollout`: closest first, features against the links kept so
+//! far). Early epochs roll in with the heuristic's decisions, later ones with the model's own
+//! (DAgger, Ross et al. 2011: probability 2^−epoch of the heuristic), so the model is trained
+//! on the states its own choices lead to. The decisions are treated as constants of the loss
+//! (only the score of each judged candidate carries a gradient).
+//!
+//! Loss per judged candidate with label y and p = σ(s): class-balanced cross-entropy
+//! −w_y·[y·ln p + (1−y)·ln(1−p)] plus a degree penalty λ·p (the expected number of links,
+//! an L1 budget), averaged over a mini-batch. Optimisers: Adam (Kingma & Ba 2015) and SGD with
+//! momentum (heavy ball), both written here (a flat vector of a few dozen parameters).
+//!
+//! After training, the threshold on s is chosen by bisection so that the rule keeps, on the
+//! training nodes, as many links as the heuristic keeps there: learned and heuristic graphs are
+//! compared at equal degree.
+
+use geodex_core::edges::{scored_rollout, EdgeFeatures, OCCLUSION_LOG_RATIO};
+use rand_core::{RngCore, SeedableRng};
+use rand_xoshiro::Xoshiro256PlusPlus;
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::labels::Example;
+use crate::model::{EdgeModel, ModelKind};
+
+/// Which optimiser updates θ.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub enum Optimizer {
+    /// Adam with β₁ = 0.9, β₂ = 0.999, ε = 1e-8.
+    Adam,
+    /// SGD with heavy-ball momentum.
+    Sgd {
+        /// Momentum coefficient in [0, 1).
+        momentum: f64,
+    },
+}
+
+/// Which surrogate labels the judged candidates (`labels.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Labels {
+    /// The edge lies on a training query's path in the union graph ([`Example::positive`]).
+    Path,
+    /// The candidate offers some demand progress no link kept before it offers
+    /// ([`Example::progress`]).
+    Progress,
+}
+
+impl std::str::FromStr for Labels {
+    type Err = crate::EdgesError;
+    fn from_str(s: &str) -> Result<Self, crate::EdgesError> {
+        match s {
+            "path" => Ok(Labels::Path),
+            "progress" => Ok(Labels::Progress),
+            other => Err(crate::EdgesError::Invalid(format!(
+                "unknown labels {other:?} (path, progress)"
+            ))),
+        }
+    }
+}
+
+impl Labels {
+    /// The label of candidate `i` of `ex`, given the links `kept` so far (ascending, all < i).
+    pub fn of(self, ex: &Example, i: usize, kept: &[usize]) -> bool {
+        match self {
+            Labels::Path => ex.positive[i],
+            Labels::Progress => ex.progress(i, kept),
+        }
+    }
+}
+
+/// Training settings.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TrainOptions {
+    /// Model family.
+    pub kind: ModelKind,
+    /// Hidden units of the MLP.
+    pub hidden: usize,
+    /// Passes over the training nodes.
+    pub epochs: usize,
+    /// Training nodes per update.
+    pub batch: usize,
+    /// Step size.
+    pub learning_rate: f64,
+    /// The optimiser.
+    pub optimizer: Optimizer,
+    /// λ of the degree penalty λ·p per judged candidate.
+    pub degree_penalty: f64,
+    /// The surrogate labels.
+    pub labels: Labels,
+    /// The level-0 degree bound 2·M. The build gives a new node's own list the budget M and a
+    /// list that overflows 2·M; roll-outs alternate between the two (by node parity,
+    /// [`training_budget`]) so the scorer sees both — its features are relative to the budget.
+    pub budget: usize,
+    /// Seeds the initial weights and the order of the nodes.
+    pub seed: u64,
+}
+
+impl Default for TrainOptions {
+    fn default() -> Self {
+        TrainOptions {
+            kind: ModelKind::Logistic,
+            hidden: 16,
+            epochs: 12,
+            batch: 32,
+            learning_rate: 1e-2,
+            optimizer: Optimizer::Adam,
+            degree_penalty: 0.0,
+            labels: Labels::Progress,
+            budget: 32,
+            seed: 42,
+        }
+    }
+}
+
+/// What one epoch measured.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct EpochStats {
+    /// The epoch, from 0.
+    pub epoch: usize,
+    /// Mean training loss of the epoch's mini-batches.
+    pub train_loss: f64,
+    /// Loss on the validation nodes (rolled out with the model), after the epoch.
+    pub validation_loss: f64,
+}
+
+/// How a rule does on a set of labelled nodes.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct RuleStats {
+    /// Mean links kept per node.
+    pub mean_kept: f64,
+    /// Share of the positive (path) edges the rule keeps.
+    pub positives_kept: f64,
+    /// Share of the kept links that are positive.
+    pub precision: f64,
+    /// Share of the demands (training queries leaving the node) whose best candidate is kept.
+    pub demand_coverage: f64,
+}
+
+/// Pairwise squared-like dissimilarity between candidates i and j of one example.
+pub type PairDistance<'a> = dyn Fn(&Example, usize, usize) -> f32 + Sync + 'a;
+
+/// Trains a model on `train`, reporting the loss on `validation` each epoch.
+pub fn train(
+    train: &[Example],
+    validation: &[Example],
+    pair: &PairDistance<'_>,
+    opts: &TrainOptions,
+) -> (EdgeModel, Vec<EpochStats>) {
+    let mut model = EdgeModel::new(opts.kind, opts.hidden, opts.seed);
+    let weights = class_weights(train, pair, opts.budget, opts.labels);
+    let mut state = OptimizerState::new(model.params.len());
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(opts.seed ^ 0x5eed);
+    let mut order: Vec<usize> = (0..train.len()).collect();
+    let mut history = Vec::with_capacity(opts.epochs);
+    for epoch in 0..opts.epochs {
+        shuffle(&mut order, &mut rng);
+        let teacher_share = 0.5f64.powi(epoch as i32);
+        let mut losses = Vec::new();
+        for (step, batch) in order.chunks(opts.batch.max(1)).enumerate() {
+            let salt = (epoch as u64) << 32 | step as u64;
+            let (loss, grad) = batch_gradient(&model, train, batch, pair, opts, weights, teacher_share, salt);
+            state.step(&mut model.params, &grad, opts);
+            losses.push(loss);
+        }
+        let all: Vec<usize> = (0..validation.len()).collect();
+        let (validation_loss, _) = batch_gradient(&model, validation, &all, pair, opts, weights, 0.0, 0);
+        history.push(EpochStats {
+            epoch,
+            train_loss: losses.iter().sum::<f64>() / losses.len().max(1) as f64,
+            validation_loss,
+        });
+    }
+    (model, history)
+}
+
+/// Positive and negative weights that balance the classes among the candidates the heuristic
+/// judges (w_y = N / (2·N_y)).
+fn class_weights(examples: &[Example], pair: &PairDistance<'_>, budget: usize, labels: Labels) -> (f64, f64) {
+    let (pos, neg) = examples
+        .par_iter()
+        .map(|ex| {
+            let (kept, seen) = rollout(ex, pair, training_budget(ex, budget), &mut |_, x| {
+                heuristic_keeps(x)
+            });
+            let pos = judged_labels(ex, &kept, seen.len(), labels)
+                .filter(|&y| y)
+                .count();
+            (pos, seen.len() - pos)
+        })
+        .reduce(|| (0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
+    let n = (pos + neg) as f64;
+    (n / (2.0 * pos.max(1) as f64), n / (2.0 * neg.max(1) as f64))
+}
+
+/// The labels of the first `judged` candidates of a roll-out that kept `kept` (ascending).
+fn judged_labels<'a>(
+    ex: &'a Example,
+    kept: &'a [usize],
+    judged: usize,
+    labels: Labels,
+) -> impl Iterator<Item = bool> + 'a {
+    (0..judged).map(move |i| labels.of(ex, i, &kept[..kept.partition_point(|&k| k < i)]))
+}
+
+/// The budget an example is rolled out with in training: half the nodes get M = `bound`/2 (a
+/// new node's own list), half the bound 2·M (a list shrunk after an overflow).
+pub fn training_budget(ex: &Example, bound: usize) -> usize {
+    if ex.node % 2 == 0 {
+        (bound / 2).max(1)
+    } else {
+        bound
+    }
+}
+
+/// The heuristic's decision on features x.
+fn heuristic_keeps(x: &EdgeFeatures) -> bool {
+    x[OCCLUSION_LOG_RATIO] >= 0.0
+}
+
+/// [`scored_rollout`] over one example's candidates.
+fn rollout(
+    ex: &Example,
+    pair: &PairDistance<'_>,
+    budget: usize,
+    keep: &mut dyn FnMut(usize, &EdgeFeatures) -> bool,
+) -> (Vec<usize>, Vec<EdgeFeatures>) {
+    scored_rollout(&ex.e_b, &|i, j| pair(ex, i, j), budget, keep)
+}
+
+/// Mean loss and gradient over the nodes `batch` of `examples`, rolled in with the heuristic's
+/// decision with probability `teacher_share` per decision (seeded by `salt` and the node).
+#[allow(clippy::too_many_arguments)]
+fn batch_gradient(
+    model: &EdgeModel,
+    examples: &[Example],
+    batch: &[usize],
+    pair: &PairDistance<'_>,
+    opts: &TrainOptions,
+    (w_pos, w_neg): (f64, f64),
+    teacher_share: f64,
+    salt: u64,
+) -> (f64, Vec<f64>) {
+    let len = model.params.len();
+    let (loss, grad, judged) = batch
+        .par_iter()
+        .map(|&i| {
+            let ex = &examples[i];
+            let mut coin = Xoshiro256PlusPlus::seed_from_u64(salt ^ u64::from(ex.node) << 20);
+            let mut grad = vec![0.0; len];
+            let mut loss = 0.0;
+            let (kept, seen) = rollout(ex, pair, training_budget(ex, opts.budget), &mut |_, x| {
+                let teacher = crate::model::unit(&mut coin) < teacher_share;
+                if teacher {
+                    heuristic_keeps(x)
+                } else {
+                    model.logit(x) >= 0.0
+                }
+            });
+            for (x, y) in seen.iter().zip(judged_labels(ex, &kept, seen.len(), opts.labels)) {
+                let s = model.logit(x);
+                let p = sigmoid(s);
+                let w = if y { w_pos } else { w_neg };
+                loss += w * bce(s, y) + opts.degree_penalty * p;
+                let upstream = w * (p - f64::from(u8::from(y))) + opts.degree_penalty * p * (1.0 - p);
+                model.logit_and_grad(x, upstream, &mut grad);
+            }
+            (loss, grad, seen.len())
+        })
+        .reduce(
+            || (0.0, vec![0.0; len], 0),
+            |mut a, b| {
+                a.0 += b.0;
+                a.1.iter_mut().zip(&b.1).for_each(|(x, y)| *x += y);
+                (a.0, a.1, a.2 + b.2)
+            },
+        );
+    let n = judged.max(1) as f64;
+    (loss / n, grad.into_iter().map(|g| g / n).collect())
+}
+
+/// −[y·ln σ(s) + (1−y)·ln(1−σ(s))], computed stably.
+fn bce(s: f64, y: bool) -> f64 {
+    let z = if y { s } else { -s };
+    // −ln σ(z) = ln(1 + e^(−z))
+    if z > 0.0 {
+        (-z).exp().ln_1p()
+    } else {
+        -z + z.exp().ln_1p()
+    }
+}
+
+/// σ(s) = 1 / (1 + e^(−s)).
+pub fn sigmoid(s: f64) -> f64 {
+    1.0 / (1.0 + (-s).exp())
+}
+
+/// The optimiser's running moments.
+struct OptimizerState {
+    first: Vec<f64>,
+    second: Vec<f64>,
+    steps: i32,
+}
+
+impl OptimizerState {
+    fn new(len: usize) -> Self {
+        OptimizerState {
+            first: vec![0.0; len],
+            second: vec![0.0; len],
+            steps: 0,
+        }
+    }
+
+    fn step(&mut self, params: &mut [f64], grad: &[f64], opts: &TrainOptions) {
+        self.steps += 1;
+        let lr = opts.learning_rate;
+        match opts.optimizer {
+            Optimizer::Adam => {
+                let (b1, b2, eps) = (0.9f64, 0.999f64, 1e-8);
+                let (c1, c2) = (1.0 - b1.powi(self.steps), 1.0 - b2.powi(self.steps));
+                for (i, p) in params.iter_mut().enumerate() {
+                    self.first[i] = b1 * self.first[i] + (1.0 - b1) * grad[i];
+                    self.second[i] = b2 * self.second[i] + (1.0 - b2) * grad[i] * grad[i];
+                    *p -= lr * (self.first[i] / c1) / ((self.second[i] / c2).sqrt() + eps);
+                }
+            }
+            Optimizer::Sgd { momentum } => {
+                for (i, p) in params.iter_mut().enumerate() {
+                    self.first[i] = momentum * self.first[i] + grad[i];
+                    *p -= lr * self.first[i];
+                }
+            }
+        }
+    }
+}
+
+fn shuffle(order: &mut [usize], rng: &mut Xoshiro256PlusPlus) {
+    for i in (1..order.len()).rev() {
+        let j = (rng.next_u64() % (i as u64 + 1)) as usize;
+        order.swap(i, j);
+    }
+}
+
+/// How the rule "keep when `keep(x)`" does on `examples`.
+pub fn rule_stats(
+    examples: &[Example],
+    pair: &PairDistance<'_>,
+    budget: usize,
+    keep: &(dyn Fn(&EdgeFeatures) -> bool + Sync),
+) -> RuleStats {
+    let [kept, positive_kept, positives, covered, demands] = examples
+        .par_iter()
+        .map(|ex| {
+            let (kept, _) = rollout(ex, pair, budget, &mut |_, x| keep(x));
+            let hits = kept.iter().filter(|&&i| ex.positive[i]).count();
+            let (covered, demands) = ex.coverage(&kept);
+            [
+                kept.len(),
+                hits,
+                ex.positive.iter().filter(|&&p| p).count(),
+                covered,
+                demands,
+            ]
+        })
+        .reduce(|| [0; 5], |a, b| std::array::from_fn(|i| a[i] + b[i]));
+    RuleStats {
+        mean_kept: kept as f64 / examples.len().max(1) as f64,
+        positives_kept: positive_kept as f64 / positives.max(1) as f64,
+        precision: positive_kept as f64 / kept.max(1) as f64,
+        demand_coverage: covered as f64 / demands.max(1) as f64,
+    }
+}
+
+/// The heuristic's statistics on `examples`.
+pub fn heuristic_stats(examples: &[Example], pair: &PairDistance<'_>, budget: usize) -> RuleStats {
+    rule_stats(examples, pair, budget, &heuristic_keeps)
+}
+
+/// Share of the learned rule's decisions (rolled out on its own, at its threshold) that the
+/// heuristic's test on the same features would have taken too.
+pub fn agreement(examples: &[Example], pair: &PairDistance<'_>, budget: usize, model: &EdgeModel) -> f64 {
+    let (same, all) = examples
+        .par_iter()
+        .map(|ex| {
+            let mut same = 0usize;
+            let (_, seen) = rollout(ex, pair, budget, &mut |_, x| {
+                let keep = model.logit(x) >= model.threshold;
+                same += usize::from(keep == heuristic_keeps(x));
+                keep
+            });
+            (same, seen.len())
+        })
+        .reduce(|| (0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
+    same as f64 / all.max(1) as f64
+}
+
+/// The model's logits on every candidate it judges when rolled out on its own (at its
+/// threshold) over `examples`.
+pub fn judged_logits(
+    examples: &[Example],
+    pair: &PairDistance<'_>,
+    budget: usize,
+    model: &EdgeModel,
+) -> Vec<f64> {
+    examples
+        .par_iter()
+        .flat_map_iter(|ex| {
+            let mut logits = Vec::new();
+            rollout(ex, pair, budget, &mut |_, x| {
+                let s = model.logit(x);
+                logits.push(s - model.threshold);
+                s >= model.threshold
+            });
+            logits
+        })
+        .collect()
+}
+
+/// Sets `model.threshold` so the rule keeps `target` links per node on `examples` (bisection
+/// on the threshold; the count falls as the threshold rises).
+pub fn calibrate_threshold(
+    model: &mut EdgeModel,
+    examples: &[Example],
+    pair: &PairDistance<'_>,
+    budget: usize,
+    target: f64,
+) {
+    let (mut low, mut high) = (-50.0f64, 50.0f64);
+    for _ in 0..40 {
+        let mid = 0.5 * (low + high);
+        let kept = rule_stats(examples, pair, budget, &|x| model.logit(x) >= mid).mean_kept;
+        if kept > target {
+            low = mid;
+        } else {
+            high = mid;
+        }
+    }
+    model.threshold = 0.5 * (low + high);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bce_is_the_cross_entropy_and_its_derivative_is_p_minus_y() {
+        for s in [-30.0, -2.5, -0.1, 0.0, 0.7, 4.0, 30.0] {
+            let p = sigmoid(s);
+            let direct = |y: bool| if y { -(p.ln()) } else { -((1.0 - p).ln()) };
+            for y in [true, false] {
+                if p > 1e-12 && p < 1.0 - 1e-12 {
+                    assert!((bce(s, y) - direct(y)).abs() < 1e-9);
+                }
+                let h = 1e-6;
+                let fd = (bce(s + h, y) - bce(s - h, y)) / (2.0 * h);
+                assert!((fd - (p - f64::from(u8::from(y)))).abs() < 1e-6);
+            }
+        }
+    }
+
+    /// Random points in the plane around a base at the origin, as one example.
+    fn example(seed: u64, n: usize) -> (Example, Vec<[f64; 2]>) {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+        let mut pts: Vec<[f64; 2]> = (0..n)
+            .map(|_| {
+                [
+                    2.0 * crate::model::unit(&mut rng) - 1.0,
+                    2.0 * crate::model::unit(&mut rng) - 1.0,
+                ]
+            })
+            .collect();
+        pts.sort_by(|a, b| (a[0] * a[0] + a[1] * a[1]).total_cmp(&(b[0] * b[0] + b[1] * b[1])));
+        let mut demand_e = Vec::new();
+        for _ in 0..4 {
+            let q = [
+                3.0 * crate::model::unit(&mut rng) - 1.5,
+                3.0 * crate::model::unit(&mut rng) - 1.5,
+            ];
+            let e = |p: [f64; 2]| ((p[0] - q[0]).powi(2) + (p[1] - q[1]).powi(2)) as f32;
+            demand_e.extend(pts.iter().map(|&p| e(p)));
+            demand_e.push(e([0.0, 0.0]));
+        }
+        let ex = Example {
+            node: seed as u32,
+            candidates: (0..n as u32).collect(),
+            e_b: pts.iter().map(|p| (p[0] * p[0] + p[1] * p[1]) as f32).collect(),
+            positive: (0..n).map(|_| rng.next_u64() % 3 == 0).collect(),
+            demand_e,
+        };
+        (ex, pts)
+    }
+
+    #[test]
+    fn batch_gradient_matches_finite_differences_of_the_batch_loss() {
+        let data: Vec<(Example, Vec<[f64; 2]>)> = (0..6).map(|s| example(s, 24)).collect();
+        let examples: Vec<Example> = data.iter().map(|d| d.0.clone()).collect();
+        let pair = |ex: &Example, i: usize, j: usize| {
+            let pts = &data[ex.node as usize].1;
+            let (a, b) = (pts[i], pts[j]);
+            ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2)) as f32
+        };
+        for (kind, labels) in [
+            (ModelKind::Logistic, Labels::Path),
+            (ModelKind::Mlp, Labels::Progress),
+        ] {
+            let opts = TrainOptions {
+                kind,
+                hidden: 4,
+                budget: 8,
+                degree_penalty: 0.3,
+                labels,
+                ..Default::default()
+            };
+            let mut model = EdgeModel::new(kind, 4, 5);
+            let mut rng = Xoshiro256PlusPlus::seed_from_u64(2);
+            for p in &mut model.params {
+                *p = crate::model::unit(&mut rng) - 0.5;
+            }
+            let batch: Vec<usize> = (0..examples.len()).collect();
+            // Roll-in by the heuristic (teacher share 1): decisions do not depend on θ, so the
+            // batch loss is a smooth function of θ and its gradient is checkable.
+            let loss_at =
+                |m: &EdgeModel| batch_gradient(m, &examples, &batch, &pair, &opts, (1.7, 0.6), 1.0, 9);
+            let (_, grad) = loss_at(&model);
+            crate::model::assert_gradient(&model, &|m| loss_at(m).0, &grad);
+        }
+    }
+
+    #[test]
+    fn training_is_reproducible_and_the_threshold_matches_the_heuristics_degree() {
+        let data: Vec<(Example, Vec<[f64; 2]>)> = (0..40).map(|s| example(s, 30)).collect();
+        let examples: Vec<Example> = data.iter().map(|d| d.0.clone()).collect();
+        let pair = |ex: &Example, i: usize, j: usize| {
+            let pts = &data[ex.node as usize].1;
+            let (a, b) = (pts[i], pts[j]);
+            ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2)) as f32
+        };
+        let opts = TrainOptions {
+            budget: 12,
+            epochs: 4,
+            batch: 8,
+            ..Default::default()
+        };
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+        let (a, history) = pool.install(|| train(&examples[..30], &examples[30..], &pair, &opts));
+        let (b, _) = pool.install(|| train(&examples[..30], &examples[30..], &pair, &opts));
+        assert_eq!(a, b, "same seed, one thread: same model");
+        assert_eq!(history.len(), 4);
+        assert!(history
+            .iter()
+            .all(|e| e.train_loss.is_finite() && e.validation_loss.is_finite()));
+        let mut model = a;
+        let target = heuristic_stats(&examples, &pair, 12).mean_kept;
+        calibrate_threshold(&mut model, &examples, &pair, 12, target);
+        let t = model.threshold;
+        let kept = rule_stats(&examples, &pair, 12, &|x| model.logit(x) >= t).mean_kept;
+        assert!(
+            (kept - target).abs() <= 0.5,
+            "calibrated {kept} vs heuristic {target}"
+        );
+    }
+
+    #[test]
+    fn adam_and_sgd_minimise_a_quadratic() {
+        for optimizer in [Optimizer::Adam, Optimizer::Sgd { momentum: 0.9 }] {
+            let opts = TrainOptions {
+                optimizer,
+                learning_rate: 0.05,
+                ..Default::default()
+            };
+            let target = [1.5, -2.0, 0.25];
+            let mut p = vec![0.0; 3];
+            let mut state = OptimizerState::new(3);
+            for _ in 0..2000 {
+                let g: Vec<f64> = p.iter().zip(&target).map(|(x, t)| 2.0 * (x - t)).collect();
+                state.step(&mut p, &g, &opts);
+            }
+            for (x, t) in p.iter().zip(&target) {
+                assert!((x - t).abs() < 1e-3, "{optimizer:?}: {p:?}");
+            }
+        }
+    }
+}
