@@ -8,6 +8,8 @@ the set's own query file, never seen in training. Per seed:
   labels); each calibrates its threshold so its graph's level-0 mean degree matches the
   heuristic's on a sample;
 - `geodex build --edges R` for R in heuristic, vamana:1.2, random, and every learned model;
+- `geodex build --edges anneal` (40,000 moves on the learning queries at ef 32; greedy T = 0 and
+  the logarithmic schedule), which rewires the heuristic's graph at its exact degree;
 - `geodex bench --exact-walk` over an ef ladder (one thread): recall@10 and mean distance
   evaluations per query (the walk on the float vectors, so the count is the graph's, not the
   byte codes').
@@ -40,6 +42,8 @@ MODELS = [
     ("logistic-path", ["--model", "logistic", "--labels", "path"]),
 ]
 CONTROLS = ["heuristic", "vamana:1.2", "random"]
+ANNEAL_STEPS = 40_000
+ANNEALS = [("anneal-greedy", "greedy"), ("anneal-log", "log")]
 
 
 def run(cmd: list[str]) -> str:
@@ -72,15 +76,28 @@ def at_recall(rows: list[dict], target: float) -> float | None:
     return None
 
 
-def measure(g: str, s: dict, rule: str, seed: int, work: Path) -> dict:
+def measure(g: str, s: dict, rule: str, seed: int, work: Path, extra: list[str] = ()) -> dict:
     index = str(work / f"{s['name']}-{rule.replace(':', '_').replace('/', '_')}-{seed}.gdx")
-    build = ["build", "--data", s["base"], "--metric", s["metric"], "--m", "16", "--seed", str(seed)]
+    build = ["build", "--data", s["base"], "--metric", s["metric"], "--m", "16", "--seed", str(seed), *extra]
     t0 = time.perf_counter()
     info = json.loads(run([g, *build, "--edges", rule, "--out", index, "--json", "--quiet"]))
     build_s = time.perf_counter() - t0
     out = work / "bench.csv"
     bench = ["bench", "--index", index, "--queries", s["queries"], "--groundtruth", s["test_gt"]]
-    run([g, *bench, "--ef", ",".join(map(str, EFS)), "--exact-walk", "--runs", "1", "--quiet", "--csv", str(out)])
+    run(
+        [
+            g,
+            *bench,
+            "--ef",
+            ",".join(map(str, EFS)),
+            "--exact-walk",
+            "--runs",
+            "1",
+            "--quiet",
+            "--csv",
+            str(out),
+        ]
+    )
     rows = [{k: float(v) for k, v in r.items()} for r in csv.DictReader(io.StringIO(out.read_text()))]
     Path(index).unlink()
     return {
@@ -110,6 +127,9 @@ def main() -> None:
     ap.add_argument("--out", required=True)
     ap.add_argument("--seeds", default="42,7,1")
     ap.add_argument("--sets", default="minilm-words-20k,sift-debian")
+    ap.add_argument(
+        "--arms", default="controls,learned,anneal", help="comma-separated: controls, learned, anneal"
+    )
     args = ap.parse_args()
     work, out = Path(args.work), Path(args.out)
     work.mkdir(parents=True, exist_ok=True)
@@ -120,18 +140,28 @@ def main() -> None:
             continue
         s = prepare(args.geodex, Path(args.data), work, *spec)
         for seed in map(int, args.seeds.split(",")):
-            rules = [(c, c, None) for c in CONTROLS]
-            for name, extra in MODELS:
+            arms = args.arms.split(",")
+            rules = [(c, c, None, []) for c in CONTROLS if "controls" in arms]
+            for name, extra in MODELS if "learned" in arms else []:
                 model, report = learn(args.geodex, s, name, extra, seed, work)
                 (out / f"{s['name']}-{name}-{seed}.report.json").write_text(json.dumps(report, indent=1))
-                rules.append((f"learned:{name}", f"learned:{model}", report))
-            for label, rule, report in rules:
-                m = measure(args.geodex, s, rule, seed, work)
-                row = {"set": s["name"], "seed": seed, "rule": label, **{k: v for k, v in m.items() if k != "ladder"}}
+                rules.append((f"learned:{name}", f"learned:{model}", report, []))
+            for name, schedule in ANNEALS if "anneal" in arms else []:
+                training = ["--queries", s["learn"], "--groundtruth", s["learn_gt"]]
+                extra = [*training, "--anneal-schedule", schedule, "--anneal-steps", str(ANNEAL_STEPS)]
+                rules.append((name, "anneal", None, extra))
+            for label, rule, report, extra in rules:
+                m = measure(args.geodex, s, rule, seed, work, extra)
+                row = {
+                    "set": s["name"],
+                    "seed": seed,
+                    "rule": label,
+                    **{k: v for k, v in m.items() if k != "ladder"},
+                }
                 if report is not None:
                     row["learn_s"] = report["learn_s"]
                 results.append({**row, "ladder": m["ladder"]})
-                fmt = lambda v: "—" if v is None else f"{v:.0f}"  # noqa: E731
+                fmt = lambda v: "—" if v is None else f"{v:.0f}"
                 print(
                     f"{s['name']:18} seed {seed:3} {label:26} degree {m['degree']:6.2f}  "
                     f"dists@0.95 {fmt(m['d95']):>6}  dists@0.99 {fmt(m['d99']):>6}  build {m['build_s']:6.2f} s",

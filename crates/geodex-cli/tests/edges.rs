@@ -193,3 +193,67 @@ fn bad_rules_and_model_files_exit_2_and_write_nothing() {
         assert!(!Path::new(&model).exists());
     }
 }
+
+#[test]
+fn anneal_rewires_the_heuristics_graph_at_its_exact_degree() {
+    let f = files();
+    let gt = f.p("learn-gt.ivecs");
+    ok(&[
+        "groundtruth",
+        "--data",
+        &f.base,
+        "--queries",
+        &f.learn,
+        "--k",
+        "10",
+        "--metric",
+        "l2",
+        "--out",
+        &gt,
+        "--quiet",
+    ]);
+    let heuristic = build(&f, "heuristic", &f.p("h.gdx"));
+    let out = f.p("annealed.gdx");
+    let args = [
+        "build",
+        "--data",
+        &f.base,
+        "--m",
+        "8",
+        "--ef-construction",
+        "64",
+        "--threads",
+        "1",
+        "--edges",
+        "anneal",
+        "--queries",
+        &f.learn,
+        "--groundtruth",
+        &gt,
+        "--anneal-steps",
+        "400",
+        "--out",
+        &out,
+        "--json",
+        "--quiet",
+    ];
+    let annealed: Value = serde_json::from_str(&ok(&args)).unwrap();
+    assert_eq!(annealed["edges"], "anneal");
+    // Moves swap links: every list keeps its length, so the degree is the heuristic's exactly.
+    assert_eq!(annealed["level0_mean_degree"], heuristic["level0_mean_degree"]);
+    assert_ne!(
+        links(&f, &out),
+        links(&f, &f.p("h.gdx")),
+        "some move was accepted"
+    );
+    let info: Value = serde_json::from_str(&ok(&["info", "--index", &out, "--json"])).unwrap();
+    assert!(
+        info.to_string().contains("\"anneal\""),
+        "the index records how it was built: {info}"
+    );
+    // Without training queries: exit 2, nothing written.
+    let never = f.p("never.gdx");
+    let (code, _) = fails(&["build", "--data", &f.base, "--edges", "anneal", "--out", &never]);
+    assert_eq!(code, 2);
+    assert!(!Path::new(&never).exists());
+}

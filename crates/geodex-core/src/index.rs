@@ -144,6 +144,39 @@ pub fn check_keys(keys: &[u64], rows: usize) -> Result<(), CoreError> {
     }
 }
 
+/// A frozen graph seen with other level-0 lists ([`Index::replace_level0`]).
+struct Level0Replaced<'a> {
+    graph: FrozenView<'a>,
+    level0: &'a [Vec<u32>],
+}
+
+impl GraphView for Level0Replaced<'_> {
+    type Links<'b>
+        = std::borrow::Cow<'b, [u32]>
+    where
+        Self: 'b;
+
+    fn node_count(&self) -> usize {
+        self.graph.node_count()
+    }
+    fn level(&self, node: u32) -> usize {
+        self.graph.level(node)
+    }
+    fn links(&self, node: u32, level: usize) -> Self::Links<'_> {
+        if level == 0 {
+            std::borrow::Cow::Borrowed(&self.level0[node as usize])
+        } else {
+            std::borrow::Cow::Owned(self.graph.links(node, level).to_vec())
+        }
+    }
+    fn entry_point(&self) -> Option<(u32, usize)> {
+        self.graph.entry_point()
+    }
+    fn max_degree(&self, level: usize) -> usize {
+        self.graph.max_degree(level)
+    }
+}
+
 /// The dim and rows of a flat vector buffer, checked.
 pub fn rows_of(dim: usize, len: usize) -> Result<usize, CoreError> {
     if dim == 0 {
@@ -305,6 +338,42 @@ impl<T: Component> Index<T> {
     /// in either (ties between equal distances aside).
     pub fn set_link_layout(&mut self, layout: LinkLayout) {
         self.graph.set_layout(layout);
+    }
+
+    /// Replaces every node's level-0 list with `lists[node]` (upper levels, vectors and keys
+    /// unchanged): how an optimiser that rewires a built graph (`geodex build --edges anneal`)
+    /// hands its graph back, to be searched and saved like any other. Each list must hold
+    /// distinct node ids other than its own, at most M_max0 of them.
+    pub fn replace_level0(&mut self, lists: &[Vec<u32>]) -> Result<(), CoreError> {
+        let n = self.len();
+        let m0 = self.graph.m0;
+        if lists.len() != n {
+            return Err(CoreError::InvalidParameter(format!(
+                "{} level-0 lists for {n} nodes",
+                lists.len()
+            )));
+        }
+        for (u, list) in lists.iter().enumerate() {
+            let mut sorted = list.clone();
+            sorted.sort_unstable();
+            sorted.dedup();
+            if list.len() > m0
+                || sorted.len() != list.len()
+                || list.iter().any(|&v| v as usize >= n || v as usize == u)
+            {
+                return Err(CoreError::InvalidParameter(format!(
+                    "level-0 list of node {u}: {} ids, at most {m0} distinct ids of other nodes below {n} allowed",
+                    list.len()
+                )));
+            }
+        }
+        let layout = self.graph.layout();
+        let view = Level0Replaced {
+            graph: self.graph.view(),
+            level0: lists,
+        };
+        self.graph = FrozenGraph::freeze_as(&view, layout);
+        Ok(())
     }
 
     /// The stopping model stored with the index, if any.

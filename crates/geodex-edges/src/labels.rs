@@ -15,8 +15,7 @@
 //! choose from. Training queries are never the test queries (the caller's responsibility: the
 //! CLI takes them from a separate file).
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
 use geodex_core::{Component, GraphView, Index, Metric, NodeId, SearchContext, SearchParams};
 use rayon::prelude::*;
@@ -197,63 +196,19 @@ pub fn path_labels<T: Component>(
         .collect()
 }
 
-/// The beam search of one query on the union graph; returns, for each node reached on level 0
-/// other than the entry, the node whose expansion first reached it.
+/// The beam search of one query on the union graph (heuristic links ∪ candidate list on level
+/// 0); returns, for each node reached other than the entry, the node whose expansion first
+/// reached it.
 fn union_walk<T: Component>(
     index: &Index<T>,
     lists: &[Vec<(u32, f32)>],
     q: &[T],
     ef: usize,
 ) -> HashMap<u32, u32> {
-    let metric = index.metric();
-    let e = |node: u32| squared_like(metric, q, index.vector(NodeId(node)));
     let g = index.graph();
-    let mut first_reacher = HashMap::new();
-    let Some((mut cur, top)) = g.entry_point() else {
-        return first_reacher;
-    };
-    let mut e_cur = e(cur);
-    for level in (1..=top).rev() {
-        loop {
-            let mut moved = false;
-            for &n in g.links(cur, level).iter() {
-                let en = e(n);
-                if en < e_cur {
-                    (cur, e_cur, moved) = (n, en, true);
-                }
-            }
-            if !moved {
-                break;
-            }
-        }
-    }
-    let key = |d: f32| d.to_bits();
-    let mut visited = HashSet::from([cur]);
-    let mut frontier = BinaryHeap::from([Reverse((key(e_cur), cur))]);
-    let mut best = BinaryHeap::from([(key(e_cur), cur)]);
-    while let Some(Reverse((d, b))) = frontier.pop() {
-        if best.len() >= ef && d > best.peek().map_or(u32::MAX, |t| t.0) {
-            break;
-        }
-        let heuristic_links = g.links(b, 0);
-        let union = heuristic_links
-            .iter()
-            .copied()
-            .chain(lists[b as usize].iter().map(|c| c.0));
-        for n in union {
-            if !visited.insert(n) {
-                continue;
-            }
-            first_reacher.insert(n, b);
-            let en = key(e(n));
-            if best.len() < ef || en < best.peek().map_or(u32::MAX, |t| t.0) {
-                frontier.push(Reverse((en, n)));
-                best.push((en, n));
-                if best.len() > ef {
-                    best.pop();
-                }
-            }
-        }
-    }
-    first_reacher
+    let walk = crate::walk::beam(index, q, ef, |b, visit| {
+        g.links(b, 0).iter().for_each(|&n| visit(n));
+        lists[b as usize].iter().for_each(|c| visit(c.0));
+    });
+    walk.first_reacher
 }

@@ -15,10 +15,12 @@
 
 #![deny(missing_docs)]
 
+pub mod anneal;
 pub mod labels;
 pub mod model;
 pub mod relax;
 pub mod train;
+pub mod walk;
 
 use std::time::Instant;
 
@@ -283,6 +285,44 @@ fn learn_in_pool<T: Component>(
         train_seconds: started.elapsed().as_secs_f64(),
     };
     Ok(LearnedEdges { model, report })
+}
+
+/// Anneals a built index's level 0 in place (`geodex build --edges anneal`): candidate lists
+/// of `width` from searches at `ef_construction`, then [`anneal::anneal`] on the training
+/// `queries` (raw rows; prepared here) with their true neighbours `truth` (row numbers).
+pub fn anneal_index<T: Component>(
+    index: &mut Index<T>,
+    queries: &[T],
+    truth: &[Vec<u64>],
+    width: usize,
+    ef_construction: usize,
+    opts: &anneal::AnnealOptions,
+) -> Result<anneal::AnnealReport, EdgesError> {
+    let dim = index.dim();
+    let nq = geodex_core::rows_of(dim, queries.len())?;
+    if truth.len() != nq || truth.iter().any(|t| t.len() < opts.k) {
+        return Err(EdgesError::Invalid(format!(
+            "{nq} training queries need as many ground-truth rows of at least k = {} ids",
+            opts.k
+        )));
+    }
+    if let Some(id) = truth.iter().flatten().find(|&&id| id >= index.len() as u64) {
+        return Err(EdgesError::Invalid(format!(
+            "ground truth names row {id}, the index has {}",
+            index.len()
+        )));
+    }
+    if opts.steps == 0 || opts.ef == 0 || width < 2 || !(opts.t0 >= 0.0 && opts.t0.is_finite()) {
+        return Err(EdgesError::Invalid(
+            "anneal: steps, ef must be ≥ 1, width ≥ 2, t0 ≥ 0".into(),
+        ));
+    }
+    let mut prepared = queries.to_vec();
+    geodex_core::check_and_prepare(index.metric(), dim, &mut prepared)?;
+    let lists = labels::candidate_lists(index, width, ef_construction)?;
+    let (level0, report) = anneal::anneal(index, &lists, &prepared, truth, opts);
+    index.replace_level0(&level0)?;
+    Ok(report)
 }
 
 /// A seeded sample of at most `rows` of the index's (prepared) vectors, in row order.

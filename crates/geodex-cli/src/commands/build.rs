@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use geodex_core::auto_m::{AutoM, AutoMReport, MChoice};
 use geodex_core::{BuildParams, CodecOptions, CodecSpec, EdgeRule, Heuristic, Index, LinkLayout, Metric};
+use geodex_edges::anneal::{AnnealOptions, Schedule};
 use geodex_edges::{mean_degree0, EdgeModel};
 use geodex_io::{AnyVectors, Role};
 
@@ -79,9 +80,30 @@ pub struct Args {
     /// Which candidates become links: heuristic (Malkov & Yashunin, Alg. 4), vamana[:ALPHA]
     /// (DiskANN's RobustPrune, α default 1.2), random[:SEED] (as many candidates as the
     /// heuristic keeps, drawn uniformly: a control), learned:MODEL (a scorer trained by `geodex
-    /// learn-edges`). The index file and its search are the same whatever the rule.
+    /// learn-edges`), anneal (the heuristic's graph, then simulated annealing of its level-0
+    /// links at fixed degree against the search cost of --queries; LEARNED.md). The index file
+    /// and its search are the same whatever the rule.
     #[arg(long, default_value = "heuristic")]
     pub edges: String,
+    /// With `--edges anneal`: training queries (never the test queries) whose search cost the
+    /// annealing lowers.
+    #[arg(long)]
+    pub queries: Option<PathBuf>,
+    /// With `--edges anneal`: the training queries' true neighbours among the rows of --data.
+    #[arg(long)]
+    pub groundtruth: Option<PathBuf>,
+    /// With `--edges anneal`: moves proposed.
+    #[arg(long, default_value_t = AnnealOptions::default().steps)]
+    pub anneal_steps: usize,
+    /// With `--edges anneal`: temperature schedule, log (T0/ln(1+t)), geometric, or greedy (T = 0).
+    #[arg(long, default_value = "log")]
+    pub anneal_schedule: Schedule,
+    /// With `--edges anneal`: T0, in distance evaluations.
+    #[arg(long, default_value_t = AnnealOptions::default().t0)]
+    pub anneal_t0: f64,
+    /// With `--edges anneal`: beam width of the objective's searches.
+    #[arg(long, default_value_t = AnnealOptions::default().ef)]
+    pub anneal_ef: usize,
     /// How level 0's links are stored: fixed (rows of 2·M ids, the fastest) or compressed
     /// (sorted, gap-coded and bit-packed: about half the graph's bytes).
     #[arg(long, default_value = "fixed")]
@@ -113,7 +135,7 @@ fn edge_rule(spec: &str) -> Result<EdgeRule, Failure> {
     let bad = |why: String| Failure::input(format!("--edges {spec}: {why}"));
     let (name, arg) = spec.split_once(':').map_or((spec, None), |(n, a)| (n, Some(a)));
     match (name, arg) {
-        ("heuristic", None) => Ok(EdgeRule::Heuristic),
+        ("heuristic" | "anneal", None) => Ok(EdgeRule::Heuristic),
         ("vamana", arg) => {
             let alpha = arg.map_or(Ok(1.2), |a| {
                 a.parse::<f32>().map_err(|e| bad(format!("alpha: {e}")))
@@ -138,6 +160,79 @@ fn edge_rule(spec: &str) -> Result<EdgeRule, Failure> {
             "expected heuristic, vamana[:ALPHA], random[:SEED] or learned:MODEL".into(),
         )),
     }
+}
+
+/// The rule's name for reports (`anneal` builds with the heuristic, then rewires).
+fn edges_name(a: &Args, params: &BuildParams) -> String {
+    if a.edges == "anneal" {
+        "anneal".into()
+    } else {
+        params.edges.name()
+    }
+}
+
+/// The training queries of `--edges anneal` and their true neighbours.
+type Training = (AnyVectors, Vec<Vec<u64>>);
+
+/// With `--edges anneal`: the training queries and their ground truth, read and checked
+/// before the build.
+fn annealing(a: &Args) -> Result<Option<Training>, Failure> {
+    if a.edges != "anneal" {
+        return Ok(None);
+    }
+    let (Some(qp), Some(gp)) = (&a.queries, &a.groundtruth) else {
+        return Err(Failure::input(
+            "--edges anneal needs --queries and --groundtruth (training queries, never the test queries)",
+        ));
+    };
+    let queries = crate::data::read_vectors(qp, Role::Queries, None)?;
+    let truth = crate::data::read_groundtruth(gp, queries.rows(), 10)?;
+    Ok(Some((queries, truth)))
+}
+
+/// Anneals `ix`'s level 0 when `--edges anneal` asked for it.
+fn anneal<T: geodex_core::Component + crate::data::QueryElement>(
+    ix: &mut Index<T>,
+    a: &Args,
+    training: Option<Training>,
+) -> Result<(), Failure> {
+    let Some((queries, truth)) = training else {
+        return Ok(());
+    };
+    let path = a.queries.as_deref().expect("checked with the ground truth");
+    let q = crate::data::queries_for::<T>(ix.dim(), queries, path)?;
+    let opts = AnnealOptions {
+        ef: a.anneal_ef,
+        steps: a.anneal_steps,
+        schedule: a.anneal_schedule,
+        t0: a.anneal_t0,
+        seed: a.seed,
+        ..AnnealOptions::default()
+    };
+    let width = 2 * ix.info().m;
+    let report = geodex_edges::anneal_index(ix, q.as_slice(), &truth, width, a.ef_construction, &opts)
+        .map_err(|e| match e {
+            geodex_edges::EdgesError::Core(e) => in_file(path)(e),
+            geodex_edges::EdgesError::Invalid(m) => Failure::input(m),
+        })?;
+    let summary = serde_json::to_value(&report).expect("the report serialises");
+    ix.set_metadata(
+        "edges",
+        serde_json::json!({"rule": "anneal", "options": opts, "report": summary}),
+    );
+    if !a.quiet && !a.json {
+        eprintln!(
+            "annealed level 0: {} moves accepted ({} improving); training queries at ef {}: {:.1} → {:.1} distances, recall {:.4} → {:.4}",
+            report.accepted,
+            report.improving,
+            opts.ef,
+            report.initial_distances,
+            report.final_distances,
+            report.initial_recall,
+            report.final_recall
+        );
+    }
+    Ok(())
 }
 
 pub fn run(a: Args) -> Result<(), Failure> {
@@ -165,6 +260,7 @@ pub fn run(a: Args) -> Result<(), Failure> {
         ..Default::default()
     };
     let (n, dim) = (data.rows(), data.dim());
+    let annealing = annealing(&a)?;
     let keys = a.keys.as_deref().map(|p| keys_for(p, n)).transpose()?;
     let bar = progress::bar(n as u64, "building", a.quiet);
     let tick = |done: usize| bar.set_position(done as u64);
@@ -177,14 +273,16 @@ pub fn run(a: Args) -> Result<(), Failure> {
     let start = Instant::now();
     let (info, auto, degree0, save) = match data {
         AnyVectors::F32(m) => {
-            let (ix, auto) = Index::build_with_m(m.into_vec(), dim, &params, a.m, &rule, &tick)
+            let (mut ix, auto) = Index::build_with_m(m.into_vec(), dim, &params, a.m, &rule, &tick)
                 .map_err(in_file(&a.data))?;
+            anneal(&mut ix, &a, annealing)?;
             let ix = with_keys(ix, keys)?;
             (ix.info(), auto, mean_degree0(&ix), ix.save(&a.out))
         }
         AnyVectors::U8(m) => {
-            let (ix, auto) = Index::build_with_m(m.into_vec(), dim, &params, a.m, &rule, &tick)
+            let (mut ix, auto) = Index::build_with_m(m.into_vec(), dim, &params, a.m, &rule, &tick)
                 .map_err(in_file(&a.data))?;
+            anneal(&mut ix, &a, annealing)?;
             let ix = with_keys(ix, keys)?;
             (ix.info(), auto, mean_degree0(&ix), ix.save(&a.out))
         }
@@ -219,7 +317,7 @@ pub fn run(a: Args) -> Result<(), Failure> {
             "build_seconds": super::round(build_s, 3),
             "file_bytes": file_bytes,
             "levels": info.levels,
-            "edges": params.edges.name(),
+            "edges": edges_name(&a, &params),
             "level0_mean_degree": super::round(degree0, 3),
         }));
     } else {
@@ -233,7 +331,7 @@ pub fn run(a: Args) -> Result<(), Failure> {
             info.m,
             info.ef_construction,
             info.quant,
-            params.edges.name(),
+            edges_name(&a, &params),
             degree0,
             build_s,
             file_bytes,
