@@ -119,18 +119,57 @@ def learn(g: str, s: dict, name: str, extra: list[str], seed: int, work: Path) -
     return model, report
 
 
+def cell(mine: list[dict], key: str, digits: int = 0) -> str:
+    """Mean (min–max) of `key` over the seeds' rows."""
+    vals = [r[key] for r in mine if r[key] is not None]
+    if not vals:
+        return "not reached"
+    return f"{sum(vals) / len(vals):.{digits}f} ({min(vals):.{digits}f}–{max(vals):.{digits}f})"
+
+
+def ratio(mine: list[dict], heuristic: dict, key: str) -> str:
+    """Mean over the seeds of `key` divided by the heuristic's at the same seed."""
+    pairs = [
+        (r[key], heuristic[(r["set"], r["seed"])][key]) for r in mine if (r["set"], r["seed"]) in heuristic
+    ]
+    vals = [a / b for a, b in pairs if a is not None and b]
+    return f"{sum(vals) / len(vals):.3f}" if vals else "—"
+
+
+def table(dirs: list[str]) -> None:
+    """Prints the LEARNED.md table: per set and rule, the mean over seeds (min–max) of each measure."""
+    rows = [r for d in dirs for r in json.loads((Path(d) / "results.json").read_text())]
+    heuristic = {(r["set"], r["seed"]): r for r in rows if r["rule"] == "heuristic"}
+    print(
+        "| set | rule | seeds | level-0 degree | dists @0.95 | × heuristic | dists @0.99 | × heuristic | build s |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    keys = sorted({(r["set"], r["rule"]) for r in rows}, key=lambda k: (k[0], k[1] != "heuristic", k[1]))
+    for name, rule in keys:
+        mine = [r for r in rows if r["set"] == name and r["rule"] == rule]
+        seeds = ",".join(str(r["seed"]) for r in mine)
+        print(
+            f"| {name} | {rule} | {seeds} | {cell(mine, 'degree', 2)} | {cell(mine, 'd95')} "
+            f"| {ratio(mine, heuristic, 'd95')} | {cell(mine, 'd99')} | {ratio(mine, heuristic, 'd99')} "
+            f"| {cell(mine, 'build_s', 1)} |"
+        )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
+    ap.add_argument("--table", nargs="+", help="print the table of these results directories and stop")
     ap.add_argument("--geodex", default="target/release/geodex")
     ap.add_argument("--data", default="../shared/data")
     ap.add_argument("--work", default="/tmp/edges-bench")
-    ap.add_argument("--out", required=True)
+    ap.add_argument("--out")
     ap.add_argument("--seeds", default="42,7,1")
     ap.add_argument("--sets", default="minilm-words-20k,sift-debian")
     ap.add_argument(
         "--arms", default="controls,learned,anneal", help="comma-separated: controls, learned, anneal"
     )
     args = ap.parse_args()
+    if args.table:
+        return table(args.table)
     work, out = Path(args.work), Path(args.out)
     work.mkdir(parents=True, exist_ok=True)
     out.mkdir(parents=True, exist_ok=True)

@@ -11,9 +11,14 @@
 //!    a path the query used: its edges are positive. The other candidates of each node on such
 //!    a path were offered to the walk there and not needed: negative.
 //!
-//! So a positive edge is one a real query routed through when every candidate was there to
-//! choose from. Training queries are never the test queries (the caller's responsibility: the
-//! CLI takes them from a separate file).
+//! So a positive edge (the *path* label) is one a real query routed through when every
+//! candidate was there to choose from.
+//! 5. The queries whose paths leave a node are its *demands*; their dissimilarities to the node
+//!    and to each candidate give the *progress* label ([`Example::progress`]), which depends on
+//!    the links kept before a candidate and so is evaluated during each roll-out.
+//!
+//! Training queries are never the test queries (the caller's responsibility: the CLI takes
+//! them from a separate file).
 
 use std::collections::{HashMap, HashSet};
 
