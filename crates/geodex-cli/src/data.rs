@@ -1,12 +1,72 @@
 //! Reading inputs for commands: vectors (keeping bytes as bytes where the metric allows),
 //! ground truth, and the index; element-type matching between queries and index.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use geodex_core::{AnyIndex, Element, Metric};
+use geodex_core::{AnyIndex, Component, Element, Metric};
 use geodex_io::{AnyVectors, Matrix, Role};
 
 use crate::failure::Failure;
+
+/// The base vectors and learning queries of the commands that learn from queries (`tune`,
+/// `learn-edges`).
+#[derive(clap::Args, Debug)]
+pub struct LearningInput {
+    /// Vectors to index (.fvecs .bvecs .npy .hdf5 — `train` of an .hdf5).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Dissimilarity: l2, ip, cosine, poincare.
+    #[arg(long, default_value = "l2")]
+    pub metric: Metric,
+    /// Learning queries — never the test queries (hold out base rows, or make more queries
+    /// with the data generators).
+    #[arg(long)]
+    pub queries: PathBuf,
+    /// True neighbour ids of the learning queries among the rows of --data (.ivecs, .npy, or
+    /// `neighbors` of an .hdf5); computed by brute force when absent.
+    #[arg(long)]
+    pub groundtruth: Option<PathBuf>,
+}
+
+/// What runs on the base vectors and queries of a [`LearningInput`], in their element type.
+pub trait LearningTask {
+    /// What the task returns.
+    type Output;
+    /// Runs on `base` (rows of `dim`, fitted to the metric), `queries` of the same type, and the
+    /// ground truth if one was given.
+    fn run<T: Component + QueryElement>(
+        self,
+        base: Vec<T>,
+        dim: usize,
+        queries: &[T],
+        truth: Option<Vec<Vec<u64>>>,
+    ) -> Result<Self::Output, Failure>;
+}
+
+impl LearningInput {
+    /// Reads the base (bytes kept as bytes where the metric allows), the queries in the base's
+    /// element type and, if given, `k` true neighbours per query; then runs `task` on them.
+    pub fn run<L: LearningTask>(&self, k: usize, task: L) -> Result<L::Output, Failure> {
+        let data = fit_to_metric(read_vectors(&self.data, Role::Base, None)?, self.metric);
+        let queries = read_vectors(&self.queries, Role::Queries, None)?;
+        let truth = self
+            .groundtruth
+            .as_deref()
+            .map(|p| read_groundtruth(p, queries.rows(), k))
+            .transpose()?;
+        let dim = data.dim();
+        match data {
+            AnyVectors::F32(m) => {
+                let q = queries_for::<f32>(dim, queries, &self.queries)?;
+                task.run(m.into_vec(), dim, q.as_slice(), truth)
+            }
+            AnyVectors::U8(m) => {
+                let q = queries_for::<u8>(dim, queries, &self.queries)?;
+                task.run(m.into_vec(), dim, q.as_slice(), truth)
+            }
+        }
+    }
+}
 
 /// Reads vectors; `limit` keeps the first rows only.
 pub fn read_vectors(path: &Path, role: Role, limit: Option<usize>) -> Result<AnyVectors, Failure> {

@@ -4,30 +4,21 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use geodex_core::{Component, Metric};
+use geodex_core::Component;
 use geodex_edges::{
     learn_edges, EdgesError, EdgesReport, Labels, LearnEdgesOptions, ModelKind, Optimizer, TrainOptions,
 };
-use geodex_io::{AnyVectors, Role};
 
+use crate::data::{LearningInput, LearningTask, QueryElement};
 use crate::failure::{in_file, Failure};
 
 /// Arguments of `geodex learn-edges`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Vectors the index will hold (.fvecs .bvecs .npy .hdf5).
-    #[arg(long)]
-    pub data: PathBuf,
-    /// Dissimilarity: l2, cosine, poincare (inner product has no distance to learn from).
-    #[arg(long, default_value = "l2")]
-    pub metric: Metric,
-    /// Learning queries — never the test queries.
-    #[arg(long)]
-    pub queries: PathBuf,
-    /// True neighbour ids of the learning queries among the rows of --data; computed by brute
-    /// force when absent.
-    #[arg(long)]
-    pub groundtruth: Option<PathBuf>,
+    /// The base vectors (inner product has no distance to learn from), the learning queries
+    /// and their ground truth.
+    #[command(flatten)]
+    pub input: LearningInput,
     /// The scorer: logistic or mlp.
     #[arg(long, default_value = "logistic")]
     pub model: ModelKind,
@@ -115,7 +106,7 @@ fn options(a: &Args) -> Result<LearnEdgesOptions, Failure> {
         )));
     }
     Ok(LearnEdgesOptions {
-        metric: a.metric,
+        metric: a.input.metric,
         m: a.m,
         ef_construction: a.ef_construction,
         width: a.candidates,
@@ -141,51 +132,43 @@ fn options(a: &Args) -> Result<LearnEdgesOptions, Failure> {
 
 pub fn run(a: Args) -> Result<(), Failure> {
     let opts = options(&a)?;
-    let data = crate::data::fit_to_metric(crate::data::read_vectors(&a.data, Role::Base, None)?, a.metric);
-    let queries = crate::data::read_vectors(&a.queries, Role::Queries, None)?;
-    let truth = a
-        .groundtruth
-        .as_deref()
-        .map(|p| crate::data::read_groundtruth(p, queries.rows(), a.k))
-        .transpose()?;
-    let dim = data.dim();
-    let report = match data {
-        AnyVectors::F32(m) => {
-            let q = crate::data::queries_for::<f32>(dim, queries, &a.queries)?;
-            learn(&a, m.into_vec(), dim, q.as_slice(), truth, &opts)?
-        }
-        AnyVectors::U8(m) => {
-            let q = crate::data::queries_for::<u8>(dim, queries, &a.queries)?;
-            learn(&a, m.into_vec(), dim, q.as_slice(), truth, &opts)?
-        }
-    };
+    let report = a.input.run(a.k, Learn { a: &a, opts: &opts })?;
     print(&a, &report);
     Ok(())
 }
 
-fn learn<T: Component>(
-    a: &Args,
-    base: Vec<T>,
-    dim: usize,
-    queries: &[T],
-    truth: Option<Vec<Vec<u64>>>,
-    opts: &LearnEdgesOptions,
-) -> Result<EdgesReport, Failure> {
-    let truth = match truth {
-        Some(t) => t,
-        None => geodex_core::exact::exact_knn(&base, queries, dim, a.k, a.metric, &|_| {})
-            .map_err(in_file(&a.queries))?
-            .into_iter()
-            .map(|hits| hits.into_iter().map(|h| u64::from(h.id)).collect())
-            .collect(),
-    };
-    let learned = learn_edges(base, dim, queries, &truth, opts).map_err(|e| match e {
-        EdgesError::Core(e) => in_file(&a.data)(e),
-        EdgesError::Invalid(m) => Failure::input(m),
-    })?;
-    let json = serde_json::to_vec_pretty(&learned.model).expect("the model serialises");
-    geodex_io::atomic::write_file(&a.out, |w: &mut dyn Write| w.write_all(&json))?;
-    Ok(learned.report)
+/// Learning on the data of `--data` and `--queries`; writes the model, returns the report.
+struct Learn<'a> {
+    a: &'a Args,
+    opts: &'a LearnEdgesOptions,
+}
+
+impl LearningTask for Learn<'_> {
+    type Output = EdgesReport;
+    fn run<T: Component + QueryElement>(
+        self,
+        base: Vec<T>,
+        dim: usize,
+        queries: &[T],
+        truth: Option<Vec<Vec<u64>>>,
+    ) -> Result<EdgesReport, Failure> {
+        let (a, input) = (self.a, &self.a.input);
+        let truth = match truth {
+            Some(t) => t,
+            None => geodex_core::exact::exact_knn(&base, queries, dim, a.k, input.metric, &|_| {})
+                .map_err(in_file(&input.queries))?
+                .into_iter()
+                .map(|hits| hits.into_iter().map(|h| u64::from(h.id)).collect())
+                .collect(),
+        };
+        let learned = learn_edges(base, dim, queries, &truth, self.opts).map_err(|e| match e {
+            EdgesError::Core(e) => in_file(&input.data)(e),
+            EdgesError::Invalid(m) => Failure::input(m),
+        })?;
+        let json = serde_json::to_vec_pretty(&learned.model).expect("the model serialises");
+        geodex_io::atomic::write_file(&a.out, |w: &mut dyn Write| w.write_all(&json))?;
+        Ok(learned.report)
+    }
 }
 
 fn print(a: &Args, r: &EdgesReport) {

@@ -5,29 +5,19 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use geodex_core::{Component, Metric};
-use geodex_io::{AnyVectors, Role};
+use geodex_core::Component;
 use geodex_tune::{tune, TuneError, TuneOptions, TuneReport, Tuned};
 
+use crate::data::{LearningInput, LearningTask, QueryElement};
 use crate::failure::{in_file, Failure};
 
 /// Arguments of `geodex tune`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Vectors to index (.fvecs .bvecs .npy .hdf5 — `train` of an .hdf5).
-    #[arg(long)]
-    pub data: PathBuf,
-    /// Dissimilarity: l2, ip, cosine, poincare.
-    #[arg(long, default_value = "l2")]
-    pub metric: Metric,
-    /// Learning queries — never the test queries (hold out base rows, or make more queries
-    /// with the data generators). Half choose the parameters, half check the choice.
-    #[arg(long)]
-    pub queries: PathBuf,
-    /// True neighbour ids of the learning queries among the rows of --data (.ivecs, .npy, or
-    /// `neighbors` of an .hdf5); computed by brute force when absent.
-    #[arg(long)]
-    pub groundtruth: Option<PathBuf>,
+    /// The base vectors, the learning queries (half choose the parameters, half check the
+    /// choice) and their ground truth.
+    #[command(flatten)]
+    pub input: LearningInput,
     /// Mean recall@k wanted on unseen queries, in (0, 1].
     #[arg(long, allow_negative_numbers = true)]
     pub target_recall: f64,
@@ -89,7 +79,7 @@ fn options(a: &Args) -> Result<TuneOptions, Failure> {
         )));
     }
     Ok(TuneOptions {
-        metric: a.metric,
+        metric: a.input.metric,
         k: a.k,
         target_recall: a.target_recall,
         confidence: a.confidence,
@@ -112,38 +102,40 @@ pub fn run(a: Args) -> Result<(), Failure> {
         )));
     }
     let opts = options(&a)?;
-    let data = crate::data::fit_to_metric(crate::data::read_vectors(&a.data, Role::Base, None)?, a.metric);
-    let queries = crate::data::read_vectors(&a.queries, Role::Queries, None)?;
-    let truth = a
-        .groundtruth
-        .as_deref()
-        .map(|p| crate::data::read_groundtruth(p, queries.rows(), a.k))
-        .transpose()?;
-    let dim = data.dim();
-    let quiet = a.quiet;
-    let progress = |line: &str| {
-        if !quiet {
-            eprintln!("{line}");
-        }
-    };
-    let report = match data {
-        AnyVectors::F32(m) => {
-            let q = crate::data::queries_for::<f32>(dim, queries, &a.queries)?;
-            finish(&a, tune(m.into_vec(), dim, q.as_slice(), truth, &opts, &progress))?
-        }
-        AnyVectors::U8(m) => {
-            let q = crate::data::queries_for::<u8>(dim, queries, &a.queries)?;
-            finish(&a, tune(m.into_vec(), dim, q.as_slice(), truth, &opts, &progress))?
-        }
-    };
+    let report = a.input.run(a.k, Tune { a: &a, opts: &opts })?;
     print(&a, &report);
     Ok(())
+}
+
+/// Tuning on the data of `--data` and `--queries`.
+struct Tune<'a> {
+    a: &'a Args,
+    opts: &'a TuneOptions,
+}
+
+impl LearningTask for Tune<'_> {
+    type Output = TuneReport;
+    fn run<T: Component + QueryElement>(
+        self,
+        base: Vec<T>,
+        dim: usize,
+        queries: &[T],
+        truth: Option<Vec<Vec<u64>>>,
+    ) -> Result<TuneReport, Failure> {
+        let quiet = self.a.quiet;
+        let progress = |line: &str| {
+            if !quiet {
+                eprintln!("{line}");
+            }
+        };
+        finish(self.a, tune(base, dim, queries, truth, self.opts, &progress))
+    }
 }
 
 /// Writes the parameters and, with `--build`, the index; returns the report.
 fn finish<T: Component>(a: &Args, tuned: Result<Tuned<T>, TuneError>) -> Result<TuneReport, Failure> {
     let tuned = tuned.map_err(|e| match e {
-        TuneError::Core(e) => in_file(&a.data)(e),
+        TuneError::Core(e) => in_file(&a.input.data)(e),
         TuneError::Invalid(m) | TuneError::Infeasible(m) => Failure::input(m),
     })?;
     if let Some(path) = &a.build {
