@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::buf::Buf;
 use crate::byte_walk::{ByteCodes, ByteWalk};
+use crate::edges::EdgeRule;
 use crate::engine::{Engine, Graph, Rows};
 use crate::graph::{BuilderGraph, FrozenGraph, FrozenView, GraphView, LinkLayout};
 use crate::levels::draw_levels;
@@ -243,7 +244,7 @@ impl<T: Component> Index<T> {
             codes: codes.as_deref().filter(|_| params.build_on_codes),
         };
         let repaired = engine.build(rows, &graph, params, progress)?;
-        let metadata = serde_json::json!({
+        let mut metadata = serde_json::json!({
             "geodex_version": env!("CARGO_PKG_VERSION"),
             "build_threads": params.threads.unwrap_or_else(rayon::current_num_threads),
             "repaired_unreachable": repaired,
@@ -251,8 +252,11 @@ impl<T: Component> Index<T> {
                 "extend_candidates": params.heuristic.extend_candidates,
                 "keep_pruned": params.heuristic.keep_pruned,
             },
-            "edges": params.edges.name(),
         });
+        // Only another rule is recorded: a default build writes the bytes it always wrote.
+        if params.edges != EdgeRule::Heuristic {
+            metadata["edges"] = params.edges.name().into();
+        }
         Ok(Index {
             metric: params.metric,
             dim,
