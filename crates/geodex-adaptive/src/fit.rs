@@ -34,13 +34,7 @@ pub fn fit(rows: &[Row]) -> Option<Logistic> {
         return None;
     }
     let n = rows.len() as f64;
-    let scale: Vec<(f32, f32)> = (0..FEATURES)
-        .map(|j| {
-            let mean = rows.iter().map(|r| r.0[j] as f64).sum::<f64>() / n;
-            let var = rows.iter().map(|r| (r.0[j] as f64 - mean).powi(2)).sum::<f64>() / n;
-            (mean as f32, var.sqrt().max(1e-6) as f32)
-        })
-        .collect();
+    let scale = standardisation(rows);
     let p = FEATURES + 1;
     let x = |r: &Row| -> DVector<f64> {
         DVector::from_iterator(
@@ -76,6 +70,19 @@ pub fn fit(rows: &[Row]) -> Option<Logistic> {
         scale,
         steps,
     })
+}
+
+/// Per-feature (mean, standard deviation) of `rows` — the standardisation a model fitted on
+/// them expects (a deviation floor of 10⁻⁶ keeps a constant feature finite).
+pub fn standardisation(rows: &[Row]) -> Vec<(f32, f32)> {
+    let n = rows.len().max(1) as f64;
+    (0..FEATURES)
+        .map(|j| {
+            let mean = rows.iter().map(|r| r.0[j] as f64).sum::<f64>() / n;
+            let var = rows.iter().map(|r| (r.0[j] as f64 - mean).powi(2)).sum::<f64>() / n;
+            (mean as f32, var.sqrt().max(1e-6) as f32)
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -22,6 +22,8 @@
 //! threshold is calibrated like the learned rule's.
 
 pub mod calibrate;
+pub mod continual;
+pub mod episode;
 pub mod evaluate;
 pub mod fit;
 pub mod oracle;
@@ -314,8 +316,9 @@ fn split(n: usize, seed: u64) -> (Vec<usize>, Vec<usize>) {
     (a, b)
 }
 
-/// The model's shape before fitting: options in place, weights and knobs neutral.
-fn provisional<T: Component>(index: &Index<T>, opts: &LearnOptions) -> StopModel {
+/// The model's shape before fitting: options in place, weights and knobs neutral — all that
+/// [`traces`] needs to trace searches at the cap beam width.
+pub fn provisional<T: Component>(index: &Index<T>, opts: &LearnOptions) -> StopModel {
     StopModel {
         metric: index.metric().name().to_string(),
         dim: index.dim(),
@@ -341,6 +344,7 @@ fn provisional<T: Component>(index: &Index<T>, opts: &LearnOptions) -> StopModel
 }
 
 /// One query's trace turned into training rows (features, recall so far) and its ada score.
+#[derive(Clone, Debug)]
 pub struct QueryTrace {
     /// (features, recall@k so far) at each check.
     pub rows: Vec<fit::Row>,

@@ -42,6 +42,9 @@ enum Command {
     /// Train an edge scorer on the search paths of learning queries, for `build --edges
     /// learned:MODEL`.
     LearnEdges(commands::learn_edges::Args),
+    /// Continual learning of the stopping model under drifting queries and inserts (THEORY
+    /// §5.3): naive fine-tuning, EWC, replay, retraining, with their forgetting.
+    Continual(commands::continual::Args),
     /// Add vectors to an index under keys (replacing keys it holds), durably.
     Insert(commands::insert::Args),
     /// Delete keys from an index and repair its graph around them, durably.
@@ -76,6 +79,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::LearnStop(a) => commands::learn_stop::run(a),
         Command::Tune(a) => commands::tune::run(a),
         Command::LearnEdges(a) => commands::learn_edges::run(a),
+        Command::Continual(a) => commands::continual::run(a),
         Command::Info(a) => commands::info::run(a),
         Command::Insert(a) => commands::insert::run(a),
         Command::Delete(a) => commands::delete::run(a),

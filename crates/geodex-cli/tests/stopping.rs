@@ -63,33 +63,9 @@ fn files() -> Files {
     let learn = write("learn.fvecs", &all[3_000 * dim..3_400 * dim]);
     let test = write("test.fvecs", &all[3_400 * dim..]);
     let index = at("i.gdx");
-    ok(&[
-        "build",
-        "--data",
-        &base,
-        "--out",
-        &index,
-        "--m",
-        "8",
-        "--ef-construction",
-        "60",
-        "--quiet",
-    ]);
+    build_small(&base, &index);
     for (q, gt) in [(&learn, "learn-gt.ivecs"), (&test, "test-gt.ivecs")] {
-        ok(&[
-            "groundtruth",
-            "--data",
-            &base,
-            "--queries",
-            q,
-            "--k",
-            "10",
-            "--metric",
-            "l2",
-            "--out",
-            &at(gt),
-            "--quiet",
-        ]);
+        groundtruth10(&base, q, "l2", &at(gt));
     }
     Files {
         index,

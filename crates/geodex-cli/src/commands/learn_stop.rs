@@ -5,17 +5,19 @@
 use std::path::PathBuf;
 
 use geodex_adaptive::ppo::PpoOptions;
-use geodex_adaptive::{learn, LearnOptions, PpoTrial, Workload};
+use geodex_adaptive::{learn, LearnError, LearnOptions, PpoTrial, Workload};
+use geodex_core::AnyIndex;
 use geodex_core::StopKind;
-use geodex_io::Role;
+use geodex_io::{AnyVectors, Role};
 
 use crate::failure::{in_file, Failure};
 use crate::with_typed;
 
-/// Arguments of `geodex learn-stop`.
+/// What `learn-stop` and `continual` both read: an index, learning queries with their ground
+/// truth, and the shape of the traced searches.
 #[derive(clap::Args, Debug)]
-pub struct Args {
-    /// Index file; the model is written into it (atomically) unless --out is given.
+pub struct StopInput {
+    /// Index file (learn-stop writes its model into it, atomically, unless --out is given).
     #[arg(long)]
     pub index: PathBuf,
     /// Learning queries — never the test queries (hold out base rows, or make more queries
@@ -25,18 +27,64 @@ pub struct Args {
     /// True neighbour ids of the learning queries (.ivecs, .npy, or `neighbors` of an .hdf5).
     #[arg(long)]
     pub groundtruth: Option<PathBuf>,
-    /// Mean recall@k targets the rules must be calibrated for, comma-separated, each in (0, 1].
-    #[arg(long, value_delimiter = ',', required = true, allow_negative_numbers = true)]
-    pub target_recall: Vec<f64>,
     /// Neighbours per query the model serves.
     #[arg(long, default_value_t = 10)]
     pub k: usize,
-    /// Beam width cap of the adaptive rules.
+    /// Beam width cap of the adaptive rules (the beam of the traced searches).
     #[arg(long, default_value_t = 512)]
     pub ef_cap: usize,
     /// Distance evaluations between two checks of the learned rule.
     #[arg(long, default_value_t = 64)]
     pub interval: u32,
+    /// Work on the walk over the float vectors instead of their one-byte codes (searches with
+    /// the model must then pass --exact-walk).
+    #[arg(long)]
+    pub exact_walk: bool,
+}
+
+impl StopInput {
+    /// The index (with the walk chosen), the learning queries and their ground truth;
+    /// `needs_truth` is the message when --groundtruth is missing.
+    pub fn load(&self, needs_truth: &str) -> Result<(AnyIndex, AnyVectors, Vec<Vec<u64>>), Failure> {
+        let Some(gt_path) = &self.groundtruth else {
+            return Err(Failure::input(needs_truth));
+        };
+        let mut index = crate::data::open_index(&self.index)?;
+        index.set_byte_walk(!self.exact_walk);
+        let queries = crate::data::read_vectors(&self.queries, Role::Queries, None)?;
+        let truth = crate::data::read_groundtruth(gt_path, queries.rows(), self.k)?;
+        Ok((index, queries, truth))
+    }
+
+    /// Learning options with these searches' shape and `seed`, the rest at their defaults.
+    pub fn options(&self, seed: u64) -> LearnOptions {
+        LearnOptions {
+            k: self.k,
+            ef_cap: self.ef_cap,
+            interval: self.interval,
+            seed,
+            ..LearnOptions::default()
+        }
+    }
+
+    /// A learning failure as the CLI reports it: a search error names the query file, an
+    /// invalid input is exit 2.
+    pub fn failure(&self, e: LearnError) -> Failure {
+        match e {
+            LearnError::Core(e) => in_file(&self.queries)(e),
+            LearnError::Invalid(m) => Failure::input(m),
+        }
+    }
+}
+
+/// Arguments of `geodex learn-stop`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[command(flatten)]
+    pub input: StopInput,
+    /// Mean recall@k targets the rules must be calibrated for, comma-separated, each in (0, 1].
+    #[arg(long, value_delimiter = ',', required = true, allow_negative_numbers = true)]
+    pub target_recall: Vec<f64>,
     /// Beam width of the patience and learned rules, as a multiple of the fixed rule's ef for
     /// the same target.
     #[arg(long, default_value_t = 1.3)]
@@ -55,10 +103,7 @@ pub struct Args {
     /// With --ppo: batches of episodes per policy.
     #[arg(long, default_value_t = PpoOptions::default().iterations)]
     pub ppo_iterations: usize,
-    /// Calibrate for the walk on the float vectors (searches must then pass --exact-walk).
-    #[arg(long)]
-    pub exact_walk: bool,
-    /// Write the index with its model here instead of over --index.
+    /// Write the index with its model here instead of over --index (written atomically).
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Threads for the learning searches (default: all cores; results do not depend on it).
@@ -73,33 +118,23 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> Result<(), Failure> {
-    let Some(gt_path) = &a.groundtruth else {
-        return Err(Failure::input(
-            "learn-stop needs --groundtruth: the rules are fitted and calibrated on the true \
-             neighbours of the learning queries (make them with `geodex groundtruth`)",
-        ));
-    };
+    let (mut index, queries, truth) = a.input.load(
+        "learn-stop needs --groundtruth: the rules are fitted and calibrated on the true \
+         neighbours of the learning queries (make them with `geodex groundtruth`)",
+    )?;
     if let Some(t) = a.target_recall.iter().find(|t| !(**t > 0.0 && **t <= 1.0)) {
         return Err(Failure::input(format!("--target-recall {t} is outside (0, 1]")));
     }
-    let mut index = crate::data::open_index(&a.index)?;
-    index.set_byte_walk(!a.exact_walk);
-    let queries = crate::data::read_vectors(&a.queries, Role::Queries, None)?;
-    let truth = crate::data::read_groundtruth(gt_path, queries.rows(), a.k)?;
     let opts = LearnOptions {
-        k: a.k,
-        ef_cap: a.ef_cap,
-        interval: a.interval,
         beam_factor: a.beam_factor,
         targets: a.target_recall.clone(),
-        seed: a.seed,
         ppo: a.ppo.then(|| PpoOptions {
             costs: a.ppo_costs.clone(),
             iterations: a.ppo_iterations,
             seed: a.seed,
             ..PpoOptions::default()
         }),
-        ..LearnOptions::default()
+        ..a.input.options(a.seed)
     };
     if let Some(c) = a.ppo_costs.iter().find(|c| !(c.is_finite() && **c >= 0.0)) {
         return Err(Failure::input(format!(
@@ -107,18 +142,16 @@ pub fn run(a: Args) -> Result<(), Failure> {
         )));
     }
     let pool = geodex_core::measure::thread_pool(a.threads)?;
-    let learned = with_typed!(&index, queries, &a.queries, |ix, q| {
+    let learned = with_typed!(&index, queries, &a.input.queries, |ix, q| {
         let w = Workload {
             queries: q.as_slice(),
             truth: &truth,
-            k: a.k,
+            k: a.input.k,
         };
-        pool.install(|| learn(ix, &w, &opts)).map_err(|e| match e {
-            geodex_adaptive::LearnError::Core(e) => in_file(&a.queries)(e),
-            geodex_adaptive::LearnError::Invalid(m) => Failure::input(m),
-        })?
+        pool.install(|| learn(ix, &w, &opts))
+            .map_err(|e| a.input.failure(e))?
     });
-    let out = a.out.as_deref().unwrap_or(&a.index);
+    let out = a.out.as_deref().unwrap_or(&a.input.index);
     index.set_stop_model(Some(learned.model.clone()))?;
     index.save(out)?;
     let m = &learned.model;

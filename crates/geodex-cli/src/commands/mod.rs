@@ -4,6 +4,7 @@ pub mod analyze;
 pub mod bench;
 pub mod build;
 pub mod compact;
+pub mod continual;
 pub mod delete;
 pub mod demo;
 pub mod durable;

@@ -107,21 +107,46 @@ pub fn data_set_with_truth(
     let (bp, qp, gt) = (dir.join("b.fvecs"), dir.join("q.fvecs"), dir.join("gt.ivecs"));
     write_vecs(&bp, &Matrix::new(dim, base.to_vec()).unwrap());
     write_vecs(&qp, &Matrix::new(dim, queries.to_vec()).unwrap());
+    groundtruth10(s(&bp), s(&qp), metric, s(&gt));
+    (bp, qp, gt)
+}
+
+/// The exact 10 nearest rows of `data` to every query under `metric`, written to `out` by
+/// `geodex groundtruth`.
+pub fn groundtruth10(data: &str, queries: &str, metric: &str, out: &str) {
     ok(&[
         "groundtruth",
         "--data",
-        s(&bp),
+        data,
         "--queries",
-        s(&qp),
+        queries,
         "--k",
         "10",
         "--metric",
         metric,
         "--out",
-        s(&gt),
+        out,
         "--quiet",
     ]);
-    (bp, qp, gt)
+}
+
+/// A small L2 index of `data` at `out` (M 8, ef_construction 60), built by `geodex build` on
+/// one thread, so the same data always gives the same graph.
+pub fn build_small(data: &str, out: &str) {
+    ok(&[
+        "build",
+        "--data",
+        data,
+        "--out",
+        out,
+        "--m",
+        "8",
+        "--ef-construction",
+        "60",
+        "--threads",
+        "1",
+        "--quiet",
+    ]);
 }
 
 pub fn best_recall_up_to(rows: &[Value], max_ef: u64) -> f64 {
