@@ -10,6 +10,9 @@ the set's own query file, never seen in training. Per seed:
 - `geodex build --edges R` for R in heuristic, vamana:1.2, random, and every learned model;
 - `geodex build --edges anneal` (40,000 moves on the learning queries at ef 32; greedy T = 0 and
   the logarithmic schedule), which rewires the heuristic's graph at its exact degree;
+- with `--arms optimisers`: the MLP trained by plain SGD and by Langevin dynamics at two
+  temperatures (same step, 0.05); with `--arms landscape`: `learn-edges --landscape` for the
+  logistic and MLP scorers (Hessian spectra and descents, no build);
 - `geodex bench --exact-walk` over an ef ladder (one thread): recall@10 and mean distance
   evaluations per query (the walk on the float vectors, so the count is the graph's, not the
   byte codes').
@@ -41,6 +44,20 @@ MODELS = [
     ("mlp-progress", ["--model", "mlp", "--labels", "progress"]),
     ("logistic-path", ["--model", "logistic", "--labels", "path"]),
 ]
+# Optimiser arms for the MLP (§11.1): plain SGD against Langevin dynamics (SGLD) at the same step.
+OPTIMISERS = [
+    ("mlp-progress-sgd", ["--model", "mlp", "--labels", "progress", "--optimizer", "sgd", "--momentum", "0"]),
+    *[
+        (
+            f"mlp-progress-langevin-{t}",
+            ["--model", "mlp", "--labels", "progress", "--optimizer", "langevin", "--temperature", t],
+        )
+        for t in ["0.0001", "0.001"]
+    ],
+]
+OPTIMISER_LR = "0.05"
+# Landscape studies (§4.1–4.2, §8.1): the product's scorers, trained with Adam.
+LANDSCAPES = [("logistic", ["--model", "logistic"]), ("mlp", ["--model", "mlp"])]
 CONTROLS = ["heuristic", "vamana:1.2", "random"]
 ANNEAL_STEPS = 40_000
 ANNEALS = [("anneal-greedy", "greedy"), ("anneal-log", "log")]
@@ -155,9 +172,33 @@ def table(dirs: list[str]) -> None:
         )
 
 
+def landscape_table(d: str) -> None:
+    """Prints the LEARNED.md landscape table from the `*-landscape-*.json` reports in `d`: per set,
+    scorer and point, the frozen loss, ‖∇L‖, the Hessian's extreme eigenvalues, how many are
+    negative, and (descents) how many passes raised the loss."""
+    print("| set | scorer (params) | point | loss | ‖∇L‖ | λ_min | λ_max | negative | passes that rose |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for f in sorted(Path(d).glob("*-landscape-*.json")):
+        name, rest = f.stem.split("-landscape-")
+        scorer = rest.rsplit("-", 1)[0]
+        r = json.loads(f.read_text())
+        land = r["landscape"]
+        points = [("initial", land["at_init"], ""), ("trained (Adam, DAgger)", land["at_trained"], "")]
+        points[1] = (*points[1][:2], f"{land['training_increases']} of {len(r['history']) - 1} epochs")
+        points += [
+            (x["method"], x["end"], f"{x['increases']} of {len(x['curve']) - 1}") for x in land["descents"]
+        ]
+        for point, sp, rose in points:
+            print(
+                f"| {name} | {scorer} ({land['parameters']}) | {point} | {sp['loss']:.4f} | {sp['gradient_norm']:.1e} "
+                f"| {sp['min']:.2e} | {sp['max']:.2e} | {sp['negative']} | {rose} |"
+            )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--table", nargs="+", help="print the table of these results directories and stop")
+    ap.add_argument("--landscape-table", help="print the landscape table of this results directory and stop")
     ap.add_argument("--geodex", default="target/release/geodex")
     ap.add_argument("--data", default="../shared/data")
     ap.add_argument("--work", default="/tmp/edges-bench")
@@ -165,11 +206,15 @@ def main() -> None:
     ap.add_argument("--seeds", default="42,7,1")
     ap.add_argument("--sets", default="minilm-words-20k,sift-debian")
     ap.add_argument(
-        "--arms", default="controls,learned,anneal", help="comma-separated: controls, learned, anneal"
+        "--arms",
+        default="controls,learned,anneal",
+        help="comma-separated: controls (or one of them), learned, anneal, optimisers, landscape",
     )
     args = ap.parse_args()
     if args.table:
         return table(args.table)
+    if args.landscape_table:
+        return landscape_table(args.landscape_table)
     work, out = Path(args.work), Path(args.out)
     work.mkdir(parents=True, exist_ok=True)
     out.mkdir(parents=True, exist_ok=True)
@@ -180,11 +225,19 @@ def main() -> None:
         s = prepare(args.geodex, Path(args.data), work, *spec)
         for seed in map(int, args.seeds.split(",")):
             arms = args.arms.split(",")
-            rules = [(c, c, None, []) for c in CONTROLS if "controls" in arms]
+            rules = [(c, c, None, []) for c in CONTROLS if "controls" in arms or c in arms]
             for name, extra in MODELS if "learned" in arms else []:
                 model, report = learn(args.geodex, s, name, extra, seed, work)
                 (out / f"{s['name']}-{name}-{seed}.report.json").write_text(json.dumps(report, indent=1))
                 rules.append((f"learned:{name}", f"learned:{model}", report, []))
+            for name, extra in OPTIMISERS if "optimisers" in arms else []:
+                model, report = learn(args.geodex, s, name, [*extra, "--lr", OPTIMISER_LR], seed, work)
+                (out / f"{s['name']}-{name}-{seed}.report.json").write_text(json.dumps(report, indent=1))
+                rules.append((f"learned:{name}", f"learned:{model}", report, []))
+            for name, extra in LANDSCAPES if "landscape" in arms else []:
+                _, report = learn(args.geodex, s, f"landscape-{name}", [*extra, "--landscape"], seed, work)
+                (out / f"{s['name']}-landscape-{name}-{seed}.json").write_text(json.dumps(report, indent=1))
+                print(f"{s['name']:18} seed {seed:3} landscape {name} done", flush=True)
             for name, schedule in ANNEALS if "anneal" in arms else []:
                 training = ["--queries", s["learn"], "--groundtruth", s["learn_gt"]]
                 extra = [*training, "--anneal-schedule", schedule, "--anneal-steps", str(ANNEAL_STEPS)]

@@ -96,11 +96,10 @@ fn a_model_encoding_the_heuristic_rebuilds_its_graph_link_for_link() {
     assert_ne!(links(&f, &a), links(&f, &r));
 }
 
-#[test]
-fn learn_edges_writes_a_model_that_builds_at_the_heuristics_degree() {
-    let f = files();
-    let model = f.p("model.json");
-    let args = [
+/// `learn-edges` on the small set (M 8, 32 candidates, one thread) writing `model`, with
+/// `extra` flags; its JSON report.
+fn learn_small(f: &Files, model: &str, extra: &[&str]) -> Value {
+    let mut args = vec![
         "learn-edges",
         "--data",
         &f.base,
@@ -112,17 +111,21 @@ fn learn_edges_writes_a_model_that_builds_at_the_heuristics_degree() {
         "64",
         "--candidates",
         "32",
-        "--epochs",
-        "6",
-        "--lr",
-        "0.05",
         "--threads",
         "1",
         "--out",
-        &model,
+        model,
         "--json",
     ];
-    let report: Value = serde_json::from_str(&ok(&args)).unwrap();
+    args.extend_from_slice(extra);
+    serde_json::from_str(&ok(&args)).unwrap()
+}
+
+#[test]
+fn learn_edges_writes_a_model_that_builds_at_the_heuristics_degree() {
+    let f = files();
+    let model = f.p("model.json");
+    let report = learn_small(&f, &model, &["--epochs", "6", "--lr", "0.05"]);
     for key in [
         "train_nodes",
         "history",
@@ -143,6 +146,59 @@ fn learn_edges_writes_a_model_that_builds_at_the_heuristics_degree() {
         .as_f64()
         .unwrap();
     assert!((l - h).abs() <= 0.1 * h, "learned degree {l} vs heuristic {h}");
+}
+
+/// `--optimizer langevin` trains, and `--landscape` reports the Hessian spectrum (one eigenvalue
+/// per parameter) at the initial and the trained scorer and one curve per descent; the trained
+/// scorer sits lower on the frozen loss than the random start.
+#[test]
+fn learn_edges_with_langevin_reports_the_landscape() {
+    let f = files();
+    let model = f.p("mlp.json");
+    let extra = [
+        "--model",
+        "mlp",
+        "--hidden",
+        "4",
+        "--epochs",
+        "4",
+        "--optimizer",
+        "langevin",
+        "--temperature",
+        "0.00001",
+        "--landscape",
+        "--landscape-passes",
+        "5",
+    ];
+    let l = learn_small(&f, &model, &extra)["landscape"].clone();
+    let parameters = 4 * 8 + 2 * 4 + 1;
+    assert_eq!(l["parameters"], parameters);
+    for at in ["at_init", "at_trained"] {
+        assert_eq!(l[at]["eigenvalues"].as_array().unwrap().len(), parameters, "{at}");
+    }
+    assert!(
+        l["at_trained"]["loss"].as_f64() < l["at_init"]["loss"].as_f64(),
+        "{l}"
+    );
+    let methods: Vec<&str> = l["descents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            assert_eq!(d["curve"].as_array().unwrap().len(), 6);
+            d["method"].as_str().unwrap()
+        })
+        .collect();
+    assert_eq!(
+        methods,
+        [
+            "gd",
+            "sgd",
+            "langevin:0.00001",
+            "langevin:0.0001",
+            "langevin:0.001"
+        ]
+    );
 }
 
 #[test]
@@ -177,7 +233,12 @@ fn bad_rules_and_model_files_exit_2_and_write_nothing() {
     ]);
     assert_eq!(code, 2);
     let model = f.p("m.json");
-    for extra in [["--metric", "ip"], ["--optimizer", "rmsprop"], ["--epochs", "0"]] {
+    for extra in [
+        ["--metric", "ip"],
+        ["--optimizer", "rmsprop"],
+        ["--epochs", "0"],
+        ["--temperature", "-1"],
+    ] {
         let mut args = vec![
             "learn-edges",
             "--data",

@@ -17,6 +17,7 @@
 
 pub mod anneal;
 pub mod labels;
+pub mod landscape;
 pub mod model;
 pub mod relax;
 pub mod train;
@@ -71,6 +72,8 @@ pub struct LearnEdgesOptions {
     pub calibration_rows: usize,
     /// The training settings (its `budget` is set to 2·M).
     pub train: TrainOptions,
+    /// Also study the loss landscape at the trained scorer (`landscape.rs`, §4.1–4.2, §8.1).
+    pub landscape: Option<landscape::LandscapeOptions>,
 }
 
 impl Default for LearnEdgesOptions {
@@ -87,6 +90,7 @@ impl Default for LearnEdgesOptions {
             threads: None,
             calibration_rows: 20_000,
             train: TrainOptions::default(),
+            landscape: None,
         }
     }
 }
@@ -123,6 +127,8 @@ pub struct EdgesReport {
     pub label_seconds: f64,
     /// Seconds training and calibrating.
     pub train_seconds: f64,
+    /// The landscape study, when asked for.
+    pub landscape: Option<landscape::LandscapeReport>,
 }
 
 /// A trained model and its report.
@@ -246,6 +252,10 @@ fn learn_in_pool<T: Component>(
     };
     let budget = train_opts.budget;
     let (mut model, history) = train::train(&train_set, &validation, &pair, &train_opts);
+    let landscape = opts.landscape.as_ref().map(|o| {
+        let curve: Vec<f64> = history.iter().map(|h| h.train_loss).collect();
+        landscape::study(&train_set, &pair, &train_opts, &model, &curve, o)
+    });
     let target = train::heuristic_stats(&train_set, &pair, budget).mean_kept;
     train::calibrate_threshold(&mut model, &train_set, &pair, budget, target);
     let (sample_degree_heuristic, sample_degree_learned) =
@@ -283,6 +293,7 @@ fn learn_in_pool<T: Component>(
         },
         label_seconds,
         train_seconds: started.elapsed().as_secs_f64(),
+        landscape,
     };
     Ok(LearnedEdges { model, report })
 }

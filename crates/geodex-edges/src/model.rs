@@ -189,6 +189,13 @@ pub(crate) fn unit(rng: &mut Xoshiro256PlusPlus) -> f64 {
     (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64
 }
 
+/// A standard normal draw (Box–Muller on two uniform draws).
+pub(crate) fn normal(rng: &mut Xoshiro256PlusPlus) -> f64 {
+    let u = 1.0 - unit(rng); // (0, 1]: ln u is finite
+    let v = unit(rng);
+    (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+}
+
 /// Asserts that `grad` is the gradient of `f` at `model`'s parameters, by central finite
 /// differences (step 1e-6, tolerance 1e-6 relative).
 #[cfg(test)]

@@ -9,8 +9,9 @@
 //!
 //! Loss per judged candidate with label y and p = σ(s): class-balanced cross-entropy
 //! −w_y·[y·ln p + (1−y)·ln(1−p)] plus a degree penalty λ·p (the expected number of links,
-//! an L1 budget), averaged over a mini-batch. Optimisers: Adam (Kingma & Ba 2015) and SGD with
-//! momentum (heavy ball), both written here (a flat vector of a few dozen parameters).
+//! an L1 budget), averaged over a mini-batch. Optimisers: Adam (Kingma & Ba 2015), SGD with
+//! momentum (heavy ball) and Langevin dynamics (SGLD), all written here (a flat vector of a few
+//! dozen parameters).
 //!
 //! After training, the threshold on s is chosen by bisection so that the rule keeps, on the
 //! training nodes, as many links as the heuristic keeps there: learned and heuristic graphs are
@@ -34,6 +35,13 @@ pub enum Optimizer {
     Sgd {
         /// Momentum coefficient in [0, 1).
         momentum: f64,
+    },
+    /// Stochastic-gradient Langevin dynamics (Welling & Teh 2011; THEORY §11.1): the
+    /// Euler–Maruyama step of dθ = −∇L dt + √(2T) dB, i.e. θ ← θ − η·ĝ + √(2ηT)·ξ with ξ
+    /// standard normal, ĝ the mini-batch gradient.
+    Langevin {
+        /// T ≥ 0; T = 0 is plain SGD.
+        temperature: f64,
     },
 }
 
@@ -151,7 +159,7 @@ pub fn train(
 ) -> (EdgeModel, Vec<EpochStats>) {
     let mut model = EdgeModel::new(opts.kind, opts.hidden, opts.seed);
     let weights = class_weights(train, pair, opts.budget, opts.labels);
-    let mut state = OptimizerState::new(model.params.len());
+    let mut state = OptimizerState::new(model.params.len(), opts.seed);
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(opts.seed ^ 0x5eed);
     let mut order: Vec<usize> = (0..train.len()).collect();
     let mut history = Vec::with_capacity(opts.epochs);
@@ -178,7 +186,12 @@ pub fn train(
 
 /// Positive and negative weights that balance the classes among the candidates the heuristic
 /// judges (w_y = N / (2·N_y)).
-fn class_weights(examples: &[Example], pair: &PairDistance<'_>, budget: usize, labels: Labels) -> (f64, f64) {
+pub(crate) fn class_weights(
+    examples: &[Example],
+    pair: &PairDistance<'_>,
+    budget: usize,
+    labels: Labels,
+) -> (f64, f64) {
     let (pos, neg) = examples
         .par_iter()
         .map(|ex| {
@@ -196,7 +209,7 @@ fn class_weights(examples: &[Example], pair: &PairDistance<'_>, budget: usize, l
 }
 
 /// The labels of the first `judged` candidates of a roll-out that kept `kept` (ascending).
-fn judged_labels<'a>(
+pub(crate) fn judged_labels<'a>(
     ex: &'a Example,
     kept: &'a [usize],
     judged: usize,
@@ -221,7 +234,7 @@ fn heuristic_keeps(x: &EdgeFeatures) -> bool {
 }
 
 /// [`scored_rollout`] over one example's candidates.
-fn rollout(
+pub(crate) fn rollout(
     ex: &Example,
     pair: &PairDistance<'_>,
     budget: usize,
@@ -282,7 +295,7 @@ fn batch_gradient(
 }
 
 /// −[y·ln σ(s) + (1−y)·ln(1−σ(s))], computed stably.
-fn bce(s: f64, y: bool) -> f64 {
+pub(crate) fn bce(s: f64, y: bool) -> f64 {
     let z = if y { s } else { -s };
     // −ln σ(z) = ln(1 + e^(−z))
     if z > 0.0 {
@@ -297,23 +310,26 @@ pub fn sigmoid(s: f64) -> f64 {
     1.0 / (1.0 + (-s).exp())
 }
 
-/// The optimiser's running moments.
-struct OptimizerState {
+/// The optimiser's running moments, and the Langevin noise (seeded).
+pub(crate) struct OptimizerState {
     first: Vec<f64>,
     second: Vec<f64>,
     steps: i32,
+    noise: Xoshiro256PlusPlus,
 }
 
 impl OptimizerState {
-    fn new(len: usize) -> Self {
+    pub(crate) fn new(len: usize, seed: u64) -> Self {
         OptimizerState {
             first: vec![0.0; len],
             second: vec![0.0; len],
             steps: 0,
+            noise: Xoshiro256PlusPlus::seed_from_u64(seed ^ 0x4c41_4e47),
         }
     }
 
-    fn step(&mut self, params: &mut [f64], grad: &[f64], opts: &TrainOptions) {
+    /// One update of `params` along the mini-batch gradient `grad`.
+    pub(crate) fn step(&mut self, params: &mut [f64], grad: &[f64], opts: &TrainOptions) {
         self.steps += 1;
         let lr = opts.learning_rate;
         match opts.optimizer {
@@ -330,6 +346,15 @@ impl OptimizerState {
                 for (i, p) in params.iter_mut().enumerate() {
                     self.first[i] = momentum * self.first[i] + grad[i];
                     *p -= lr * self.first[i];
+                }
+            }
+            Optimizer::Langevin { temperature } => {
+                let spread = (2.0 * lr * temperature).sqrt();
+                for (p, g) in params.iter_mut().zip(grad) {
+                    *p -= lr * g;
+                    if spread > 0.0 {
+                        *p += spread * crate::model::normal(&mut self.noise);
+                    }
                 }
             }
         }
@@ -572,7 +597,7 @@ mod tests {
             };
             let target = [1.5, -2.0, 0.25];
             let mut p = vec![0.0; 3];
-            let mut state = OptimizerState::new(3);
+            let mut state = OptimizerState::new(3, 1);
             for _ in 0..2000 {
                 let g: Vec<f64> = p.iter().zip(&target).map(|(x, t)| 2.0 * (x - t)).collect();
                 state.step(&mut p, &g, &opts);
@@ -581,5 +606,51 @@ mod tests {
                 assert!((x - t).abs() < 1e-3, "{optimizer:?}: {p:?}");
             }
         }
+    }
+
+    /// Langevin steps on L = (x − t)² sample the Gibbs density ∝ e^(−L/T): the discrete chain
+    /// x ← x − 2η(x − t) + √(2ηT)·ξ has stationary mean t and variance T / (2(1 − η)) exactly
+    /// (T/2 as η → 0). At T = 0 it is plain SGD.
+    #[test]
+    fn langevin_samples_the_gibbs_density() {
+        let (lr, temperature, t) = (0.01, 0.5, 1.5);
+        let opts = TrainOptions {
+            optimizer: Optimizer::Langevin { temperature },
+            learning_rate: lr,
+            ..Default::default()
+        };
+        let mut state = OptimizerState::new(1, 3);
+        let mut p = vec![t];
+        let (mut sum, mut sq, n) = (0.0, 0.0, 400_000);
+        for i in 0..n + 1000 {
+            let g = [2.0 * (p[0] - t)];
+            state.step(&mut p, &g, &opts);
+            if i >= 1000 {
+                sum += p[0];
+                sq += p[0] * p[0];
+            }
+        }
+        let mean = sum / n as f64;
+        let var = sq / n as f64 - mean * mean;
+        let want = temperature / (2.0 * (1.0 - lr));
+        assert!((mean - t).abs() < 0.02, "mean {mean}");
+        assert!((var / want - 1.0).abs() < 0.05, "variance {var} vs {want}");
+        // T = 0: exactly SGD without momentum.
+        let cold = TrainOptions {
+            optimizer: Optimizer::Langevin { temperature: 0.0 },
+            ..opts.clone()
+        };
+        let sgd = TrainOptions {
+            optimizer: Optimizer::Sgd { momentum: 0.0 },
+            ..opts
+        };
+        let (mut a, mut b) = (vec![0.0], vec![0.0]);
+        let (mut sa, mut sb) = (OptimizerState::new(1, 3), OptimizerState::new(1, 4));
+        for _ in 0..100 {
+            let (ga, gb) = ([2.0 * (a[0] - t)], [2.0 * (b[0] - t)]);
+            sa.step(&mut a, &ga, &cold);
+            sb.step(&mut b, &gb, &sgd);
+        }
+        assert_eq!(a, b);
     }
 }

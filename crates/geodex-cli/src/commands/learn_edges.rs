@@ -6,7 +6,8 @@ use std::path::PathBuf;
 
 use geodex_core::Component;
 use geodex_edges::{
-    learn_edges, EdgesError, EdgesReport, Labels, LearnEdgesOptions, ModelKind, Optimizer, TrainOptions,
+    landscape::LandscapeOptions, learn_edges, EdgesError, EdgesReport, Labels, LearnEdgesOptions, ModelKind,
+    Optimizer, TrainOptions,
 };
 
 use crate::data::{LearningInput, LearningTask, QueryElement};
@@ -57,12 +58,26 @@ pub struct Args {
     /// Step size.
     #[arg(long, default_value_t = TrainOptions::default().learning_rate)]
     pub lr: f64,
-    /// adam, or sgd (with --momentum).
+    /// adam, sgd (with --momentum), or langevin (SGLD at --temperature).
     #[arg(long, default_value = "adam")]
     pub optimizer: String,
     /// Momentum of sgd.
     #[arg(long, default_value_t = 0.9)]
     pub momentum: f64,
+    /// Temperature T of langevin: θ ← θ − η·g + √(2ηT)·ξ.
+    #[arg(long, default_value_t = 1e-4, allow_negative_numbers = true)]
+    pub temperature: f64,
+    /// Also study the loss landscape (THEORY §4.1–4.2, §8.1): the Hessian spectrum at the
+    /// initial and trained scorer, and gradient descent, SGD and Langevin descents on the loss
+    /// with the roll-outs frozen; reported under `landscape` of --json.
+    #[arg(long)]
+    pub landscape: bool,
+    /// With --landscape: passes of each descent.
+    #[arg(long, default_value_t = LandscapeOptions::default().passes)]
+    pub landscape_passes: usize,
+    /// With --landscape: step size of each descent.
+    #[arg(long, default_value_t = LandscapeOptions::default().learning_rate)]
+    pub landscape_lr: f64,
     /// λ of the degree penalty (expected links).
     #[arg(long, default_value_t = 0.0)]
     pub degree_penalty: f64,
@@ -84,6 +99,12 @@ pub struct Args {
 }
 
 fn options(a: &Args) -> Result<LearnEdgesOptions, Failure> {
+    if !(a.temperature >= 0.0 && a.temperature.is_finite()) {
+        return Err(Failure::input(format!(
+            "--temperature {}: must be finite and ≥ 0",
+            a.temperature
+        )));
+    }
     let optimizer = match a.optimizer.as_str() {
         "adam" => Optimizer::Adam,
         "sgd" if (0.0..1.0).contains(&a.momentum) => Optimizer::Sgd { momentum: a.momentum },
@@ -93,12 +114,20 @@ fn options(a: &Args) -> Result<LearnEdgesOptions, Failure> {
                 a.momentum
             )))
         }
+        "langevin" => Optimizer::Langevin {
+            temperature: a.temperature,
+        },
         other => {
             return Err(Failure::input(format!(
-                "--optimizer {other}: expected adam or sgd"
+                "--optimizer {other}: expected adam, sgd or langevin"
             )))
         }
     };
+    if a.landscape && (a.landscape_passes == 0 || !(a.landscape_lr > 0.0 && a.landscape_lr.is_finite())) {
+        return Err(Failure::input(
+            "--landscape-passes must be ≥ 1 and --landscape-lr > 0",
+        ));
+    }
     if !(a.degree_penalty >= 0.0 && a.degree_penalty.is_finite()) {
         return Err(Failure::input(format!(
             "--degree-penalty {}: must be ≥ 0",
@@ -126,6 +155,12 @@ fn options(a: &Args) -> Result<LearnEdgesOptions, Failure> {
             seed: a.seed,
             ..TrainOptions::default()
         },
+        landscape: a.landscape.then(|| LandscapeOptions {
+            passes: a.landscape_passes,
+            learning_rate: a.landscape_lr,
+            seed: a.seed,
+            ..LandscapeOptions::default()
+        }),
         ..LearnEdgesOptions::default()
     })
 }
@@ -203,9 +238,36 @@ fn print(a: &Args, r: &EdgesReport) {
             row.tau, row.mean_abs_bias, row.predicted_abs_bias, row.mean_variance, row.bernoulli_variance
         );
     }
+    if let Some(l) = &r.landscape {
+        print_landscape(l);
+    }
     println!(
         "the learned rule agrees with the heuristic on {:.1} % of decisions; model written to {}",
         100.0 * r.agreement_with_heuristic,
         a.out.display()
     );
+}
+
+fn print_landscape(l: &geodex_edges::landscape::LandscapeReport) {
+    println!(
+        "landscape: {} parameters, {} judged candidates; {} of the training epochs raised the loss",
+        l.parameters, l.candidates, l.training_increases
+    );
+    let row = |name: &str, s: &geodex_edges::landscape::Spectrum| {
+        println!(
+            "{name:>16}: loss {:.5}, |grad| {:.2e}, Hessian eigenvalues [{:.3e}, {:.3e}], {} negative",
+            s.loss, s.gradient_norm, s.min, s.max, s.negative
+        )
+    };
+    row("initial", &l.at_init);
+    row("trained", &l.at_trained);
+    for d in &l.descents {
+        row(&d.method, &d.end);
+        println!(
+            "{:>16}  {} of {} passes raised the loss",
+            "",
+            d.increases,
+            d.curve.len() - 1
+        );
+    }
 }
