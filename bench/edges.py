@@ -10,6 +10,11 @@ the set's own query file, never seen in training. Per seed:
 - `geodex build --edges R` for R in heuristic, vamana:1.2, random, and every learned model;
 - `geodex build --edges anneal` (40,000 moves on the learning queries at ef 32; greedy T = 0 and
   the logarithmic schedule), which rewires the heuristic's graph at its exact degree;
+- with `--arms spectral`: the logistic scorer with the spectral regulariser −μ·λ₂/λ₂⁰ (μ 0, 1, 10;
+  combinatorial and normalised Laplacian); every built graph's λ₂ (both Laplacians) and sweep
+  conductance are measured by `geodex analyze --only spectral`;
+- with `--arms sweep`: the logistic scorer trained by Adam and by SGD (momentum 0.9) at mini-batches
+  8, 32, 64, 256 and learning rates 0.001 and 0.01;
 - with `--arms optimisers`: the MLP trained by plain SGD and by Langevin dynamics at two
   temperatures (same step, 0.05); with `--arms landscape`: `learn-edges --landscape` for the
   logistic and MLP scorers (Hessian spectra and descents, no build);
@@ -56,6 +61,37 @@ OPTIMISERS = [
     ],
 ]
 OPTIMISER_LR = "0.05"
+# The spectral regulariser (§5.1, item 4): the logistic progress scorer with −μ·λ₂/λ₂⁰ on either
+# Laplacian; μ = 0 only tracks λ₂ (the control with the same code path).
+SPECTRAL = [
+    (
+        f"logistic-progress-spectral-{lap}-{mu}",
+        ["--model", "logistic", "--labels", "progress", "--spectral", mu, "--spectral-laplacian", lap],
+    )
+    for lap in ["combinatorial", "normalized"]
+    for mu in ["0", "1", "10"]
+]
+# Item 3's sweep: the logistic progress scorer by optimiser × mini-batch × learning rate.
+SWEEP = [
+    (
+        f"logistic-progress-{opt}-b{batch}-lr{lr}",
+        [
+            "--model",
+            "logistic",
+            "--labels",
+            "progress",
+            "--optimizer",
+            opt,
+            "--batch",
+            str(batch),
+            "--lr",
+            lr,
+        ],
+    )
+    for opt in ["adam", "sgd"]
+    for batch in [8, 32, 64, 256]
+    for lr in ["0.001", "0.01"]
+]
 # Landscape studies (§4.1–4.2, §8.1): the product's scorers, trained with Adam.
 LANDSCAPES = [("logistic", ["--model", "logistic"]), ("mlp", ["--model", "mlp"])]
 CONTROLS = ["heuristic", "vamana:1.2", "random"]
@@ -116,9 +152,13 @@ def measure(g: str, s: dict, rule: str, seed: int, work: Path, extra: list[str] 
         ]
     )
     rows = [{k: float(v) for k, v in r.items()} for r in csv.DictReader(io.StringIO(out.read_text()))]
+    spectral = json.loads(run([g, "analyze", "--index", index, "--only", "spectral", "--json", "--quiet"]))
     Path(index).unlink()
     return {
         "degree": info["level0_mean_degree"],
+        "lambda2": spectral["spectral"]["lambda2"],
+        "lambda2_normalized": spectral["spectral"]["lambda2_normalized"],
+        "conductance": spectral["spectral"]["conductance"],
         "build_s": round(build_s, 2),
         "d95": at_recall(rows, 0.95),
         "d99": at_recall(rows, 0.99),
@@ -172,6 +212,85 @@ def table(dirs: list[str]) -> None:
         )
 
 
+def spectral_table(dirs: list[str]) -> None:
+    """Prints the LEARNED.md spectral table: per set, Laplacian and μ, the soft graph's λ₂ in
+    training (first and last epoch, mean over seeds), the built graph's λ₂ of both Laplacians and
+    the distance evaluations against the heuristic at the same seed."""
+    rows = [(Path(d), r) for d in dirs for r in json.loads((Path(d) / "results.json").read_text())]
+    heuristic = {(r["set"], r["seed"]): r for _, r in rows if r["rule"] == "heuristic"}
+    print(
+        "| set | Laplacian | μ | seeds | soft λ₂ first → last epoch | participation last | judged / soft degree last | "
+        "built λ₂(L) | built λ₂(𝓛) | dists @0.95 × heuristic | @0.99 × heuristic |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    mean = lambda xs: sum(xs) / len(xs)
+    groups: dict[tuple, list] = {}
+    for d, r in rows:
+        if "spectral" in r["rule"] or r["rule"] == "heuristic":
+            name = r["rule"].removeprefix("learned:")
+            groups.setdefault((r["set"], name), []).append((d, r))
+    for (set_name, name), mine in sorted(
+        groups.items(), key=lambda kv: (kv[0][0], kv[0][1] != "heuristic", kv[0][1])
+    ):
+        seeds = ", ".join(str(r["seed"]) for _, r in mine)
+        built = f"{mean([r['lambda2'] for _, r in mine]):.3f} | {mean([r['lambda2_normalized'] for _, r in mine]):.4f}"
+        ratios = [
+            f"{mean([r[k] / heuristic[(r['set'], r['seed'])][k] for _, r in mine]):.3f}"
+            for k in ("d95", "d99")
+        ]
+        if name == "heuristic":
+            print(f"| {set_name} | heuristic | — | {seeds} | — | — | — | {built} | 1.000 | 1.000 |")
+            continue
+        history = [
+            json.loads((d / f"{set_name}-{name}-{r['seed']}.report.json").read_text())["history"]
+            for d, r in mine
+        ]
+        first = mean([h[0]["spectral"]["lambda2"] for h in history])
+        last = mean([h[-1]["spectral"]["lambda2"] for h in history])
+        part = mean([h[-1]["spectral"]["participation"] for h in history])
+        judged = mean(
+            [h[-1]["spectral"]["arcs"]["judged"] for h in history if "arcs" in h[-1]["spectral"]] or [0]
+        )
+        soft = mean(
+            [h[-1]["spectral"]["arcs"]["soft_degree"] for h in history if "arcs" in h[-1]["spectral"]] or [0]
+        )
+        laplacian, mu = name.split("-spectral-")[1].rsplit("-", 1)
+        print(
+            f"| {set_name} | {laplacian} | {mu} | {seeds} | {first:.4g} → {last:.4g} | {part:.2g} | "
+            f"{judged:.1f} / {soft:.1f} | {built} | "
+            f"{ratios[0]} | {ratios[1]} |"
+        )
+
+
+def sweep_table(d: str) -> None:
+    """Prints the LEARNED.md sweep table: per optimiser and mini-batch, for each learning rate the
+    final validation loss and the distance evaluations at 0.95 / 0.99 against the heuristic."""
+    rows = json.loads((Path(d) / "results.json").read_text())
+    heuristic = {(r["set"], r["seed"]): r for r in rows if r["rule"] == "heuristic"}
+    rates = [lr for lr in dict.fromkeys(n.rsplit("-lr", 1)[1] for n, _ in SWEEP)]
+    print(
+        "| set | optimiser | batch | "
+        + " | ".join(f"lr {lr}: val. loss, × heur. @0.95 / @0.99" for lr in rates)
+        + " |"
+    )
+    print("|---|---|---|" + "---|" * len(rates))
+    for (set_name, seed), h in sorted(heuristic.items()):
+        for opt in dict.fromkeys(n.split("-")[2] for n, _ in SWEEP):
+            for batch in dict.fromkeys(int(n.split("-b")[1].split("-")[0]) for n, _ in SWEEP):
+                cells = []
+                for lr in rates:
+                    name = f"logistic-progress-{opt}-b{batch}-lr{lr}"
+                    r = next((r for r in rows if r["rule"] == f"learned:{name}" and r["seed"] == seed), None)
+                    if r is None or r["d95"] is None:
+                        cells.append("—")
+                        continue
+                    report = json.loads((Path(d) / f"{set_name}-{name}-{seed}.report.json").read_text())
+                    loss = report["history"][-1]["validation_loss"]
+                    d99 = f"{r['d99'] / h['d99']:.3f}" if r["d99"] else "—"
+                    cells.append(f"{loss:.3f}, {r['d95'] / h['d95']:.3f} / {d99}")
+                print(f"| {set_name} (seed {seed}) | {opt} | {batch} | " + " | ".join(cells) + " |")
+
+
 def landscape_table(d: str) -> None:
     """Prints the LEARNED.md landscape table from the `*-landscape-*.json` reports in `d`: per set,
     scorer and point, the frozen loss, ‖∇L‖, the Hessian's extreme eigenvalues, how many are
@@ -199,6 +318,12 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--table", nargs="+", help="print the table of these results directories and stop")
     ap.add_argument("--landscape-table", help="print the landscape table of this results directory and stop")
+    ap.add_argument(
+        "--spectral-table", nargs="+", help="print the spectral table of these results directories and stop"
+    )
+    ap.add_argument(
+        "--sweep-table", help="print the optimiser sweep table of this results directory and stop"
+    )
     ap.add_argument("--geodex", default="target/release/geodex")
     ap.add_argument("--data", default="../shared/data")
     ap.add_argument("--work", default="/tmp/edges-bench")
@@ -208,13 +333,18 @@ def main() -> None:
     ap.add_argument(
         "--arms",
         default="controls,learned,anneal",
-        help="comma-separated: controls (or one of them), learned, anneal, optimisers, landscape",
+        help="comma-separated: controls (or one of them), learned, anneal, optimisers, spectral, sweep "
+        "(or one of their arms by name), landscape",
     )
     args = ap.parse_args()
     if args.table:
         return table(args.table)
     if args.landscape_table:
         return landscape_table(args.landscape_table)
+    if args.sweep_table:
+        return sweep_table(args.sweep_table)
+    if args.spectral_table:
+        return spectral_table(args.spectral_table)
     work, out = Path(args.work), Path(args.out)
     work.mkdir(parents=True, exist_ok=True)
     out.mkdir(parents=True, exist_ok=True)
@@ -232,6 +362,13 @@ def main() -> None:
                 rules.append((f"learned:{name}", f"learned:{model}", report, []))
             for name, extra in OPTIMISERS if "optimisers" in arms else []:
                 model, report = learn(args.geodex, s, name, [*extra, "--lr", OPTIMISER_LR], seed, work)
+                (out / f"{s['name']}-{name}-{seed}.report.json").write_text(json.dumps(report, indent=1))
+                rules.append((f"learned:{name}", f"learned:{model}", report, []))
+            for name, extra in [
+                *[a for a in SPECTRAL if "spectral" in arms or a[0] in arms],
+                *[a for a in SWEEP if "sweep" in arms or a[0] in arms],
+            ]:
+                model, report = learn(args.geodex, s, name, extra, seed, work)
                 (out / f"{s['name']}-{name}-{seed}.report.json").write_text(json.dumps(report, indent=1))
                 rules.append((f"learned:{name}", f"learned:{model}", report, []))
             for name, extra in LANDSCAPES if "landscape" in arms else []:
@@ -256,7 +393,8 @@ def main() -> None:
                 fmt = lambda v: "—" if v is None else f"{v:.0f}"
                 print(
                     f"{s['name']:18} seed {seed:3} {label:26} degree {m['degree']:6.2f}  "
-                    f"dists@0.95 {fmt(m['d95']):>6}  dists@0.99 {fmt(m['d99']):>6}  build {m['build_s']:6.2f} s",
+                    f"dists@0.95 {fmt(m['d95']):>6}  dists@0.99 {fmt(m['d99']):>6}  build {m['build_s']:6.2f} s  "
+                    f"λ₂ {m['lambda2']:.3f} / {m['lambda2_normalized']:.4f}",
                     flush=True,
                 )
                 (out / "results.json").write_text(json.dumps(results, indent=1))

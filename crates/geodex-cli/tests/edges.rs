@@ -201,6 +201,62 @@ fn learn_edges_with_langevin_reports_the_landscape() {
     );
 }
 
+/// The per-epoch spectral entries of a learn-edges report.
+fn spectral_epochs(report: &Value) -> Vec<Value> {
+    report["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["spectral"].clone())
+        .collect()
+}
+
+/// `--spectral 0` only tracks λ₂ (the model is byte-identical to a run without it); μ > 0
+/// starts from the same soft graph and moves the scorer, on both Laplacians. The soft arcs are
+/// the judged candidates: at most the 32 offered, with Σσ(s) below their count.
+#[test]
+fn the_spectral_regulariser_tracks_lambda2_and_moves_the_scorer_only_when_weighted() {
+    let f = files();
+    let common = ["--epochs", "4", "--lr", "0.05"];
+    let (plain, tracked, weighted) = (f.p("plain.json"), f.p("tracked.json"), f.p("weighted.json"));
+    learn_small(&f, &plain, &common);
+    let read = |path: &str| std::fs::read_to_string(path).unwrap();
+    for laplacian in ["combinatorial", "normalized"] {
+        let with = |mu: &str, model: &str| {
+            let extra = [
+                &common[..],
+                &["--spectral", mu, "--spectral-laplacian", laplacian],
+            ]
+            .concat();
+            spectral_epochs(&learn_small(&f, model, &extra))
+        };
+        let control = with("0", &tracked);
+        assert_eq!(read(&plain), read(&tracked), "μ = 0 must not move the scorer");
+        let raised = with("20", &weighted);
+        assert_ne!(
+            read(&plain),
+            read(&weighted),
+            "{laplacian}: μ 20 left the scorer unchanged"
+        );
+        assert_eq!(control.len(), 4);
+        let lambda = |e: &Value| e["lambda2"].as_f64().unwrap();
+        assert!(
+            lambda(&control[0]) > 0.0,
+            "{laplacian}: a connected graph has λ₂ > 0"
+        );
+        assert_eq!(lambda(&raised[0]), lambda(&control[0]), "{laplacian}: same start");
+        for e in control.iter().chain(&raised) {
+            let (judged, soft) = (
+                e["arcs"]["judged"].as_f64().unwrap(),
+                e["arcs"]["soft_degree"].as_f64().unwrap(),
+            );
+            assert!(0.0 < soft && soft < judged && judged <= 32.0, "{e}");
+            let p = e["participation"].as_f64().unwrap();
+            assert!(0.0 < p && p <= 1.0, "{e}");
+        }
+    }
+}
+
 #[test]
 fn bad_rules_and_model_files_exit_2_and_write_nothing() {
     let f = files();
@@ -238,6 +294,8 @@ fn bad_rules_and_model_files_exit_2_and_write_nothing() {
         ["--optimizer", "rmsprop"],
         ["--epochs", "0"],
         ["--temperature", "-1"],
+        ["--spectral", "-1"],
+        ["--spectral-laplacian", "bogus"],
     ] {
         let mut args = vec![
             "learn-edges",

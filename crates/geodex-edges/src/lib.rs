@@ -20,6 +20,7 @@ pub mod labels;
 pub mod landscape;
 pub mod model;
 pub mod relax;
+pub mod spectral;
 pub mod train;
 pub mod walk;
 
@@ -74,6 +75,9 @@ pub struct LearnEdgesOptions {
     pub train: TrainOptions,
     /// Also study the loss landscape at the trained scorer (`landscape.rs`, §4.1–4.2, §8.1).
     pub landscape: Option<landscape::LandscapeOptions>,
+    /// The spectral regulariser −μ·λ₂ (`spectral.rs`, §5.1); `None`: off; μ = 0: λ₂ is
+    /// tracked per epoch but does not move the scorer (the control).
+    pub spectral: Option<spectral::SpectralOptions>,
 }
 
 impl Default for LearnEdgesOptions {
@@ -91,6 +95,7 @@ impl Default for LearnEdgesOptions {
             calibration_rows: 20_000,
             train: TrainOptions::default(),
             landscape: None,
+            spectral: None,
         }
     }
 }
@@ -251,7 +256,13 @@ fn learn_in_pool<T: Component>(
         ..opts.train.clone()
     };
     let budget = train_opts.budget;
-    let (mut model, history) = train::train(&train_set, &validation, &pair, &train_opts);
+    let background = fixed_arcs(&index, &train_set);
+    let term = opts.spectral.map(|options| spectral::SpectralTerm {
+        options,
+        nodes: index.len(),
+        background: &background,
+    });
+    let (mut model, history) = train::train(&train_set, &validation, &pair, &train_opts, term.as_ref());
     let landscape = opts.landscape.as_ref().map(|o| {
         let curve: Vec<f64> = history.iter().map(|h| h.train_loss).collect();
         landscape::study(&train_set, &pair, &train_opts, &model, &curve, o)
@@ -334,6 +345,19 @@ pub fn anneal_index<T: Component>(
     let (level0, report) = anneal::anneal(index, &lists, &prepared, truth, opts);
     index.replace_level0(&level0)?;
     Ok(report)
+}
+
+/// The level-0 links of every node of `index` that is not a training node (the part of the
+/// spectral regulariser's graph that does not learn).
+fn fixed_arcs<T: Component>(index: &Index<T>, train: &[Example]) -> Vec<(u32, u32)> {
+    use geodex_core::GraphView;
+    let mut learning = vec![false; index.len()];
+    train.iter().for_each(|ex| learning[ex.node as usize] = true);
+    let g = index.graph();
+    (0..index.len() as u32)
+        .filter(|&u| !learning[u as usize])
+        .flat_map(|u| g.links(u, 0).iter().map(move |&v| (u, v)).collect::<Vec<_>>())
+        .collect()
 }
 
 /// A seeded sample of at most `rows` of the index's (prepared) vectors, in row order.

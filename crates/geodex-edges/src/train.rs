@@ -25,6 +25,7 @@ use serde::Serialize;
 
 use crate::labels::Example;
 use crate::model::{EdgeModel, ModelKind};
+use crate::spectral::{Fiedler, SoftArcs, SpectralTerm};
 
 /// Which optimiser updates θ.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
@@ -132,6 +133,21 @@ pub struct EpochStats {
     pub train_loss: f64,
     /// Loss on the validation nodes (rolled out with the model), after the epoch.
     pub validation_loss: f64,
+    /// The spectral regulariser's graph at the start of the epoch, when it is on.
+    pub spectral: Option<SpectralEpoch>,
+}
+
+/// λ₂ of the soft graph when the regulariser refreshed it (`spectral.rs`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SpectralEpoch {
+    /// λ₂ of the chosen Laplacian.
+    pub lambda2: f64,
+    /// Participation ratio of its eigenvector (1 = spread over every node).
+    pub participation: f64,
+    /// Operator applications the refresh spent.
+    pub matvecs: usize,
+    /// The training nodes' judged candidates and soft out-degree.
+    pub arcs: SoftArcs,
 }
 
 /// How a rule does on a set of labelled nodes.
@@ -150,12 +166,15 @@ pub struct RuleStats {
 /// Pairwise squared-like dissimilarity between candidates i and j of one example.
 pub type PairDistance<'a> = dyn Fn(&Example, usize, usize) -> f32 + Sync + 'a;
 
-/// Trains a model on `train`, reporting the loss on `validation` each epoch.
+/// Trains a model on `train`, reporting the loss on `validation` each epoch; with `spectral`,
+/// the loss gains the regulariser −μ·λ₂/λ₂⁰ of `spectral.rs`, its eigenvector refreshed at the
+/// start of every epoch (the reported losses stay the cross-entropy and degree terms).
 pub fn train(
     train: &[Example],
     validation: &[Example],
     pair: &PairDistance<'_>,
     opts: &TrainOptions,
+    spectral: Option<&SpectralTerm<'_>>,
 ) -> (EdgeModel, Vec<EpochStats>) {
     let mut model = EdgeModel::new(opts.kind, opts.hidden, opts.seed);
     let weights = class_weights(train, pair, opts.budget, opts.labels);
@@ -163,25 +182,65 @@ pub fn train(
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(opts.seed ^ 0x5eed);
     let mut order: Vec<usize> = (0..train.len()).collect();
     let mut history = Vec::with_capacity(opts.epochs);
+    let (mut fiedler, mut lambda0): (Option<Fiedler>, f64) = (None, 0.0);
     for epoch in 0..opts.epochs {
         shuffle(&mut order, &mut rng);
         let teacher_share = 0.5f64.powi(epoch as i32);
+        let refreshed = spectral.map(|term| {
+            let warm = fiedler.as_ref().map(|f| &f.eigenvector[..]);
+            let (f, arcs) = term.refresh(&model, train, pair, opts.budget, warm, opts.seed);
+            if epoch == 0 {
+                lambda0 = f.lambda2;
+            }
+            (f, arcs)
+        });
+        let epoch_spectral = refreshed.as_ref().map(|(f, arcs)| SpectralEpoch {
+            lambda2: f.lambda2,
+            participation: f.participation(),
+            matvecs: f.matvecs,
+            arcs: *arcs,
+        });
+        fiedler = refreshed.map(|(f, _)| f).or(fiedler);
         let mut losses = Vec::new();
         for (step, batch) in order.chunks(opts.batch.max(1)).enumerate() {
             let salt = (epoch as u64) << 32 | step as u64;
-            let (loss, grad) = batch_gradient(&model, train, batch, pair, opts, weights, teacher_share, salt);
+            let active = spectral.filter(|term| term.options.weight > 0.0);
+            let regulariser = active.zip(fiedler.as_ref()).map(|(term, f)| Regulariser {
+                fiedler: f,
+                scale: term.options.weight / lambda0.max(1e-12) * train.len() as f64 / batch.len() as f64,
+            });
+            let (loss, grad) = batch_gradient(
+                &model,
+                train,
+                batch,
+                pair,
+                opts,
+                weights,
+                teacher_share,
+                salt,
+                regulariser.as_ref(),
+            );
             state.step(&mut model.params, &grad, opts);
             losses.push(loss);
         }
         let all: Vec<usize> = (0..validation.len()).collect();
-        let (validation_loss, _) = batch_gradient(&model, validation, &all, pair, opts, weights, 0.0, 0);
+        let (validation_loss, _) =
+            batch_gradient(&model, validation, &all, pair, opts, weights, 0.0, 0, None);
         history.push(EpochStats {
             epoch,
             train_loss: losses.iter().sum::<f64>() / losses.len().max(1) as f64,
             validation_loss,
+            spectral: epoch_spectral,
         });
     }
     (model, history)
+}
+
+/// The spectral term of one mini-batch: the epoch's eigenvector and μ/λ₂⁰ times the batch's
+/// share of the training nodes inverted (the batch's arcs estimate the sum over all of them).
+struct Regulariser<'f> {
+    fiedler: &'f Fiedler,
+    scale: f64,
 }
 
 /// Positive and negative weights that balance the classes among the candidates the heuristic
@@ -244,7 +303,9 @@ pub(crate) fn rollout(
 }
 
 /// Mean loss and gradient over the nodes `batch` of `examples`, rolled in with the heuristic's
-/// decision with probability `teacher_share` per decision (seeded by `salt` and the node).
+/// decision with probability `teacher_share` per decision (seeded by `salt` and the node). The
+/// spectral term, when given, adds −scale·∂λ₂/∂a_uc·p(1−p) to each judged candidate's upstream
+/// gradient, outside the mean (it is a sum over arcs, not a mean over candidates).
 #[allow(clippy::too_many_arguments)]
 fn batch_gradient(
     model: &EdgeModel,
@@ -255,14 +316,16 @@ fn batch_gradient(
     (w_pos, w_neg): (f64, f64),
     teacher_share: f64,
     salt: u64,
+    spectral: Option<&Regulariser<'_>>,
 ) -> (f64, Vec<f64>) {
     let len = model.params.len();
-    let (loss, grad, judged) = batch
+    let (loss, grad, spectral_grad, judged) = batch
         .par_iter()
         .map(|&i| {
             let ex = &examples[i];
             let mut coin = Xoshiro256PlusPlus::seed_from_u64(salt ^ u64::from(ex.node) << 20);
             let mut grad = vec![0.0; len];
+            let mut spectral_grad = vec![0.0; len];
             let mut loss = 0.0;
             let (kept, seen) = rollout(ex, pair, training_budget(ex, opts.budget), &mut |_, x| {
                 let teacher = crate::model::unit(&mut coin) < teacher_share;
@@ -272,26 +335,35 @@ fn batch_gradient(
                     model.logit(x) >= 0.0
                 }
             });
-            for (x, y) in seen.iter().zip(judged_labels(ex, &kept, seen.len(), opts.labels)) {
+            let labels = judged_labels(ex, &kept, seen.len(), opts.labels);
+            for (i, (x, y)) in seen.iter().zip(labels).enumerate() {
                 let s = model.logit(x);
                 let p = sigmoid(s);
                 let w = if y { w_pos } else { w_neg };
                 loss += w * bce(s, y) + opts.degree_penalty * p;
                 let upstream = w * (p - f64::from(u8::from(y))) + opts.degree_penalty * p * (1.0 - p);
                 model.logit_and_grad(x, upstream, &mut grad);
+                if let Some(r) = spectral {
+                    let slope = r
+                        .fiedler
+                        .arc_gradient(ex.node as usize, ex.candidates[i] as usize);
+                    model.logit_and_grad(x, -r.scale * slope * p * (1.0 - p), &mut spectral_grad);
+                }
             }
-            (loss, grad, seen.len())
+            (loss, grad, spectral_grad, seen.len())
         })
         .reduce(
-            || (0.0, vec![0.0; len], 0),
+            || (0.0, vec![0.0; len], vec![0.0; len], 0),
             |mut a, b| {
                 a.0 += b.0;
                 a.1.iter_mut().zip(&b.1).for_each(|(x, y)| *x += y);
-                (a.0, a.1, a.2 + b.2)
+                a.2.iter_mut().zip(&b.2).for_each(|(x, y)| *x += y);
+                (a.0, a.1, a.2, a.3 + b.3)
             },
         );
     let n = judged.max(1) as f64;
-    (loss / n, grad.into_iter().map(|g| g / n).collect())
+    let grad = grad.iter().zip(&spectral_grad).map(|(g, r)| g / n + r).collect();
+    (loss / n, grad)
 }
 
 /// −[y·ln σ(s) + (1−y)·ln(1−σ(s))], computed stably.
@@ -517,15 +589,31 @@ mod tests {
         (ex, pts)
     }
 
+    /// `count` planar examples of `n` candidates each (node ids 0…count−1), and their points.
+    fn planar(count: u64, n: usize) -> (Vec<Example>, Vec<Vec<[f64; 2]>>) {
+        (0..count).map(|s| example(s, n)).unzip()
+    }
+
+    /// Squared distance between candidates i and j of a [`planar`] example.
+    fn planar_pair(points: &[Vec<[f64; 2]>], ex: &Example, i: usize, j: usize) -> f32 {
+        let (a, b) = (points[ex.node as usize][i], points[ex.node as usize][j]);
+        ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2)) as f32
+    }
+
+    /// A model of `kind` (4 hidden units) with parameters uniform in [−0.5, 0.5).
+    fn random_model(kind: ModelKind, seed: u64) -> EdgeModel {
+        let mut model = EdgeModel::new(kind, 4, 5);
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+        for p in &mut model.params {
+            *p = crate::model::unit(&mut rng) - 0.5;
+        }
+        model
+    }
+
     #[test]
     fn batch_gradient_matches_finite_differences_of_the_batch_loss() {
-        let data: Vec<(Example, Vec<[f64; 2]>)> = (0..6).map(|s| example(s, 24)).collect();
-        let examples: Vec<Example> = data.iter().map(|d| d.0.clone()).collect();
-        let pair = |ex: &Example, i: usize, j: usize| {
-            let pts = &data[ex.node as usize].1;
-            let (a, b) = (pts[i], pts[j]);
-            ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2)) as f32
-        };
+        let (examples, points) = planar(6, 24);
+        let pair = |ex: &Example, i: usize, j: usize| planar_pair(&points, ex, i, j);
         for (kind, labels) in [
             (ModelKind::Logistic, Labels::Path),
             (ModelKind::Mlp, Labels::Progress),
@@ -538,30 +626,73 @@ mod tests {
                 labels,
                 ..Default::default()
             };
-            let mut model = EdgeModel::new(kind, 4, 5);
-            let mut rng = Xoshiro256PlusPlus::seed_from_u64(2);
-            for p in &mut model.params {
-                *p = crate::model::unit(&mut rng) - 0.5;
-            }
+            let model = random_model(kind, 2);
             let batch: Vec<usize> = (0..examples.len()).collect();
             // Roll-in by the heuristic (teacher share 1): decisions do not depend on θ, so the
             // batch loss is a smooth function of θ and its gradient is checkable.
             let loss_at =
-                |m: &EdgeModel| batch_gradient(m, &examples, &batch, &pair, &opts, (1.7, 0.6), 1.0, 9);
+                |m: &EdgeModel| batch_gradient(m, &examples, &batch, &pair, &opts, (1.7, 0.6), 1.0, 9, None);
             let (_, grad) = loss_at(&model);
             crate::model::assert_gradient(&model, &|m| loss_at(m).0, &grad);
         }
     }
 
     #[test]
+    fn the_spectral_term_is_the_gradient_of_minus_scaled_lambda2_through_the_scorer() {
+        use crate::spectral::{fiedler, SpectralLaplacian, WeightedGraph};
+        let (examples, points) = planar(6, 24);
+        let pair = |ex: &Example, i: usize, j: usize| planar_pair(&points, ex, i, j);
+        // Fixed arcs so the 24 nodes form one component whatever the soft weights.
+        let background: Vec<(u32, u32, f64)> = (1..24u32).map(|v| (v - 1, v, 0.3)).collect();
+        let (scale, batch) = (0.7, (0..examples.len()).collect::<Vec<usize>>());
+        for (kind, laplacian) in [
+            (ModelKind::Logistic, SpectralLaplacian::Combinatorial),
+            (ModelKind::Mlp, SpectralLaplacian::Normalized),
+        ] {
+            let opts = TrainOptions {
+                kind,
+                hidden: 4,
+                budget: 8,
+                labels: Labels::Path,
+                ..Default::default()
+            };
+            // The soft graph of the teacher's roll-out (teacher share 1: decisions fixed).
+            let graph = |m: &EdgeModel| {
+                let mut arcs = background.clone();
+                for ex in &examples {
+                    rollout(ex, &pair, training_budget(ex, opts.budget), &mut |i, x| {
+                        arcs.push((ex.node, ex.candidates[i], sigmoid(m.logit(x))));
+                        heuristic_keeps(x)
+                    });
+                }
+                WeightedGraph::from_arcs(24, &arcs)
+            };
+            let objective = |m: &EdgeModel| {
+                let ce = batch_gradient(m, &examples, &batch, &pair, &opts, (1.7, 0.6), 1.0, 9, None).0;
+                ce - scale * fiedler(&graph(m), laplacian, None, 1).lambda2
+            };
+            let model = random_model(kind, 3);
+            let f = fiedler(&graph(&model), laplacian, None, 1);
+            let regulariser = Regulariser { fiedler: &f, scale };
+            let (_, grad) = batch_gradient(
+                &model,
+                &examples,
+                &batch,
+                &pair,
+                &opts,
+                (1.7, 0.6),
+                1.0,
+                9,
+                Some(&regulariser),
+            );
+            crate::model::assert_gradient(&model, &objective, &grad);
+        }
+    }
+
+    #[test]
     fn training_is_reproducible_and_the_threshold_matches_the_heuristics_degree() {
-        let data: Vec<(Example, Vec<[f64; 2]>)> = (0..40).map(|s| example(s, 30)).collect();
-        let examples: Vec<Example> = data.iter().map(|d| d.0.clone()).collect();
-        let pair = |ex: &Example, i: usize, j: usize| {
-            let pts = &data[ex.node as usize].1;
-            let (a, b) = (pts[i], pts[j]);
-            ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2)) as f32
-        };
+        let (examples, points) = planar(40, 30);
+        let pair = |ex: &Example, i: usize, j: usize| planar_pair(&points, ex, i, j);
         let opts = TrainOptions {
             budget: 12,
             epochs: 4,
@@ -569,8 +700,8 @@ mod tests {
             ..Default::default()
         };
         let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
-        let (a, history) = pool.install(|| train(&examples[..30], &examples[30..], &pair, &opts));
-        let (b, _) = pool.install(|| train(&examples[..30], &examples[30..], &pair, &opts));
+        let (a, history) = pool.install(|| train(&examples[..30], &examples[30..], &pair, &opts, None));
+        let (b, _) = pool.install(|| train(&examples[..30], &examples[30..], &pair, &opts, None));
         assert_eq!(a, b, "same seed, one thread: same model");
         assert_eq!(history.len(), 4);
         assert!(history

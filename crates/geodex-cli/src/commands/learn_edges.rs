@@ -6,8 +6,10 @@ use std::path::PathBuf;
 
 use geodex_core::Component;
 use geodex_edges::{
-    landscape::LandscapeOptions, learn_edges, EdgesError, EdgesReport, Labels, LearnEdgesOptions, ModelKind,
-    Optimizer, TrainOptions,
+    landscape::LandscapeOptions,
+    learn_edges,
+    spectral::{SpectralLaplacian, SpectralOptions},
+    EdgesError, EdgesReport, Labels, LearnEdgesOptions, ModelKind, Optimizer, TrainOptions,
 };
 
 use crate::data::{LearningInput, LearningTask, QueryElement};
@@ -78,9 +80,17 @@ pub struct Args {
     /// With --landscape: step size of each descent.
     #[arg(long, default_value_t = LandscapeOptions::default().learning_rate)]
     pub landscape_lr: f64,
-    /// λ of the degree penalty (expected links).
+    /// λ of the degree penalty (expected links; the text's γ·Tr(L) is this L1 term).
     #[arg(long, default_value_t = 0.0)]
     pub degree_penalty: f64,
+    /// μ of the spectral regulariser −μ·λ₂/λ₂⁰ on the symmetrised level 0 with soft weights
+    /// (THEORY §5.1; gradient (v₂ᵤ − v₂ᵥ)², λ₂ refreshed per epoch); 0 tracks λ₂ per epoch
+    /// without moving the scorer; absent: off.
+    #[arg(long)]
+    pub spectral: Option<f64>,
+    /// The Laplacian whose λ₂ --spectral raises: combinatorial (L = D − W) or normalized.
+    #[arg(long, default_value = "combinatorial")]
+    pub spectral_laplacian: SpectralLaplacian,
     /// At most this many labelled nodes are used.
     #[arg(long, default_value_t = LearnEdgesOptions::default().max_examples)]
     pub max_examples: usize,
@@ -134,6 +144,9 @@ fn options(a: &Args) -> Result<LearnEdgesOptions, Failure> {
             a.degree_penalty
         )));
     }
+    if let Some(mu) = a.spectral.filter(|mu| !(*mu >= 0.0 && mu.is_finite())) {
+        return Err(Failure::input(format!("--spectral {mu}: must be finite and ≥ 0")));
+    }
     Ok(LearnEdgesOptions {
         metric: a.input.metric,
         m: a.m,
@@ -160,6 +173,10 @@ fn options(a: &Args) -> Result<LearnEdgesOptions, Failure> {
             learning_rate: a.landscape_lr,
             seed: a.seed,
             ..LandscapeOptions::default()
+        }),
+        spectral: a.spectral.map(|weight| SpectralOptions {
+            weight,
+            laplacian: a.spectral_laplacian,
         }),
         ..LearnEdgesOptions::default()
     })
@@ -232,6 +249,18 @@ fn print(a: &Args, r: &EdgesReport) {
         "level-0 mean degree on the calibration sample: heuristic {:.2}, learned {:.2}",
         r.sample_degree_heuristic, r.sample_degree_learned
     );
+    let lambdas: Vec<String> = r
+        .history
+        .iter()
+        .filter_map(|e| e.spectral.as_ref())
+        .map(|s| format!("{:.4} ({:.3})", s.lambda2, s.participation))
+        .collect();
+    if !lambdas.is_empty() {
+        println!(
+            "λ₂ of the soft graph per epoch (participation ratio): {}",
+            lambdas.join(", ")
+        );
+    }
     for row in &r.relaxation {
         println!(
             "relaxation at τ {:<4}: |bias| {:.4} (τ² law {:.4}), variance {:.4} (Bernoulli {:.4})",
