@@ -32,6 +32,17 @@ pub enum Laplacian {
     Normalized,
 }
 
+impl std::str::FromStr for Laplacian {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "combinatorial" => Ok(Laplacian::Combinatorial),
+            "normalized" | "normalised" => Ok(Laplacian::Normalized),
+            other => Err(format!("unknown Laplacian {other:?} (combinatorial, normalized)")),
+        }
+    }
+}
+
 /// Settings of the spectral measurements.
 #[derive(Clone, Copy, Debug)]
 pub struct SpectralOptions {
@@ -67,9 +78,34 @@ pub struct Fiedler {
     pub converged: bool,
 }
 
+/// A symmetric adjacency with non-negative weights, as the Laplacian solves need it: the node
+/// count, the weighted degrees d_u = Σ_v w_uv and the product y = W·x. Implemented by the
+/// unweighted [`UndirectedGraph`] (w ∈ {0, 1}) and by callers' weighted graphs (the spectral
+/// regulariser of `geodex-edges`), so both share one operator and one solve.
+pub trait WeightedAdjacency {
+    /// Number of nodes.
+    fn node_count(&self) -> usize;
+    /// d_u = Σ_v w_uv.
+    fn weighted_degree(&self, u: usize) -> f64;
+    /// y = W·x.
+    fn adjacency_apply(&self, x: &[f64], y: &mut [f64]);
+}
+
+impl WeightedAdjacency for UndirectedGraph {
+    fn node_count(&self) -> usize {
+        UndirectedGraph::node_count(self)
+    }
+    fn weighted_degree(&self, u: usize) -> f64 {
+        self.degree(u) as f64
+    }
+    fn adjacency_apply(&self, x: &[f64], y: &mut [f64]) {
+        UndirectedGraph::adjacency_apply(self, x, y)
+    }
+}
+
 /// σI − Laplacian as an operator, with σ and the Laplacian's unit null vector.
-struct Shifted<'g> {
-    g: &'g UndirectedGraph,
+struct Shifted<'g, G: WeightedAdjacency + ?Sized> {
+    g: &'g G,
     laplacian: Laplacian,
     sigma: f64,
     degree: Vec<f64>,
@@ -78,12 +114,13 @@ struct Shifted<'g> {
     scratch: std::cell::RefCell<Vec<f64>>,
 }
 
-impl<'g> Shifted<'g> {
-    fn new(g: &'g UndirectedGraph, laplacian: Laplacian) -> Self {
+impl<'g, G: WeightedAdjacency + ?Sized> Shifted<'g, G> {
+    fn new(g: &'g G, laplacian: Laplacian) -> Self {
         let n = g.node_count();
-        let degree: Vec<f64> = (0..n).map(|u| g.degree(u) as f64).collect();
+        let degree: Vec<f64> = (0..n).map(|u| g.weighted_degree(u)).collect();
+        let max_degree = degree.iter().copied().fold(0.0f64, f64::max);
         let (null, sigma) = match laplacian {
-            Laplacian::Combinatorial => (vec![1.0; n], 2.0 * g.max_degree() as f64),
+            Laplacian::Combinatorial => (vec![1.0; n], 2.0 * max_degree),
             Laplacian::Normalized => (degree.iter().map(|d| d.sqrt()).collect(), 2.0),
         };
         let inv_sqrt_degree = degree
@@ -112,7 +149,7 @@ impl<'g> Shifted<'g> {
                 }
             }
             Laplacian::Normalized => {
-                // σI − 𝓛 = (σ − 1)I + D^{-1/2} A D^{-1/2}.
+                // σI − 𝓛 = (σ − 1)I + D^{-1/2} W D^{-1/2}.
                 let mut s = self.scratch.borrow_mut();
                 for u in 0..n {
                     s[u] = x[u] * self.inv_sqrt_degree[u];
@@ -124,6 +161,26 @@ impl<'g> Shifted<'g> {
             }
         }
     }
+
+    /// The largest eigenpair of σI − Laplacian on the null vector's complement, from `start`,
+    /// as λ₂ = σ − θ and its unit eigenvector.
+    fn solve(&self, start: Vec<f64>, deflate: &[Vec<f64>], lanczos: &LanczosOptions) -> Fiedler {
+        let pair = largest_eigenpair(
+            |x, y| self.apply(x, y),
+            deflate,
+            start,
+            self.sigma.max(1e-12),
+            lanczos,
+        );
+        Fiedler {
+            laplacian: self.laplacian,
+            lambda2: (self.sigma - pair.value).max(0.0),
+            vector: pair.vector,
+            residual: pair.residual,
+            matvecs: pair.matvecs,
+            converged: pair.converged,
+        }
+    }
 }
 
 /// λ₂ of `laplacian` for `g` (at least 2 nodes; for fewer, λ₂ is undefined and 0 is returned).
@@ -133,23 +190,20 @@ pub fn fiedler(g: &UndirectedGraph, laplacian: Laplacian, options: &SpectralOpti
     if n < 2 || components > 1 {
         return disconnected(g, laplacian, &labels);
     }
+    weighted_fiedler(g, laplacian, random_vector(n, options.seed), &options.lanczos)
+}
+
+/// λ₂ of `laplacian` for any weighted adjacency, by Lanczos from `start` (a previous
+/// eigenvector makes a warm start). For a connected graph of at least 2 nodes: a disconnected
+/// one has λ₂ = 0 and the solver returns some vector of the null space.
+pub fn weighted_fiedler<G: WeightedAdjacency + ?Sized>(
+    g: &G,
+    laplacian: Laplacian,
+    start: Vec<f64>,
+    lanczos: &LanczosOptions,
+) -> Fiedler {
     let op = Shifted::new(g, laplacian);
-    let start = random_vector(n, options.seed);
-    let pair = largest_eigenpair(
-        |x, y| op.apply(x, y),
-        std::slice::from_ref(&op.null),
-        start,
-        op.sigma,
-        &options.lanczos,
-    );
-    Fiedler {
-        laplacian,
-        lambda2: (op.sigma - pair.value).max(0.0),
-        vector: pair.vector,
-        residual: pair.residual,
-        matvecs: pair.matvecs,
-        converged: pair.converged,
-    }
+    op.solve(start, std::slice::from_ref(&op.null), lanczos)
 }
 
 /// The `count` smallest eigenvalues of `laplacian` above the trivial 0 (λ₂ ≤ λ₃ ≤ …), one
@@ -168,8 +222,8 @@ pub fn smallest_eigenvalues(
     let mut values = Vec::new();
     for i in 0..count.min(n.saturating_sub(1)) {
         let start = random_vector(n, options.seed.wrapping_add(i as u64));
-        let pair = largest_eigenpair(|x, y| op.apply(x, y), &found, start, op.sigma, &options.lanczos);
-        values.push((op.sigma - pair.value).max(0.0));
+        let pair = op.solve(start, &found, &options.lanczos);
+        values.push(pair.lambda2);
         found.push(pair.vector);
     }
     values
@@ -219,8 +273,8 @@ fn unit(mut v: Vec<f64>) -> Vec<f64> {
     v
 }
 
-/// Uniform in [−1, 1)ⁿ from `seed`.
-fn random_vector(n: usize, seed: u64) -> Vec<f64> {
+/// Uniform in [−1, 1)ⁿ from `seed`: the seeded start of a Lanczos solve.
+pub fn random_vector(n: usize, seed: u64) -> Vec<f64> {
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
     (0..n)
         .map(|_| (rng.next_u64() >> 11) as f64 / (1u64 << 52) as f64 - 1.0)

@@ -21,38 +21,15 @@
 //! λ₂ and its vector come from [`geodex_analysis::lanczos`] (σI − Laplacian on the null
 //! vector's complement), refreshed once per epoch and warm-started from the last vector.
 
-use geodex_analysis::lanczos::{largest_eigenpair, LanczosOptions};
-use rand_core::{RngCore, SeedableRng};
-use rand_xoshiro::Xoshiro256PlusPlus;
+use geodex_analysis::lanczos::LanczosOptions;
+pub use geodex_analysis::spectral::Laplacian;
+use geodex_analysis::spectral::{random_vector, weighted_fiedler, WeightedAdjacency};
 use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::labels::Example;
 use crate::model::EdgeModel;
 use crate::train::{rollout, sigmoid, training_budget, PairDistance};
-
-/// Which Laplacian's λ₂ the regulariser raises.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SpectralLaplacian {
-    /// L = D − W.
-    Combinatorial,
-    /// 𝓛 = I − D^{-1/2} W D^{-1/2}.
-    Normalized,
-}
-
-impl std::str::FromStr for SpectralLaplacian {
-    type Err = crate::EdgesError;
-    fn from_str(s: &str) -> Result<Self, crate::EdgesError> {
-        match s {
-            "combinatorial" => Ok(SpectralLaplacian::Combinatorial),
-            "normalized" | "normalised" => Ok(SpectralLaplacian::Normalized),
-            other => Err(crate::EdgesError::Invalid(format!(
-                "unknown Laplacian {other:?} (combinatorial, normalized)"
-            ))),
-        }
-    }
-}
 
 /// Settings of the regulariser: the loss gains −`weight`·λ₂/λ₂⁰, λ₂⁰ the value at the start of
 /// training, so `weight` is in nats per candidate for a relative change of λ₂ (0 = off).
@@ -61,7 +38,7 @@ pub struct SpectralOptions {
     /// μ ≥ 0.
     pub weight: f64,
     /// Which Laplacian.
-    pub laplacian: SpectralLaplacian,
+    pub laplacian: Laplacian,
 }
 
 /// The regulariser as training uses it: its settings and the part of the graph that does not
@@ -174,13 +151,17 @@ impl WeightedGraph {
     pub fn nodes(&self) -> usize {
         self.degree.len()
     }
+}
 
-    /// Weighted degree d_u = Σ_v w_uv.
-    pub fn degree(&self, u: usize) -> f64 {
+impl WeightedAdjacency for WeightedGraph {
+    fn node_count(&self) -> usize {
+        self.nodes()
+    }
+
+    fn weighted_degree(&self, u: usize) -> f64 {
         self.degree[u]
     }
 
-    /// y = W·x.
     fn adjacency_apply(&self, x: &[f64], y: &mut [f64]) {
         for (u, yu) in y.iter_mut().enumerate() {
             let row = self.offsets[u]..self.offsets[u + 1];
@@ -197,7 +178,7 @@ impl WeightedGraph {
 #[derive(Clone, Debug)]
 pub struct Fiedler {
     /// Which Laplacian.
-    pub laplacian: SpectralLaplacian,
+    pub laplacian: Laplacian,
     /// The second-smallest eigenvalue.
     pub lambda2: f64,
     /// The vector the gradient uses: the unit Fiedler vector v (combinatorial) or f = D^{-1/2}φ
@@ -216,8 +197,8 @@ impl Fiedler {
     pub fn edge_gradient(&self, u: usize, v: usize) -> f64 {
         let (a, b) = (self.vector[u], self.vector[v]);
         match self.laplacian {
-            SpectralLaplacian::Combinatorial => (a - b) * (a - b),
-            SpectralLaplacian::Normalized => (a - b) * (a - b) - self.lambda2 * (a * a + b * b),
+            Laplacian::Combinatorial => (a - b) * (a - b),
+            Laplacian::Normalized => (a - b) * (a - b) - self.lambda2 * (a * a + b * b),
         }
     }
 
@@ -245,90 +226,45 @@ impl Fiedler {
 }
 
 /// λ₂ of `laplacian` for `g` (at least 2 nodes, connected: a disconnected graph has λ₂ = 0 and
-/// the solver returns some vector of the null space), from `start` (a previous eigenvector) or
-/// a seeded random vector.
-pub fn fiedler(g: &WeightedGraph, laplacian: SpectralLaplacian, start: Option<&[f64]>, seed: u64) -> Fiedler {
+/// the solver returns some vector of the null space), by the analysis crate's solve from `start`
+/// (a previous eigenvector) or a seeded random vector, to a tighter tolerance than its report
+/// (the gradient uses the vector).
+pub fn fiedler(g: &WeightedGraph, laplacian: Laplacian, start: Option<&[f64]>, seed: u64) -> Fiedler {
     let n = g.nodes();
-    let inv_sqrt: Vec<f64> = g
-        .degree
-        .iter()
-        .map(|&d| if d > 0.0 { 1.0 / d.sqrt() } else { 0.0 })
-        .collect();
-    let max_degree = g.degree.iter().copied().fold(0.0f64, f64::max);
-    let (null, sigma) = match laplacian {
-        SpectralLaplacian::Combinatorial => (vec![1.0; n], 2.0 * max_degree),
-        SpectralLaplacian::Normalized => (g.degree.iter().map(|d| d.sqrt()).collect(), 2.0),
-    };
-    let null = unit(null);
-    let scratch = std::cell::RefCell::new(vec![0.0; n]);
-    // y = (σI − Laplacian)·x.
-    let apply = |x: &[f64], y: &mut [f64]| match laplacian {
-        SpectralLaplacian::Combinatorial => {
-            g.adjacency_apply(x, y);
-            for u in 0..n {
-                y[u] += (sigma - g.degree[u]) * x[u];
-            }
-        }
-        SpectralLaplacian::Normalized => {
-            let mut s = scratch.borrow_mut();
-            for u in 0..n {
-                s[u] = x[u] * inv_sqrt[u];
-            }
-            g.adjacency_apply(&s[..], y);
-            for u in 0..n {
-                y[u] = y[u] * inv_sqrt[u] + (sigma - 1.0) * x[u];
-            }
-        }
-    };
     let start = match start {
         Some(s) if s.len() == n => s.to_vec(),
-        _ => random_vector(n, seed),
+        _ => random_vector(n, seed ^ 0x0f1e_d1e4),
     };
     let options = LanczosOptions {
         tolerance: 1e-8,
         ..LanczosOptions::default()
     };
-    let pair = largest_eigenpair(
-        apply,
-        std::slice::from_ref(&null),
-        start,
-        sigma.max(1e-12),
-        &options,
-    );
-    let lambda2 = (sigma - pair.value).max(0.0);
+    let solved = weighted_fiedler(g, laplacian, start, &options);
     let vector = match laplacian {
-        SpectralLaplacian::Combinatorial => pair.vector.clone(),
-        SpectralLaplacian::Normalized => pair.vector.iter().zip(&inv_sqrt).map(|(p, s)| p * s).collect(),
+        Laplacian::Combinatorial => solved.vector.clone(),
+        Laplacian::Normalized => solved
+            .vector
+            .iter()
+            .zip(&g.degree)
+            .map(|(p, &d)| if d > 0.0 { p / d.sqrt() } else { 0.0 })
+            .collect(),
     };
     Fiedler {
         laplacian,
-        lambda2,
+        lambda2: solved.lambda2,
         vector,
-        eigenvector: pair.vector,
-        matvecs: pair.matvecs,
-        converged: pair.converged,
+        eigenvector: solved.vector,
+        matvecs: solved.matvecs,
+        converged: solved.converged,
     }
-}
-
-fn unit(mut v: Vec<f64>) -> Vec<f64> {
-    let norm = v.iter().map(|x| x * x).sum::<f64>().sqrt();
-    if norm > 0.0 {
-        v.iter_mut().for_each(|x| *x /= norm);
-    }
-    v
-}
-
-fn random_vector(n: usize, seed: u64) -> Vec<f64> {
-    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed ^ 0x0f1e_d1e4);
-    (0..n)
-        .map(|_| (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64 - 0.5)
-        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use nalgebra::DMatrix;
+    use rand_core::{RngCore, SeedableRng};
+    use rand_xoshiro::Xoshiro256PlusPlus;
 
     /// A connected random weighted graph: a path through every node plus random chords.
     fn random_arcs(n: usize, extra: usize, seed: u64) -> Vec<(u32, u32, f64)> {
@@ -344,7 +280,7 @@ mod tests {
     }
 
     /// λ₂ by a dense eigen-decomposition (independent of Lanczos).
-    fn dense_lambda2(n: usize, arcs: &[(u32, u32, f64)], laplacian: SpectralLaplacian) -> f64 {
+    fn dense_lambda2(n: usize, arcs: &[(u32, u32, f64)], laplacian: Laplacian) -> f64 {
         let mut w = DMatrix::<f64>::zeros(n, n);
         for &(u, v, a) in arcs {
             if u != v {
@@ -356,8 +292,8 @@ mod tests {
         let l = DMatrix::from_fn(n, n, |i, j| {
             let lij = if i == j { d[i] - w[(i, j)] } else { -w[(i, j)] };
             match laplacian {
-                SpectralLaplacian::Combinatorial => lij,
-                SpectralLaplacian::Normalized => lij / (d[i] * d[j]).sqrt(),
+                Laplacian::Combinatorial => lij,
+                Laplacian::Normalized => lij / (d[i] * d[j]).sqrt(),
             }
         });
         let mut values: Vec<f64> = l.symmetric_eigen().eigenvalues.iter().copied().collect();
@@ -369,7 +305,7 @@ mod tests {
     fn lambda2_matches_a_dense_eigensolver_on_both_laplacians() {
         let (n, arcs) = (40, random_arcs(40, 60, 3));
         let g = WeightedGraph::from_arcs(n, &arcs);
-        for laplacian in [SpectralLaplacian::Combinatorial, SpectralLaplacian::Normalized] {
+        for laplacian in [Laplacian::Combinatorial, Laplacian::Normalized] {
             let f = fiedler(&g, laplacian, None, 1);
             let dense = dense_lambda2(n, &arcs, laplacian);
             assert!(f.converged);
@@ -386,7 +322,7 @@ mod tests {
         let (n, arcs) = (30, random_arcs(30, 45, 8));
         let g = WeightedGraph::from_arcs(n, &arcs);
         let h = 1e-5;
-        for laplacian in [SpectralLaplacian::Combinatorial, SpectralLaplacian::Normalized] {
+        for laplacian in [Laplacian::Combinatorial, Laplacian::Normalized] {
             let f = fiedler(&g, laplacian, None, 2);
             let mut text_error = 0.0f64;
             for (k, &(u, v, _)) in arcs.iter().enumerate().step_by(5) {
@@ -419,17 +355,17 @@ mod tests {
             &[(0, 1, 1.0), (1, 0, 3.0), (0, 1, 1.0), (2, 2, 5.0), (1, 2, 0.0)],
         );
         // w_01 = (2 + 3)/2.
-        assert_eq!(g.degree(0), 2.5);
-        assert_eq!(g.degree(1), 2.5);
-        assert_eq!(g.degree(2), 0.0);
+        assert_eq!(g.weighted_degree(0), 2.5);
+        assert_eq!(g.weighted_degree(1), 2.5);
+        assert_eq!(g.weighted_degree(2), 0.0);
     }
 
     #[test]
     fn a_warm_start_converges_to_the_same_value_in_fewer_steps() {
         let (n, arcs) = (200, random_arcs(200, 400, 11));
         let g = WeightedGraph::from_arcs(n, &arcs);
-        let cold = fiedler(&g, SpectralLaplacian::Combinatorial, None, 5);
-        let warm = fiedler(&g, SpectralLaplacian::Combinatorial, Some(&cold.eigenvector), 6);
+        let cold = fiedler(&g, Laplacian::Combinatorial, None, 5);
+        let warm = fiedler(&g, Laplacian::Combinatorial, Some(&cold.eigenvector), 6);
         assert!((cold.lambda2 - warm.lambda2).abs() < 1e-8 * cold.lambda2.max(1.0));
         assert!(
             warm.matvecs < cold.matvecs,

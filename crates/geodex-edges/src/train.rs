@@ -639,15 +639,15 @@ mod tests {
 
     #[test]
     fn the_spectral_term_is_the_gradient_of_minus_scaled_lambda2_through_the_scorer() {
-        use crate::spectral::{fiedler, SpectralLaplacian, WeightedGraph};
+        use crate::spectral::{fiedler, Laplacian, WeightedGraph};
         let (examples, points) = planar(6, 24);
         let pair = |ex: &Example, i: usize, j: usize| planar_pair(&points, ex, i, j);
         // Fixed arcs so the 24 nodes form one component whatever the soft weights.
         let background: Vec<(u32, u32, f64)> = (1..24u32).map(|v| (v - 1, v, 0.3)).collect();
         let (scale, batch) = (0.7, (0..examples.len()).collect::<Vec<usize>>());
         for (kind, laplacian) in [
-            (ModelKind::Logistic, SpectralLaplacian::Combinatorial),
-            (ModelKind::Mlp, SpectralLaplacian::Normalized),
+            (ModelKind::Logistic, Laplacian::Combinatorial),
+            (ModelKind::Mlp, Laplacian::Normalized),
         ] {
             let opts = TrainOptions {
                 kind,

@@ -8,7 +8,7 @@ use geodex_core::Component;
 use geodex_edges::{
     landscape::LandscapeOptions,
     learn_edges,
-    spectral::{SpectralLaplacian, SpectralOptions},
+    spectral::{Laplacian, SpectralOptions},
     EdgesError, EdgesReport, Labels, LearnEdgesOptions, ModelKind, Optimizer, TrainOptions,
 };
 
@@ -90,7 +90,7 @@ pub struct Args {
     pub spectral: Option<f64>,
     /// The Laplacian whose λ₂ --spectral raises: combinatorial (L = D − W) or normalized.
     #[arg(long, default_value = "combinatorial")]
-    pub spectral_laplacian: SpectralLaplacian,
+    pub spectral_laplacian: Laplacian,
     /// At most this many labelled nodes are used.
     #[arg(long, default_value_t = LearnEdgesOptions::default().max_examples)]
     pub max_examples: usize,
