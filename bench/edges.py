@@ -15,6 +15,8 @@ the set's own query file, never seen in training. Per seed:
   conductance are measured by `geodex analyze --only spectral`;
 - with `--arms sweep`: the logistic scorer trained by Adam and by SGD (momentum 0.9) at mini-batches
   8, 32, 64, 256 and learning rates 0.001 and 0.01;
+- with `--arms gnn`: the message-passing scorer over the candidate list (hidden 8 and 16 at depth
+  2, hidden 8 at depth 1), on progress labels;
 - with `--arms optimisers`: the MLP trained by plain SGD and by Langevin dynamics at two
   temperatures (same step, 0.05); with `--arms landscape`: `learn-edges --landscape` for the
   logistic and MLP scorers (Hessian spectra and descents, no build);
@@ -91,6 +93,15 @@ SWEEP = [
     for opt in ["adam", "sgd"]
     for batch in [8, 32, 64, 256]
     for lr in ["0.001", "0.01"]
+]
+# The message-passing scorer over the candidate list (item 1), two widths at depth 2 and a
+# one-layer control, all on progress labels like the MLP beside it.
+GNNS = [
+    (
+        f"gnn{layers}-h{hidden}-progress",
+        ["--model", "gnn", "--labels", "progress", "--hidden", hidden, "--layers", layers],
+    )
+    for hidden, layers in [("8", "2"), ("16", "2"), ("8", "1")]
 ]
 # Landscape studies (§4.1–4.2, §8.1): the product's scorers, trained with Adam.
 LANDSCAPES = [("logistic", ["--model", "logistic"]), ("mlp", ["--model", "mlp"])]
@@ -333,7 +344,7 @@ def main() -> None:
     ap.add_argument(
         "--arms",
         default="controls,learned,anneal",
-        help="comma-separated: controls (or one of them), learned, anneal, optimisers, spectral, sweep "
+        help="comma-separated: controls (or one of them), learned, anneal, optimisers, spectral, sweep, gnn "
         "(or one of their arms by name), landscape",
     )
     args = ap.parse_args()
@@ -367,6 +378,7 @@ def main() -> None:
             for name, extra in [
                 *[a for a in SPECTRAL if "spectral" in arms or a[0] in arms],
                 *[a for a in SWEEP if "sweep" in arms or a[0] in arms],
+                *[a for a in GNNS if "gnn" in arms or a[0] in arms],
             ]:
                 model, report = learn(args.geodex, s, name, extra, seed, work)
                 (out / f"{s['name']}-{name}-{seed}.report.json").write_text(json.dumps(report, indent=1))

@@ -148,6 +148,46 @@ fn learn_edges_writes_a_model_that_builds_at_the_heuristics_degree() {
     assert!((l - h).abs() <= 0.1 * h, "learned degree {l} vs heuristic {h}");
 }
 
+/// The message-passing scorer: it trains, builds at the heuristic's degree, and a file whose
+/// network is zero and whose linear skip is the heuristic's test rebuilds the heuristic's graph
+/// link for link (the build's list-aware path keeps the heuristic's decisions exactly).
+#[test]
+fn a_gnn_model_trains_builds_at_the_heuristics_degree_and_contains_the_heuristic() {
+    let f = files();
+    let model = f.p("gnn.json");
+    let extra = [
+        "--model", "gnn", "--hidden", "4", "--layers", "2", "--epochs", "4",
+    ];
+    let report = learn_small(&f, &model, &extra);
+    assert_eq!(report["history"].as_array().unwrap().len(), 4);
+    let saved: Value = serde_json::from_str(&std::fs::read_to_string(&model).unwrap()).unwrap();
+    assert_eq!(
+        (saved["kind"].as_str(), saved["layers"].as_u64()),
+        (Some("gnn"), Some(2))
+    );
+    let h = build(&f, "heuristic", &f.p("h.gdx"));
+    let l = build(&f, &format!("learned:{model}"), &f.p("g.gdx"));
+    let (h, l) = (
+        h["level0_mean_degree"].as_f64().unwrap(),
+        l["level0_mean_degree"].as_f64().unwrap(),
+    );
+    assert!((l - h).abs() <= 0.1 * h, "gnn degree {l} vs heuristic {h}");
+
+    let (hidden, layers) = (2, 1);
+    let len = hidden * 8 + layers * (2 * hidden * hidden + 4 * hidden) + hidden + 8;
+    let mut params = vec![0.0; len];
+    params[len - 8 + geodex_core::edges::OCCLUSION_LOG_RATIO] = 1.5;
+    let features = geodex_core::edges::FEATURE_NAMES;
+    let file = serde_json::json!({"kind": "gnn", "hidden": hidden, "layers": layers, "params": params,
+        "features": features, "threshold": 0.0});
+    let as_heuristic = f.p("gnn-heuristic.json");
+    std::fs::write(&as_heuristic, file.to_string()).unwrap();
+    let (a, b) = (f.p("heuristic.gdx"), f.p("gnn-heuristic.gdx"));
+    build(&f, "heuristic", &a);
+    build(&f, &format!("learned:{as_heuristic}"), &b);
+    assert_eq!(links(&f, &a), links(&f, &b));
+}
+
 /// `--optimizer langevin` trains, and `--landscape` reports the Hessian spectrum (one eigenvalue
 /// per parameter) at the initial and the trained scorer and one curve per descent; the trained
 /// scorer sits lower on the frozen loss than the random start.
@@ -296,6 +336,8 @@ fn bad_rules_and_model_files_exit_2_and_write_nothing() {
         ["--temperature", "-1"],
         ["--spectral", "-1"],
         ["--spectral-laplacian", "bogus"],
+        ["--model", "gnn --layers 0"],
+        ["--model", "gnn --landscape"],
     ] {
         let mut args = vec![
             "learn-edges",
@@ -306,9 +348,12 @@ fn bad_rules_and_model_files_exit_2_and_write_nothing() {
             "--out",
             &model,
         ];
-        args.extend(extra);
+        args.extend(extra.iter().flat_map(|e| e.split(' ')));
         let (code, message) = fails(&args);
         assert_eq!(code, 2, "{extra:?}: {message}");
+        if extra[1].starts_with("gnn") {
+            assert!(message.contains("gnn"), "{message}");
+        }
         assert!(!Path::new(&model).exists());
     }
 }

@@ -59,10 +59,47 @@ const LOG_CLAMP: f32 = 8.0;
 /// Below this a dissimilarity counts as zero in a ratio (duplicate vectors).
 const TINY: f32 = 1e-30;
 
+/// A link kept earlier in the same list, seen from the candidate c being judged: e(b, r) and
+/// e(c, r) in squared-like dissimilarities, in the order the links were kept.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct KeptLink {
+    /// e(b, r).
+    pub e_br: f32,
+    /// e(c, r).
+    pub e_cr: f32,
+}
+
 /// A learned score of one candidate edge; larger means "keep".
+///
+/// A context-free scorer implements [`EdgeScorer::score`] only. A list-aware one (a
+/// message-passing network over the candidate list) also sees the links kept so far and a
+/// state of `state_width` numbers it wrote for each of them when it judged them: the rule
+/// stores the state of every kept candidate and hands the states back, in keep order, to every
+/// later judgement of the same list.
 pub trait EdgeScorer: Send + Sync + fmt::Debug {
     /// The score of a candidate with these features.
     fn score(&self, features: &EdgeFeatures) -> f32;
+
+    /// Numbers of state kept per kept link (0: context-free, [`EdgeScorer::score_in_list`]
+    /// is never called).
+    fn state_width(&self) -> usize {
+        0
+    }
+
+    /// The score of candidate c with these features at e(b, c) = `e_bc`, against the `kept`
+    /// links and their states (`kept.len()` × `state_width` numbers, keep order); writes c's
+    /// own state (`state_width` numbers) into `state`, which the rule keeps if c is kept.
+    fn score_in_list(
+        &self,
+        features: &EdgeFeatures,
+        e_bc: f32,
+        kept: &[KeptLink],
+        kept_states: &[f64],
+        state: &mut [f64],
+    ) -> f32 {
+        let _ = (e_bc, kept, kept_states, state);
+        self.score(features)
+    }
 }
 
 /// How a node's links are chosen from its candidates (see the module documentation).
@@ -357,35 +394,104 @@ fn scored<T, D: Distance<T>>(
     else {
         return sweep(scratch, budget, |_, _, _| false);
     };
+    if scorer.state_width() == 0 {
+        return sweep(scratch, budget, |rank, c, selected| {
+            let kept = selected
+                .iter()
+                .map(|r| (squared_like(r.distance), squared_like(space.between(c.id, r.id))));
+            scorer.score(&scale.features(rank, squared_like(c.distance), kept)) >= threshold
+        });
+    }
+    let mut list = ListJudge::new(scorer);
     sweep(scratch, budget, |rank, c, selected| {
-        let kept = selected
-            .iter()
-            .map(|r| (squared_like(r.distance), squared_like(space.between(c.id, r.id))));
-        scorer.score(&scale.features(rank, squared_like(c.distance), kept)) >= threshold
+        let kept = selected.iter().map(|r| KeptLink {
+            e_br: squared_like(r.distance),
+            e_cr: squared_like(space.between(c.id, r.id)),
+        });
+        list.judge(&scale, rank, squared_like(c.distance), kept, selected.len()) >= threshold
     });
 }
 
+/// The bookkeeping of a list-aware scorer over one list: the kept links' states, and the state
+/// of the last candidate judged (stored once the rule is seen to have kept it).
+struct ListJudge<'s> {
+    scorer: &'s dyn EdgeScorer,
+    width: usize,
+    kept_states: Vec<f64>,
+    last_state: Vec<f64>,
+    links: Vec<KeptLink>,
+}
+
+impl<'s> ListJudge<'s> {
+    fn new(scorer: &'s dyn EdgeScorer) -> Self {
+        let width = scorer.state_width();
+        ListJudge {
+            scorer,
+            width,
+            kept_states: Vec::new(),
+            last_state: vec![0.0; width],
+            links: Vec::new(),
+        }
+    }
+
+    /// The score of the candidate at `rank` (e(b, c) = `e_bc`) against the `kept` links, of
+    /// which there are `kept_count`: one more than the states held means the previous candidate
+    /// was kept.
+    fn judge(
+        &mut self,
+        scale: &ListScale,
+        rank: usize,
+        e_bc: f32,
+        kept: impl ExactSizeIterator<Item = KeptLink>,
+        kept_count: usize,
+    ) -> f32 {
+        if kept_count * self.width > self.kept_states.len() {
+            self.kept_states.extend_from_slice(&self.last_state);
+        }
+        self.links.clear();
+        self.links.extend(kept);
+        let x = scale.features(rank, e_bc, self.links.iter().map(|k| (k.e_br, k.e_cr)));
+        self.scorer
+            .score_in_list(&x, e_bc, &self.links, &self.kept_states, &mut self.last_state)
+    }
+}
+
+/// A roll-out's decision on the candidate at a rank, with its features and the links kept so
+/// far as (rank, [`KeptLink`]) in keep order.
+pub type RolloutDecision<'a> = dyn FnMut(usize, &EdgeFeatures, &[(usize, KeptLink)]) -> bool + 'a;
+
 /// The selection of the scored rule over candidates whose pairwise squared-like
 /// dissimilarities `e(i, j)` are given (candidate 0 nearest; `e_b[i]` = e(b, i), ascending):
-/// the indexes kept, and the features each candidate was judged on. Training uses it to roll
-/// the rule out exactly as the build does (`Vec` outputs: not on the build's hot path).
+/// the indexes kept, and the features each candidate was judged on. `keep` sees the candidate's
+/// rank, its features and the links kept so far as (rank, [`KeptLink`]) in keep order. Training
+/// uses it to roll the rule out exactly as the build does (`Vec` outputs: not on the build's
+/// hot path).
 pub fn scored_rollout(
     e_b: &[f32],
     e: &dyn Fn(usize, usize) -> f32,
     budget: usize,
-    keep: &mut dyn FnMut(usize, &EdgeFeatures) -> bool,
+    keep: &mut RolloutDecision<'_>,
 ) -> (Vec<usize>, Vec<EdgeFeatures>) {
     let mut kept: Vec<usize> = Vec::new();
     let mut seen = Vec::with_capacity(e_b.len());
     let Some(scale) = ListScale::of(|i| e_b[i], e_b.len(), budget) else {
         return (kept, seen);
     };
+    let mut links: Vec<(usize, KeptLink)> = Vec::with_capacity(budget);
     for (rank, &e_bc) in e_b.iter().enumerate() {
         if kept.len() >= budget {
             break;
         }
-        let x = scale.features(rank, e_bc, kept.iter().map(|&r| (e_b[r], e(rank, r))));
-        if keep(rank, &x) {
+        links.clear();
+        links.extend(kept.iter().map(|&r| {
+            let link = KeptLink {
+                e_br: e_b[r],
+                e_cr: e(rank, r),
+            };
+            (r, link)
+        }));
+        let x = scale.features(rank, e_bc, links.iter().map(|(_, k)| (k.e_br, k.e_cr)));
+        if keep(rank, &x, &links) {
             kept.push(rank);
         }
         seen.push(x);
@@ -427,16 +533,26 @@ mod tests {
             .collect()
     }
 
-    fn select(rule: &EdgeRule, budget: usize, seed: u64) -> Vec<u32> {
+    /// `f` over the 60-point cloud of `seed` and its candidates around (0.5, 0.5, 0.5).
+    fn with_cloud<R>(
+        seed: u64,
+        f: impl FnOnce(&Space<'_, f32, SquaredL2<Portable>>, SelectScratch) -> R,
+    ) -> R {
         let flat = cloud(60, seed);
         let space = Space {
             vectors: &flat,
             dim: 3,
             dist: SquaredL2(Portable),
         };
-        let mut s = scratch_for(&space, &[0.5, 0.5, 0.5]);
-        select_by_rule(&space, budget, Heuristic::default(), rule, 7, 0, &mut s);
-        s.selected.iter().map(|n| n.id).collect()
+        let s = scratch_for(&space, &[0.5, 0.5, 0.5]);
+        f(&space, s)
+    }
+
+    fn select(rule: &EdgeRule, budget: usize, seed: u64) -> Vec<u32> {
+        with_cloud(seed, |space, mut s| {
+            select_by_rule(space, budget, Heuristic::default(), rule, 7, 0, &mut s);
+            s.selected.iter().map(|n| n.id).collect()
+        })
     }
 
     #[test]
@@ -465,23 +581,18 @@ mod tests {
             let kept = select(&EdgeRule::Vamana { alpha: 1.5 }, 60, seed);
             // The definition, checked on every candidate: c is kept iff no link kept before
             // it (closer to the base) has 1.5²·e(c, r) ≤ e(b, c).
-            let flat = cloud(60, seed);
-            let space = Space {
-                vectors: &flat,
-                dim: 3,
-                dist: SquaredL2(Portable),
-            };
-            let s = scratch_for(&space, &[0.5, 0.5, 0.5]);
-            let mut so_far: Vec<u32> = Vec::new();
-            for c in &s.candidates {
-                let pruned = so_far
-                    .iter()
-                    .any(|&r| 2.25 * space.between(c.id, r) <= c.distance);
-                assert_eq!(kept.contains(&c.id), !pruned);
-                if !pruned {
-                    so_far.push(c.id);
+            with_cloud(seed, |space, s| {
+                let mut so_far: Vec<u32> = Vec::new();
+                for c in &s.candidates {
+                    let pruned = so_far
+                        .iter()
+                        .any(|&r| 2.25 * space.between(c.id, r) <= c.distance);
+                    assert_eq!(kept.contains(&c.id), !pruned);
+                    if !pruned {
+                        so_far.push(c.id);
+                    }
                 }
-            }
+            });
             h_total += h.len();
             v_total += kept.len();
         }
@@ -516,7 +627,7 @@ mod tests {
         let ids: Vec<u32> = s.candidates.iter().map(|n| n.id).collect();
         let e_b: Vec<f32> = s.candidates.iter().map(|n| n.distance).collect();
         let e = |i: usize, j: usize| space.between(ids[i], ids[j]);
-        let (kept, seen) = scored_rollout(&e_b, &e, 10, &mut |_, x| AsHeuristic.score(x) >= 0.0);
+        let (kept, seen) = scored_rollout(&e_b, &e, 10, &mut |_, x, _| AsHeuristic.score(x) >= 0.0);
         let mut build = s;
         select_by_rule(
             &space,
@@ -547,6 +658,74 @@ mod tests {
         let norm = |v: &[f32]| v.iter().map(|a| a * a).sum::<f32>().sqrt();
         let cos = dot / (norm(&u) * norm(&w));
         assert!((x[5] - cos).abs() < 1e-4, "{} vs {cos}", x[5]);
+    }
+
+    /// A list-aware scorer whose decisions depend on the states of the links kept before:
+    /// its state is (e(b, c), number of kept links it saw), and it keeps c when c is not
+    /// occluded and e(b, c) is below 1.5× the mean e(b, r) its kept links recorded, and always
+    /// when nothing is kept yet.
+    #[derive(Debug)]
+    struct ListAware;
+    impl EdgeScorer for ListAware {
+        fn score(&self, _: &EdgeFeatures) -> f32 {
+            unreachable!("a list-aware scorer is asked through score_in_list")
+        }
+        fn state_width(&self) -> usize {
+            2
+        }
+        fn score_in_list(
+            &self,
+            x: &EdgeFeatures,
+            e_bc: f32,
+            kept: &[KeptLink],
+            kept_states: &[f64],
+            state: &mut [f64],
+        ) -> f32 {
+            assert_eq!(kept_states.len(), 2 * kept.len());
+            state.copy_from_slice(&[f64::from(e_bc), kept.len() as f64]);
+            list_aware_decision(x, e_bc, kept_states.chunks(2).map(|s| s[0]))
+        }
+    }
+
+    fn list_aware_decision(x: &EdgeFeatures, e_bc: f32, recorded: impl ExactSizeIterator<Item = f64>) -> f32 {
+        let n = recorded.len();
+        if n == 0 {
+            return 1.0;
+        }
+        let mean = recorded.sum::<f64>() / n as f64;
+        let near = f64::from(e_bc) < 1.5 * mean;
+        if near && x[OCCLUSION_LOG_RATIO] >= -0.2 {
+            1.0
+        } else {
+            -1.0
+        }
+    }
+
+    #[test]
+    fn the_build_hands_a_list_aware_scorer_the_states_of_the_links_it_kept() {
+        let rule = EdgeRule::Scored {
+            scorer: Arc::new(ListAware),
+            threshold: 0.0,
+        };
+        let mut differs = 0;
+        for seed in 0..10 {
+            let expected: Vec<u32> = with_cloud(seed, |space, s| {
+                let ids: Vec<u32> = s.candidates.iter().map(|n| n.id).collect();
+                let e_b: Vec<f32> = s.candidates.iter().map(|n| n.distance).collect();
+                let e = |i: usize, j: usize| space.between(ids[i], ids[j]);
+                // The roll-out keeps its own record: the kept links' e(b, r) by rank.
+                let (kept, _) = scored_rollout(&e_b, &e, 12, &mut |rank, x, links| {
+                    list_aware_decision(x, e_b[rank], links.iter().map(|&(r, _)| f64::from(e_b[r]))) >= 0.0
+                });
+                kept.iter().map(|&i| ids[i]).collect()
+            });
+            assert_eq!(select(&rule, 12, seed), expected, "seed {seed}");
+            differs += usize::from(expected != select(&EdgeRule::Heuristic, 12, seed));
+        }
+        assert!(
+            differs > 0,
+            "the list-aware rule must differ from the heuristic somewhere"
+        );
     }
 
     #[test]

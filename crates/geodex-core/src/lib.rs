@@ -80,7 +80,7 @@ pub use any::AnyIndex;
 pub use cancel::Cancel;
 pub use context::SearchContext;
 pub use durable::{apply as apply_log, DurableIndex, Recovered};
-pub use edges::{EdgeRule, EdgeScorer};
+pub use edges::{EdgeRule, EdgeScorer, KeptLink};
 pub use error::CoreError;
 pub use filter::{exact_scan_threshold, NodeSet, SELECTIVITY_SAMPLE};
 pub use geodex_distance::{Element, ElementKind, Isa, Metric};

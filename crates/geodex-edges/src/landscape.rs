@@ -272,7 +272,12 @@ pub fn study(
 ) -> LandscapeReport {
     let mut frozen = Frozen::of(examples, pair, train_opts, trained);
     subsample(&mut frozen, o.max_candidates, o.seed);
-    let init = EdgeModel::new(train_opts.kind, train_opts.hidden, train_opts.seed);
+    let init = EdgeModel::new(
+        train_opts.kind,
+        train_opts.hidden,
+        train_opts.layers,
+        train_opts.seed,
+    );
     let mut methods = vec![
         ("gd".to_string(), Optimizer::Sgd { momentum: 0.0 }, frozen.len()),
         ("sgd".to_string(), Optimizer::Sgd { momentum: 0.0 }, o.batch),
@@ -391,7 +396,7 @@ mod tests {
     #[test]
     fn logistic_hessian_is_the_closed_form() {
         let f = frozen(2000, 1);
-        let model = EdgeModel::new(ModelKind::Logistic, 0, 1);
+        let model = EdgeModel::new(ModelKind::Logistic, 0, 0, 1);
         let params: Vec<f64> = (0..EDGE_FEATURES).map(|i| 0.1 * i as f64 - 0.3).collect();
         let h = f.hessian(&model, &params, HESSIAN_STEP);
         let mut want = DMatrix::<f64>::zeros(EDGE_FEATURES, EDGE_FEATURES);
@@ -416,7 +421,7 @@ mod tests {
     #[test]
     fn mlp_hessian_matches_second_differences_of_the_loss() {
         let f = frozen(1500, 2);
-        let model = EdgeModel::new(ModelKind::Mlp, 4, 3);
+        let model = EdgeModel::new(ModelKind::Mlp, 4, 0, 3);
         let params = model.params.clone();
         let h = f.hessian(&model, &params, HESSIAN_STEP);
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(4);
@@ -443,7 +448,7 @@ mod tests {
     #[test]
     fn descents_lower_the_loss_and_cold_langevin_is_sgd() {
         let f = frozen(1000, 5);
-        let model = EdgeModel::new(ModelKind::Logistic, 0, 1);
+        let model = EdgeModel::new(ModelKind::Logistic, 0, 0, 1);
         let o = LandscapeOptions {
             passes: 20,
             learning_rate: 0.05,

@@ -16,6 +16,7 @@
 #![deny(missing_docs)]
 
 pub mod anneal;
+mod gnn;
 pub mod labels;
 pub mod landscape;
 pub mod model;
@@ -205,6 +206,24 @@ fn check(
             "learned edges need a distance; inner product has none".into(),
         ));
     }
+    if opts.train.kind == ModelKind::Gnn {
+        let t = &opts.train;
+        if !(1..=model::MAX_HIDDEN).contains(&t.hidden) || !(1..=model::MAX_LAYERS).contains(&t.layers) {
+            return Err(EdgesError::Invalid(format!(
+                "a gnn needs 1–{} hidden units and 1–{} layers (got {} and {})",
+                model::MAX_HIDDEN,
+                model::MAX_LAYERS,
+                t.hidden,
+                t.layers
+            )));
+        }
+        if opts.landscape.is_some() {
+            return Err(EdgesError::Invalid(
+                "the landscape study freezes candidates one by one; it supports logistic and mlp, not gnn"
+                    .into(),
+            ));
+        }
+    }
     Ok(())
 }
 
@@ -277,7 +296,7 @@ fn learn_in_pool<T: Component>(
     } else {
         &validation
     };
-    let learned = train::rule_stats(evaluate, &pair, budget, &|x| model.logit(x) >= threshold);
+    let learned = train::rule_stats(evaluate, &pair, budget, train::Rule::Model(&model, threshold));
     let report = EdgesReport {
         train_nodes: train_set.len(),
         validation_nodes: validation.len(),
@@ -300,7 +319,7 @@ fn learn_in_pool<T: Component>(
                 .map(|s| s.to_string())
                 .zip(model.params.iter().copied())
                 .collect(),
-            ModelKind::Mlp => Vec::new(),
+            ModelKind::Mlp | ModelKind::Gnn => Vec::new(),
         },
         label_seconds,
         train_seconds: started.elapsed().as_secs_f64(),

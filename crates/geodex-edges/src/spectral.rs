@@ -29,7 +29,7 @@ use serde::Serialize;
 
 use crate::labels::Example;
 use crate::model::EdgeModel;
-use crate::train::{rollout, sigmoid, training_budget, PairDistance};
+use crate::train::{model_rollout, sigmoid, training_budget, PairDistance};
 
 /// Settings of the regulariser: the loss gains −`weight`·λ₂/λ₂⁰, λ₂⁰ the value at the start of
 /// training, so `weight` is in nats per candidate for a relative change of λ₂ (0 = off).
@@ -72,8 +72,7 @@ impl SpectralTerm<'_> {
             .par_iter()
             .flat_map_iter(|ex| {
                 let mut soft = Vec::new();
-                rollout(ex, pair, training_budget(ex, budget), &mut |i, x| {
-                    let s = model.logit(x);
+                model_rollout(ex, pair, training_budget(ex, budget), model, &mut |i, _, s| {
                     soft.push((ex.node, ex.candidates[i], sigmoid(s)));
                     s >= 0.0
                 });

@@ -24,7 +24,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::labels::Example;
-use crate::model::{EdgeModel, ModelKind};
+use crate::model::{EdgeModel, ListPass, ModelKind};
 use crate::spectral::{Fiedler, SoftArcs, SpectralTerm};
 
 /// Which optimiser updates θ.
@@ -85,8 +85,10 @@ impl Labels {
 pub struct TrainOptions {
     /// Model family.
     pub kind: ModelKind,
-    /// Hidden units of the MLP.
+    /// Hidden units of the MLP and of the gnn's layers.
     pub hidden: usize,
+    /// Message-passing layers of the gnn.
+    pub layers: usize,
     /// Passes over the training nodes.
     pub epochs: usize,
     /// Training nodes per update.
@@ -112,6 +114,7 @@ impl Default for TrainOptions {
         TrainOptions {
             kind: ModelKind::Logistic,
             hidden: 16,
+            layers: 2,
             epochs: 12,
             batch: 32,
             learning_rate: 1e-2,
@@ -176,7 +179,7 @@ pub fn train(
     opts: &TrainOptions,
     spectral: Option<&SpectralTerm<'_>>,
 ) -> (EdgeModel, Vec<EpochStats>) {
-    let mut model = EdgeModel::new(opts.kind, opts.hidden, opts.seed);
+    let mut model = EdgeModel::new(opts.kind, opts.hidden, opts.layers, opts.seed);
     let weights = class_weights(train, pair, opts.budget, opts.labels);
     let mut state = OptimizerState::new(model.params.len(), opts.seed);
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(opts.seed ^ 0x5eed);
@@ -292,14 +295,55 @@ fn heuristic_keeps(x: &EdgeFeatures) -> bool {
     x[OCCLUSION_LOG_RATIO] >= 0.0
 }
 
-/// [`scored_rollout`] over one example's candidates.
+/// [`scored_rollout`] over one example's candidates with a context-free decision.
 pub(crate) fn rollout(
     ex: &Example,
     pair: &PairDistance<'_>,
     budget: usize,
     keep: &mut dyn FnMut(usize, &EdgeFeatures) -> bool,
 ) -> (Vec<usize>, Vec<EdgeFeatures>) {
-    scored_rollout(&ex.e_b, &|i, j| pair(ex, i, j), budget, keep)
+    scored_rollout(&ex.e_b, &|i, j| pair(ex, i, j), budget, &mut |i, x, _| keep(i, x))
+}
+
+/// [`scored_rollout`] over one example's candidates judged by `model` (through a
+/// [`ListPass`], so a list-aware model sees the links kept so far): `decide(rank, x, logit)`
+/// takes each decision. Returns the kept ranks, the features and the pass.
+pub(crate) fn model_rollout<'m>(
+    ex: &Example,
+    pair: &PairDistance<'_>,
+    budget: usize,
+    model: &'m EdgeModel,
+    decide: &mut dyn FnMut(usize, &EdgeFeatures, f64) -> bool,
+) -> (Vec<usize>, Vec<EdgeFeatures>, ListPass<'m>) {
+    let mut pass = model.list();
+    let (kept, seen) = scored_rollout(&ex.e_b, &|i, j| pair(ex, i, j), budget, &mut |i, x, links| {
+        let s = pass.judge(x, ex.e_b[i], links);
+        decide(i, x, s)
+    });
+    (kept, seen, pass)
+}
+
+/// A decision rule rolled out over examples: the heuristic's test, or a model at a threshold.
+#[derive(Clone, Copy, Debug)]
+pub enum Rule<'m> {
+    /// Keep when the occlusion log-ratio is ≥ 0.
+    Heuristic,
+    /// Keep when the model's logit is ≥ the threshold.
+    Model(&'m EdgeModel, f64),
+}
+
+impl Rule<'_> {
+    /// The ranks this rule keeps of one example's candidates, and how many it judged.
+    fn kept(&self, ex: &Example, pair: &PairDistance<'_>, budget: usize) -> (Vec<usize>, usize) {
+        let (kept, seen) = match *self {
+            Rule::Heuristic => rollout(ex, pair, budget, &mut |_, x| heuristic_keeps(x)),
+            Rule::Model(model, threshold) => {
+                let (kept, seen, _) = model_rollout(ex, pair, budget, model, &mut |_, _, s| s >= threshold);
+                (kept, seen)
+            }
+        };
+        (kept, seen.len())
+    }
 }
 
 /// Mean loss and gradient over the nodes `batch` of `examples`, rolled in with the heuristic's
@@ -327,28 +371,35 @@ fn batch_gradient(
             let mut grad = vec![0.0; len];
             let mut spectral_grad = vec![0.0; len];
             let mut loss = 0.0;
-            let (kept, seen) = rollout(ex, pair, training_budget(ex, opts.budget), &mut |_, x| {
+            let mut logits = Vec::new();
+            let budget = training_budget(ex, opts.budget);
+            let (kept, seen, pass) = model_rollout(ex, pair, budget, model, &mut |_, x, s| {
+                logits.push(s);
                 let teacher = crate::model::unit(&mut coin) < teacher_share;
                 if teacher {
                     heuristic_keeps(x)
                 } else {
-                    model.logit(x) >= 0.0
+                    s >= 0.0
                 }
             });
             let labels = judged_labels(ex, &kept, seen.len(), opts.labels);
-            for (i, (x, y)) in seen.iter().zip(labels).enumerate() {
-                let s = model.logit(x);
+            let mut upstream = Vec::with_capacity(seen.len());
+            let mut spectral_upstream = Vec::with_capacity(seen.len());
+            for (i, (&s, y)) in logits.iter().zip(labels).enumerate() {
                 let p = sigmoid(s);
                 let w = if y { w_pos } else { w_neg };
                 loss += w * bce(s, y) + opts.degree_penalty * p;
-                let upstream = w * (p - f64::from(u8::from(y))) + opts.degree_penalty * p * (1.0 - p);
-                model.logit_and_grad(x, upstream, &mut grad);
+                upstream.push(w * (p - f64::from(u8::from(y))) + opts.degree_penalty * p * (1.0 - p));
                 if let Some(r) = spectral {
                     let slope = r
                         .fiedler
                         .arc_gradient(ex.node as usize, ex.candidates[i] as usize);
-                    model.logit_and_grad(x, -r.scale * slope * p * (1.0 - p), &mut spectral_grad);
+                    spectral_upstream.push(-r.scale * slope * p * (1.0 - p));
                 }
+            }
+            pass.backward(&upstream, &mut grad);
+            if spectral.is_some() {
+                pass.backward(&spectral_upstream, &mut spectral_grad);
             }
             (loss, grad, spectral_grad, seen.len())
         })
@@ -440,17 +491,12 @@ fn shuffle(order: &mut [usize], rng: &mut Xoshiro256PlusPlus) {
     }
 }
 
-/// How the rule "keep when `keep(x)`" does on `examples`.
-pub fn rule_stats(
-    examples: &[Example],
-    pair: &PairDistance<'_>,
-    budget: usize,
-    keep: &(dyn Fn(&EdgeFeatures) -> bool + Sync),
-) -> RuleStats {
+/// How `rule` does on `examples`.
+pub fn rule_stats(examples: &[Example], pair: &PairDistance<'_>, budget: usize, rule: Rule<'_>) -> RuleStats {
     let [kept, positive_kept, positives, covered, demands] = examples
         .par_iter()
         .map(|ex| {
-            let (kept, _) = rollout(ex, pair, budget, &mut |_, x| keep(x));
+            let (kept, _) = rule.kept(ex, pair, budget);
             let hits = kept.iter().filter(|&&i| ex.positive[i]).count();
             let (covered, demands) = ex.coverage(&kept);
             [
@@ -472,7 +518,7 @@ pub fn rule_stats(
 
 /// The heuristic's statistics on `examples`.
 pub fn heuristic_stats(examples: &[Example], pair: &PairDistance<'_>, budget: usize) -> RuleStats {
-    rule_stats(examples, pair, budget, &heuristic_keeps)
+    rule_stats(examples, pair, budget, Rule::Heuristic)
 }
 
 /// Share of the learned rule's decisions (rolled out on its own, at its threshold) that the
@@ -482,8 +528,8 @@ pub fn agreement(examples: &[Example], pair: &PairDistance<'_>, budget: usize, m
         .par_iter()
         .map(|ex| {
             let mut same = 0usize;
-            let (_, seen) = rollout(ex, pair, budget, &mut |_, x| {
-                let keep = model.logit(x) >= model.threshold;
+            let (_, seen, _) = model_rollout(ex, pair, budget, model, &mut |_, x, s| {
+                let keep = s >= model.threshold;
                 same += usize::from(keep == heuristic_keeps(x));
                 keep
             });
@@ -505,8 +551,7 @@ pub fn judged_logits(
         .par_iter()
         .flat_map_iter(|ex| {
             let mut logits = Vec::new();
-            rollout(ex, pair, budget, &mut |_, x| {
-                let s = model.logit(x);
+            model_rollout(ex, pair, budget, model, &mut |_, _, s| {
                 logits.push(s - model.threshold);
                 s >= model.threshold
             });
@@ -527,7 +572,7 @@ pub fn calibrate_threshold(
     let (mut low, mut high) = (-50.0f64, 50.0f64);
     for _ in 0..40 {
         let mid = 0.5 * (low + high);
-        let kept = rule_stats(examples, pair, budget, &|x| model.logit(x) >= mid).mean_kept;
+        let kept = rule_stats(examples, pair, budget, Rule::Model(model, mid)).mean_kept;
         if kept > target {
             low = mid;
         } else {
@@ -602,7 +647,7 @@ mod tests {
 
     /// A model of `kind` (4 hidden units) with parameters uniform in [−0.5, 0.5).
     fn random_model(kind: ModelKind, seed: u64) -> EdgeModel {
-        let mut model = EdgeModel::new(kind, 4, 5);
+        let mut model = EdgeModel::new(kind, 4, 2, 5);
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
         for p in &mut model.params {
             *p = crate::model::unit(&mut rng) - 0.5;
@@ -617,6 +662,7 @@ mod tests {
         for (kind, labels) in [
             (ModelKind::Logistic, Labels::Path),
             (ModelKind::Mlp, Labels::Progress),
+            (ModelKind::Gnn, Labels::Path),
         ] {
             let opts = TrainOptions {
                 kind,
@@ -648,6 +694,7 @@ mod tests {
         for (kind, laplacian) in [
             (ModelKind::Logistic, Laplacian::Combinatorial),
             (ModelKind::Mlp, Laplacian::Normalized),
+            (ModelKind::Gnn, Laplacian::Combinatorial),
         ] {
             let opts = TrainOptions {
                 kind,
@@ -660,8 +707,8 @@ mod tests {
             let graph = |m: &EdgeModel| {
                 let mut arcs = background.clone();
                 for ex in &examples {
-                    rollout(ex, &pair, training_budget(ex, opts.budget), &mut |i, x| {
-                        arcs.push((ex.node, ex.candidates[i], sigmoid(m.logit(x))));
+                    model_rollout(ex, &pair, training_budget(ex, opts.budget), m, &mut |i, x, s| {
+                        arcs.push((ex.node, ex.candidates[i], sigmoid(s)));
                         heuristic_keeps(x)
                     });
                 }
@@ -711,7 +758,7 @@ mod tests {
         let target = heuristic_stats(&examples, &pair, 12).mean_kept;
         calibrate_threshold(&mut model, &examples, &pair, 12, target);
         let t = model.threshold;
-        let kept = rule_stats(&examples, &pair, 12, &|x| model.logit(x) >= t).mean_kept;
+        let kept = rule_stats(&examples, &pair, 12, Rule::Model(&model, t)).mean_kept;
         assert!(
             (kept - target).abs() <= 0.5,
             "calibrated {kept} vs heuristic {target}"

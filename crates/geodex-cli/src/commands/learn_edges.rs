@@ -22,7 +22,8 @@ pub struct Args {
     /// and their ground truth.
     #[command(flatten)]
     pub input: LearningInput,
-    /// The scorer: logistic or mlp.
+    /// The scorer: logistic, mlp, or gnn (message passing over the candidate list, which also
+    /// sees the links kept so far).
     #[arg(long, default_value = "logistic")]
     pub model: ModelKind,
     /// Surrogate labels: progress (a candidate some training query gets closer through than
@@ -30,9 +31,12 @@ pub struct Args {
     /// graph).
     #[arg(long, default_value = "progress")]
     pub labels: Labels,
-    /// Hidden units of the MLP.
+    /// Hidden units of the MLP and of the gnn's layers.
     #[arg(long, default_value_t = TrainOptions::default().hidden)]
     pub hidden: usize,
+    /// Message-passing layers of the gnn.
+    #[arg(long, default_value_t = TrainOptions::default().layers)]
+    pub layers: usize,
     /// Where to write the model (JSON).
     #[arg(long)]
     pub out: PathBuf,
@@ -159,6 +163,7 @@ fn options(a: &Args) -> Result<LearnEdgesOptions, Failure> {
         train: TrainOptions {
             kind: a.model,
             hidden: a.hidden,
+            layers: a.layers,
             epochs: a.epochs,
             batch: a.batch,
             learning_rate: a.lr,
