@@ -223,6 +223,39 @@ def table(dirs: list[str]) -> None:
         )
 
 
+def fit_table(dirs: list[str]) -> None:
+    """Prints how well each trained scorer fits its surrogate: per set and model, the mean over
+    seeds of the last epoch's validation loss and, on the held-out training nodes, the share of
+    positive candidates kept, the demand coverage and the links kept per list, with the training
+    seconds (from the `*.report.json` files)."""
+    print(
+        "| set | model | seeds | validation loss | positives kept | demand coverage | kept per list | learn s |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    groups: dict[tuple, list] = {}
+    for d in dirs:
+        for f in sorted(Path(d).glob("*.report.json")):
+            set_name = next(spec[0] for spec in SETS if f.name.startswith(spec[0] + "-"))
+            rest = f.name.removeprefix(set_name + "-").removesuffix(".report.json")
+            model, _, seed = rest.rpartition("-")
+            groups.setdefault((set_name, model), []).append((int(seed), json.loads(f.read_text())))
+    mean = lambda xs: sum(xs) / len(xs)
+    for (set_name, model), mine in sorted(groups.items()):
+        seeds = ", ".join(str(s) for s, _ in sorted(mine))
+        reports = [r for _, r in mine]
+        cells = [
+            mean([r["history"][-1]["validation_loss"] for r in reports]),
+            mean([r["learned"]["positives_kept"] for r in reports]),
+            mean([r["learned"]["demand_coverage"] for r in reports]),
+            mean([r["learned"]["mean_kept"] for r in reports]),
+        ]
+        learn = mean([r["learn_s"] for r in reports])
+        print(
+            f"| {set_name} | {model} | {seeds} | {cells[0]:.3f} | {cells[1]:.3f} | {cells[2]:.3f} "
+            f"| {cells[3]:.1f} | {learn:.0f} |"
+        )
+
+
 def spectral_table(dirs: list[str]) -> None:
     """Prints the LEARNED.md spectral table: per set, Laplacian and μ, the soft graph's λ₂ in
     training (first and last epoch, mean over seeds), the built graph's λ₂ of both Laplacians and
@@ -333,6 +366,9 @@ def main() -> None:
         "--spectral-table", nargs="+", help="print the spectral table of these results directories and stop"
     )
     ap.add_argument(
+        "--fit-table", nargs="+", help="print the surrogate-fit table of these results directories and stop"
+    )
+    ap.add_argument(
         "--sweep-table", help="print the optimiser sweep table of this results directory and stop"
     )
     ap.add_argument("--geodex", default="target/release/geodex")
@@ -345,7 +381,7 @@ def main() -> None:
         "--arms",
         default="controls,learned,anneal",
         help="comma-separated: controls (or one of them), learned, anneal, optimisers, spectral, sweep, gnn "
-        "(or one of their arms by name), landscape",
+        "(or one of their arms by name; learned and gnn too), landscape",
     )
     args = ap.parse_args()
     if args.table:
@@ -356,6 +392,8 @@ def main() -> None:
         return sweep_table(args.sweep_table)
     if args.spectral_table:
         return spectral_table(args.spectral_table)
+    if args.fit_table:
+        return fit_table(args.fit_table)
     work, out = Path(args.work), Path(args.out)
     work.mkdir(parents=True, exist_ok=True)
     out.mkdir(parents=True, exist_ok=True)
@@ -367,7 +405,7 @@ def main() -> None:
         for seed in map(int, args.seeds.split(",")):
             arms = args.arms.split(",")
             rules = [(c, c, None, []) for c in CONTROLS if "controls" in arms or c in arms]
-            for name, extra in MODELS if "learned" in arms else []:
+            for name, extra in [m for m in MODELS if "learned" in arms or m[0] in arms]:
                 model, report = learn(args.geodex, s, name, extra, seed, work)
                 (out / f"{s['name']}-{name}-{seed}.report.json").write_text(json.dumps(report, indent=1))
                 rules.append((f"learned:{name}", f"learned:{model}", report, []))
