@@ -17,6 +17,9 @@ the set's own query file, never seen in training. Per seed:
   8, 32, 64, 256 and learning rates 0.001 and 0.01;
 - with `--arms gnn`: the message-passing scorer over the candidate list (hidden 8 and 16 at depth
   2, hidden 8 at depth 1), on progress labels;
+- with `--arms reinforce`: the logistic and MLP scorers fine-tuned by 300 REINFORCE steps on the
+  training queries' recall@10 at ef 32 (item 3); with `--arms ode`: the Neural-ODE scorer (item 6,
+  width 8, T = 1, RK4 in 4 steps);
 - with `--arms optimisers`: the MLP trained by plain SGD and by Langevin dynamics at two
   temperatures (same step, 0.05); with `--arms landscape`: `learn-edges --landscape` for the
   logistic and MLP scorers (Hessian spectra and descents, no build);
@@ -102,6 +105,15 @@ GNNS = [
         ["--model", "gnn", "--labels", "progress", "--hidden", hidden, "--layers", layers],
     )
     for hidden, layers in [("8", "2"), ("16", "2"), ("8", "1")]
+]
+# REINFORCE on the training queries' recall at ef 32 (item 3), from the surrogate-trained
+# logistic and MLP scorers; and the Neural-ODE scorer (item 6) at T = 1 (4 RK4 steps), width 8.
+REINFORCES = [
+    (f"{model}-progress-reinforce", ["--model", model, "--labels", "progress", "--reinforce", "300"])
+    for model in ["logistic", "mlp"]
+]
+ODES = [
+    ("ode-h8-t1-progress", ["--model", "ode", "--hidden", "8", "--labels", "progress", "--ode-time", "1"])
 ]
 # Landscape studies (§4.1–4.2, §8.1): the product's scorers, trained with Adam.
 LANDSCAPES = [("logistic", ["--model", "logistic"]), ("mlp", ["--model", "mlp"])]
@@ -380,8 +392,8 @@ def main() -> None:
     ap.add_argument(
         "--arms",
         default="controls,learned,anneal",
-        help="comma-separated: controls (or one of them), learned, anneal, optimisers, spectral, sweep, gnn "
-        "(or one of their arms by name; learned and gnn too), landscape",
+        help="comma-separated: controls (or one of them), learned, anneal, optimisers, spectral, sweep, gnn, "
+        "reinforce, ode (or one of their arms by name; learned, gnn, reinforce and ode too), landscape",
     )
     args = ap.parse_args()
     if args.table:
@@ -417,6 +429,8 @@ def main() -> None:
                 *[a for a in SPECTRAL if "spectral" in arms or a[0] in arms],
                 *[a for a in SWEEP if "sweep" in arms or a[0] in arms],
                 *[a for a in GNNS if "gnn" in arms or a[0] in arms],
+                *[a for a in REINFORCES if "reinforce" in arms or a[0] in arms],
+                *[a for a in ODES if "ode" in arms or a[0] in arms],
             ]:
                 model, report = learn(args.geodex, s, name, extra, seed, work)
                 (out / f"{s['name']}-{name}-{seed}.report.json").write_text(json.dumps(report, indent=1))

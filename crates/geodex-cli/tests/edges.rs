@@ -180,12 +180,116 @@ fn a_gnn_model_trains_builds_at_the_heuristics_degree_and_contains_the_heuristic
     let features = geodex_core::edges::FEATURE_NAMES;
     let file = serde_json::json!({"kind": "gnn", "hidden": hidden, "layers": layers, "params": params,
         "features": features, "threshold": 0.0});
-    let as_heuristic = f.p("gnn-heuristic.json");
+    assert_rebuilds_the_heuristic(&f, "gnn", &file);
+}
+
+/// The model file `file` (named after `kind`) builds the heuristic's graph link for link.
+fn assert_rebuilds_the_heuristic(f: &Files, kind: &str, file: &Value) {
+    let as_heuristic = f.p(&format!("{kind}-heuristic.json"));
     std::fs::write(&as_heuristic, file.to_string()).unwrap();
-    let (a, b) = (f.p("heuristic.gdx"), f.p("gnn-heuristic.gdx"));
-    build(&f, "heuristic", &a);
-    build(&f, &format!("learned:{as_heuristic}"), &b);
-    assert_eq!(links(&f, &a), links(&f, &b));
+    let (a, b) = (f.p("heuristic.gdx"), f.p(&format!("{kind}-heuristic.gdx")));
+    build(f, "heuristic", &a);
+    build(f, &format!("learned:{as_heuristic}"), &b);
+    assert_eq!(links(f, &a), links(f, &b));
+}
+
+/// The Neural-ODE scorer: it trains by back-propagation through RK4, reports its solves'
+/// cost (whose fixed-step counts have closed forms), builds at the heuristic's degree, and a
+/// file whose network is zero and whose skip is the heuristic's test rebuilds the heuristic's
+/// graph link for link.
+#[test]
+fn an_ode_model_trains_reports_its_solves_and_contains_the_heuristic() {
+    let f = files();
+    let model = f.p("ode.json");
+    let (hidden, steps) = (4usize, 3usize);
+    let extra = [
+        "--model",
+        "ode",
+        "--hidden",
+        "4",
+        "--ode-time",
+        "2",
+        "--ode-steps",
+        "3",
+        "--epochs",
+        "3",
+    ];
+    let report = learn_small(&f, &model, &extra);
+    let saved: Value = serde_json::from_str(&std::fs::read_to_string(&model).unwrap()).unwrap();
+    assert_eq!(saved["kind"].as_str(), Some("ode"));
+    assert_eq!(saved["ode"]["horizon"].as_f64(), Some(2.0));
+    assert_eq!(saved["ode"]["solver"]["steps"].as_u64(), Some(steps as u64));
+    let cost = &report["flow_cost"];
+    let number = |key: &str| cost[key].as_f64().unwrap();
+    assert_eq!(number("steps_per_candidate"), steps as f64);
+    assert_eq!(number("evaluations_per_candidate"), (4 * steps) as f64);
+    // One step size and four stage inputs of H numbers per step.
+    assert_eq!(
+        number("tape_floats_per_candidate"),
+        (steps * (4 * hidden + 1)) as f64
+    );
+    // h, a, Ū, D̄, c̄ and H per sender.
+    assert!(number("peak_adjoint_floats") >= (2 * hidden + 2 * hidden * hidden + hidden) as f64);
+    let (gradient_error, logit_error) = (number("adjoint_gradient_error"), number("logit_error"));
+    assert!(gradient_error > 0.0 && gradient_error < 0.5, "{gradient_error}");
+    assert!(logit_error > 0.0 && logit_error < 0.1, "{logit_error}");
+    let h = build(&f, "heuristic", &f.p("h.gdx"));
+    let l = build(&f, &format!("learned:{model}"), &f.p("o.gdx"));
+    let (h, l) = (
+        h["level0_mean_degree"].as_f64().unwrap(),
+        l["level0_mean_degree"].as_f64().unwrap(),
+    );
+    assert!((l - h).abs() <= 0.1 * h, "ode degree {l} vs heuristic {h}");
+
+    let features = geodex_core::edges::FEATURE_NAMES;
+    let width = features.len();
+    let len = hidden * width + 3 * hidden * hidden + 5 * hidden + width;
+    let mut params = vec![0.0; len];
+    params[len - width + geodex_core::edges::OCCLUSION_LOG_RATIO] = 1.5;
+    let flow = serde_json::json!({"horizon": 3.0, "solver": {"method": "dopri5", "tolerance": 1e-6},
+        "gradient": "adjoint"});
+    let file = serde_json::json!({"kind": "ode", "hidden": hidden, "ode": flow, "params": params,
+        "features": features, "threshold": 0.0});
+    assert_rebuilds_the_heuristic(&f, "ode", &file);
+}
+
+/// `--reinforce N` runs N policy-gradient steps on the training queries' recall after the
+/// surrogate training: the report holds every step, and the deterministic rule before and
+/// after is measured at the heuristic's links per list.
+#[test]
+fn learn_edges_with_reinforce_reports_recall_at_the_heuristics_degree() {
+    let f = files();
+    let model = f.p("reinforced.json");
+    let extra = [
+        "--model",
+        "mlp",
+        "--hidden",
+        "4",
+        "--epochs",
+        "2",
+        "--reinforce",
+        "6",
+        "--reinforce-queries",
+        "60",
+        "--reinforce-ef",
+        "12",
+    ];
+    let report = learn_small(&f, &model, &extra);
+    let r = &report["reinforce"];
+    assert_eq!(r["history"].as_array().unwrap().len(), 6);
+    assert_eq!(r["queries"].as_u64(), Some(300));
+    let kept = |key: &str| r[key]["mean_kept"].as_f64().unwrap();
+    let heuristic = kept("heuristic");
+    for key in ["before", "after"] {
+        assert!(
+            (kept(key) - heuristic).abs() <= 0.05 * heuristic,
+            "{key}: {} vs {heuristic}",
+            kept(key)
+        );
+        let recall = r[key]["recall"].as_f64().unwrap();
+        assert!(recall > 0.0 && recall <= 1.0);
+    }
+    assert!(Path::new(&model).exists());
 }
 
 /// `--optimizer langevin` trains, and `--landscape` reports the Hessian spectrum (one eigenvalue
@@ -338,6 +442,13 @@ fn bad_rules_and_model_files_exit_2_and_write_nothing() {
         ["--spectral-laplacian", "bogus"],
         ["--model", "gnn --layers 0"],
         ["--model", "gnn --landscape"],
+        ["--model", "ode --ode-time 0"],
+        ["--model", "ode --ode-solver euler"],
+        ["--model", "ode --ode-gradient magic"],
+        ["--model", "ode --ode-steps 0"],
+        ["--model", "ode --landscape"],
+        ["--reinforce", "3 --reinforce-ef 5"],
+        ["--reinforce", "3 --reinforce-lr 0"],
     ] {
         let mut args = vec![
             "learn-edges",
@@ -351,8 +462,10 @@ fn bad_rules_and_model_files_exit_2_and_write_nothing() {
         args.extend(extra.iter().flat_map(|e| e.split(' ')));
         let (code, message) = fails(&args);
         assert_eq!(code, 2, "{extra:?}: {message}");
-        if extra[1].starts_with("gnn") {
-            assert!(message.contains("gnn"), "{message}");
+        for kind in ["gnn", "ode"] {
+            if extra[1].starts_with(kind) {
+                assert!(message.contains(kind), "{message}");
+            }
         }
         assert!(!Path::new(&model).exists());
     }

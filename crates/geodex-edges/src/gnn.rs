@@ -23,12 +23,9 @@
 //! states receive the adjoints of every later candidate), checked against central finite
 //! differences in the tests.
 
-use geodex_core::edges::{EdgeFeatures, KeptLink, EDGE_FEATURES};
+use geodex_core::edges::{EdgeFeatures, EDGE_FEATURES};
 
-/// Inputs of a message besides the sender's state.
-const GEOMETRY: usize = 2;
-/// Bound of the geometry's log-ratios (as the features').
-const LOG_CLAMP: f64 = 8.0;
+use crate::list::{affine, geometry, Judged, Senders, GEOMETRY};
 
 /// Width and depth of the network.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -107,44 +104,27 @@ impl Shape {
     }
 }
 
-/// g_cr of a kept link seen from a candidate at e(b, c) = `e_bc`.
-fn geometry(e_bc: f32, link: &KeptLink) -> [f64; GEOMETRY] {
-    let ratio = |a: f32| {
-        let (a, b) = (f64::from(a).max(1e-30), f64::from(e_bc).max(1e-30));
-        (a / b).ln().clamp(-LOG_CLAMP, LOG_CLAMP)
-    };
-    [ratio(link.e_cr), ratio(link.e_br)]
-}
-
-/// y = M·x + bias for a row-major `rows` × x.len() matrix, written into `y`.
-fn affine(m: &[f64], x: &[f64], bias: Option<&[f64]>, y: &mut [f64]) {
-    let cols = x.len();
-    for (i, yi) in y.iter_mut().enumerate() {
-        let row = &m[i * cols..][..cols];
-        *yi = bias.map_or(0.0, |b| b[i]) + row.iter().zip(x).map(|(w, v)| w * v).sum::<f64>();
-    }
-}
-
 /// One message tanh(A·h_r + B·g + a) into `t`.
 fn message(layer: &Layer<'_>, h_r: &[f64], g: &[f64; GEOMETRY], t: &mut [f64]) {
     affine(layer.a, h_r, Some(layer.a_bias), t);
-    let hidden = t.len();
     for (i, ti) in t.iter_mut().enumerate() {
         *ti = (*ti + layer.b[i * GEOMETRY] * g[0] + layer.b[i * GEOMETRY + 1] * g[1]).tanh();
     }
-    debug_assert_eq!(hidden, layer.a_bias.len());
 }
 
-/// The logit of a candidate with features `x` at e(b, c) = `e_bc` against the `kept` links,
-/// whose states (h⁰ … h^L, [`Shape::state`] numbers each) `kept_state(k)` returns in keep
-/// order; writes the candidate's own states into `state`.
-pub(crate) fn forward<'s>(
+/// Widths up to this keep the forward pass's two scratch vectors on the stack (the build
+/// calls [`forward`] once per judged candidate).
+const STACK_HIDDEN: usize = 64;
+
+/// The logit of a candidate with features `x` at e(b, c) = `e_bc` against the kept links
+/// (`senders`, whose states are h⁰ … h^L, [`Shape::state`] numbers each); writes the
+/// candidate's own states into `state`.
+pub(crate) fn forward(
     shape: Shape,
     p: &[f64],
     x: &EdgeFeatures,
     e_bc: f32,
-    kept: &[KeptLink],
-    kept_state: impl Fn(usize) -> &'s [f64],
+    senders: &impl Senders,
     state: &mut [f64],
 ) -> f64 {
     let (h, o) = (shape.hidden, shape.offsets());
@@ -152,25 +132,32 @@ pub(crate) fn forward<'s>(
     let (first, _) = state.split_at_mut(h);
     affine(&p[..h * EDGE_FEATURES], &x64, None, first);
     first.iter_mut().for_each(|v| *v = v.tanh());
-    let mut m = vec![0.0; h];
-    let mut t = vec![0.0; h];
+    let mut stack = [0.0f64; 2 * STACK_HIDDEN];
+    let mut heap = Vec::new();
+    let scratch = if h <= STACK_HIDDEN {
+        &mut stack[..2 * h]
+    } else {
+        heap.resize(2 * h, 0.0);
+        &mut heap[..]
+    };
+    let (m, t) = scratch.split_at_mut(h);
     for l in 0..shape.layers {
         let layer = shape.layer(p, l);
         m.iter_mut().for_each(|v| *v = 0.0);
-        for (k, link) in kept.iter().enumerate() {
+        for k in 0..senders.count() {
             message(
                 &layer,
-                &kept_state(k)[l * h..][..h],
-                &geometry(e_bc, link),
-                &mut t,
+                &senders.state(k)[l * h..][..h],
+                &geometry(e_bc, &senders.link(k)),
+                t,
             );
-            m.iter_mut().zip(&t).for_each(|(mi, ti)| *mi += ti);
+            m.iter_mut().zip(t.iter()).for_each(|(mi, ti)| *mi += ti);
         }
-        let inv = 1.0 / kept.len().max(1) as f64;
+        let inv = 1.0 / senders.count().max(1) as f64;
         let (below, above) = state.split_at_mut((l + 1) * h);
         let next = &mut above[..h];
         affine(layer.u, &below[l * h..], Some(layer.c_bias), next);
-        for (v, mi) in next.iter_mut().zip(&m) {
+        for (v, mi) in next.iter_mut().zip(m.iter()) {
             *v = (*v + mi * inv).tanh();
         }
     }
@@ -183,22 +170,12 @@ pub(crate) fn forward<'s>(
         .sum::<f64>()
 }
 
-/// One judged candidate of a list, as the backward pass needs it.
-pub(crate) struct JudgedInput<'a> {
-    /// Its features.
-    pub x: &'a EdgeFeatures,
-    /// e(b, c).
-    pub e_bc: f32,
-    /// The links kept before it: (index of the kept candidate among the judged, geometry).
-    pub kept: &'a [(usize, KeptLink)],
-}
-
 /// Adds Σ_j `upstream[j]`·∂s_j/∂θ over a whole list into `grad`, given the judged candidates
 /// in judgement order and their states (`states[j]`, from [`forward`]).
 pub(crate) fn backward(
     shape: Shape,
     p: &[f64],
-    judged: &[JudgedInput<'_>],
+    judged: &[Judged<'_>],
     states: &[&[f64]],
     upstream: &[f64],
     grad: &mut [f64],

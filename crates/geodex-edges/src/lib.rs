@@ -1,13 +1,17 @@
 //! Learned edge selection (issue 18; THEORY §4, §5.1): does a scorer trained on search paths
 //! choose better links than the heuristic of Malkov & Yashunin (2018, Alg. 4) at the same degree?
 //!
-//! - [`model`]: the scorers (logistic, one-hidden-layer MLP) over the features of a candidate
-//!   edge that `geodex_core::edges` computes at build time, with hand-written gradients;
+//! - [`model`]: the scorers (logistic, one-hidden-layer MLP, message passing over the candidate
+//!   list in fixed depth, `gnn.rs`, and in continuous depth, [`ode`]) over the features of a
+//!   candidate edge that `geodex_core::edges` computes at build time, with hand-written
+//!   gradients; [`flow_cost`] measures the ode's solvers;
 //! - [`labels`]: the training signal — candidate edges labelled by whether training queries'
 //!   paths on a union graph (heuristic links ∪ all candidates) use them;
 //! - [`train`]: roll-outs of the rule as the build runs it, DAgger roll-in, class-balanced
 //!   cross-entropy with a degree penalty, Adam or SGD with momentum, and the threshold that
-//!   equalises the degree with the heuristic's.
+//!   equalises the degree with the heuristic's;
+//! - [`reinforce`]: REINFORCE on the training queries' recall at fixed ef, the objective itself
+//!   rather than the surrogate.
 //!
 //! [`learn_edges`] runs the pipeline; the model it returns becomes a build's edge rule with
 //! [`EdgeModel::into_rule`] (`geodex build --edges learned:MODEL`). The resulting index file is
@@ -16,10 +20,14 @@
 #![deny(missing_docs)]
 
 pub mod anneal;
+pub mod flow_cost;
 mod gnn;
 pub mod labels;
 pub mod landscape;
+mod list;
 pub mod model;
+pub mod ode;
+pub mod reinforce;
 pub mod relax;
 pub mod spectral;
 pub mod train;
@@ -79,6 +87,9 @@ pub struct LearnEdgesOptions {
     /// The spectral regulariser −μ·λ₂ (`spectral.rs`, §5.1); `None`: off; μ = 0: λ₂ is
     /// tracked per epoch but does not move the scorer (the control).
     pub spectral: Option<spectral::SpectralOptions>,
+    /// REINFORCE on recall at fixed ef after the surrogate training (`reinforce.rs`, item 3);
+    /// `None` or 0 iterations: off.
+    pub reinforce: Option<reinforce::ReinforceOptions>,
 }
 
 impl Default for LearnEdgesOptions {
@@ -97,6 +108,7 @@ impl Default for LearnEdgesOptions {
             train: TrainOptions::default(),
             landscape: None,
             spectral: None,
+            reinforce: None,
         }
     }
 }
@@ -135,7 +147,14 @@ pub struct EdgesReport {
     pub train_seconds: f64,
     /// The landscape study, when asked for.
     pub landscape: Option<landscape::LandscapeReport>,
+    /// What the ode's solves cost on the validation nodes (ode models only).
+    pub flow_cost: Option<flow_cost::FlowCost>,
+    /// The REINFORCE run, when asked for.
+    pub reinforce: Option<reinforce::ReinforceReport>,
 }
+
+/// Lists [`flow_cost::measure`] times (one thread).
+const FLOW_COST_LISTS: usize = 400;
 
 /// A trained model and its report.
 #[derive(Clone, Debug)]
@@ -217,12 +236,35 @@ fn check(
                 t.layers
             )));
         }
-        if opts.landscape.is_some() {
-            return Err(EdgesError::Invalid(
-                "the landscape study freezes candidates one by one; it supports logistic and mlp, not gnn"
-                    .into(),
-            ));
+    }
+    if opts.train.kind == ModelKind::Ode {
+        if !(1..=model::MAX_HIDDEN).contains(&opts.train.hidden) {
+            return Err(EdgesError::Invalid(format!(
+                "an ode needs 1–{} hidden units (got {})",
+                model::MAX_HIDDEN,
+                opts.train.hidden
+            )));
         }
+        opts.train.ode.validate().map_err(EdgesError::Invalid)?;
+    }
+    if let Some(r) = &opts.reinforce {
+        let steps_ok = r.learning_rate > 0.0 && r.learning_rate.is_finite();
+        if r.k == 0 || r.ef < r.k || r.queries_per_iteration == 0 || !steps_ok {
+            return Err(EdgesError::Invalid(format!(
+                "REINFORCE needs ef ≥ k ≥ 1, at least one query per step and a positive finite learning rate (got ef {}, k {}, {} queries, rate {})",
+                r.ef, r.k, r.queries_per_iteration, r.learning_rate
+            )));
+        }
+    }
+    if matches!(opts.train.kind, ModelKind::Gnn | ModelKind::Ode) && opts.landscape.is_some() {
+        return Err(EdgesError::Invalid(format!(
+            "the landscape study freezes candidates one by one; it supports logistic and mlp, not {}",
+            if opts.train.kind == ModelKind::Gnn {
+                "gnn"
+            } else {
+                "ode"
+            }
+        )));
     }
     Ok(())
 }
@@ -286,6 +328,23 @@ fn learn_in_pool<T: Component>(
         let curve: Vec<f64> = history.iter().map(|h| h.train_loss).collect();
         landscape::study(&train_set, &pair, &train_opts, &model, &curve, o)
     });
+    let reinforced = opts.reinforce.as_ref().filter(|r| r.iterations > 0).map(|r| {
+        let ids: Vec<Vec<u64>> = truth
+            .iter()
+            .map(|t| t.iter().take(opts.k).copied().collect())
+            .collect();
+        reinforce::reinforce(
+            &index,
+            &train_set,
+            &pair,
+            budget,
+            &mut model,
+            &prepared,
+            &ids,
+            &train_opts,
+            r,
+        )
+    });
     let target = train::heuristic_stats(&train_set, &pair, budget).mean_kept;
     train::calibrate_threshold(&mut model, &train_set, &pair, budget, target);
     let (sample_degree_heuristic, sample_degree_learned) =
@@ -319,11 +378,20 @@ fn learn_in_pool<T: Component>(
                 .map(|s| s.to_string())
                 .zip(model.params.iter().copied())
                 .collect(),
-            ModelKind::Mlp | ModelKind::Gnn => Vec::new(),
+            ModelKind::Mlp | ModelKind::Gnn | ModelKind::Ode => Vec::new(),
         },
         label_seconds,
         train_seconds: started.elapsed().as_secs_f64(),
         landscape,
+        flow_cost: flow_cost::measure(
+            evaluate,
+            &pair,
+            budget,
+            &model,
+            opts.train.labels,
+            FLOW_COST_LISTS,
+        ),
+        reinforce: reinforced,
     };
     Ok(LearnedEdges { model, report })
 }

@@ -25,6 +25,7 @@ use serde::Serialize;
 
 use crate::labels::Example;
 use crate::model::{EdgeModel, ListPass, ModelKind};
+use crate::ode::OdeSpec;
 use crate::spectral::{Fiedler, SoftArcs, SpectralTerm};
 
 /// Which optimiser updates θ.
@@ -89,6 +90,8 @@ pub struct TrainOptions {
     pub hidden: usize,
     /// Message-passing layers of the gnn.
     pub layers: usize,
+    /// The ode's flow (integration time, solver, gradient method).
+    pub ode: OdeSpec,
     /// Passes over the training nodes.
     pub epochs: usize,
     /// Training nodes per update.
@@ -115,6 +118,7 @@ impl Default for TrainOptions {
             kind: ModelKind::Logistic,
             hidden: 16,
             layers: 2,
+            ode: OdeSpec::default(),
             epochs: 12,
             batch: 32,
             learning_rate: 1e-2,
@@ -180,6 +184,9 @@ pub fn train(
     spectral: Option<&SpectralTerm<'_>>,
 ) -> (EdgeModel, Vec<EpochStats>) {
     let mut model = EdgeModel::new(opts.kind, opts.hidden, opts.layers, opts.seed);
+    if model.kind == ModelKind::Ode {
+        model.ode = Some(opts.ode);
+    }
     let weights = class_weights(train, pair, opts.budget, opts.labels);
     let mut state = OptimizerState::new(model.params.len(), opts.seed);
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(opts.seed ^ 0x5eed);
@@ -291,7 +298,7 @@ pub fn training_budget(ex: &Example, bound: usize) -> usize {
 }
 
 /// The heuristic's decision on features x.
-fn heuristic_keeps(x: &EdgeFeatures) -> bool {
+pub(crate) fn heuristic_keeps(x: &EdgeFeatures) -> bool {
     x[OCCLUSION_LOG_RATIO] >= 0.0
 }
 
@@ -663,6 +670,7 @@ mod tests {
             (ModelKind::Logistic, Labels::Path),
             (ModelKind::Mlp, Labels::Progress),
             (ModelKind::Gnn, Labels::Path),
+            (ModelKind::Ode, Labels::Progress),
         ] {
             let opts = TrainOptions {
                 kind,

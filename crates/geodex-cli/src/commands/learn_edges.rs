@@ -8,6 +8,8 @@ use geodex_core::Component;
 use geodex_edges::{
     landscape::LandscapeOptions,
     learn_edges,
+    ode::{OdeSpec, Solver},
+    reinforce::ReinforceOptions,
     spectral::{Laplacian, SpectralOptions},
     EdgesError, EdgesReport, Labels, LearnEdgesOptions, ModelKind, Optimizer, TrainOptions,
 };
@@ -22,8 +24,8 @@ pub struct Args {
     /// and their ground truth.
     #[command(flatten)]
     pub input: LearningInput,
-    /// The scorer: logistic, mlp, or gnn (message passing over the candidate list, which also
-    /// sees the links kept so far).
+    /// The scorer: logistic, mlp, gnn (message passing over the candidate list, which also
+    /// sees the links kept so far), or ode (the same in continuous depth, a Neural ODE).
     #[arg(long, default_value = "logistic")]
     pub model: ModelKind,
     /// Surrogate labels: progress (a candidate some training query gets closer through than
@@ -37,6 +39,21 @@ pub struct Args {
     /// Message-passing layers of the gnn.
     #[arg(long, default_value_t = TrainOptions::default().layers)]
     pub layers: usize,
+    /// The ode's integration time T (its continuous depth).
+    #[arg(long, default_value_t = OdeSpec::default().horizon)]
+    pub ode_time: f64,
+    /// The ode's solver: rk4 (--ode-steps fixed steps) or dopri5 (adaptive at --ode-tolerance).
+    #[arg(long, default_value = "rk4")]
+    pub ode_solver: String,
+    /// Steps of rk4 over [0, T].
+    #[arg(long, default_value_t = 4)]
+    pub ode_steps: usize,
+    /// Relative and absolute tolerance of dopri5.
+    #[arg(long, default_value_t = 1e-4)]
+    pub ode_tolerance: f64,
+    /// How training differentiates the ode: backprop (through the solver's steps) or adjoint.
+    #[arg(long, default_value = "backprop")]
+    pub ode_gradient: String,
     /// Where to write the model (JSON).
     #[arg(long)]
     pub out: PathBuf,
@@ -92,12 +109,30 @@ pub struct Args {
     /// without moving the scorer; absent: off.
     #[arg(long)]
     pub spectral: Option<f64>,
+    /// Policy-gradient steps of REINFORCE on recall at fixed ef after the surrogate training
+    /// (each training node's list drawn from the scorer, rewarded by the training queries'
+    /// recall@k on the drawn graph); 0: off.
+    #[arg(long, default_value_t = 0)]
+    pub reinforce: usize,
+    /// Beam width of REINFORCE's rewarded walks.
+    #[arg(long, default_value_t = ReinforceOptions::default().ef)]
+    pub reinforce_ef: usize,
+    /// Training queries walked per REINFORCE step.
+    #[arg(long, default_value_t = ReinforceOptions::default().queries_per_iteration)]
+    pub reinforce_queries: usize,
+    /// Step size of REINFORCE (with --optimizer).
+    #[arg(long, default_value_t = ReinforceOptions::default().learning_rate)]
+    pub reinforce_lr: f64,
     /// The Laplacian whose λ₂ --spectral raises: combinatorial (L = D − W) or normalized.
     #[arg(long, default_value = "combinatorial")]
     pub spectral_laplacian: Laplacian,
     /// At most this many labelled nodes are used.
     #[arg(long, default_value_t = LearnEdgesOptions::default().max_examples)]
     pub max_examples: usize,
+    /// Rows of the sample the threshold is calibrated on (by building it until the learned
+    /// rule's level-0 mean degree is the heuristic's).
+    #[arg(long, default_value_t = LearnEdgesOptions::default().calibration_rows)]
+    pub calibration_rows: usize,
     /// Seed of the index, the split, the weights and the order.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
@@ -151,6 +186,7 @@ fn options(a: &Args) -> Result<LearnEdgesOptions, Failure> {
     if let Some(mu) = a.spectral.filter(|mu| !(*mu >= 0.0 && mu.is_finite())) {
         return Err(Failure::input(format!("--spectral {mu}: must be finite and ≥ 0")));
     }
+    let ode = flow(a)?;
     Ok(LearnEdgesOptions {
         metric: a.input.metric,
         m: a.m,
@@ -159,11 +195,13 @@ fn options(a: &Args) -> Result<LearnEdgesOptions, Failure> {
         walk_ef: a.walk_ef,
         k: a.k,
         max_examples: a.max_examples,
+        calibration_rows: a.calibration_rows,
         threads: a.threads,
         train: TrainOptions {
             kind: a.model,
             hidden: a.hidden,
             layers: a.layers,
+            ode,
             epochs: a.epochs,
             batch: a.batch,
             learning_rate: a.lr,
@@ -179,12 +217,47 @@ fn options(a: &Args) -> Result<LearnEdgesOptions, Failure> {
             seed: a.seed,
             ..LandscapeOptions::default()
         }),
+        reinforce: Some(ReinforceOptions {
+            iterations: a.reinforce,
+            ef: a.reinforce_ef,
+            k: a.k,
+            queries_per_iteration: a.reinforce_queries,
+            learning_rate: a.reinforce_lr,
+            seed: a.seed,
+            ..ReinforceOptions::default()
+        }),
         spectral: a.spectral.map(|weight| SpectralOptions {
             weight,
             laplacian: a.spectral_laplacian,
         }),
         ..LearnEdgesOptions::default()
     })
+}
+
+/// The ode's flow from --ode-time, --ode-solver, --ode-steps, --ode-tolerance, --ode-gradient.
+fn flow(a: &Args) -> Result<OdeSpec, Failure> {
+    let solver = match a.ode_solver.as_str() {
+        "rk4" => Solver::Rk4 { steps: a.ode_steps },
+        "dopri5" => Solver::Dopri5 {
+            tolerance: a.ode_tolerance,
+        },
+        other => {
+            return Err(Failure::input(format!(
+                "--ode-solver {other}: expected rk4 or dopri5"
+            )))
+        }
+    };
+    let spec = OdeSpec {
+        horizon: a.ode_time,
+        solver,
+        gradient: a
+            .ode_gradient
+            .parse()
+            .map_err(|e| Failure::input(format!("--ode-gradient: {e}")))?,
+    };
+    spec.validate()
+        .map_err(|e| Failure::input(format!("the ode's flow: {e}")))?;
+    Ok(spec)
 }
 
 pub fn run(a: Args) -> Result<(), Failure> {
@@ -275,10 +348,57 @@ fn print(a: &Args, r: &EdgesReport) {
     if let Some(l) = &r.landscape {
         print_landscape(l);
     }
+    if let Some(c) = &r.flow_cost {
+        print_flow_cost(c);
+    }
+    if let Some(rl) = &r.reinforce {
+        print_reinforce(rl);
+    }
     println!(
         "the learned rule agrees with the heuristic on {:.1} % of decisions; model written to {}",
         100.0 * r.agreement_with_heuristic,
         a.out.display()
+    );
+}
+
+fn print_reinforce(r: &geodex_edges::reinforce::ReinforceReport) {
+    println!(
+        "REINFORCE over {} training nodes, {} training queries: {} steps",
+        r.nodes,
+        r.queries,
+        r.history.last().map_or(0, |s| s.iteration + 1)
+    );
+    for (name, w) in [
+        ("heuristic", &r.heuristic),
+        ("before", &r.before),
+        ("after", &r.after),
+    ] {
+        println!(
+            "{name:>9}: recall {:.4}, {:.0} distance evaluations per query, {:.2} links per list",
+            w.recall, w.distances, w.mean_kept
+        );
+    }
+}
+
+fn print_flow_cost(c: &geodex_edges::flow_cost::FlowCost) {
+    println!(
+        "ode solves on {} lists ({} candidates): {:.1} steps ({:.1} rejected), {:.1} evaluations per candidate; tape {:.0} floats per candidate (peak {} per list), adjoint state {} floats",
+        c.lists,
+        c.candidates,
+        c.steps_per_candidate,
+        c.rejected_per_candidate,
+        c.evaluations_per_candidate,
+        c.tape_floats_per_candidate,
+        c.peak_tape_floats,
+        c.peak_adjoint_floats
+    );
+    println!(
+        "ode seconds (one thread): forward {:.3}, backprop {:.3}, adjoint {:.3}; adjoint gradient off by {:.2e} (relative), logits off the reference solve by {:.2e}",
+        c.forward_seconds,
+        c.backprop_seconds,
+        c.adjoint_seconds,
+        c.adjoint_gradient_error,
+        c.logit_error
     );
 }
 
