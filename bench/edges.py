@@ -17,7 +17,7 @@ the set's own query file, never seen in training. Per seed:
   8, 32, 64, 256 and learning rates 0.001 and 0.01;
 - with `--arms gnn`: the message-passing scorer over the candidate list (hidden 8 and 16 at depth
   2, hidden 8 at depth 1), on progress labels;
-- with `--arms reinforce`: the logistic and MLP scorers fine-tuned by 300 REINFORCE steps on the
+- with `--arms reinforce`: the logistic and MLP scorers fine-tuned by 600 REINFORCE steps on the
   training queries' recall@10 at ef 32 (item 3); with `--arms ode`: the Neural-ODE scorer (item 6,
   width 8, T = 1, RK4 in 4 steps);
 - with `--arms optimisers`: the MLP trained by plain SGD and by Langevin dynamics at two
@@ -109,7 +109,7 @@ GNNS = [
 # REINFORCE on the training queries' recall at ef 32 (item 3), from the surrogate-trained
 # logistic and MLP scorers; and the Neural-ODE scorer (item 6) at T = 1 (4 RK4 steps), width 8.
 REINFORCES = [
-    (f"{model}-progress-reinforce", ["--model", model, "--labels", "progress", "--reinforce", "300"])
+    (f"{model}-progress-reinforce", ["--model", model, "--labels", "progress", "--reinforce", "600"])
     for model in ["logistic", "mlp"]
 ]
 ODES = [

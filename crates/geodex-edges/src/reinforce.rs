@@ -37,7 +37,7 @@ use serde::Serialize;
 use geodex_core::{Component, GraphView, Index};
 
 use crate::labels::Example;
-use crate::model::{unit, EdgeModel};
+use crate::model::{unit, EdgeModel, ListPass};
 use crate::train::{
     calibrate_threshold, heuristic_keeps, model_rollout, rollout, sigmoid, OptimizerState, PairDistance,
     TrainOptions,
@@ -71,7 +71,7 @@ impl Default for ReinforceOptions {
             k: 10,
             queries_per_iteration: 256,
             learning_rate: 3e-3,
-            recalibrate_every: 10,
+            recalibrate_every: 25,
             seed: 42,
         }
     }
@@ -163,10 +163,12 @@ impl<T: Component> Overlay<'_, T> {
 
 /// One training node's drawn list: the kept candidates' ids, each judged decision and its
 /// probability.
-struct Draw {
+struct Draw<'m> {
     kept: Vec<u32>,
     actions: Vec<bool>,
     probabilities: Vec<f64>,
+    /// The roll-out, kept for the backward pass.
+    pass: ListPass<'m>,
 }
 
 /// Runs REINFORCE on `model` (updated in place) over the training nodes `examples` of `index`,
@@ -188,6 +190,13 @@ pub fn reinforce<T: Component>(
     for (e, ex) in examples.iter().enumerate() {
         slot[ex.node as usize] = Some(e as u32);
     }
+    let table = pair_table(examples, pair);
+    let row_of = slot.clone();
+    let cached = |ex: &Example, i: usize, j: usize| {
+        let e = row_of[ex.node as usize].map_or(0, |e| e as usize);
+        table[e][i * ex.candidates.len() + j]
+    };
+    let pair: &PairDistance<'_> = &cached;
     let rule_lists = |keep: &(dyn Fn(&EdgeModel, &Example) -> Vec<usize> + Sync), model: &EdgeModel| {
         examples
             .par_iter()
@@ -256,21 +265,24 @@ pub fn reinforce<T: Component>(
             }
             baseline[q] = Some(baseline[q].map_or(*reward, |b| 0.8 * b + 0.2 * reward));
         }
-        let recall_grad = policy_gradient(examples, pair, bound, model, &draws, &advantage);
+        let len = model.params.len();
+        let recall_grad = policy_gradient(len, &draws, &advantage);
         let count: Vec<f64> = draws
             .iter()
             .map(|d| (d.kept.len() as f64 - heuristic.mean_kept) / draws.len() as f64)
             .collect();
-        let count_grad = policy_gradient(examples, pair, bound, model, &draws, &count);
+        let count_grad = policy_gradient(len, &draws, &count);
         let grad = project_off(&recall_grad, &count_grad);
+        let step = ReinforceStep {
+            iteration,
+            recall: batch_mean,
+            mean_kept: mean_kept(&draws),
+            policy_shift: shift,
+        };
+        drop(draws);
         optimizer.step(&mut model.params, &grad, &settings);
         if iteration % every == 0 || iteration + 1 == opts.iterations {
-            history.push(ReinforceStep {
-                iteration,
-                recall: batch_mean,
-                mean_kept: mean_kept(&draws),
-                policy_shift: shift,
-            });
+            history.push(step);
         }
     }
     calibrate_threshold(model, examples, pair, bound, heuristic.mean_kept);
@@ -286,8 +298,29 @@ pub fn reinforce<T: Component>(
     }
 }
 
+/// Every training list's candidate-to-candidate dissimilarities (row-major, candidates ×
+/// candidates), computed once: REINFORCE rolls each list out hundreds of times, and every
+/// roll-out's features read e(c, r) for the links kept so far.
+fn pair_table(examples: &[Example], pair: &PairDistance<'_>) -> Vec<Vec<f32>> {
+    examples
+        .par_iter()
+        .map(|ex| {
+            let w = ex.candidates.len();
+            let mut table = vec![0.0; w * w];
+            for i in 0..w {
+                for j in i..w {
+                    let e = pair(ex, i, j);
+                    table[i * w + j] = e;
+                    table[j * w + i] = e;
+                }
+            }
+            table
+        })
+        .collect()
+}
+
 /// Mean links per drawn list.
-fn mean_kept(draws: &[Draw]) -> f64 {
+fn mean_kept(draws: &[Draw<'_>]) -> f64 {
     draws.iter().map(|d| d.kept.len()).sum::<usize>() as f64 / draws.len().max(1) as f64
 }
 
@@ -302,7 +335,7 @@ fn policy_shift(
     seed: u64,
 ) -> f64 {
     let (mut low, mut high) = (-50.0f64, 50.0f64);
-    for _ in 0..30 {
+    for _ in 0..24 {
         let mid = 0.5 * (low + high);
         if mean_kept(&draw(examples, pair, bound, model, mid, seed)) > target {
             low = mid;
@@ -314,20 +347,20 @@ fn policy_shift(
 }
 
 /// Every training node's list drawn from the policy σ(s − `shift`), seeded per node.
-fn draw(
+fn draw<'m>(
     examples: &[Example],
     pair: &PairDistance<'_>,
     bound: usize,
-    model: &EdgeModel,
+    model: &'m EdgeModel,
     shift: f64,
     seed: u64,
-) -> Vec<Draw> {
+) -> Vec<Draw<'m>> {
     examples
         .par_iter()
         .map(|ex| {
             let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed ^ u64::from(ex.node));
             let (mut actions, mut probabilities) = (Vec::new(), Vec::new());
-            let (kept, _, _) = model_rollout(ex, pair, bound, model, &mut |_, _, s| {
+            let (kept, _, pass) = model_rollout(ex, pair, bound, model, &mut |_, _, s| {
                 let p = sigmoid(s - shift);
                 let keep = unit(&mut rng) < p;
                 actions.push(keep);
@@ -338,40 +371,28 @@ fn draw(
                 kept: kept.into_iter().map(|i| ex.candidates[i]).collect(),
                 actions,
                 probabilities,
+                pass,
             }
         })
         .collect()
 }
 
-/// ∂(−objective)/∂θ = −Σ_u A_u·∂ln π_u/∂θ with A_u the recall advantage credited to u. Each
-/// list is replayed with its decisions frozen, so the scores are the draw's.
-fn policy_gradient(
-    examples: &[Example],
-    pair: &PairDistance<'_>,
-    bound: usize,
-    model: &EdgeModel,
-    draws: &[Draw],
-    advantage: &[f64],
-) -> Vec<f64> {
-    let len = model.params.len();
-    examples
+/// ∂(−objective)/∂θ = −Σ_u A_u·∂ln π_u/∂θ with A_u the recall advantage credited to u,
+/// through each draw's own roll-out (`len` parameters).
+fn policy_gradient(len: usize, draws: &[Draw<'_>], advantage: &[f64]) -> Vec<f64> {
+    draws
         .par_iter()
-        .zip(draws)
         .zip(advantage)
-        .map(|((ex, d), &weight)| {
+        .map(|(d, &weight)| {
             let mut grad = vec![0.0; len];
             if weight != 0.0 {
-                let mut next = d.actions.iter();
-                let (_, _, pass) = model_rollout(ex, pair, bound, model, &mut |_, _, _| {
-                    *next.next().unwrap_or(&false)
-                });
                 let upstream: Vec<f64> = d
                     .actions
                     .iter()
                     .zip(&d.probabilities)
                     .map(|(&act, &p)| -weight * (f64::from(u8::from(act)) - p))
                     .collect();
-                pass.backward(&upstream, &mut grad);
+                d.pass.backward(&upstream, &mut grad);
             }
             grad
         })
@@ -488,7 +509,7 @@ mod tests {
             .iter()
             .all(|d| !d.kept.is_empty() && d.kept.len() < d.actions.len()));
         let advantage = [0.7, -0.2, 0.4];
-        let grad = policy_gradient(examples, &pair, 12, &model, &draws, &advantage);
+        let grad = policy_gradient(model.params.len(), &draws, &advantage);
         // −Σ_u A_u·ln π_u(θ) has `grad` as its gradient.
         let objective = |m: &EdgeModel| {
             examples
