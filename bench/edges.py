@@ -189,10 +189,24 @@ def measure(g: str, s: dict, rule: str, seed: int, work: Path, extra: list[str] 
     }
 
 
+# Arguments every learn-edges run gets (`--learn-threads`).
+LEARN_EXTRA: list[str] = []
+
+
 def learn(g: str, s: dict, name: str, extra: list[str], seed: int, work: Path) -> tuple[str, dict]:
     model = str(work / f"{s['name']}-{name}-{seed}.json")
     cmd = ["learn-edges", "--data", s["base"], "--metric", s["metric"], "--queries", s["learn"]]
-    cmd += ["--groundtruth", s["learn_gt"], "--out", model, "--seed", str(seed), "--json", *extra]
+    cmd += [
+        "--groundtruth",
+        s["learn_gt"],
+        "--out",
+        model,
+        "--seed",
+        str(seed),
+        "--json",
+        *extra,
+        *LEARN_EXTRA,
+    ]
     t0 = time.perf_counter()
     report = json.loads(run([g, *cmd]))
     report["learn_s"] = round(time.perf_counter() - t0, 1)
@@ -388,6 +402,12 @@ def main() -> None:
     ap.add_argument("--work", default="/tmp/edges-bench")
     ap.add_argument("--out")
     ap.add_argument("--seeds", default="42,7,1")
+    ap.add_argument(
+        "--learn-threads",
+        type=int,
+        help="threads of learn-edges (1: every model a function of its seed, so arms that share a "
+        "surrogate training start from the same scorer)",
+    )
     ap.add_argument("--sets", default="minilm-words-20k,sift-debian")
     ap.add_argument(
         "--arms",
@@ -396,6 +416,8 @@ def main() -> None:
         "reinforce, ode (or one of their arms by name; learned, gnn, reinforce and ode too), landscape",
     )
     args = ap.parse_args()
+    if args.learn_threads:
+        LEARN_EXTRA.extend(["--threads", str(args.learn_threads)])
     if args.table:
         return table(args.table)
     if args.landscape_table:
