@@ -466,6 +466,8 @@ struct Flow<'p> {
     /// Scratch: D·h, then the tanh of the messages.
     dh: Vec<f64>,
     z: Vec<f64>,
+    /// Scratch of [`Flow::vjp`]: Σ over senders of the messages' pre-activation adjoints.
+    p_sum: Vec<f64>,
 }
 
 impl<'p> Flow<'p> {
@@ -492,6 +494,7 @@ impl<'p> Flow<'p> {
             q,
             dh: vec![0.0; h],
             z: vec![0.0; h],
+            p_sum: vec![0.0; h],
         }
     }
 
@@ -545,18 +548,18 @@ impl<'p> Flow<'p> {
             return;
         }
         let inv = 1.0 / count as f64;
-        // Σ_r p̄_r, with p̄_r = z̄/K ⊙ (1 − tanh²(q_r + D·h)); reuses `dh` after reading it.
-        let mut p_sum = vec![0.0; hid];
+        // Σ_r p̄_r into the scratch, with p̄_r = z̄/K ⊙ (1 − tanh²(q_r + D·h)).
+        self.p_sum.iter_mut().for_each(|v| *v = 0.0);
         for (q_r, qb_r) in self.q.chunks_exact(hid).zip(q_bar.chunks_exact_mut(hid)) {
             for i in 0..hid {
                 let t = (q_r[i] + self.dh[i]).tanh();
                 let p_bar = z_bar[i] * inv * (1.0 - t * t);
                 qb_r[i] += p_bar;
-                p_sum[i] += p_bar;
+                self.p_sum[i] += p_bar;
             }
         }
-        add_outer(d_bar, &p_sum, h);
-        add_transposed(self.d, &p_sum, h_bar);
+        add_outer(d_bar, &self.p_sum, h);
+        add_transposed(self.d, &self.p_sum, h_bar);
     }
 
     /// Length of the `own` gradient block: Ū, D̄ (H² each), c̄ (H), q̄ (H per sender).
