@@ -28,6 +28,17 @@ PNG with error bars.
     python3 bench/synth_sift.py --n 1000000 --draw S --out bench/out/synth-sift-S   # for S = 1, 2, 3
     python3 bench/scaling.py --name synth-sift --sizes 10000,30000,100000,300000,1000000 \\
         --base 'bench/out/synth-sift-{seed}/base.bvecs' --queries 'bench/out/synth-sift-{seed}/query.bvecs'
+
+Sizes too large to build once per seed on one thread join as measured elsewhere: `--previous CSV`
+takes the (seed, N) points of an earlier run instead of measuring them again, and `--prebuilt
+N:SEED:INDEX:QUERIES:GROUNDTRUTH` sweeps an index built outside the script (e.g. the 10M build of
+BENCHMARKS.md, two threads, PQ codes and compressed links) with `--exact-walk`: the walk reads the
+full vectors, so the point measures the graph as the flat index of the other sizes would. A size
+with one seed has no standard error; its χ²/dof and error in units of se are then not reported.
+
+    python3 bench/scaling.py --name synth-sift --sizes 10000,30000,100000,300000,1000000,10000000 \\
+        --previous bench/results/2026-11-30-scaling/scaling-synth-sift.csv --fit-below 1000000 \\
+        --prebuilt 10000000:42:s10m-pq32c.gdx:OUT/query.bvecs:OUT/groundtruth.ivecs
 """
 
 import argparse
@@ -134,6 +145,22 @@ def sweep_prefix(args, seed, n):
     return rows
 
 
+def sweep_prebuilt(args, spec):
+    """(seed, N, sweep) of one `--prebuilt N:SEED:INDEX:QUERIES:GROUNDTRUTH`, walked on the full vectors."""
+    n, seed, index, queries, truth = spec.split(":", 4)
+    rows = sweep(args.geodex, index, queries, truth, EFS, "--runs", "1", "--exact-walk")
+    return int(seed), int(n), rows
+
+
+def previous_points(path, keys):
+    """The points of an earlier run's CSV, numbers parsed."""
+    with open(path, newline="") as f:
+        return [
+            {"seed": int(r["seed"]), "n": int(r["n"]), **{k: float(r[k]) for k in keys}}
+            for r in csv.DictReader(f)
+        ]
+
+
 def point(rows, seed, n, target, fixed_efs):
     """One CSV row: the fixed-recall reading and the fixed-ef readings of one sweep."""
     out = {
@@ -211,19 +238,32 @@ def main():
     p.add_argument("--keep", action="store_true", help="keep the index files")
     p.add_argument("--out", default=os.path.join(HERE, "out"))
     p.add_argument("--geodex", default=os.path.join(REPO, "target", "release", "geodex"))
+    p.add_argument("--previous", help="CSV of an earlier run: its (seed, N) points are not measured again")
+    p.add_argument(
+        "--prebuilt",
+        action="append",
+        default=[],
+        metavar="N:SEED:INDEX:QUERIES:GROUNDTRUTH",
+        help="a point from an index built elsewhere, searched with --exact-walk (repeatable)",
+    )
     args = p.parse_args()
     os.makedirs(args.out, exist_ok=True)
     ns = [int(s) for s in args.sizes.split(",")]
     seeds = [int(s) for s in args.seeds.split(",")]
     fixed_efs = [int(e) for e in args.fixed_ef.split(",")]
-    points = []
-    for seed in seeds:
-        for n in ns:
-            points.append(point(sweep_prefix(args, seed, n), seed, n, args.target, fixed_efs))
-            print(f"  {points[-1]}", file=sys.stderr, flush=True)
     keys = ["ef", "distances", "hops"] + [
         f"{q}_ef{ef}" for ef in fixed_efs for q in ("distances", "hops", "recall")
     ]
+    points = [q for q in previous_points(args.previous, keys) if q["n"] in ns] if args.previous else []
+    prebuilt = [sweep_prebuilt(args, spec) for spec in args.prebuilt]
+    points += [point(rows, seed, n, args.target, fixed_efs) for seed, n, rows in prebuilt]
+    for seed in seeds:
+        for n in ns:
+            if any(q["seed"] == seed and q["n"] == n for q in points) or any(n == b[1] for b in prebuilt):
+                continue
+            points.append(point(sweep_prefix(args, seed, n), seed, n, args.target, fixed_efs))
+            print(f"  {points[-1]}", file=sys.stderr, flush=True)
+    seeds = sorted({q["seed"] for q in points})
     summary = {}
     for key in keys:
         stats = [mean_and_se([p[key] for p in points if p["n"] == n]) for n in ns]

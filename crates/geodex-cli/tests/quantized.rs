@@ -202,3 +202,34 @@ fn rabitq_codes_re_rank_by_their_bound() {
     assert_eq!(code, 2, "{msg}");
     assert!(msg.contains("ε₀"), "{msg}");
 }
+
+/// `bench --exact-walk` on a quantised index walks its full vectors: the same recall and the
+/// same distance evaluations as the flat index of the same one-thread build, where its code walk
+/// differs from both.
+#[test]
+fn exact_walk_searches_a_quantised_index_as_its_flat_graph() {
+    let dir = tempfile::tempdir().unwrap();
+    let one_thread = ["--threads", "1", "--m", "16"];
+    let (flat, coded) = (dir.path().join("flat.gdx"), dir.path().join("pq.gdx"));
+    build_json(&flat, &one_thread);
+    build_json(
+        &coded,
+        &[&one_thread[..], &["--quant", "pq8", "--pq-m", "16"]].concat(),
+    );
+    let rows = |index: &std::path::Path, extra: &[&str]| -> Vec<(f64, f64)> {
+        bench_json(s(index), "16,64", extra)["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r["recall"].as_f64().unwrap(),
+                    r["mean_distances"].as_f64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let on_vectors = rows(&flat, &[]);
+    assert_eq!(rows(&coded, &["--exact-walk"]), on_vectors);
+    assert_ne!(rows(&coded, &[]), on_vectors);
+}

@@ -92,6 +92,14 @@ impl AnyIndex {
         }
     }
 
+    /// [`Index::set_code_walk`] of the inner index.
+    pub fn set_code_walk(&mut self, on: bool) {
+        match self {
+            AnyIndex::F32(i) => i.set_code_walk(on),
+            AnyIndex::U8(i) => i.set_code_walk(on),
+        }
+    }
+
     /// [`Index::load_resident`] of the inner index.
     pub fn load_resident(&mut self) {
         match self {

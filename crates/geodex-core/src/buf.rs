@@ -29,6 +29,14 @@ impl Backing {
         if let Backing::Mapped(m) = self {
             m.advise_range(memmap2::Advice::Random, offset, len)?;
         }
+        self.page_out(offset, len)
+    }
+
+    /// Gives `len` bytes at `offset` of a mapping back to the OS (`madvise(MADV_DONTNEED)`)
+    /// without changing read-ahead: they leave this process's resident set and are faulted in
+    /// again, from the page cache while they are still there, when next read. Nothing for a heap
+    /// copy.
+    pub(crate) fn page_out(&self, offset: usize, len: usize) -> std::io::Result<()> {
         match self {
             // SAFETY: the mapping is a shared, read-only mapping of a file geodex never writes
             // in place (see `format::open`), so after MADV_DONTNEED every page still maps the

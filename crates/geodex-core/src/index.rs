@@ -62,6 +62,9 @@ pub struct Index<T> {
     pub(crate) file_bytes: Option<u64>,
     /// Whether the search walks on byte codes of the vectors ([`Index::set_byte_walk`]).
     pub(crate) byte_walk: bool,
+    /// Whether a quantised index walks its codes (the default) or its full vectors
+    /// ([`Index::set_code_walk`]).
+    pub(crate) code_walk: bool,
     /// The byte codes (`byte_walk.rs`), made on the first search that walks them (so that
     /// opening a file for `info` or analysis reads no vector); `None` inside when they do not
     /// apply (not `f32`, inner product or Poincaré, a quantised index).
@@ -272,6 +275,7 @@ impl<T: Component> Index<T> {
             engine,
             file_bytes: None,
             byte_walk: true,
+            code_walk: true,
             bytes: OnceLock::from(codes),
             stop_model: None,
         })
@@ -481,7 +485,7 @@ impl<T: Component> Index<T> {
             keys: self.keys.as_slice(),
             tombstones: self.tombstones.as_slice(),
             has_tombstones: self.has_tombstones,
-            quant: self.quant.as_ref(),
+            quant: self.quant.as_ref().filter(|_| self.code_walk),
             bytes: self.byte_codes().map(|codes| ByteWalk { codes, graph }),
         }
     }
@@ -510,6 +514,15 @@ impl<T: Component> Index<T> {
         self.byte_codes();
     }
 
+    /// Whether a quantised index (`--quant`) walks its graph on the codes (on, the default) or
+    /// on the full vectors of the file (off: the search of an unquantised index on the same
+    /// graph — the control that separates what the codes lose from what the graph loses, and
+    /// what a build too large to search flat can still be measured with). Nothing changes for an
+    /// unquantised index.
+    pub fn set_code_walk(&mut self, on: bool) {
+        self.code_walk = on;
+    }
+
     /// Whether the search walks on byte codes ([`Index::set_byte_walk`], and the index is a
     /// float one under L2 or cosine without a quantiser).
     pub fn walks_bytes(&self) -> bool {
@@ -531,7 +544,7 @@ impl<T: Component> Index<T> {
         }
         self.keys.load();
         self.tombstones.load();
-        if self.quant.is_none() && !self.walks_bytes() {
+        if (self.quant.is_none() || !self.code_walk) && !self.walks_bytes() {
             self.vectors.load();
         }
     }

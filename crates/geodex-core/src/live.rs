@@ -653,6 +653,7 @@ impl<T: Component> LiveIndex<T> {
             engine: st.engine.clone(),
             file_bytes: None,
             byte_walk: st.byte_walk,
+            code_walk: true,
             bytes: match st.frozen.as_ref().map(|f| f.bytes.clone()) {
                 Some(Some(codes)) => std::sync::OnceLock::from(Some(codes)),
                 _ => std::sync::OnceLock::new(),

@@ -426,3 +426,49 @@ fn bound_re_ranking_needs_bounds_and_a_positive_epsilon() {
         Some(CodecSpec::RaBitQ { bits: 1 })
     );
 }
+
+/// A quantised index with its code walk off searches exactly as an unquantised index of the same
+/// graph (one build thread: the codes do not take part in the build), hit for hit — on bytes and
+/// floats, and with the codes on the results differ (the test can fail).
+#[test]
+fn a_quantised_index_without_its_code_walk_searches_as_the_flat_index() {
+    fn check<T: geodex_core::Component>(base: &[T], queries: &[T], dim: usize, metric: Metric) {
+        let build_one_thread = |quant| {
+            let p = BuildParams {
+                metric,
+                m: 12,
+                ef_construction: 100,
+                threads: Some(1),
+                quant,
+                ..Default::default()
+            };
+            Index::build(base.to_vec(), dim, &p, &no_progress).unwrap()
+        };
+        let mut flat = build_one_thread(None);
+        flat.set_byte_walk(false);
+        let mut coded = build_one_thread(Some(CodecSpec::Pq { m: 4, bits: 8 }));
+        let hits = |ix: &Index<T>| {
+            let mut ctx = SearchContext::new();
+            queries
+                .chunks_exact(dim)
+                .map(|q| ix.search(q, &SearchParams::new(10, 32), &mut ctx).unwrap().0)
+                .collect::<Vec<_>>()
+        };
+        let on_codes = hits(&coded);
+        coded.set_code_walk(false);
+        assert_eq!(hits(&coded), hits(&flat), "{metric}");
+        assert_ne!(
+            on_codes,
+            hits(&flat),
+            "{metric}: the codes' estimates equal exact distances"
+        );
+    }
+    let (n, nq, dim) = (1500, 30, 16);
+    let bytes = clustered_u8(n + nq, dim, 12, 8);
+    let (base, queries) = bytes.split_at(n * dim);
+    check(base, queries, dim, Metric::L2);
+    let floats = clustered(n + nq, dim, 12, 0.4, 9);
+    let (base, queries) = floats.split_at(n * dim);
+    check(base, queries, dim, Metric::L2);
+    check(base, queries, dim, Metric::InnerProduct);
+}

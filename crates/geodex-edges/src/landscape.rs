@@ -19,7 +19,7 @@
 
 use geodex_core::edges::EdgeFeatures;
 use nalgebra::{DMatrix, SymmetricEigen};
-use rand_core::{RngCore, SeedableRng};
+use rand_core::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 use rayon::prelude::*;
 use serde::Serialize;
@@ -311,17 +311,11 @@ fn subsample(f: &mut Frozen, max: usize, seed: u64) {
     }
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed ^ 0x4c41_4e44);
     let mut order: Vec<usize> = (0..f.len()).collect();
-    shuffle(&mut order, &mut rng);
+    crate::draw::shuffle(&mut order, &mut rng);
     order.truncate(max);
     order.sort_unstable();
     f.features = order.iter().map(|&i| f.features[i]).collect();
     f.labels = order.iter().map(|&i| f.labels[i]).collect();
-}
-
-fn shuffle(v: &mut [usize], rng: &mut Xoshiro256PlusPlus) {
-    for i in (1..v.len()).rev() {
-        v.swap(i, (rng.next_u64() % (i as u64 + 1)) as usize);
-    }
 }
 
 /// `o.passes` passes of `optimizer` over shuffled mini-batches of `batch` candidates from
@@ -347,7 +341,7 @@ fn descend(
     let mut curve = vec![frozen.loss_grad(start, &params, None).0];
     for _ in 0..o.passes {
         if batch < frozen.len() {
-            shuffle(&mut order, &mut rng);
+            crate::draw::shuffle(&mut order, &mut rng);
         }
         for chunk in order.chunks(batch.max(1)) {
             let rows = (batch < frozen.len()).then_some(chunk);

@@ -20,6 +20,7 @@
 #![deny(missing_docs)]
 
 pub mod anneal;
+mod draw;
 pub mod flow_cost;
 mod gnn;
 pub mod labels;
@@ -449,16 +450,10 @@ fn fixed_arcs<T: Component>(index: &Index<T>, train: &[Example]) -> Vec<(u32, u3
 
 /// A seeded sample of at most `rows` of the index's (prepared) vectors, in row order.
 fn sample_rows<T: Component>(index: &Index<T>, rows: usize, seed: u64) -> Vec<T> {
-    use rand_core::RngCore;
     let n = index.len();
     let mut ids: Vec<u32> = (0..n as u32).collect();
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed ^ 0xca11b);
-    let take = rows.clamp(2, n.max(2)).min(n);
-    for i in 0..take {
-        let j = i + (rng.next_u64() % (n - i) as u64) as usize;
-        ids.swap(i, j);
-    }
-    ids.truncate(take);
+    draw::sample_prefix(&mut ids, rows.clamp(2, n.max(2)), &mut rng);
     ids.sort_unstable();
     ids.iter()
         .flat_map(|&v| index.vector(NodeId(v)).iter().copied())
@@ -559,11 +554,7 @@ fn mean_positives(examples: &[Example]) -> f64 {
 
 /// Keeps a seeded sample of at most `max` examples, in a seeded order.
 fn sample_in_place(examples: &mut Vec<Example>, max: usize, seed: u64) {
-    use rand_core::RngCore;
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed ^ 0xe6_9e5);
-    for i in (1..examples.len()).rev() {
-        let j = (rng.next_u64() % (i as u64 + 1)) as usize;
-        examples.swap(i, j);
-    }
+    draw::shuffle(examples, &mut rng);
     examples.truncate(max.max(2));
 }

@@ -29,7 +29,7 @@
 //!
 //! Updates go through the training optimiser (`train.rs`, Adam by default).
 
-use rand_core::{RngCore, SeedableRng};
+use rand_core::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 use rayon::prelude::*;
 use serde::Serialize;
@@ -419,12 +419,7 @@ fn project_off(g: &[f64], d: &[f64]) -> Vec<f64> {
 /// `take` distinct query indexes of `count` (all when `take` ≥ `count`), seeded.
 fn sample_queries(count: usize, take: usize, rng: &mut Xoshiro256PlusPlus) -> Vec<usize> {
     let mut ids: Vec<usize> = (0..count).collect();
-    let take = take.min(count);
-    for i in 0..take {
-        let j = i + (rng.next_u64() % (count - i) as u64) as usize;
-        ids.swap(i, j);
-    }
-    ids.truncate(take);
+    crate::draw::sample_prefix(&mut ids, take, rng);
     ids
 }
 

@@ -18,7 +18,7 @@
 //! compared at equal degree.
 
 use geodex_core::edges::{scored_rollout, EdgeFeatures, OCCLUSION_LOG_RATIO};
-use rand_core::{RngCore, SeedableRng};
+use rand_core::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 use rayon::prelude::*;
 use serde::Serialize;
@@ -194,7 +194,7 @@ pub fn train(
     let mut history = Vec::with_capacity(opts.epochs);
     let (mut fiedler, mut lambda0): (Option<Fiedler>, f64) = (None, 0.0);
     for epoch in 0..opts.epochs {
-        shuffle(&mut order, &mut rng);
+        crate::draw::shuffle(&mut order, &mut rng);
         let teacher_share = 0.5f64.powi(epoch as i32);
         let refreshed = spectral.map(|term| {
             let warm = fiedler.as_ref().map(|f| &f.eigenvector[..]);
@@ -491,13 +491,6 @@ impl OptimizerState {
     }
 }
 
-fn shuffle(order: &mut [usize], rng: &mut Xoshiro256PlusPlus) {
-    for i in (1..order.len()).rev() {
-        let j = (rng.next_u64() % (i as u64 + 1)) as usize;
-        order.swap(i, j);
-    }
-}
-
 /// How `rule` does on `examples`.
 pub fn rule_stats(examples: &[Example], pair: &PairDistance<'_>, budget: usize, rule: Rule<'_>) -> RuleStats {
     let [kept, positive_kept, positives, covered, demands] = examples
@@ -592,6 +585,7 @@ pub fn calibrate_threshold(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rand_core::RngCore;
 
     #[test]
     fn bce_is_the_cross_entropy_and_its_derivative_is_p_minus_y() {

@@ -53,8 +53,10 @@ pub struct SearchOptions {
     /// crossover; 0 always walks the graph).
     #[arg(long)]
     pub exact_below: Option<f64>,
-    /// Walk the graph on the float vectors instead of their one-byte codes (a float index under
-    /// L2 or cosine walks codes and re-ranks its whole beam exactly by default).
+    /// Walk the graph on the full vectors instead of codes: a float index's one-byte codes (a
+    /// float index under L2 or cosine walks them and re-ranks its whole beam exactly by default),
+    /// or a quantised index's (`--quant`) codes, which makes it search as the same graph without
+    /// codes would.
     #[arg(long)]
     pub exact_walk: bool,
     /// With --target-recall: the stopping rule (fixed | patience | ada | learned | ppo), as
@@ -94,6 +96,7 @@ impl SearchOptions {
     pub fn open(&self, path: &std::path::Path) -> Result<geodex_core::AnyIndex, crate::failure::Failure> {
         let mut index = crate::data::open_index(path)?;
         index.set_byte_walk(!self.exact_walk);
+        index.set_code_walk(!self.exact_walk);
         Ok(index)
     }
 
