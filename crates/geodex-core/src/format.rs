@@ -617,7 +617,7 @@ fn load<T: Component>(
         backing,
         v_off,
         n * row_bytes,
-        PASS_STEP / row_bytes * row_bytes,
+        (PASS_STEP / row_bytes).max(1) * row_bytes,
         |part| {
             let rows: &[T] =
                 bytemuck::try_cast_slice(part).map_err(|_| Invalid("misaligned vectors".into()))?;

@@ -515,10 +515,9 @@ impl<T: Component> Index<T> {
     }
 
     /// Whether a quantised index (`--quant`) walks its graph on the codes (on, the default) or
-    /// on the full vectors of the file (off: the search of an unquantised index on the same
-    /// graph — the control that separates what the codes lose from what the graph loses, and
-    /// what a build too large to search flat can still be measured with). Nothing changes for an
-    /// unquantised index.
+    /// on the full vectors of the file (off: the search an unquantised index of the same graph
+    /// would run — the control that separates what the codes lose from what the graph loses;
+    /// `--rerank` then has nothing to do). Nothing changes for an unquantised index.
     pub fn set_code_walk(&mut self, on: bool) {
         self.code_walk = on;
     }
