@@ -203,6 +203,21 @@ fn rabitq_codes_re_rank_by_their_bound() {
     assert!(msg.contains("ε₀"), "{msg}");
 }
 
+/// (recall@10, mean distance evaluations) per ef of `bench --json` on `index`.
+fn recall_and_work(index: &std::path::Path, efs: &str, extra: &[&str]) -> Vec<(f64, f64)> {
+    bench_json(s(index), efs, extra)["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["recall"].as_f64().unwrap(),
+                r["mean_distances"].as_f64().unwrap(),
+            )
+        })
+        .collect()
+}
+
 /// `bench --exact-walk` on a quantised index walks its full vectors: the same recall and the
 /// same distance evaluations as the flat index of the same one-thread build, where its code walk
 /// differs from both.
@@ -216,20 +231,53 @@ fn exact_walk_searches_a_quantised_index_as_its_flat_graph() {
         &coded,
         &[&one_thread[..], &["--quant", "pq8", "--pq-m", "16"]].concat(),
     );
-    let rows = |index: &std::path::Path, extra: &[&str]| -> Vec<(f64, f64)> {
-        bench_json(s(index), "16,64", extra)["rows"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|r| {
-                (
-                    r["recall"].as_f64().unwrap(),
-                    r["mean_distances"].as_f64().unwrap(),
-                )
-            })
-            .collect()
-    };
+    let rows = |index: &std::path::Path, extra: &[&str]| recall_and_work(index, "16,64", extra);
     let on_vectors = rows(&flat, &[]);
     assert_eq!(rows(&coded, &["--exact-walk"]), on_vectors);
     assert_ne!(rows(&coded, &[]), on_vectors);
+}
+
+/// `--link-codes` walks a PQ4 index on per-list code blocks: the 8-bit tables change the
+/// estimates a little, not the walk's work or its recall after re-ranking; any other index
+/// refuses it with one line, and it cannot be combined with `--exact-walk`.
+#[test]
+fn link_codes_walk_a_pq4_index_as_its_per_node_codes_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let (pq4, pq8) = (dir.path().join("pq4.gdx"), dir.path().join("pq8.gdx"));
+    build_json(&pq4, &["--quant", "pq4", "--pq-m", "64"]);
+    build_json(&pq8, &["--quant", "pq8", "--pq-m", "32"]);
+    let rows = |extra: &[&str]| recall_and_work(&pq4, "32,64", &[&["--rerank", "64"], extra].concat());
+    let (per_node, per_list) = (rows(&[]), rows(&["--link-codes"]));
+    for ((recall, work), (list_recall, list_work)) in per_node.iter().zip(&per_list) {
+        assert!(
+            *list_recall >= 0.95,
+            "recall@10 {list_recall} with per-list codes"
+        );
+        assert!((list_recall - recall).abs() <= 0.02, "{list_recall} vs {recall}");
+        assert!(
+            (list_work / work - 1.0).abs() <= 0.05,
+            "{list_work} vs {work} distances"
+        );
+    }
+    let [_, queries, _] = sift();
+    let search = |index: &std::path::Path, extra: &[&str]| {
+        let mut args = vec![
+            "search",
+            "--index",
+            s(index),
+            "--queries",
+            &queries,
+            "--k",
+            "10",
+            "--ef",
+            "32",
+        ];
+        args.extend(extra);
+        fails(&args)
+    };
+    let (code, msg) = search(&pq8, &["--link-codes"]);
+    assert_eq!(code, 2);
+    assert!(msg.contains("--link-codes") && msg.contains("PQ4"), "{msg}");
+    let (code, msg) = search(&pq4, &["--link-codes", "--exact-walk"]);
+    assert_eq!(code, 2, "{msg}");
 }

@@ -100,6 +100,14 @@ impl AnyIndex {
         }
     }
 
+    /// [`Index::set_link_codes`] of the inner index.
+    pub fn set_link_codes(&mut self, on: bool) -> Result<(), CoreError> {
+        match self {
+            AnyIndex::F32(i) => i.set_link_codes(on),
+            AnyIndex::U8(i) => i.set_link_codes(on),
+        }
+    }
+
     /// [`Index::load_resident`] of the inner index.
     pub fn load_resident(&mut self) {
         match self {

@@ -38,6 +38,8 @@ pub struct SearchContext {
     pub(crate) query_f32: Vec<f32>,
     /// The per-query lookup table of a search on codes.
     pub(crate) table: Vec<f32>,
+    /// The same table quantised to 8 bits, for a walk on per-list code blocks.
+    pub(crate) lane_table: geodex_quant::fastscan::QuantizedTable,
     /// The query's byte code, for the reduced-precision walk (`byte_walk.rs`).
     pub(crate) query_code: Vec<u8>,
     /// Output of the last layer search, closest first.

@@ -693,6 +693,7 @@ fn load<T: Component>(
         file_bytes: Some(file_bytes),
         byte_walk: true,
         code_walk: true,
+        link_codes: None,
         bytes: std::sync::OnceLock::new(),
         stop_model,
     })

@@ -13,6 +13,7 @@ use crate::edges::EdgeRule;
 use crate::engine::{Engine, Graph, Rows};
 use crate::graph::{BuilderGraph, FrozenGraph, FrozenView, GraphView, LinkLayout};
 use crate::levels::draw_levels;
+use crate::link_codes::LinkCodes;
 use crate::quantized::Quantized;
 use crate::query::{is_live, Stored};
 use crate::search::SearchStats;
@@ -65,6 +66,9 @@ pub struct Index<T> {
     /// Whether a quantised index walks its codes (the default) or its full vectors
     /// ([`Index::set_code_walk`]).
     pub(crate) code_walk: bool,
+    /// A PQ4 index's level-0 neighbour codes in per-list fast-scan blocks
+    /// ([`Index::set_link_codes`]), made for this graph; `None` unless turned on.
+    pub(crate) link_codes: Option<Arc<LinkCodes>>,
     /// The byte codes (`byte_walk.rs`), made on the first search that walks them (so that
     /// opening a file for `info` or analysis reads no vector); `None` inside when they do not
     /// apply (not `f32`, inner product or Poincaré, a quantised index).
@@ -126,6 +130,9 @@ pub struct IndexInfo {
     /// Whether the search walks on byte codes of the vectors and re-ranks exactly
     /// ([`Index::set_byte_walk`]); the codes are counted in `ram_bytes`.
     pub byte_walk: bool,
+    /// Bytes of a PQ4 index's per-list code blocks ([`Index::set_link_codes`]), counted in
+    /// `ram_bytes`; 0 when off.
+    pub link_code_bytes: usize,
 }
 
 /// Checks caller keys for `rows` vectors: one per row, each once, none the reserved
@@ -276,6 +283,7 @@ impl<T: Component> Index<T> {
             file_bytes: None,
             byte_walk: true,
             code_walk: true,
+            link_codes: None,
             bytes: OnceLock::from(codes),
             stop_model: None,
         })
@@ -346,6 +354,7 @@ impl<T: Component> Index<T> {
     /// in either (ties between equal distances aside).
     pub fn set_link_layout(&mut self, layout: LinkLayout) {
         self.graph.set_layout(layout);
+        self.link_codes = None;
     }
 
     /// Replaces every node's level-0 list with `lists[node]` (upper levels, vectors and keys
@@ -381,6 +390,7 @@ impl<T: Component> Index<T> {
             level0: lists,
         };
         self.graph = FrozenGraph::freeze_as(&view, layout);
+        self.link_codes = None;
         Ok(())
     }
 
@@ -436,6 +446,7 @@ impl<T: Component> Index<T> {
         let view = self.graph.view();
         let stored = Stored {
             quant: None,
+            links: None,
             bytes: None,
             ..self.stored()
         };
@@ -470,9 +481,13 @@ impl<T: Component> Index<T> {
         Ok((out, stats))
     }
 
-    /// The arrays a search reads, borrowed, with the search walking `graph`.
+    /// The arrays a search reads, borrowed, with the search walking the index's own graph
+    /// (and the per-list code blocks made for it, if any).
     pub(crate) fn stored(&self) -> Stored<'_, T> {
-        self.stored_on(self.graph.view())
+        Stored {
+            links: self.link_codes.as_deref().filter(|_| self.code_walk),
+            ..self.stored_on(self.graph.view())
+        }
     }
 
     /// [`Index::stored`] for a search on `graph` (a graph over the same nodes).
@@ -486,6 +501,7 @@ impl<T: Component> Index<T> {
             tombstones: self.tombstones.as_slice(),
             has_tombstones: self.has_tombstones,
             quant: self.quant.as_ref().filter(|_| self.code_walk),
+            links: None,
             bytes: self.byte_codes().map(|codes| ByteWalk { codes, graph }),
         }
     }
@@ -520,6 +536,32 @@ impl<T: Component> Index<T> {
     /// `--rerank` then has nothing to do). Nothing changes for an unquantised index.
     pub fn set_code_walk(&mut self, on: bool) {
         self.code_walk = on;
+    }
+
+    /// Whether a PQ4 index (`--quant pq4`) also keeps each node's level-0 neighbours' codes in
+    /// one fast-scan block per 32 links, so that expanding a node scores its whole list with
+    /// SIMD table lookups (`link_codes.rs`): M0 · m/2 more bytes per node, made now from the
+    /// graph and the codes (not saved; a change to the graph drops them). Off frees them.
+    /// Errors on an index without PQ4 codes or with level-0 lists over 128 links.
+    pub fn set_link_codes(&mut self, on: bool) -> Result<(), CoreError> {
+        if !on {
+            self.link_codes = None;
+            return Ok(());
+        }
+        let Some(Quantized {
+            codec: Codec::Pq4(pq),
+            codes,
+        }) = &self.quant
+        else {
+            return Err(CoreError::InvalidParameter(
+                "per-list code blocks need a PQ4 index (build with --quant pq4)".into(),
+            ));
+        };
+        if self.link_codes.is_none() {
+            let links = LinkCodes::build(&self.graph.view(), codes.as_slice(), pq.m())?;
+            self.link_codes = Some(Arc::new(links));
+        }
+        Ok(())
     }
 
     /// Whether the search walks on byte codes ([`Index::set_byte_walk`], and the index is a
@@ -649,13 +691,20 @@ impl<T: Component> Index<T> {
                     self.len() * self.dim
                 } else {
                     0
-                },
+                }
+                + self.link_code_bytes(),
+            link_code_bytes: self.link_code_bytes(),
             byte_walk: self.walks_bytes(),
             levels: report_levels,
             entry_point: self.graph.entry,
             isa: self.engine.isa().name().into(),
             mmap: self.vectors.is_mapped(),
         }
+    }
+
+    /// Bytes of the per-list code blocks ([`Index::set_link_codes`]), 0 when off.
+    fn link_code_bytes(&self) -> usize {
+        self.link_codes.as_ref().map_or(0, |l| l.ram_bytes())
     }
 
     /// The nodes of `keys`, as the set [`SearchParams::allowed`] takes, and how many of the keys

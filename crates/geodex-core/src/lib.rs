@@ -62,6 +62,7 @@ mod ids;
 mod index;
 mod insert;
 mod levels;
+mod link_codes;
 mod live;
 pub mod measure;
 mod neighbor;

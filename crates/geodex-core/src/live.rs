@@ -205,6 +205,7 @@ impl<T> State<T> {
             tombstones: &self.tombstones,
             has_tombstones: self.hidden > 0,
             quant: self.quant.as_ref(),
+            links: None,
             bytes: self.frozen.as_ref().and_then(|f| {
                 Some(ByteWalk {
                     codes: f.bytes.as_ref()?,
@@ -654,6 +655,7 @@ impl<T: Component> LiveIndex<T> {
             file_bytes: None,
             byte_walk: st.byte_walk,
             code_walk: true,
+            link_codes: None,
             bytes: match st.frozen.as_ref().map(|f| f.bytes.clone()) {
                 Some(Some(codes)) => std::sync::OnceLock::from(Some(codes)),
                 _ => std::sync::OnceLock::new(),

@@ -16,6 +16,7 @@ use rayon::prelude::*;
 
 use crate::buf::Buf;
 use crate::graph::GraphView;
+use crate::link_codes::{LinkCodes, LinkScan};
 use crate::search::{knn_with, Exact, QueryDistance, SearchStats};
 use crate::stop::Stopper;
 use crate::{CoreError, SearchContext, SearchParams};
@@ -70,7 +71,9 @@ impl Quantized {
     /// exact distance from `exact` (the query bound to the full vectors) and are re-sorted; with
     /// `params.rerank_bound` the whole beam is re-ranked in order of the codes' lower bounds
     /// until the bound proves the rest cannot enter ([`rerank_by_bound`]). Leaves the best `k`
-    /// in `ctx.found`; without re-ranking their distances are the ADC estimates.
+    /// in `ctx.found`; without re-ranking their distances are the ADC estimates. With `links`
+    /// (the per-list blocks of a PQ4 index made for `g`) the walk scores each expanded node's
+    /// level-0 list with one fast-scan block (`link_codes.rs`).
     #[allow(clippy::too_many_arguments)]
     pub fn search<G: GraphView, T: Element, D: Distance<T>, S: Stopper>(
         &self,
@@ -81,6 +84,7 @@ impl Quantized {
         ctx: &mut SearchContext,
         accept: impl Fn(u32) -> bool,
         stop: &mut S,
+        links: Option<&LinkCodes>,
     ) -> SearchStats {
         let beam = params.ef.max(params.k).max(params.rerank);
         let candidates = if params.rerank_bound.is_some() {
@@ -101,18 +105,36 @@ impl Quantized {
             Metric::Cosine => (Similarity::SquaredL2, 0.5),
             Metric::L2 | Metric::Poincare => (Similarity::SquaredL2, 1.0),
         };
-        let walk = Walk {
-            codes: self.codes.as_slice(),
-            bytes: self.codec.code_bytes(),
-            scale,
-            graph: g,
-            k: candidates,
-            ef: beam,
-            ctx: &mut *ctx,
-            accept,
-            stop,
+        let mut stats = match (links, &self.codec) {
+            (Some(links), Codec::Pq4(pq)) => {
+                pq.fill_table(&query_f32, similarity, &mut table);
+                let mut lane_table = std::mem::take(&mut ctx.lane_table);
+                lane_table.refill(&table);
+                let scan = LinkScan {
+                    links,
+                    codes: self.codes.as_slice(),
+                    table: &lane_table,
+                    scale,
+                };
+                let stats = knn_with(g, &scan, candidates, beam, ctx, accept, stop);
+                ctx.lane_table = lane_table;
+                stats
+            }
+            _ => {
+                let walk = Walk {
+                    codes: self.codes.as_slice(),
+                    bytes: self.codec.code_bytes(),
+                    scale,
+                    graph: g,
+                    k: candidates,
+                    ef: beam,
+                    ctx: &mut *ctx,
+                    accept,
+                    stop,
+                };
+                self.codec.with_adc(&query_f32, similarity, &mut table, walk)
+            }
         };
-        let mut stats = self.codec.with_adc(&query_f32, similarity, &mut table, walk);
         if let Some(epsilon0) = params.rerank_bound.filter(|_| self.codec.has_error_bound()) {
             // `has_error_bound` holds, so every code has a bound.
             let width = |id: u32| {

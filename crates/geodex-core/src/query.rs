@@ -10,6 +10,7 @@ use crate::byte_walk::ByteWalk;
 use crate::engine::{Engine, Graph};
 use crate::filter::{estimate_selectivity, exact_scan, exact_scan_threshold};
 use crate::graph::GraphView;
+use crate::link_codes::LinkCodes;
 use crate::quantized::Quantized;
 use crate::search::{knn_with, Exact, SearchStats};
 use crate::stop::{Adaptive, NoStop, Stopper};
@@ -43,6 +44,8 @@ pub(crate) struct Stored<'a, T> {
     pub tombstones: &'a [u64],
     pub has_tombstones: bool,
     pub quant: Option<&'a Quantized>,
+    /// The per-list code blocks of a PQ4 index, when made and the walk is on its own graph.
+    pub links: Option<&'a LinkCodes>,
     /// Byte codes of a frozen living float index, walked instead of the vectors (the walk
     /// then runs on their graph).
     pub bytes: Option<ByteWalk<'a>>,
@@ -201,8 +204,10 @@ impl<T: Component> Stored<'_, T> {
         match self.quant {
             None if unfiltered => knn_with(g, exact, p.k, p.ef, ctx, |_| true, stop),
             None => knn_with(g, exact, p.k, p.ef, ctx, accept, stop),
-            Some(codes) if unfiltered => codes.search(self.metric, g, exact, p, ctx, |_| true, stop),
-            Some(codes) => codes.search(self.metric, g, exact, p, ctx, accept, stop),
+            Some(codes) if unfiltered => {
+                codes.search(self.metric, g, exact, p, ctx, |_| true, stop, self.links)
+            }
+            Some(codes) => codes.search(self.metric, g, exact, p, ctx, accept, stop, self.links),
         }
     }
 }

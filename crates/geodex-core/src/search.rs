@@ -14,6 +14,7 @@ use serde::Serialize;
 use crate::context::LayerScratch;
 use crate::graph::GraphView;
 use crate::stop::{Control, NoStop, Stopper};
+use crate::visited::VisitedSet;
 use crate::{Neighbor, SearchContext};
 
 /// Work done by one search: what every experiment counts besides time.
@@ -50,6 +51,67 @@ pub(crate) trait QueryDistance {
     }
     /// Starts loading what [`QueryDistance::to`] will read for `node`.
     fn prefetch(&self, node: u32);
+    /// Measures the neighbours of `node` on `level` that `visited` has not seen — marking them
+    /// — and hands each, with its distance, to `sink`; returns how many it measured. `fresh` is
+    /// scratch. By default [`measure_each`]; a form that scores a whole list at once (the
+    /// per-list code blocks of `link_codes.rs`) replaces it.
+    #[inline(always)]
+    fn measure_links<G: GraphView>(
+        &self,
+        g: &G,
+        node: u32,
+        level: usize,
+        visited: &mut VisitedSet,
+        fresh: &mut Vec<u32>,
+        sink: impl FnMut(Neighbor),
+    ) -> usize
+    where
+        Self: Sized,
+    {
+        measure_each(self, g, node, level, visited, fresh, sink)
+    }
+    /// Starts loading what expanding `node` on `level` will read besides its list (nothing by
+    /// default): called for the best waiting candidate while another node is expanded. (Called
+    /// for every new candidate instead, a 1 KB block each, the prefetches filled the line-fill
+    /// buffers and stalled the walk: 42 % of its cycles on SIFT.)
+    #[inline(always)]
+    fn prefetch_expansion(&self, node: u32, level: usize) {
+        let _ = (node, level);
+    }
+}
+
+/// [`QueryDistance::measure_links`] one neighbour at a time: mark the unvisited neighbours and
+/// start loading all their data before the first distance, so that the memory fetches overlap
+/// instead of queueing one by one; then measure them four at a time (the float kernels stream
+/// four vectors together).
+#[inline(always)]
+pub(crate) fn measure_each<G: GraphView>(
+    q: &impl QueryDistance,
+    g: &G,
+    node: u32,
+    level: usize,
+    visited: &mut VisitedSet,
+    fresh: &mut Vec<u32>,
+    mut sink: impl FnMut(Neighbor),
+) -> usize {
+    fresh.clear();
+    g.for_each_link(node, level, |n| {
+        if visited.insert(n) {
+            q.prefetch(n);
+            fresh.push(n);
+        }
+    });
+    let mut quads = fresh.chunks_exact(4);
+    for quad in &mut quads {
+        let ids = [quad[0], quad[1], quad[2], quad[3]];
+        for (n, d) in ids.into_iter().zip(q.to4(ids)) {
+            sink(Neighbor::new(n, d));
+        }
+    }
+    for &n in quads.remainder() {
+        sink(Neighbor::new(n, q.to(n)));
+    }
+    fresh.len()
 }
 
 /// A query bound to full-precision vectors: exact distances.
@@ -212,31 +274,15 @@ pub(crate) fn search_layer_with<G: GraphView, S: Stopper>(
             break;
         }
         stats.hops += 1;
-        // Mark the unvisited neighbours and start loading all their vectors before the first
-        // distance, so that the memory fetches overlap instead of queueing one by one.
-        fresh.clear();
-        g.for_each_link(c.id, level, |n| {
-            if visited.insert(n) {
-                q.prefetch(n);
-                fresh.push(n);
+        if let Some(next) = candidates.peek() {
+            q.prefetch_expansion(next.0.id, level);
+        }
+        let measured = q.measure_links(g, c.id, level, visited, fresh, |n| {
+            if offer(n, ef, candidates, results, &accept, stop) {
+                g.prefetch_links(n.id, level);
             }
         });
-        // Four at a time: the float kernels stream four vectors together.
-        let mut quads = fresh.chunks_exact(4);
-        for quad in &mut quads {
-            let ids = [quad[0], quad[1], quad[2], quad[3]];
-            for (n, d) in ids.into_iter().zip(q.to4(ids)) {
-                if offer(Neighbor::new(n, d), ef, candidates, results, &accept, stop) {
-                    g.prefetch_links(n, level);
-                }
-            }
-        }
-        for &n in quads.remainder() {
-            if offer(Neighbor::new(n, q.to(n)), ef, candidates, results, &accept, stop) {
-                g.prefetch_links(n, level);
-            }
-        }
-        stats.distances += fresh.len() as u64;
+        stats.distances += measured as u64;
         let frontier = candidates.peek().map_or(f32::INFINITY, |c| c.0.distance);
         match stop.expanded(stats.distances, frontier) {
             Control::Continue => {}

@@ -52,17 +52,24 @@ fn allocations_during(f: impl FnOnce()) -> usize {
     COUNT.with(|c| c.get())
 }
 
-fn check<T: Component>(data: Vec<T>, dim: usize, metric: Metric) {
+/// Warm searches of an index of `data` allocate nothing; with `link_codes` the index is PQ4,
+/// walks its per-list code blocks and re-ranks.
+fn check<T: Component>(data: Vec<T>, dim: usize, metric: Metric, link_codes: bool) {
     let p = BuildParams {
         metric,
         m: 8,
         ef_construction: 60,
         threads: Some(1),
+        quant: link_codes.then_some(geodex_core::CodecSpec::Pq { m: dim / 2, bits: 4 }),
         ..Default::default()
     };
     let queries: Vec<T> = data[..50 * dim].to_vec();
-    let index = Index::build(data, dim, &p, &|_| {}).unwrap();
-    let params = SearchParams::new(10, 64);
+    let mut index = Index::build(data, dim, &p, &|_| {}).unwrap();
+    index.set_link_codes(link_codes).unwrap();
+    let params = SearchParams {
+        rerank: if link_codes { 20 } else { 0 },
+        ..SearchParams::new(10, 64)
+    };
     let (mut ctx, mut out) = (SearchContext::new(), Vec::new());
     for q in queries.chunks_exact(dim) {
         index.search_into(q, &params, &mut ctx, &mut out).unwrap();
@@ -89,7 +96,29 @@ fn check<T: Component>(data: Vec<T>, dim: usize, metric: Metric) {
 
 #[test]
 fn warm_searches_do_not_allocate() {
-    check(geodex_testkit::clustered(2000, 16, 8, 0.5, 1), 16, Metric::L2);
-    check(geodex_testkit::clustered(2000, 16, 8, 0.5, 2), 16, Metric::Cosine);
-    check(geodex_testkit::clustered_u8(2000, 32, 8, 3), 32, Metric::L2);
+    check(
+        geodex_testkit::clustered(2000, 16, 8, 0.5, 1),
+        16,
+        Metric::L2,
+        false,
+    );
+    check(
+        geodex_testkit::clustered(2000, 16, 8, 0.5, 2),
+        16,
+        Metric::Cosine,
+        false,
+    );
+    check(
+        geodex_testkit::clustered_u8(2000, 32, 8, 3),
+        32,
+        Metric::L2,
+        false,
+    );
+    check(
+        geodex_testkit::clustered(2000, 16, 8, 0.5, 4),
+        16,
+        Metric::Cosine,
+        true,
+    );
+    check(geodex_testkit::clustered_u8(2000, 32, 8, 5), 32, Metric::L2, true);
 }

@@ -190,6 +190,34 @@ fn sq8_kernels_match_a_double_precision_sum_and_the_avx2_build_matches_bit_for_b
     }
 }
 
+/// The block kernel (two sub-spaces per step, sums carried in 16-bit words without widening)
+/// against the scalar reference on synthetic tables and codes: every m from 1 to 256 (odd
+/// ones take the 128-bit tail), random entries and the extreme where every entry is 255 and
+/// the sum reaches 255 · m — the largest a 16-bit word must hold.
+#[test]
+fn the_block_kernel_equals_the_scalar_sums_for_every_m_up_to_the_overflow_edge() {
+    let mut rng = geodex_testkit::Rng::new(17);
+    for m in 1..=256 {
+        let block: Vec<u8> = (0..m * 16).map(|_| rng.below(256) as u8).collect();
+        for full in [false, true] {
+            let table = QuantizedTable {
+                entries: (0..m * 16)
+                    .map(|_| if full { 255 } else { rng.below(256) as u8 })
+                    .collect(),
+                bias: 0.0,
+                step: 1.0,
+            };
+            let (mut fast, mut scalar) = ([0u16; 32], [0u16; 32]);
+            fastscan::scan_block(&table, &block, m, &mut fast);
+            fastscan::scan_block_scalar(&table, &block, m, &mut scalar);
+            assert_eq!(fast, scalar, "m = {m}, all 255: {full}");
+            if full {
+                assert!(fast.iter().all(|&s| s as usize == 255 * m), "m = {m}");
+            }
+        }
+    }
+}
+
 #[test]
 fn fast_scan_equals_the_scalar_lookup_sum() {
     let dim = 64;
