@@ -184,6 +184,12 @@ impl IndexFile {
         self.index.walks_bytes()
     }
 
+    /// Bytes of a PQ4 index's per-list code blocks (opened with `link_codes=True`), 0 without.
+    #[getter]
+    fn link_code_bytes(&self) -> usize {
+        self.index.info().link_code_bytes
+    }
+
     /// The metadata stored with the index (a dict).
     #[getter]
     fn metadata<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
@@ -397,15 +403,17 @@ fn live_items<'py, T: Component + numpy::Element>(
 }
 
 /// Opens the index file at `path` read-only, memory-mapped (see `IndexFile`); a float index
-/// under L2 or cosine walks byte codes unless `byte_walk` is False (`IndexFile.byte_walk`).
+/// under L2 or cosine walks byte codes unless `byte_walk` is False (`IndexFile.byte_walk`); a
+/// PQ4 index walks per-list code blocks when `link_codes` is True (`Index::set_link_codes`).
 #[pyfunction]
-#[pyo3(signature = (path, *, byte_walk=true))]
-pub fn open(py: Python<'_>, path: PathBuf, byte_walk: bool) -> PyResult<IndexFile> {
+#[pyo3(signature = (path, *, byte_walk=true, link_codes=false))]
+pub fn open(py: Python<'_>, path: PathBuf, byte_walk: bool, link_codes: bool) -> PyResult<IndexFile> {
     // The byte codes of the walk, if any, are made now rather than in the first search.
     let opened = py.detach(|| {
-        AnyIndex::open(&path, true).map(|mut index| {
+        AnyIndex::open(&path, true).and_then(|mut index| {
             index.set_byte_walk(byte_walk);
-            index
+            index.set_link_codes(link_codes)?;
+            Ok(index)
         })
     });
     let index = raise(py, opened.map_err(Failure::from))?;
@@ -473,7 +481,7 @@ pub fn build(
     } else {
         build_into::<f32>(py, &path, &array, dim, &params, keys)?;
     }
-    open(py, path, true)
+    open(py, path, true, false)
 }
 
 /// Reads `array` as rows of `T`, builds with the GIL released and saves to `path`.

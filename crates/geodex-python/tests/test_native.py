@@ -119,6 +119,24 @@ def test_rabitq_reranks_by_its_error_bound_like_the_whole_beam(tmp_path, cluster
         geodex.build(tmp_path / "x.gdx", base, quantizer="rabitq:9")
 
 
+def test_link_codes_walk_pq4_on_blocks_and_rerank_to_exact_distances(tmp_path, clustered):
+    base, queries = clustered
+    geodex.build(tmp_path / "p4.gdx", base, quantizer="pq4", M=16, ef_construction=100)
+    per_node = geodex.open(tmp_path / "p4.gdx")
+    blocks = geodex.open(tmp_path / "p4.gdx", link_codes=True)
+    assert per_node.link_code_bytes == 0 and blocks.link_code_bytes > 0
+    order, _ = brute_force(base, queries, 10, "l2")
+    found, distances, stats = blocks.search(queries, k=10, ef=100, rerank=100)
+    node_found, _, node_stats = per_node.search(queries, k=10, ef=100, rerank=100)
+    assert recall(found, order) > 0.9 and abs(recall(found, order) - recall(node_found, order)) <= 0.03
+    every = ((queries[:, None, :].astype(np.float64) - base[None]) ** 2).sum(-1)
+    np.testing.assert_allclose(distances, np.take_along_axis(every, found.astype(np.int64), 1), rtol=1e-4)
+    assert abs(stats["mean_distances"] / node_stats["mean_distances"] - 1) <= 0.05
+    geodex.build(tmp_path / "p8.gdx", base, quantizer="pq8", M=16, ef_construction=100)
+    with pytest.raises(geodex.InputError):
+        geodex.open(tmp_path / "p8.gdx", link_codes=True)
+
+
 def test_a_float_file_walks_byte_codes_with_exact_distances(tmp_path, clustered):
     base, queries = clustered
     index = geodex.build(tmp_path / "f.gdx", base, M=16, ef_construction=100)

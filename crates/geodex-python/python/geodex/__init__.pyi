@@ -168,13 +168,19 @@ class IndexFile:
     @property
     def byte_walk(self) -> bool: ...
     @property
+    def link_code_bytes(self) -> int:
+        """Bytes of a PQ4 index's per-list code blocks (``open(..., link_codes=True)``), else 0."""
+    @property
     def metadata(self) -> dict[str, Any]: ...
 
-def open(path: str | os.PathLike[str], *, byte_walk: bool = True) -> IndexFile:
+def open(path: str | os.PathLike[str], *, byte_walk: bool = True, link_codes: bool = False) -> IndexFile:
     """Open a geodex index file (from ``geodex build``, ``save_index`` or a living index)
     read-only and memory-mapped; its write-ahead log, if any, is replayed in memory. A float
     index under L2 or cosine walks one-byte codes of its vectors (made now, n·dim bytes) and
-    re-ranks its beam exactly, unless ``byte_walk`` is False."""
+    re-ranks its beam exactly, unless ``byte_walk`` is False. With ``link_codes`` a PQ4 index
+    (``quantizer="pq4"``) also keeps each node's level-0 neighbours' codes in fast-scan blocks
+    (made now, M0·m/2 bytes per vector) and scores a whole list per SIMD lookup; other indexes
+    raise ``InputError``."""
 
 def build(
     path: str | os.PathLike[str],
@@ -185,7 +191,8 @@ def build(
     M: int = 16,
     ef_construction: int = 200,
     seed: int = 42,
-    quantizer: Literal["none", "sq8", "pq8", "pq4", "proj", "proj-sparse", "proj-orth", "rabitq"] | str = "none",
+    quantizer: Literal["none", "sq8", "pq8", "pq4", "proj", "proj-sparse", "proj-orth", "rabitq"]
+    | str = "none",
     pq_m: int | None = None,
     num_threads: int | None = None,
     links: Literal["fixed", "compressed"] = "fixed",
