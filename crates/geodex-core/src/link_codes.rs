@@ -7,7 +7,7 @@
 //! codes in the fast-scan block layout (André, Kermarrec & Le Scouarnec, VLDB 2015;
 //! `geodex_quant::fastscan`): lane i of the node's blocks holds the code of its i-th link, so
 //! expanding a node reads its blocks contiguously and scores all of its neighbours with one
-//! `pshufb` per sub-space (NGT-QG, Iwasaki & Miyazaki 2018, lays out its quantised graph the
+//! `vpshufb` per two sub-spaces (NGT-QG, Iwasaki & Miyazaki 2018, lays out its quantised graph the
 //! same way). The price is memory: M0 copies of every code (M0 · m/2 bytes per node) beside the
 //! per-node codes, which stay for the upper levels and the entry point.
 //!
@@ -17,6 +17,7 @@
 //! (not stored in the file): they follow the graph's list order, so any change to the graph
 //! drops them.
 
+use geodex_quant::codec::nibble;
 use geodex_quant::fastscan::{put_lane, scan_block, QuantizedTable, BLOCK};
 use rayon::prelude::*;
 
@@ -112,12 +113,6 @@ fn huge_zeroed(len: usize) -> Result<memmap2::MmapMut, CoreError> {
     #[cfg(target_os = "linux")]
     let _ = map.advise(memmap2::Advice::HugePage);
     Ok(map)
-}
-
-/// Sub-space `j`'s code in a PQ4 code (two per byte, low nibble first).
-#[inline(always)]
-fn nibble(code: &[u8], j: usize) -> u8 {
-    (code[j / 2] >> (4 * (j % 2))) & 0x0f
 }
 
 /// A query bound to the per-list blocks: the quantised-table distance to every node.
@@ -260,8 +255,8 @@ mod tests {
     }
 
     /// The block walk meets every node with the estimate the per-node walk gives it and in the
-    /// same order, so both walks return the same nodes, distances and counts — for M whose
-    /// level-0 lists fill one, two and three blocks.
+    /// same order, so both walks return the same nodes, distances and counts — for lists that
+    /// fill one, two and four blocks.
     #[test]
     fn the_block_walk_equals_a_walk_on_per_node_codes() {
         let (n, dim, m) = (3000, 16, 8);
@@ -293,7 +288,7 @@ mod tests {
             assert_eq!(links.blocks, longest.div_ceil(BLOCK));
             assert_eq!(links.ram_bytes(), n * links.blocks * m * 16);
             let (mut float_table, mut ctx) = (Vec::new(), SearchContext::new());
-            let mut blocks_met = 0;
+            let mut full_answers = 0;
             for q in queries.chunks_exact(dim) {
                 pq.fill_table(q, Similarity::SquaredL2, &mut float_table);
                 let table = QuantizedTable::new(&float_table);
@@ -313,9 +308,9 @@ mod tests {
                 let by_nodes = knn(&graph, &per_node, 10, 48, &mut ctx, |_| true);
                 assert_eq!(by_blocks, by_nodes, "M {links_m}");
                 assert_eq!(found, ctx.found, "M {links_m}");
-                blocks_met += usize::from(found.len() == 10);
+                full_answers += usize::from(found.len() == 10);
             }
-            assert_eq!(blocks_met, 30);
+            assert_eq!(full_answers, 30);
             blocks_seen.push(links.blocks);
         }
         assert_eq!(blocks_seen, [1, 2, 4], "the lists fill one, two and four blocks");

@@ -432,9 +432,9 @@ fn pack_nibbles(code: &[u8], out: &mut Vec<u8>) {
     out.extend(code.chunks(2).map(|p| p[0] | p.get(1).map_or(0, |&hi| hi << 4)));
 }
 
-/// Sub-space `j`'s code from a packed PQ4 code.
+/// Sub-space `j`'s code from a packed PQ4 code (two per byte, low nibble first).
 #[inline]
-fn nibble(packed: &[u8], j: usize) -> u8 {
+pub fn nibble(packed: &[u8], j: usize) -> u8 {
     (packed[j / 2] >> (4 * (j % 2))) & 0x0f
 }
 
