@@ -59,6 +59,8 @@ fn embed_commands_reject_bad_input_in_one_line() {
     std::fs::write(p("tree.tsv"), "b\ta\nc\ta\n").unwrap();
     let (code, msg) = embed(s(&p("tree.tsv")), &["--dim", "0"]);
     assert!(code == 2 && msg.contains("dim"), "{msg}");
+    let (code, msg) = embed(s(&p("tree.tsv")), &["--local-negatives", "1.5"]);
+    assert!(code == 2 && msg.contains("local negatives"), "{msg}");
     // Validation needs a pair outside the reduction, and at least one epoch to measure.
     let (code, msg) = embed(s(&p("tree.tsv")), &["--validation", "0.5"]);
     assert!(code == 2 && msg.contains("transitive reduction"), "{msg}");

@@ -289,6 +289,13 @@ def test_a_hierarchy_embeds_in_the_ball_with_ancestors_ranked_first(tmp_path, mo
         d_linear = poincare(linear[:, None, :].astype(np.float64), linear[None, :, :].astype(np.float64))
         rank = mean_ancestor_rank(pairs, names, d_linear)
         assert rank < 2.0, rank
+        # So do negatives drawn near each node in the hierarchy.
+        _, local, _ = geodex.embed_hierarchy(
+            pairs, model=model, dim=dim, epochs=150, seed=4, local_negatives=0.5
+        )
+        assert not np.array_equal(local, vectors)
+        d_local = poincare(local[:, None, :].astype(np.float64), local[None, :, :].astype(np.float64))
+        assert mean_ancestor_rank(pairs, names, d_local) < 2.0
         path = tmp_path / "closure.tsv"
         path.write_text("".join(f"{c}\t{a}\n" for c, a in pairs))
         again = geodex.embed_hierarchy(str(path), model=model, dim=dim, epochs=150, seed=4)
@@ -310,6 +317,8 @@ def test_bad_hierarchies_raise():
         geodex.embed_hierarchy([("a", "b")], model="sarkar", dim=1)
     with pytest.raises(geodex.InputError, match="schedule"):
         geodex.embed_hierarchy([("a", "b")], lr_schedule="cosine")
+    with pytest.raises(geodex.InputError, match="local negatives"):
+        geodex.embed_hierarchy([("a", "b")], local_negatives=-0.1)
 
 
 def test_analyze_reports_what_can_be_checked_independently(tmp_path):

@@ -38,6 +38,10 @@ pub struct Args {
     /// Negatives per pair.
     #[arg(long, default_value_t = 50)]
     pub negatives: usize,
+    /// Share of each pair's negatives (after burn-in) drawn near the node in the hierarchy — a
+    /// descendant of one of its ancestors — instead of uniformly (0: the paper's sampler).
+    #[arg(long, default_value_t = 0.0)]
+    pub local_negatives: f64,
     /// Burn-in epochs (lr/10, degree-proportional negatives).
     #[arg(long, default_value_t = 10)]
     pub burn_in: usize,
@@ -190,6 +194,7 @@ fn trained(
         .collect();
     let params = |at: Setting, epochs: usize| TrainParams {
         negatives: a.negatives,
+        local_negatives: a.local_negatives,
         burn_in: a.burn_in,
         threads,
         seed: a.seed,
@@ -354,6 +359,7 @@ fn run_summary(
         "lr_schedule": at.schedule.name(),
         "epochs": epochs,
         "negatives": a.negatives,
+        "local_negatives": a.local_negatives,
         "burn_in": a.burn_in,
         "threads": threads,
         "seed": a.seed,

@@ -263,6 +263,7 @@ def embed_hierarchy(
     lr: float = 0.3,
     lr_schedule: Literal["constant", "linear"] = "constant",
     negatives: int = 50,
+    local_negatives: float = 0.0,
     burn_in: int = 10,
     seed: int = 0,
     num_threads: int = 1,
@@ -273,4 +274,6 @@ def embed_hierarchy(
     construction (Sala et al. 2018's form in ``dim`` ≥ 2 dimensions). Returns node names in row order, the vectors (ball
     coordinates for the hyperbolic models) and ``{'losses'}`` or ``{'tau', 'depth'}``.
     After burn-in, ``lr_schedule="linear"`` lowers the rate linearly from ``lr`` to
-    ``lr / (epochs - burn_in)``."""
+    ``lr / (epochs - burn_in)``. ``local_negatives`` (0–1) is the share of negatives drawn
+    near each node in the hierarchy (a descendant of one of its ancestors) instead of
+    uniformly."""
