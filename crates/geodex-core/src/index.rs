@@ -236,14 +236,14 @@ impl<T: Component> Index<T> {
                 "{n} vectors exceed the 2³² − 1 limit"
             )));
         }
-        let quant = params
+        let codec = params
             .quant
-            .map(|spec| Quantized::train(spec, &data, dim, params.seed))
+            .map(|spec| Quantized::train_codec(spec, &data, dim, params.seed))
             .transpose()?;
         let graph = BuilderGraph::new(draw_levels(n, params.m, params.seed), params.m, params.m0());
         let engine = crate::engine::engine::<T>(params.metric, Isa::detect())?;
         // The byte codes of the search (`byte_walk.rs`), made now: the insertion walks them too.
-        let codes = if quant.is_none() {
+        let codes = if codec.is_none() {
             ByteCodes::encode(params.metric, &data, dim, engine.isa()).map(Arc::new)
         } else {
             None
@@ -254,6 +254,11 @@ impl<T: Component> Index<T> {
             codes: codes.as_deref().filter(|_| params.build_on_codes),
         };
         let repaired = engine.build(rows, &graph, params, progress)?;
+        // The builder's lists are given back before the codes are made: the build's peak is
+        // then the vectors, the builder and the frozen graph, never all four.
+        let frozen = FrozenGraph::freeze_as(&graph, params.links);
+        drop(graph);
+        let quant = codec.map(|codec| Quantized::encode(codec, &data, dim));
         let mut metadata = serde_json::json!({
             "geodex_version": env!("CARGO_PKG_VERSION"),
             "build_threads": params.threads.unwrap_or_else(rayon::current_num_threads),
@@ -273,7 +278,7 @@ impl<T: Component> Index<T> {
             ef_construction: params.ef_construction,
             seed: params.seed,
             vectors: Buf::Owned(data),
-            graph: FrozenGraph::freeze_as(&graph, params.links),
+            graph: frozen,
             quant,
             keys: Buf::Owned((0..n as u64).collect()),
             tombstones: Buf::Owned(vec![0; n.div_ceil(64)]),

@@ -34,31 +34,43 @@ pub(crate) struct Quantized {
 }
 
 impl Quantized {
-    /// Trains `spec` on at most [`TRAIN_SAMPLE`] rows of `data` drawn with `seed`, then encodes
-    /// every row.
-    pub fn train<T: Element>(
+    /// Trains `spec` on at most [`TRAIN_SAMPLE`] rows of `data` drawn with `seed`. Cheap next
+    /// to a build, and it is where bad quantiser parameters are found: a build trains first
+    /// and encodes ([`Self::encode`]) only once its graph is frozen and the builder's memory is
+    /// given back.
+    pub fn train_codec<T: Element>(
         spec: CodecSpec,
         data: &[T],
         dim: usize,
         seed: u64,
-    ) -> Result<Quantized, CoreError> {
+    ) -> Result<Codec, CoreError> {
         let n = data.len() / dim;
         let sample: Vec<f32> = training_rows(n, seed)
             .into_iter()
             .flat_map(|r| data[r * dim..(r + 1) * dim].iter().map(|x| x.to_f32()))
             .collect();
-        let codec = spec
-            .train(&sample, dim, seed)
-            .map_err(|e| CoreError::InvalidParameter(format!("training the quantiser: {e}")))?;
-        let codes = data
-            .par_chunks(dim * 1024)
-            .map(|rows| codec.encode_all(&rows.iter().map(|x| x.to_f32()).collect::<Vec<_>>()))
-            .collect::<Vec<_>>()
-            .concat();
-        Ok(Quantized {
+        spec.train(&sample, dim, seed)
+            .map_err(|e| CoreError::InvalidParameter(format!("training the quantiser: {e}")))
+    }
+
+    /// Encodes every row of `data` with `codec`, in parallel blocks of 1024 rows written straight
+    /// into the one code array (no per-block buffers concatenated at the end: that doubled the
+    /// codes' memory at the build's peak).
+    pub fn encode<T: Element>(codec: Codec, data: &[T], dim: usize) -> Quantized {
+        const BLOCK: usize = 1024;
+        let code_bytes = codec.code_bytes();
+        let mut codes = vec![0u8; data.len() / dim * code_bytes];
+        codes
+            .par_chunks_mut(code_bytes * BLOCK)
+            .zip(data.par_chunks(dim * BLOCK))
+            .for_each(|(out, rows)| {
+                let rows: Vec<f32> = rows.iter().map(|x| x.to_f32()).collect();
+                out.copy_from_slice(&codec.encode_all(&rows));
+            });
+        Quantized {
             codec,
             codes: Buf::Owned(codes),
-        })
+        }
     }
 
     /// Bytes the traversal reads: the codes and the codebook.

@@ -65,15 +65,20 @@ fn bits_of(x: u32) -> u32 {
     u32::BITS - x.leading_zeros()
 }
 
+/// The bit width of `sorted`'s largest gap (minus one), at which all its gaps are stored.
+fn gap_width(sorted: &[u32]) -> u32 {
+    sorted
+        .windows(2)
+        .map(|w| bits_of(w[1] - w[0] - 1))
+        .max()
+        .unwrap_or(0)
+}
+
 /// Appends the header and stream of `sorted` (strictly increasing ids below 2^`idb`).
 fn encode_list(sorted: &[u32], idb: u32, out: &mut Vec<u8>) {
     let count = sorted.len();
     debug_assert!(count <= MAX_COUNT && sorted.windows(2).all(|w| w[0] < w[1]));
-    let width = sorted
-        .windows(2)
-        .map(|w| bits_of(w[1] - w[0] - 1))
-        .max()
-        .unwrap_or(0);
+    let width = gap_width(sorted);
     out.push(count as u8);
     out.push((count >> 8) as u8 | (width as u8) << 2);
     let mut w = BitWriter { out, acc: 0, bits: 0 };
@@ -98,33 +103,46 @@ fn encoded_len(count: usize, width: u32, idb: u32) -> usize {
 
 /// The compressed level-0 section's bytes and slot size for `n` lists, list `node` written
 /// by `list_of(node, out)` into the cleared `out` (any order, ids below `n`, none repeated,
-/// at most 1023).
+/// at most 1023; the same list on every call).
+///
+/// Two passes over the lists: the first measures every encoded length (4 bytes per node), the
+/// second encodes each list straight into its slot or the spill area of a section allocated
+/// once at its final size. A single pass would keep every list's bytes in a growing buffer
+/// beside the section — at 10M nodes ≈ 0.8 GB, up to twice that while the buffer doubles, the
+/// peak of a compressed build (BENCHMARKS.md, ten million vectors).
 pub fn encode(n: usize, mut list_of: impl FnMut(u32, &mut Vec<u32>)) -> (Vec<u8>, usize) {
     let idb = id_bits(n);
-    let (mut encoded, mut ends, mut ids) = (Vec::new(), Vec::with_capacity(n), Vec::new());
-    for node in 0..n as u32 {
+    let mut ids = Vec::new();
+    let mut sorted_list = |node: u32, ids: &mut Vec<u32>| {
         ids.clear();
-        list_of(node, &mut ids);
+        list_of(node, ids);
         ids.sort_unstable();
-        encode_list(&ids, idb, &mut encoded);
-        ends.push(encoded.len());
-    }
-    let range = |i: usize| (if i == 0 { 0 } else { ends[i - 1] })..ends[i];
-    let slot = best_slot((0..n).map(|i| range(i).len()));
-    let mut bytes = vec![0u8; n * slot];
-    let mut spill = Vec::new();
-    for (node, dst) in bytes.chunks_exact_mut(slot).enumerate() {
-        let list = &encoded[range(node)];
+    };
+    let lens: Vec<u32> = (0..n as u32)
+        .map(|node| {
+            sorted_list(node, &mut ids);
+            encoded_len(ids.len(), gap_width(&ids), idb) as u32
+        })
+        .collect();
+    let slot = best_slot(lens.iter().map(|&l| l as usize));
+    let spilled: usize = lens.iter().map(|&l| l as usize).filter(|&l| l > slot).sum();
+    let mut bytes = vec![0u8; n * slot + spilled + TAIL_PAD];
+    let (slots, spill) = bytes.split_at_mut(n * slot);
+    let (mut spill_at, mut list) = (0usize, Vec::new());
+    for (node, dst) in slots.chunks_exact_mut(slot).enumerate() {
+        sorted_list(node as u32, &mut ids);
+        list.clear();
+        encode_list(&ids, idb, &mut list);
+        debug_assert_eq!(list.len(), lens[node] as usize, "list_of gave another list");
         if list.len() <= slot {
-            dst[..list.len()].copy_from_slice(list);
+            dst[..list.len()].copy_from_slice(&list);
         } else {
             dst[..2].copy_from_slice(&[list[0], list[1] & 3 | SPILLED << 2]);
-            dst[2..10].copy_from_slice(&(spill.len() as u64).to_le_bytes());
-            spill.extend_from_slice(list);
+            dst[2..10].copy_from_slice(&(spill_at as u64).to_le_bytes());
+            spill[spill_at..spill_at + list.len()].copy_from_slice(&list);
+            spill_at += list.len();
         }
     }
-    bytes.extend_from_slice(&spill);
-    bytes.resize(bytes.len() + TAIL_PAD, 0);
     (bytes, slot)
 }
 
