@@ -1,0 +1,124 @@
+#!/usr/bin/env python3
+"""Nonlinear stopping predictors on the traces `examples/stop_gain.rs` dumps (ADAPTIVE.md, "What
+the rule should predict"): does gradient boosting, a target of the recall still to come, or the
+trajectory's history recover the oracle's headroom that the linear rule leaves?
+
+For each set PREFIX (files PREFIX-learn.csv and PREFIX-test.csv, one row per check of a trace at
+the model's cap beam width), every predictor is fitted on the learning queries' checks and
+replayed on the test queries' traces at 401 thresholds; the work (mean distance evaluations) at
+each recall target is interpolated on the resulting (recall, work) curve, as the Rust example
+does, and reported against the linear recall-so-far predictor (the learned rule's target; a
+least-squares fit here, the Rust rule's is logistic).
+
+Predictors: targets `recall` (so far; stop when the prediction is high), `rest` (recall still to
+come before the cap search ends; stop when low) and `win` (recall gained over the next 4
+checks); features the rule's seven, or those plus the history (the k-th distance's change over
+the last 1 and 4 checks, the frontier and insert rate 1 and 4 checks ago, the first check's k-th
+distance). Needs numpy, pandas and scikit-learn.
+
+    python3 bench/stop_gain_gbdt.py /tmp/gain/sift-debian /tmp/gain/minilm-words-20k
+"""
+
+import sys
+
+import numpy as np
+import pandas as pd
+from sklearn.ensemble import HistGradientBoostingRegressor
+from sklearn.linear_model import LinearRegression
+
+FEATURES = [
+    "ln_distances",
+    "ln_hops",
+    "kth_over_entry",
+    "first_over_kth",
+    "candidate_over_kth",
+    "insert_rate",
+    "lid",
+]
+HISTORY = FEATURES + [
+    "kth_ratio_1",
+    "kth_ratio_4",
+    "cand_prev_1",
+    "cand_prev_4",
+    "ins_prev_1",
+    "ins_prev_4",
+    "first_kth_entry",
+]
+TARGETS = (0.9, 0.95, 0.99)
+WINDOW = 4
+
+
+def load(path: str) -> pd.DataFrame:
+    """A dump with the targets and the history features added per query."""
+    d = pd.read_csv(path)
+    g = d.groupby("query")
+    d["last_recall"] = g["recall"].transform("last")
+    d["rest"] = (d["last_recall"] - d["recall"]).clip(lower=0)
+    ahead = g["recall"].shift(-WINDOW).fillna(d["last_recall"])
+    d["win"] = (ahead - d["recall"]).clip(lower=0)
+    for lag in (1, 4):
+        d[f"kth_ratio_{lag}"] = (d["kth_over_entry"] / g["kth_over_entry"].shift(lag)).fillna(1.0)
+        d[f"cand_prev_{lag}"] = g["candidate_over_kth"].shift(lag).fillna(d["candidate_over_kth"])
+        d[f"ins_prev_{lag}"] = g["insert_rate"].shift(lag).fillna(d["insert_rate"])
+    d["first_kth_entry"] = g["kth_over_entry"].transform("first")
+    return d
+
+
+def curve(test: pd.DataFrame, pred: np.ndarray, stop_high: bool) -> list[tuple[float, float]]:
+    """(mean recall, mean work) of "stop at the first check past the threshold" per threshold."""
+    qs = test["query"].to_numpy()
+    starts = np.flatnonzero(np.r_[True, qs[1:] != qs[:-1]])
+    ends = np.r_[starts[1:], len(qs)]
+    recall, work = test["recall"].to_numpy(), test["distances"].to_numpy()
+    points = []
+    for theta in np.quantile(pred, np.linspace(0, 1, 401)):
+        hit = pred >= theta if stop_high else pred <= theta
+        stops = [s + j[0] if len(j := np.flatnonzero(hit[s:e])) else e - 1 for s, e in zip(starts, ends)]
+        points.append((recall[stops].mean(), work[stops].mean()))
+    return points
+
+
+def work_at(points: list[tuple[float, float]], target: float) -> float | None:
+    """The least work reaching `target`, interpolated from the best point below it."""
+    above = [p for p in points if p[0] >= target]
+    if not above:
+        return None
+    a = min(above, key=lambda p: p[1])
+    below = [p for p in points if p[0] < target and p[1] <= a[1]]
+    if not below:
+        return a[1]
+    b = max(below, key=lambda p: p[0])
+    return b[1] + (a[1] - b[1]) * (target - b[0]) / (a[0] - b[0]) if a[0] > b[0] else a[1]
+
+
+def main() -> None:
+    arms = [
+        ("linear so-far", FEATURES, "recall", True, False),
+        ("gbdt so-far", FEATURES, "recall", True, True),
+        ("gbdt rest", FEATURES, "rest", False, True),
+        ("gbdt so-far +history", HISTORY, "recall", True, True),
+        ("gbdt rest +history", HISTORY, "rest", False, True),
+        (f"gbdt window({WINDOW}) +history", HISTORY, "win", False, True),
+    ]
+    for prefix in sys.argv[1:]:
+        learn, test = load(f"{prefix}-learn.csv"), load(f"{prefix}-test.csv")
+        rows = {}
+        for label, features, target, stop_high, boosted in arms:
+            model = (
+                HistGradientBoostingRegressor(max_iter=300, learning_rate=0.05, random_state=0)
+                if boosted
+                else LinearRegression()
+            )
+            model.fit(learn[features].to_numpy(), learn[target].to_numpy())
+            points = curve(test, model.predict(test[features].to_numpy()), stop_high)
+            rows[label] = [work_at(points, t) for t in TARGETS]
+        base = rows["linear so-far"]
+        cap = test.groupby("query")["recall"].last().mean()
+        print(f"== {prefix} (cap recall {cap:.4f}): mean distance evaluations at test recall", TARGETS)
+        for label, works in rows.items():
+            cells = [f"{w:7.0f} ({w / b:.3f})" if w and b else "      —" for w, b in zip(works, base)]
+            print(f"{label:28s}", "  ".join(cells))
+
+
+if __name__ == "__main__":
+    main()
