@@ -38,7 +38,8 @@ pub struct Args {
     /// Source nodes of the distortion's hop distances (default: all when ≤ 2000 nodes, else 200).
     #[arg(long)]
     pub sources: Option<usize>,
-    /// Beam widths for the HNSW search evaluation (comma list); none skips it.
+    /// Beam widths for the HNSW search evaluation (comma list); without it the search is not
+    /// evaluated.
     #[arg(long, value_delimiter = ',')]
     pub ef: Vec<usize>,
     /// Neighbours per node in the search evaluation.
