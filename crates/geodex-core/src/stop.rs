@@ -433,9 +433,6 @@ pub(crate) enum Control {
 
 /// The search loop's hooks for a stopping rule. Every hook of [`NoStop`] is empty.
 pub(crate) trait Stopper {
-    /// Whether [`Stopper::measured`] must see every level-0 distance, including those that
-    /// cannot enter the beam (then the walk may not drop them early).
-    const MEASURES: bool = true;
     /// The level-0 search starts from the entry point at `distance`.
     fn begin(&mut self, _entry_distance: f32) {}
     /// A level-0 distance was computed.
@@ -454,9 +451,7 @@ pub(crate) trait Stopper {
 /// No rule: the loop as in the paper.
 pub(crate) struct NoStop;
 
-impl Stopper for NoStop {
-    const MEASURES: bool = false;
-}
+impl Stopper for NoStop {}
 
 /// The state of a rule during one search.
 pub(crate) struct Adaptive<'r, 'm> {
