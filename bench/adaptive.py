@@ -3,8 +3,9 @@
 
 For each data set: builds the index, makes learning queries that are never the test queries,
 computes their ground truth with `geodex groundtruth`, runs `geodex learn-stop`, then runs
-`geodex bench --target-recall T --stop R` for every rule R (the PPO rule trained by
-`learn-stop --ppo`) in interleaved rounds (one search
+`geodex bench --target-recall T --stop R` for every rule R of --rules (the PPO rule trained by
+`learn-stop --ppo` when it is among them; the gbdt rule's trees by `learn-stop --gbdt-trees`)
+in interleaved rounds (one search
 thread) and reports per (target, rule) the median over rounds of QPS and p99 latency, and the
 round-invariant work and recall: mean and p99 distance evaluations, mean recall, share of
 queries below recall 0.8, and distance evaluations relative to the fixed rule.
@@ -35,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
-RULES = ["fixed", "patience", "ada", "learned", "ppo"]
+RULES = ["fixed", "patience", "ada", "learned", "ppo", "gbdt"]
 
 
 def read_vecs(path: Path, dtype: str) -> np.ndarray:
@@ -161,12 +162,17 @@ def main() -> None:
     ap.add_argument("--targets", default="0.9,0.95,0.99")
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--seed", type=int, default=42, help="learn-stop's split and PPO seed")
+    ap.add_argument("--rules", default=",".join(RULES), help="rules compared (fixed always)")
+    ap.add_argument("--gbdt-trees", type=int, default=100)
+    ap.add_argument("--gbdt-depth", type=int, default=4)
+    ap.add_argument("--gbdt-rate", type=float, default=0.1)
     ap.add_argument(
         "--work",
         default="/tmp/geodex-adaptive-work",
         help="indexes and derived files (large)",
     )
     args = ap.parse_args()
+    rules = ["fixed"] + [r for r in RULES if r != "fixed" and r in args.rules.split(",")]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     work = Path(args.work)
@@ -187,7 +193,13 @@ def main() -> None:
                     str(d["learn_gt"]),
                     "--target-recall",
                     args.targets,
-                    "--ppo",
+                    *(["--ppo"] if "ppo" in rules else []),
+                    "--gbdt-trees",
+                    str(args.gbdt_trees if "gbdt" in rules else 0),
+                    "--gbdt-depth",
+                    str(args.gbdt_depth),
+                    "--gbdt-rate",
+                    str(args.gbdt_rate),
                     "--seed",
                     str(args.seed),
                     "--json",
@@ -196,7 +208,7 @@ def main() -> None:
         )
         rows: dict[tuple[str, str], list[dict]] = {}
         for _ in range(args.rounds):
-            for rule in RULES:
+            for rule in rules:
                 csv_path = work / "t.csv"
                 run(
                     [

@@ -13,7 +13,7 @@ use std::path::Path;
 
 use geodex_adaptive::evaluate::{mean_recall, outcomes};
 use geodex_adaptive::oracle::{least_work, Trajectory};
-use geodex_adaptive::{traces, Workload};
+use geodex_adaptive::{traces, QueryTrace, Workload};
 use geodex_core::{AnyIndex, Component, Index, StopKind, StopRule};
 use geodex_io::{AnyVectors, Role};
 
@@ -24,10 +24,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let every: u32 = args.get(5).map_or(Ok(8), |s| s.parse())?;
     let targets: Vec<f64> = args[4].split(',').map(str::parse).collect::<Result<_, _>>()?;
-    let gt = geodex_io::read_ids(Path::new(&args[3]))?;
-    let truth: Vec<Vec<u64>> = gt
-        .as_slice()
-        .chunks_exact(gt.dim())
+    let truth: Vec<Vec<u64>> = geodex_io::read_ids(Path::new(&args[3]))?
+        .iter()
         .map(<[u64]>::to_vec)
         .collect();
     let queries = geodex_io::read_vectors(Path::new(&args[2]), Role::Queries)?;
@@ -58,14 +56,8 @@ fn report<T: Component>(
         ..model.clone()
     };
     let trajectories: Vec<Trajectory> = traces(index, &fine, &w)?
-        .into_iter()
-        .map(|t| {
-            t.distances
-                .iter()
-                .map(|&d| d as f64)
-                .zip(t.rows.iter().map(|r| r.1 as f64))
-                .collect()
-        })
+        .iter()
+        .map(QueryTrace::trajectory)
         .collect();
     println!("target  oracle   fixed (recall)   learned (recall)   oracle/fixed  learned/fixed");
     for &target in targets {

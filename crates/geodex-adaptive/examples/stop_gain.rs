@@ -53,10 +53,8 @@ fn main() -> Result<(), Failure> {
 }
 
 fn truth(path: &str) -> Result<Vec<Vec<u64>>, Failure> {
-    let gt = geodex_io::read_ids(Path::new(path))?;
-    Ok(gt
-        .as_slice()
-        .chunks_exact(gt.dim())
+    Ok(geodex_io::read_ids(Path::new(path))?
+        .iter()
         .map(<[u64]>::to_vec)
         .collect())
 }
@@ -121,16 +119,7 @@ fn report<T: Component>(
         dump(&learn, &format!("{prefix}-learn.csv"))?;
         dump(&test, &format!("{prefix}-test.csv"))?;
     }
-    let trajectories: Vec<Trajectory> = test
-        .iter()
-        .map(|t| {
-            t.distances
-                .iter()
-                .map(|&d| d as f64)
-                .zip(t.rows.iter().map(|r| r.1 as f64))
-                .collect()
-        })
-        .collect();
+    let trajectories: Vec<Trajectory> = test.iter().map(QueryTrace::trajectory).collect();
     let kinds = [
         ("so-far", Target::SoFar),
         ("rest", Target::Rest),

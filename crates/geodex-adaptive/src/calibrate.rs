@@ -63,6 +63,7 @@ pub fn calibrate<T: Component>(
             threshold: 1.0,
             ada_ef: ada.allocate(target, fixed_ef),
             ppo_threshold: None,
+            gbdt_threshold: None,
         };
         knobs.patience = smallest(1, 1 << 16, |p| {
             let trial = Calibration {
@@ -71,32 +72,33 @@ pub fn calibrate<T: Component>(
             };
             meets(index, model, w, StopKind::Patience, &trial, target)
         })? as u32;
-        knobs.threshold = smallest_threshold(|th| {
-            let trial = Calibration {
-                threshold: th,
-                ..knobs.clone()
-            };
-            meets(index, model, w, StopKind::Learned, &trial, target)
-        })?;
+        knobs.threshold = score_threshold(index, model, w, StopKind::Learned, &knobs)?;
+        if model.gbdt.is_some() {
+            knobs.gbdt_threshold = Some(score_threshold(index, model, w, StopKind::Gbdt, &knobs)?);
+        }
         out.push(knobs);
     }
     Ok((out, cap))
 }
 
-/// The PPO rule's smallest threshold on the stop probability meeting `knobs.target` with the
-/// beam of `knobs`, on `w` (the model's policy as it stands).
-pub fn ppo_threshold<T: Component>(
+/// The smallest threshold of a score rule — `kind` learned, gbdt (on the predicted recall) or
+/// ppo (on the stop probability) — meeting `knobs.target` with the beam of `knobs`, on `w` (the
+/// model's predictor as it stands).
+pub fn score_threshold<T: Component>(
     index: &Index<T>,
     model: &StopModel,
     w: &Workload<'_, T>,
+    kind: StopKind,
     knobs: &Calibration,
 ) -> Result<f32, LearnError> {
     smallest_threshold(|th| {
-        let trial = Calibration {
-            ppo_threshold: Some(th),
-            ..knobs.clone()
-        };
-        meets(index, model, w, StopKind::Ppo, &trial, knobs.target)
+        let mut trial = knobs.clone();
+        match kind {
+            StopKind::Ppo => trial.ppo_threshold = Some(th),
+            StopKind::Gbdt => trial.gbdt_threshold = Some(th),
+            _ => trial.threshold = th,
+        }
+        meets(index, model, w, kind, &trial, knobs.target)
     })
 }
 
@@ -184,6 +186,7 @@ impl AdaTable {
                 threshold: 1.0,
                 ada_ef: vec![e; n_bins],
                 ppo_threshold: None,
+                gbdt_threshold: None,
             };
             let rule = StopRule::with_knobs(model, StopKind::Ada, &knobs);
             per_width.push(outcomes(index, w, model.ef_cap, Some(&rule))?);

@@ -26,6 +26,7 @@ pub mod continual;
 pub mod episode;
 pub mod evaluate;
 pub mod fit;
+pub mod gbdt;
 pub mod oracle;
 pub mod ppo;
 
@@ -70,6 +71,8 @@ pub struct LearnOptions {
     pub seed: u64,
     /// Also train the PPO rule (§5.2, `ppo.rs`) with these settings.
     pub ppo: Option<ppo::PpoOptions>,
+    /// Train the gbdt rule's trees (`gbdt.rs`) with these settings; `None`: no gbdt rule.
+    pub gbdt: Option<gbdt::GbdtOptions>,
 }
 
 impl Default for LearnOptions {
@@ -84,6 +87,7 @@ impl Default for LearnOptions {
             targets: vec![0.95],
             seed: 42,
             ppo: None,
+            gbdt: Some(gbdt::GbdtOptions::default()),
         }
     }
 }
@@ -159,6 +163,7 @@ pub fn learn<T: Component>(
     })?;
     model.weights = fitted.weights;
     model.scale = fitted.scale;
+    model.gbdt = opts.gbdt.as_ref().and_then(|o| gbdt::fit(&rows, o));
     model.ada_edges = quantile_edges(fit_traces.iter().map(|t| t.score), opts.ada_bins);
     let cal_scores: Vec<f32> = traces(index, &model, &cal_w)?.iter().map(|t| t.score).collect();
     let (calibration, cap_recall) = calibrate::calibrate(
@@ -219,10 +224,11 @@ fn learn_ppo<T: Component>(
         let policy = ppo::train(&episodes, cost, p);
         model.ppo_weights = policy.weights.iter().map(|&w| w as f32).collect();
         let knobs = Calibration {
-            ppo_threshold: Some(calibrate::ppo_threshold(
+            ppo_threshold: Some(calibrate::score_threshold(
                 index,
                 model,
                 cal_w,
+                StopKind::Ppo,
                 &model.calibration[at],
             )?),
             ..model.calibration[at].clone()
@@ -251,7 +257,7 @@ fn learn_ppo<T: Component>(
     }
     model.ppo_weights = weights;
     for i in 0..model.calibration.len() {
-        let th = calibrate::ppo_threshold(index, model, cal_w, &model.calibration[i])?;
+        let th = calibrate::score_threshold(index, model, cal_w, StopKind::Ppo, &model.calibration[i])?;
         model.calibration[i].ppo_threshold = Some(th);
     }
     Ok(trials)
@@ -264,6 +270,9 @@ fn check<T: Component>(index: &Index<T>, w: &Workload<'_, T>, opts: &LearnOption
     }
     if opts.targets.is_empty() {
         return bad("no recall target".into());
+    }
+    if let Some(problem) = opts.gbdt.as_ref().and_then(gbdt::GbdtOptions::problem) {
+        return bad(format!("gbdt: {problem}"));
     }
     if w.k != opts.k || opts.k == 0 {
         return bad(format!(
@@ -331,6 +340,7 @@ pub fn provisional<T: Component>(index: &Index<T>, opts: &LearnOptions) -> StopM
         weights: vec![0.0; FEATURES + 1],
         scale: vec![(0.0, 1.0); FEATURES],
         ppo_weights: Vec::new(),
+        gbdt: None,
         calibration: vec![Calibration {
             target: 1.0,
             fixed_ef: opts.ef_cap,
@@ -339,6 +349,7 @@ pub fn provisional<T: Component>(index: &Index<T>, opts: &LearnOptions) -> StopM
             threshold: f32::INFINITY,
             ada_ef: vec![opts.ef_cap],
             ppo_threshold: None,
+            gbdt_threshold: None,
         }],
     }
 }
@@ -352,6 +363,17 @@ pub struct QueryTrace {
     pub distances: Vec<u64>,
     /// The ada score (NaN when the warm-up never ended).
     pub score: f32,
+}
+
+impl QueryTrace {
+    /// The trace as the oracle reads it: (distance evaluations, recall so far) per check.
+    pub fn trajectory(&self) -> oracle::Trajectory {
+        self.distances
+            .iter()
+            .map(|&d| d as f64)
+            .zip(self.rows.iter().map(|r| r.1 as f64))
+            .collect()
+    }
 }
 
 /// Traces every query of `w` at the model's cap beam width.

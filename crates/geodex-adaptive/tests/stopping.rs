@@ -2,6 +2,7 @@
 //! search they must equal when they cannot stop, and the file format they are stored in.
 
 use geodex_adaptive::evaluate::{mean_recall, outcomes, recall};
+use geodex_adaptive::gbdt::GbdtOptions;
 use geodex_adaptive::ppo::PpoOptions;
 use geodex_adaptive::{learn, traces, LearnOptions, Workload};
 use geodex_core::stop::Calibration;
@@ -136,6 +137,7 @@ fn a_rule_that_cannot_stop_changes_nothing() {
         threshold: 2.0,
         ada_ef: vec![width; model.ada_edges.len() + 1],
         ppo_threshold: None,
+        gbdt_threshold: Some(2.0),
     };
     let mut ctx = SearchContext::new();
     for kind in StopKind::ALL {
@@ -236,6 +238,42 @@ fn the_model_persists_and_bad_input_is_refused() {
         Err(CoreError::InvalidParameter(m)) if m.contains("--ppo")
     ));
     assert!(!std::fs::read(&with_path).unwrap().windows(3).any(|w| w == b"ppo"));
+    // The same for a model trained without trees and the gbdt rule.
+    let treeless = learn(
+        &s.index,
+        &workload(&s.learn_q, &s.learn_t),
+        &LearnOptions {
+            gbdt: None,
+            ..opts(&[0.9])
+        },
+    )
+    .unwrap()
+    .model;
+    assert!(treeless.gbdt.is_none() && model.gbdt.is_some());
+    assert!(matches!(
+        StopRule::new(&treeless, StopKind::Gbdt, 0.9),
+        Err(CoreError::InvalidParameter(m)) if m.contains("learn-stop")
+    ));
+    let treeless_path = dir.path().join("treeless.gdx");
+    let mut treeless_index = s.index.clone();
+    treeless_index.set_stop_model(Some(treeless.clone())).unwrap();
+    treeless_index.save(&treeless_path).unwrap();
+    assert!(!std::fs::read(&treeless_path)
+        .unwrap()
+        .windows(4)
+        .any(|w| w == b"gbdt"));
+    let mut half_trees = treeless.clone();
+    half_trees.gbdt = model.gbdt.clone();
+    assert!(
+        index.set_stop_model(Some(half_trees)).is_err(),
+        "trees without thresholds"
+    );
+    let mut bad_trees = model.clone();
+    bad_trees.gbdt.as_mut().unwrap().features[0] = 200;
+    assert!(
+        index.set_stop_model(Some(bad_trees)).is_err(),
+        "a split on no feature"
+    );
     let mut half_ppo = model.clone();
     half_ppo.ppo_weights = vec![0.0; model.weights.len()];
     assert!(
@@ -282,6 +320,14 @@ fn learning_refuses_bad_input() {
     let err = |o: &LearnOptions, w: &Workload<'_, f32>| learn(&s.index, w, o).unwrap_err().to_string();
     assert!(err(&opts(&[1.2]), &w).contains("outside (0, 1]"));
     assert!(err(&opts(&[]), &w).contains("no recall target"));
+    let deep = LearnOptions {
+        gbdt: Some(GbdtOptions {
+            depth: 12,
+            ..GbdtOptions::default()
+        }),
+        ..opts(&[0.9])
+    };
+    assert!(err(&deep, &w).contains("gbdt"));
     let few = workload(&s.learn_q[..10 * DIM], &s.learn_t[..10]);
     assert!(err(&opts(&[0.9]), &few).contains("at least 20"));
     // A cap too narrow for the target: the error says what the cap reaches.

@@ -91,7 +91,7 @@ fn learn_stop_then_bench_meets_the_target_on_unseen_queries() {
         "--out leaves the index alone"
     );
     let csv = f.p("t.csv");
-    for rule in ["fixed", "patience", "ada", "learned", "ppo"] {
+    for rule in ["fixed", "patience", "ada", "learned", "ppo", "gbdt"] {
         ok(&[
             "bench",
             "--index",
@@ -202,29 +202,42 @@ fn bad_input_is_refused_and_nothing_is_written() {
     assert!(msg.contains("outside (0, 1]"), "{msg}");
     let (code, msg) = search_with(&["--k", "10", "--target-recall", "0.9", "--stop", "oracle"]);
     assert_eq!(code, 2);
-    assert!(msg.contains("fixed, patience, ada, learned or ppo"), "{msg}");
-    let plain_model = f.p("plain-model.gdx");
-    ok(&[
-        "learn-stop",
-        "--index",
-        &f.index,
-        "--queries",
-        &f.learn,
-        "--groundtruth",
-        &f.learn_gt,
-        "--target-recall",
-        "0.9",
-        "--ef-cap",
-        "128",
-        "--out",
-        &plain_model,
-    ]);
-    let (code, msg) = search_on(
-        &plain_model,
-        &["--k", "10", "--target-recall", "0.9", "--stop", "ppo"],
+    assert!(
+        msg.contains("fixed, patience, ada, learned, ppo or gbdt"),
+        "{msg}"
     );
+    let learn_stop = |extra: &[&str], out: &str| -> Vec<String> {
+        let head = ["learn-stop", "--index", &f.index, "--queries", &f.learn];
+        let tail = [
+            "--groundtruth",
+            &f.learn_gt,
+            "--target-recall",
+            "0.9",
+            "--out",
+            out,
+        ];
+        head.iter()
+            .chain(extra)
+            .chain(&tail)
+            .map(|a| a.to_string())
+            .collect()
+    };
+    let plain_model = f.p("plain-model.gdx");
+    let args = learn_stop(&["--ef-cap", "128", "--gbdt-trees", "0"], &plain_model);
+    ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    for (rule, fix) in [("ppo", "--ppo"), ("gbdt", "learn-stop")] {
+        let (code, msg) = search_on(
+            &plain_model,
+            &["--k", "10", "--target-recall", "0.9", "--stop", rule],
+        );
+        assert_eq!(code, 2);
+        assert!(msg.contains(fix), "{rule}: {msg}");
+    }
+    let args = learn_stop(&["--gbdt-depth", "12"], &f.p("never.gdx"));
+    let (code, msg) = fails(&args.iter().map(String::as_str).collect::<Vec<_>>());
     assert_eq!(code, 2);
-    assert!(msg.contains("--ppo"), "{msg}");
+    assert!(msg.contains("gbdt") && msg.contains("depth"), "{msg}");
+    assert!(!std::path::Path::new(&f.p("never.gdx")).exists());
     let (code, msg) = search_with(&["--k", "10", "--target-recall", "0.9", "--exact-walk"]);
     assert_eq!(code, 2);
     assert!(msg.contains("calibrated on byte codes"), "{msg}");

@@ -53,14 +53,19 @@ pub(crate) trait QueryDistance {
     fn prefetch(&self, node: u32);
     /// Measures the neighbours of `node` on `level` that `visited` has not seen — marking them
     /// — and hands each, with its distance, to `sink`; returns how many it measured. `fresh` is
-    /// scratch. By default [`measure_each`]; a form that scores a whole list at once (the
-    /// per-list code blocks of `link_codes.rs`) replaces it.
+    /// scratch. A neighbour at `bound` or beyond cannot enter the beam, so a form that has its
+    /// distance before looking at `visited` may drop it unmarked and unsunk (the bound only
+    /// shrinks while the beam is full, so it never could later either); ∞ when every
+    /// neighbour must reach `sink`. By default [`measure_each`]; a form that scores a whole list
+    /// at once (the per-list code blocks of `link_codes.rs`) replaces it.
     #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
     fn measure_links<G: GraphView>(
         &self,
         g: &G,
         node: u32,
         level: usize,
+        bound: f32,
         visited: &mut VisitedSet,
         fresh: &mut Vec<u32>,
         sink: impl FnMut(Neighbor),
@@ -68,6 +73,7 @@ pub(crate) trait QueryDistance {
     where
         Self: Sized,
     {
+        let _ = bound;
         measure_each(self, g, node, level, visited, fresh, sink)
     }
     /// Starts loading what expanding `node` on `level` will read besides its list (nothing by
@@ -277,7 +283,13 @@ pub(crate) fn search_layer_with<G: GraphView, S: Stopper>(
         if let Some(next) = candidates.peek() {
             q.prefetch_expansion(next.0.id, level);
         }
-        let measured = q.measure_links(g, c.id, level, visited, fresh, |n| {
+        // The distance a new node must beat to enter the full beam; ∞ for a rule that watches
+        // every distance (`Stopper::MEASURES`).
+        let bound = match results.peek() {
+            Some(worst) if results.len() >= ef && !S::MEASURES => worst.distance,
+            _ => f32::INFINITY,
+        };
+        let measured = q.measure_links(g, c.id, level, bound, visited, fresh, |n| {
             if offer(n, ef, candidates, results, &accept, stop) {
                 g.prefetch_links(n.id, level);
             }

@@ -16,7 +16,10 @@
 //! - **ppo**: the same check, but the score is the stop probability of a policy trained with
 //!   PPO (THEORY §5.2) on the reward recall − c·work instead of a prediction of the recall so
 //!   far: a logistic policy over the same features, so the two differ only in how the decision
-//!   boundary was learned.
+//!   boundary was learned;
+//! - **gbdt**: the learned rule with gradient-boosted trees ([`trees::Forest`]) in place of the
+//!   logistic regression — DARTH's own predictor — on the same features and checks, so the two
+//!   differ only in the model.
 //!
 //! The search loop is generic over [`Stopper`]; with no rule it runs [`NoStop`], whose hooks
 //! are empty and inline away, so searching without a rule costs nothing.
@@ -24,6 +27,10 @@
 use serde::{Deserialize, Serialize};
 
 use crate::{CoreError, Metric, Neighbor};
+
+pub mod trees;
+
+use trees::Forest;
 
 /// Number of features a check computes ([`Features`]).
 pub const FEATURES: usize = 7;
@@ -80,16 +87,19 @@ pub enum StopKind {
     Learned,
     /// A PPO policy's stop probability above a threshold.
     Ppo,
+    /// A recall predicted by gradient-boosted trees above a threshold.
+    Gbdt,
 }
 
 impl StopKind {
     /// Every rule, in the order reports list them.
-    pub const ALL: [StopKind; 5] = [
+    pub const ALL: [StopKind; 6] = [
         StopKind::Fixed,
         StopKind::Patience,
         StopKind::Ada,
         StopKind::Learned,
         StopKind::Ppo,
+        StopKind::Gbdt,
     ];
 
     /// The rule's name on the command line.
@@ -100,6 +110,7 @@ impl StopKind {
             StopKind::Ada => "ada",
             StopKind::Learned => "learned",
             StopKind::Ppo => "ppo",
+            StopKind::Gbdt => "gbdt",
         }
     }
 
@@ -130,6 +141,9 @@ pub struct Calibration {
     /// (files written before the rule existed have none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ppo_threshold: Option<f32>,
+    /// Predicted recall at which the gbdt rule stops; `None` when the model has no trees.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gbdt_threshold: Option<f32>,
 }
 
 /// A trained and calibrated stopping model for one index, stored in its file (section
@@ -162,6 +176,10 @@ pub struct StopModel {
     /// no policy was trained.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ppo_weights: Vec<f32>,
+    /// The gbdt rule's trees on the raw features; `None` in files written before the rule
+    /// existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gbdt: Option<Forest>,
     /// The knobs per recall target, ascending in target.
     pub calibration: Vec<Calibration>,
 }
@@ -186,6 +204,9 @@ impl StopModel {
         }
         if !(self.ppo_weights.is_empty() || self.ppo_weights.len() == FEATURES + 1) {
             return bad(format!("expected no PPO policy or {} weights", FEATURES + 1));
+        }
+        if let Some(forest) = &self.gbdt {
+            forest.check().or_else(|m| bad(format!("gbdt: {m}")))?;
         }
         let finite = self
             .weights
@@ -213,6 +234,8 @@ impl StopModel {
                 && c.threshold.is_finite()
                 && c.ppo_threshold.is_some() != self.ppo_weights.is_empty()
                 && c.ppo_threshold.is_none_or(f32::is_finite)
+                && c.gbdt_threshold.is_some() == self.gbdt.is_some()
+                && c.gbdt_threshold.is_none_or(f32::is_finite)
                 && c.ada_ef.len() == self.ada_edges.len() + 1
                 && c.ada_ef.iter().all(width);
             if !ok {
@@ -226,6 +249,12 @@ impl StopModel {
     #[inline]
     pub fn predict(&self, x: &[f32; FEATURES]) -> f32 {
         self.logistic(&self.weights, x)
+    }
+
+    /// The trees' prediction of the recall reached so far (0 when the model has no trees).
+    #[inline]
+    pub fn predict_gbdt(&self, x: &[f32; FEATURES]) -> f32 {
+        self.gbdt.as_ref().map_or(0.0, |f| f.predict(x))
     }
 
     /// The PPO policy's probability of stopping (0.5 when the model has no policy).
@@ -266,6 +295,7 @@ pub struct StopRule<'m> {
     pub(crate) patience: u32,
     pub(crate) threshold: f32,
     pub(crate) ppo_threshold: f32,
+    pub(crate) gbdt_threshold: f32,
     pub(crate) ada_ef: Vec<usize>,
     /// Record a trace instead of stopping (training).
     pub(crate) trace: bool,
@@ -292,6 +322,12 @@ impl<'m> StopRule<'m> {
                 "the stop model has no PPO policy: run `geodex learn-stop` with --ppo".into(),
             ));
         }
+        if kind == StopKind::Gbdt && model.gbdt.is_none() {
+            return Err(CoreError::InvalidParameter(
+                "the stop model has no trees (it predates the gbdt rule): run `geodex learn-stop` again"
+                    .into(),
+            ));
+        }
         let cal = &model.calibration;
         let j = cal.partition_point(|c| c.target < target).min(cal.len() - 1);
         let i = j.saturating_sub(1);
@@ -310,10 +346,8 @@ impl<'m> StopRule<'m> {
             beam: up(a.beam, b.beam),
             patience: mix(a.patience as f64, b.patience as f64).ceil() as u32,
             threshold: mix(a.threshold as f64, b.threshold as f64) as f32,
-            ppo_threshold: match (a.ppo_threshold, b.ppo_threshold) {
-                (Some(x), Some(y)) => mix(x as f64, y as f64) as f32,
-                _ => f32::INFINITY,
-            },
+            ppo_threshold: mix_optional(a.ppo_threshold, b.ppo_threshold, t),
+            gbdt_threshold: mix_optional(a.gbdt_threshold, b.gbdt_threshold, t),
             ada_ef: a.ada_ef.iter().zip(&b.ada_ef).map(|(&x, &y)| up(x, y)).collect(),
             trace: false,
         })
@@ -330,6 +364,7 @@ impl<'m> StopRule<'m> {
             patience: knobs.patience,
             threshold: knobs.threshold,
             ppo_threshold: knobs.ppo_threshold.unwrap_or(f32::INFINITY),
+            gbdt_threshold: knobs.gbdt_threshold.unwrap_or(f32::INFINITY),
             ada_ef: knobs.ada_ef.clone(),
             trace: false,
         }
@@ -347,6 +382,7 @@ impl<'m> StopRule<'m> {
             patience: u32::MAX,
             threshold: f32::INFINITY,
             ppo_threshold: f32::INFINITY,
+            gbdt_threshold: f32::INFINITY,
             ada_ef: Vec::new(),
             trace: true,
         }
@@ -367,7 +403,7 @@ impl<'m> StopRule<'m> {
         match self.kind {
             _ if self.trace => self.model.ef_cap,
             StopKind::Fixed => self.fixed_ef,
-            StopKind::Patience | StopKind::Learned | StopKind::Ppo => self.beam,
+            StopKind::Patience | StopKind::Learned | StopKind::Ppo | StopKind::Gbdt => self.beam,
             // The warm-up runs at the widest bin's width, then the query's bin narrows it.
             StopKind::Ada => self.ada_ef.iter().copied().max().unwrap_or(self.model.ef_cap),
         }
@@ -381,8 +417,11 @@ impl<'m> StopRule<'m> {
     /// How many of the beam's best nodes a byte walk re-ranks, when not its whole beam: the
     /// patience and learned rules re-rank as many as the fixed rule does at the same target.
     pub(crate) fn rerank_width(&self) -> Option<usize> {
-        matches!(self.kind, StopKind::Patience | StopKind::Learned | StopKind::Ppo)
-            .then_some(self.fixed_ef.max(self.model.k))
+        matches!(
+            self.kind,
+            StopKind::Patience | StopKind::Learned | StopKind::Ppo | StopKind::Gbdt
+        )
+        .then_some(self.fixed_ef.max(self.model.k))
     }
 }
 
@@ -433,6 +472,9 @@ pub(crate) enum Control {
 
 /// The search loop's hooks for a stopping rule. Every hook of [`NoStop`] is empty.
 pub(crate) trait Stopper {
+    /// Whether [`Stopper::measured`] must see every level-0 distance, including those that
+    /// cannot enter the beam (then the walk may not drop them early).
+    const MEASURES: bool = true;
     /// The level-0 search starts from the entry point at `distance`.
     fn begin(&mut self, _entry_distance: f32) {}
     /// A level-0 distance was computed.
@@ -451,7 +493,9 @@ pub(crate) trait Stopper {
 /// No rule: the loop as in the paper.
 pub(crate) struct NoStop;
 
-impl Stopper for NoStop {}
+impl Stopper for NoStop {
+    const MEASURES: bool = false;
+}
 
 /// The state of a rule during one search.
 pub(crate) struct Adaptive<'r, 'm> {
@@ -543,6 +587,7 @@ impl<'r, 'm> Adaptive<'r, 'm> {
         let x = f.to_array();
         let stop = match self.rule.kind {
             StopKind::Ppo => self.rule.model.stop_probability(&x) >= self.rule.ppo_threshold,
+            StopKind::Gbdt => self.rule.model.predict_gbdt(&x) >= self.rule.gbdt_threshold,
             _ => self.rule.model.predict(&x) >= self.rule.threshold,
         };
         if stop {
@@ -570,6 +615,15 @@ impl<'r, 'm> Adaptive<'r, 'm> {
         let score = self.ada_score();
         let bin = self.rule.model.ada_edges.partition_point(|&e| e <= score);
         self.rule.ada_ef[bin]
+    }
+}
+
+/// A threshold interpolated at `t` between two calibrated ones; ∞ (never stop) when either
+/// target has none.
+fn mix_optional(a: Option<f32>, b: Option<f32>, t: f64) -> f32 {
+    match (a, b) {
+        (Some(x), Some(y)) => (x as f64 + (y as f64 - x as f64) * t) as f32,
+        _ => f32::INFINITY,
     }
 }
 
@@ -659,10 +713,10 @@ impl Stopper for Adaptive<'_, '_> {
                 Control::Resize(self.ada_width())
             }
             StopKind::Ada => Control::Continue,
-            StopKind::Learned | StopKind::Ppo if distances >= self.next_check => {
+            StopKind::Learned | StopKind::Ppo | StopKind::Gbdt if distances >= self.next_check => {
                 self.check(distances, best_candidate)
             }
-            StopKind::Learned | StopKind::Ppo => Control::Continue,
+            StopKind::Learned | StopKind::Ppo | StopKind::Gbdt => Control::Continue,
         }
     }
 

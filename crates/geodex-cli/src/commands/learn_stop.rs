@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 
+use geodex_adaptive::gbdt::GbdtOptions;
 use geodex_adaptive::ppo::PpoOptions;
 use geodex_adaptive::{learn, LearnError, LearnOptions, PpoTrial, Workload};
 use geodex_core::AnyIndex;
@@ -103,6 +104,16 @@ pub struct Args {
     /// With --ppo: batches of episodes per policy.
     #[arg(long, default_value_t = PpoOptions::default().iterations)]
     pub ppo_iterations: usize,
+    /// Trees of the gbdt rule (`--stop gbdt`): gradient-boosted trees predicting the recall so
+    /// far from the learned rule's features; 0 trains no trees.
+    #[arg(long, default_value_t = GbdtOptions::default().trees)]
+    pub gbdt_trees: usize,
+    /// Depth of every gbdt tree (1–8): a check costs trees × depth comparisons.
+    #[arg(long, default_value_t = GbdtOptions::default().depth)]
+    pub gbdt_depth: u32,
+    /// Shrinkage of every gbdt tree, in (0, 1]: fewer trees (cheaper checks) need a larger one.
+    #[arg(long, default_value_t = GbdtOptions::default().learning_rate)]
+    pub gbdt_rate: f32,
     /// Write the index with its model here instead of over --index (written atomically).
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -133,6 +144,12 @@ pub fn run(a: Args) -> Result<(), Failure> {
             iterations: a.ppo_iterations,
             seed: a.seed,
             ..PpoOptions::default()
+        }),
+        gbdt: (a.gbdt_trees > 0).then(|| GbdtOptions {
+            trees: a.gbdt_trees,
+            depth: a.gbdt_depth,
+            learning_rate: a.gbdt_rate,
+            ..GbdtOptions::default()
         }),
         ..a.input.options(a.seed)
     };
@@ -176,16 +193,18 @@ pub fn run(a: Args) -> Result<(), Failure> {
             learned.cap_recall
         );
         println!(
-            "{:>8} {:>6} {:>9} {:>10}  ada ef per bin",
+            "{:>8} {:>6} {:>9} {:>10} {:>10}  ada ef per bin",
             "target",
             StopKind::Fixed.name(),
             StopKind::Patience.name(),
-            "threshold"
+            "threshold",
+            "gbdt"
         );
         for c in &m.calibration {
+            let gbdt = c.gbdt_threshold.map_or("-".into(), |t| format!("{t:.4}"));
             println!(
-                "{:>8.3} {:>6} {:>9} {:>10.4}  {:?}",
-                c.target, c.fixed_ef, c.patience, c.threshold, c.ada_ef
+                "{:>8.3} {:>6} {:>9} {:>10.4} {:>10}  {:?}",
+                c.target, c.fixed_ef, c.patience, c.threshold, gbdt, c.ada_ef
             );
         }
         for t in &learned.ppo {

@@ -64,8 +64,9 @@ pub struct SearchOptions {
     /// table lookups (faster per hop; M0 · m/2 more resident bytes per vector).
     #[arg(long, conflicts_with = "exact_walk")]
     pub link_codes: bool,
-    /// With --target-recall: the stopping rule (fixed | patience | ada | learned | ppo), as
-    /// calibrated by `geodex learn-stop` (ppo: trained with `learn-stop --ppo`).
+    /// With --target-recall: the stopping rule (fixed | patience | ada | learned | ppo | gbdt),
+    /// as calibrated by `geodex learn-stop` (ppo: trained with `learn-stop --ppo`; gbdt: the
+    /// learned rule's prediction by gradient-boosted trees, `learn-stop --gbdt-trees`).
     #[arg(long, default_value = "learned")]
     pub stop: String,
 }
@@ -80,7 +81,7 @@ pub fn stop_rules<'m>(
     use crate::failure::Failure;
     let kind = geodex_core::StopKind::parse(kind).ok_or_else(|| {
         Failure::input(format!(
-            "--stop {kind}: expected fixed, patience, ada, learned or ppo"
+            "--stop {kind}: expected fixed, patience, ada, learned, ppo or gbdt"
         ))
     })?;
     if let Some(t) = targets.iter().find(|t| !(**t > 0.0 && **t <= 1.0)) {

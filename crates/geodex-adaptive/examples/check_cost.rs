@@ -1,0 +1,112 @@
+//! What one check of the learned and gbdt rules costs, against the search it sits in (issue
+//! 17: "model inference ≤ 5 % of query time"):
+//!
+//! ```text
+//! cargo run --release -p geodex-adaptive --example check_cost -- INDEX QUERIES GROUNDTRUTH [TARGET]
+//! ```
+//!
+//! The index must hold a stop model with trees (`geodex learn-stop`). The queries are traced at
+//! the model's cap ef to collect the features the rules see at their checks; each predictor is
+//! then timed over all those feature vectors (best of five passes). The search time is the
+//! fixed rule's at TARGET (default 0.95), queries one after another on this thread (best of five
+//! passes); the share is the predictor's time
+//! for the checks the learned rule makes at that target (its mean distance evaluations ÷ the
+//! check interval) over that search time. The features themselves (ten logarithms for the local
+//! intrinsic dimension) are computed alike for both rules and not included.
+
+use std::hint::black_box;
+use std::path::Path;
+use std::time::Instant;
+
+use geodex_adaptive::evaluate::outcomes;
+use geodex_adaptive::{traces, Workload};
+use geodex_core::stop::FEATURES;
+use geodex_core::{AnyIndex, Component, Index, SearchContext, SearchParams, StopKind, StopRule};
+use geodex_io::{AnyVectors, Role};
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().collect();
+    if args.len() < 4 {
+        return Err("usage: check_cost INDEX QUERIES GROUNDTRUTH [TARGET]".into());
+    }
+    let target: f64 = args.get(4).map_or(Ok(0.95), |s| s.parse())?;
+    let truth: Vec<Vec<u64>> = geodex_io::read_ids(Path::new(&args[3]))?
+        .iter()
+        .map(<[u64]>::to_vec)
+        .collect();
+    let queries = geodex_io::read_vectors(Path::new(&args[2]), Role::Queries)?;
+    match (AnyIndex::open(Path::new(&args[1]), true)?, queries) {
+        (AnyIndex::F32(ix), AnyVectors::F32(q)) => report(&ix, q.as_slice(), &truth, target),
+        (AnyIndex::U8(ix), AnyVectors::U8(q)) => report(&ix, q.as_slice(), &truth, target),
+        _ => Err("the queries' element type differs from the index's".into()),
+    }
+}
+
+/// Best of five passes of `f` over `rows`, in nanoseconds per row.
+fn ns_per_row(rows: &[[f32; FEATURES]], f: impl Fn(&[f32; FEATURES]) -> f32) -> f64 {
+    (0..5)
+        .map(|_| {
+            let start = Instant::now();
+            let mut sum = 0.0f32;
+            for x in rows {
+                sum += f(black_box(x));
+            }
+            black_box(sum);
+            start.elapsed().as_nanos() as f64 / rows.len() as f64
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
+fn report<T: Component>(
+    index: &Index<T>,
+    queries: &[T],
+    truth: &[Vec<u64>],
+    target: f64,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let model = index
+        .stop_model()
+        .ok_or("the index has no stop model: run geodex learn-stop")?;
+    let forest = model.gbdt.as_ref().ok_or("the stop model has no trees")?;
+    let w = Workload {
+        queries,
+        truth,
+        k: model.k,
+    };
+    let rows: Vec<[f32; FEATURES]> = traces(index, model, &w)?
+        .iter()
+        .flat_map(|t| t.rows.iter().map(|r| r.0))
+        .collect();
+    let linear = ns_per_row(&rows, |x| model.predict(x));
+    let trees = ns_per_row(&rows, |x| model.predict_gbdt(x));
+    let fixed = StopRule::new(model, StopKind::Fixed, target)?;
+    let learned = StopRule::new(model, StopKind::Learned, target)?;
+    let params = SearchParams {
+        stop: Some(&fixed),
+        ..SearchParams::new(model.k, model.k)
+    };
+    let mut ctx = SearchContext::new();
+    let mut search_us = f64::INFINITY;
+    for _ in 0..5 {
+        let start = Instant::now();
+        for q in queries.chunks_exact(index.dim()) {
+            black_box(index.search(q, &params, &mut ctx)?);
+        }
+        search_us = search_us.min(start.elapsed().as_secs_f64() * 1e6 / w.len() as f64);
+    }
+    let o = outcomes(index, &w, 0, Some(&learned))?;
+    let checks = o.iter().map(|o| o.distances as f64).sum::<f64>() / o.len() as f64 / model.interval as f64;
+    println!(
+        "{} trees of depth {}; {} feature vectors; fixed rule at {target}: {search_us:.1} µs per query, \
+         the learned rule's checks per query: {checks:.1}",
+        forest.trees(),
+        forest.depth,
+        rows.len()
+    );
+    for (name, ns) in [("learned (logistic)", linear), ("gbdt (trees)", trees)] {
+        println!(
+            "{name:>20}: {ns:>7.1} ns per check, {:>5.2} % of the fixed rule's query time",
+            100.0 * ns * checks / (search_us * 1e3)
+        );
+    }
+    Ok(())
+}
