@@ -18,6 +18,9 @@ Learning queries:
   the test queries' ground truth recomputed for it. Held-out base rows come from the base
   images, the test queries from other images: a distribution shift the note reports.
 
+Other sets: `--sets DIR:METRIC,...` (directories in TEXMEX layout under --data or absolute); a
+set other than minilm-words-20k with a learn source holds out base rows like SIFT's.
+
     python3 bench/adaptive.py --out bench/results/2026-11-30-adaptive \
         --minilm-learn-source /work/data-local/minilm-words-200k | tee .../summary.txt
 """
@@ -58,7 +61,16 @@ def run(cmd: list[str]) -> str:
     return subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
 
 
-def held_out(g: str, d: Path, name: str, ext: str, dtype: str, metric: str, learn: int, work: Path) -> dict:
+def held_out(
+    g: str,
+    d: Path,
+    name: str,
+    ext: str,
+    dtype: str,
+    metric: str,
+    learn: int,
+    work: Path,
+) -> dict:
     """The set with its last `learn` base rows held out as learning queries; the test queries'
     ground truth recomputed for the remaining base."""
     base = read_vecs(d / f"base.{ext}", dtype)
@@ -95,27 +107,33 @@ def held_out(g: str, d: Path, name: str, ext: str, dtype: str, metric: str, lear
 def prepare(args, work: Path) -> list[dict]:
     g, data = args.geodex, Path(args.data)
     sets = []
-    # minilm-words-20k: learning queries from a disjoint word set when given, else held-out
-    # base rows (the words of base and queries are one shuffled list: same distribution).
-    m = data / "minilm-words-20k"
-    if args.minilm_learn_source:
-        learn = read_vecs(Path(args.minilm_learn_source) / "base.fvecs", "<f4")
-        rows = np.random.default_rng(5).choice(len(learn), args.learn, replace=False)
-        write_vecs(work / "minilm-learn.fvecs", learn[rows])
-        sets.append(
-            {
-                "name": "minilm-words-20k",
-                "base": m / "base.fvecs",
-                "metric": "cosine",
-                "learn": work / "minilm-learn.fvecs",
-                "test": m / "query.fvecs",
-                "test_gt": m / "groundtruth.ivecs",
-            }
+    for item in args.sets.split(","):
+        where, metric = item.rsplit(":", 1)
+        d = data / where
+        ext, dtype = (
+            ("bvecs", "u1") if (d / "base.bvecs").exists() else ("fvecs", "<f4")
         )
-    else:
-        sets.append(held_out(g, m, "minilm", "fvecs", "<f4", "cosine", args.learn, work))
-    # sift-debian: held-out base rows.
-    sets.append(held_out(g, data / "sift-debian", "sift", "bvecs", "u1", "l2", args.learn, work))
+        if d.name == "minilm-words-20k" and args.minilm_learn_source:
+            # Learning queries from a disjoint word set.
+            learn = read_vecs(Path(args.minilm_learn_source) / "base.fvecs", "<f4")
+            rows = np.random.default_rng(5).choice(
+                len(learn), args.learn, replace=False
+            )
+            write_vecs(work / "minilm-learn.fvecs", learn[rows])
+            sets.append(
+                {
+                    "name": d.name,
+                    "base": d / "base.fvecs",
+                    "metric": metric,
+                    "learn": work / "minilm-learn.fvecs",
+                    "test": d / "query.fvecs",
+                    "test_gt": d / "groundtruth.ivecs",
+                }
+            )
+        else:
+            # Held-out base rows (MiniLM's base and query words are one shuffled list: the same
+            # distribution; SIFT's queries come from other images).
+            sets.append(held_out(g, d, d.name, ext, dtype, metric, args.learn, work))
     for d in sets:
         d["index"] = work / f"{d['name']}.gdx"
         d["learn_gt"] = work / f"{d['name']}-learn-gt.ivecs"
@@ -156,13 +174,27 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", required=True)
     ap.add_argument("--data", default=str(HERE.parent.parent / "shared" / "data"))
-    ap.add_argument("--minilm-learn-source", help="a disjoint MiniLM word set (default: held-out base rows)")
-    ap.add_argument("--geodex", default=str(HERE.parent / "target" / "release" / "geodex"))
+    ap.add_argument(
+        "--sets",
+        default="minilm-words-20k:cosine,sift-debian:l2",
+        help="DIR:METRIC,... (TEXMEX directories under --data, or absolute paths)",
+    )
+    ap.add_argument(
+        "--minilm-learn-source",
+        help="a disjoint MiniLM word set (default: held-out base rows)",
+    )
+    ap.add_argument(
+        "--geodex", default=str(HERE.parent / "target" / "release" / "geodex")
+    )
     ap.add_argument("--learn", type=int, default=2000)
     ap.add_argument("--targets", default="0.9,0.95,0.99")
     ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--seed", type=int, default=42, help="learn-stop's split and PPO seed")
-    ap.add_argument("--rules", default=",".join(RULES), help="rules compared (fixed always)")
+    ap.add_argument(
+        "--seed", type=int, default=42, help="learn-stop's split and PPO seed"
+    )
+    ap.add_argument(
+        "--rules", default=",".join(RULES), help="rules compared (fixed always)"
+    )
     ap.add_argument("--gbdt-trees", type=int, default=100)
     ap.add_argument("--gbdt-depth", type=int, default=4)
     ap.add_argument("--gbdt-rate", type=float, default=0.1)
@@ -172,7 +204,9 @@ def main() -> None:
         help="indexes and derived files (large)",
     )
     args = ap.parse_args()
-    rules = ["fixed"] + [r for r in RULES if r != "fixed" and r in args.rules.split(",")]
+    rules = ["fixed"] + [
+        r for r in RULES if r != "fixed" and r in args.rules.split(",")
+    ]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     work = Path(args.work)
@@ -253,13 +287,18 @@ def main() -> None:
                     "share_below_08": float(rs[0]["share_below_0.8"]),
                     "qps": med("qps"),
                     "p99_us": med("p99_us"),
-                    "distances_vs_fixed": float(rs[0]["mean_distances"]) / float(fixed["mean_distances"]),
+                    "distances_vs_fixed": float(rs[0]["mean_distances"])
+                    / float(fixed["mean_distances"]),
                     "qps_vs_fixed": med("qps")
-                    / statistics.median(float(r["qps"]) for r in rows[(target, "fixed")]),
+                    / statistics.median(
+                        float(r["qps"]) for r in rows[(target, "fixed")]
+                    ),
                 }
             )
         report[d["name"]] = {"learn": learned, "rows": table}
-        print(f"\n{d['name']} (cap recall {learned['cap_recall']:.4f}; {args.rounds} interleaved rounds)")
+        print(
+            f"\n{d['name']} (cap recall {learned['cap_recall']:.4f}; {args.rounds} interleaved rounds)"
+        )
         print(
             f"{'target':>6} {'rule':>9} {'ef':>4} {'recall':>7} {'dist':>7} {'p99 dist':>8} {'<0.8':>6} "
             f"{'QPS':>7} {'p99 µs':>7} {'dist/fixed':>10} {'QPS/fixed':>9}"

@@ -14,15 +14,16 @@
 //! check interval) over that search time. The features themselves (ten logarithms for the local
 //! intrinsic dimension) are computed alike for both rules and not included.
 
+mod common;
+
 use std::hint::black_box;
-use std::path::Path;
 use std::time::Instant;
 
 use geodex_adaptive::evaluate::outcomes;
 use geodex_adaptive::{traces, Workload};
 use geodex_core::stop::FEATURES;
 use geodex_core::{AnyIndex, Component, Index, SearchContext, SearchParams, StopKind, StopRule};
-use geodex_io::{AnyVectors, Role};
+use geodex_io::AnyVectors;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
@@ -30,12 +31,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         return Err("usage: check_cost INDEX QUERIES GROUNDTRUTH [TARGET]".into());
     }
     let target: f64 = args.get(4).map_or(Ok(0.95), |s| s.parse())?;
-    let truth: Vec<Vec<u64>> = geodex_io::read_ids(Path::new(&args[3]))?
-        .iter()
-        .map(<[u64]>::to_vec)
-        .collect();
-    let queries = geodex_io::read_vectors(Path::new(&args[2]), Role::Queries)?;
-    match (AnyIndex::open(Path::new(&args[1]), true)?, queries) {
+    let truth = common::truth(&args[3])?;
+    match common::index_and_queries(&args[1], &args[2])? {
         (AnyIndex::F32(ix), AnyVectors::F32(q)) => report(&ix, q.as_slice(), &truth, target),
         (AnyIndex::U8(ix), AnyVectors::U8(q)) => report(&ix, q.as_slice(), &truth, target),
         _ => Err("the queries' element type differs from the index's".into()),

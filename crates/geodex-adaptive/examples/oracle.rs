@@ -9,13 +9,13 @@
 //! evaluations (default 8). Prints one line per target: oracle, fixed and learned mean distance
 //! evaluations and the ratios to fixed.
 
-use std::path::Path;
+mod common;
 
 use geodex_adaptive::evaluate::{mean_recall, outcomes};
 use geodex_adaptive::oracle::{least_work, Trajectory};
 use geodex_adaptive::{traces, QueryTrace, Workload};
 use geodex_core::{AnyIndex, Component, Index, StopKind, StopRule};
-use geodex_io::{AnyVectors, Role};
+use geodex_io::AnyVectors;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
@@ -24,12 +24,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let every: u32 = args.get(5).map_or(Ok(8), |s| s.parse())?;
     let targets: Vec<f64> = args[4].split(',').map(str::parse).collect::<Result<_, _>>()?;
-    let truth: Vec<Vec<u64>> = geodex_io::read_ids(Path::new(&args[3]))?
-        .iter()
-        .map(<[u64]>::to_vec)
-        .collect();
-    let queries = geodex_io::read_vectors(Path::new(&args[2]), Role::Queries)?;
-    match (AnyIndex::open(Path::new(&args[1]), true)?, queries) {
+    let truth = common::truth(&args[3])?;
+    match common::index_and_queries(&args[1], &args[2])? {
         (AnyIndex::F32(ix), AnyVectors::F32(q)) => report(&ix, q.as_slice(), &truth, &targets, every),
         (AnyIndex::U8(ix), AnyVectors::U8(q)) => report(&ix, q.as_slice(), &truth, &targets, every),
         _ => Err("the queries' element type differs from the index's".into()),

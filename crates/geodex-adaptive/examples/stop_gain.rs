@@ -18,6 +18,8 @@
 //! curve, so the predictors are compared at equal test recall regardless of calibration. The
 //! oracle (`oracle.rs`) is the floor on the same traces.
 
+mod common;
+
 use std::path::Path;
 
 use geodex_adaptive::fit::{fit, Logistic, Row};
@@ -27,7 +29,7 @@ use geodex_core::stop::FEATURES;
 use geodex_core::{AnyIndex, Component, Index};
 use geodex_io::{AnyVectors, Role};
 
-type Failure = Box<dyn std::error::Error>;
+use common::Failure;
 
 fn main() -> Result<(), Failure> {
     let args: Vec<String> = std::env::args().collect();
@@ -36,12 +38,12 @@ fn main() -> Result<(), Failure> {
     }
     let targets: Vec<f64> = args[6].split(',').map(str::parse).collect::<Result<_, _>>()?;
     let window: usize = args.get(7).map_or(Ok(4), |s| s.parse())?;
-    let learn_truth = truth(&args[3])?;
-    let test_truth = truth(&args[5])?;
-    let learn = geodex_io::read_vectors(Path::new(&args[2]), Role::Queries)?;
+    let learn_truth = common::truth(&args[3])?;
+    let test_truth = common::truth(&args[5])?;
+    let (index, learn) = common::index_and_queries(&args[1], &args[2])?;
     let test = geodex_io::read_vectors(Path::new(&args[4]), Role::Queries)?;
     let sets = (learn, &learn_truth[..], test, &test_truth[..]);
-    match (AnyIndex::open(Path::new(&args[1]), true)?, sets) {
+    match (index, sets) {
         (AnyIndex::F32(ix), (AnyVectors::F32(l), lt, AnyVectors::F32(t), tt)) => {
             report(&ix, (l.as_slice(), lt), (t.as_slice(), tt), &targets, window)
         }
@@ -50,13 +52,6 @@ fn main() -> Result<(), Failure> {
         }
         _ => Err("the queries' element type differs from the index's".into()),
     }
-}
-
-fn truth(path: &str) -> Result<Vec<Vec<u64>>, Failure> {
-    Ok(geodex_io::read_ids(Path::new(path))?
-        .iter()
-        .map(<[u64]>::to_vec)
-        .collect())
 }
 
 /// What a predictor is fitted to at check `t` of a trace, and which way its threshold stops.

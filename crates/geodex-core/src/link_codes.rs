@@ -250,8 +250,9 @@ mod tests {
     }
 
     /// The block walk meets every node with the estimate the per-node walk gives it and in the
-    /// same order, so both walks return the same nodes, distances and counts — for lists that
-    /// fill one, two and four blocks.
+    /// same order, so both walks expand the same nodes and return the same nodes and distances
+    /// — for lists that fill one, two and four blocks. (It scans visited lanes too, so its
+    /// count of estimates is the larger.)
     #[test]
     fn the_block_walk_equals_a_walk_on_per_node_codes() {
         let (n, dim, m) = (3000, 16, 8);
@@ -301,7 +302,10 @@ mod tests {
                 let by_blocks = knn(&graph, &scan, 10, 48, &mut ctx, |_| true);
                 let found = std::mem::take(&mut ctx.found);
                 let by_nodes = knn(&graph, &per_node, 10, 48, &mut ctx, |_| true);
-                assert_eq!(by_blocks, by_nodes, "M {links_m}");
+                // The block walk counts every lane it scans, visited or not, so it evaluates
+                // at least as many estimates; it expands exactly the same nodes.
+                assert_eq!(by_blocks.hops, by_nodes.hops, "M {links_m}");
+                assert!(by_blocks.distances >= by_nodes.distances, "M {links_m}");
                 assert_eq!(found, ctx.found, "M {links_m}");
                 full_answers += usize::from(found.len() == 10);
             }
