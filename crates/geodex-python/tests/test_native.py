@@ -131,7 +131,10 @@ def test_link_codes_walk_pq4_on_blocks_and_rerank_to_exact_distances(tmp_path, c
     assert recall(found, order) > 0.9 and abs(recall(found, order) - recall(node_found, order)) <= 0.03
     every = ((queries[:, None, :].astype(np.float64) - base[None]) ** 2).sum(-1)
     np.testing.assert_allclose(distances, np.take_along_axis(every, found.astype(np.int64), 1), rtol=1e-4)
-    assert abs(stats["mean_distances"] / node_stats["mean_distances"] - 1) <= 0.05
+    # The 8-bit tables change the estimates a little, not the expansions; the block walk counts
+    # every lane it scans, visited or not, so its distance count is the larger.
+    assert abs(stats["mean_hops"] / node_stats["mean_hops"] - 1) <= 0.05
+    assert stats["mean_distances"] >= node_stats["mean_distances"]
     geodex.build(tmp_path / "p8.gdx", base, quantizer="pq8", M=16, ef_construction=100)
     with pytest.raises(geodex.InputError):
         geodex.open(tmp_path / "p8.gdx", link_codes=True)
