@@ -14,7 +14,9 @@ Predictors: targets `recall` (so far; stop when the prediction is high), `rest` 
 come before the cap search ends; stop when low) and `win` (recall gained over the next 4
 checks); features the rule's seven, or those plus the history (the k-th distance's change over
 the last 1 and 4 checks, the frontier and insert rate 1 and 4 checks ago, the first check's k-th
-distance). Needs numpy, pandas and scikit-learn.
+distance), and either with the queued **frontier** added (the candidates still queued nearer
+than the k-th result, ÷ k, and their mean distance ÷ the k-th; columns the traces carry since
+issue 17's "richer state" replay). Needs numpy, pandas and scikit-learn.
 
     python3 bench/stop_gain_gbdt.py /tmp/gain/sift-debian /tmp/gain/minilm-words-20k
 """
@@ -44,6 +46,7 @@ HISTORY = FEATURES + [
     "ins_prev_4",
     "first_kth_entry",
 ]
+FRONTIER = ["queued_below_kth", "mean_below_kth"]
 TARGETS = (0.9, 0.95, 0.99)
 WINDOW = 4
 
@@ -57,14 +60,20 @@ def load(path: str) -> pd.DataFrame:
     ahead = g["recall"].shift(-WINDOW).fillna(d["last_recall"])
     d["win"] = (ahead - d["recall"]).clip(lower=0)
     for lag in (1, 4):
-        d[f"kth_ratio_{lag}"] = (d["kth_over_entry"] / g["kth_over_entry"].shift(lag)).fillna(1.0)
-        d[f"cand_prev_{lag}"] = g["candidate_over_kth"].shift(lag).fillna(d["candidate_over_kth"])
+        d[f"kth_ratio_{lag}"] = (
+            d["kth_over_entry"] / g["kth_over_entry"].shift(lag)
+        ).fillna(1.0)
+        d[f"cand_prev_{lag}"] = (
+            g["candidate_over_kth"].shift(lag).fillna(d["candidate_over_kth"])
+        )
         d[f"ins_prev_{lag}"] = g["insert_rate"].shift(lag).fillna(d["insert_rate"])
     d["first_kth_entry"] = g["kth_over_entry"].transform("first")
     return d
 
 
-def curve(test: pd.DataFrame, pred: np.ndarray, stop_high: bool) -> list[tuple[float, float]]:
+def curve(
+    test: pd.DataFrame, pred: np.ndarray, stop_high: bool
+) -> list[tuple[float, float]]:
     """(mean recall, mean work) of "stop at the first check past the threshold" per threshold."""
     qs = test["query"].to_numpy()
     starts = np.flatnonzero(np.r_[True, qs[1:] != qs[:-1]])
@@ -73,7 +82,10 @@ def curve(test: pd.DataFrame, pred: np.ndarray, stop_high: bool) -> list[tuple[f
     points = []
     for theta in np.quantile(pred, np.linspace(0, 1, 401)):
         hit = pred >= theta if stop_high else pred <= theta
-        stops = [s + j[0] if len(j := np.flatnonzero(hit[s:e])) else e - 1 for s, e in zip(starts, ends)]
+        stops = [
+            s + j[0] if len(j := np.flatnonzero(hit[s:e])) else e - 1
+            for s, e in zip(starts, ends)
+        ]
         points.append((recall[stops].mean(), work[stops].mean()))
     return points
 
@@ -88,7 +100,30 @@ def work_at(points: list[tuple[float, float]], target: float) -> float | None:
     if not below:
         return a[1]
     b = max(below, key=lambda p: p[0])
-    return b[1] + (a[1] - b[1]) * (target - b[0]) / (a[0] - b[0]) if a[0] > b[0] else a[1]
+    return (
+        b[1] + (a[1] - b[1]) * (target - b[0]) / (a[0] - b[0]) if a[0] > b[0] else a[1]
+    )
+
+
+def frontier_diagnosis(test: pd.DataFrame, k: int = 10) -> None:
+    """Where the recall still to come hides, late in the search: among the checks whose recall
+    so far is at least 0.8 or 0.9, the share of those with a gain ahead whose frontier is empty
+    (no queued candidate nearer than the k-th result), against the share among those without."""
+    rest = test.groupby("query")["recall"].transform("last") - test["recall"]
+    queued = (test["queued_below_kth"] * k).round()
+    empty = queued == 0
+    print(
+        f"  correlation of the queued count with the recall to come, all checks: {rest.corr(queued):.3f}"
+    )
+    for low in (0.8, 0.9):
+        late = test["recall"] >= low
+        ahead = late & (rest > 0)
+        print(
+            f"  recall so far >= {low}: {late.sum()} checks, {ahead.sum()} with a gain ahead; "
+            f"empty frontier in {empty[ahead].mean():.3f} of those (holding "
+            f"{rest[ahead & empty].sum() / rest[ahead].sum():.3f} of the gain to come) and in "
+            f"{empty[late & (rest == 0)].mean():.3f} of the others"
+        )
 
 
 def main() -> None:
@@ -99,13 +134,25 @@ def main() -> None:
         ("gbdt so-far +history", HISTORY, "recall", True, True),
         ("gbdt rest +history", HISTORY, "rest", False, True),
         (f"gbdt window({WINDOW}) +history", HISTORY, "win", False, True),
+        ("linear so-far +frontier", FEATURES + FRONTIER, "recall", True, False),
+        ("gbdt so-far +frontier", FEATURES + FRONTIER, "recall", True, True),
+        ("gbdt rest +frontier", FEATURES + FRONTIER, "rest", False, True),
+        (
+            f"gbdt window({WINDOW}) +history +frontier",
+            HISTORY + FRONTIER,
+            "win",
+            False,
+            True,
+        ),
     ]
     for prefix in sys.argv[1:]:
         learn, test = load(f"{prefix}-learn.csv"), load(f"{prefix}-test.csv")
         rows = {}
         for label, features, target, stop_high, boosted in arms:
             model = (
-                HistGradientBoostingRegressor(max_iter=300, learning_rate=0.05, random_state=0)
+                HistGradientBoostingRegressor(
+                    max_iter=300, learning_rate=0.05, random_state=0
+                )
                 if boosted
                 else LinearRegression()
             )
@@ -114,10 +161,18 @@ def main() -> None:
             rows[label] = [work_at(points, t) for t in TARGETS]
         base = rows["linear so-far"]
         cap = test.groupby("query")["recall"].last().mean()
-        print(f"== {prefix} (cap recall {cap:.4f}): mean distance evaluations at test recall", TARGETS)
+        print(
+            f"== {prefix} (cap recall {cap:.4f}): mean distance evaluations at test recall",
+            TARGETS,
+        )
         for label, works in rows.items():
-            cells = [f"{w:7.0f} ({w / b:.3f})" if w and b else "      —" for w, b in zip(works, base)]
+            cells = [
+                f"{w:7.0f} ({w / b:.3f})" if w and b else "      —"
+                for w, b in zip(works, base)
+            ]
             print(f"{label:28s}", "  ".join(cells))
+        if FRONTIER[0] in test:
+            frontier_diagnosis(test)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ set -e
 W=${1:?work directory}
 G=${G:-target/release/geodex}
 DATA=${DATA:-../shared/data}
-OUT=$(dirname "$0")
+OUT=${OUT:-$(dirname "$0")}
 mkdir -p "$W"
 cargo build --release -q -p geodex-cli -p geodex-adaptive --example stop_gain
 python3 - "$DATA" "$W" <<'PY'

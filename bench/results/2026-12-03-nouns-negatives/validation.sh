@@ -11,10 +11,11 @@ E=${E:-/tmp/wn/noun_closure.tsv}
 W=${W:-/tmp/nouns-negatives}
 NEG=${1:-200}
 EPOCHS=${2:-200}
+DIM=${DIM:-10}
 STEP=${3:-50}
 mkdir -p "$W"
-tag=poincare-d10-lr0.1-neg$NEG-validation
-$G embed --edges $E --model poincare --dim 10 --lr 0.1 --negatives "$NEG" --epochs "$EPOCHS" \
+tag=poincare-d$DIM-lr0.1-neg$NEG-validation
+$G embed --edges $E --model poincare --dim "$DIM" --lr 0.1 --negatives "$NEG" --epochs "$EPOCHS" \
     --validation 0.02 --eval-every "$STEP" --patience 0 --validation-sample 1000 \
     --threads 1 --seed 0 --checkpoint "$W/$tag.ck" --checkpoint-every 10 --resume \
     --out "$W/$tag.fvecs" --names "$W/$tag.names" --json --quiet > "$tag.json"

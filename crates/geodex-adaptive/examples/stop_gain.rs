@@ -25,7 +25,7 @@ use std::path::Path;
 use geodex_adaptive::fit::{fit, Logistic, Row};
 use geodex_adaptive::oracle::{least_work, Trajectory};
 use geodex_adaptive::{traces, QueryTrace, Workload};
-use geodex_core::stop::FEATURES;
+use geodex_core::stop::{FEATURES, FEATURE_NAMES};
 use geodex_core::{AnyIndex, Component, Index};
 use geodex_io::{AnyVectors, Role};
 
@@ -158,16 +158,27 @@ fn report<T: Component>(
     Ok(())
 }
 
-/// Writes `traces` as CSV (query, distances, the features, recall so far), one row per check:
-/// for fitting other models to the same traces (`STOP_GAIN_DUMP=PREFIX`).
+/// Writes `traces` as CSV (query, distances, the features, the queued frontier, recall so
+/// far), one row per check: for fitting other models to the same traces
+/// (`STOP_GAIN_DUMP=PREFIX`).
 fn dump(traces: &[QueryTrace], path: &str) -> Result<(), Failure> {
     use std::io::Write;
     let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
-    writeln!(out, "query,distances,ln_distances,ln_hops,kth_over_entry,first_over_kth,candidate_over_kth,insert_rate,lid,recall")?;
+    writeln!(
+        out,
+        "query,distances,{},queued_below_kth,mean_below_kth,recall",
+        FEATURE_NAMES.join(",")
+    )?;
     for (q, t) in traces.iter().enumerate() {
-        for ((f, r), d) in t.rows.iter().zip(&t.distances) {
+        for (((f, r), d), front) in t.rows.iter().zip(&t.distances).zip(&t.frontier) {
             let f: Vec<String> = f.iter().map(|v| v.to_string()).collect();
-            writeln!(out, "{q},{d},{},{r}", f.join(","))?;
+            writeln!(
+                out,
+                "{q},{d},{},{},{},{r}",
+                f.join(","),
+                front.queued_below_kth,
+                front.mean_below_kth
+            )?;
         }
     }
     Ok(())

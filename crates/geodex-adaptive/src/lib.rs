@@ -31,7 +31,9 @@ pub mod oracle;
 pub mod ppo;
 
 use geodex_core::stop::{Calibration, FEATURES};
-use geodex_core::{Component, CoreError, Index, SearchContext, SearchParams, StopKind, StopModel, StopRule};
+use geodex_core::{
+    Component, CoreError, Frontier, Index, SearchContext, SearchParams, StopKind, StopModel, StopRule,
+};
 use rand_core::{RngCore, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
@@ -363,6 +365,8 @@ pub struct QueryTrace {
     pub distances: Vec<u64>,
     /// The ada score (NaN when the warm-up never ended).
     pub score: f32,
+    /// The queued frontier at each check (not a model input; for replays).
+    pub frontier: Vec<Frontier>,
 }
 
 impl QueryTrace {
@@ -404,6 +408,7 @@ pub fn traces<T: Component>(
             rows,
             distances: trace.distances,
             score: trace.score,
+            frontier: trace.frontier,
         })
     })
 }

@@ -184,7 +184,29 @@ fn traces_end_where_the_plain_search_ends() {
         for (f, _) in &trace.rows {
             assert!(f.iter().all(|x| x.is_finite()));
         }
+        frontier_agrees_with_the_best_candidate(trace, i);
     }
+}
+
+/// The frontier (counted over the whole queue) against the best queued candidate (the queue's
+/// top, a separate feature): candidates nearer than the k-th exist exactly when the best one is
+/// nearer, their mean ratio is no smaller than the best's, counts are whole candidates, and the
+/// natural end (empty queue) has none.
+fn frontier_agrees_with_the_best_candidate(trace: &geodex_adaptive::QueryTrace, query: usize) {
+    assert_eq!(trace.frontier.len(), trace.rows.len());
+    for ((f, _), front) in trace.rows.iter().zip(&trace.frontier) {
+        let best = f[4];
+        let queued = front.queued_below_kth * K as f32;
+        assert!((queued - queued.round()).abs() < 1e-4, "query {query}: {queued}");
+        assert_eq!(queued > 0.5, best < 1.0, "query {query}: {front:?} best {best}");
+        if queued > 0.5 {
+            assert!(front.mean_below_kth >= best - 1e-6 && front.mean_below_kth < 1.0);
+        } else {
+            assert_eq!(front.mean_below_kth, 1.0);
+        }
+    }
+    let last = trace.frontier.last().unwrap();
+    assert_eq!(last.queued_below_kth, 0.0, "query {query}");
 }
 
 /// The model is stored in the index file and read back equal; a file without one has no

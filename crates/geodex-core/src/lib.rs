@@ -95,5 +95,5 @@ pub use neighbor::Neighbor;
 pub use params::{BuildParams, Heuristic, SearchParams};
 pub use quantized::TRAIN_SAMPLE;
 pub use search::SearchStats;
-pub use stop::{StopKind, StopModel, StopRule, Trace};
+pub use stop::{Frontier, StopKind, StopModel, StopRule, Trace};
 pub use validate::{check_and_prepare, Component};

@@ -295,8 +295,7 @@ pub(crate) fn search_layer_with<G: GraphView, S: Stopper>(
             }
         });
         stats.distances += measured as u64;
-        let frontier = candidates.peek().map_or(f32::INFINITY, |c| c.0.distance);
-        match stop.expanded(stats.distances, frontier) {
+        match stop.expanded(stats.distances, candidates) {
             Control::Continue => {}
             Control::Stop => {
                 converged = false;

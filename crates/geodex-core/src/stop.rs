@@ -24,6 +24,9 @@
 //! The search loop is generic over [`Stopper`]; with no rule it runs [`NoStop`], whose hooks
 //! are empty and inline away, so searching without a rule costs nothing.
 
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::{CoreError, Metric, Neighbor};
@@ -34,6 +37,17 @@ use trees::Forest;
 
 /// Number of features a check computes ([`Features`]).
 pub const FEATURES: usize = 7;
+
+/// The features' names, in [`Features::to_array`] order (CSV headers, reports).
+pub const FEATURE_NAMES: [&str; FEATURES] = [
+    "ln_distances",
+    "ln_hops",
+    "kth_over_entry",
+    "first_over_kth",
+    "candidate_over_kth",
+    "insert_rate",
+    "lid",
+];
 
 /// The features of a search's state at a check, all scale-free so that one model serves every
 /// query. Distances are the walk's own (squared L2, cosine distance, or code distances on a
@@ -70,6 +84,36 @@ impl Features {
             self.insert_rate,
             self.lid,
         ]
+    }
+}
+
+/// The queued candidates that could still enter the top k (`d < d_k`), recorded in traces
+/// only: what the search has seen but not yet expanded, beyond its best candidate. Both are
+/// the same under any beam width ≥ k that expanded the same nodes (a candidate nearer than
+/// the k-th result is queued by every such beam), so traces at the cap width describe narrower
+/// searches too. Not a model input: in the stop-gain replay (`examples/stop_gain.rs`,
+/// ADAPTIVE.md "A richer state") they add nothing to the rules' predictions, because late in
+/// a search the neighbours still to come are not queued yet.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Frontier {
+    /// Queued candidates nearer than the k-th result, ÷ k.
+    pub queued_below_kth: f32,
+    /// Mean `d / d_k` of those candidates (1 when there are none): how far inside the top k
+    /// the unexpanded frontier reaches.
+    pub mean_below_kth: f32,
+}
+
+impl Frontier {
+    /// The frontier of `queue` against k-th distance `kth`, for `k` results.
+    fn of(queue: &BinaryHeap<Reverse<Neighbor>>, kth: f32, k: usize) -> Frontier {
+        let (count, sum) = queue
+            .iter()
+            .filter(|c| c.0.distance < kth)
+            .fold((0usize, 0f32), |(n, s), c| (n + 1, s + ratio(c.0.distance, kth)));
+        Frontier {
+            queued_below_kth: count as f32 / k as f32,
+            mean_below_kth: if count > 0 { sum / count as f32 } else { 1.0 },
+        }
     }
 }
 
@@ -438,6 +482,8 @@ pub struct Trace {
     pub distances: Vec<u64>,
     /// k node ids per check.
     pub ids: Vec<u32>,
+    /// The queued frontier at each check.
+    pub frontier: Vec<Frontier>,
 }
 
 impl Trace {
@@ -456,6 +502,7 @@ impl Trace {
         self.features.clear();
         self.distances.clear();
         self.ids.clear();
+        self.frontier.clear();
     }
 }
 
@@ -481,9 +528,9 @@ pub(crate) trait Stopper {
     fn measured(&mut self, _distance: f32) {}
     /// A node entered the result set.
     fn accepted(&mut self, _node: Neighbor) {}
-    /// A node was expanded; `distances` so far in this search, `best_candidate` the closest
-    /// node still queued (∞ when none).
-    fn expanded(&mut self, _distances: u64, _best_candidate: f32) -> Control {
+    /// A node was expanded; `distances` so far in this search, `queue` the candidates still
+    /// queued (closest on top).
+    fn expanded(&mut self, _distances: u64, _queue: &BinaryHeap<Reverse<Neighbor>>) -> Control {
         Control::Continue
     }
     /// The search ended by itself (the beam converged), with `distances` evaluations.
@@ -569,8 +616,11 @@ impl<'r, 'm> Adaptive<'r, 'm> {
         }
     }
 
-    fn record(&mut self, distances: u64, f: Features) {
+    fn record(&mut self, distances: u64, f: Features, queue: &BinaryHeap<Reverse<Neighbor>>) {
+        let kth = self.top[self.k - 1].distance;
+        let k = self.k;
         if let Some(t) = self.trace.as_deref_mut() {
+            t.frontier.push(Frontier::of(queue, kth, k));
             t.features.push(f);
             t.distances.push(distances);
             let ids = self.top.iter().map(|n| n.id).chain(std::iter::repeat(u32::MAX));
@@ -578,9 +628,10 @@ impl<'r, 'm> Adaptive<'r, 'm> {
         }
     }
 
-    fn check(&mut self, distances: u64, best_candidate: f32) -> Control {
+    fn check(&mut self, distances: u64, queue: &BinaryHeap<Reverse<Neighbor>>) -> Control {
+        let best_candidate = queue.peek().map_or(f32::INFINITY, |c| c.0.distance);
         let f = self.features(distances, best_candidate);
-        self.record(distances, f);
+        self.record(distances, f, queue);
         self.changes_in_window = 0;
         self.hops_at_check = self.hops;
         self.next_check = distances + self.rule.model.interval as u64;
@@ -685,7 +736,7 @@ impl Stopper for Adaptive<'_, '_> {
     }
 
     #[inline]
-    fn expanded(&mut self, distances: u64, best_candidate: f32) -> Control {
+    fn expanded(&mut self, distances: u64, queue: &BinaryHeap<Reverse<Neighbor>>) -> Control {
         self.hops += 1;
         self.since_change += 1;
         if self.top.len() < self.k {
@@ -700,7 +751,7 @@ impl Stopper for Adaptive<'_, '_> {
                 }
             }
             if distances >= self.next_check {
-                self.check(distances, best_candidate);
+                self.check(distances, queue);
             }
             return Control::Continue;
         }
@@ -714,7 +765,7 @@ impl Stopper for Adaptive<'_, '_> {
             }
             StopKind::Ada => Control::Continue,
             StopKind::Learned | StopKind::Ppo | StopKind::Gbdt if distances >= self.next_check => {
-                self.check(distances, best_candidate)
+                self.check(distances, queue)
             }
             StopKind::Learned | StopKind::Ppo | StopKind::Gbdt => Control::Continue,
         }
@@ -723,7 +774,7 @@ impl Stopper for Adaptive<'_, '_> {
     fn finished(&mut self, distances: u64) {
         if self.rule.trace && self.top.len() == self.k {
             let f = self.features(distances, f32::INFINITY);
-            self.record(distances, f);
+            self.record(distances, f, &BinaryHeap::new());
         }
     }
 }
