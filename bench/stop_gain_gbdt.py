@@ -19,6 +19,11 @@ than the k-th result, ÷ k, and their mean distance ÷ the k-th; columns the tra
 issue 17's "richer state" replay). Needs numpy, pandas and scikit-learn.
 
     python3 bench/stop_gain_gbdt.py /tmp/gain/sift-debian /tmp/gain/minilm-words-20k
+
+With `PREFIX=TEST_QUERIES` instead (the test queries' TEXMEX file; the learning queries'
+must lie at PREFIX-learn.fvecs or .bvecs, as commands.sh leaves them), the best predictors run
+without and with LAET-style query features (the query's norm and its leading principal
+components, fitted on the learning queries).
 """
 
 import sys
@@ -126,6 +131,63 @@ def frontier_diagnosis(test: pd.DataFrame, k: int = 10) -> None:
         )
 
 
+QUERY_COMPONENTS = 16
+
+
+def read_vectors(path: str) -> np.ndarray:
+    """A TEXMEX file (.fvecs or .bvecs) as a float matrix, one row per vector."""
+    raw = np.fromfile(path, dtype=np.uint8)
+    dim = int(raw[:4].view("<i4")[0])
+    item = 4 if path.endswith(".fvecs") else 1
+    rows = raw.reshape(-1, 4 + dim * item)[:, 4:]
+    return (rows.copy().view("<f4") if item == 4 else rows).astype(np.float64)
+
+
+def add_query_features(
+    learn: pd.DataFrame, test: pd.DataFrame, learn_q: str, test_q: str
+) -> list[str]:
+    """LAET-style query features (Li et al., SIGMOD 2020, feed the query vector to their trees):
+    the query's norm and its first QUERY_COMPONENTS principal components, the components fitted
+    on the learning queries only. Returns the new column names."""
+    lq, tq = read_vectors(learn_q), read_vectors(test_q)
+    mean = lq.mean(axis=0)
+    basis = np.linalg.svd(lq - mean, full_matrices=False)[2][:QUERY_COMPONENTS]
+    names = ["query_norm"] + [f"query_pc{i}" for i in range(QUERY_COMPONENTS)]
+    for frame, q in ((learn, lq), (test, tq)):
+        values = np.column_stack([np.linalg.norm(q, axis=1), (q - mean) @ basis.T])
+        frame[names] = values[frame["query"].to_numpy()]
+    return names
+
+
+def fit_and_replay(learn: pd.DataFrame, test: pd.DataFrame, arms: list) -> dict:
+    """Each arm fitted on the learning checks and replayed on the test traces: its work at
+    each target."""
+    rows = {}
+    for label, features, target, stop_high, boosted in arms:
+        model = (
+            HistGradientBoostingRegressor(
+                max_iter=300, learning_rate=0.05, random_state=0
+            )
+            if boosted
+            else LinearRegression()
+        )
+        model.fit(learn[features].to_numpy(), learn[target].to_numpy())
+        points = curve(test, model.predict(test[features].to_numpy()), stop_high)
+        rows[label] = [work_at(points, t) for t in TARGETS]
+    return rows
+
+
+def query_arms(query: list[str]) -> list:
+    """The best predictors of the frontier replay, without and with the query features."""
+    return [
+        ("linear so-far", FEATURES, "recall", True, False),
+        ("gbdt so-far", FEATURES, "recall", True, True),
+        ("gbdt so-far +query", FEATURES + query, "recall", True, True),
+        (f"gbdt window({WINDOW}) +history", HISTORY, "win", False, True),
+        (f"gbdt window({WINDOW}) +history +query", HISTORY + query, "win", False, True),
+    ]
+
+
 def main() -> None:
     arms = [
         ("linear so-far", FEATURES, "recall", True, False),
@@ -145,20 +207,17 @@ def main() -> None:
             True,
         ),
     ]
-    for prefix in sys.argv[1:]:
+    for spec in sys.argv[1:]:
+        prefix, _, test_queries = spec.partition("=")
         learn, test = load(f"{prefix}-learn.csv"), load(f"{prefix}-test.csv")
-        rows = {}
-        for label, features, target, stop_high, boosted in arms:
-            model = (
-                HistGradientBoostingRegressor(
-                    max_iter=300, learning_rate=0.05, random_state=0
-                )
-                if boosted
-                else LinearRegression()
+        if test_queries:
+            ext = test_queries.rsplit(".", 1)[1]
+            query = add_query_features(
+                learn, test, f"{prefix}-learn.{ext}", test_queries
             )
-            model.fit(learn[features].to_numpy(), learn[target].to_numpy())
-            points = curve(test, model.predict(test[features].to_numpy()), stop_high)
-            rows[label] = [work_at(points, t) for t in TARGETS]
+            rows = fit_and_replay(learn, test, query_arms(query))
+        else:
+            rows = fit_and_replay(learn, test, arms)
         base = rows["linear so-far"]
         cap = test.groupby("query")["recall"].last().mean()
         print(
@@ -171,7 +230,7 @@ def main() -> None:
                 for w, b in zip(works, base)
             ]
             print(f"{label:28s}", "  ".join(cells))
-        if FRONTIER[0] in test:
+        if FRONTIER[0] in test and not test_queries:
             frontier_diagnosis(test)
 
 

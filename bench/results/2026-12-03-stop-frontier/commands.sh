@@ -5,3 +5,8 @@
 # model and traces as that run. Usage: commands.sh WORK (from the repository root).
 set -e
 OUT=$(dirname "$0") "$(dirname "$0")/../2026-12-02-stop-gain/commands.sh" "$@"
+# Then the query-side features (LAET-style: the query's norm and 16 principal components) on the
+# same traces: the learning queries are WORK/NAME-learn.*, the test queries the shared sets'.
+DATA=${DATA:-../shared/data}
+python3 bench/stop_gain_gbdt.py "$1/sift-debian=$DATA/sift-debian/query.bvecs" \
+    "$1/minilm-words-20k=$DATA/minilm-words-20k/query.fvecs" | tee "$(dirname "$0")/query.txt"
