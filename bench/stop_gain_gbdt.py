@@ -23,7 +23,9 @@ issue 17's "richer state" replay). Needs numpy, pandas and scikit-learn.
 With `PREFIX=TEST_QUERIES` instead (the test queries' TEXMEX file; the learning queries'
 must lie at PREFIX-learn.fvecs or .bvecs, as commands.sh leaves them), the best predictors run
 without and with LAET-style query features (the query's norm and its leading principal
-components, fitted on the learning queries).
+components, fitted on the learning queries); with `PREFIX=TEST_QUERIES=METRIC` (l2 or cosine)
+also with a descriptor of the graph region around the best result (`add_region_features`;
+needs PREFIX-base.* and the index's 11 nearest neighbours of every base row, PREFIX-knn.ivecs).
 """
 
 import sys
@@ -159,6 +161,45 @@ def add_query_features(
     return names
 
 
+def walk_distance(a: np.ndarray, b: np.ndarray, metric: str) -> np.ndarray:
+    """Row-wise distance in the walk's units: squared L2, or cosine distance."""
+    if metric == "l2":
+        return ((a - b) ** 2).sum(axis=1)
+    dots = (a * b).sum(axis=1)
+    return 1 - dots / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+
+
+def add_region_features(
+    learn: pd.DataFrame,
+    test: pd.DataFrame,
+    prefix: str,
+    ext: str,
+    metric: str,
+    test_q: str,
+) -> list[str]:
+    """A descriptor of the graph region the search is in, from the best result b at each check
+    (the dump's `best_key`, a base row): `region_scale`, b's distance to its 10th nearest base
+    neighbour ÷ the median of that over the base (how dense the region is), and `query_in_region`,
+    the query's distance to b ÷ b's 10th-neighbour distance (whether the query sits inside b's
+    neighbourhood or off it). The neighbours are the index's own search of the base
+    (PREFIX-knn.ivecs, k = 11 with the node itself first)."""
+    base = read_vectors(f"{prefix}-base.{ext}")
+    knn = np.fromfile(f"{prefix}-knn.ivecs", dtype="<i4").reshape(len(base), -1)[:, 1:]
+    tenth = walk_distance(base, base[knn[:, 10]], metric)
+    scale = tenth / np.median(tenth)
+    names = ["region_scale", "query_in_region"]
+    for frame, q in (
+        (learn, read_vectors(f"{prefix}-learn.{ext}")),
+        (test, read_vectors(test_q)),
+    ):
+        best = frame["best_key"].to_numpy()
+        to_best = walk_distance(q[frame["query"].to_numpy()], base[best], metric)
+        frame[names] = np.column_stack(
+            [scale[best], to_best / np.maximum(tenth[best], 1e-12)]
+        )
+    return names
+
+
 def fit_and_replay(learn: pd.DataFrame, test: pd.DataFrame, arms: list) -> dict:
     """Each arm fitted on the learning checks and replayed on the test traces: its work at
     each target."""
@@ -177,15 +218,28 @@ def fit_and_replay(learn: pd.DataFrame, test: pd.DataFrame, arms: list) -> dict:
     return rows
 
 
-def query_arms(query: list[str]) -> list:
-    """The best predictors of the frontier replay, without and with the query features."""
-    return [
+def query_arms(query: list[str], region: list[str]) -> list:
+    """The best predictors of the frontier replay, without and with the query features, and
+    with the region descriptor when there is one."""
+    arms = [
         ("linear so-far", FEATURES, "recall", True, False),
         ("gbdt so-far", FEATURES, "recall", True, True),
         ("gbdt so-far +query", FEATURES + query, "recall", True, True),
         (f"gbdt window({WINDOW}) +history", HISTORY, "win", False, True),
         (f"gbdt window({WINDOW}) +history +query", HISTORY + query, "win", False, True),
     ]
+    if region:
+        arms += [
+            ("gbdt so-far +region", FEATURES + region, "recall", True, True),
+            (
+                f"gbdt window({WINDOW}) +history +region",
+                HISTORY + region,
+                "win",
+                False,
+                True,
+            ),
+        ]
+    return arms
 
 
 def main() -> None:
@@ -209,13 +263,19 @@ def main() -> None:
     ]
     for spec in sys.argv[1:]:
         prefix, _, test_queries = spec.partition("=")
+        test_queries, _, metric = test_queries.partition("=")
         learn, test = load(f"{prefix}-learn.csv"), load(f"{prefix}-test.csv")
         if test_queries:
             ext = test_queries.rsplit(".", 1)[1]
             query = add_query_features(
                 learn, test, f"{prefix}-learn.{ext}", test_queries
             )
-            rows = fit_and_replay(learn, test, query_arms(query))
+            region = []
+            if metric and "best_key" in test:
+                region = add_region_features(
+                    learn, test, prefix, ext, metric, test_queries
+                )
+            rows = fit_and_replay(learn, test, query_arms(query, region))
         else:
             rows = fit_and_replay(learn, test, arms)
         base = rows["linear so-far"]

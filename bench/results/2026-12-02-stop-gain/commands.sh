@@ -11,7 +11,7 @@ G=${G:-target/release/geodex}
 DATA=${DATA:-../shared/data}
 OUT=${OUT:-$(dirname "$0")}
 mkdir -p "$W"
-cargo build --release -q -p geodex-cli -p geodex-adaptive --example stop_gain
+cargo build --release -q -p geodex-cli -p geodex-adaptive --bin geodex --example stop_gain
 python3 - "$DATA" "$W" <<'PY'
 import sys
 import numpy as np

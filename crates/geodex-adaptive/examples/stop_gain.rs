@@ -158,23 +158,24 @@ fn report<T: Component>(
     Ok(())
 }
 
-/// Writes `traces` as CSV (query, distances, the features, the queued frontier, recall so
-/// far), one row per check: for fitting other models to the same traces
+/// Writes `traces` as CSV (query, distances, the features, the queued frontier, the best
+/// result's key, recall so far), one row per check: for fitting other models to the same traces
 /// (`STOP_GAIN_DUMP=PREFIX`).
 fn dump(traces: &[QueryTrace], path: &str) -> Result<(), Failure> {
     use std::io::Write;
     let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
     writeln!(
         out,
-        "query,distances,{},queued_below_kth,mean_below_kth,recall",
+        "query,distances,{},queued_below_kth,mean_below_kth,best_key,recall",
         FEATURE_NAMES.join(",")
     )?;
     for (q, t) in traces.iter().enumerate() {
-        for (((f, r), d), front) in t.rows.iter().zip(&t.distances).zip(&t.frontier) {
+        let checks = t.rows.iter().zip(&t.distances).zip(&t.frontier).zip(&t.best);
+        for ((((f, r), d), front), best) in checks {
             let f: Vec<String> = f.iter().map(|v| v.to_string()).collect();
             writeln!(
                 out,
-                "{q},{d},{},{},{},{r}",
+                "{q},{d},{},{},{},{best},{r}",
                 f.join(","),
                 front.queued_below_kth,
                 front.mean_below_kth

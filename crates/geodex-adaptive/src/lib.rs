@@ -367,6 +367,8 @@ pub struct QueryTrace {
     pub score: f32,
     /// The queued frontier at each check (not a model input; for replays).
     pub frontier: Vec<Frontier>,
+    /// The key of the best result at each check (for replays that describe its neighbourhood).
+    pub best: Vec<u64>,
 }
 
 impl QueryTrace {
@@ -395,6 +397,11 @@ pub fn traces<T: Component>(
     geodex_core::measure::for_each_query(None, w.len(), SearchContext::new, |ctx, i| {
         index.search(&w.queries[i * dim..][..dim], &params, ctx)?;
         let trace = ctx.take_trace();
+        let best = trace
+            .ids
+            .chunks_exact(w.k)
+            .map(|ids| evaluate::keys_of(index, &ids[..1]).next().unwrap_or(u64::MAX))
+            .collect();
         let rows = trace
             .features
             .iter()
@@ -409,6 +416,7 @@ pub fn traces<T: Component>(
             distances: trace.distances,
             score: trace.score,
             frontier: trace.frontier,
+            best,
         })
     })
 }

@@ -157,7 +157,7 @@ fn a_rule_that_cannot_stop_changes_nothing() {
 
 /// A trace's recall labels, recomputed from its recorded ids against brute force: they never
 /// fall on exact distances (a closer node only replaces a farther one), and the last equals the
-/// recall of the plain search at the cap.
+/// recall of the plain search at the cap, whose best hit is the trace's last best key.
 #[test]
 fn traces_end_where_the_plain_search_ends() {
     let s = set(false);
@@ -184,6 +184,8 @@ fn traces_end_where_the_plain_search_ends() {
         for (f, _) in &trace.rows {
             assert!(f.iter().all(|x| x.is_finite()));
         }
+        assert_eq!(trace.best.len(), trace.rows.len());
+        assert_eq!(trace.best.last(), Some(&hits[0].key.0), "query {i}");
         frontier_agrees_with_the_best_candidate(trace, i);
     }
 }

@@ -1,8 +1,9 @@
 //! Errors at the edge: one line on stderr, exit code 1 (runtime failure), 2 (bad usage or bad
-//! input) or 130 (interrupted by Ctrl-C), never a panic message or a backtrace
-//! (ARCHITECTURE.md §5).
+//! input), 130 (interrupted by Ctrl-C) or 141 (stdout's reader went away), never a panic message
+//! or a backtrace (ARCHITECTURE.md §5).
 
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use geodex_core::CoreError;
 use geodex_io::IoError;
@@ -153,7 +154,28 @@ pub fn report_clap(e: clap::Error) -> ExitCode {
     }
 }
 
-/// A panic is a bug; still print one line, not a backtrace.
+/// Set when `println!` found stdout closed by its reader (`geodex search --json | head`).
+static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
+
+/// The exit code of a command whose stdout reader went away: 141 = 128 + SIGPIPE, the status a
+/// shell reports for `cat` or `yes` in the same place, so `set -o pipefail` sees the same thing.
+pub const CLOSED_STDOUT_EXIT: u8 = 141;
+
+/// Whether a caught panic was `println!` failing on a closed pipe rather than a bug.
+pub fn stdout_was_closed() -> bool {
+    STDOUT_CLOSED.load(Ordering::Relaxed)
+}
+
+/// `println!` panics with std's "failed printing to stdout: <error>" when the write fails; EPIPE
+/// (os error 32 on Linux and macOS) means the reader closed the pipe, which is not an error of
+/// ours.
+fn is_closed_stdout(panic_message: &str) -> bool {
+    panic_message.starts_with("failed printing to stdout")
+        && (panic_message.contains("Broken pipe") || panic_message.contains("os error 32"))
+}
+
+/// A panic is a bug; still print one line, not a backtrace. A closed stdout is not a bug and
+/// prints nothing (see [`stdout_was_closed`]).
 pub fn install_panic_hook() {
     std::panic::set_hook(Box::new(|info| {
         let what = info
@@ -162,6 +184,10 @@ pub fn install_panic_hook() {
             .map(|s| s.to_string())
             .or_else(|| info.payload().downcast_ref::<String>().cloned())
             .unwrap_or_default();
+        if is_closed_stdout(&what) {
+            STDOUT_CLOSED.store(true, Ordering::Relaxed);
+            return;
+        }
         let at = info
             .location()
             .map(|l| format!(" at {}:{}", l.file(), l.line()))

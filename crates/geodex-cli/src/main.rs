@@ -104,6 +104,7 @@ fn main() -> ExitCode {
     match std::panic::catch_unwind(|| run(cli)) {
         Ok(Ok(())) => ExitCode::SUCCESS,
         Ok(Err(f)) => f.report(),
+        Err(_) if failure::stdout_was_closed() => ExitCode::from(failure::CLOSED_STDOUT_EXIT),
         Err(_) => ExitCode::from(1),
     }
 }

@@ -433,6 +433,29 @@ fn search_json_and_k_above_count() {
     }
 }
 
+/// A reader that leaves early (`geodex search --json | head -c 1`): the command ends with
+/// SIGPIPE's status 141 and says nothing, where it used to report an internal error. The read
+/// end is closed before the child can write (it still has to open the index and search), and the
+/// JSON is larger than a pipe's buffer, so the write fails either way.
+#[test]
+fn a_reader_that_leaves_early_ends_the_command_quietly() {
+    use std::process::{Command, Stdio};
+    let f = Fixture::new(500);
+    let (index, queries) = (f.p("index.gdx"), f.p("query.bvecs"));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_geodex"))
+        .args(["search", "--index", &index, "--queries", &queries, "--quiet"])
+        .args(["--k", "100", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(141), "stderr: {err}");
+    assert!(err.is_empty(), "stderr: {err}");
+}
+
 #[test]
 fn hdf5_and_npy_inputs_work_like_texmex() {
     let dir = tempfile::tempdir().unwrap();
