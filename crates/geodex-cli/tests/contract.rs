@@ -444,7 +444,7 @@ fn a_reader_that_leaves_early_ends_the_command_quietly() {
     let (index, queries) = (f.p("index.gdx"), f.p("query.bvecs"));
     let mut child = Command::new(env!("CARGO_BIN_EXE_geodex"))
         .args(["search", "--index", &index, "--queries", &queries, "--quiet"])
-        .args(["--k", "100", "--json"])
+        .args(["--k", "100", "--ef", "100", "--json"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
