@@ -8,6 +8,8 @@
 //! - [`train`]: the loss and sampler of Nickel & Kiela (NeurIPS 2017), shared by all three
 //!   geometries so the comparison is at equal loss, sampler and budget; Hogwild threads.
 //! - [`sarkar`]: Sarkar's combinatorial construction of a tree in the hyperbolic plane.
+//! - `hard`: each node's nearest unrelated nodes in the current embedding, the trainer's hard
+//!   negatives.
 //! - [`checkpoint`]: a run's state between epochs, written and read with a checksum.
 //! - [`eval`]: reconstruction mean rank and MAP (as the 2017 paper and its reference code define
 //!   them) and average / worst-case distortion against hop distances.
@@ -15,6 +17,7 @@
 
 pub mod checkpoint;
 pub mod eval;
+mod hard;
 pub mod hierarchy;
 pub mod manifold;
 pub mod sarkar;

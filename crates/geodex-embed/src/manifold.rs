@@ -86,6 +86,9 @@ pub fn ball_distance(a: &[f32], b: &[f32]) -> f64 {
 /// A Riemannian manifold a trainer can run SGD on. Points are stored as [`Manifold::coords`]
 /// `f64`s for an embedding of dimension `dim`.
 pub trait Manifold: Copy + Send + Sync {
+    /// Whether the written vectors are points of the Poincaré ball (the hyperbolic models), so
+    /// distances between them are the ball's.
+    const HYPERBOLIC: bool;
     /// Stored coordinates per point for dimension `dim`.
     fn coords(self, dim: usize) -> usize;
     /// A point near the origin from the uniform draws `noise` (each in [−1, 1], `dim` of them).
@@ -121,6 +124,7 @@ impl PoincareBall {
 }
 
 impl Manifold for PoincareBall {
+    const HYPERBOLIC: bool = true;
     fn coords(self, dim: usize) -> usize {
         dim
     }
@@ -231,6 +235,7 @@ impl Hyperboloid {
 }
 
 impl Manifold for Hyperboloid {
+    const HYPERBOLIC: bool = true;
     fn coords(self, dim: usize) -> usize {
         dim + 1
     }
@@ -296,6 +301,7 @@ impl Manifold for Hyperboloid {
 pub struct Flat;
 
 impl Manifold for Flat {
+    const HYPERBOLIC: bool = false;
     fn coords(self, dim: usize) -> usize {
         dim
     }

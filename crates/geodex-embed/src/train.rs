@@ -55,6 +55,15 @@ pub struct TrainParams {
     /// — instead of uniformly among all nodes (0: the paper's sampler). See
     /// [`Trainer::sample_candidates`].
     pub local_negatives: f64,
+    /// The share of each pair's negatives (after burn-in) drawn from u's `hard_pool` nearest
+    /// unrelated nodes (neither ancestors nor descendants) in the current embedding ([`crate::hard`]), refreshed every
+    /// `hard_refresh` epochs (0: none). Drawn before the local and the uniform ones.
+    pub hard_negatives: f64,
+    /// How many nearest unrelated nodes each node's hard list holds.
+    pub hard_pool: usize,
+    /// Epochs between two refreshes of the hard lists (counted from the end of burn-in; a
+    /// resumed run mines at its first epoch, so it is exact when it resumes on a refresh).
+    pub hard_refresh: usize,
     /// Epochs of burn-in.
     pub burn_in: usize,
     /// The burn-in learning rate is `lr · burn_in_factor` (the paper: 1/10).
@@ -118,6 +127,9 @@ impl TrainParams {
             lr,
             negatives: 50,
             local_negatives: 0.0,
+            hard_negatives: 0.0,
+            hard_pool: 32,
+            hard_refresh: 10,
             burn_in: 10,
             burn_in_factor: 0.1,
             threads: 1,
@@ -156,6 +168,12 @@ impl TrainParams {
         }
         if !(0.0..=1.0).contains(&self.local_negatives) {
             return bad("the share of local negatives must be in [0, 1]");
+        }
+        if !(0.0..=1.0).contains(&self.hard_negatives) || self.hard_negatives + self.local_negatives > 1.0 {
+            return bad("the share of hard negatives must be in [0, 1], and with the local share at most 1");
+        }
+        if self.hard_pool == 0 || self.hard_refresh == 0 {
+            return bad("the hard pool and the hard refresh interval must be ≥ 1");
         }
         if !(self.lr.is_finite() && self.lr > 0.0) {
             return bad("the learning rate must be a positive number");
@@ -327,7 +345,7 @@ impl<'h> Training<'h> {
 /// One geometry's trainer behind a uniform face, so [`Training`] need not be generic.
 trait EpochRunner: Sync {
     /// Runs epoch `epoch` (from 0) at `lr`; returns the mean loss and the sampling share.
-    fn run_epoch(&self, epoch: usize, lr: f64, burn_in: bool) -> (f64, f64);
+    fn run_epoch(&mut self, epoch: usize, lr: f64, burn_in: bool) -> (f64, f64);
     fn table(&self) -> &Table;
     fn vectors(&self, dim: usize) -> Vec<f32>;
 }
@@ -390,6 +408,8 @@ struct Trainer<'h, M> {
     manifold: M,
     params: TrainParams,
     table: Table,
+    /// Each node's nearest non-ancestors at the last refresh (empty before the first).
+    hard: Vec<Vec<u32>>,
 }
 
 /// Per-thread buffers for one pair's candidates.
@@ -422,6 +442,28 @@ impl<'h, M: Manifold> Trainer<'h, M> {
             manifold,
             params: params.clone(),
             table: Table { cells, coords },
+            hard: Vec::new(),
+        }
+    }
+
+    /// Mines the hard lists from the current points when `epoch` is due: the first epoch after
+    /// burn-in, every `hard_refresh` epochs after it, and the first epoch a resumed run runs.
+    fn refresh_hard(&mut self, epoch: usize, burn_in: bool) {
+        let p = &self.params;
+        if burn_in || p.hard_negatives == 0.0 {
+            return;
+        }
+        let due = (epoch - p.burn_in) % p.hard_refresh == 0;
+        if due || self.hard.is_empty() {
+            let vectors = self.vectors(p.dim);
+            self.hard = crate::hard::nearest_non_ancestors(
+                self.hierarchy,
+                &vectors,
+                p.dim,
+                M::HYPERBOLIC,
+                p.hard_pool,
+                p.threads,
+            );
         }
     }
 
@@ -458,8 +500,10 @@ impl<'h, M: Manifold> Trainer<'h, M> {
     /// descendants, which the reconstruction MAP measures; excluding descendants as well (this
     /// trainer's first rule) left mammal MAP at d = 10 at 0.961 against 0.975 (HYPERBOLIC.md).
     ///
-    /// After burn-in the first `round(negatives · local_negatives)` slots are drawn near u in
-    /// the hierarchy ([`Self::local_sample`]) and the rest uniformly; during burn-in all are
+    /// After burn-in the first `round(negatives · hard_negatives)` slots are drawn uniformly
+    /// from u's hard list (its nearest unrelated nodes at the last refresh, [`crate::hard`]),
+    /// the next `round(negatives · local_negatives)` near u in the hierarchy
+    /// ([`Self::local_sample`]) and the rest uniformly; during burn-in all are
     /// drawn in proportion to degree. Draws that hit u or an ancestor are redrawn, at most ten
     /// times per slot; a node with almost no other nodes simply gets fewer negatives.
     fn sample_candidates(
@@ -475,16 +519,21 @@ impl<'h, M: Manifold> Trainer<'h, M> {
         self.table.prefetch(u);
         self.table.prefetch(v);
         let n = self.hierarchy.len() as u64;
+        let share = |s: f64| (self.params.negatives as f64 * s).round() as usize;
+        let hard_list = self.hard.get(u as usize).filter(|l| !burn_in && !l.is_empty());
+        let hard = hard_list.map_or(0, |_| share(self.params.hard_negatives));
         let local = if burn_in {
             0
         } else {
-            (self.params.negatives as f64 * self.params.local_negatives).round() as usize
+            hard + share(self.params.local_negatives)
         };
         let mut tries = 10 * self.params.negatives;
         while out.len() <= self.params.negatives && tries > 0 {
             tries -= 1;
             let w = if burn_in {
                 degree_sample(self.hierarchy, rng)
+            } else if let Some(list) = hard_list.filter(|_| out.len() <= hard) {
+                list[(rng.next_u64() % list.len() as u64) as usize]
             } else if out.len() <= local {
                 self.local_sample(u, rng)
             } else {
@@ -554,10 +603,12 @@ impl<'h, M: Manifold> Trainer<'h, M> {
 }
 
 impl<M: Manifold> EpochRunner for Trainer<'_, M> {
-    fn run_epoch(&self, epoch: usize, lr: f64, burn_in: bool) -> (f64, f64) {
-        let p = &self.params;
+    fn run_epoch(&mut self, epoch: usize, lr: f64, burn_in: bool) -> (f64, f64) {
+        self.refresh_hard(epoch, burn_in);
+        let this = &*self;
+        let p = &this.params;
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(epoch_seed(p.seed, epoch));
-        let mut order: Vec<u32> = (0..self.hierarchy.pairs().len() as u32).collect();
+        let mut order: Vec<u32> = (0..this.hierarchy.pairs().len() as u32).collect();
         shuffle(&mut order, &mut rng);
         let chunk = order.len().div_ceil(p.threads).max(1);
         let thread_seeds: Vec<u64> = (0..p.threads).map(|_| rng.next_u64()).collect();
@@ -565,7 +616,7 @@ impl<M: Manifold> EpochRunner for Trainer<'_, M> {
             let handles: Vec<_> = order
                 .chunks(chunk)
                 .zip(&thread_seeds)
-                .map(|(pairs, &seed)| s.spawn(move || self.train_pairs(pairs, lr, burn_in, seed)))
+                .map(|(pairs, &seed)| s.spawn(move || this.train_pairs(pairs, lr, burn_in, seed)))
                 .collect();
             handles
                 .into_iter()
@@ -643,6 +694,51 @@ mod tests {
             "u or its ancestor drawn as a negative: {drawn:?}"
         );
         assert!(drawn[2] > 0 && drawn[3] > 0 && drawn[4] > 0, "{drawn:?}");
+    }
+
+    /// The first round(negatives · hard_negatives) slots come from u's hard list, the rest
+    /// uniformly; nothing is drawn from the list during burn-in or before a list exists.
+    #[test]
+    fn hard_negatives_fill_their_share_of_the_slots_from_the_list() {
+        let names = (0..40).map(|i| format!("n{i}")).collect();
+        let pairs = (1..40).map(|c| (c, 0)).collect();
+        let h = Hierarchy::from_pairs(names, pairs);
+        let params = TrainParams {
+            negatives: 10,
+            hard_negatives: 0.3,
+            ..TrainParams::new(2, 1, 0.1)
+        };
+        let mut trainer = Trainer::new(&h, PoincareBall, &params);
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(3);
+        let mut out = Vec::new();
+        trainer.sample_candidates(5, 0, false, &mut rng, &mut out);
+        assert_eq!(out.len(), 11, "no list yet: every slot uniform");
+        trainer.hard = vec![vec![31, 32]; 40];
+        let (mut from_list, mut rounds) = (0usize, 0usize);
+        for burn_in in [false, true] {
+            for _ in 0..500 {
+                trainer.sample_candidates(5, 0, burn_in, &mut rng, &mut out);
+                assert!(!out[1..].contains(&0) && !out[1..].contains(&5), "{out:?}");
+                if !burn_in {
+                    assert!(out[1..4].iter().all(|w| [31, 32].contains(w)), "{out:?}");
+                    from_list += out[4..].iter().filter(|w| [31, 32].contains(w)).count();
+                    rounds += 1;
+                }
+            }
+        }
+        // The 7 uniform slots hit 31 or 32 with probability 2/39 each (u and its ancestor are
+        // redrawn): 7 · 500 · 2/39 ≈ 180 expected.
+        let expected = 7.0 * rounds as f64 * 2.0 / 39.0;
+        assert!(
+            (from_list as f64 - expected).abs() < 4.0 * expected.sqrt(),
+            "{from_list} vs {expected}"
+        );
+        let bad = TrainParams {
+            hard_negatives: 0.6,
+            local_negatives: 0.5,
+            ..params
+        };
+        assert!(bad.validate().is_err(), "hard + local shares above 1 are refused");
     }
 
     #[test]

@@ -371,14 +371,20 @@ fn run_epochs(training: &mut Training, epochs: usize) {
     }
 }
 
+/// Also with hard negatives, whose lists are mined again on the resumed run's first epoch:
+/// epoch 7 is a refresh (4 burn-in epochs, then every 3), so the resumed run is exact.
 #[test]
 fn a_resumed_run_continues_exactly_as_the_uninterrupted_one() {
     let h = tree_hierarchy(&complete_tree(3, 3));
-    for model in [Model::Poincare, Model::Lorentz, Model::Euclidean] {
+    let models = [Model::Poincare, Model::Lorentz, Model::Euclidean];
+    for (model, hard_negatives) in models.iter().flat_map(|&m| [(m, 0.0), (m, 0.3)]) {
         let params = TrainParams {
             seed: 5,
             burn_in: 4,
             schedule: LrSchedule::Linear,
+            hard_negatives,
+            hard_pool: 5,
+            hard_refresh: 3,
             ..TrainParams::new(4, 20, 0.3)
         };
         let straight = train(&h, model, &params, &|_, _| {}).unwrap();

@@ -29,10 +29,12 @@ impl From<EmbedError> for Failure {
 /// `{'tau', 'depth'}` (sarkar). `lr_schedule` is `constant` or `linear` (after burn-in the rate
 /// falls linearly from `lr` to `lr / (epochs - burn_in)`), as `geodex embed --lr-schedule`;
 /// `local_negatives` is the share of negatives drawn near each node in the hierarchy, as
-/// `geodex embed --local-negatives`. One thread and one seed
+/// `geodex embed --local-negatives`; `hard_negatives` the share drawn from each node's 32
+/// nearest unrelated nodes in the current embedding, mined every 10 epochs, as
+/// `geodex embed --hard-negatives`. One thread and one seed
 /// give the same vectors.
 #[pyfunction]
-#[pyo3(signature = (pairs, *, model="poincare", dim=10, epochs=400, lr=0.3, lr_schedule="constant", negatives=50, local_negatives=0.0, burn_in=10, seed=0, num_threads=1, tau=None))]
+#[pyo3(signature = (pairs, *, model="poincare", dim=10, epochs=400, lr=0.3, lr_schedule="constant", negatives=50, local_negatives=0.0, hard_negatives=0.0, burn_in=10, seed=0, num_threads=1, tau=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn embed_hierarchy<'py>(
     py: Python<'py>,
@@ -44,6 +46,7 @@ pub fn embed_hierarchy<'py>(
     lr_schedule: &str,
     negatives: usize,
     local_negatives: f64,
+    hard_negatives: f64,
     burn_in: usize,
     seed: u64,
     num_threads: usize,
@@ -66,6 +69,7 @@ pub fn embed_hierarchy<'py>(
         let params = TrainParams {
             negatives,
             local_negatives,
+            hard_negatives,
             burn_in,
             schedule,
             threads: num_threads,

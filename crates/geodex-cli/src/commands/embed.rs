@@ -42,6 +42,16 @@ pub struct Args {
     /// descendant of one of its ancestors — instead of uniformly (0: the paper's sampler).
     #[arg(long, default_value_t = 0.0)]
     pub local_negatives: f64,
+    /// Share of each pair's negatives (after burn-in) drawn from the node's nearest
+    /// unrelated nodes in the current embedding, mined exactly every --hard-refresh epochs (0: none).
+    #[arg(long, default_value_t = 0.0)]
+    pub hard_negatives: f64,
+    /// Nearest unrelated nodes kept per node for --hard-negatives.
+    #[arg(long, default_value_t = 32)]
+    pub hard_pool: usize,
+    /// Epochs between two minings of the hard negatives.
+    #[arg(long, default_value_t = 10)]
+    pub hard_refresh: usize,
     /// Burn-in epochs (lr/10, degree-proportional negatives).
     #[arg(long, default_value_t = 10)]
     pub burn_in: usize,
@@ -195,6 +205,9 @@ fn trained(
     let params = |at: Setting, epochs: usize| TrainParams {
         negatives: a.negatives,
         local_negatives: a.local_negatives,
+        hard_negatives: a.hard_negatives,
+        hard_pool: a.hard_pool,
+        hard_refresh: a.hard_refresh,
         burn_in: a.burn_in,
         threads,
         seed: a.seed,
@@ -360,6 +373,9 @@ fn run_summary(
         "epochs": epochs,
         "negatives": a.negatives,
         "local_negatives": a.local_negatives,
+        "hard_negatives": a.hard_negatives,
+        "hard_pool": a.hard_pool,
+        "hard_refresh": a.hard_refresh,
         "burn_in": a.burn_in,
         "threads": threads,
         "seed": a.seed,

@@ -264,6 +264,7 @@ def embed_hierarchy(
     lr_schedule: Literal["constant", "linear"] = "constant",
     negatives: int = 50,
     local_negatives: float = 0.0,
+    hard_negatives: float = 0.0,
     burn_in: int = 10,
     seed: int = 0,
     num_threads: int = 1,
@@ -276,4 +277,5 @@ def embed_hierarchy(
     After burn-in, ``lr_schedule="linear"`` lowers the rate linearly from ``lr`` to
     ``lr / (epochs - burn_in)``. ``local_negatives`` (0–1) is the share of negatives drawn
     near each node in the hierarchy (a descendant of one of its ancestors) instead of
-    uniformly."""
+    uniformly; ``hard_negatives`` (0–1) the share drawn from each node's 32 nearest
+    unrelated nodes in the current embedding, mined every 10 epochs."""
