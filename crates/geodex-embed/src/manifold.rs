@@ -112,15 +112,27 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
 /// starts near the origin, where the hyperbolic models are nearly Euclidean.
 const INIT_SCALE: f64 = 1e-3;
 
-/// The Poincaré ball of Nickel & Kiela (2017).
-#[derive(Clone, Copy, Debug, Default)]
-pub struct PoincareBall;
+/// The Poincaré ball of Nickel & Kiela (2017). Points are kept at norm ≤ 1 − `boundary_eps`
+/// after every step (the paper's projection, eq. 6): a hyperbolic radius of at most
+/// 2·artanh(1 − ε), 12.2 at the reference implementation's ε = 10⁻⁵ (the default) and 14.5 at
+/// [`OUTPUT_EPS`] = 10⁻⁶, the most a written `f32` coordinate resolves.
+#[derive(Clone, Copy, Debug)]
+pub struct PoincareBall {
+    /// 1 − the largest norm a trained point may have.
+    pub boundary_eps: f64,
+}
 
 impl PoincareBall {
-    /// Points are kept at norm ≤ 1 − `BOUNDARY_EPS` after every step (the paper's projection,
-    /// eq. 6, with the reference implementation's ε = 10⁻⁵): a hyperbolic radius of at most
-    /// 2·artanh(1 − 10⁻⁵) ≈ 12.2.
+    /// The reference implementation's projection margin.
     pub const BOUNDARY_EPS: f64 = 1e-5;
+}
+
+impl Default for PoincareBall {
+    fn default() -> Self {
+        PoincareBall {
+            boundary_eps: Self::BOUNDARY_EPS,
+        }
+    }
 }
 
 impl Manifold for PoincareBall {
@@ -171,7 +183,7 @@ impl Manifold for PoincareBall {
             *p -= scale * *g;
         }
         let norm = dot(point, point).sqrt();
-        let limit = 1.0 - Self::BOUNDARY_EPS;
+        let limit = 1.0 - self.boundary_eps;
         if norm >= limit {
             for p in point.iter_mut() {
                 *p *= limit / norm;
@@ -307,7 +319,7 @@ impl Manifold for Flat {
     }
 
     fn init(self, noise: &[f64], point: &mut [f64]) {
-        PoincareBall.init(noise, point);
+        PoincareBall::default().init(noise, point);
     }
 
     fn distance_grad(self, u: &[f64], v: &[f64], grad_u: &mut [f64], grad_v: &mut [f64]) -> f64 {

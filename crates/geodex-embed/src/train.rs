@@ -64,6 +64,10 @@ pub struct TrainParams {
     /// Epochs between two refreshes of the hard lists (counted from the end of burn-in; a
     /// resumed run mines at its first epoch, so it is exact when it resumes on a refresh).
     pub hard_refresh: usize,
+    /// Poincaré only: trained points stay at norm ≤ 1 − `boundary_eps` (the reference
+    /// implementation's 10⁻⁵, radius 12.2, by default; down to 10⁻⁶, radius 14.5, the written
+    /// `f32` coordinates' limit and the Lorentz trainer's).
+    pub boundary_eps: f64,
     /// Epochs of burn-in.
     pub burn_in: usize,
     /// The burn-in learning rate is `lr · burn_in_factor` (the paper: 1/10).
@@ -130,6 +134,7 @@ impl TrainParams {
             hard_negatives: 0.0,
             hard_pool: 32,
             hard_refresh: 10,
+            boundary_eps: PoincareBall::BOUNDARY_EPS,
             burn_in: 10,
             burn_in_factor: 0.1,
             threads: 1,
@@ -171,6 +176,9 @@ impl TrainParams {
         }
         if !(0.0..=1.0).contains(&self.hard_negatives) || self.hard_negatives + self.local_negatives > 1.0 {
             return bad("the share of hard negatives must be in [0, 1], and with the local share at most 1");
+        }
+        if !(crate::manifold::OUTPUT_EPS..=0.5).contains(&self.boundary_eps) {
+            return bad("the boundary margin must be in [1e-6, 0.5]");
         }
         if self.hard_pool == 0 || self.hard_refresh == 0 {
             return bad("the hard pool and the hard refresh interval must be ≥ 1");
@@ -243,7 +251,12 @@ impl<'h> Training<'h> {
     pub fn new(hierarchy: &'h Hierarchy, model: Model, params: TrainParams) -> Result<Self, EmbedError> {
         params.validate()?;
         let runner: Box<dyn EpochRunner + 'h> = match model {
-            Model::Poincare => Box::new(Trainer::new(hierarchy, PoincareBall, &params)),
+            Model::Poincare => {
+                let ball = PoincareBall {
+                    boundary_eps: params.boundary_eps,
+                };
+                Box::new(Trainer::new(hierarchy, ball, &params))
+            }
             Model::Lorentz => Box::new(Trainer::new(hierarchy, Hyperboloid, &params)),
             Model::Euclidean => Box::new(Trainer::new(hierarchy, Flat, &params)),
             Model::Sarkar => {
@@ -679,7 +692,7 @@ mod tests {
             negatives: 3,
             ..TrainParams::new(2, 1, 0.1)
         };
-        let trainer = Trainer::new(&h, PoincareBall, &params);
+        let trainer = Trainer::new(&h, PoincareBall::default(), &params);
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(5);
         let mut drawn = [0usize; 5];
         let mut out = Vec::new();
@@ -708,7 +721,7 @@ mod tests {
             hard_negatives: 0.3,
             ..TrainParams::new(2, 1, 0.1)
         };
-        let mut trainer = Trainer::new(&h, PoincareBall, &params);
+        let mut trainer = Trainer::new(&h, PoincareBall::default(), &params);
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(3);
         let mut out = Vec::new();
         trainer.sample_candidates(5, 0, false, &mut rng, &mut out);
@@ -761,7 +774,7 @@ mod tests {
             local_negatives: 1.0,
             ..TrainParams::new(2, 1, 0.1)
         };
-        let trainer = Trainer::new(&h, PoincareBall, &params);
+        let trainer = Trainer::new(&h, PoincareBall::default(), &params);
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(11);
         let mut counts = [0f64; 21];
         let mut out = Vec::new();

@@ -81,7 +81,7 @@ fn distance_gradients_match_finite_differences() {
     let mut rng = Rng::new(3);
     for _ in 0..50 {
         let (u, v) = (ball_point(&mut rng, 5), ball_point(&mut rng, 5));
-        assert_gradient(PoincareBall, &u, &v);
+        assert_gradient(PoincareBall::default(), &u, &v);
         assert_gradient(Hyperboloid, &lift(&u), &lift(&v));
         assert_gradient(Flat, &u, &v);
     }
@@ -94,7 +94,7 @@ fn the_hyperboloid_and_the_ball_give_the_same_distance() {
         let (u, v) = (ball_point(&mut rng, 4), ball_point(&mut rng, 4));
         let (x, y) = (lift(&u), lift(&v));
         let lorentz = Hyperboloid.distance_grad(&x, &y, &mut [0.0; 5], &mut [0.0; 5]);
-        let ball = PoincareBall.distance_grad(&u, &v, &mut [0.0; 4], &mut [0.0; 4]);
+        let ball = PoincareBall::default().distance_grad(&u, &v, &mut [0.0; 4], &mut [0.0; 4]);
         assert!(
             (lorentz - ball).abs() <= 1e-7 * ball.max(1.0),
             "{lorentz} vs {ball}"
@@ -115,7 +115,7 @@ fn riemannian_steps_stay_on_their_manifold() {
     for _ in 0..200 {
         let mut p = ball_point(&mut rng, 6);
         let mut g: Vec<f64> = (0..6).map(|_| (rng.uniform() - 0.5) * 1e4).collect();
-        PoincareBall.step(&mut p, &mut g.clone(), 10.0);
+        PoincareBall::default().step(&mut p, &mut g.clone(), 10.0);
         assert!(p.iter().map(|x| x * x).sum::<f64>().sqrt() <= 1.0 - PoincareBall::BOUNDARY_EPS + 1e-12);
         let mut x = lift(&ball_point(&mut rng, 6));
         g.push(0.3);
@@ -127,6 +127,31 @@ fn riemannian_steps_stay_on_their_manifold() {
         );
         assert!(x[0] >= 1.0);
     }
+}
+
+/// A narrower projection margin lets a point pushed outwards go past the default margin and
+/// stops it at its own: from the origin's side, a step along −u by a large rate.
+#[test]
+fn the_ball_keeps_points_inside_its_own_margin() {
+    for eps in [PoincareBall::BOUNDARY_EPS, 1e-6, 1e-3] {
+        let ball = PoincareBall { boundary_eps: eps };
+        let mut p = vec![0.6, 0.0, 0.0];
+        for _ in 0..50 {
+            let mut g = vec![-1e6, 0.0, 0.0];
+            ball.step(&mut p, &mut g, 1.0);
+        }
+        let norm = p.iter().map(|x| x * x).sum::<f64>().sqrt();
+        assert!((norm - (1.0 - eps)).abs() < 1e-12, "ε {eps}: norm {norm}");
+    }
+    let bad = TrainParams {
+        boundary_eps: 1e-7,
+        ..TrainParams::new(2, 1, 0.1)
+    };
+    let h = tree_hierarchy(&complete_tree(2, 1));
+    assert!(matches!(
+        train(&h, Model::Poincare, &bad, &|_, _| {}),
+        Err(EmbedError::InvalidParameter(_))
+    ));
 }
 
 #[test]

@@ -52,6 +52,10 @@ pub struct Args {
     /// Epochs between two minings of the hard negatives.
     #[arg(long, default_value_t = 10)]
     pub hard_refresh: usize,
+    /// Poincaré: trained points stay at norm ≤ 1 − this (the reference implementation's 1e-5,
+    /// hyperbolic radius 12.2; at least 1e-6, radius 14.5, which written f32 coordinates resolve).
+    #[arg(long, default_value_t = 1e-5)]
+    pub boundary_eps: f64,
     /// Burn-in epochs (lr/10, degree-proportional negatives).
     #[arg(long, default_value_t = 10)]
     pub burn_in: usize,
@@ -208,6 +212,7 @@ fn trained(
         hard_negatives: a.hard_negatives,
         hard_pool: a.hard_pool,
         hard_refresh: a.hard_refresh,
+        boundary_eps: a.boundary_eps,
         burn_in: a.burn_in,
         threads,
         seed: a.seed,
@@ -376,6 +381,7 @@ fn run_summary(
         "hard_negatives": a.hard_negatives,
         "hard_pool": a.hard_pool,
         "hard_refresh": a.hard_refresh,
+        "boundary_eps": a.boundary_eps,
         "burn_in": a.burn_in,
         "threads": threads,
         "seed": a.seed,
