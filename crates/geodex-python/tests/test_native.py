@@ -299,6 +299,13 @@ def test_a_hierarchy_embeds_in_the_ball_with_ancestors_ranked_first(tmp_path, mo
         assert not np.array_equal(local, vectors)
         d_local = poincare(local[:, None, :].astype(np.float64), local[None, :, :].astype(np.float64))
         assert mean_ancestor_rank(pairs, names, d_local) < 2.0
+        # And negatives drawn from each node's nearest unrelated nodes.
+        _, hard, _ = geodex.embed_hierarchy(
+            pairs, model=model, dim=dim, epochs=150, seed=4, hard_negatives=0.2
+        )
+        assert not np.array_equal(hard, vectors)
+        d_hard = poincare(hard[:, None, :].astype(np.float64), hard[None, :, :].astype(np.float64))
+        assert mean_ancestor_rank(pairs, names, d_hard) < 2.0
         path = tmp_path / "closure.tsv"
         path.write_text("".join(f"{c}\t{a}\n" for c, a in pairs))
         again = geodex.embed_hierarchy(str(path), model=model, dim=dim, epochs=150, seed=4)
@@ -322,6 +329,8 @@ def test_bad_hierarchies_raise():
         geodex.embed_hierarchy([("a", "b")], lr_schedule="cosine")
     with pytest.raises(geodex.InputError, match="local negatives"):
         geodex.embed_hierarchy([("a", "b")], local_negatives=-0.1)
+    with pytest.raises(geodex.InputError, match="hard negatives"):
+        geodex.embed_hierarchy([("a", "b")], hard_negatives=0.7, local_negatives=0.5)
 
 
 def test_analyze_reports_what_can_be_checked_independently(tmp_path):
