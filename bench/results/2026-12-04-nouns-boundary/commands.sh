@@ -7,6 +7,7 @@
 # protocol of HYPERBOLIC.md "To convergence" (2 % of the pairs held out, held-out MAP every STEP),
 # then trains the chosen epochs on all pairs from `all`'s checkpoint (run `all` first, or beside
 # it for fewer epochs: the validation takes longer, so `all` has left its checkpoint by then).
+# LR (default 0.1) sets the learning rate, THREADS (default 1) the Hogwild threads.
 # E = the full noun closure (`python3 make_wordnet.py /tmp/wn --full`), G = geodex.
 # Usage: commands.sh all|validation [EPS [EPOCHS [STEP]]]  (run from this directory)
 G=${G:-target/release/geodex}
@@ -16,10 +17,12 @@ MODE=$1
 EPS=${2:-1e-6}
 EPOCHS=${3:-150}
 STEP=${4:-50}
+LR=${LR:-0.1}
+THREADS=${THREADS:-1}
 mkdir -p "$W"
-train=(--edges "$E" --model poincare --dim 10 --lr 0.1 --negatives 200 --boundary-eps "$EPS"
-    --threads 1 --seed 0 --checkpoint-every 10 --resume --json --quiet)
-tag=poincare-d10-lr0.1-neg200-eps$EPS
+train=(--edges "$E" --model poincare --dim 10 --lr "$LR" --negatives 200 --boundary-eps "$EPS"
+    --threads "$THREADS" --seed 0 --checkpoint-every 10 --resume --json --quiet)
+tag=poincare-d10-lr$LR-neg200-eps$EPS
 if [ "$MODE" = validation ]; then
     $G embed "${train[@]}" --epochs "$EPOCHS" --validation 0.02 --eval-every "$STEP" \
         --patience 0 --validation-sample 1000 --checkpoint "$W/$tag.ck" \
