@@ -9,7 +9,9 @@
 # it for fewer epochs: the validation takes longer, so `all` has left its checkpoint by then).
 # LR (default 0.1) sets the learning rate, THREADS (default 1) the Hogwild threads.
 # E = the full noun closure (`python3 make_wordnet.py /tmp/wn --full`), G = geodex.
-# Usage: commands.sh all|validation [EPS [EPOCHS [STEP]]]  (run from this directory)
+# `every-node FVECS` measures the reconstruction MAP of an embedding over all nodes with an edge
+# (the `-eval-all-nodes.json` files; FVECS with its .names beside it; tens of minutes).
+# Usage: commands.sh all|validation [EPS [EPOCHS [STEP]]] | every-node FVECS  (from this directory)
 G=${G:-target/release/geodex}
 E=${E:-/tmp/wn/noun_closure.tsv}
 W=${W:-/tmp/nouns-boundary}
@@ -20,6 +22,11 @@ STEP=${4:-50}
 LR=${LR:-0.1}
 THREADS=${THREADS:-1}
 mkdir -p "$W"
+if [ "$MODE" = every-node ]; then
+    $G embed-eval --edges "$E" --embedding "$2" --names "${2%.fvecs}.names" --model poincare \
+        --sample 82115 --sources 10 --threads 1 --json --quiet
+    exit
+fi
 train=(--edges "$E" --model poincare --dim 10 --lr "$LR" --negatives 200 --boundary-eps "$EPS"
     --threads "$THREADS" --seed 0 --checkpoint-every 10 --resume --json --quiet)
 tag=poincare-d10-lr$LR-neg200-eps$EPS
