@@ -19,7 +19,8 @@ the set's own query file, never seen in training. Per seed:
   2, hidden 8 at depth 1), on progress labels;
 - with `--arms reinforce`: the logistic and MLP scorers fine-tuned by 600 REINFORCE steps on the
   training queries' recall@10 at ef 32 (item 3); with `--arms ode`: the Neural-ODE scorer (item 6,
-  width 8, T = 1, RK4 in 4 steps);
+  width 8, T = 1, RK4 in 4 steps); with `--arms relaxed`: scorers trained on the relaxed set
+  objective (straight-through top-k or concrete, τ floor 0.5 or 0.1; item 2);
 - with `--arms optimisers`: the MLP trained by plain SGD and by Langevin dynamics at two
   temperatures (same step, 0.05); with `--arms landscape`: `learn-edges --landscape` for the
   logistic and MLP scorers (Hessian spectra and descents, no build);
@@ -114,6 +115,15 @@ REINFORCES = [
 ]
 ODES = [
     ("ode-h8-t1-progress", ["--model", "ode", "--hidden", "8", "--labels", "progress", "--ode-time", "1"])
+]
+# The relaxed set objective (item 2, THEORY §4.3): straight-through top-k of binary-concrete
+# samples at the text's τ floor 0.5 and at 0.1, the concrete weights themselves, and the MLP.
+STRAIGHT = ["--relaxation", "straight-through"]
+RELAXED = [
+    ("logistic-set-st", ["--model", "logistic", *STRAIGHT]),
+    ("logistic-set-st-floor0.1", ["--model", "logistic", *STRAIGHT, "--tau-floor", "0.1"]),
+    ("logistic-set-concrete", ["--model", "logistic", "--relaxation", "concrete"]),
+    ("mlp-set-st-floor0.1", ["--model", "mlp", *STRAIGHT, "--tau-floor", "0.1"]),
 ]
 # Landscape studies (§4.1–4.2, §8.1): the product's scorers, trained with Adam.
 LANDSCAPES = [("logistic", ["--model", "logistic"]), ("mlp", ["--model", "mlp"])]
@@ -413,7 +423,8 @@ def main() -> None:
         "--arms",
         default="controls,learned,anneal",
         help="comma-separated: controls (or one of them), learned, anneal, optimisers, spectral, sweep, gnn, "
-        "reinforce, ode (or one of their arms by name; learned, gnn, reinforce and ode too), landscape",
+        "reinforce, ode, relaxed (or one of their arms by name; learned, gnn, reinforce, ode and relaxed "
+        "too), landscape",
     )
     args = ap.parse_args()
     if args.learn_threads:
@@ -453,6 +464,7 @@ def main() -> None:
                 *[a for a in GNNS if "gnn" in arms or a[0] in arms],
                 *[a for a in REINFORCES if "reinforce" in arms or a[0] in arms],
                 *[a for a in ODES if "ode" in arms or a[0] in arms],
+                *[a for a in RELAXED if "relaxed" in arms or a[0] in arms],
             ]:
                 model, report = learn(args.geodex, s, name, extra, seed, work)
                 (out / f"{s['name']}-{name}-{seed}.report.json").write_text(json.dumps(report, indent=1))

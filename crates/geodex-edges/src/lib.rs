@@ -10,6 +10,8 @@
 //! - [`train`]: roll-outs of the rule as the build runs it, DAgger roll-in, class-balanced
 //!   cross-entropy with a degree penalty, Adam or SGD with momentum, and the threshold that
 //!   equalises the degree with the heuristic's;
+//! - [`step`]: the relaxed set objective — binary-concrete keep decisions, a straight-through
+//!   top-k at the degree budget, and how near the greedy step brings each demand;
 //! - [`reinforce`]: REINFORCE on the training queries' recall at fixed ef, the objective itself
 //!   rather than the surrogate.
 //!
@@ -31,6 +33,7 @@ pub mod ode;
 pub mod reinforce;
 pub mod relax;
 pub mod spectral;
+pub mod step;
 pub mod train;
 pub mod walk;
 

@@ -26,7 +26,9 @@ use serde::Serialize;
 use crate::labels::Example;
 use crate::model::{EdgeModel, ListPass, ModelKind};
 use crate::ode::OdeSpec;
+use crate::relax::relaxed;
 use crate::spectral::{Fiedler, SoftArcs, SpectralTerm};
+use crate::step::{relaxed_set, step_loss, Estimator, Relaxation};
 
 /// Which optimiser updates θ.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
@@ -104,6 +106,9 @@ pub struct TrainOptions {
     pub degree_penalty: f64,
     /// The surrogate labels.
     pub labels: Labels,
+    /// When set, the loss is the set objective of `step.rs` over relaxed keep decisions
+    /// instead of the cross-entropy on the labels (which then only weigh nothing).
+    pub relaxation: Option<Relaxation>,
     /// The level-0 degree bound 2·M. The build gives a new node's own list the budget M and a
     /// list that overflows 2·M; roll-outs alternate between the two (by node parity,
     /// [`training_budget`]) so the scorer sees both — its features are relative to the budget.
@@ -125,6 +130,7 @@ impl Default for TrainOptions {
             optimizer: Optimizer::Adam,
             degree_penalty: 0.0,
             labels: Labels::Progress,
+            relaxation: None,
             budget: 32,
             seed: 42,
         }
@@ -192,6 +198,7 @@ pub fn train(
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(opts.seed ^ 0x5eed);
     let mut order: Vec<usize> = (0..train.len()).collect();
     let mut history = Vec::with_capacity(opts.epochs);
+    let mut updates = 0u64;
     let (mut fiedler, mut lambda0): (Option<Fiedler>, f64) = (None, 0.0);
     for epoch in 0..opts.epochs {
         crate::draw::shuffle(&mut order, &mut rng);
@@ -213,7 +220,14 @@ pub fn train(
         fiedler = refreshed.map(|(f, _)| f).or(fiedler);
         let mut losses = Vec::new();
         for (step, batch) in order.chunks(opts.batch.max(1)).enumerate() {
-            let salt = (epoch as u64) << 32 | step as u64;
+            let roll = RollIn {
+                teacher_share,
+                salt: (epoch as u64) << 32 | step as u64,
+                tau: opts
+                    .relaxation
+                    .map_or(1.0, |r| crate::relax::temperature(updates, r.tau_floor)),
+            };
+            updates += 1;
             let active = spectral.filter(|term| term.options.weight > 0.0);
             let regulariser = active.zip(fiedler.as_ref()).map(|(term, f)| Regulariser {
                 fiedler: f,
@@ -226,16 +240,22 @@ pub fn train(
                 pair,
                 opts,
                 weights,
-                teacher_share,
-                salt,
+                roll,
                 regulariser.as_ref(),
             );
             state.step(&mut model.params, &grad, opts);
             losses.push(loss);
         }
         let all: Vec<usize> = (0..validation.len()).collect();
+        let held_out = RollIn {
+            teacher_share: 0.0,
+            salt: 0,
+            tau: opts
+                .relaxation
+                .map_or(1.0, |r| crate::relax::temperature(updates, r.tau_floor)),
+        };
         let (validation_loss, _) =
-            batch_gradient(&model, validation, &all, pair, opts, weights, 0.0, 0, None);
+            batch_gradient(&model, validation, &all, pair, opts, weights, held_out, None);
         history.push(EpochStats {
             epoch,
             train_loss: losses.iter().sum::<f64>() / losses.len().max(1) as f64,
@@ -353,10 +373,21 @@ impl Rule<'_> {
     }
 }
 
-/// Mean loss and gradient over the nodes `batch` of `examples`, rolled in with the heuristic's
-/// decision with probability `teacher_share` per decision (seeded by `salt` and the node). The
-/// spectral term, when given, adds −scale·∂λ₂/∂a_uc·p(1−p) to each judged candidate's upstream
-/// gradient, outside the mean (it is a sum over arcs, not a mean over candidates).
+/// How one mini-batch's lists are rolled in: the heuristic decides with probability
+/// `teacher_share` per decision (seeded by `salt` and the node), and a relaxed set objective
+/// draws its samples at temperature `tau`.
+#[derive(Clone, Copy, Debug)]
+struct RollIn {
+    teacher_share: f64,
+    salt: u64,
+    tau: f64,
+}
+
+/// Mean loss and gradient over the nodes `batch` of `examples`, rolled in as `roll` says. The
+/// loss is the class-balanced cross-entropy with the degree penalty, averaged over the judged
+/// candidates, or with `opts.relaxation` the set objective of `step.rs`, averaged over the lists
+/// with demands. The spectral term, when given, adds −scale·∂λ₂/∂a_uc·p(1−p) to each judged
+/// candidate's upstream gradient, outside the mean (it is a sum over arcs, not a mean).
 #[allow(clippy::too_many_arguments)]
 fn batch_gradient(
     model: &EdgeModel,
@@ -364,51 +395,63 @@ fn batch_gradient(
     batch: &[usize],
     pair: &PairDistance<'_>,
     opts: &TrainOptions,
-    (w_pos, w_neg): (f64, f64),
-    teacher_share: f64,
-    salt: u64,
+    weights: (f64, f64),
+    roll: RollIn,
     spectral: Option<&Regulariser<'_>>,
 ) -> (f64, Vec<f64>) {
     let len = model.params.len();
-    let (loss, grad, spectral_grad, judged) = batch
+    let (loss, grad, spectral_grad, terms) = batch
         .par_iter()
         .map(|&i| {
             let ex = &examples[i];
-            let mut coin = Xoshiro256PlusPlus::seed_from_u64(salt ^ u64::from(ex.node) << 20);
+            let mut coin = Xoshiro256PlusPlus::seed_from_u64(roll.salt ^ u64::from(ex.node) << 20);
             let mut grad = vec![0.0; len];
             let mut spectral_grad = vec![0.0; len];
-            let mut loss = 0.0;
-            let mut logits = Vec::new();
-            let budget = training_budget(ex, opts.budget);
-            let (kept, seen, pass) = model_rollout(ex, pair, budget, model, &mut |_, x, s| {
+            let (mut logits, mut draws) = (Vec::new(), Vec::new());
+            let mut budget = training_budget(ex, opts.budget);
+            let straight = opts
+                .relaxation
+                .is_some_and(|r| r.estimator == Estimator::StraightThrough);
+            if straight {
+                // The budget the comparison holds fixed: the heuristic's links on this list.
+                budget = rollout(ex, pair, budget, &mut |_, x| heuristic_keeps(x)).0.len();
+            }
+            let (kept, _, pass) = model_rollout(ex, pair, budget, model, &mut |_, x, s| {
                 logits.push(s);
-                let teacher = crate::model::unit(&mut coin) < teacher_share;
+                let teacher = crate::model::unit(&mut coin) < roll.teacher_share;
+                if opts.relaxation.is_some() {
+                    draws.push(open_unit(&mut coin));
+                }
                 if teacher {
                     heuristic_keeps(x)
+                } else if straight {
+                    // s + L ≥ 0: the Bernoulli(σ(s)) draw behind the concrete sample X.
+                    relaxed(s, 1.0, draws[draws.len() - 1]) >= 0.5
                 } else {
                     s >= 0.0
                 }
             });
-            let labels = judged_labels(ex, &kept, seen.len(), opts.labels);
-            let mut upstream = Vec::with_capacity(seen.len());
-            let mut spectral_upstream = Vec::with_capacity(seen.len());
-            for (i, (&s, y)) in logits.iter().zip(labels).enumerate() {
-                let p = sigmoid(s);
-                let w = if y { w_pos } else { w_neg };
-                loss += w * bce(s, y) + opts.degree_penalty * p;
-                upstream.push(w * (p - f64::from(u8::from(y))) + opts.degree_penalty * p * (1.0 - p));
-                if let Some(r) = spectral {
-                    let slope = r
-                        .fiedler
-                        .arc_gradient(ex.node as usize, ex.candidates[i] as usize);
-                    spectral_upstream.push(-r.scale * slope * p * (1.0 - p));
-                }
-            }
+            let (loss, upstream, terms) = match opts.relaxation {
+                None => label_loss(ex, &kept, &logits, opts, weights),
+                Some(relaxation) => set_loss(ex, &logits, &draws, &kept, roll.tau, relaxation),
+            };
             pass.backward(&upstream, &mut grad);
-            if spectral.is_some() {
+            if let Some(r) = spectral {
+                let spectral_upstream: Vec<f64> = logits
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &s)| {
+                        let (p, slope) = (
+                            sigmoid(s),
+                            r.fiedler
+                                .arc_gradient(ex.node as usize, ex.candidates[i] as usize),
+                        );
+                        -r.scale * slope * p * (1.0 - p)
+                    })
+                    .collect();
                 pass.backward(&spectral_upstream, &mut spectral_grad);
             }
-            (loss, grad, spectral_grad, seen.len())
+            (loss, grad, spectral_grad, terms)
         })
         .reduce(
             || (0.0, vec![0.0; len], vec![0.0; len], 0),
@@ -419,9 +462,57 @@ fn batch_gradient(
                 (a.0, a.1, a.2, a.3 + b.3)
             },
         );
-    let n = judged.max(1) as f64;
+    let n = terms.max(1) as f64;
     let grad = grad.iter().zip(&spectral_grad).map(|(g, r)| g / n + r).collect();
     (loss / n, grad)
+}
+
+/// One rolled-out list's class-balanced cross-entropy and degree penalty, summed over its
+/// judged candidates (with `logits`), the upstream gradient per logit, and the count of terms.
+fn label_loss(
+    ex: &Example,
+    kept: &[usize],
+    logits: &[f64],
+    opts: &TrainOptions,
+    (w_pos, w_neg): (f64, f64),
+) -> (f64, Vec<f64>, usize) {
+    let mut loss = 0.0;
+    let labels = judged_labels(ex, kept, logits.len(), opts.labels);
+    let upstream = logits
+        .iter()
+        .zip(labels)
+        .map(|(&s, y)| {
+            let p = sigmoid(s);
+            let w = if y { w_pos } else { w_neg };
+            loss += w * bce(s, y) + opts.degree_penalty * p;
+            w * (p - f64::from(u8::from(y))) + opts.degree_penalty * p * (1.0 - p)
+        })
+        .collect();
+    (loss, upstream, logits.len())
+}
+
+/// One list's set objective (`step.rs`) over the relaxed decisions of its judged candidates
+/// (logits `s`, uniform draws `u`, the roll-out's hard decisions `kept`), the upstream gradient
+/// per logit, and the count of terms (1, or 0 for a list without demands).
+fn set_loss(
+    ex: &Example,
+    s: &[f64],
+    u: &[f64],
+    kept: &[usize],
+    tau: f64,
+    relaxation: Relaxation,
+) -> (f64, Vec<f64>, usize) {
+    let (h, slope) = relaxed_set(relaxation.estimator, s, u, tau, kept);
+    let mut grad_h = vec![0.0; s.len()];
+    match step_loss(ex, &h, relaxation.softness, &mut grad_h) {
+        Some(loss) => (loss, grad_h.iter().zip(&slope).map(|(g, d)| g * d).collect(), 1),
+        None => (0.0, vec![0.0; s.len()], 0),
+    }
+}
+
+/// A uniform draw in the open interval (0, 1), as the logistic noise ln u − ln(1 − u) needs.
+fn open_unit(rng: &mut Xoshiro256PlusPlus) -> f64 {
+    (crate::model::unit(rng) + 0.5 / (1u64 << 53) as f64).min(1.0 - f64::EPSILON)
 }
 
 /// −[y·ln σ(s) + (1−y)·ln(1−σ(s))], computed stably.
@@ -656,6 +747,73 @@ mod tests {
         model
     }
 
+    /// Roll-in by the heuristic (teacher share 1): decisions do not depend on θ, so a batch
+    /// loss is a smooth function of θ and its gradient is checkable.
+    const TEACHER: RollIn = RollIn {
+        teacher_share: 1.0,
+        salt: 9,
+        tau: 0.7,
+    };
+
+    #[test]
+    fn the_concrete_set_objective_is_differentiated_exactly_through_every_scorer() {
+        let (examples, points) = planar(6, 24);
+        let pair = |ex: &Example, i: usize, j: usize| planar_pair(&points, ex, i, j);
+        for kind in [
+            ModelKind::Logistic,
+            ModelKind::Mlp,
+            ModelKind::Gnn,
+            ModelKind::Ode,
+        ] {
+            let opts = TrainOptions {
+                kind,
+                hidden: 4,
+                budget: 8,
+                relaxation: Some(Relaxation {
+                    estimator: Estimator::Concrete,
+                    tau_floor: 0.5,
+                    softness: 0.1,
+                }),
+                ..Default::default()
+            };
+            let model = random_model(kind, 3);
+            let batch: Vec<usize> = (0..examples.len()).collect();
+            let loss_at =
+                |m: &EdgeModel| batch_gradient(m, &examples, &batch, &pair, &opts, (1.0, 1.0), TEACHER, None);
+            let (loss, grad) = loss_at(&model);
+            assert!(loss > 0.0 && loss < 1.0, "a mean remaining ratio: {loss}");
+            assert!(grad.iter().any(|g| g.abs() > 1e-9));
+            crate::model::assert_gradient(&model, &|m| loss_at(m).0, &grad);
+        }
+    }
+
+    #[test]
+    fn the_straight_through_loss_is_the_set_objective_of_the_lists_the_rule_keeps() {
+        // Rolled in by the heuristic at its own count, the straight-through forward set is the
+        // heuristic's list: the loss is step_loss of those lists, recomputed here, and the
+        // gradient reaches the scorer through the concrete's slope.
+        let (examples, points) = planar(4, 24);
+        let pair = |ex: &Example, i: usize, j: usize| planar_pair(&points, ex, i, j);
+        let relaxation = Relaxation::default();
+        let opts = TrainOptions {
+            budget: 8,
+            relaxation: Some(relaxation),
+            ..Default::default()
+        };
+        let model = random_model(ModelKind::Logistic, 4);
+        let batch = [0, 1, 2, 3];
+        let (loss, grad) = batch_gradient(&model, &examples, &batch, &pair, &opts, (1.0, 1.0), TEACHER, None);
+        let mut expected = 0.0;
+        for ex in &examples {
+            let (kept, _) = rollout(ex, &pair, training_budget(ex, 8), &mut |_, x| heuristic_keeps(x));
+            let mut hard = vec![0.0; ex.candidates.len()];
+            kept.iter().for_each(|&i| hard[i] = 1.0);
+            expected += step_loss(ex, &hard, relaxation.softness, &mut vec![0.0; hard.len()]).unwrap() / 4.0;
+        }
+        assert!((loss - expected).abs() < 1e-12, "{loss} vs {expected}");
+        assert!(grad.iter().any(|g| g.abs() > 1e-9));
+    }
+
     #[test]
     fn batch_gradient_matches_finite_differences_of_the_batch_loss() {
         let (examples, points) = planar(6, 24);
@@ -676,10 +834,8 @@ mod tests {
             };
             let model = random_model(kind, 2);
             let batch: Vec<usize> = (0..examples.len()).collect();
-            // Roll-in by the heuristic (teacher share 1): decisions do not depend on θ, so the
-            // batch loss is a smooth function of θ and its gradient is checkable.
             let loss_at =
-                |m: &EdgeModel| batch_gradient(m, &examples, &batch, &pair, &opts, (1.7, 0.6), 1.0, 9, None);
+                |m: &EdgeModel| batch_gradient(m, &examples, &batch, &pair, &opts, (1.7, 0.6), TEACHER, None);
             let (_, grad) = loss_at(&model);
             crate::model::assert_gradient(&model, &|m| loss_at(m).0, &grad);
         }
@@ -717,7 +873,7 @@ mod tests {
                 WeightedGraph::from_arcs(24, &arcs)
             };
             let objective = |m: &EdgeModel| {
-                let ce = batch_gradient(m, &examples, &batch, &pair, &opts, (1.7, 0.6), 1.0, 9, None).0;
+                let ce = batch_gradient(m, &examples, &batch, &pair, &opts, (1.7, 0.6), TEACHER, None).0;
                 ce - scale * fiedler(&graph(m), laplacian, None, 1).lambda2
             };
             let model = random_model(kind, 3);
@@ -730,8 +886,7 @@ mod tests {
                 &pair,
                 &opts,
                 (1.7, 0.6),
-                1.0,
-                9,
+                TEACHER,
                 Some(&regulariser),
             );
             crate::model::assert_gradient(&model, &objective, &grad);

@@ -11,6 +11,7 @@ use geodex_edges::{
     ode::{OdeSpec, Solver},
     reinforce::ReinforceOptions,
     spectral::{Laplacian, SpectralOptions},
+    step::{Estimator, Relaxation},
     EdgesError, EdgesReport, Labels, LearnEdgesOptions, ModelKind, Optimizer, TrainOptions,
 };
 
@@ -33,6 +34,19 @@ pub struct Args {
     /// graph).
     #[arg(long, default_value = "progress")]
     pub labels: Labels,
+    /// Train on the set each list keeps instead of the labels (THEORY §4.3): every judged
+    /// candidate's decision relaxed by the binary concrete at τ(t) = max(--tau-floor,
+    /// e^(−0.001·t)), the loss how near the greedy step from the node brings its training
+    /// queries. concrete: the relaxed weights themselves; straight-through: the rule's own noisy
+    /// decisions forward, at most the heuristic's number of links, the concrete's gradient back.
+    #[arg(long)]
+    pub relaxation: Option<Estimator>,
+    /// Floor of the relaxation's temperature (the text: 0.5).
+    #[arg(long, default_value_t = Relaxation::default().tau_floor)]
+    pub tau_floor: f64,
+    /// Width κ of the set objective's soft minimum over the kept links (≥ 0.01).
+    #[arg(long, default_value_t = Relaxation::default().softness)]
+    pub softness: f64,
     /// Hidden units of the MLP and of the gnn's layers.
     #[arg(long, default_value_t = TrainOptions::default().hidden)]
     pub hidden: usize,
@@ -187,6 +201,15 @@ fn options(a: &Args) -> Result<LearnEdgesOptions, Failure> {
         return Err(Failure::input(format!("--spectral {mu}: must be finite and ≥ 0")));
     }
     let ode = flow(a)?;
+    let relaxation = a.relaxation.map(|estimator| Relaxation {
+        estimator,
+        tau_floor: a.tau_floor,
+        softness: a.softness,
+    });
+    if let Some(r) = &relaxation {
+        r.validate()
+            .map_err(|e| Failure::input(format!("--relaxation: {e}")))?;
+    }
     Ok(LearnEdgesOptions {
         metric: a.input.metric,
         m: a.m,
@@ -208,6 +231,7 @@ fn options(a: &Args) -> Result<LearnEdgesOptions, Failure> {
             optimizer,
             degree_penalty: a.degree_penalty,
             labels: a.labels,
+            relaxation,
             seed: a.seed,
             ..TrainOptions::default()
         },
