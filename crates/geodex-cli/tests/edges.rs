@@ -139,13 +139,17 @@ fn learn_edges_writes_a_model_that_builds_at_the_heuristics_degree() {
     assert_eq!(report["history"].as_array().unwrap().len(), 6);
     let saved: Value = serde_json::from_str(&std::fs::read_to_string(&model).unwrap()).unwrap();
     assert_eq!(saved["kind"], "logistic");
-    let h = build(&f, "heuristic", &f.p("h.gdx"))["level0_mean_degree"]
-        .as_f64()
-        .unwrap();
-    let l = build(&f, &format!("learned:{model}"), &f.p("l.gdx"))["level0_mean_degree"]
-        .as_f64()
-        .unwrap();
+    let (h, l) = degrees_beside_the_heuristic(&f, &model);
     assert!((l - h).abs() <= 0.1 * h, "learned degree {l} vs heuristic {h}");
+}
+
+/// Level-0 mean degrees of the heuristic's index and of one built with the scorer `model`.
+fn degrees_beside_the_heuristic(f: &Files, model: &str) -> (f64, f64) {
+    let degree = |edges: &str, out: &str| build(f, edges, &f.p(out))["level0_mean_degree"].as_f64().unwrap();
+    (
+        degree("heuristic", "h.gdx"),
+        degree(&format!("learned:{model}"), "l.gdx"),
+    )
 }
 
 /// Training on the relaxed set objective (straight-through top-k): the held-out objective —
@@ -177,12 +181,7 @@ fn a_set_trained_scorer_lowers_its_step_objective_and_builds_at_the_heuristics_d
     );
     let read = |path: &str| std::fs::read_to_string(path).unwrap();
     assert_ne!(read(&set), read(&labels));
-    let h = build(&f, "heuristic", &f.p("h.gdx"))["level0_mean_degree"]
-        .as_f64()
-        .unwrap();
-    let l = build(&f, &format!("learned:{set}"), &f.p("s.gdx"))["level0_mean_degree"]
-        .as_f64()
-        .unwrap();
+    let (h, l) = degrees_beside_the_heuristic(&f, &set);
     assert!(
         (l - h).abs() <= 0.1 * h,
         "set-trained degree {l} vs heuristic {h}; sample degrees {} / {}, weights {}",
