@@ -20,7 +20,7 @@ the set's own query file, never seen in training. Per seed:
 - with `--arms reinforce`: the logistic and MLP scorers fine-tuned by 600 REINFORCE steps on the
   training queries' recall@10 at ef 32 (item 3); with `--arms ode`: the Neural-ODE scorer (item 6,
   width 8, T = 1, RK4 in 4 steps); with `--arms relaxed`: scorers trained on the relaxed set
-  objective (straight-through top-k or concrete, τ floor 0.5 or 0.1; item 2);
+  objective (straight-through or concrete, τ floor 0.5 or 0.1; item 2);
 - with `--arms optimisers`: the MLP trained by plain SGD and by Langevin dynamics at two
   temperatures (same step, 0.05); with `--arms landscape`: `learn-edges --landscape` for the
   logistic and MLP scorers (Hessian spectra and descents, no build);
@@ -116,8 +116,9 @@ REINFORCES = [
 ODES = [
     ("ode-h8-t1-progress", ["--model", "ode", "--hidden", "8", "--labels", "progress", "--ode-time", "1"])
 ]
-# The relaxed set objective (item 2, THEORY §4.3): straight-through top-k of binary-concrete
-# samples at the text's τ floor 0.5 and at 0.1, the concrete weights themselves, and the MLP.
+# The relaxed set objective (item 2, THEORY §4.3): straight-through (the build's rule on the
+# noisy logits of binary-concrete samples) at the text's τ floor 0.5 and at 0.1, the concrete
+# weights themselves, and the MLP.
 STRAIGHT = ["--relaxation", "straight-through"]
 RELAXED = [
     ("logistic-set-st", ["--model", "logistic", *STRAIGHT]),

@@ -5,14 +5,7 @@
 # interleaved rounds of one-thread benches; ab.txt beside this script is the raw output.
 set -e
 BEFORE=$1 AFTER=$2 W=${3:-/tmp/lc}
-D=${DATA:-../shared/data}
-mkdir -p "$W"
-$AFTER build --data $D/sift-debian/base.bvecs --metric l2 --out $W/sift-pq4.gdx --quant pq4 --pq-m 64 --quiet
-$AFTER build --data $D/minilm-words-20k/base.fvecs --metric cosine --out $W/minilm-pq4.gdx --quant pq4 --pq-m 192 --quiet
-$AFTER build --data $D/sift-debian/base.bvecs --metric l2 --out $W/sift-flat.gdx --quiet
-$AFTER build --data $D/minilm-words-20k/base.fvecs --metric cosine --out $W/minilm-flat.gdx --quiet
-sift() { "$@" --queries $D/sift-debian/query.bvecs --groundtruth $D/sift-debian/groundtruth.ivecs --threads 1 --runs 1 --quiet; }
-minilm() { "$@" --queries $D/minilm-words-20k/query.fvecs --groundtruth $D/minilm-words-20k/groundtruth.ivecs --threads 1 --runs 1 --quiet; }
+. "$(dirname "$0")/../../pq4_walk_setup.sh"
 for r in 1 2 3 4 5; do
     for bin in $BEFORE $AFTER; do
         echo "## $r $bin sift"; sift $bin bench --index $W/sift-pq4.gdx --ef 64,96 --rerank 64 --link-codes

@@ -132,7 +132,7 @@ pub fn largest_eigenpair(
             orthogonalise(&mut w, deflation);
             let b = norm(&w);
             let full = basis.len() >= limit || b <= 1e-12 * scale;
-            let check = full || basis.len() % 16 == 0;
+            let check = full || basis.len().is_multiple_of(16);
             if check {
                 // The Lanczos residual estimate of the top Ritz pair: β_j · |s_last|.
                 let s = top_ritz(&alpha, &beta);

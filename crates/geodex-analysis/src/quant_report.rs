@@ -93,7 +93,7 @@ pub struct QuantData<'a> {
 impl QuantData<'_> {
     fn check(&self) -> Result<(), QuantError> {
         let dim = self.dim;
-        let whole = |s: &[f32]| dim > 0 && s.len() % dim == 0 && !s.is_empty();
+        let whole = |s: &[f32]| dim > 0 && s.len().is_multiple_of(dim) && !s.is_empty();
         let nq = self.queries.len() / dim.max(1);
         if !whole(self.base) || !whole(self.train) || !whole(self.queries) {
             return Err(QuantError::InvalidParameter(format!(

@@ -8,8 +8,15 @@
 //! `geodex_quant::fastscan`): lane i of the node's blocks holds the code of its i-th link, so
 //! expanding a node reads its blocks contiguously and scores all of its neighbours with one
 //! `vpshufb` per two sub-spaces (NGT-QG, Iwasaki & Miyazaki 2018, lays out its quantised graph the
-//! same way). The price is memory: M0 copies of every code (M0 · m/2 bytes per node) beside the
-//! per-node codes, which stay for the upper levels and the entry point.
+//! same way). Beside a node's blocks lie its links' ids, so the walk on level 0 never reads the
+//! graph's lists (in the file's 4 KiB pages, a TLB miss per expansion); the upper levels' lists
+//! have blocks too, for the greedy descent. The price is memory: M0 copies of every code
+//! (M0 · m/2 bytes per node) and 4 · M0 bytes of ids beside the per-node codes, which stay for
+//! the entry point.
+//!
+//! The beam's bound (the worst result's distance, which a new node must beat) becomes a limit
+//! on the integer sums, so a block's 32 lanes are compared at once and only the lanes that can
+//! enter the beam touch the visited set.
 //!
 //! Every distance of this walk — in the blocks, on the upper levels, to the entry point — is the
 //! query's 8-bit quantised table summed over a code ([`QuantizedTable`]), so a node's estimate
@@ -26,80 +33,154 @@ use crate::search::{measure_each, QueryDistance};
 use crate::visited::VisitedSet;
 use crate::{CoreError, Neighbor};
 
-/// Blocks of 32 lanes per node at most: level-0 lists of up to 128 links (M ≤ 64).
+/// Blocks of 32 lanes per list at most: lists of up to 128 links (M ≤ 64).
 pub const MAX_BLOCKS: usize = 4;
 
-/// Each node's level-0 neighbours' PQ4 codes, in fast-scan blocks.
+/// The id of a lane past the end of a level-0 list.
+const NO_LINK: u32 = u32::MAX;
+
+/// Each node's neighbours' PQ4 codes, in fast-scan blocks, on every level: level 0 for the
+/// beam search, the upper levels for the greedy descent (scored one code at a time, the
+/// descent's ~15 lists of up to M links cost a tenth of a SIFT query).
 #[derive(Debug)]
 pub(crate) struct LinkCodes {
     /// Sub-spaces of the codes.
     m: usize,
-    /// Blocks per node: ⌈longest level-0 list / 32⌉.
+    /// Blocks per level-0 list: ⌈longest level-0 list / 32⌉.
     blocks: usize,
-    /// Node u's blocks at `u · blocks · m · 16`, lane i of block b holding link 32·b + i. An
-    /// anonymous mapping backed by huge pages where the kernel gives them: every expansion
-    /// reads another node's blocks, and with 4 KiB pages each read was a TLB miss whose page
-    /// walk stalled the walk's prefetches.
+    /// Node u's level-0 region at `u · region_bytes()`: the ids of its links (32 · `blocks`
+    /// native-endian u32 in list order, [`NO_LINK`] past the end), then its blocks, lane i of
+    /// block b holding link 32·b + i. The walk on level 0 reads only this region — not the
+    /// graph's list, which sits in the file's 4 KiB pages: a TLB miss per expansion. An
+    /// anonymous mapping backed by huge pages where the kernel gives them, for the same reason.
     bytes: memmap2::MmapMut,
+    /// Blocks per list above level 0: ⌈longest upper list / 32⌉.
+    upper_blocks: usize,
+    /// Node u's list on level ℓ ≥ 1 is upper list `upper_first[u] + ℓ − 1` (n + 1 entries,
+    /// ascending: node u has `level(u)` upper lists).
+    upper_first: Vec<u32>,
+    /// The upper lists' blocks, `upper_blocks` per list, in the order of `upper_first`.
+    upper: Vec<u8>,
 }
 
 impl LinkCodes {
-    /// The blocks of every node of `g` from the per-node PQ4 `codes` (`m` sub-spaces, two
-    /// codes per byte, low nibble first). Fails when a level-0 list is longer than
-    /// 32 · [`MAX_BLOCKS`].
+    /// The blocks of every list of `g` from the per-node PQ4 `codes` (`m` sub-spaces, two
+    /// codes per byte, low nibble first). Fails when a list is longer than 32 · [`MAX_BLOCKS`].
     pub fn build<G: GraphView>(g: &G, codes: &[u8], m: usize) -> Result<LinkCodes, CoreError> {
         let n = g.node_count();
-        let code_bytes = m.div_ceil(2);
-        let longest = (0..n as u32)
-            .into_par_iter()
-            .map(|u| {
-                let mut degree = 0usize;
-                g.for_each_link(u, 0, |_| degree += 1);
-                degree
-            })
-            .max()
-            .unwrap_or(0);
-        let blocks = longest.div_ceil(BLOCK).max(1);
-        if blocks > MAX_BLOCKS {
-            return Err(CoreError::InvalidParameter(format!(
-                "per-list codes hold level-0 lists of up to {} links, this graph has one of {longest} (M ≤ 64)",
-                MAX_BLOCKS * BLOCK
-            )));
-        }
         let block_bytes = m * 16;
-        let mut bytes = huge_zeroed(n * blocks * block_bytes)?;
+        let longest = |level: usize| {
+            (0..n as u32)
+                .into_par_iter()
+                .filter(|&u| g.level(u) >= level)
+                .map(|u| g.links(u, level).len())
+                .max()
+                .unwrap_or(0)
+        };
+        let blocks = blocks_for(longest(0))?;
+        let upper_blocks = blocks_for(
+            (1..=g.entry_point().map_or(0, |(_, top)| top))
+                .map(longest)
+                .max()
+                .unwrap_or(0),
+        )?;
+        let mut bytes = huge_zeroed(n * blocks * (BLOCK * 4 + block_bytes))?;
         bytes
-            .par_chunks_mut(blocks * block_bytes)
+            .par_chunks_mut(blocks * (BLOCK * 4 + block_bytes))
             .enumerate()
             .for_each(|(u, own)| {
-                let mut lane = 0;
-                g.for_each_link(u as u32, 0, |v| {
-                    let code = &codes[v as usize * code_bytes..][..code_bytes];
-                    let block = &mut own[lane / BLOCK * block_bytes..][..block_bytes];
-                    put_lane(block, lane % BLOCK, (0..m).map(|j| nibble(code, j)));
-                    lane += 1;
-                });
+                let links = g.links(u as u32, 0);
+                let (ids, own_blocks) = own.split_at_mut(blocks * BLOCK * 4);
+                for (lane, id) in ids.chunks_exact_mut(4).enumerate() {
+                    id.copy_from_slice(&links.get(lane).copied().unwrap_or(NO_LINK).to_ne_bytes());
+                }
+                put_list(own_blocks, &links, codes, m);
             });
-        Ok(LinkCodes { m, blocks, bytes })
+        let mut upper_first = Vec::with_capacity(n + 1);
+        let mut upper_lists = Vec::new();
+        for u in 0..n as u32 {
+            upper_first.push(upper_lists.len() as u32);
+            upper_lists.extend((1..=g.level(u)).map(|level| (u, level)));
+        }
+        upper_first.push(upper_lists.len() as u32);
+        let mut upper = vec![0u8; upper_lists.len() * upper_blocks * block_bytes];
+        upper
+            .par_chunks_mut((upper_blocks * block_bytes).max(1))
+            .zip(&upper_lists)
+            .for_each(|(own, &(u, level))| put_list(own, &g.links(u, level), codes, m));
+        Ok(LinkCodes {
+            m,
+            blocks,
+            bytes,
+            upper_blocks,
+            upper_first,
+            upper,
+        })
     }
 
-    /// Bytes held (the blocks only; the per-node codes are counted with the quantiser).
+    /// Bytes held (the blocks and their index; the per-node codes are counted with the
+    /// quantiser).
     pub fn ram_bytes(&self) -> usize {
-        self.bytes.len()
+        self.bytes.len() + self.upper.len() + self.upper_first.len() * 4
     }
 
-    /// Block `b` of `node`.
+    /// Bytes of one block.
     #[inline(always)]
-    fn block(&self, node: u32, b: usize) -> &[u8] {
-        let block_bytes = self.m * 16;
-        &self.bytes[(node as usize * self.blocks + b) * block_bytes..][..block_bytes]
+    fn block_bytes(&self) -> usize {
+        self.m * 16
     }
 
-    /// All of `node`'s blocks.
+    /// Bytes of a node's level-0 region: its lanes' ids, then its blocks.
     #[inline(always)]
-    fn node_bytes(&self, node: u32) -> &[u8] {
-        let node_bytes = self.blocks * self.m * 16;
-        &self.bytes[node as usize * node_bytes..][..node_bytes]
+    fn region_bytes(&self) -> usize {
+        self.blocks * (BLOCK * 4 + self.block_bytes())
+    }
+
+    /// `node`'s level-0 region.
+    #[inline(always)]
+    fn region(&self, node: u32) -> &[u8] {
+        &self.bytes[node as usize * self.region_bytes()..][..self.region_bytes()]
+    }
+
+    /// The ids of block `b`'s lanes of `region` ([`NO_LINK`] past the end of the list).
+    #[inline(always)]
+    fn lane_ids(&self, region: &[u8], b: usize) -> [u32; BLOCK] {
+        let ids = &region[b * BLOCK * 4..][..BLOCK * 4];
+        std::array::from_fn(|lane| u32::from_ne_bytes(ids[lane * 4..][..4].try_into().expect("4 bytes")))
+    }
+
+    /// All blocks of `node`'s list on `level`.
+    #[inline(always)]
+    fn list(&self, node: u32, level: usize) -> &[u8] {
+        if level == 0 {
+            return &self.region(node)[self.blocks * BLOCK * 4..];
+        }
+        let list_bytes = self.upper_blocks * self.block_bytes();
+        let list = self.upper_first[node as usize] as usize + level - 1;
+        &self.upper[list * list_bytes..][..list_bytes]
+    }
+}
+
+/// Blocks a list of `longest` links needs (at least one), or the error for one too long.
+fn blocks_for(longest: usize) -> Result<usize, CoreError> {
+    let blocks = longest.div_ceil(BLOCK).max(1);
+    if blocks > MAX_BLOCKS {
+        return Err(CoreError::InvalidParameter(format!(
+            "per-list codes hold lists of up to {} links, this graph has one of {longest} (M ≤ 64)",
+            MAX_BLOCKS * BLOCK
+        )));
+    }
+    Ok(blocks)
+}
+
+/// Writes the codes of `links` into the zeroed blocks `own`, link i into lane i % 32 of block
+/// i / 32.
+fn put_list(own: &mut [u8], links: &[u32], codes: &[u8], m: usize) {
+    let (code_bytes, block_bytes) = (m.div_ceil(2), m * 16);
+    for (lane, &v) in links.iter().enumerate() {
+        let code = &codes[v as usize * code_bytes..][..code_bytes];
+        let block = &mut own[lane / BLOCK * block_bytes..][..block_bytes];
+        put_lane(block, lane % BLOCK, (0..m).map(|j| nibble(code, j)));
     }
 }
 
@@ -118,13 +199,16 @@ fn huge_zeroed(len: usize) -> Result<memmap2::MmapMut, CoreError> {
 /// A query bound to the per-list blocks: the quantised-table distance to every node.
 pub(crate) struct LinkScan<'a> {
     pub links: &'a LinkCodes,
-    /// The per-node PQ4 codes, for the upper levels and the entry point.
+    /// The per-node PQ4 codes, for the entry point.
     pub codes: &'a [u8],
     /// The query's 8-bit table.
     pub table: &'a QuantizedTable,
     /// Multiplies every estimate so it estimates the metric's kernel value (cosine: ½).
     pub scale: f32,
 }
+
+/// Quantised sums at or above this are not representable: every sum is below it.
+const ALL_SUMS: u32 = 1 << 16;
 
 impl LinkScan<'_> {
     #[inline(always)]
@@ -137,6 +221,58 @@ impl LinkScan<'_> {
     fn estimate(&self, sum: u16) -> f32 {
         self.table.distance(sum) * self.scale
     }
+
+    /// The quantised sums of block `b` of `list` (one of [`LinkCodes::list`]).
+    #[inline(always)]
+    fn scan(&self, list: &[u8], b: usize) -> [u16; BLOCK] {
+        let mut sums = [0u16; BLOCK];
+        let block_bytes = self.links.block_bytes();
+        scan_block(
+            self.table,
+            &list[b * block_bytes..][..block_bytes],
+            self.links.m,
+            &mut sums,
+        );
+        sums
+    }
+
+    /// The least quantised sum whose estimate is not below `bound` ([`ALL_SUMS`] when every
+    /// sum's is): a lane's estimate beats `bound` iff its sum is below this, because
+    /// [`Self::estimate`] is non-decreasing in the sum (each of its floating-point steps is
+    /// monotone). The inverse of the estimate gives it at once but for rounding, which the
+    /// check catches; a bisection settles the rest.
+    #[inline]
+    fn sum_limit(&self, bound: f32) -> u32 {
+        let beats = |s: u32| s < ALL_SUMS && self.estimate(s as u16) < bound;
+        let is_limit = |s: u32| (s == 0 || beats(s - 1)) && !beats(s);
+        let guess = ((bound / self.scale - self.table.bias) / self.table.step).ceil();
+        // NaN (a NaN bound) becomes 0; ±∞ and out-of-range guesses saturate.
+        let guess = guess.clamp(0.0, ALL_SUMS as f32) as u32;
+        if is_limit(guess) {
+            return guess;
+        }
+        let (mut low, mut high) = (0, ALL_SUMS);
+        while low < high {
+            let mid = (low + high) / 2;
+            if beats(mid) {
+                low = mid + 1;
+            } else {
+                high = mid;
+            }
+        }
+        low
+    }
+}
+
+/// Bit i set iff `holds` is true of lane i: what the vectoriser turns into a compare and a
+/// mask extraction, so that the walk branches once per lane that can enter the beam instead of
+/// once per lane.
+#[inline(always)]
+fn lane_mask<T: Copy>(lanes: &[T; BLOCK], holds: impl Fn(T) -> bool) -> u32 {
+    lanes
+        .iter()
+        .enumerate()
+        .fold(0u32, |mask, (i, &x)| mask | (u32::from(holds(x)) << i))
 }
 
 impl QueryDistance for LinkScan<'_> {
@@ -153,7 +289,8 @@ impl QueryDistance for LinkScan<'_> {
     /// On level 0: scans the node's blocks — 32 sums per block — first, and only the links
     /// whose estimate beats `bound` are looked up in `visited`, marked and handed on: once the
     /// beam is full most of a list cannot enter it, and those lanes never touch the visited
-    /// set (the fast-scan order of FAISS's IVF scans and of NGT-QG). Returns the lanes scanned.
+    /// set (the fast-scan order of FAISS's IVF scans and of NGT-QG). The bound becomes a limit
+    /// on the integer sums, compared for all lanes at once. Returns the lanes scanned.
     #[inline(always)]
     fn measure_links<G: GraphView>(
         &self,
@@ -168,27 +305,60 @@ impl QueryDistance for LinkScan<'_> {
         if level != 0 {
             return measure_each(self, g, node, level, visited, fresh, sink);
         }
-        fresh.clear();
-        g.for_each_link(node, 0, |n| fresh.push(n));
-        let mut sums = [[0u16; BLOCK]; MAX_BLOCKS];
-        for (b, block_sums) in sums.iter_mut().enumerate().take(fresh.len().div_ceil(BLOCK)) {
-            scan_block(self.table, self.links.block(node, b), self.links.m, block_sums);
-        }
-        for (lane, &n) in fresh.iter().enumerate() {
-            let d = self.estimate(sums[lane / BLOCK][lane % BLOCK]);
-            if d < bound && visited.insert(n) {
-                sink(Neighbor::new(n, d));
+        let limit = self.sum_limit(bound);
+        let region = self.links.region(node);
+        let list = &region[self.links.blocks * BLOCK * 4..];
+        let mut scanned = 0;
+        for b in 0..self.links.blocks {
+            let ids = self.links.lane_ids(region, b);
+            let links = lane_mask(&ids, |id| id != NO_LINK);
+            if links == 0 {
+                break;
+            }
+            scanned += links.count_ones() as usize;
+            let sums = self.scan(list, b);
+            let mut below = lane_mask(&sums, |s| u32::from(s) < limit) & links;
+            while below != 0 {
+                let lane = below.trailing_zeros() as usize;
+                below &= below - 1;
+                if visited.insert(ids[lane]) {
+                    sink(Neighbor::new(ids[lane], self.estimate(sums[lane])));
+                }
             }
         }
-        fresh.len()
+        scanned
     }
 
-    /// Starts loading the node's blocks (every 256 bytes: [`geodex_distance::prefetch`] covers
-    /// four cache lines).
+    /// The list's blocks scanned at once; the first least estimate, as
+    /// [`crate::search::nearest_each`] finds.
+    #[inline(always)]
+    fn nearest_link<G: GraphView>(&self, g: &G, node: u32, level: usize) -> (Option<Neighbor>, usize) {
+        let links = g.links(node, level);
+        let list = self.links.list(node, level);
+        let mut best = Neighbor::new(u32::MAX, f32::INFINITY);
+        for (b, ids) in links.chunks(BLOCK).enumerate() {
+            let sums = self.scan(list, b);
+            for (&id, &sum) in ids.iter().zip(&sums) {
+                let d = self.estimate(sum);
+                if d < best.distance {
+                    best = Neighbor::new(id, d);
+                }
+            }
+        }
+        ((best.distance < f32::INFINITY).then_some(best), links.len())
+    }
+
+    /// Level 0 never reads the graph's lists (the region holds the ids): prefetched for every
+    /// new candidate, they cost page walks for nothing (a tenth of the walk's time on SIFT).
+    const PREFETCH_OFFERED_LISTS: bool = false;
+
+    /// Starts loading the node's level-0 region, ids and blocks (every 256 bytes:
+    /// [`geodex_distance::prefetch`] covers four cache lines). All of it: prefetching the first 256 bytes and leaving the rest to
+    /// the hardware's stream prefetcher was 6 % slower on SIFT (m = 64, 1 KiB per list).
     #[inline(always)]
     fn prefetch_expansion(&self, node: u32, level: usize) {
         if level == 0 {
-            for part in self.links.node_bytes(node).chunks(256) {
+            for part in self.links.region(node).chunks(256) {
                 geodex_distance::prefetch(part);
             }
         }
@@ -229,6 +399,25 @@ mod tests {
             self.table.bias + self.table.step * sum as f32
         }
         fn prefetch(&self, _node: u32) {}
+    }
+
+    /// The bytes the blocks of `ix`'s graph take, from the graph itself: for each node a
+    /// level-0 region of ⌈longest list / 32⌉ blocks of `m` · 16 bytes and 32 ids per block, for
+    /// each upper list ⌈longest upper list / 32⌉ blocks, and the upper lists' index.
+    fn expected_bytes(ix: &Index<f32>, m: usize) -> usize {
+        let graph = ix.graph.view();
+        let n = graph.node_count() as u32;
+        let lists = |level0: bool| {
+            (0..n).flat_map(move |u| {
+                let levels = if level0 { 0..=0 } else { 1..=graph.level(u) };
+                levels
+                    .filter(move |&l| l <= graph.level(u))
+                    .map(move |l| graph.links(u, l).len())
+            })
+        };
+        let blocks = |level0| lists(level0).max().unwrap_or(0).div_ceil(BLOCK).max(1);
+        let level0 = n as usize * blocks(true) * (BLOCK * 4 + m * 16);
+        level0 + lists(false).count() * blocks(false) * m * 16 + (n as usize + 1) * 4
     }
 
     /// `n` lists of distinct random ids other than their owner's, of lengths in `lengths`.
@@ -282,7 +471,7 @@ mod tests {
             let graph = ix.graph.view();
             let longest = (0..n as u32).map(|u| graph.links(u, 0).len()).max().unwrap();
             assert_eq!(links.blocks, longest.div_ceil(BLOCK));
-            assert_eq!(links.ram_bytes(), n * links.blocks * m * 16);
+            assert_eq!(links.ram_bytes(), expected_bytes(&ix, m));
             let (mut float_table, mut ctx) = (Vec::new(), SearchContext::new());
             let mut full_answers = 0;
             for q in queries.chunks_exact(dim) {
@@ -315,6 +504,67 @@ mod tests {
         assert_eq!(blocks_seen, [1, 2, 4], "the lists fill one, two and four blocks");
     }
 
+    /// The integer limit that replaces the float bound is exact: for tables of several scales
+    /// and offsets (cosine's ½ among them) and bounds around, below and above the sums'
+    /// range, ∞ and NaN, a sum is below the limit iff its estimate is below the bound — checked
+    /// on all 2¹⁶ sums.
+    #[test]
+    fn the_sum_limit_is_the_bound_on_the_integer_sums() {
+        let links = LinkCodes {
+            m: 1,
+            blocks: 1,
+            bytes: huge_zeroed(1).unwrap(),
+            upper_blocks: 1,
+            upper_first: Vec::new(),
+            upper: Vec::new(),
+        };
+        let mut rng = geodex_testkit::Rng::new(9);
+        for (bias, step, scale) in [
+            (0.0, 1.0, 1.0),
+            (1.0e5, 37.3, 1.0),
+            (-3.2, 1.0e-4, 0.5),
+            (7.0e6, 0.01, 1.0),
+        ] {
+            let table = QuantizedTable {
+                entries: vec![0; 16],
+                bias,
+                step,
+            };
+            let scan = LinkScan {
+                links: &links,
+                codes: &[],
+                table: &table,
+                scale,
+            };
+            let top = scan.estimate(u16::MAX);
+            let mut bounds = vec![
+                f32::INFINITY,
+                f32::NAN,
+                f32::NEG_INFINITY,
+                top,
+                top * 2.0,
+                scan.estimate(0),
+            ];
+            bounds.extend((0..20).map(|_| scan.estimate(rng.below(1 << 16) as u16)));
+            bounds
+                .extend((0..20).map(|_| scan.estimate(0) + (top - scan.estimate(0)) * rng.uniform() as f32));
+            for bound in bounds {
+                let limit = scan.sum_limit(bound);
+                let beating = (0..ALL_SUMS).filter(|&s| scan.estimate(s as u16) < bound).count() as u32;
+                assert_eq!(
+                    limit, beating,
+                    "bias {bias} step {step} scale {scale} bound {bound}"
+                );
+                if limit > 0 {
+                    assert!(
+                        scan.estimate((limit - 1) as u16) < bound,
+                        "the sums that beat it are a prefix"
+                    );
+                }
+            }
+        }
+    }
+
     /// Per-list blocks need PQ4 codes and lists they can hold; turning them off frees them; a
     /// new level-0 layout drops them (their lanes follow the old lists' order).
     #[test]
@@ -344,14 +594,14 @@ mod tests {
         let without = ix.info().ram_bytes;
         ix.set_link_codes(true).unwrap();
         let info = ix.info();
-        assert_eq!(info.link_code_bytes, n * 4 * 16);
+        assert_eq!(info.link_code_bytes, expected_bytes(&ix, 4));
         assert_eq!(info.ram_bytes, without + info.link_code_bytes);
         ix.set_link_layout(crate::graph::LinkLayout::Compressed);
         let compressed = ix.info();
         assert_eq!(compressed.link_code_bytes, 0);
         assert!(compressed.ram_bytes < without, "compressed lists are smaller");
         ix.set_link_codes(true).unwrap();
-        assert_eq!(ix.info().ram_bytes, compressed.ram_bytes + n * 4 * 16);
+        assert_eq!(ix.info().ram_bytes, compressed.ram_bytes + expected_bytes(&ix, 4));
         ix.set_link_codes(false).unwrap();
         assert_eq!(ix.info().ram_bytes, compressed.ram_bytes);
     }

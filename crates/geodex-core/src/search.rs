@@ -76,6 +76,16 @@ pub(crate) trait QueryDistance {
         let _ = bound;
         measure_each(self, g, node, level, visited, fresh, sink)
     }
+    /// The first of the closest of `node`'s links on `level` (`None` if no distance is below
+    /// ∞), and how many links were measured: one step of [`greedy_descent`]. By default
+    /// [`nearest_each`]; a form that scores a whole list at once replaces it.
+    #[inline(always)]
+    fn nearest_link<G: GraphView>(&self, g: &G, node: u32, level: usize) -> (Option<Neighbor>, usize)
+    where
+        Self: Sized,
+    {
+        nearest_each(self, g, node, level)
+    }
     /// Starts loading what expanding `node` on `level` will read besides its list (nothing by
     /// default): called for the best waiting candidate while another node is expanded. (Called
     /// for every new candidate instead, a 1 KB block each, the prefetches filled the line-fill
@@ -84,6 +94,10 @@ pub(crate) trait QueryDistance {
     fn prefetch_expansion(&self, node: u32, level: usize) {
         let _ = (node, level);
     }
+    /// Whether the walk starts loading the adjacency list of every node that enters the
+    /// candidate queue, so that it is at hand when the node is expanded (off for a form whose
+    /// [`QueryDistance::measure_links`] does not read the graph's lists).
+    const PREFETCH_OFFERED_LISTS: bool = true;
 }
 
 /// [`QueryDistance::measure_links`] one neighbour at a time: mark the unvisited neighbours and
@@ -118,6 +132,26 @@ pub(crate) fn measure_each<G: GraphView>(
         sink(Neighbor::new(n, q.to(n)));
     }
     fresh.len()
+}
+
+/// [`QueryDistance::nearest_link`] one link at a time, in list order.
+#[inline(always)]
+pub(crate) fn nearest_each<G: GraphView>(
+    q: &impl QueryDistance,
+    g: &G,
+    node: u32,
+    level: usize,
+) -> (Option<Neighbor>, usize) {
+    let mut best = Neighbor::new(u32::MAX, f32::INFINITY);
+    let mut measured = 0;
+    g.for_each_link(node, level, |n| {
+        let d = q.to(n);
+        measured += 1;
+        if d < best.distance {
+            best = Neighbor::new(n, d);
+        }
+    });
+    ((best.distance < f32::INFINITY).then_some(best), measured)
 }
 
 /// A query bound to full-precision vectors: exact distances.
@@ -200,18 +234,12 @@ pub(crate) fn greedy_descent<G: GraphView>(
     let mut cur = start;
     for level in (stop..=top).rev() {
         loop {
-            let mut moved = false;
             stats.hops += 1;
-            g.for_each_link(cur.id, level, |n| {
-                let d = q.to(n);
-                stats.distances += 1;
-                if d < cur.distance {
-                    cur = Neighbor::new(n, d);
-                    moved = true;
-                }
-            });
-            if !moved {
-                break;
+            let (nearest, measured) = q.nearest_link(g, cur.id, level);
+            stats.distances += measured as u64;
+            match nearest {
+                Some(next) if next.distance < cur.distance => cur = next,
+                _ => break,
             }
         }
     }
@@ -240,9 +268,9 @@ pub(crate) fn search_layer<G: GraphView>(
 /// [`search_layer`] watched by a stopping rule (`stop.rs`): after each expansion the rule may
 /// end the search or change the beam width. With [`NoStop`] this is the loop of the paper.
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn search_layer_with<G: GraphView, S: Stopper>(
+pub(crate) fn search_layer_with<G: GraphView, Q: QueryDistance, S: Stopper>(
     g: &G,
-    q: &impl QueryDistance,
+    q: &Q,
     entry: &[Neighbor],
     ef: usize,
     level: usize,
@@ -290,7 +318,7 @@ pub(crate) fn search_layer_with<G: GraphView, S: Stopper>(
             _ => f32::INFINITY,
         };
         let measured = q.measure_links(g, c.id, level, bound, visited, fresh, |n| {
-            if offer(n, ef, candidates, results, &accept, stop) {
+            if offer(n, ef, candidates, results, &accept, stop) && Q::PREFETCH_OFFERED_LISTS {
                 g.prefetch_links(n.id, level);
             }
         });

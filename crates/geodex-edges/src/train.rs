@@ -310,7 +310,7 @@ pub(crate) fn judged_labels<'a>(
 /// The budget an example is rolled out with in training: half the nodes get M = `bound`/2 (a
 /// new node's own list), half the bound 2·M (a list shrunk after an overflow).
 pub fn training_budget(ex: &Example, bound: usize) -> usize {
-    if ex.node % 2 == 0 {
+    if ex.node.is_multiple_of(2) {
         (bound / 2).max(1)
     } else {
         bound

@@ -466,7 +466,7 @@ impl<'h, M: Manifold> Trainer<'h, M> {
         if burn_in || p.hard_negatives == 0.0 {
             return;
         }
-        let due = (epoch - p.burn_in) % p.hard_refresh == 0;
+        let due = (epoch - p.burn_in).is_multiple_of(p.hard_refresh);
         if due || self.hard.is_empty() {
             let vectors = self.vectors(p.dim);
             self.hard = crate::hard::nearest_non_ancestors(

@@ -82,7 +82,7 @@ impl CodecSpec {
         };
         let pq = |bits: u32, default_m: usize| {
             let m = m.unwrap_or(default_m.max(1));
-            if m == 0 || dim % m != 0 {
+            if m == 0 || !dim.is_multiple_of(m) {
                 return Err(QuantError::InvalidParameter(format!(
                     "the PQ sub-space count {m} must divide the dimension {dim}"
                 )));
@@ -257,7 +257,7 @@ impl Codec {
                 }))
             }
             CodecSpec::Pq { m, bits } => {
-                if m == 0 || dim % m != 0 || !(bits == 4 || bits == 8) {
+                if m == 0 || !dim.is_multiple_of(m) || !(bits == 4 || bits == 8) {
                     return Err(QuantError::InvalidParameter(format!(
                         "PQ with m = {m}, {bits} bits for dimension {dim}"
                     )));

@@ -13,6 +13,8 @@
 //! step Δ = max_j (max_j − min_j) / 255; a distance is then Σ_j min_j + Δ · Σ_j t̂_j(c_j), within
 //! m·Δ/2 of the float table's sum. That error is why fast-scan results are re-ranked.
 
+use geodex_distance::Isa;
+
 use crate::QuantError;
 
 /// Vectors per block of the packed layout.
@@ -30,7 +32,7 @@ impl PackedCodes {
     /// Packs `codes` (`m` bytes per vector, each < 16, as [`crate::pq::ProductQuantizer::encode`]
     /// writes them). The last block is padded with code 0.
     pub fn pack(codes: &[u8], m: usize) -> Result<PackedCodes, QuantError> {
-        if m == 0 || m > 256 || codes.len() % m != 0 {
+        if m == 0 || m > 256 || !codes.len().is_multiple_of(m) {
             return Err(QuantError::InvalidParameter(format!(
                 "{} code bytes do not make whole vectors of m = {m} (1..=256) sub-spaces",
                 codes.len()
@@ -94,17 +96,35 @@ pub fn put_lane(block: &mut [u8], lane: usize, codes: impl Iterator<Item = u8>) 
 }
 
 /// The quantised sums of the 32 vectors of one packed block (`m · 16` bytes), by the fastest
-/// kernel this CPU runs; equal to [`scan_scalar`]'s for the same block exactly. What a graph
-/// walk calls once per expanded node when each adjacency list's codes form a block.
+/// kernel this CPU runs ([`Isa::detect`]: `GEODEX_ISA` can lower it); equal to
+/// [`scan_block_scalar`]'s for the same block exactly. What a graph walk calls once per
+/// expanded node when each adjacency list's codes form a block.
 #[inline]
 pub fn scan_block(table: &QuantizedTable, block: &[u8], m: usize, sums: &mut [u16; BLOCK]) {
+    scan_block_on(Isa::detect(), table, block, m, sums);
+}
+
+/// [`scan_block`] by the kernel of `isa` (the portable one when this CPU lacks `isa`): for
+/// tests and benchmarks of each path.
+#[inline(always)]
+pub fn scan_block_on(isa: Isa, table: &QuantizedTable, block: &[u8], m: usize, sums: &mut [u16; BLOCK]) {
     #[cfg(target_arch = "x86_64")]
-    if geodex_distance::Avx2::new().is_some() {
-        // SAFETY: the Avx2 token exists, so the CPU has AVX2; the lengths are checked by the
-        // asserts inside.
-        unsafe { x86::scan_block_avx2(&table.entries, block, m, sums) };
-        return;
+    match isa {
+        Isa::Avx512 if geodex_distance::Avx512::new().is_some() => {
+            // SAFETY: the Avx512 token exists, so the CPU has AVX-512F/BW and AVX2; the lengths
+            // are checked by the asserts inside.
+            unsafe { x86::scan_block_avx512(&table.entries, block, m, sums) };
+            return;
+        }
+        Isa::Avx2 | Isa::Avx512 if geodex_distance::Avx2::new().is_some() => {
+            // SAFETY: the Avx2 token exists, so the CPU has AVX2; the lengths are checked by
+            // the asserts inside.
+            unsafe { x86::scan_block_avx2(&table.entries, block, m, sums) };
+            return;
+        }
+        _ => {}
     }
+    let _ = isa;
     scan_block_scalar(table, block, m, sums);
 }
 
@@ -142,24 +162,17 @@ impl QuantizedTable {
     }
 
     /// [`QuantizedTable::new`] into this table's storage (no allocation once it has grown).
+    /// Once per query of a fast-scan walk, so by an AVX2 kernel where the CPU has it (the same
+    /// table as the portable [`quantize_into`]'s for tables without NaN).
     pub fn refill(&mut self, table: &[f32]) {
-        let min_of = |t: &[f32]| t.iter().copied().fold(f32::INFINITY, f32::min);
-        let widest = table
-            .chunks_exact(16)
-            .map(|t| t.iter().copied().fold(f32::NEG_INFINITY, f32::max) - min_of(t))
-            .fold(0f32, f32::max);
-        let step = if widest > 0.0 { widest / 255.0 } else { 1.0 };
-        let per_unit = 1.0 / step;
-        self.entries.clear();
-        self.bias = 0.0;
-        for t in table.chunks_exact(16) {
-            let lo = min_of(t);
-            self.bias += lo;
-            // x − lo ≥ 0, so adding ½ and truncating rounds to nearest (`as` saturates at 255).
-            self.entries
-                .extend(t.iter().map(|x| ((x - lo) * per_unit + 0.5) as u8));
+        #[cfg(target_arch = "x86_64")]
+        if Isa::detect() != Isa::Portable {
+            // SAFETY: an instruction set above the portable one is detected only on a CPU
+            // with AVX2.
+            unsafe { x86::quantize_into_avx2(self, table) };
+            return;
         }
-        self.step = step;
+        quantize_into(self, table);
     }
 
     /// The quantised sum Σ_j t̂_j(c_j) of one code stored as PQ4 codes are in an index (two
@@ -184,6 +197,44 @@ impl QuantizedTable {
     pub fn distance(&self, sum: u16) -> f32 {
         self.bias + self.step * sum as f32
     }
+}
+
+/// The portable body of [`QuantizedTable::refill`]: each sub-space's 16 entries as a
+/// fixed-size array reduced by a tree of element-wise minima and maxima.
+fn quantize_into(out: &mut QuantizedTable, table: &[f32]) {
+    let row = |t: &[f32]| -> [f32; 16] { t.try_into().expect("16 entries") };
+    let mut widest = 0f32;
+    for t in table.chunks_exact(16) {
+        let (lo, hi) = min_max(&row(t));
+        widest = widest.max(hi - lo);
+    }
+    let step = if widest > 0.0 { widest / 255.0 } else { 1.0 };
+    let per_unit = 1.0 / step;
+    out.entries.resize(table.len() / 16 * 16, 0);
+    out.bias = 0.0;
+    for (t, entries) in table.chunks_exact(16).zip(out.entries.chunks_exact_mut(16)) {
+        let lo = min_max(&row(t)).0;
+        out.bias += lo;
+        for (e, &x) in entries.iter_mut().zip(t) {
+            // x − lo ≥ 0, so adding ½ and truncating rounds to nearest (`as` saturates at 255).
+            *e = ((x - lo) * per_unit + 0.5) as u8;
+        }
+    }
+    out.step = step;
+}
+
+/// The least and the greatest of 16 table entries (NaNs ignored, as `f32::min`/`max` do), by
+/// halving: each step is one element-wise operation the vectoriser turns into one instruction.
+#[inline(always)]
+fn min_max(t: &[f32; 16]) -> (f32, f32) {
+    let (mut lo, mut hi) = (*t, *t);
+    for width in [8, 4, 2, 1] {
+        for i in 0..width {
+            lo[i] = lo[i].min(lo[i + width]);
+            hi[i] = hi[i].max(hi[i + width]);
+        }
+    }
+    (lo[0], hi[0])
 }
 
 /// The quantised sums Σ_j t̂_j(c_j) of every packed vector, by the fastest kernel this CPU
@@ -218,6 +269,69 @@ fn scan_with(
 mod x86 {
     use std::arch::x86_64::*;
 
+    /// [`super::quantize_into`] compiled for AVX2, with each row's least and greatest entry
+    /// found by two 8-wide minima and maxima and three in-register folds (the vectoriser leaves
+    /// the portable halving tree scalar). Equal to the portable table for tables without NaN
+    /// (`vminps` and `f32::min` differ only there).
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn quantize_into_avx2(out: &mut super::QuantizedTable, table: &[f32]) {
+        let row = |t: &[f32]| -> (__m256, __m256) {
+            // SAFETY: `chunks_exact(16)` rows hold 16 floats; unaligned loads.
+            unsafe { (_mm256_loadu_ps(t.as_ptr()), _mm256_loadu_ps(t.as_ptr().add(8))) }
+        };
+        let mut widest = 0f32;
+        for t in table.chunks_exact(16) {
+            let (a, b) = row(t);
+            let (lo, hi) = (least(_mm256_min_ps(a, b)), greatest(_mm256_max_ps(a, b)));
+            widest = widest.max(hi - lo);
+        }
+        let step = if widest > 0.0 { widest / 255.0 } else { 1.0 };
+        let per_unit = _mm256_set1_ps(1.0 / step);
+        let (half, top, zero) = (_mm256_set1_ps(0.5), _mm256_set1_ps(255.0), _mm256_setzero_ps());
+        out.entries.resize(table.len() / 16 * 16, 0);
+        out.bias = 0.0;
+        for (t, entries) in table.chunks_exact(16).zip(out.entries.chunks_exact_mut(16)) {
+            let (a, b) = row(t);
+            let lo = least(_mm256_min_ps(a, b));
+            out.bias += lo;
+            let lo = _mm256_set1_ps(lo);
+            // round((x − lo)/Δ) as the portable code computes it, clamped into 0..=255.
+            let units = |x: __m256| {
+                let u = _mm256_add_ps(_mm256_mul_ps(_mm256_sub_ps(x, lo), per_unit), half);
+                _mm256_cvttps_epi32(_mm256_min_ps(_mm256_max_ps(u, zero), top))
+            };
+            // 16 words in row order (packs work per 128-bit lane), then 16 bytes.
+            let words = _mm256_permute4x64_epi64(_mm256_packus_epi32(units(a), units(b)), 0b11_01_10_00);
+            let bytes = _mm_packus_epi16(_mm256_castsi256_si128(words), _mm256_extracti128_si256(words, 1));
+            // SAFETY: `entries` is a 16-byte chunk; unaligned store.
+            unsafe { _mm_storeu_si128(entries.as_mut_ptr().cast(), bytes) };
+        }
+        out.step = step;
+    }
+
+    /// The least of eight floats.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn least(x: __m256) -> f32 {
+        let x = _mm256_min_ps(x, _mm256_permute2f128_ps(x, x, 1));
+        let x = _mm256_min_ps(x, _mm256_shuffle_ps(x, x, 0b01_00_11_10));
+        _mm256_cvtss_f32(_mm256_min_ps(x, _mm256_shuffle_ps(x, x, 0b10_11_00_01)))
+    }
+
+    /// The greatest of eight floats.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn greatest(x: __m256) -> f32 {
+        let x = _mm256_max_ps(x, _mm256_permute2f128_ps(x, x, 1));
+        let x = _mm256_max_ps(x, _mm256_shuffle_ps(x, x, 0b01_00_11_10));
+        _mm256_cvtss_f32(_mm256_max_ps(x, _mm256_shuffle_ps(x, x, 0b10_11_00_01)))
+    }
+
+    /// The four accumulators of a block scan: sixteen 16-bit words per 128-bit lane for the
+    /// low-nibble lookups (vectors 0–15), the same for their odd bytes alone, then both for
+    /// the high-nibble lookups (vectors 16–31). See [`scan_block_avx2`].
+    type Sums = [__m256i; 4];
+
     /// Sums of one block of 32 vectors, two sub-spaces per step (as FAISS's fast-scan kernels
     /// do). A 32-byte load takes sub-spaces j and j+1's codes (16 bytes each, adjacent in the
     /// block) and another their two tables (adjacent too), so one in-lane `vpshufb` looks up
@@ -230,11 +344,54 @@ mod x86 {
     #[target_feature(enable = "avx2")]
     pub(super) unsafe fn scan_block_avx2(lut: &[u8], block: &[u8], m: usize, sums: &mut [u16]) {
         assert!(lut.len() >= m * 16 && block.len() >= m * 16 && sums.len() >= 32);
+        let mut acc = [_mm256_setzero_si256(); 4];
+        // SAFETY: the asserted lengths cover every pair of sub-spaces below m.
+        unsafe { add_pairs(&mut acc, lut, block, 0..m / 2) };
+        // SAFETY: as above, and `sums` holds 32 words.
+        unsafe { finish(acc, lut, block, m, sums) };
+    }
+
+    /// [`scan_block_avx2`] four sub-spaces per step: a 64-byte load takes four sub-spaces'
+    /// codes and another their tables, and `vpshufb` on 512 bits looks up four in-lane tables at
+    /// once. The four 128-bit lanes accumulate as the AVX2 kernel's two do (each lane one
+    /// sub-space), so folding the upper 256 bits onto the lower gives its accumulators; a
+    /// remaining pair and an odd last sub-space go through its steps.
+    #[target_feature(enable = "avx512f,avx512bw,avx2")]
+    pub(super) unsafe fn scan_block_avx512(lut: &[u8], block: &[u8], m: usize, sums: &mut [u16]) {
+        assert!(lut.len() >= m * 16 && block.len() >= m * 16 && sums.len() >= 32);
+        let low_nibble = _mm512_set1_epi8(0x0f);
+        let mut wide = [_mm512_setzero_si512(); 4];
+        for quad in 0..m / 4 {
+            // SAFETY: quad·64 + 64 ≤ m·16 ≤ both lengths (asserted above); unaligned loads.
+            let (tables, codes) = unsafe {
+                (
+                    _mm512_loadu_si512(lut.as_ptr().add(quad * 64).cast()),
+                    _mm512_loadu_si512(block.as_ptr().add(quad * 64).cast()),
+                )
+            };
+            let low = _mm512_shuffle_epi8(tables, _mm512_and_si512(codes, low_nibble));
+            let high = _mm512_shuffle_epi8(tables, _mm512_and_si512(_mm512_srli_epi16(codes, 4), low_nibble));
+            wide[0] = _mm512_add_epi16(wide[0], low);
+            wide[1] = _mm512_add_epi16(wide[1], _mm512_srli_epi16(low, 8));
+            wide[2] = _mm512_add_epi16(wide[2], high);
+            wide[3] = _mm512_add_epi16(wide[3], _mm512_srli_epi16(high, 8));
+        }
+        let mut acc =
+            wide.map(|x| _mm256_add_epi16(_mm512_castsi512_si256(x), _mm512_extracti64x4_epi64(x, 1)));
+        // SAFETY: the asserted lengths cover every pair of sub-spaces below m.
+        unsafe { add_pairs(&mut acc, lut, block, m / 4 * 2..m / 2) };
+        // SAFETY: as above, and `sums` holds 32 words.
+        unsafe { finish(acc, lut, block, m, sums) };
+    }
+
+    /// Adds the lookups of the sub-space pairs `pairs` (pair p: sub-spaces 2p and 2p + 1) to
+    /// `acc`. Safety: `lut` and `block` hold at least 32 bytes per pair up to `pairs.end`.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    unsafe fn add_pairs(acc: &mut Sums, lut: &[u8], block: &[u8], pairs: std::ops::Range<usize>) {
         let low_nibble = _mm256_set1_epi8(0x0f);
-        let zero = _mm256_setzero_si256();
-        let (mut words0, mut odd0, mut words1, mut odd1) = (zero, zero, zero, zero);
-        for pair in 0..m / 2 {
-            // SAFETY: pair·32 + 32 ≤ m·16 ≤ both lengths (asserted above); unaligned loads.
+        for pair in pairs {
+            // SAFETY: pair·32 + 32 ≤ both lengths (the caller's contract); unaligned loads.
             let (tables, codes) = unsafe {
                 (
                     _mm256_loadu_si256(lut.as_ptr().add(pair * 32).cast()),
@@ -243,16 +400,24 @@ mod x86 {
             };
             let low = _mm256_shuffle_epi8(tables, _mm256_and_si256(codes, low_nibble));
             let high = _mm256_shuffle_epi8(tables, _mm256_and_si256(_mm256_srli_epi16(codes, 4), low_nibble));
-            words0 = _mm256_add_epi16(words0, low);
-            odd0 = _mm256_add_epi16(odd0, _mm256_srli_epi16(low, 8));
-            words1 = _mm256_add_epi16(words1, high);
-            odd1 = _mm256_add_epi16(odd1, _mm256_srli_epi16(high, 8));
+            acc[0] = _mm256_add_epi16(acc[0], low);
+            acc[1] = _mm256_add_epi16(acc[1], _mm256_srli_epi16(low, 8));
+            acc[2] = _mm256_add_epi16(acc[2], high);
+            acc[3] = _mm256_add_epi16(acc[3], _mm256_srli_epi16(high, 8));
         }
-        let mut first = in_vector_order(words0, odd0);
-        let mut second = in_vector_order(words1, odd1);
+    }
+
+    /// Writes the 32 sums from the accumulators of every sub-space pair, adding an odd last
+    /// sub-space (m odd) through 128-bit lookups, widened. Safety: `lut` and `block` hold
+    /// m · 16 bytes, `sums` 32 words.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    unsafe fn finish(acc: Sums, lut: &[u8], block: &[u8], m: usize, sums: &mut [u16]) {
+        let mut first = in_vector_order(acc[0], acc[1]);
+        let mut second = in_vector_order(acc[2], acc[3]);
         if m % 2 == 1 {
             let j = m - 1;
-            // SAFETY: j·16 + 16 = m·16 ≤ both lengths (asserted above); unaligned loads.
+            // SAFETY: j·16 + 16 = m·16 ≤ both lengths (the caller's contract); unaligned loads.
             let (table, codes) = unsafe {
                 (
                     _mm_loadu_si128(lut.as_ptr().add(j * 16).cast()),
@@ -265,7 +430,7 @@ mod x86 {
             first = _mm256_add_epi16(first, _mm256_cvtepu8_epi16(low));
             second = _mm256_add_epi16(second, _mm256_cvtepu8_epi16(high));
         }
-        // SAFETY: `sums` holds at least 32 u16 (asserted), two unaligned 32-byte stores.
+        // SAFETY: `sums` holds at least 32 u16 (the caller's contract), two unaligned stores.
         unsafe {
             _mm256_storeu_si256(sums.as_mut_ptr().cast(), first);
             _mm256_storeu_si256(sums.as_mut_ptr().add(16).cast(), second);
@@ -282,5 +447,44 @@ mod x86 {
         let fold = |x: __m256i| _mm_add_epi16(_mm256_castsi256_si128(x), _mm256_extracti128_si256(x, 1));
         let (even, odd) = (fold(even), fold(odd));
         _mm256_set_m128i(_mm_unpackhi_epi16(even, odd), _mm_unpacklo_epi16(even, odd))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The AVX2 quantisation gives the portable one's table byte for byte, with its bias and
+    /// step: on random tables of 1 to 64 sub-spaces, with rows of equal entries (width 0), a
+    /// whole table of one value (step 1) and negative entries (inner-product tables).
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn the_avx2_quantisation_equals_the_portable_one() {
+        if geodex_distance::Avx2::new().is_none() {
+            return;
+        }
+        let mut rng = geodex_testkit::Rng::new(3);
+        let mut tables: Vec<Vec<f32>> = (1..=64)
+            .map(|m| {
+                (0..m * 16)
+                    .map(|i| {
+                        if i / 16 % 5 == 4 {
+                            2.5
+                        } else {
+                            rng.uniform() as f32 * 300.0 - 100.0
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
+        tables.push(vec![7.0; 4 * 16]);
+        for table in tables {
+            let mut portable = QuantizedTable::default();
+            quantize_into(&mut portable, &table);
+            let mut avx2 = QuantizedTable::default();
+            // SAFETY: the CPU has AVX2 (checked above).
+            unsafe { x86::quantize_into_avx2(&mut avx2, &table) };
+            assert_eq!(avx2, portable, "{} sub-spaces", table.len() / 16);
+        }
     }
 }

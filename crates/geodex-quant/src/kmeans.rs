@@ -92,7 +92,9 @@ impl Codebook {
     }
 }
 
-/// ‖a − b‖² (the portable kernel: sub-vectors are short, dispatch would cost more than it saves).
+/// ‖a − b‖² (the portable kernel: sub-vectors are short, dispatch would cost more than it saves;
+/// inlined, because a call costs more than a two-component distance).
+#[inline(always)]
 pub(crate) fn squared_l2(a: &[f32], b: &[f32]) -> f32 {
     geodex_distance::portable::squared_l2_f32(a, b)
 }
@@ -261,7 +263,8 @@ fn argmin_expanded(norms: &[f32], dots: &[f32]) -> usize {
 }
 
 /// x·y in f32.
-fn dot(x: &[f32], y: &[f32]) -> f32 {
+#[inline(always)]
+pub(crate) fn dot(x: &[f32], y: &[f32]) -> f32 {
     x.iter().zip(y).map(|(a, b)| a * b).sum()
 }
 

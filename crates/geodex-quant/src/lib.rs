@@ -57,7 +57,7 @@ pub(crate) fn check_rows(data: &[f32], dim: usize) -> Result<usize, QuantError> 
     if dim == 0 {
         return Err(QuantError::InvalidParameter("dimension must be ≥ 1".into()));
     }
-    if data.len() % dim != 0 {
+    if !data.len().is_multiple_of(dim) {
         return Err(QuantError::InvalidParameter(format!(
             "{} components is not a multiple of dimension {dim}",
             data.len()

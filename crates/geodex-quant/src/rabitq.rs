@@ -156,7 +156,7 @@ impl RaBitQ {
         let rotation_len = padded * dim;
         let centre_len = params.len().saturating_sub(rotation_len);
         let count = centre_len / dim.max(1);
-        if dim == 0 || centre_len % dim != 0 || !(1..=MAX_CENTRES).contains(&count) {
+        if dim == 0 || !centre_len.is_multiple_of(dim) || !(1..=MAX_CENTRES).contains(&count) {
             return Err(QuantError::InvalidParameter(format!(
                 "codebook holds {} values: not 1 to {MAX_CENTRES} centres of {dim} and a {padded} × {dim} rotation",
                 params.len()
