@@ -148,8 +148,12 @@ impl ByteWalk<'_> {
 }
 
 /// Replaces every found node's distance by the exact one, four nodes per kernel call, and
-/// re-sorts (closest first).
+/// re-sorts (closest first). Every row is requested before the first is measured: the rows lie
+/// scattered in the file (measured on the PQ4 walk's re-ranking, BENCHMARKS.md 2026-12-04).
 pub(crate) fn rerank<T, D: Distance<T>>(exact: &Exact<'_, '_, T, D>, found: &mut [crate::Neighbor]) {
+    for n in found.iter() {
+        exact.prefetch(n.id);
+    }
     let mut quads = found.chunks_exact_mut(4);
     for quad in &mut quads {
         let d = exact.to4([quad[0].id, quad[1].id, quad[2].id, quad[3].id]);

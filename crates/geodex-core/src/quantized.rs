@@ -155,7 +155,7 @@ impl Quantized {
             };
             stats.reranked = rerank_by_bound(&mut ctx.found, params.k, width, |id| exact.to(id));
         } else if params.rerank > 0 {
-            rerank_exact(&mut ctx.found, exact);
+            crate::byte_walk::rerank(exact, &mut ctx.found);
             stats.reranked = ctx.found.len() as u64;
         }
         ctx.table = table;
@@ -174,26 +174,6 @@ impl Quantized {
 #[inline(always)]
 fn code_of(codes: &[u8], bytes: usize, node: u32) -> &[u8] {
     &codes[node as usize * bytes..][..bytes]
-}
-
-/// Replaces each candidate's estimate by its exact distance and sorts them: every row is
-/// requested before the first is measured (the rows lie scattered in the file), then they are
-/// measured four at a time, as the walk measures a list ([`crate::search::measure_each`]).
-fn rerank_exact(found: &mut [crate::Neighbor], exact: &impl QueryDistance) {
-    for n in found.iter() {
-        exact.prefetch(n.id);
-    }
-    let mut quads = found.chunks_exact_mut(4);
-    for quad in &mut quads {
-        let distances = exact.to4([quad[0].id, quad[1].id, quad[2].id, quad[3].id]);
-        for (n, d) in quad.iter_mut().zip(distances) {
-            n.distance = d;
-        }
-    }
-    for n in quads.into_remainder() {
-        n.distance = exact.to(n.id);
-    }
-    found.sort_unstable();
 }
 
 /// RaBitQ's re-ranking rule (Gao & Long 2024, §4): with each candidate's estimate and the
