@@ -39,8 +39,8 @@ use geodex_core::{Component, GraphView, Index};
 use crate::labels::Example;
 use crate::model::{unit, EdgeModel, ListPass};
 use crate::train::{
-    calibrate_threshold, heuristic_keeps, model_rollout, rollout, sigmoid, OptimizerState, PairDistance,
-    TrainOptions,
+    calibrate_threshold, heuristic_keeps, model_rollout, project_off, rollout, sigmoid, OptimizerState,
+    PairDistance, TrainOptions,
 };
 use crate::walk::beam;
 
@@ -403,17 +403,6 @@ fn policy_gradient(len: usize, draws: &[Draw<'_>], advantage: &[f64]) -> Vec<f64
                 a
             },
         )
-}
-
-/// g − (g·d / d·d)·d: `g` without its component along `d` (`g` itself when d = 0).
-fn project_off(g: &[f64], d: &[f64]) -> Vec<f64> {
-    let dd: f64 = d.iter().map(|x| x * x).sum();
-    let along = if dd > 0.0 {
-        g.iter().zip(d).map(|(a, b)| a * b).sum::<f64>() / dd
-    } else {
-        0.0
-    };
-    g.iter().zip(d).map(|(a, b)| a - along * b).collect()
 }
 
 /// `take` distinct query indexes of `count` (all when `take` ≥ `count`), seeded.

@@ -72,6 +72,12 @@ pub struct Relaxation {
     pub tau_floor: f64,
     /// κ, the soft minimum's width in units of the ratio ρ.
     pub softness: f64,
+    /// Hold the degree: each step's gradient is projected off the gradient of the batch's
+    /// expected count of kept links, Σ σ(s_i) over the judged candidates, so that to first
+    /// order a step changes which links a list keeps, not how many (the REINFORCE trainer's
+    /// projection, `reinforce.rs`). Without it the set objective, which any added link can
+    /// only lower, pushes every logit up.
+    pub hold_degree: bool,
 }
 
 impl Default for Relaxation {
@@ -80,6 +86,7 @@ impl Default for Relaxation {
             estimator: Estimator::StraightThrough,
             tau_floor: 0.5,
             softness: 0.05,
+            hold_degree: false,
         }
     }
 }

@@ -400,13 +400,13 @@ fn batch_gradient(
     spectral: Option<&Regulariser<'_>>,
 ) -> (f64, Vec<f64>) {
     let len = model.params.len();
-    let (loss, grad, spectral_grad, terms) = batch
+    let hold_degree = opts.relaxation.is_some_and(|r| r.hold_degree);
+    let sums = batch
         .par_iter()
         .map(|&i| {
             let ex = &examples[i];
             let mut coin = Xoshiro256PlusPlus::seed_from_u64(roll.salt ^ u64::from(ex.node) << 20);
-            let mut grad = vec![0.0; len];
-            let mut spectral_grad = vec![0.0; len];
+            let mut sums = BatchSums::new(len);
             let (mut logits, mut draws) = (Vec::new(), Vec::new());
             let mut budget = training_budget(ex, opts.budget);
             let straight = opts
@@ -435,7 +435,13 @@ fn batch_gradient(
                 None => label_loss(ex, &kept, &logits, opts, weights),
                 Some(relaxation) => set_loss(ex, &logits, &draws, &kept, roll.tau, relaxation),
             };
-            pass.backward(&upstream, &mut grad);
+            (sums.loss, sums.terms) = (loss, terms);
+            pass.backward(&upstream, &mut sums.grad);
+            if hold_degree {
+                // ∂/∂s_i of the expected count Σ σ(s_i).
+                let slopes: Vec<f64> = logits.iter().map(|&s| sigmoid(s) * (1.0 - sigmoid(s))).collect();
+                pass.backward(&slopes, &mut sums.count_grad);
+            }
             if let Some(r) = spectral {
                 let spectral_upstream: Vec<f64> = logits
                     .iter()
@@ -449,22 +455,72 @@ fn batch_gradient(
                         -r.scale * slope * p * (1.0 - p)
                     })
                     .collect();
-                pass.backward(&spectral_upstream, &mut spectral_grad);
+                pass.backward(&spectral_upstream, &mut sums.spectral_grad);
             }
-            (loss, grad, spectral_grad, terms)
+            sums
         })
-        .reduce(
-            || (0.0, vec![0.0; len], vec![0.0; len], 0),
-            |mut a, b| {
-                a.0 += b.0;
-                a.1.iter_mut().zip(&b.1).for_each(|(x, y)| *x += y);
-                a.2.iter_mut().zip(&b.2).for_each(|(x, y)| *x += y);
-                (a.0, a.1, a.2, a.3 + b.3)
-            },
-        );
-    let n = terms.max(1) as f64;
-    let grad = grad.iter().zip(&spectral_grad).map(|(g, r)| g / n + r).collect();
-    (loss / n, grad)
+        .reduce(|| BatchSums::new(len), BatchSums::merge);
+    let n = sums.terms.max(1) as f64;
+    let grad: Vec<f64> = sums
+        .grad
+        .iter()
+        .zip(&sums.spectral_grad)
+        .map(|(g, r)| g / n + r)
+        .collect();
+    let grad = if hold_degree {
+        project_off(&grad, &sums.count_grad)
+    } else {
+        grad
+    };
+    (sums.loss / n, grad)
+}
+
+/// What [`batch_gradient`] adds up over a mini-batch's lists.
+struct BatchSums {
+    loss: f64,
+    /// Of the loss.
+    grad: Vec<f64>,
+    /// Of the spectral term (already scaled; not divided by the terms).
+    spectral_grad: Vec<f64>,
+    /// Of the expected count of kept links (only when the degree is held).
+    count_grad: Vec<f64>,
+    terms: usize,
+}
+
+impl BatchSums {
+    fn new(len: usize) -> Self {
+        BatchSums {
+            loss: 0.0,
+            grad: vec![0.0; len],
+            spectral_grad: vec![0.0; len],
+            count_grad: vec![0.0; len],
+            terms: 0,
+        }
+    }
+
+    fn merge(mut self, other: Self) -> Self {
+        self.loss += other.loss;
+        self.terms += other.terms;
+        for (mine, theirs) in [
+            (&mut self.grad, &other.grad),
+            (&mut self.spectral_grad, &other.spectral_grad),
+            (&mut self.count_grad, &other.count_grad),
+        ] {
+            mine.iter_mut().zip(theirs).for_each(|(x, y)| *x += y);
+        }
+        self
+    }
+}
+
+/// g − (g·d / d·d)·d: `g` without its component along `d` (`g` itself when d = 0).
+pub(crate) fn project_off(g: &[f64], d: &[f64]) -> Vec<f64> {
+    let dd: f64 = d.iter().map(|x| x * x).sum();
+    let along = if dd > 0.0 {
+        g.iter().zip(d).map(|(a, b)| a * b).sum::<f64>() / dd
+    } else {
+        0.0
+    };
+    g.iter().zip(d).map(|(a, b)| a - along * b).collect()
 }
 
 /// One rolled-out list's class-balanced cross-entropy and degree penalty, summed over its
@@ -773,6 +829,7 @@ mod tests {
                     estimator: Estimator::Concrete,
                     tau_floor: 0.5,
                     softness: 0.1,
+                    hold_degree: false,
                 }),
                 ..Default::default()
             };
@@ -812,6 +869,73 @@ mod tests {
         }
         assert!((loss - expected).abs() < 1e-12, "{loss} vs {expected}");
         assert!(grad.iter().any(|g| g.abs() > 1e-9));
+    }
+
+    #[test]
+    fn holding_the_degree_removes_the_gradients_component_along_the_expected_count() {
+        // The expected count Σ σ(s_i) over the judged candidates, recomputed from the scorer's
+        // logits on the heuristic's roll-in; its gradient by central differences.
+        let (examples, points) = planar(5, 24);
+        let pair = |ex: &Example, i: usize, j: usize| planar_pair(&points, ex, i, j);
+        let count = |m: &EdgeModel| -> f64 {
+            let mut total = 0.0;
+            for ex in &examples {
+                let budget = rollout(ex, &pair, training_budget(ex, 8), &mut |_, x| heuristic_keeps(x))
+                    .0
+                    .len();
+                model_rollout(ex, &pair, budget, m, &mut |_, x, s| {
+                    total += sigmoid(s);
+                    heuristic_keeps(x)
+                });
+            }
+            total
+        };
+        let batch: Vec<usize> = (0..examples.len()).collect();
+        for kind in [ModelKind::Logistic, ModelKind::Mlp] {
+            let model = random_model(kind, 6);
+            let h = 1e-6;
+            let count_grad: Vec<f64> = (0..model.params.len())
+                .map(|i| {
+                    let (mut plus, mut minus) = (model.clone(), model.clone());
+                    plus.params[i] += h;
+                    minus.params[i] -= h;
+                    (count(&plus) - count(&minus)) / (2.0 * h)
+                })
+                .collect();
+            let gradient = |hold_degree: bool| {
+                let opts = TrainOptions {
+                    kind,
+                    budget: 8,
+                    relaxation: Some(Relaxation {
+                        hold_degree,
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                };
+                batch_gradient(&model, &examples, &batch, &pair, &opts, (1.0, 1.0), TEACHER, None).1
+            };
+            let (free, held) = (gradient(false), gradient(true));
+            let norm = |v: &[f64]| v.iter().map(|x| x * x).sum::<f64>().sqrt();
+            let cosine = |g: &[f64]| {
+                g.iter().zip(&count_grad).map(|(a, b)| a * b).sum::<f64>() / (norm(g) * norm(&count_grad))
+            };
+            assert!(
+                cosine(&free).abs() > 0.05,
+                "{kind:?}: nothing to remove ({})",
+                cosine(&free)
+            );
+            assert!(cosine(&held).abs() < 1e-6, "{kind:?}: cosine {}", cosine(&held));
+            // And nothing else is removed: held = free − (free·d/d·d)·d.
+            let along = free.iter().zip(&count_grad).map(|(a, b)| a * b).sum::<f64>()
+                / count_grad.iter().map(|b| b * b).sum::<f64>();
+            for ((&f, &d), &g) in free.iter().zip(&count_grad).zip(&held) {
+                assert!(
+                    (f - along * d - g).abs() < 1e-6 * (1.0 + f.abs()),
+                    "{kind:?}: {g} vs {}",
+                    f - along * d
+                );
+            }
+        }
     }
 
     #[test]

@@ -47,6 +47,10 @@ pub struct Args {
     /// Width κ of the set objective's soft minimum over the kept links (≥ 0.01).
     #[arg(long, default_value_t = Relaxation::default().softness)]
     pub softness: f64,
+    /// With --relaxation: project each step's gradient off the gradient of the expected number
+    /// of kept links, so training changes which links a list keeps rather than how many.
+    #[arg(long, requires = "relaxation")]
+    pub hold_degree: bool,
     /// Hidden units of the MLP and of the gnn's layers.
     #[arg(long, default_value_t = TrainOptions::default().hidden)]
     pub hidden: usize,
@@ -205,6 +209,7 @@ fn options(a: &Args) -> Result<LearnEdgesOptions, Failure> {
         estimator,
         tau_floor: a.tau_floor,
         softness: a.softness,
+        hold_degree: a.hold_degree,
     });
     if let Some(r) = &relaxation {
         r.validate()
