@@ -439,7 +439,11 @@ fn batch_gradient(
             pass.backward(&upstream, &mut sums.grad);
             if hold_degree {
                 // ∂/∂s_i of the expected count Σ σ(s_i).
-                let slopes: Vec<f64> = logits.iter().map(|&s| sigmoid(s) * (1.0 - sigmoid(s))).collect();
+                let slopes: Vec<f64> = logits
+                    .iter()
+                    .map(|&s| sigmoid(s))
+                    .map(|p| p * (1.0 - p))
+                    .collect();
                 pass.backward(&slopes, &mut sums.count_grad);
             }
             if let Some(r) = spectral {
