@@ -1,0 +1,61 @@
+#!/usr/bin/env python3
+"""Median QPS per (label, ef) over the rounds of commands.sh's ab.txt, and each walk on codes
+against the flat index of the same set at equal recall (flat QPS interpolated linearly in recall
+between the two ladder points around the walk's recall; medians of the same rounds).
+
+Usage: parse_ab.py ab.txt
+"""
+
+import itertools
+import statistics
+import sys
+from collections import defaultdict
+
+
+def read(path: str) -> dict[str, dict[int, tuple[float, list[float]]]]:
+    rows: dict[str, dict[int, list]] = defaultdict(lambda: defaultdict(lambda: [0.0, []]))
+    label = None
+    with open(path) as lines:
+        for line in lines:
+            if line.startswith("## "):
+                label = line.split()[2]
+                continue
+            fields = line.split()
+            if label is None or len(fields) < 3 or not fields[0].isdigit():
+                continue
+            cell = rows[label][int(fields[0])]
+            cell[0] = float(fields[1])
+            cell[1].append(float(fields[2]))
+    return {k: {ef: (r, q) for ef, (r, q) in v.items()} for k, v in rows.items()}
+
+
+def flat_at(ladder: list[tuple[float, float]], recall: float) -> float | None:
+    for (r0, q0), (r1, q1) in itertools.pairwise(ladder):
+        if r0 <= recall <= r1:
+            return q0 + (q1 - q0) * (recall - r0) / (r1 - r0)
+    return None
+
+
+def main() -> None:
+    rows = read(sys.argv[1])
+    for label, by_ef in sorted(rows.items()):
+        for ef, (recall, qps) in sorted(by_ef.items()):
+            print(
+                f"{label:14s} ef {ef:4d} recall {recall:.4f} median {statistics.median(qps):9.0f} "
+                f"min {min(qps):7.0f} max {max(qps):7.0f} (n {len(qps)})"
+            )
+    for codes in [k for k in rows if k.endswith("-codes")]:
+        flat = rows.get(codes.replace("-codes", "-flat"), {})
+        ladder = sorted((r, statistics.median(q)) for r, q in flat.values())
+        for ef, (recall, qps) in sorted(rows[codes].items()):
+            f = flat_at(ladder, recall)
+            ratio = (
+                "below or above the flat ladder"
+                if f is None
+                else f"flat {f:8.0f} ratio {statistics.median(qps) / f:.2f}"
+            )
+            print(f"{codes:14s} ef {ef:4d} recall {recall:.4f} {ratio}")
+
+
+if __name__ == "__main__":
+    main()
