@@ -8,7 +8,7 @@ each code of 32 bytes (and PQ4 m 128, 64 bytes, as the reference that walks as w
 vectors), the exhaustive ADC ranking's recall of the true 10 nearest among its first k
 (10, 32, 64: the walk's beam widths), the mean squared reconstruction error, and training time.
 
-Usage: opq_sift.py DATA_DIR [--threads 2]   (DATA_DIR holds base.bvecs, query.bvecs,
+Usage: opq_sift.py DATA_DIR [--threads 2] [--codes 'PQ64x4;OPQ64/id,PQ64x4']   (DATA_DIR holds base.bvecs, query.bvecs,
 groundtruth.ivecs; needs numpy and faiss-cpu)
 """
 
@@ -17,6 +17,7 @@ import time
 
 import faiss
 import numpy as np
+from peers import read_vecs
 
 CODES = ["PQ64x4", "OPQ64,PQ64x4", "OPQ64/id,PQ64x4", "PQ32", "OPQ32,PQ32", "OPQ32/id,PQ32", "PQ128x4"]
 
@@ -41,17 +42,6 @@ def make(name: str, dim: int) -> faiss.Index:
 make.keep: list = []
 
 
-def bvecs(path: str) -> np.ndarray:
-    raw = np.fromfile(path, dtype=np.uint8)
-    dim = int(raw[:4].view(np.int32)[0])
-    return raw.reshape(-1, dim + 4)[:, 4:].astype(np.float32)
-
-
-def ivecs(path: str) -> np.ndarray:
-    raw = np.fromfile(path, dtype=np.int32)
-    return raw.reshape(-1, raw[0] + 1)[:, 1:]
-
-
 def recall_at(found: np.ndarray, truth: np.ndarray, k: int) -> float:
     return float(np.mean([len(set(f[:k]) & set(t[:10])) / 10 for f, t in zip(found, truth)]))
 
@@ -63,8 +53,9 @@ def main() -> None:
     parser.add_argument("--codes", default=";".join(CODES), help="codes separated by ';' (default: all)")
     args = parser.parse_args()
     faiss.omp_set_num_threads(args.threads)
-    base, queries = bvecs(f"{args.data}/base.bvecs"), bvecs(f"{args.data}/query.bvecs")
-    truth = ivecs(f"{args.data}/groundtruth.ivecs")
+    base = read_vecs(f"{args.data}/base.bvecs").astype(np.float32)
+    queries = read_vecs(f"{args.data}/query.bvecs").astype(np.float32)
+    truth = read_vecs(f"{args.data}/groundtruth.ivecs")
     print("code            bytes  train_s      mse  recall10@10  @32   @64")
     for name in args.codes.split(";"):
         index = make(name, base.shape[1])

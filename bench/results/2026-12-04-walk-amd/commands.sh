@@ -3,7 +3,7 @@
 # per-list code blocks beside the flat index, both shared sets (BENCHMARKS.md 2026-12-04, "the
 # walk on codes where the caches are small"). GEODEX is the binary; the indexes are those of
 # bench/pq4_walk_setup.sh; five interleaved rounds of one-thread benches, one run per process;
-# ab.txt beside this script is the raw output, parse_ab.py turns it into the table.
+# ab.txt beside this script is the raw output, bench/walk_ab.py turns it into the table.
 # Run from the repository root: bench/results/2026-12-04-walk-amd/commands.sh GEODEX [WORKDIR]
 set -e
 AFTER=$1 W=${2:-/tmp/lc}

@@ -1,15 +1,17 @@
 #!/usr/bin/env python3
-"""Median QPS per (label, ef) over the rounds of commands.sh's ab.txt, and each walk on codes
+"""Median QPS per (label, ef) over the rounds of an interleaved walk-on-codes A/B (the raw output
+of bench/results/2026-12-04-walk-amd/commands*.sh: "## ROUND LABEL" then `geodex bench` rows), and each walk on codes
 against the flat index of the same set at equal recall (flat QPS interpolated linearly in recall
 between the two ladder points around the walk's recall; medians of the same rounds).
 
-Usage: parse_ab.py ab.txt
+Usage: walk_ab.py ab.txt
 """
 
-import itertools
 import statistics
 import sys
 from collections import defaultdict
+
+from equal_recall import fixed_work_at
 
 
 def read(path: str) -> dict[str, dict[int, tuple[float, list[float]]]]:
@@ -29,13 +31,6 @@ def read(path: str) -> dict[str, dict[int, tuple[float, list[float]]]]:
     return {k: {ef: (r, q) for ef, (r, q) in v.items()} for k, v in rows.items()}
 
 
-def flat_at(ladder: list[tuple[float, float]], recall: float) -> float | None:
-    for (r0, q0), (r1, q1) in itertools.pairwise(ladder):
-        if r0 <= recall <= r1:
-            return q0 + (q1 - q0) * (recall - r0) / (r1 - r0)
-    return None
-
-
 def main() -> None:
     rows = read(sys.argv[1])
     for label, by_ef in sorted(rows.items()):
@@ -48,7 +43,7 @@ def main() -> None:
         flat = rows.get(codes.replace("-codes", "-flat"), {})
         ladder = sorted((r, statistics.median(q)) for r, q in flat.values())
         for ef, (recall, qps) in sorted(rows[codes].items()):
-            f = flat_at(ladder, recall)
+            f = fixed_work_at(ladder, recall)  # any quantity on the recall ladder
             ratio = (
                 "below or above the flat ladder"
                 if f is None
