@@ -133,14 +133,19 @@ HELD = [
     for name, extra in RELAXED
     if name in ("logistic-set-st-floor0.1", "mlp-set-st-floor0.1", "logistic-set-concrete")
 ]
-# Run by name only (so "held" stays the three arms LEARNED.md's table measured): the MLP on the
-# concrete relaxation with the degree held, and REINFORCE started from the held logistic rule
-# (with --learn-threads 1 its start is exactly the "logistic-set-concrete-hold" model of that seed).
-HELD_BY_NAME = [
+# Run by name only (so "held" and "reinforce" stay the arms LEARNED.md's tables measured): the MLP
+# on the concrete relaxation with the degree held, REINFORCE started from the held logistic rule
+# (with --learn-threads 1 its start is exactly the "logistic-set-concrete-hold" model of that seed),
+# and REINFORCE started from the two-layer message-passing scorer ("gnn2-h8-progress").
+BY_NAME = [
     ("mlp-set-concrete-hold", ["--model", "mlp", "--relaxation", "concrete", "--hold-degree"]),
     (
         "logistic-set-concrete-hold-reinforce",
         ["--model", "logistic", "--relaxation", "concrete", "--hold-degree", "--reinforce", "600"],
+    ),
+    (
+        "gnn2-h8-progress-reinforce",
+        ["--model", "gnn", "--labels", "progress", "--hidden", "8", "--layers", "2", "--reinforce", "600"],
     ),
 ]
 # Landscape studies (§4.1–4.2, §8.1): the product's scorers, trained with Adam.
@@ -376,11 +381,16 @@ def spectral_table(dirs: list[str]) -> None:
         )
 
 
-def sweep_table(d: str) -> None:
+def sweep_table(dirs: list[str]) -> None:
     """Prints the LEARNED.md sweep table: per optimiser and mini-batch, for each learning rate the
-    final validation loss and the distance evaluations at 0.95 / 0.99 against the heuristic."""
-    rows = json.loads((Path(d) / "results.json").read_text())
-    heuristic = {(r["set"], r["seed"]): r for r in rows if r["rule"] == "heuristic"}
+    final validation loss and the distance evaluations at 0.95 / 0.99 against the heuristic (the
+    first one of that set and seed in `dirs`, so a sweep run without its own heuristic names the
+    directory that holds one after its own)."""
+    rows = [{**r, "dir": d} for d in dirs for r in json.loads((Path(d) / "results.json").read_text())]
+    heuristic: dict[tuple, dict] = {}
+    for r in rows:
+        if r["rule"] == "heuristic":
+            heuristic.setdefault((r["set"], r["seed"]), r)
     rates = [lr for lr in dict.fromkeys(n.rsplit("-lr", 1)[1] for n, _ in SWEEP)]
     print(
         "| set | optimiser | batch | "
@@ -388,7 +398,11 @@ def sweep_table(d: str) -> None:
         + " |"
     )
     print("|---|---|---|" + "---|" * len(rates))
+    names = {f"learned:{n}" for n, _ in SWEEP}
+    swept = {(r["set"], r["seed"]) for r in rows if r["rule"] in names}
     for (set_name, seed), h in sorted(heuristic.items()):
+        if (set_name, seed) not in swept:
+            continue
         for opt in dict.fromkeys(n.split("-")[2] for n, _ in SWEEP):
             for batch in dict.fromkeys(int(n.split("-b")[1].split("-")[0]) for n, _ in SWEEP):
                 cells = []
@@ -398,7 +412,9 @@ def sweep_table(d: str) -> None:
                     if r is None or r["d95"] is None:
                         cells.append("—")
                         continue
-                    report = json.loads((Path(d) / f"{set_name}-{name}-{seed}.report.json").read_text())
+                    report = json.loads(
+                        (Path(r["dir"]) / f"{set_name}-{name}-{seed}.report.json").read_text()
+                    )
                     loss = report["history"][-1]["validation_loss"]
                     d99 = f"{r['d99'] / h['d99']:.3f}" if r["d99"] else "—"
                     cells.append(f"{loss:.3f}, {r['d95'] / h['d95']:.3f} / {d99}")
@@ -439,7 +455,9 @@ def main() -> None:
         "--fit-table", nargs="+", help="print the surrogate-fit table of these results directories and stop"
     )
     ap.add_argument(
-        "--sweep-table", help="print the optimiser sweep table of this results directory and stop"
+        "--sweep-table",
+        nargs="+",
+        help="print the optimiser sweep table of these results directories and stop",
     )
     ap.add_argument("--geodex", default="target/release/geodex")
     ap.add_argument("--data", default="../shared/data")
@@ -500,7 +518,7 @@ def main() -> None:
                 *[a for a in ODES if "ode" in arms or a[0] in arms],
                 *[a for a in RELAXED if "relaxed" in arms or a[0] in arms],
                 *[a for a in HELD if "held" in arms or a[0] in arms],
-                *[a for a in HELD_BY_NAME if a[0] in arms],
+                *[a for a in BY_NAME if a[0] in arms],
             ]:
                 model, report = learn(args.geodex, s, name, extra, seed, work)
                 (out / f"{s['name']}-{name}-{seed}.report.json").write_text(json.dumps(report, indent=1))
