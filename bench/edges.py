@@ -267,10 +267,15 @@ def ratio(mine: list[dict], heuristic: dict, key: str) -> str:
     return f"{sum(vals) / len(vals):.3f}" if vals else "—"
 
 
+def results_rows(dirs: list[str]) -> list[dict]:
+    """Every row of each directory's `results.json`, tagged with its directory under "dir"."""
+    return [{**r, "dir": d} for d in dirs for r in json.loads((Path(d) / "results.json").read_text())]
+
+
 def table(dirs: list[str]) -> None:
     """Prints the LEARNED.md table: per set and rule, the mean over seeds (min–max) of each measure.
     A seed listed twice is two training runs (e.g. a surrogate start measured beside REINFORCE)."""
-    rows = [{**r, "dir": d} for d in dirs for r in json.loads((Path(d) / "results.json").read_text())]
+    rows = results_rows(dirs)
     heuristic: dict[tuple, dict] = {}
     for r in rows:
         if r["rule"] == "heuristic":
@@ -386,7 +391,7 @@ def sweep_table(dirs: list[str]) -> None:
     final validation loss and the distance evaluations at 0.95 / 0.99 against the heuristic (the
     first one of that set and seed in `dirs`, so a sweep run without its own heuristic names the
     directory that holds one after its own)."""
-    rows = [{**r, "dir": d} for d in dirs for r in json.loads((Path(d) / "results.json").read_text())]
+    rows = results_rows(dirs)
     heuristic: dict[tuple, dict] = {}
     for r in rows:
         if r["rule"] == "heuristic":
