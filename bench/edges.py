@@ -172,6 +172,22 @@ def prepare(g: str, data: Path, work: Path, name, base, queries, metric, ext, dt
     return s
 
 
+def prepare_definitions(g: str, data: Path, definitions: Path, work: Path) -> dict:
+    """The out-of-distribution track (item 9): minilm-words-20k's whole base against embedded
+    dictionary definitions (`bench/make_definitions.py`), learning and test definitions disjoint."""
+    s = {
+        "name": "minilm-definitions",
+        "metric": "cosine",
+        "base": str(data / "minilm-words-20k" / "base.fvecs"),
+    }
+    s["learn"], s["queries"] = str(definitions / "learn.fvecs"), str(definitions / "query.fvecs")
+    for role, q in [("learn_gt", s["learn"]), ("test_gt", s["queries"])]:
+        s[role] = str(work / f"{s['name']}-{role}.ivecs")
+        gt = ["groundtruth", "--data", s["base"], "--queries", q, "--k", "10"]
+        run([g, *gt, "--metric", "cosine", "--out", s[role], "--quiet"])
+    return s
+
+
 def at_recall(rows: list[dict], target: float) -> float | None:
     """Mean distance evaluations at `target`, interpolated between the ladder points around it."""
     prev = None
@@ -475,7 +491,12 @@ def main() -> None:
         help="threads of learn-edges (1: every model a function of its seed, so arms that share a "
         "surrogate training start from the same scorer)",
     )
-    ap.add_argument("--sets", default="minilm-words-20k,sift-debian")
+    ap.add_argument(
+        "--sets",
+        default="minilm-words-20k,sift-debian",
+        help="comma-separated; minilm-definitions (needs --definitions) is the out-of-distribution track",
+    )
+    ap.add_argument("--definitions", help="output directory of bench/make_definitions.py")
     ap.add_argument(
         "--arms",
         default="controls,learned,anneal",
@@ -500,10 +521,11 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     out.mkdir(parents=True, exist_ok=True)
     results = []
-    for spec in SETS:
-        if spec[0] not in args.sets.split(","):
-            continue
-        s = prepare(args.geodex, Path(args.data), work, *spec)
+    sets = args.sets.split(",")
+    prepared = [prepare(args.geodex, Path(args.data), work, *spec) for spec in SETS if spec[0] in sets]
+    if "minilm-definitions" in sets:
+        prepared.append(prepare_definitions(args.geodex, Path(args.data), Path(args.definitions), work))
+    for s in prepared:
         for seed in map(int, args.seeds.split(",")):
             arms = args.arms.split(",")
             rules = [(c, c, None, []) for c in CONTROLS if "controls" in arms or c in arms]
