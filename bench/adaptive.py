@@ -110,15 +110,11 @@ def prepare(args, work: Path) -> list[dict]:
     for item in args.sets.split(","):
         where, metric = item.rsplit(":", 1)
         d = data / where
-        ext, dtype = (
-            ("bvecs", "u1") if (d / "base.bvecs").exists() else ("fvecs", "<f4")
-        )
+        ext, dtype = ("bvecs", "u1") if (d / "base.bvecs").exists() else ("fvecs", "<f4")
         if d.name == "minilm-words-20k" and args.minilm_learn_source:
             # Learning queries from a disjoint word set.
             learn = read_vecs(Path(args.minilm_learn_source) / "base.fvecs", "<f4")
-            rows = np.random.default_rng(5).choice(
-                len(learn), args.learn, replace=False
-            )
+            rows = np.random.default_rng(5).choice(len(learn), args.learn, replace=False)
             write_vecs(work / "minilm-learn.fvecs", learn[rows])
             sets.append(
                 {
@@ -183,18 +179,12 @@ def main() -> None:
         "--minilm-learn-source",
         help="a disjoint MiniLM word set (default: held-out base rows)",
     )
-    ap.add_argument(
-        "--geodex", default=str(HERE.parent / "target" / "release" / "geodex")
-    )
+    ap.add_argument("--geodex", default=str(HERE.parent / "target" / "release" / "geodex"))
     ap.add_argument("--learn", type=int, default=2000)
     ap.add_argument("--targets", default="0.9,0.95,0.99")
     ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument(
-        "--seed", type=int, default=42, help="learn-stop's split and PPO seed"
-    )
-    ap.add_argument(
-        "--rules", default=",".join(RULES), help="rules compared (fixed always)"
-    )
+    ap.add_argument("--seed", type=int, default=42, help="learn-stop's split and PPO seed")
+    ap.add_argument("--rules", default=",".join(RULES), help="rules compared (fixed always)")
     ap.add_argument("--gbdt-trees", type=int, default=100)
     ap.add_argument("--gbdt-depth", type=int, default=4)
     ap.add_argument("--gbdt-rate", type=float, default=0.1)
@@ -204,9 +194,7 @@ def main() -> None:
         help="indexes and derived files (large)",
     )
     args = ap.parse_args()
-    rules = ["fixed"] + [
-        r for r in RULES if r != "fixed" and r in args.rules.split(",")
-    ]
+    rules = ["fixed"] + [r for r in RULES if r != "fixed" and r in args.rules.split(",")]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     work = Path(args.work)
@@ -287,18 +275,13 @@ def main() -> None:
                     "share_below_08": float(rs[0]["share_below_0.8"]),
                     "qps": med("qps"),
                     "p99_us": med("p99_us"),
-                    "distances_vs_fixed": float(rs[0]["mean_distances"])
-                    / float(fixed["mean_distances"]),
+                    "distances_vs_fixed": float(rs[0]["mean_distances"]) / float(fixed["mean_distances"]),
                     "qps_vs_fixed": med("qps")
-                    / statistics.median(
-                        float(r["qps"]) for r in rows[(target, "fixed")]
-                    ),
+                    / statistics.median(float(r["qps"]) for r in rows[(target, "fixed")]),
                 }
             )
         report[d["name"]] = {"learn": learned, "rows": table}
-        print(
-            f"\n{d['name']} (cap recall {learned['cap_recall']:.4f}; {args.rounds} interleaved rounds)"
-        )
+        print(f"\n{d['name']} (cap recall {learned['cap_recall']:.4f}; {args.rounds} interleaved rounds)")
         print(
             f"{'target':>6} {'rule':>9} {'ef':>4} {'recall':>7} {'dist':>7} {'p99 dist':>8} {'<0.8':>6} "
             f"{'QPS':>7} {'p99 µs':>7} {'dist/fixed':>10} {'QPS/fixed':>9}"

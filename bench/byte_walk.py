@@ -8,6 +8,7 @@ Usage: python3 bench/byte_walk.py DATA_DIR [--efs 16,32,64,128,256] [--rounds 3]
   DATA_DIR: a TEXMEX set (base.fvecs or base.bvecs, query.*, groundtruth.ivecs); names starting
   with `sift` are searched under l2 (bytes read as float32), others under cosine.
 """
+
 import argparse
 import os
 import time

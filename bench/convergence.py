@@ -121,7 +121,9 @@ def main():
     p.add_argument("--patience", type=int, default=4)
     p.add_argument("--validation-sample", type=int, default=1000)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=0, help="training threads (0: all cores; 1 is reproducible)")
+    p.add_argument(
+        "--threads", type=int, default=0, help="training threads (0: all cores; 1 is reproducible)"
+    )
     p.add_argument(
         "--eval-args",
         default="--sample 2000 --sources 100 --ef 10,32 --queries 2000",

@@ -231,12 +231,8 @@ def markdown(results):
                     f"{100 * x / row['seconds']:.0f} %"
                     for x in (row["shard_seconds"], row["merge_seconds"], rest)
                 )
-            ceiling = (
-                f" ({row['routing_ceiling']:.4f})" if "routing_ceiling" in row else ""
-            )
-            lat = (
-                f"{row['p50_ms']:.2f} / {row['p99_ms']:.2f}" if "p50_ms" in row else "–"
-            )
+            ceiling = f" ({row['routing_ceiling']:.4f})" if "routing_ceiling" in row else ""
+            lat = f"{row['p50_ms']:.2f} / {row['p99_ms']:.2f}" if "p50_ms" in row else "–"
             copies = (
                 f", {row['copies_per_vector']:.2f} copies / vector"
                 if row.get("copies_per_vector", 1) > 1
@@ -253,9 +249,7 @@ def markdown(results):
 
 
 def main():
-    ap = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sets", default="sift,minilm")
     ap.add_argument("--queries", type=int, default=1000)
     ap.add_argument("--latency-queries", type=int, default=200)

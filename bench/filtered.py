@@ -54,9 +54,12 @@ def main():
         base, queries = (os.path.join(DATA, d, f) for f in (base, queries))
         index = os.path.join(args.work, f"{name}.gdx")
         run([args.geodex, "build", "--data", base, "--out", index, "--metric", metric, "--quiet"])
-        md += [f"### {name} (n = {n}, {metric}, M = 16, ef_construction = 200)", "",
-               "| allowed | path | " + " | ".join(f"ef={e} recall / QPS" for e in args.ef.split(",")) + " |",
-               "|" + "---|" * (2 + len(args.ef.split(",")))]
+        md += [
+            f"### {name} (n = {n}, {metric}, M = 16, ef_construction = 200)",
+            "",
+            "| allowed | path | " + " | ".join(f"ef={e} recall / QPS" for e in args.ef.split(",")) + " |",
+            "|" + "---|" * (2 + len(args.ef.split(","))),
+        ]
         for share in (float(s) for s in args.shares.split(",")):
             rng = random.Random(int(share * 1000))
             keys = [k for k in range(n) if rng.random() < share]
@@ -64,17 +67,56 @@ def main():
             with open(kf, "w") as f:
                 f.write("\n".join(map(str, keys)))
             gt = os.path.join(args.work, f"{name}-{share}.ivecs")
-            run([args.geodex, "groundtruth", "--data", base, "--queries", queries, "--k", "10", "--metric", metric,
-                 "--out", gt, "--filter-keys", kf, "--quiet"])
+            run(
+                [
+                    args.geodex,
+                    "groundtruth",
+                    "--data",
+                    base,
+                    "--queries",
+                    queries,
+                    "--k",
+                    "10",
+                    "--metric",
+                    metric,
+                    "--out",
+                    gt,
+                    "--filter-keys",
+                    kf,
+                    "--quiet",
+                ]
+            )
             for path, extra in PATHS:
-                out = json.loads(run([args.geodex, "bench", "--index", index, "--queries", queries, "--groundtruth", gt,
-                                      "--ef", args.ef, "--filter-keys", kf, "--runs", str(args.runs), "--json",
-                                      "--quiet"] + extra))
+                out = json.loads(
+                    run(
+                        [
+                            args.geodex,
+                            "bench",
+                            "--index",
+                            index,
+                            "--queries",
+                            queries,
+                            "--groundtruth",
+                            gt,
+                            "--ef",
+                            args.ef,
+                            "--filter-keys",
+                            kf,
+                            "--runs",
+                            str(args.runs),
+                            "--json",
+                            "--quiet",
+                        ]
+                        + extra
+                    )
+                )
                 results[f"{name}/{share}/{path}"] = out
                 label = path if path != "switch" else "switch (ˣ = scanned)"
                 scanned = path == "switch"
-                cells = [f"{r['recall']:.3f} / {r['qps']:.0f}{'ˣ' if scanned and r['exact_share'] == 1.0 else ''}"
-                         for r in out["rows"]]
+                cells = [
+                    f"{r['recall']:.3f} / {r['qps']:.0f}{'ˣ' if scanned and r['exact_share'] == 1.0 else ''}"
+                    for r in out["rows"]
+                ]
                 md.append(f"| {100 * share:g} % ({len(keys)}) | {label} | " + " | ".join(cells) + " |")
         md.append("")
     with open(os.path.join(args.out, "filtered.json"), "w") as f:

@@ -29,8 +29,16 @@ SETS = {
 # Each measure with the direction "better graph" means in the text: high λ₂ and conductance,
 # small diameter and hop distance, no unreachable nodes, balanced degrees (a small maximum
 # in-degree), and more links.
-MEASURES = {"lambda2": +1, "lambda2_normalized": +1, "conductance": +1, "diameter_lower_bound": -1,
-            "mean_hop_distance": -1, "unreachable": -1, "in_degree_max": -1, "mean_degree": +1}
+MEASURES = {
+    "lambda2": +1,
+    "lambda2_normalized": +1,
+    "conductance": +1,
+    "diameter_lower_bound": -1,
+    "mean_hop_distance": -1,
+    "unreachable": -1,
+    "in_degree_max": -1,
+    "mean_degree": +1,
+}
 
 
 def run(cmd):
@@ -45,7 +53,7 @@ def ranks(v):
         j = i
         while j + 1 < len(order) and v[order[j + 1]] == v[order[i]]:
             j += 1
-        for o in order[i:j + 1]:
+        for o in order[i : j + 1]:
             r[o] = (i + j) / 2 + 1
         i = j + 1
     return r
@@ -68,46 +76,101 @@ def main():
     p.add_argument("--ms", default="4,8,12,16,24,32")
     p.add_argument("--efcs", default="40,200")
     p.add_argument("--ef", type=int, default=32)
-    p.add_argument("--threads", type=int, default=1,
-                   help="build threads (1: same seed, same graph, so the run is reproducible)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="build threads (1: same seed, same graph, so the run is reproducible)",
+    )
     p.add_argument("--out", default=os.path.join(HERE, "out"))
     p.add_argument("--geodex", default=os.path.join(REPO, "target", "release", "geodex"))
     p.add_argument("--from-csv", help="recompute the statistics from an earlier run's CSV, building nothing")
     args = p.parse_args()
     if args.from_csv:
         with open(args.from_csv) as f:
-            rows = [{k: (v == "True" if v in ("True", "False") else float(v)) for k, v in r.items()}
-                    for r in csv.DictReader(f)]
+            rows = [
+                {k: (v == "True" if v in ("True", "False") else float(v)) for k, v in r.items()}
+                for r in csv.DictReader(f)
+            ]
         report(args, rows, os.path.splitext(args.from_csv)[0])
         return
     base, queries, metric = SETS[args.data]
     d = os.path.join(args.data_dir, args.data)
-    base, queries, truth = os.path.join(d, base), os.path.join(d, queries), os.path.join(d, "groundtruth.ivecs")
+    base, queries, truth = (
+        os.path.join(d, base),
+        os.path.join(d, queries),
+        os.path.join(d, "groundtruth.ivecs"),
+    )
     os.makedirs(args.out, exist_ok=True)
     rows = []
     for efc in [int(x) for x in args.efcs.split(",")]:
         for m in [int(x) for x in args.ms.split(",")]:
             index = os.path.join(args.out, f"quality-{args.data}-m{m}-efc{efc}.gdx")
             print(f"M = {m}, ef_construction = {efc}", file=sys.stderr)
-            run([args.geodex, "build", "--data", base, "--out", index, "--metric", metric, "--m", str(m),
-                 "--ef-construction", str(efc), "--threads", str(args.threads), "--quiet"])
-            a = json.loads(run([args.geodex, "analyze", "--index", index, "--only", "graph,spectral", "--json"]))
-            b = json.loads(run([args.geodex, "bench", "--index", index, "--queries", queries, "--groundtruth", truth,
-                                "--k", "10", "--ef", str(args.ef), "--runs", "1", "--json", "--quiet"]))["rows"][0]
+            run(
+                [
+                    args.geodex,
+                    "build",
+                    "--data",
+                    base,
+                    "--out",
+                    index,
+                    "--metric",
+                    metric,
+                    "--m",
+                    str(m),
+                    "--ef-construction",
+                    str(efc),
+                    "--threads",
+                    str(args.threads),
+                    "--quiet",
+                ]
+            )
+            a = json.loads(
+                run([args.geodex, "analyze", "--index", index, "--only", "graph,spectral", "--json"])
+            )
+            b = json.loads(
+                run(
+                    [
+                        args.geodex,
+                        "bench",
+                        "--index",
+                        index,
+                        "--queries",
+                        queries,
+                        "--groundtruth",
+                        truth,
+                        "--k",
+                        "10",
+                        "--ef",
+                        str(args.ef),
+                        "--runs",
+                        "1",
+                        "--json",
+                        "--quiet",
+                    ]
+                )
+            )["rows"][0]
             g, s = a["graph"], a["spectral"]
             level0 = g["levels"][0]
-            rows.append({
-                "m": m, "ef_construction": efc,
-                "lambda2": s["lambda2"], "lambda2_normalized": s["lambda2_normalized"],
-                "conductance": s["conductance"],
-                "diameter_lower_bound": g["level0_hops"]["diameter_lower_bound"],
-                "mean_hop_distance": g["level0_hops"]["mean_distance"],
-                "unreachable": g["unreachable"],
-                "in_degree_max": level0["in_degree"]["max"],
-                "mean_degree": 2 * s["edges"] / s["nodes"],
-                "spectral_converged": s["converged"],
-                "recall": b["recall"], "mean_distances": b["mean_distances"], "mean_hops": b["mean_hops"],
-            })
+            rows.append(
+                {
+                    "m": m,
+                    "ef_construction": efc,
+                    "lambda2": s["lambda2"],
+                    "lambda2_normalized": s["lambda2_normalized"],
+                    "conductance": s["conductance"],
+                    "diameter_lower_bound": g["level0_hops"]["diameter_lower_bound"],
+                    "mean_hop_distance": g["level0_hops"]["mean_distance"],
+                    "unreachable": g["unreachable"],
+                    "in_degree_max": level0["in_degree"]["max"],
+                    "mean_degree": 2 * s["edges"] / s["nodes"],
+                    "spectral_converged": s["converged"],
+                    "recall": b["recall"],
+                    "mean_distances": b["mean_distances"],
+                    "mean_hops": b["mean_hops"],
+                }
+            )
             print(f"  {rows[-1]}", file=sys.stderr)
     stem = os.path.join(args.out, f"graph-quality-{args.data}")
     with open(stem + ".csv", "w", newline="") as f:
@@ -133,14 +196,23 @@ def report(args, rows, stem):
     # (Within one ef_construction every measure moves with M, as recall does; these pairs are
     # where a measure has to say something M alone does not.)
     efcs = sorted({r["ef_construction"] for r in rows})
-    pairs = [(a, b) for a in rows for b in rows
-             if a["m"] == b["m"] and a["ef_construction"] == efcs[0] and b["ef_construction"] == efcs[-1]]
+    pairs = [
+        (a, b)
+        for a in rows
+        for b in rows
+        if a["m"] == b["m"] and a["ef_construction"] == efcs[0] and b["ef_construction"] == efcs[-1]
+    ]
     result["same_m_pairs_ordered_like_recall"] = {}
-    print(f"same-M pairs (ef_construction {efcs[0]} vs {efcs[-1]}), measure's 'better' direction vs recall, of {len(pairs)}:")
+    print(
+        f"same-M pairs (ef_construction {efcs[0]} vs {efcs[-1]}), measure's 'better' direction vs recall, of {len(pairs)}:"
+    )
     for key, direction in MEASURES.items():
         signs = [direction * (b[key] - a[key]) * (b["recall"] - a["recall"]) for a, b in pairs]
-        counts = {"agree": sum(x > 0 for x in signs), "tie": sum(x == 0 for x in signs),
-                  "disagree": sum(x < 0 for x in signs)}
+        counts = {
+            "agree": sum(x > 0 for x in signs),
+            "tie": sum(x == 0 for x in signs),
+            "disagree": sum(x < 0 for x in signs),
+        }
         result["same_m_pairs_ordered_like_recall"][key] = counts
         print(f"  {key:<22}{counts['agree']} agree, {counts['tie']} tie, {counts['disagree']} disagree")
     with open(stem + ".json", "w") as f:

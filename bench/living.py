@@ -60,8 +60,23 @@ def write_keys(path, keys):
 
 def bench(g, index, efs, runs, gt=None):
     gt = gt or os.path.join(SIFT, "groundtruth.ivecs")
-    out = run([g, "bench", "--index", index, "--queries", os.path.join(SIFT, "query.bvecs"), "--groundtruth",
-               gt, "--ef", efs, "--runs", str(runs), "--json"]).stdout
+    out = run(
+        [
+            g,
+            "bench",
+            "--index",
+            index,
+            "--queries",
+            os.path.join(SIFT, "query.bvecs"),
+            "--groundtruth",
+            gt,
+            "--ef",
+            efs,
+            "--runs",
+            str(runs),
+            "--json",
+        ]
+    ).stdout
     return {r["ef"]: (r["recall"], r["qps"]) for r in json.loads(out)["rows"]}
 
 
@@ -109,11 +124,26 @@ def main():
     write_keys(p("gone.txt"), gone)
     write_bvecs(p("gone.bvecs"), base[gone])
     shutil.copy(p("fresh.gdx"), p("churn.gdx"))
-    _, del_s, _del_err = timed_change([g, "delete", "--index", p("churn.gdx"), "--keys", p("gone.txt"), "--batch", str(n)])
+    _, del_s, _del_err = timed_change(
+        [g, "delete", "--index", p("churn.gdx"), "--keys", p("gone.txt"), "--batch", str(n)]
+    )
     res["churn_delete_seconds"] = del_s
     res["after_delete_unreachable"] = info(g, p("churn.gdx"))["graph"]["unreachable"]
-    _, ins_s, _ = timed_change([g, "insert", "--index", p("churn.gdx"), "--data", p("gone.bvecs"), "--keys", p("gone.txt"),
-                                "--batch", "5000", "--quiet"])
+    _, ins_s, _ = timed_change(
+        [
+            g,
+            "insert",
+            "--index",
+            p("churn.gdx"),
+            "--data",
+            p("gone.bvecs"),
+            "--keys",
+            p("gone.txt"),
+            "--batch",
+            "5000",
+            "--quiet",
+        ]
+    )
     res["churn_insert_seconds"] = ins_s
     i = info(g, p("churn.gdx"))
     res["churned_count"], res["churned_unreachable"] = i["count"], i["graph"]["unreachable"]
@@ -131,12 +161,31 @@ def main():
     for batch, rows in [(1, 500), (1000, 10_000)]:
         for fsync in (True, False):
             shutil.copy(p("90k.gdx"), p("ins.gdx"))
-            cmd = [g, "insert", "--index", p("ins.gdx"), "--data", p("last10k.bvecs"), "--limit", str(rows),
-                   "--batch", str(batch), "--quiet"] + ([] if fsync else ["--no-fsync"])
+            cmd = [
+                g,
+                "insert",
+                "--index",
+                p("ins.gdx"),
+                "--data",
+                p("last10k.bvecs"),
+                "--limit",
+                str(rows),
+                "--batch",
+                str(batch),
+                "--quiet",
+            ] + ([] if fsync else ["--no-fsync"])
             stamps, wall, _ = timed_change(cmd)
             (n0, t0), (n1, t1) = stamps[0], stamps[-1]
-            res["insert"].append({"batch": batch, "fsync": fsync, "rows": rows, "wall_seconds": wall,
-                                  "steady_rows_per_s": (n1 - n0) / (t1 - t0), "unreachable": info(g, p("ins.gdx"))["graph"]["unreachable"]})
+            res["insert"].append(
+                {
+                    "batch": batch,
+                    "fsync": fsync,
+                    "rows": rows,
+                    "wall_seconds": wall,
+                    "steady_rows_per_s": (n1 - n0) / (t1 - t0),
+                    "unreachable": info(g, p("ins.gdx"))["graph"]["unreachable"],
+                }
+            )
 
     # 3. Delete + repair cost.
     res["delete"] = []
@@ -144,32 +193,64 @@ def main():
         keys = sorted(random.Random(args.seed + 1).sample(range(n), int(n * share)))
         write_keys(p("del.txt"), keys)
         shutil.copy(p("fresh.gdx"), p("del.gdx"))
-        _, wall, err = timed_change([g, "delete", "--index", p("del.gdx"), "--keys", p("del.txt"), "--batch", str(n)])
+        _, wall, err = timed_change(
+            [g, "delete", "--index", p("del.gdx"), "--keys", p("del.txt"), "--batch", str(n)]
+        )
         lists = int(re.search(r"repaired (\d+) adjacency lists", err).group(1))
-        res["delete"].append({"share": share, "keys": len(keys), "wall_seconds": wall, "lists_repaired": lists,
-                              "unreachable": info(g, p("del.gdx"))["graph"]["unreachable"]})
+        res["delete"].append(
+            {
+                "share": share,
+                "keys": len(keys),
+                "wall_seconds": wall,
+                "lists_repaired": lists,
+                "unreachable": info(g, p("del.gdx"))["graph"]["unreachable"],
+            }
+        )
 
     with open(os.path.join(args.out, "living.json"), "w") as f:
         json.dump(res, f, indent=2)
     efs = [int(e) for e in args.ef.split(",")]
-    md = ["# Living index on sift-debian (100k, L2, M = 16, ef_construction = 200)", "",
-          (f"Build: {res['build_seconds']:.1f} s. Churn: delete {n // 2} random keys in {res['churn_delete_seconds']:.1f} s "
-          f"(unreachable live nodes after: {res['after_delete_unreachable']}), insert them back in "
-          f"{res['churn_insert_seconds']:.1f} s; live {res['churned_count']}, unreachable {res['churned_unreachable']} "
-          f"(after compact: {res['compacted_unreachable']})."), "",
-          "| ef | fresh recall / QPS | churned recall / QPS | Δ recall | compacted recall / QPS |", "|---|---|---|---|---|"]
+    md = [
+        "# Living index on sift-debian (100k, L2, M = 16, ef_construction = 200)",
+        "",
+        (
+            f"Build: {res['build_seconds']:.1f} s. Churn: delete {n // 2} random keys in {res['churn_delete_seconds']:.1f} s "
+            f"(unreachable live nodes after: {res['after_delete_unreachable']}), insert them back in "
+            f"{res['churn_insert_seconds']:.1f} s; live {res['churned_count']}, unreachable {res['churned_unreachable']} "
+            f"(after compact: {res['compacted_unreachable']})."
+        ),
+        "",
+        "| ef | fresh recall / QPS | churned recall / QPS | Δ recall | compacted recall / QPS |",
+        "|---|---|---|---|---|",
+    ]
     for e in efs:
         f, c, k = res["fresh"][e], res["churned"][e], res["compacted"][e]
-        md.append(f"| {e} | {f[0]:.4f} / {f[1]:,.0f} | {c[0]:.4f} / {c[1]:,.0f} | {c[0] - f[0]:+.4f} | {k[0]:.4f} / {k[1]:,.0f} |")
-    md += ["", "Insert into the 90k index (rows 90,000…):", "",
-           "| batch | fsync | rows | steady rows/s | command wall s | unreachable after |", "|---|---|---|---|---|---|"]
+        md.append(
+            f"| {e} | {f[0]:.4f} / {f[1]:,.0f} | {c[0]:.4f} / {c[1]:,.0f} | {c[0] - f[0]:+.4f} | {k[0]:.4f} / {k[1]:,.0f} |"
+        )
+    md += [
+        "",
+        "Insert into the 90k index (rows 90,000…):",
+        "",
+        "| batch | fsync | rows | steady rows/s | command wall s | unreachable after |",
+        "|---|---|---|---|---|---|",
+    ]
     for r in res["insert"]:
-        md.append(f"| {r['batch']} | {'yes' if r['fsync'] else 'no'} | {r['rows']} | {r['steady_rows_per_s']:,.0f} | "
-                  f"{r['wall_seconds']:.2f} | {r['unreachable']} |")
-    md += ["", "Delete + repair from the fresh 100k index, one batch:", "",
-           "| deleted | keys | command wall s | lists rewritten | unreachable after |", "|---|---|---|---|---|"]
+        md.append(
+            f"| {r['batch']} | {'yes' if r['fsync'] else 'no'} | {r['rows']} | {r['steady_rows_per_s']:,.0f} | "
+            f"{r['wall_seconds']:.2f} | {r['unreachable']} |"
+        )
+    md += [
+        "",
+        "Delete + repair from the fresh 100k index, one batch:",
+        "",
+        "| deleted | keys | command wall s | lists rewritten | unreachable after |",
+        "|---|---|---|---|---|",
+    ]
     for r in res["delete"]:
-        md.append(f"| {r['share']:.0%} | {r['keys']} | {r['wall_seconds']:.2f} | {r['lists_repaired']} | {r['unreachable']} |")
+        md.append(
+            f"| {r['share']:.0%} | {r['keys']} | {r['wall_seconds']:.2f} | {r['lists_repaired']} | {r['unreachable']} |"
+        )
     with open(os.path.join(args.out, "living.md"), "w") as f:
         f.write("\n".join(md) + "\n")
     print("\n".join(md))

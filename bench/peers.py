@@ -22,6 +22,7 @@ recall >= 0.90/0.95/0.99 from measured points only, and geodex's ratio to the be
 
 Usage: python3 bench/peers.py [--data-dir ../shared/data] [--datasets sift-debian,minilm-words-20k,/path/minilm-words-200k]
 """
+
 import argparse
 import json
 import os
@@ -94,7 +95,13 @@ def peer_build(system, X, metric, m, efc, threads, path):
     if system == "usearch":
         from usearch.index import Index
 
-        ix = Index(ndim=d, metric={"l2": "l2sq", "cosine": "cos"}[metric], dtype="f32", connectivity=m, expansion_add=efc)
+        ix = Index(
+            ndim=d,
+            metric={"l2": "l2sq", "cosine": "cos"}[metric],
+            dtype="f32",
+            connectivity=m,
+            expansion_add=efc,
+        )
         ix.add(np.arange(len(X)), X, threads=threads)
         ix.save(path)
         return ix
@@ -192,7 +199,10 @@ def worker(args):
         t = time.perf_counter()
         found = [search(q) for q in Q]
         el = time.perf_counter() - t
-        np.save(os.path.join(args.workdir, f"{args.system}-ef{cmd['ef']}.npy"), np.stack([np.asarray(i, dtype=np.int64) for i in found]))
+        np.save(
+            os.path.join(args.workdir, f"{args.system}-ef{cmd['ef']}.npy"),
+            np.stack([np.asarray(i, dtype=np.int64) for i in found]),
+        )
         reply({"qps": len(Q) / el, "batch_qps": len(Q) / timed(lambda: batch(Q))})
 
 
@@ -213,22 +223,81 @@ def timed(call):
 def geodex(args, work, base, queries, metric, truth):
     exe = os.path.join(REPO, "target", "release", "geodex")
     index = os.path.join(work, "geodex.gdx")
-    build, rss_build = measured([exe, "build", "--data", base, "--out", index, "--metric", metric, "--m", str(args.m),
-                                 "--ef-construction", str(args.efc), "--threads", str(args.threads), "--json", "--quiet"])
+    build, rss_build = measured(
+        [
+            exe,
+            "build",
+            "--data",
+            base,
+            "--out",
+            index,
+            "--metric",
+            metric,
+            "--m",
+            str(args.m),
+            "--ef-construction",
+            str(args.efc),
+            "--threads",
+            str(args.threads),
+            "--json",
+            "--quiet",
+        ]
+    )
     build = json.loads(build)
     gt = os.path.join(work, "gt.ivecs")
     write_ivecs(gt, truth)
     efs = ",".join(map(str, args.efs))
-    bench, rss_bench = measured([exe, "bench", "--index", index, "--queries", queries, "--groundtruth", gt, "--k", str(args.k),
-                                 "--ef", efs, "--threads", "1", "--runs", str(args.runs), "--json", "--quiet"])
+    bench, rss_bench = measured(
+        [
+            exe,
+            "bench",
+            "--index",
+            index,
+            "--queries",
+            queries,
+            "--groundtruth",
+            gt,
+            "--k",
+            str(args.k),
+            "--ef",
+            efs,
+            "--threads",
+            "1",
+            "--runs",
+            str(args.runs),
+            "--json",
+            "--quiet",
+        ]
+    )
     rows = []
     for r in json.loads(bench)["rows"]:
         out = os.path.join(work, f"geodex-ef{r['ef']}.ivecs")
-        measured([exe, "search", "--index", index, "--queries", queries, "--k", str(args.k), "--ef", str(r["ef"]),
-                  "--threads", "1", "--out", out, "--quiet"])
+        measured(
+            [
+                exe,
+                "search",
+                "--index",
+                index,
+                "--queries",
+                queries,
+                "--k",
+                str(args.k),
+                "--ef",
+                str(r["ef"]),
+                "--threads",
+                "1",
+                "--out",
+                out,
+                "--quiet",
+            ]
+        )
         rows.append({"ef": r["ef"], "qps": r["qps"], "ids": read_vecs(out), "batch_qps": float("nan")})
-    return {"build_s": build["build_seconds"], "index_bytes": os.path.getsize(index), "rss_bytes": max(rss_build, rss_bench),
-            "rows": rows}
+    return {
+        "build_s": build["build_seconds"],
+        "index_bytes": os.path.getsize(index),
+        "rss_bytes": max(rss_build, rss_bench),
+        "rows": rows,
+    }
 
 
 def measured(cmd):
@@ -266,9 +335,28 @@ def run_dataset(args, spec):
         workers = {}
         for system in SYSTEMS:  # builds one at a time: build times are not shared
             print(f"[{name}] {system} builds ...", file=sys.stderr, flush=True)
-            cmd = [sys.executable, __file__, "--worker", system, "--base", base, "--queries", queries, "--metric", metric,
-                   "--workdir", work, "--m", str(args.m), "--efc", str(args.efc), "--threads", str(args.threads),
-                   "--k", str(args.k)]
+            cmd = [
+                sys.executable,
+                __file__,
+                "--worker",
+                system,
+                "--base",
+                base,
+                "--queries",
+                queries,
+                "--metric",
+                metric,
+                "--workdir",
+                work,
+                "--m",
+                str(args.m),
+                "--efc",
+                str(args.efc),
+                "--threads",
+                str(args.threads),
+                "--k",
+                str(args.k),
+            ]
             proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
             workers[system] = (proc, ask(proc, None))
         best, measured_efs = {}, {system: [] for system in workers}
@@ -284,17 +372,35 @@ def run_dataset(args, spec):
                         best[(system, ef)] = (max(old[0], r["qps"]), max(old[1], r["batch_qps"]))
                 for system, ef in point.items():
                     measured_efs[system].append(ef)
-                    shutil.copy(os.path.join(work, f"{system}-ef{ef}.npy"), os.path.join(work, f"{system}-keep{ef}.npy"))
+                    shutil.copy(
+                        os.path.join(work, f"{system}-ef{ef}.npy"),
+                        os.path.join(work, f"{system}-keep{ef}.npy"),
+                    )
 
         sweep([{system: ef for system in workers} for ef in args.efs])
         # Each system's own smallest ef reaching each target recall, then timed like the grid:
         # a grid point just short of a target would otherwise charge a system the next one.
-        recall_of = {(s, ef): recall_at_k(np.load(os.path.join(work, f"{s}-keep{ef}.npy")), truth, args.k)
-                     for s in workers for ef in args.efs}
-        found = {s: [smallest_ef(workers[s][0], s, t, recall_of, args, work, truth) for t in TARGETS] for s in workers}
+        recall_of = {
+            (s, ef): recall_at_k(np.load(os.path.join(work, f"{s}-keep{ef}.npy")), truth, args.k)
+            for s in workers
+            for ef in args.efs
+        }
+        found = {
+            s: [smallest_ef(workers[s][0], s, t, recall_of, args, work, truth) for t in TARGETS]
+            for s in workers
+        }
         print(f"[{name}] smallest ef per target {TARGETS}: {found}", file=sys.stderr, flush=True)
-        sweep([pt for j in range(len(TARGETS))
-               if (pt := {s: found[s][j] for s in workers if found[s][j] and found[s][j] not in measured_efs[s]})])
+        sweep(
+            [
+                pt
+                for j in range(len(TARGETS))
+                if (
+                    pt := {
+                        s: found[s][j] for s in workers if found[s][j] and found[s][j] not in measured_efs[s]
+                    }
+                )
+            ]
+        )
         for system, (proc, built) in workers.items():
             proc.stdin.write(json.dumps({"quit": True}) + "\n")
             proc.stdin.close()
@@ -304,14 +410,34 @@ def run_dataset(args, spec):
             for ef in sorted(set(measured_efs[system])):
                 ids = np.load(os.path.join(work, f"{system}-keep{ef}.npy"))
                 qps, batch_qps = best[(system, ef)]
-                rows.append((system, ef, recall_at_k(ids, truth, args.k), qps, batch_qps, built["build_s"],
-                             built["index_bytes"], usage.ru_maxrss * 1024))
+                rows.append(
+                    (
+                        system,
+                        ef,
+                        recall_at_k(ids, truth, args.k),
+                        qps,
+                        batch_qps,
+                        built["build_s"],
+                        built["index_bytes"],
+                        usage.ru_maxrss * 1024,
+                    )
+                )
         if args.cli:
             print(f"[{name}] geodex-cli ...", file=sys.stderr, flush=True)
             g = geodex(args, work, base, queries, metric, truth)
             for r in g["rows"]:
-                rows.append(("geodex-cli", r["ef"], recall_at_k(r["ids"], truth, args.k), r["qps"], r["batch_qps"], g["build_s"],
-                             g["index_bytes"], g["rss_bytes"]))
+                rows.append(
+                    (
+                        "geodex-cli",
+                        r["ef"],
+                        recall_at_k(r["ids"], truth, args.k),
+                        r["qps"],
+                        r["batch_qps"],
+                        g["build_s"],
+                        g["index_bytes"],
+                        g["rss_bytes"],
+                    )
+                )
     write_outputs(args, name, rows)
 
 
@@ -353,7 +479,10 @@ def write_outputs(args, name, rows):
     csv = os.path.join(args.out, f"peers-{name}.csv")
     with open(csv, "w") as f:
         f.write("system,ef,recall,qps,batch_qps,build_s,index_bytes,rss_bytes\n")
-        f.writelines(f"{s},{ef},{rec:.4f},{qps:.1f},{bq:.1f},{b:.2f},{ib},{rss}\n" for s, ef, rec, qps, bq, b, ib, rss in rows)
+        f.writelines(
+            f"{s},{ef},{rec:.4f},{qps:.1f},{bq:.1f},{b:.2f},{ib},{rss}\n"
+            for s, ef, rec, qps, bq, b, ib, rss in rows
+        )
     import matplotlib
 
     matplotlib.use("Agg")
@@ -372,9 +501,12 @@ def write_outputs(args, name, rows):
     ax.legend()
     fig.tight_layout()
     fig.savefig(os.path.join(args.out, f"peers-{name}.png"), dpi=110)
-    lines = [f"### {name}", "",
-             "| system | build s | index MB | peak RSS MB | QPS @ ≥0.90 | ≥0.95 | ≥0.99 | batch QPS @ ≥0.95 | ≥0.99 |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        f"### {name}",
+        "",
+        "| system | build s | index MB | peak RSS MB | QPS @ ≥0.90 | ≥0.95 | ≥0.99 | batch QPS @ ≥0.95 | ≥0.99 |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     best = {}
     for s in shown:
         mine = [r for r in rows if r[0] == s]
@@ -384,7 +516,11 @@ def write_outputs(args, name, rows):
                 q = max((r[col] for r in mine if r[2] >= t and r[col] == r[col]), default=None)
                 best[(s, col, t)] = q
                 cells.append(f"{q:,.0f}" if q else "—")
-        lines.append(f"| {s} | {mine[0][5]:.1f} | {mine[0][6] / 1e6:.1f} | {mine[0][7] / 2**20:.0f} | " + " | ".join(cells) + " |")
+        lines.append(
+            f"| {s} | {mine[0][5]:.1f} | {mine[0][6] / 1e6:.1f} | {mine[0][7] / 2**20:.0f} | "
+            + " | ".join(cells)
+            + " |"
+        )
 
     def ratios(col, targets):
         out = []
@@ -395,11 +531,19 @@ def write_outputs(args, name, rows):
         return " / ".join(out)
 
     smallest = ", ".join(
-        s + " " + "/".join(str(min((r[1] for r in rows if r[0] == s and r[2] >= t), default="—")) for t in TARGETS)
-        for s in shown)
+        s
+        + " "
+        + "/".join(str(min((r[1] for r in rows if r[0] == s and r[2] >= t), default="—")) for t in TARGETS)
+        for s in shown
+    )
     lines += ["", f"smallest ef reaching recall {' / '.join(map(str, TARGETS))}: {smallest}"]
-    lines += ["", "geodex QPS / best peer QPS at recall ≥ 0.90 / 0.95 / 0.99 (one query per call): " + ratios(3, (0.90, 0.95, 0.99)),
-              f"batch ({args.threads} threads) at recall ≥ 0.95 / 0.99: " + ratios(4, (0.95, 0.99)), ""]
+    lines += [
+        "",
+        "geodex QPS / best peer QPS at recall ≥ 0.90 / 0.95 / 0.99 (one query per call): "
+        + ratios(3, (0.90, 0.95, 0.99)),
+        f"batch ({args.threads} threads) at recall ≥ 0.95 / 0.99: " + ratios(4, (0.95, 0.99)),
+        "",
+    ]
     with open(os.path.join(args.out, f"peers-{name}.md"), "w") as f:
         f.write("\n".join(lines))
     print("\n".join(lines))

@@ -43,7 +43,9 @@ SETS = {
 # Random projections (THEORY.md §11.2) through the index: the walk on projected vectors, then
 # exact re-ranking. Same data, separate tables.
 SETS["sift-proj"] = dict(SETS["sift"], quants=[("proj", 16), ("proj", 32), ("proj-sparse", 32), ("proj", 64)])
-SETS["minilm-proj"] = dict(SETS["minilm"], quants=[("proj", 48), ("proj", 96), ("proj-sparse", 96), ("proj", 192)])
+SETS["minilm-proj"] = dict(
+    SETS["minilm"], quants=[("proj", 48), ("proj", 96), ("proj-sparse", 96), ("proj", 192)]
+)
 
 
 def run(cmd):
@@ -63,8 +65,22 @@ def measure(args, name, spec):
     out = []
     for quant, m in configs:
         index = os.path.join(args.work, f"{name}-{quant}-{m or 0}.gdx")
-        cmd = [args.geodex, "build", "--data", base, "--out", index, "--metric", spec["metric"],
-               "--quant", quant, "--threads", str(args.threads), "--json", "--quiet"]
+        cmd = [
+            args.geodex,
+            "build",
+            "--data",
+            base,
+            "--out",
+            index,
+            "--metric",
+            spec["metric"],
+            "--quant",
+            quant,
+            "--threads",
+            str(args.threads),
+            "--json",
+            "--quiet",
+        ]
         if m is not None:
             cmd += ["--proj-k" if quant.startswith("proj") else "--pq-m", str(m)]
         built = json.loads(run(cmd))
@@ -72,9 +88,28 @@ def measure(args, name, spec):
         reranks = [0] if quant == "none" else args.rerank
         benches = {}
         for r in reranks:
-            benches[r] = json.loads(run([
-                args.geodex, "bench", "--index", index, "--queries", queries, "--groundtruth", gt,
-                "--ef", args.ef, "--rerank", str(r), "--runs", str(args.runs), "--json", "--quiet"]))
+            benches[r] = json.loads(
+                run(
+                    [
+                        args.geodex,
+                        "bench",
+                        "--index",
+                        index,
+                        "--queries",
+                        queries,
+                        "--groundtruth",
+                        gt,
+                        "--ef",
+                        args.ef,
+                        "--rerank",
+                        str(r),
+                        "--runs",
+                        str(args.runs),
+                        "--json",
+                        "--quiet",
+                    ]
+                )
+            )
         out.append({"quant": quant, "m": m, "build": built, "info": info, "bench": benches})
     return out
 
@@ -95,8 +130,10 @@ def table(name, results, target):
     lines = [
         f"### {name}: n = {n}, d = {dim}, {flat['info']['metric']}, stored as {flat['info']['element']}",
         "",
-        (f"Flat f32 baseline in RAM: {flat_f32 / 1e6:.1f} MB (graph {graph / 1e6:.1f} MB + vectors). "
-        f"Recall@10 target {target}."),
+        (
+            f"Flat f32 baseline in RAM: {flat_f32 / 1e6:.1f} MB (graph {graph / 1e6:.1f} MB + vectors). "
+            f"Recall@10 target {target}."
+        ),
         "",
         "| index | B/vector | RAM MB | ÷ flat f32 | ÷ flat stored | file MB | build s | rerank | "
         + " | ".join(f"recall ef={e}" for e in efs)

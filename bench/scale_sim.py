@@ -49,16 +49,10 @@ def predicted_recall(index, base, ids, queries, ef):
     shares = np.zeros(K + 1)  # shares[m]: mean share of the local top m found
     for s in range(index.num_shards):
         members = np.nonzero(home == s)[0]
-        found, _, _, _ = ray.get(
-            index.replica_actors(s)[0].search.remote(queries, K, ef)
-        )
-        local = ids[members][
-            np.argsort(-(q @ unit[members].T), axis=1, kind="stable")[:, :K]
-        ]
+        found, _, _, _ = ray.get(index.replica_actors(s)[0].search.remote(queries, K, ef))
+        local = ids[members][np.argsort(-(q @ unit[members].T), axis=1, kind="stable")[:, :K]]
         hit = np.array([np.isin(t, f) for t, f in zip(local, found)])  # queries × K
-        shares[1:] += (np.cumsum(hit, axis=1) / np.arange(1, K + 1)).mean(
-            0
-        ) / index.num_shards
+        shares[1:] += (np.cumsum(hit, axis=1) / np.arange(1, K + 1)).mean(0) / index.num_shards
     m = np.arange(K + 1)
     p = (
         np.array([math.comb(K, j) for j in m])
@@ -86,9 +80,7 @@ def batch(index, queries, truth, ef):
 
 
 def main():
-    ap = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--shards", default="1,4,8,16,32,64")
     ap.add_argument(
         "--fit",
@@ -123,9 +115,7 @@ def main():
                 "shards": shards,
                 "shard_size": len(base) / shards,
                 "merged_recall": merged,
-                "predicted_recall": predicted_recall(
-                    index, base, ids, queries, args.ef
-                ),
+                "predicted_recall": predicted_recall(index, base, ids, queries, args.ef),
                 "evaluations": evaluations,
                 "seconds": seconds,
             }
@@ -136,9 +126,7 @@ def main():
     ray.shutdown()
     fit = rows[: args.fit]
     design = np.array([[1.0, r["evaluations"]] for r in fit])
-    coef, *_ = np.linalg.lstsq(
-        design, np.array([r["seconds"] for r in fit]), rcond=None
-    )
+    coef, *_ = np.linalg.lstsq(design, np.array([r["seconds"] for r in fit]), rcond=None)
     for r in rows:
         r["predicted_seconds"] = float(coef @ [1.0, r["evaluations"]])
     model = {

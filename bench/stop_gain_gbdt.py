@@ -67,20 +67,14 @@ def load(path: str) -> pd.DataFrame:
     ahead = g["recall"].shift(-WINDOW).fillna(d["last_recall"])
     d["win"] = (ahead - d["recall"]).clip(lower=0)
     for lag in (1, 4):
-        d[f"kth_ratio_{lag}"] = (
-            d["kth_over_entry"] / g["kth_over_entry"].shift(lag)
-        ).fillna(1.0)
-        d[f"cand_prev_{lag}"] = (
-            g["candidate_over_kth"].shift(lag).fillna(d["candidate_over_kth"])
-        )
+        d[f"kth_ratio_{lag}"] = (d["kth_over_entry"] / g["kth_over_entry"].shift(lag)).fillna(1.0)
+        d[f"cand_prev_{lag}"] = g["candidate_over_kth"].shift(lag).fillna(d["candidate_over_kth"])
         d[f"ins_prev_{lag}"] = g["insert_rate"].shift(lag).fillna(d["insert_rate"])
     d["first_kth_entry"] = g["kth_over_entry"].transform("first")
     return d
 
 
-def curve(
-    test: pd.DataFrame, pred: np.ndarray, stop_high: bool
-) -> list[tuple[float, float]]:
+def curve(test: pd.DataFrame, pred: np.ndarray, stop_high: bool) -> list[tuple[float, float]]:
     """(mean recall, mean work) of "stop at the first check past the threshold" per threshold."""
     qs = test["query"].to_numpy()
     starts = np.flatnonzero(np.r_[True, qs[1:] != qs[:-1]])
@@ -89,10 +83,7 @@ def curve(
     points = []
     for theta in np.quantile(pred, np.linspace(0, 1, 401)):
         hit = pred >= theta if stop_high else pred <= theta
-        stops = [
-            s + j[0] if len(j := np.flatnonzero(hit[s:e])) else e - 1
-            for s, e in zip(starts, ends)
-        ]
+        stops = [s + j[0] if len(j := np.flatnonzero(hit[s:e])) else e - 1 for s, e in zip(starts, ends)]
         points.append((recall[stops].mean(), work[stops].mean()))
     return points
 
@@ -107,9 +98,7 @@ def work_at(points: list[tuple[float, float]], target: float) -> float | None:
     if not below:
         return a[1]
     b = max(below, key=lambda p: p[0])
-    return (
-        b[1] + (a[1] - b[1]) * (target - b[0]) / (a[0] - b[0]) if a[0] > b[0] else a[1]
-    )
+    return b[1] + (a[1] - b[1]) * (target - b[0]) / (a[0] - b[0]) if a[0] > b[0] else a[1]
 
 
 def frontier_diagnosis(test: pd.DataFrame, k: int = 10) -> None:
@@ -119,9 +108,7 @@ def frontier_diagnosis(test: pd.DataFrame, k: int = 10) -> None:
     rest = test.groupby("query")["recall"].transform("last") - test["recall"]
     queued = (test["queued_below_kth"] * k).round()
     empty = queued == 0
-    print(
-        f"  correlation of the queued count with the recall to come, all checks: {rest.corr(queued):.3f}"
-    )
+    print(f"  correlation of the queued count with the recall to come, all checks: {rest.corr(queued):.3f}")
     for low in (0.8, 0.9):
         late = test["recall"] >= low
         ahead = late & (rest > 0)
@@ -145,9 +132,7 @@ def read_vectors(path: str) -> np.ndarray:
     return (rows.copy().view("<f4") if item == 4 else rows).astype(np.float64)
 
 
-def add_query_features(
-    learn: pd.DataFrame, test: pd.DataFrame, learn_q: str, test_q: str
-) -> list[str]:
+def add_query_features(learn: pd.DataFrame, test: pd.DataFrame, learn_q: str, test_q: str) -> list[str]:
     """LAET-style query features (Li et al., SIGMOD 2020, feed the query vector to their trees):
     the query's norm and its first QUERY_COMPONENTS principal components, the components fitted
     on the learning queries only. Returns the new column names."""
@@ -194,9 +179,7 @@ def add_region_features(
     ):
         best = frame["best_key"].to_numpy()
         to_best = walk_distance(q[frame["query"].to_numpy()], base[best], metric)
-        frame[names] = np.column_stack(
-            [scale[best], to_best / np.maximum(tenth[best], 1e-12)]
-        )
+        frame[names] = np.column_stack([scale[best], to_best / np.maximum(tenth[best], 1e-12)])
     return names
 
 
@@ -206,9 +189,7 @@ def fit_and_replay(learn: pd.DataFrame, test: pd.DataFrame, arms: list) -> dict:
     rows = {}
     for label, features, target, stop_high, boosted in arms:
         model = (
-            HistGradientBoostingRegressor(
-                max_iter=300, learning_rate=0.05, random_state=0
-            )
+            HistGradientBoostingRegressor(max_iter=300, learning_rate=0.05, random_state=0)
             if boosted
             else LinearRegression()
         )
@@ -267,14 +248,10 @@ def main() -> None:
         learn, test = load(f"{prefix}-learn.csv"), load(f"{prefix}-test.csv")
         if test_queries:
             ext = test_queries.rsplit(".", 1)[1]
-            query = add_query_features(
-                learn, test, f"{prefix}-learn.{ext}", test_queries
-            )
+            query = add_query_features(learn, test, f"{prefix}-learn.{ext}", test_queries)
             region = []
             if metric and "best_key" in test:
-                region = add_region_features(
-                    learn, test, prefix, ext, metric, test_queries
-                )
+                region = add_region_features(learn, test, prefix, ext, metric, test_queries)
             rows = fit_and_replay(learn, test, query_arms(query, region))
         else:
             rows = fit_and_replay(learn, test, arms)
@@ -285,10 +262,7 @@ def main() -> None:
             TARGETS,
         )
         for label, works in rows.items():
-            cells = [
-                f"{w:7.0f} ({w / b:.3f})" if w and b else "      —"
-                for w, b in zip(works, base)
-            ]
+            cells = [f"{w:7.0f} ({w / b:.3f})" if w and b else "      —" for w, b in zip(works, base)]
             print(f"{label:28s}", "  ".join(cells))
         if FRONTIER[0] in test and not test_queries:
             frontier_diagnosis(test)
