@@ -4,9 +4,8 @@
 For each data set: builds the index, makes learning queries that are never the test queries,
 computes their ground truth with `geodex groundtruth`, runs `geodex learn-stop`, then runs
 `geodex bench --target-recall T --stop R` for every rule R of --rules (the PPO rule trained by
-`learn-stop --ppo` when it is among them; the gbdt rule's trees by `learn-stop --gbdt-trees`)
-in interleaved rounds (one search
-thread) and reports per (target, rule) the median over rounds of QPS and p99 latency, and the
+`learn-stop --ppo` when it is among them; the gbdt rule's trees by `learn-stop --gbdt-trees`,
+the gain rule's by `learn-stop --gain-trees`) in interleaved rounds (one search thread) and reports per (target, rule) the median over rounds of QPS and p99 latency, and the
 round-invariant work and recall: mean and p99 distance evaluations, mean recall, share of
 queries below recall 0.8, and distance evaluations relative to the fixed rule.
 
@@ -39,7 +38,7 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
-RULES = ["fixed", "patience", "ada", "learned", "ppo", "gbdt"]
+RULES = ["fixed", "patience", "ada", "learned", "ppo", "gbdt", "gain"]
 
 
 def read_vecs(path: Path, dtype: str) -> np.ndarray:
@@ -188,6 +187,9 @@ def main() -> None:
     ap.add_argument("--gbdt-trees", type=int, default=100)
     ap.add_argument("--gbdt-depth", type=int, default=4)
     ap.add_argument("--gbdt-rate", type=float, default=0.1)
+    ap.add_argument("--gain-trees", type=int, default=32)
+    ap.add_argument("--gain-depth", type=int, default=4)
+    ap.add_argument("--gain-rate", type=float, default=0.3)
     ap.add_argument(
         "--work",
         default="/tmp/geodex-adaptive-work",
@@ -222,6 +224,12 @@ def main() -> None:
                     str(args.gbdt_depth),
                     "--gbdt-rate",
                     str(args.gbdt_rate),
+                    "--gain-trees",
+                    str(args.gain_trees if "gain" in rules else 0),
+                    "--gain-depth",
+                    str(args.gain_depth),
+                    "--gain-rate",
+                    str(args.gain_rate),
                     "--seed",
                     str(args.seed),
                     "--json",

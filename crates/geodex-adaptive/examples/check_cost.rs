@@ -1,12 +1,13 @@
-//! What one check of the learned and gbdt rules costs, against the search it sits in (issue
+//! What one check of the learned, gbdt and gain rules costs, against the search it sits in (issue
 //! 17: "model inference ≤ 5 % of query time"):
 //!
 //! ```text
 //! cargo run --release -p geodex-adaptive --example check_cost -- INDEX QUERIES GROUNDTRUTH [TARGET]
 //! ```
 //!
-//! The index must hold a stop model with trees (`geodex learn-stop`). The queries are traced at
-//! the model's cap ef to collect the features the rules see at their checks; each predictor is
+//! The index must hold a stop model with trees (`geodex learn-stop`; the gain rule's row only
+//! when it has gain trees). The queries are traced at the model's cap ef to collect the inputs
+//! the rules see at their checks (the gain rule's with their history); each predictor is
 //! then timed over all those feature vectors (best of five passes). The search time is the
 //! fixed rule's at TARGET (default 0.95), queries one after another on this thread (best of five
 //! passes); the share is the predictor's time
@@ -21,7 +22,7 @@ use std::time::Instant;
 
 use geodex_adaptive::evaluate::outcomes;
 use geodex_adaptive::{traces, Workload};
-use geodex_core::stop::FEATURES;
+use geodex_core::stop::{FEATURES, GAIN_FEATURES};
 use geodex_core::{AnyIndex, Component, Index, SearchContext, SearchParams, StopKind, StopRule};
 use geodex_io::AnyVectors;
 
@@ -40,7 +41,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 /// Best of five passes of `f` over `rows`, in nanoseconds per row.
-fn ns_per_row(rows: &[[f32; FEATURES]], f: impl Fn(&[f32; FEATURES]) -> f32) -> f64 {
+fn ns_per_row<const N: usize>(rows: &[[f32; N]], f: impl Fn(&[f32; N]) -> f32) -> f64 {
     (0..5)
         .map(|_| {
             let start = Instant::now();
@@ -69,12 +70,16 @@ fn report<T: Component>(
         truth,
         k: model.k,
     };
-    let rows: Vec<[f32; FEATURES]> = traces(index, model, &w)?
-        .iter()
-        .flat_map(|t| t.rows.iter().map(|r| r.0))
-        .collect();
+    let traced = traces(index, model, &w)?;
+    let rows: Vec<[f32; FEATURES]> = traced.iter().flat_map(|t| t.rows.iter().map(|r| r.0)).collect();
+    let gain_rows: Vec<[f32; GAIN_FEATURES]> =
+        traced.iter().flat_map(|t| t.gain_rows()).map(|r| r.0).collect();
     let linear = ns_per_row(&rows, |x| model.predict(x));
     let trees = ns_per_row(&rows, |x| model.predict_gbdt(x));
+    let gain = model
+        .gain
+        .as_ref()
+        .map(|g| (g.trees(), ns_per_row(&gain_rows, |x| model.gain_score(x))));
     let fixed = StopRule::new(model, StopKind::Fixed, target)?;
     let learned = StopRule::new(model, StopKind::Learned, target)?;
     let params = SearchParams {
@@ -99,7 +104,12 @@ fn report<T: Component>(
         forest.depth,
         rows.len()
     );
-    for (name, ns) in [("learned (logistic)", linear), ("gbdt (trees)", trees)] {
+    let gain_row = gain.map(|(trees, ns)| (format!("gain ({trees} trees)"), ns));
+    let named = [
+        ("learned (logistic)".to_string(), linear),
+        ("gbdt (trees)".to_string(), trees),
+    ];
+    for (name, ns) in named.into_iter().chain(gain_row) {
         println!(
             "{name:>20}: {ns:>7.1} ns per check, {:>5.2} % of the fixed rule's query time",
             100.0 * ns * checks / (search_us * 1e3)

@@ -64,6 +64,7 @@ pub fn calibrate<T: Component>(
             ada_ef: ada.allocate(target, fixed_ef),
             ppo_threshold: None,
             gbdt_threshold: None,
+            gain_threshold: None,
         };
         knobs.patience = smallest(1, 1 << 16, |p| {
             let trial = Calibration {
@@ -76,13 +77,16 @@ pub fn calibrate<T: Component>(
         if model.gbdt.is_some() {
             knobs.gbdt_threshold = Some(score_threshold(index, model, w, StopKind::Gbdt, &knobs)?);
         }
+        if model.gain.is_some() {
+            knobs.gain_threshold = Some(score_threshold(index, model, w, StopKind::Gain, &knobs)?);
+        }
         out.push(knobs);
     }
     Ok((out, cap))
 }
 
-/// The smallest threshold of a score rule — `kind` learned, gbdt (on the predicted recall) or
-/// ppo (on the stop probability) — meeting `knobs.target` with the beam of `knobs`, on `w` (the
+/// The smallest threshold of a score rule — `kind` learned, gbdt (on the predicted recall), gain
+/// (on its score, falling with the predicted gain) or ppo (on the stop probability) — meeting `knobs.target` with the beam of `knobs`, on `w` (the
 /// model's predictor as it stands).
 pub fn score_threshold<T: Component>(
     index: &Index<T>,
@@ -96,6 +100,7 @@ pub fn score_threshold<T: Component>(
         match kind {
             StopKind::Ppo => trial.ppo_threshold = Some(th),
             StopKind::Gbdt => trial.gbdt_threshold = Some(th),
+            StopKind::Gain => trial.gain_threshold = Some(th),
             _ => trial.threshold = th,
         }
         meets(index, model, w, kind, &trial, knobs.target)
@@ -187,6 +192,7 @@ impl AdaTable {
                 ada_ef: vec![e; n_bins],
                 ppo_threshold: None,
                 gbdt_threshold: None,
+                gain_threshold: None,
             };
             let rule = StopRule::with_knobs(model, StopKind::Ada, &knobs);
             per_width.push(outcomes(index, w, model.ef_cap, Some(&rule))?);

@@ -1,6 +1,7 @@
-//! Gradient-boosted trees for the `gbdt` stopping rule: the recall so far (a fraction in
-//! [0, 1]) predicted as `σ(base + Σ trees)`, each tree fitted to the binomial log-likelihood's
-//! gradient and Hessian at the current logits — second-order boosting (Friedman 2001;
+//! Gradient-boosted trees for the `gbdt` and `gain` stopping rules: a fraction in [0, 1] (the
+//! recall so far, or the recall still to be gained over the next checks) predicted as
+//! `σ(base + Σ trees)`, each tree fitted to the binomial log-likelihood's gradient and Hessian
+//! at the current logits — second-order boosting (Friedman 2001;
 //! XGBoost, Chen & Guestrin 2016, eq. 6–7 for the leaf weight `−G/(H + λ)` and the split gain)
 //! on per-feature quantile histograms (LightGBM, Ke et al. 2017), grown as oblivious trees
 //! (one split per level, CatBoost) so that the search loop evaluates them without a pointer
@@ -12,10 +13,7 @@
 //! gradient-boosting crates fit their own tree shapes (leaf-wise, pointer-based) for 0/1 or
 //! squared-error targets, and converting them would be more code than this trainer.
 
-use geodex_core::stop::trees::{Forest, MAX_DEPTH};
-use geodex_core::stop::FEATURES;
-
-use crate::fit::Row;
+use geodex_core::stop::trees::{Forest, MAX_DEPTH, MAX_FEATURES};
 
 /// The trainer's settings.
 #[derive(Clone, Debug, PartialEq)]
@@ -48,6 +46,16 @@ impl Default for GbdtOptions {
 }
 
 impl GbdtOptions {
+    /// The gain rule's default: 32 trees at rate 0.3, whose checks stay inside issue 17's 5 %
+    /// inference budget (ADAPTIVE.md, "Trees in the loop").
+    pub fn gain() -> Self {
+        GbdtOptions {
+            trees: 32,
+            learning_rate: 0.3,
+            ..GbdtOptions::default()
+        }
+    }
+
     /// The reason the settings cannot train a forest, if any.
     pub fn problem(&self) -> Option<String> {
         if self.trees == 0 || !(1..=MAX_DEPTH).contains(&self.depth) {
@@ -68,10 +76,10 @@ impl GbdtOptions {
     }
 }
 
-/// Fits a forest to `rows`; `None` when there are no rows or the options are unusable.
-/// Deterministic: no sampling.
-pub fn fit(rows: &[Row], opts: &GbdtOptions) -> Option<Forest> {
-    if rows.is_empty() || opts.problem().is_some() {
+/// Fits a forest to `rows` of `N` (≤ [`MAX_FEATURES`]) inputs and a target fraction; `None`
+/// when there are no rows or the options are unusable. Deterministic: no sampling.
+pub fn fit<const N: usize>(rows: &[([f32; N], f32)], opts: &GbdtOptions) -> Option<Forest> {
+    if rows.is_empty() || opts.problem().is_some() || N > MAX_FEATURES {
         return None;
     }
     let edges = bin_edges(rows, opts.bins);
@@ -115,8 +123,8 @@ struct Tree {
 /// Grows one oblivious tree of `opts.depth` level by level on the gradient pairs `grad`: each
 /// level takes the one (feature, bin) split with the largest gain summed over the level's
 /// nodes; `node` ends holding each row's leaf (bit `level` set where the row went right).
-fn grow(
-    binned: &[[u8; FEATURES]],
+fn grow<const N: usize>(
+    binned: &[[u8; N]],
     edges: &[Vec<f32>],
     grad: &[(f64, f64)],
     opts: &GbdtOptions,
@@ -132,9 +140,9 @@ fn grow(
     for level in 0..depth {
         let width = 1usize << level;
         // hist[node][feature][bin] = (Σg, Σh)
-        let mut hist = vec![(0.0f64, 0.0f64); width * FEATURES * opts.bins];
+        let mut hist = vec![(0.0f64, 0.0f64); width * N * opts.bins];
         for ((b, &(g, h)), &n) in binned.iter().zip(grad).zip(node.iter()) {
-            let base = n as usize * FEATURES * opts.bins;
+            let base = n as usize * N * opts.bins;
             for (f, &bin) in b.iter().enumerate() {
                 let cell = &mut hist[base + f * opts.bins + bin as usize];
                 cell.0 += g;
@@ -168,7 +176,8 @@ fn grow(
 /// The (feature, bin) whose split "bins ≤ bin go left", applied to every one of the level's
 /// `width` nodes, gains most in the second-order objective summed over them: per node
 /// `G_L²/(H_L+λ) + G_R²/(H_R+λ) − G²/(H+λ)`, counted only where each side holds at least
-/// `min_child_hessian`; `None` when no split gains.
+/// `min_child_hessian`; `None` when no split gains. `hist` is laid out as
+/// `[node][feature][bin]` over `edges.len()` features.
 fn best_split(
     hist: &[(f64, f64)],
     width: usize,
@@ -176,11 +185,12 @@ fn best_split(
     opts: &GbdtOptions,
 ) -> Option<(usize, usize)> {
     let score = |g: f64, h: f64| g * g / (h + opts.lambda);
+    let features = edges.len();
     let mut best: Option<(f64, usize, usize)> = None;
     for (f, feature_edges) in edges.iter().enumerate() {
         let mut gains = vec![0.0f64; feature_edges.len()];
         for n in 0..width {
-            let cells = &hist[(n * FEATURES + f) * opts.bins..][..opts.bins];
+            let cells = &hist[(n * features + f) * opts.bins..][..opts.bins];
             let (g, h) = cells.iter().fold((0.0, 0.0), |a, c| (a.0 + c.0, a.1 + c.1));
             let parent = score(g, h);
             let (mut gl, mut hl) = (0.0, 0.0);
@@ -204,8 +214,8 @@ fn best_split(
 
 /// Per feature, up to `bins − 1` ascending distinct cut points at its quantiles: bin `b` holds
 /// the values in `(edges[b − 1], edges[b]]`, the last bin those above every edge.
-fn bin_edges(rows: &[Row], bins: usize) -> Vec<Vec<f32>> {
-    (0..FEATURES)
+fn bin_edges<const N: usize>(rows: &[([f32; N], f32)], bins: usize) -> Vec<Vec<f32>> {
+    (0..N)
         .map(|f| {
             let mut v: Vec<f32> = rows.iter().map(|r| r.0[f]).filter(|x| !x.is_nan()).collect();
             v.sort_by(f32::total_cmp);
@@ -223,10 +233,10 @@ fn bin_edges(rows: &[Row], bins: usize) -> Vec<Vec<f32>> {
 }
 
 /// Each row's bin per feature (NaN in bin 0, as the evaluator sends it left).
-fn bin_rows(rows: &[Row], edges: &[Vec<f32>]) -> Vec<[u8; FEATURES]> {
+fn bin_rows<const N: usize>(rows: &[([f32; N], f32)], edges: &[Vec<f32>]) -> Vec<[u8; N]> {
     rows.iter()
         .map(|r| {
-            let mut b = [0u8; FEATURES];
+            let mut b = [0u8; N];
             for (f, slot) in b.iter_mut().enumerate() {
                 let x = r.0[f];
                 *slot = if x.is_nan() {
@@ -243,6 +253,8 @@ fn bin_rows(rows: &[Row], edges: &[Vec<f32>]) -> Vec<[u8; FEATURES]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fit::Row;
+    use geodex_core::stop::FEATURES;
 
     fn rows_of(n: usize, seed: u64, target: impl Fn(&[f32; FEATURES]) -> f32) -> Vec<Row> {
         let mut rng = geodex_testkit::Rng::new(seed);
@@ -276,7 +288,7 @@ mod tests {
         };
         let (train, test) = (rows_of(20_000, 1, target), rows_of(5_000, 2, target));
         let forest = fit(&train, &GbdtOptions::default()).unwrap();
-        forest.check().unwrap();
+        forest.check(FEATURES).unwrap();
         assert_eq!(forest.trees(), 100);
         let err = mean_abs_error(&forest, &test);
         assert!(err < 0.03, "mean absolute error {err}");
@@ -334,7 +346,7 @@ mod tests {
         for (x, _) in &rows {
             assert!((forest.predict(x) - 0.25).abs() < 1e-4);
         }
-        assert!(fit(&[], &GbdtOptions::default()).is_none());
+        assert!(fit::<FEATURES>(&[], &GbdtOptions::default()).is_none());
         for bad in [
             GbdtOptions {
                 trees: 0,

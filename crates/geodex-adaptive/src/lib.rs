@@ -30,7 +30,7 @@ pub mod gbdt;
 pub mod oracle;
 pub mod ppo;
 
-use geodex_core::stop::{Calibration, FEATURES};
+use geodex_core::stop::{gain_inputs, Calibration, FEATURES, GAIN_FEATURES, GAIN_WINDOW};
 use geodex_core::{
     Component, CoreError, Frontier, Index, SearchContext, SearchParams, StopKind, StopModel, StopRule,
 };
@@ -75,6 +75,11 @@ pub struct LearnOptions {
     pub ppo: Option<ppo::PpoOptions>,
     /// Train the gbdt rule's trees (`gbdt.rs`) with these settings; `None`: no gbdt rule.
     pub gbdt: Option<gbdt::GbdtOptions>,
+    /// Train the gain rule's trees (the recall gained over the next checks, `gain_rows`) with
+    /// these settings; `None` (the default): no gain rule. Off by default because its target
+    /// depends on the beam the traces ran at: trained at the cap and run at the narrower beam,
+    /// it stops too late (ADAPTIVE.md, "The gain still to come, in the loop").
+    pub gain: Option<gbdt::GbdtOptions>,
 }
 
 impl Default for LearnOptions {
@@ -90,6 +95,7 @@ impl Default for LearnOptions {
             seed: 42,
             ppo: None,
             gbdt: Some(gbdt::GbdtOptions::default()),
+            gain: None,
         }
     }
 }
@@ -166,6 +172,8 @@ pub fn learn<T: Component>(
     model.weights = fitted.weights;
     model.scale = fitted.scale;
     model.gbdt = opts.gbdt.as_ref().and_then(|o| gbdt::fit(&rows, o));
+    let gains: Vec<_> = fit_traces.iter().flat_map(QueryTrace::gain_rows).collect();
+    model.gain = opts.gain.as_ref().and_then(|o| gbdt::fit(&gains, o));
     model.ada_edges = quantile_edges(fit_traces.iter().map(|t| t.score), opts.ada_bins);
     let cal_scores: Vec<f32> = traces(index, &model, &cal_w)?.iter().map(|t| t.score).collect();
     let (calibration, cap_recall) = calibrate::calibrate(
@@ -276,6 +284,9 @@ fn check<T: Component>(index: &Index<T>, w: &Workload<'_, T>, opts: &LearnOption
     if let Some(problem) = opts.gbdt.as_ref().and_then(gbdt::GbdtOptions::problem) {
         return bad(format!("gbdt: {problem}"));
     }
+    if let Some(problem) = opts.gain.as_ref().and_then(gbdt::GbdtOptions::problem) {
+        return bad(format!("gain: {problem}"));
+    }
     if w.k != opts.k || opts.k == 0 {
         return bad(format!(
             "the workload asks k = {}, the options k = {}",
@@ -343,6 +354,7 @@ pub fn provisional<T: Component>(index: &Index<T>, opts: &LearnOptions) -> StopM
         scale: vec![(0.0, 1.0); FEATURES],
         ppo_weights: Vec::new(),
         gbdt: None,
+        gain: None,
         calibration: vec![Calibration {
             target: 1.0,
             fixed_ef: opts.ef_cap,
@@ -352,6 +364,7 @@ pub fn provisional<T: Component>(index: &Index<T>, opts: &LearnOptions) -> StopM
             ada_ef: vec![opts.ef_cap],
             ppo_threshold: None,
             gbdt_threshold: None,
+            gain_threshold: None,
         }],
     }
 }
@@ -378,6 +391,24 @@ impl QueryTrace {
             .iter()
             .map(|&d| d as f64)
             .zip(self.rows.iter().map(|r| r.1 as f64))
+            .collect()
+    }
+
+    /// The gain rule's training rows: at each check, its [`gain_inputs`] and the recall gained
+    /// by the check [`GAIN_WINDOW`] later (the trace's last when fewer remain), never
+    /// negative.
+    pub fn gain_rows(&self) -> Vec<([f32; GAIN_FEATURES], f32)> {
+        let r = &self.rows;
+        let Some(last) = r.last() else {
+            return Vec::new();
+        };
+        (0..r.len())
+            .map(|i| {
+                let back = |lag: usize| i.checked_sub(lag).map(|j| &r[j].0);
+                let x = gain_inputs(&r[i].0, back(1), back(GAIN_WINDOW), &r[0].0);
+                let ahead = r.get(i + GAIN_WINDOW).unwrap_or(last).1;
+                (x, (ahead - r[i].1).max(0.0))
+            })
             .collect()
     }
 }

@@ -5,9 +5,10 @@ use geodex_adaptive::evaluate::{mean_recall, outcomes, recall};
 use geodex_adaptive::gbdt::GbdtOptions;
 use geodex_adaptive::ppo::PpoOptions;
 use geodex_adaptive::{learn, traces, LearnOptions, Workload};
-use geodex_core::stop::Calibration;
+use geodex_core::stop::{Calibration, GAIN_FEATURES};
 use geodex_core::{
-    AnyIndex, BuildParams, CoreError, Index, Metric, SearchContext, SearchParams, StopKind, StopRule,
+    AnyIndex, BuildParams, CoreError, Index, Metric, SearchContext, SearchParams, StopKind, StopModel,
+    StopRule,
 };
 use geodex_testkit::naive_knn;
 
@@ -59,6 +60,7 @@ fn opts(targets: &[f64]) -> LearnOptions {
         ef_cap: 128,
         interval: 16,
         targets: targets.to_vec(),
+        gain: Some(GbdtOptions::gain()),
         ..LearnOptions::default()
     }
 }
@@ -73,6 +75,29 @@ fn opts_with_ppo(targets: &[f64]) -> LearnOptions {
             ..PpoOptions::default()
         }),
         ..opts(targets)
+    }
+}
+
+/// The model learned on `s`'s learning queries for target 0.9 with [`opts`].
+fn model_at_0_9(s: &Set) -> StopModel {
+    learn(&s.index, &workload(&s.learn_q, &s.learn_t), &opts(&[0.9]))
+        .unwrap()
+        .model
+}
+
+/// Knobs with which no rule of `model` stops before the beam of `width` converges: patience
+/// never reached, every score threshold above every score, every ada bin at `width`.
+fn never_stopping(model: &StopModel, width: usize) -> Calibration {
+    Calibration {
+        target: 0.9,
+        fixed_ef: width,
+        beam: width,
+        patience: u32::MAX,
+        threshold: 2.0,
+        ada_ef: vec![width; model.ada_edges.len() + 1],
+        ppo_threshold: None,
+        gbdt_threshold: Some(2.0),
+        gain_threshold: Some(2.0),
     }
 }
 
@@ -125,20 +150,9 @@ fn every_rule_meets_its_target_on_unseen_queries() {
 #[test]
 fn a_rule_that_cannot_stop_changes_nothing() {
     let s = set(false);
-    let model = learn(&s.index, &workload(&s.learn_q, &s.learn_t), &opts(&[0.9]))
-        .unwrap()
-        .model;
+    let model = model_at_0_9(&s);
     let width = 48;
-    let knobs = Calibration {
-        target: 0.9,
-        fixed_ef: width,
-        beam: width,
-        patience: u32::MAX,
-        threshold: 2.0,
-        ada_ef: vec![width; model.ada_edges.len() + 1],
-        ppo_threshold: None,
-        gbdt_threshold: Some(2.0),
-    };
+    let knobs = never_stopping(&model, width);
     let mut ctx = SearchContext::new();
     for kind in StopKind::ALL {
         let rule = StopRule::with_knobs(&model, kind, &knobs);
@@ -155,15 +169,53 @@ fn a_rule_that_cannot_stop_changes_nothing() {
     }
 }
 
+/// The gain rule in the search loop sees exactly the inputs training computes from traces: at
+/// the cap beam width, each query stops at the first traced check whose replayed score reaches
+/// the threshold (the natural end when none does) — distance evaluations and recall both as
+/// the replay says.
+#[test]
+fn the_gain_rule_stops_where_its_trace_replay_stops() {
+    let s = set(false);
+    let model = model_at_0_9(&s);
+    let w = workload(&s.test_q, &s.test_t);
+    let traced = traces(&s.index, &model, &w).unwrap();
+    let score = |x: &[f32; GAIN_FEATURES]| model.gain_score(x);
+    let mut scores: Vec<f32> = traced
+        .iter()
+        .flat_map(|t| t.gain_rows())
+        .map(|(x, _)| score(&x))
+        .collect();
+    scores.sort_by(f32::total_cmp);
+    let knobs = Calibration {
+        gain_threshold: Some(scores[scores.len() / 2]),
+        ..never_stopping(&model, model.ef_cap)
+    };
+    let rule = StopRule::with_knobs(&model, StopKind::Gain, &knobs);
+    let stopped = outcomes(&s.index, &w, 0, Some(&rule)).unwrap();
+    let mut early = 0;
+    for (i, (trace, got)) in traced.iter().zip(&stopped).enumerate() {
+        let rows = trace.gain_rows();
+        let at = rows
+            .iter()
+            .position(|(x, _)| score(x) >= knobs.gain_threshold.unwrap())
+            .unwrap_or(rows.len() - 1);
+        early += usize::from(at + 1 < rows.len());
+        assert_eq!(got.distances, trace.distances[at], "query {i}");
+        assert_eq!(got.recall as f32, trace.rows[at].1, "query {i}");
+    }
+    assert!(
+        early > traced.len() / 4,
+        "the threshold stops {early} queries early"
+    );
+}
+
 /// A trace's recall labels, recomputed from its recorded ids against brute force: they never
 /// fall on exact distances (a closer node only replaces a farther one), and the last equals the
 /// recall of the plain search at the cap, whose best hit is the trace's last best key.
 #[test]
 fn traces_end_where_the_plain_search_ends() {
     let s = set(false);
-    let model = learn(&s.index, &workload(&s.learn_q, &s.learn_t), &opts(&[0.9]))
-        .unwrap()
-        .model;
+    let model = model_at_0_9(&s);
     let w = workload(&s.test_q, &s.test_t);
     let t = traces(&s.index, &model, &w).unwrap();
     let mut ctx = SearchContext::new();
@@ -216,9 +268,7 @@ fn frontier_agrees_with_the_best_candidate(trace: &geodex_adaptive::QueryTrace, 
 #[test]
 fn the_model_persists_and_bad_input_is_refused() {
     let s = set(false);
-    let model = learn(&s.index, &workload(&s.learn_q, &s.learn_t), &opts(&[0.9]))
-        .unwrap()
-        .model;
+    let model = model_at_0_9(&s);
     let dir = tempfile::tempdir().unwrap();
     let (plain_path, with_path) = (dir.path().join("plain.gdx"), dir.path().join("with.gdx"));
     s.index.save(&plain_path).unwrap();
@@ -262,30 +312,32 @@ fn the_model_persists_and_bad_input_is_refused() {
         Err(CoreError::InvalidParameter(m)) if m.contains("--ppo")
     ));
     assert!(!std::fs::read(&with_path).unwrap().windows(3).any(|w| w == b"ppo"));
-    // The same for a model trained without trees and the gbdt rule.
+    // The same for a model trained without trees and the gbdt and gain rules.
     let treeless = learn(
         &s.index,
         &workload(&s.learn_q, &s.learn_t),
         &LearnOptions {
             gbdt: None,
+            gain: None,
             ..opts(&[0.9])
         },
     )
     .unwrap()
     .model;
     assert!(treeless.gbdt.is_none() && model.gbdt.is_some());
-    assert!(matches!(
-        StopRule::new(&treeless, StopKind::Gbdt, 0.9),
-        Err(CoreError::InvalidParameter(m)) if m.contains("learn-stop")
-    ));
+    assert!(treeless.gain.is_none() && model.gain.is_some());
+    for kind in [StopKind::Gbdt, StopKind::Gain] {
+        assert!(matches!(
+            StopRule::new(&treeless, kind, 0.9),
+            Err(CoreError::InvalidParameter(m)) if m.contains("learn-stop")
+        ));
+    }
     let treeless_path = dir.path().join("treeless.gdx");
     let mut treeless_index = s.index.clone();
     treeless_index.set_stop_model(Some(treeless.clone())).unwrap();
     treeless_index.save(&treeless_path).unwrap();
-    assert!(!std::fs::read(&treeless_path)
-        .unwrap()
-        .windows(4)
-        .any(|w| w == b"gbdt"));
+    let stored = std::fs::read(&treeless_path).unwrap();
+    assert!(!stored.windows(4).any(|w| w == b"gbdt" || w == b"gain"));
     let mut half_trees = treeless.clone();
     half_trees.gbdt = model.gbdt.clone();
     assert!(
@@ -297,6 +349,18 @@ fn the_model_persists_and_bad_input_is_refused() {
     assert!(
         index.set_stop_model(Some(bad_trees)).is_err(),
         "a split on no feature"
+    );
+    let mut beyond = model.clone();
+    beyond.gain.as_mut().unwrap().features[0] = GAIN_FEATURES as u8;
+    assert!(
+        index.set_stop_model(Some(beyond)).is_err(),
+        "a gain split beyond the history features"
+    );
+    let mut gain_only_thresholds = treeless.clone();
+    gain_only_thresholds.calibration[0].gain_threshold = Some(0.5);
+    assert!(
+        index.set_stop_model(Some(gain_only_thresholds)).is_err(),
+        "a gain threshold without gain trees"
     );
     let mut half_ppo = model.clone();
     half_ppo.ppo_weights = vec![0.0; model.weights.len()];

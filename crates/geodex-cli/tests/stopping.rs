@@ -41,6 +41,8 @@ impl Files {
             "--ppo",
             "--ppo-iterations",
             "40",
+            "--gain-trees",
+            "32",
             "--out",
             out,
         ])
@@ -91,7 +93,7 @@ fn learn_stop_then_bench_meets_the_target_on_unseen_queries() {
         "--out leaves the index alone"
     );
     let csv = f.p("t.csv");
-    for rule in ["fixed", "patience", "ada", "learned", "ppo", "gbdt"] {
+    for rule in ["fixed", "patience", "ada", "learned", "ppo", "gbdt", "gain"] {
         ok(&[
             "bench",
             "--index",
@@ -203,7 +205,7 @@ fn bad_input_is_refused_and_nothing_is_written() {
     let (code, msg) = search_with(&["--k", "10", "--target-recall", "0.9", "--stop", "oracle"]);
     assert_eq!(code, 2);
     assert!(
-        msg.contains("fixed, patience, ada, learned, ppo or gbdt"),
+        msg.contains("fixed, patience, ada, learned, ppo, gbdt or gain"),
         "{msg}"
     );
     let learn_stop = |extra: &[&str], out: &str| -> Vec<String> {
@@ -225,7 +227,7 @@ fn bad_input_is_refused_and_nothing_is_written() {
     let plain_model = f.p("plain-model.gdx");
     let args = learn_stop(&["--ef-cap", "128", "--gbdt-trees", "0"], &plain_model);
     ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
-    for (rule, fix) in [("ppo", "--ppo"), ("gbdt", "learn-stop")] {
+    for (rule, fix) in [("ppo", "--ppo"), ("gbdt", "learn-stop"), ("gain", "--gain-trees")] {
         let (code, msg) = search_on(
             &plain_model,
             &["--k", "10", "--target-recall", "0.9", "--stop", rule],

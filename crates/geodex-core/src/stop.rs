@@ -19,7 +19,13 @@
 //!   boundary was learned;
 //! - **gbdt**: the learned rule with gradient-boosted trees ([`trees::Forest`]) in place of the
 //!   logistic regression — DARTH's own predictor — on the same features and checks, so the two
-//!   differ only in the model.
+//!   differ only in the model;
+//! - **gain**: trees again, but predicting the recall still to be *gained* over the next
+//!   [`GAIN_WINDOW`] checks, from the features and the trajectory's history
+//!   ([`gain_inputs`]); the search stops once the predicted gain falls below a calibrated
+//!   threshold. Stopping where the marginal gain per unit of work is smallest is what the
+//!   least-work schedule for a mean recall does (the oracle's knapsack, `geodex-adaptive`), and
+//!   the stop-gain replay found this target with history the best predictor (ADAPTIVE.md).
 //!
 //! The search loop is generic over [`Stopper`]; with no rule it runs [`NoStop`], whose hooks
 //! are empty and inline away, so searching without a rule costs nothing.
@@ -48,6 +54,42 @@ pub const FEATURE_NAMES: [&str; FEATURES] = [
     "insert_rate",
     "lid",
 ];
+
+/// Checks the gain rule looks back over for its history, and ahead over for its target.
+pub const GAIN_WINDOW: usize = 4;
+
+/// Number of inputs of the gain rule ([`gain_inputs`]): the [`FEATURES`] and seven of history.
+pub const GAIN_FEATURES: usize = FEATURES + 7;
+
+/// The gain rule's inputs at a check: the check's features `now`, then the trajectory's
+/// history — the k-th distance's change over the last 1 and [`GAIN_WINDOW`] checks
+/// (`d_k/d_e` now ÷ then), the frontier ratio `d_c/d_k` and the insert rate 1 and
+/// [`GAIN_WINDOW`] checks earlier, and the first check's `d_k/d_e`. Without such an earlier
+/// check (`lag1`, `lag_window` `None`) the check's own values stand in (ratio 1). The search
+/// loop and training (`geodex-adaptive`) both call this, so they see the same inputs.
+pub fn gain_inputs(
+    now: &[f32; FEATURES],
+    lag1: Option<&[f32; FEATURES]>,
+    lag_window: Option<&[f32; FEATURES]>,
+    first: &[f32; FEATURES],
+) -> [f32; GAIN_FEATURES] {
+    const KTH: usize = 2;
+    const CANDIDATE: usize = 4;
+    const INSERTS: usize = 5;
+    let (a, b) = (lag1.unwrap_or(now), lag_window.unwrap_or(now));
+    let mut x = [0f32; GAIN_FEATURES];
+    x[..FEATURES].copy_from_slice(now);
+    x[FEATURES..].copy_from_slice(&[
+        ratio(now[KTH], a[KTH]),
+        ratio(now[KTH], b[KTH]),
+        a[CANDIDATE],
+        b[CANDIDATE],
+        a[INSERTS],
+        b[INSERTS],
+        first[KTH],
+    ]);
+    x
+}
 
 /// The features of a search's state at a check, all scale-free so that one model serves every
 /// query. Distances are the walk's own (squared L2, cosine distance, or code distances on a
@@ -133,17 +175,20 @@ pub enum StopKind {
     Ppo,
     /// A recall predicted by gradient-boosted trees above a threshold.
     Gbdt,
+    /// A gain over the next checks predicted by gradient-boosted trees below a threshold.
+    Gain,
 }
 
 impl StopKind {
     /// Every rule, in the order reports list them.
-    pub const ALL: [StopKind; 6] = [
+    pub const ALL: [StopKind; 7] = [
         StopKind::Fixed,
         StopKind::Patience,
         StopKind::Ada,
         StopKind::Learned,
         StopKind::Ppo,
         StopKind::Gbdt,
+        StopKind::Gain,
     ];
 
     /// The rule's name on the command line.
@@ -155,6 +200,7 @@ impl StopKind {
             StopKind::Learned => "learned",
             StopKind::Ppo => "ppo",
             StopKind::Gbdt => "gbdt",
+            StopKind::Gain => "gain",
         }
     }
 
@@ -188,6 +234,11 @@ pub struct Calibration {
     /// Predicted recall at which the gbdt rule stops; `None` when the model has no trees.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gbdt_threshold: Option<f32>,
+    /// The gain rule's threshold on [`StopModel::gain_score`], which falls as the predicted gain
+    /// rises (it stops at or above the threshold, so a larger threshold stops later, as for the
+    /// other score rules); `None` when the model has no gain trees.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gain_threshold: Option<f32>,
 }
 
 /// A trained and calibrated stopping model for one index, stored in its file (section
@@ -224,6 +275,10 @@ pub struct StopModel {
     /// existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gbdt: Option<Forest>,
+    /// The gain rule's trees on [`gain_inputs`]; `None` in files written before the rule
+    /// existed or when none were trained.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gain: Option<Forest>,
     /// The knobs per recall target, ascending in target.
     pub calibration: Vec<Calibration>,
 }
@@ -250,7 +305,12 @@ impl StopModel {
             return bad(format!("expected no PPO policy or {} weights", FEATURES + 1));
         }
         if let Some(forest) = &self.gbdt {
-            forest.check().or_else(|m| bad(format!("gbdt: {m}")))?;
+            forest.check(FEATURES).or_else(|m| bad(format!("gbdt: {m}")))?;
+        }
+        if let Some(forest) = &self.gain {
+            forest
+                .check(GAIN_FEATURES)
+                .or_else(|m| bad(format!("gain: {m}")))?;
         }
         let finite = self
             .weights
@@ -280,6 +340,8 @@ impl StopModel {
                 && c.ppo_threshold.is_none_or(f32::is_finite)
                 && c.gbdt_threshold.is_some() == self.gbdt.is_some()
                 && c.gbdt_threshold.is_none_or(f32::is_finite)
+                && c.gain_threshold.is_some() == self.gain.is_some()
+                && c.gain_threshold.is_none_or(f32::is_finite)
                 && c.ada_ef.len() == self.ada_edges.len() + 1
                 && c.ada_ef.iter().all(width);
             if !ok {
@@ -299,6 +361,20 @@ impl StopModel {
     #[inline]
     pub fn predict_gbdt(&self, x: &[f32; FEATURES]) -> f32 {
         self.gbdt.as_ref().map_or(0.0, |f| f.predict(x))
+    }
+
+    /// The gain rule's score at `x`: `σ(−z/8)`, where `z` is the trees' logit of the recall
+    /// still to be gained over the next [`GAIN_WINDOW`] checks — decreasing in the predicted
+    /// gain, so the rule stops at a score at or above its threshold like the other score rules.
+    /// Not `1 − gain`: predicted gains late in a search are 10⁻⁴ and smaller, where `1 − gain`
+    /// is within the calibration's resolution (2⁻¹⁶) of 1 and thresholds cannot tell them
+    /// apart; the scaled logit spreads gains from ½ down to e⁻⁴⁰ over (½, 0.993).
+    /// 0 (never stop) when the model has no gain trees.
+    #[inline]
+    pub fn gain_score(&self, x: &[f32; GAIN_FEATURES]) -> f32 {
+        self.gain
+            .as_ref()
+            .map_or(0.0, |f| 1.0 / (1.0 + (f.logit(x) / 8.0).exp()))
     }
 
     /// The PPO policy's probability of stopping (0.5 when the model has no policy).
@@ -340,6 +416,7 @@ pub struct StopRule<'m> {
     pub(crate) threshold: f32,
     pub(crate) ppo_threshold: f32,
     pub(crate) gbdt_threshold: f32,
+    pub(crate) gain_threshold: f32,
     pub(crate) ada_ef: Vec<usize>,
     /// Record a trace instead of stopping (training).
     pub(crate) trace: bool,
@@ -372,6 +449,11 @@ impl<'m> StopRule<'m> {
                     .into(),
             ));
         }
+        if kind == StopKind::Gain && model.gain.is_none() {
+            return Err(CoreError::InvalidParameter(
+                "the stop model has no gain trees: run `geodex learn-stop` with --gain-trees".into(),
+            ));
+        }
         let cal = &model.calibration;
         let j = cal.partition_point(|c| c.target < target).min(cal.len() - 1);
         let i = j.saturating_sub(1);
@@ -392,6 +474,7 @@ impl<'m> StopRule<'m> {
             threshold: mix(a.threshold as f64, b.threshold as f64) as f32,
             ppo_threshold: mix_optional(a.ppo_threshold, b.ppo_threshold, t),
             gbdt_threshold: mix_optional(a.gbdt_threshold, b.gbdt_threshold, t),
+            gain_threshold: mix_optional(a.gain_threshold, b.gain_threshold, t),
             ada_ef: a.ada_ef.iter().zip(&b.ada_ef).map(|(&x, &y)| up(x, y)).collect(),
             trace: false,
         })
@@ -409,6 +492,7 @@ impl<'m> StopRule<'m> {
             threshold: knobs.threshold,
             ppo_threshold: knobs.ppo_threshold.unwrap_or(f32::INFINITY),
             gbdt_threshold: knobs.gbdt_threshold.unwrap_or(f32::INFINITY),
+            gain_threshold: knobs.gain_threshold.unwrap_or(f32::INFINITY),
             ada_ef: knobs.ada_ef.clone(),
             trace: false,
         }
@@ -427,6 +511,7 @@ impl<'m> StopRule<'m> {
             threshold: f32::INFINITY,
             ppo_threshold: f32::INFINITY,
             gbdt_threshold: f32::INFINITY,
+            gain_threshold: f32::INFINITY,
             ada_ef: Vec::new(),
             trace: true,
         }
@@ -447,7 +532,9 @@ impl<'m> StopRule<'m> {
         match self.kind {
             _ if self.trace => self.model.ef_cap,
             StopKind::Fixed => self.fixed_ef,
-            StopKind::Patience | StopKind::Learned | StopKind::Ppo | StopKind::Gbdt => self.beam,
+            StopKind::Patience | StopKind::Learned | StopKind::Ppo | StopKind::Gbdt | StopKind::Gain => {
+                self.beam
+            }
             // The warm-up runs at the widest bin's width, then the query's bin narrows it.
             StopKind::Ada => self.ada_ef.iter().copied().max().unwrap_or(self.model.ef_cap),
         }
@@ -463,7 +550,7 @@ impl<'m> StopRule<'m> {
     pub(crate) fn rerank_width(&self) -> Option<usize> {
         matches!(
             self.kind,
-            StopKind::Patience | StopKind::Learned | StopKind::Ppo | StopKind::Gbdt
+            StopKind::Patience | StopKind::Learned | StopKind::Ppo | StopKind::Gbdt | StopKind::Gain
         )
         .then_some(self.fixed_ef.max(self.model.k))
     }
@@ -561,6 +648,11 @@ pub(crate) struct Adaptive<'r, 'm> {
     sum_sq: f64,
     count: u32,
     decided: bool,
+    /// The last [`GAIN_WINDOW`] checks' features (check `c` at `c % GAIN_WINDOW`), the first
+    /// check's, and the number of checks so far: the gain rule's history.
+    recent: [[f32; FEATURES]; GAIN_WINDOW],
+    first_check: [f32; FEATURES],
+    checks: usize,
     trace: Option<&'r mut Trace>,
 }
 
@@ -592,6 +684,9 @@ impl<'r, 'm> Adaptive<'r, 'm> {
             sum_sq: 0.0,
             count: 0,
             decided: false,
+            recent: [[0.0; FEATURES]; GAIN_WINDOW],
+            first_check: [0.0; FEATURES],
+            checks: 0,
             trace,
         }
     }
@@ -639,13 +734,35 @@ impl<'r, 'm> Adaptive<'r, 'm> {
         let stop = match self.rule.kind {
             StopKind::Ppo => self.rule.model.stop_probability(&x) >= self.rule.ppo_threshold,
             StopKind::Gbdt => self.rule.model.predict_gbdt(&x) >= self.rule.gbdt_threshold,
+            StopKind::Gain => {
+                let inputs = self.gain_inputs(&x);
+                self.rule.model.gain_score(&inputs) >= self.rule.gain_threshold
+            }
             _ => self.rule.model.predict(&x) >= self.rule.threshold,
         };
+        self.remember(x);
         if stop {
             Control::Stop
         } else {
             Control::Continue
         }
+    }
+
+    /// [`gain_inputs`] of the check with features `x`, against the checks before it.
+    fn gain_inputs(&self, x: &[f32; FEATURES]) -> [f32; GAIN_FEATURES] {
+        let c = self.checks;
+        let back = |lag: usize| (c >= lag).then(|| &self.recent[(c - lag) % GAIN_WINDOW]);
+        let first = if c == 0 { x } else { &self.first_check };
+        gain_inputs(x, back(1), back(GAIN_WINDOW), first)
+    }
+
+    /// Records the features `x` of a check as the latest in the history.
+    fn remember(&mut self, x: [f32; FEATURES]) {
+        if self.checks == 0 {
+            self.first_check = x;
+        }
+        self.recent[self.checks % GAIN_WINDOW] = x;
+        self.checks += 1;
     }
 
     /// The ada score: how many standard deviations the k-th distance lies below the mean of
@@ -764,10 +881,12 @@ impl Stopper for Adaptive<'_, '_> {
                 Control::Resize(self.ada_width())
             }
             StopKind::Ada => Control::Continue,
-            StopKind::Learned | StopKind::Ppo | StopKind::Gbdt if distances >= self.next_check => {
+            StopKind::Learned | StopKind::Ppo | StopKind::Gbdt | StopKind::Gain
+                if distances >= self.next_check =>
+            {
                 self.check(distances, queue)
             }
-            StopKind::Learned | StopKind::Ppo | StopKind::Gbdt => Control::Continue,
+            StopKind::Learned | StopKind::Ppo | StopKind::Gbdt | StopKind::Gain => Control::Continue,
         }
     }
 

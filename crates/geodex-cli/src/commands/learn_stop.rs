@@ -114,6 +114,18 @@ pub struct Args {
     /// Shrinkage of every gbdt tree, in (0, 1]: fewer trees (cheaper checks) need a larger one.
     #[arg(long, default_value_t = GbdtOptions::default().learning_rate)]
     pub gbdt_rate: f32,
+    /// Trees of the gain rule (`--stop gain`; 32 is a good count): gradient-boosted trees
+    /// predicting the recall still to be gained over the next four checks from the features
+    /// and their history. 0 (the default) trains none. An experiment: it is trained on traces at
+    /// --ef-cap and only holds its own with a cap near the beam it runs at (ADAPTIVE.md).
+    #[arg(long, default_value_t = 0)]
+    pub gain_trees: usize,
+    /// Depth of every gain tree (1–8).
+    #[arg(long, default_value_t = GbdtOptions::gain().depth)]
+    pub gain_depth: u32,
+    /// Shrinkage of every gain tree, in (0, 1].
+    #[arg(long, default_value_t = GbdtOptions::gain().learning_rate)]
+    pub gain_rate: f32,
     /// Write the index with its model here instead of over --index (written atomically).
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -150,6 +162,12 @@ pub fn run(a: Args) -> Result<(), Failure> {
             depth: a.gbdt_depth,
             learning_rate: a.gbdt_rate,
             ..GbdtOptions::default()
+        }),
+        gain: (a.gain_trees > 0).then(|| GbdtOptions {
+            trees: a.gain_trees,
+            depth: a.gain_depth,
+            learning_rate: a.gain_rate,
+            ..GbdtOptions::gain()
         }),
         ..a.input.options(a.seed)
     };
@@ -193,18 +211,25 @@ pub fn run(a: Args) -> Result<(), Failure> {
             learned.cap_recall
         );
         println!(
-            "{:>8} {:>6} {:>9} {:>10} {:>10}  ada ef per bin",
+            "{:>8} {:>6} {:>9} {:>10} {:>10} {:>10}  ada ef per bin",
             "target",
             StopKind::Fixed.name(),
             StopKind::Patience.name(),
             "threshold",
-            "gbdt"
+            StopKind::Gbdt.name(),
+            StopKind::Gain.name()
         );
+        let shown = |t: Option<f32>| t.map_or("-".into(), |t| format!("{t:.4}"));
         for c in &m.calibration {
-            let gbdt = c.gbdt_threshold.map_or("-".into(), |t| format!("{t:.4}"));
             println!(
-                "{:>8.3} {:>6} {:>9} {:>10.4} {:>10}  {:?}",
-                c.target, c.fixed_ef, c.patience, c.threshold, gbdt, c.ada_ef
+                "{:>8.3} {:>6} {:>9} {:>10.4} {:>10} {:>10}  {:?}",
+                c.target,
+                c.fixed_ef,
+                c.patience,
+                c.threshold,
+                shown(c.gbdt_threshold),
+                shown(c.gain_threshold),
+                c.ada_ef
             );
         }
         for t in &learned.ppo {

@@ -64,9 +64,10 @@ pub struct SearchOptions {
     /// table lookups (faster per hop; M0 · m/2 more resident bytes per vector).
     #[arg(long, conflicts_with = "exact_walk")]
     pub link_codes: bool,
-    /// With --target-recall: the stopping rule (fixed | patience | ada | learned | ppo | gbdt),
-    /// as calibrated by `geodex learn-stop` (ppo: trained with `learn-stop --ppo`; gbdt: the
-    /// learned rule's prediction by gradient-boosted trees, `learn-stop --gbdt-trees`).
+    /// With --target-recall: the stopping rule (fixed | patience | ada | learned | ppo | gbdt |
+    /// gain), as calibrated by `geodex learn-stop` (ppo: trained with `learn-stop --ppo`; gbdt:
+    /// the learned rule's prediction by gradient-boosted trees, `learn-stop --gbdt-trees`; gain:
+    /// trees predicting the recall still to be gained, `learn-stop --gain-trees`).
     #[arg(long, default_value = "learned")]
     pub stop: String,
 }
@@ -81,7 +82,7 @@ pub fn stop_rules<'m>(
     use crate::failure::Failure;
     let kind = geodex_core::StopKind::parse(kind).ok_or_else(|| {
         Failure::input(format!(
-            "--stop {kind}: expected fixed, patience, ada, learned, ppo or gbdt"
+            "--stop {kind}: expected fixed, patience, ada, learned, ppo, gbdt or gain"
         ))
     })?;
     if let Some(t) = targets.iter().find(|t| !(**t > 0.0 && **t <= 1.0)) {

@@ -14,12 +14,15 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::FEATURES;
-
 /// Deepest tree a model may hold (2⁸ leaves per tree).
 pub const MAX_DEPTH: u32 = 8;
 
-/// A trained forest: `σ(base + Σ_t leaf_t(x))` estimates the recall so far.
+/// Most features a forest may split on: inputs are padded to this many lanes so that a split's
+/// feature index needs no bounds check.
+pub const MAX_FEATURES: usize = 16;
+
+/// A trained forest: `σ(base + Σ_t leaf_t(x))` estimates a fraction — the recall so far (the
+/// gbdt rule) or the recall still to come over the next checks (the gain rule).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Forest {
     /// Depth of every tree (1..=[`MAX_DEPTH`]).
@@ -43,7 +46,7 @@ impl Forest {
 
     /// The leaf of tree `t` that `x` falls in.
     #[inline]
-    pub fn leaf(&self, t: usize, x: &[f32; FEATURES]) -> usize {
+    pub fn leaf(&self, t: usize, x: &[f32]) -> usize {
         let d = self.depth as usize;
         let (features, thresholds) = (&self.features[t * d..][..d], &self.thresholds[t * d..][..d]);
         features
@@ -57,12 +60,13 @@ impl Forest {
 
     /// The summed logit at `x`. The trees' leaves are summed into four accumulators (one
     /// float-add chain per tree would make the sum, not the comparisons, the critical path),
-    /// `x` is padded to eight lanes so that a feature index needs no bounds check, and the
-    /// common depths are unrolled at compile time.
+    /// `x` (at most [`MAX_FEATURES`] long) is padded to that many lanes so that a feature index
+    /// needs no bounds check, and the common depths are unrolled at compile time.
     #[inline]
-    pub fn logit(&self, x: &[f32; FEATURES]) -> f32 {
-        let mut lanes = [0f32; 8];
-        lanes[..FEATURES].copy_from_slice(x);
+    pub fn logit(&self, x: &[f32]) -> f32 {
+        let mut lanes = [0f32; MAX_FEATURES];
+        let n = x.len().min(MAX_FEATURES);
+        lanes[..n].copy_from_slice(&x[..n]);
         match self.depth {
             2 => self.logit_at::<2>(&lanes),
             3 => self.logit_at::<3>(&lanes),
@@ -75,7 +79,7 @@ impl Forest {
 
     /// [`Forest::logit`] for trees of depth `D` (= `self.depth`).
     #[inline]
-    fn logit_at<const D: usize>(&self, lanes: &[f32; 8]) -> f32 {
+    fn logit_at<const D: usize>(&self, lanes: &[f32; MAX_FEATURES]) -> f32 {
         let mut acc = [0f32; 4];
         let trees = self
             .features
@@ -85,7 +89,9 @@ impl Forest {
         for (t, ((features, thresholds), leaves)) in trees.enumerate() {
             let mut leaf = 0usize;
             for level in 0..D {
-                leaf |= usize::from(lanes[usize::from(features[level]) & 7] > thresholds[level]) << level;
+                leaf |=
+                    usize::from(lanes[usize::from(features[level]) & (MAX_FEATURES - 1)] > thresholds[level])
+                        << level;
             }
             acc[t & 3] += leaves[leaf & ((1 << D) - 1)];
         }
@@ -93,37 +99,37 @@ impl Forest {
     }
 
     /// [`Forest::logit`] for any depth.
-    fn logit_any(&self, lanes: &[f32; 8]) -> f32 {
+    fn logit_any(&self, lanes: &[f32; MAX_FEATURES]) -> f32 {
         let (d, width) = (self.depth as usize, 1usize << self.depth);
         let trees = self
             .features
             .chunks_exact(d)
             .zip(self.thresholds.chunks_exact(d))
             .zip(self.leaves.chunks_exact(width));
-        let sum: f32 = trees
-            .map(|((features, thresholds), leaves)| {
-                let leaf = features
-                    .iter()
-                    .zip(thresholds)
-                    .enumerate()
-                    .fold(0usize, |leaf, (level, (&f, &th))| {
-                        leaf | usize::from(lanes[usize::from(f) & 7] > th) << level
-                    });
-                leaves[leaf & (width - 1)]
-            })
-            .sum();
+        let sum: f32 =
+            trees
+                .map(|((features, thresholds), leaves)| {
+                    let leaf = features.iter().zip(thresholds).enumerate().fold(
+                        0usize,
+                        |leaf, (level, (&f, &th))| {
+                            leaf | usize::from(lanes[usize::from(f) & (MAX_FEATURES - 1)] > th) << level
+                        },
+                    );
+                    leaves[leaf & (width - 1)]
+                })
+                .sum();
         self.base + sum
     }
 
-    /// The predicted recall so far at `x`, in (0, 1).
+    /// The predicted fraction at `x`, in (0, 1).
     #[inline]
-    pub fn predict(&self, x: &[f32; FEATURES]) -> f32 {
+    pub fn predict(&self, x: &[f32]) -> f32 {
         1.0 / (1.0 + (-self.logit(x)).exp())
     }
 
-    /// Checks that the arrays describe whole trees of `depth` on the known features, with
-    /// finite leaves and thresholds; the reason when not.
-    pub fn check(&self) -> Result<(), String> {
+    /// Checks that the arrays describe whole trees of `depth` on the first `known` features
+    /// (≤ [`MAX_FEATURES`]), with finite leaves and thresholds; the reason when not.
+    pub fn check(&self, known: usize) -> Result<(), String> {
         if !(1..=MAX_DEPTH).contains(&self.depth) {
             return Err(format!("tree depth {} outside 1..={MAX_DEPTH}", self.depth));
         }
@@ -141,8 +147,12 @@ impl Forest {
                 self.depth
             ));
         }
-        if self.features.iter().any(|&f| f as usize >= FEATURES) {
-            return Err(format!("a split on a feature beyond the {FEATURES} known"));
+        if self
+            .features
+            .iter()
+            .any(|&f| f as usize >= known.min(MAX_FEATURES))
+        {
+            return Err(format!("a split on a feature beyond the {known} known"));
         }
         if !self.base.is_finite()
             || self.leaves.iter().any(|v| !v.is_finite())
@@ -157,6 +167,7 @@ impl Forest {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stop::FEATURES;
 
     /// One tree of depth 2 by hand: level 0 on feature 0 at 1, level 1 on feature 1 at 0;
     /// a second tree whose second level is unsplit (`f32::MAX`). Each input lands in the leaf
@@ -170,7 +181,7 @@ mod tests {
             thresholds: vec![1.0, 0.0, 0.0, f32::MAX],
             leaves: vec![-1.0, -2.0, 3.0, 4.0, 10.0, 20.0, 30.0, 40.0],
         };
-        forest.check().unwrap();
+        forest.check(FEATURES).unwrap();
         assert_eq!(forest.trees(), 2);
         let x = |a: f32, b: f32, c: f32| {
             let mut v = [0f32; FEATURES];
@@ -201,7 +212,7 @@ mod tests {
             thresholds: vec![0.0],
             leaves: vec![0.0, 1.0],
         };
-        assert!(good.check().is_ok());
+        assert!(good.check(FEATURES).is_ok());
         let bad = [
             Forest {
                 depth: 0,
@@ -237,7 +248,7 @@ mod tests {
             },
         ];
         for f in bad {
-            assert!(f.check().is_err(), "{f:?}");
+            assert!(f.check(FEATURES).is_err(), "{f:?}");
         }
     }
 }
