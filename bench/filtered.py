@@ -20,6 +20,8 @@ import random
 import subprocess
 import sys
 
+from geodex_cli import groundtruth
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 DATA = os.path.join(REPO, "..", "shared", "data")
@@ -67,25 +69,7 @@ def main():
             with open(kf, "w") as f:
                 f.write("\n".join(map(str, keys)))
             gt = os.path.join(args.work, f"{name}-{share}.ivecs")
-            run(
-                [
-                    args.geodex,
-                    "groundtruth",
-                    "--data",
-                    base,
-                    "--queries",
-                    queries,
-                    "--k",
-                    "10",
-                    "--metric",
-                    metric,
-                    "--out",
-                    gt,
-                    "--filter-keys",
-                    kf,
-                    "--quiet",
-                ]
-            )
+            groundtruth(args.geodex, base, queries, gt, metric, "--filter-keys", kf)
             for path, extra in PATHS:
                 out = json.loads(
                     run(

@@ -17,8 +17,9 @@ import argparse
 import csv
 import json
 import os
-import subprocess
 import sys
+
+from geodex_cli import build, run, sweep
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
@@ -39,10 +40,6 @@ MEASURES = {
     "in_degree_max": -1,
     "mean_degree": +1,
 }
-
-
-def run(cmd):
-    return subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
 
 
 def ranks(v):
@@ -107,50 +104,11 @@ def main():
         for m in [int(x) for x in args.ms.split(",")]:
             index = os.path.join(args.out, f"quality-{args.data}-m{m}-efc{efc}.gdx")
             print(f"M = {m}, ef_construction = {efc}", file=sys.stderr)
-            run(
-                [
-                    args.geodex,
-                    "build",
-                    "--data",
-                    base,
-                    "--out",
-                    index,
-                    "--metric",
-                    metric,
-                    "--m",
-                    str(m),
-                    "--ef-construction",
-                    str(efc),
-                    "--threads",
-                    str(args.threads),
-                    "--quiet",
-                ]
-            )
+            build(args.geodex, base, index, metric, "--threads", str(args.threads), m=m, efc=efc)
             a = json.loads(
                 run([args.geodex, "analyze", "--index", index, "--only", "graph,spectral", "--json"])
             )
-            b = json.loads(
-                run(
-                    [
-                        args.geodex,
-                        "bench",
-                        "--index",
-                        index,
-                        "--queries",
-                        queries,
-                        "--groundtruth",
-                        truth,
-                        "--k",
-                        "10",
-                        "--ef",
-                        str(args.ef),
-                        "--runs",
-                        "1",
-                        "--json",
-                        "--quiet",
-                    ]
-                )
-            )["rows"][0]
+            b = sweep(args.geodex, index, queries, truth, str(args.ef), "--runs", "1")[0]
             g, s = a["graph"], a["spectral"]
             level0 = g["levels"][0]
             rows.append(
