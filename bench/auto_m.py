@@ -20,26 +20,7 @@ import json
 import os
 import statistics
 
-from geodex_cli import run, sweep
-
-
-def build_json(geodex, data, metric, m, out):
-    """`geodex build --json` with `--m m` (a number or auto): its summary."""
-    cmd = [
-        geodex,
-        "build",
-        "--data",
-        data,
-        "--out",
-        out,
-        "--metric",
-        metric,
-        "--m",
-        str(m),
-        "--json",
-        "--quiet",
-    ]
-    return json.loads(run(cmd))
+from geodex_cli import build, run, sweep
 
 
 def interleaved_builds(geodex, data, metric, out, repeat):
@@ -48,7 +29,7 @@ def interleaved_builds(geodex, data, metric, out, repeat):
     summaries = {"16": [], "auto": []}
     for _ in range(repeat):
         for m in ("16", "auto"):
-            summaries[m].append(build_json(geodex, data, metric, m, f"{out}-{m}.gdx"))
+            summaries[m].append(json.loads(build(geodex, data, f"{out}-{m}.gdx", metric, "--json", m=m)))
     return summaries
 
 

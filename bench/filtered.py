@@ -20,7 +20,7 @@ import random
 import subprocess
 import sys
 
-from geodex_cli import groundtruth
+from geodex_cli import bench, groundtruth
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
@@ -71,28 +71,17 @@ def main():
             gt = os.path.join(args.work, f"{name}-{share}.ivecs")
             groundtruth(args.geodex, base, queries, gt, metric, "--filter-keys", kf)
             for path, extra in PATHS:
-                out = json.loads(
-                    run(
-                        [
-                            args.geodex,
-                            "bench",
-                            "--index",
-                            index,
-                            "--queries",
-                            queries,
-                            "--groundtruth",
-                            gt,
-                            "--ef",
-                            args.ef,
-                            "--filter-keys",
-                            kf,
-                            "--runs",
-                            str(args.runs),
-                            "--json",
-                            "--quiet",
-                        ]
-                        + extra
-                    )
+                out = bench(
+                    args.geodex,
+                    index,
+                    queries,
+                    gt,
+                    args.ef,
+                    "--filter-keys",
+                    kf,
+                    "--runs",
+                    str(args.runs),
+                    *extra,
                 )
                 results[f"{name}/{share}/{path}"] = out
                 label = path if path != "switch" else "switch (ˣ = scanned)"

@@ -13,8 +13,9 @@ def run(cmd):
 
 
 def build(geodex, data, out, metric, *extra, m=16, efc=200, seed=42):
-    """`geodex build` with M = `m`, ef_construction = `efc`, `seed`, plus the flags in `extra`."""
-    run(
+    """`geodex build` with M = `m` (a number or "auto"), ef_construction = `efc`, `seed`, plus
+    the flags in `extra`; its stdout (the summary when `extra` holds `--json`)."""
+    return run(
         [
             geodex,
             "build",
@@ -60,6 +61,12 @@ def groundtruth(geodex, data, queries, out, metric, *extra):
 
 def sweep(geodex, index, queries, truth, efs, *extra):
     """The rows of `geodex bench --json` (recall@10, QPS, distances, hops per ef)."""
+    return bench(geodex, index, queries, truth, efs, *extra)["rows"]
+
+
+def bench(geodex, index, queries, truth, efs, *extra):
+    """`geodex bench --json` at k 10 over the beam widths `efs` (comma-separated), plus the
+    flags in `extra`: the whole report (its `rows` and the run's settings)."""
     out = run(
         [
             geodex,
@@ -79,4 +86,4 @@ def sweep(geodex, index, queries, truth, efs, *extra):
             *extra,
         ]
     )
-    return json.loads(out)["rows"]
+    return json.loads(out)

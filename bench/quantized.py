@@ -22,6 +22,8 @@ import os
 import subprocess
 import sys
 
+from geodex_cli import bench
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 DATA = os.path.join(REPO, "..", "shared", "data")
@@ -88,27 +90,8 @@ def measure(args, name, spec):
         reranks = [0] if quant == "none" else args.rerank
         benches = {}
         for r in reranks:
-            benches[r] = json.loads(
-                run(
-                    [
-                        args.geodex,
-                        "bench",
-                        "--index",
-                        index,
-                        "--queries",
-                        queries,
-                        "--groundtruth",
-                        gt,
-                        "--ef",
-                        args.ef,
-                        "--rerank",
-                        str(r),
-                        "--runs",
-                        str(args.runs),
-                        "--json",
-                        "--quiet",
-                    ]
-                )
+            benches[r] = bench(
+                args.geodex, index, queries, gt, args.ef, "--rerank", str(r), "--runs", str(args.runs)
             )
         out.append({"quant": quant, "m": m, "build": built, "info": info, "bench": benches})
     return out

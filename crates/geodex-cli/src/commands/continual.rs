@@ -106,12 +106,7 @@ fn check(a: &Args) -> Result<(), Failure> {
              the neighbours among the new vectors too",
         ));
     }
-    if !(a.target_recall > 0.0 && a.target_recall <= 1.0) {
-        return Err(Failure::input(format!(
-            "--target-recall {} is outside (0, 1]",
-            a.target_recall
-        )));
-    }
+    super::check_target_recalls(&[a.target_recall])?;
     if a.topics < 2 {
         return Err(Failure::input("--topics must be ≥ 2: a drift needs two tasks"));
     }

@@ -145,9 +145,7 @@ pub fn run(a: Args) -> Result<(), Failure> {
         "learn-stop needs --groundtruth: the rules are fitted and calibrated on the true \
          neighbours of the learning queries (make them with `geodex groundtruth`)",
     )?;
-    if let Some(t) = a.target_recall.iter().find(|t| !(**t > 0.0 && **t <= 1.0)) {
-        return Err(Failure::input(format!("--target-recall {t} is outside (0, 1]")));
-    }
+    super::check_target_recalls(&a.target_recall)?;
     let opts = LearnOptions {
         beam_factor: a.beam_factor,
         targets: a.target_recall.clone(),

@@ -72,6 +72,17 @@ pub struct SearchOptions {
     pub stop: String,
 }
 
+/// A one-line input error naming `--target-recall` when a target is outside (0, 1]: a mean
+/// recall@k is a share of the true neighbours found.
+pub fn check_target_recalls(targets: &[f64]) -> Result<(), crate::failure::Failure> {
+    match targets.iter().find(|t| !(**t > 0.0 && **t <= 1.0)) {
+        Some(t) => Err(crate::failure::Failure::input(format!(
+            "--target-recall {t} is outside (0, 1]"
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// The rules of `index`'s stop model for each target in `targets`, of the kind `--stop` names;
 /// clear errors when the index has no model or a target is outside its calibrated range.
 pub fn stop_rules<'m>(
@@ -85,9 +96,7 @@ pub fn stop_rules<'m>(
             "--stop {kind}: expected fixed, patience, ada, learned, ppo, gbdt or gain"
         ))
     })?;
-    if let Some(t) = targets.iter().find(|t| !(**t > 0.0 && **t <= 1.0)) {
-        return Err(Failure::input(format!("--target-recall {t} is outside (0, 1]")));
-    }
+    check_target_recalls(targets)?;
     let model = model.ok_or_else(|| {
         Failure::input("--target-recall: the index has no stop model; train one with `geodex learn-stop`")
     })?;

@@ -95,12 +95,7 @@ fn options(a: &Args) -> Result<TuneOptions, Failure> {
 }
 
 pub fn run(a: Args) -> Result<(), Failure> {
-    if !(a.target_recall > 0.0 && a.target_recall <= 1.0) {
-        return Err(Failure::input(format!(
-            "--target-recall {} is outside (0, 1]",
-            a.target_recall
-        )));
-    }
+    super::check_target_recalls(&[a.target_recall])?;
     let opts = options(&a)?;
     let report = a.input.run(a.k, Tune { a: &a, opts: &opts })?;
     print(&a, &report);
