@@ -39,6 +39,8 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 RULES = ["fixed", "patience", "ada", "learned", "ppo", "gbdt", "gain"]
+# Fixed ef in steps of 2–8, so bench/equal_recall.py interpolates between close neighbours.
+SWEEP_EF = ",".join(str(e) for e in [*range(10, 64, 2), *range(64, 128, 4), *range(128, 257, 8)])
 
 
 def read_vecs(path: Path, dtype: str) -> np.ndarray:
@@ -60,6 +62,23 @@ def run(cmd: list[str]) -> str:
     return subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
 
 
+def held_out_photos(photo_of_row: np.ndarray, learn: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Learning queries drawn as sift-debian's generator (`make_sift.py`) drew its test queries:
+    whole photos in a seeded order, a tenth of them or more until they hold 3 × `learn` rows,
+    then `learn` of their rows
+    uniformly (so a large photo gives more queries); every row of those photos leaves the base.
+    Returns (held rows, removed rows), sorted. `photo_of_row` is −1 for a row of unknown photo
+    (kept in the base)."""
+    rng = np.random.default_rng(seed)
+    photos = rng.permutation(np.unique(photo_of_row[photo_of_row >= 0]))
+    sizes = np.bincount(photo_of_row[photo_of_row >= 0])[photos]
+    taken = photos[: max(len(photos) // 10, int(np.searchsorted(np.cumsum(sizes), 3 * learn)) + 1)]
+    removed = np.flatnonzero(np.isin(photo_of_row, taken))
+    if len(removed) < learn:
+        raise ValueError(f"the photos hold fewer than {learn} rows")
+    return np.sort(rng.choice(removed, learn, replace=False)), removed
+
+
 def held_out(
     g: str,
     d: Path,
@@ -69,12 +88,25 @@ def held_out(
     metric: str,
     learn: int,
     work: Path,
+    seed: int | None = None,
+    photo_of_row: np.ndarray | None = None,
 ) -> dict:
-    """The set with its last `learn` base rows held out as learning queries; the test queries'
-    ground truth recomputed for the remaining base."""
+    """The set with `learn` base rows held out as learning queries — the last ones, or with a
+    `seed` a uniform draw of rows (the rest keep their order), or with `photo_of_row` too rows
+    of whole photos (`held_out_photos`) — and the test queries' ground truth recomputed for the
+    remaining base."""
     base = read_vecs(d / f"base.{ext}", dtype)
-    write_vecs(work / f"{name}-base.{ext}", base[: len(base) - learn])
-    write_vecs(work / f"{name}-learn.{ext}", base[len(base) - learn :])
+    kept = np.ones(len(base), dtype=bool)
+    if photo_of_row is not None:
+        held, removed = held_out_photos(photo_of_row, learn, 0 if seed is None else seed)
+        kept[removed] = False
+    elif seed is None:
+        held = np.arange(len(base) - learn, len(base))
+    else:
+        held = np.sort(np.random.default_rng(seed).choice(len(base), learn, replace=False))
+    kept[held] = False
+    write_vecs(work / f"{name}-base.{ext}", base[kept])
+    write_vecs(work / f"{name}-learn.{ext}", base[held])
     test_gt = work / f"{name}-test-gt.ivecs"
     run(
         [
@@ -128,7 +160,10 @@ def prepare(args, work: Path) -> list[dict]:
         else:
             # Held-out base rows (MiniLM's base and query words are one shuffled list: the same
             # distribution; SIFT's queries come from other images).
-            sets.append(held_out(g, d, d.name, ext, dtype, metric, args.learn, work))
+            photos = np.load(args.holdout_photos) if args.holdout_photos and d.name == "sift-debian" else None
+            sets.append(
+                held_out(g, d, d.name, ext, dtype, metric, args.learn, work, args.holdout_seed, photos)
+            )
     for d in sets:
         d["index"] = work / f"{d['name']}.gdx"
         d["learn_gt"] = work / f"{d['name']}-learn-gt.ivecs"
@@ -183,6 +218,21 @@ def main() -> None:
     ap.add_argument("--targets", default="0.9,0.95,0.99")
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--seed", type=int, default=42, help="learn-stop's split and PPO seed")
+    ap.add_argument(
+        "--holdout-seed",
+        type=int,
+        help="hold out a seeded uniform draw of base rows as learning queries instead of the last ones",
+    )
+    ap.add_argument(
+        "--holdout-photos",
+        help="sift-debian's image_of_row.npy (bench/sift_images.py): hold out rows of whole photos, "
+        "as the test queries come from photos the base does not hold (seeded by --holdout-seed)",
+    )
+    ap.add_argument(
+        "--sweep-ef",
+        default=SWEEP_EF,
+        help="fixed ef sweep written beside the report (SET-fixed-sweep.txt) for bench/equal_recall.py",
+    )
     ap.add_argument("--rules", default=",".join(RULES), help="rules compared (fixed always)")
     ap.add_argument("--gbdt-trees", type=int, default=100)
     ap.add_argument("--gbdt-depth", type=int, default=4)
@@ -289,6 +339,13 @@ def main() -> None:
                 }
             )
         report[d["name"]] = {"learn": learned, "rows": table}
+        sweep = run(
+            [
+                *[args.geodex, "bench", "--index", str(d["index"]), "--queries", str(d["test"])],
+                *["--groundtruth", str(d["test_gt"]), "--ef", args.sweep_ef, "--runs", "1", "--quiet"],
+            ]
+        )
+        (out / f"{d['name']}-fixed-sweep.txt").write_text(sweep)
         print(f"\n{d['name']} (cap recall {learned['cap_recall']:.4f}; {args.rounds} interleaved rounds)")
         print(
             f"{'target':>6} {'rule':>9} {'ef':>4} {'recall':>7} {'dist':>7} {'p99 dist':>8} {'<0.8':>6} "
