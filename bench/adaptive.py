@@ -16,6 +16,9 @@ Learning queries:
 - sift-debian: the last 2,000 base rows, held out — the index is built on the first 98,000 and
   the test queries' ground truth recomputed for it. Held-out base rows come from the base
   images, the test queries from other images: a distribution shift the note reports.
+  `--holdout-seed S` holds out a seeded draw of rows instead; with `--holdout-photos` (sift-debian,
+  `bench/sift_images.py`) rows of whole held-out photos, drawn as the generator drew the test
+  queries. `bench/adaptive_spread.py` compares such runs.
 
 Other sets: `--sets DIR:METRIC,...` (directories in TEXMEX layout under --data or absolute); a
 set other than minilm-words-20k with a learn source holds out base rows like SIFT's.
@@ -65,10 +68,9 @@ def run(cmd: list[str]) -> str:
 def held_out_photos(photo_of_row: np.ndarray, learn: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Learning queries drawn as sift-debian's generator (`make_sift.py`) drew its test queries:
     whole photos in a seeded order, a tenth of them or more until they hold 3 × `learn` rows,
-    then `learn` of their rows
-    uniformly (so a large photo gives more queries); every row of those photos leaves the base.
-    Returns (held rows, removed rows), sorted. `photo_of_row` is −1 for a row of unknown photo
-    (kept in the base)."""
+    then `learn` of their rows uniformly (so a large photo gives more queries); every row of
+    those photos leaves the base. Returns (held rows, removed rows), sorted. `photo_of_row` is
+    −1 for a row of unknown photo (kept in the base)."""
     rng = np.random.default_rng(seed)
     photos = rng.permutation(np.unique(photo_of_row[photo_of_row >= 0]))
     sizes = np.bincount(photo_of_row[photo_of_row >= 0])[photos]

@@ -3,9 +3,10 @@
 
 Issue 17 counts a learned rule as better only if it beats both the patience and the Ada-ef
 controls by more than the run-to-run spread. Work and recall are deterministic for one index and
-one model, so the spread that matters is over what a run learns from: which base rows are held
-out as learning queries (and so the index built on the rest) and learn-stop's split seed. Each
-RUN directory is one `bench/adaptive.py --holdout-seed S --seed S` run (its `adaptive.json` and
+one model, so the spread that matters is over what changes between runs: which base rows are
+held out as learning queries (and so the index built on the rest), learn-stop's split seed, and
+the build (a multi-threaded build differs run to run). Each RUN directory is one
+`bench/adaptive.py --holdout-seed S --seed S [--holdout-photos …]` run (its `adaptive.json` and
 `SET-fixed-sweep.txt`). Every rule's work is taken at equal recall: its mean distance evaluations
 ÷ fixed ef's at the recall the rule reached, interpolated on that run's fixed-ef sweep
 (`bench/equal_recall.py`).
@@ -13,10 +14,10 @@ RUN directory is one `bench/adaptive.py --holdout-seed S --seed S` run (its `ada
 Per set and target, the table gives each rule's ratio in every run, its range, the range of the
 mean recall it reached on the test queries, and that recall less fixed ef's in the same run (the
 error the rule adds to the learning set's own: fixed ef calibrated on the same learning queries
-misses by what they misjudge the test queries). A learned
-rule beats a control beyond the spread when its worst run is below the control's best run (the
-two ranges do not overlap); the verdict names the rules that beat both controls so. Last, each
-pair of learned rules compared run by run (same index, same learning queries).
+misses by what they misjudge the test queries). A learned rule beats a control beyond the spread
+when its worst run is below the control's best run (the two ranges do not overlap); the verdict
+names the rules that beat both controls so. Last, each pair of learned rules is compared run by
+run (same index, same learning queries).
 
     python3 bench/adaptive_spread.py RUN1 RUN2 ... [--learned learned,gbdt] [--controls patience,ada]
 """

@@ -2,9 +2,8 @@
 """Which photo each sift-debian base row comes from, for learning queries from unseen photos.
 
 sift-debian's test queries are descriptors of photos none of whose descriptors are in the base;
-base rows held out as learning queries have descriptors of their own photo in the base, so they
-are easier and a stopping rule calibrated on them undershoots its recall target on the test
-queries (ADAPTIVE.md). Holding out whole photos instead needs each base row's photo, which the
+base rows held out as learning queries have descriptors of their own photo in the base, which
+can make them easier than the test queries (ADAPTIVE.md measures both kinds of learning set). Holding out whole photos instead needs each base row's photo, which the
 set does not store (its base is a shuffled draw of every base photo's descriptors). This
 re-extracts the descriptors of every base photo listed in the set's `images.tsv` with the data
 generator's own `extract` (same OpenCV SIFT, same resizing and rounding), maps each base row to
