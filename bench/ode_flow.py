@@ -107,8 +107,8 @@ def main() -> None:
         type=int,
         default=1,
         help="threads of learn-edges (1, the default: the surrogate's DAgger roll-outs, and so each "
-        "arm's scorer, are a function of the seed; on 2 threads two identical arms differed by 0.09 "
-        "in validation loss)",
+        "arm's scorer, are a function of the seed; on 2 threads two arms integrating the same flow "
+        "to 1e-4 differed by 0.09 in validation loss)",
     )
     ap.add_argument(
         "--arms", default="", help="comma-separated arm names (default: all); arms with a report are skipped"
