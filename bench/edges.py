@@ -429,7 +429,12 @@ def sweep_table(dirs: list[str]) -> None:
                 cells = []
                 for lr in rates:
                     name = f"logistic-progress-{opt}-b{batch}-lr{lr}"
-                    r = next((r for r in rows if r["rule"] == f"learned:{name}" and r["seed"] == seed), None)
+                    mine = (
+                        r
+                        for r in rows
+                        if r["set"] == set_name and r["rule"] == f"learned:{name}" and r["seed"] == seed
+                    )
+                    r = next(mine, None)
                     if r is None or r["d95"] is None:
                         cells.append("—")
                         continue
