@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Median QPS per (label, ef) over the rounds of an interleaved walk-on-codes A/B (the raw output
-of bench/results/2026-12-04-walk-amd/commands*.sh: "## ROUND LABEL" then `geodex bench` rows), and each walk on codes
-against the flat index of the same set at equal recall (flat QPS interpolated linearly in recall
+of bench/results/2026-12-04-walk-amd/commands*.sh and 2026-12-06-pq8-blocks/commands.sh: "## ROUND LABEL"
+then `geodex bench` rows), and each walk on codes (labels ending in -codes or -nodes) against the flat
+index of the same set (label SET-flat, SET the label's first word) at equal recall (flat QPS interpolated linearly in recall
 between the two ladder points around the walk's recall; medians of the same rounds).
 
 Usage: walk_ab.py ab.txt
@@ -39,8 +40,8 @@ def main() -> None:
                 f"{label:14s} ef {ef:4d} recall {recall:.4f} median {statistics.median(qps):9.0f} "
                 f"min {min(qps):7.0f} max {max(qps):7.0f} (n {len(qps)})"
             )
-    for codes in [k for k in rows if k.endswith("-codes")]:
-        flat = rows.get(codes.replace("-codes", "-flat"), {})
+    for codes in sorted(k for k in rows if k.endswith(("-codes", "-nodes"))):
+        flat = rows.get(codes.split("-")[0] + "-flat", {})
         ladder = sorted((r, statistics.median(q)) for r, q in flat.values())
         for ef, (recall, qps) in sorted(rows[codes].items()):
             f = fixed_work_at(ladder, recall)  # any quantity on the recall ladder

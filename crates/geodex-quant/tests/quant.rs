@@ -37,6 +37,48 @@ fn sq8_round_trip_error_is_at_most_half_a_step() {
     }
 }
 
+/// Every entry of a query's table — squared distance or negated dot product — is that of the
+/// query's sub-vector and the centroid, computed here in f64 from the codebooks, for
+/// sub-spaces of 1, 2, 3, 4 and 8 components (the table is computed from a component-major
+/// copy of the centroids for up to 8, directly otherwise) and 16 or 256 centroids.
+#[test]
+fn pq_tables_hold_each_centroids_distance() {
+    use geodex_quant::codec::Similarity;
+    let dim = 24;
+    let data = clustered(1200, dim, 10, 1.0, 6);
+    let query = &data[1100 * dim..1101 * dim];
+    for (m, bits) in [(24, 4), (12, 8), (8, 4), (6, 8), (3, 8)] {
+        let pq = ProductQuantizer::train(&data[..1000 * dim], dim, m, bits, 2).unwrap();
+        let dsub = dim / m;
+        for similarity in [Similarity::SquaredL2, Similarity::NegativeDot] {
+            let mut table = Vec::new();
+            pq.fill_table(query, similarity, &mut table);
+            assert_eq!(table.len(), m * pq.ksub());
+            for (i, &entry) in table.iter().enumerate() {
+                let (j, c) = (i / pq.ksub(), i % pq.ksub());
+                let centroid = &pq.codebook(j).centroids[c * dsub..][..dsub];
+                let q = &query[j * dsub..][..dsub];
+                let expected: f64 = match similarity {
+                    Similarity::SquaredL2 => q
+                        .iter()
+                        .zip(centroid)
+                        .map(|(&a, &b)| (a as f64 - b as f64).powi(2))
+                        .sum(),
+                    Similarity::NegativeDot => -q
+                        .iter()
+                        .zip(centroid)
+                        .map(|(&a, &b)| a as f64 * b as f64)
+                        .sum::<f64>(),
+                };
+                assert!(
+                    (entry as f64 - expected).abs() <= 1e-5 * expected.abs().max(1.0),
+                    "m {m}, {bits} bits, {similarity:?}, entry {i}: {entry} vs {expected}"
+                );
+            }
+        }
+    }
+}
+
 #[test]
 fn pq_asymmetric_distance_is_the_distance_to_the_reconstruction() {
     let dim = 32;
