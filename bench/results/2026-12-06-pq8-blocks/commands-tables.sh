@@ -3,6 +3,7 @@
 # and AFTER binaries alternated, five rounds, on the indexes commands.sh built in WORKDIR — the
 # PQ4 block walk (m 64, two-component sub-spaces) and the per-node PQ8 walk (m 32, four). Then
 # the PQ8 block walk with the kernels lowered to AVX2 (GEODEX_ISA=avx2: the scalar block scan).
+# BEFORE: aba67b9's binary; AFTER: 526b1fe's (the PQ8 block rows need it, see commands.sh).
 # Raw output tables.txt beside this script (bench/walk_ab.py reads it; labels name the binary).
 # Run from the repository root: commands-tables.sh BEFORE AFTER [WORKDIR]
 set -e

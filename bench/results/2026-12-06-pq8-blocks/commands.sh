@@ -1,6 +1,8 @@
 #!/bin/bash
 # Issue 20 item 3: the walk on PQ8 codes in per-list blocks (VBMI permutes) beside the PQ4 block
-# walk, the walk on per-node PQ8 codes and the flat index, both shared sets. GEODEX is the binary;
+# walk, the walk on per-node PQ8 codes and the flat index, both shared sets. GEODEX is the binary,
+# built from 526b1fe (the PQ8 blocks were removed in the commit after it: later binaries refuse
+# `--link-codes` on a PQ8 index);
 # bench/pq4_walk_setup.sh builds the PQ4 and flat indexes in WORKDIR, this script the PQ8 ones
 # (m 32 on sift-debian, m 96 on minilm-words-20k: as many bytes per code as the PQ4 walk's
 # m 64 and m 192 take twice over). Five interleaved rounds of one-thread benches, one run per

@@ -13,7 +13,7 @@ use crate::edges::EdgeRule;
 use crate::engine::{Engine, Graph, Rows};
 use crate::graph::{BuilderGraph, FrozenGraph, FrozenView, GraphView, LinkLayout};
 use crate::levels::draw_levels;
-use crate::link_codes::{LaneCode, LinkCodes};
+use crate::link_codes::LinkCodes;
 use crate::quantized::Quantized;
 use crate::query::{is_live, Stored};
 use crate::search::SearchStats;
@@ -543,34 +543,27 @@ impl<T: Component> Index<T> {
         self.code_walk = on;
     }
 
-    /// Whether a PQ4 or PQ8 index (`--quant pq4|pq8`) also keeps each node's level-0
-    /// neighbours' codes in one fast-scan block per 32 links, so that expanding a node scores
-    /// its whole list with SIMD table lookups (`link_codes.rs`): M0 · m/2 (PQ4) or M0 · m
-    /// (PQ8) more bytes per node, made now from the graph and the codes (not saved; a change to
-    /// the graph drops them). Off frees them. Errors on an index without PQ codes or with
-    /// level-0 lists over 128 links.
+    /// Whether a PQ4 index (`--quant pq4`) also keeps each node's level-0 neighbours' codes in
+    /// one fast-scan block per 32 links, so that expanding a node scores its whole list with
+    /// SIMD table lookups (`link_codes.rs`): M0 · m/2 more bytes per node, made now from the
+    /// graph and the codes (not saved; a change to the graph drops them). Off frees them.
+    /// Errors on an index without PQ4 codes or with level-0 lists over 128 links.
     pub fn set_link_codes(&mut self, on: bool) -> Result<(), CoreError> {
         if !on {
             self.link_codes = None;
             return Ok(());
         }
-        let (code, pq, codes) = match &self.quant {
-            Some(Quantized {
-                codec: Codec::Pq4(pq),
-                codes,
-            }) => (LaneCode::Pq4, pq, codes),
-            Some(Quantized {
-                codec: Codec::Pq8(pq),
-                codes,
-            }) => (LaneCode::Pq8, pq, codes),
-            _ => {
-                return Err(CoreError::InvalidParameter(
-                    "per-list code blocks need a PQ4 or PQ8 index (build with --quant pq4 or pq8)".into(),
-                ))
-            }
+        let Some(Quantized {
+            codec: Codec::Pq4(pq),
+            codes,
+        }) = &self.quant
+        else {
+            return Err(CoreError::InvalidParameter(
+                "per-list code blocks need a PQ4 index (build with --quant pq4)".into(),
+            ));
         };
         if self.link_codes.is_none() {
-            let links = LinkCodes::build(&self.graph.view(), code, codes.as_slice(), pq.m())?;
+            let links = LinkCodes::build(&self.graph.view(), codes.as_slice(), pq.m())?;
             self.link_codes = Some(Arc::new(links));
         }
         Ok(())

@@ -1,5 +1,5 @@
-//! PQ4 and PQ8 codes laid out per adjacency list, and the walk that scores a node's whole
-//! level-0 list at once.
+//! PQ4 codes laid out per adjacency list, and the walk that scores a node's whole level-0 list
+//! at once.
 //!
 //! A walk on per-node codes (`quantized.rs`) reads each neighbour's code from wherever the node
 //! sits in the code array — one scattered cache line per neighbour — and sums one table entry
@@ -8,12 +8,10 @@
 //! `geodex_quant::fastscan`): lane i of the node's blocks holds the code of its i-th link, so
 //! expanding a node reads its blocks contiguously and scores all of its neighbours with one
 //! `vpshufb` per two sub-spaces (NGT-QG, Iwasaki & Miyazaki 2018, lays out its quantised graph the
-//! same way). PQ8 codes (a byte per sub-space, `geodex_quant::fastscan8`) take the same layout
-//! at twice the bytes per sub-space and are scored with AVX-512 VBMI permutes: finer codes, so
-//! fewer expansions for the same recall. Beside a node's blocks lie its links' ids, so the walk on level 0 never reads the
+//! same way). Beside a node's blocks lie its links' ids, so the walk on level 0 never reads the
 //! graph's lists (in the file's 4 KiB pages, a TLB miss per expansion); the upper levels' lists
 //! have blocks too, for the greedy descent. The price is memory: M0 copies of every code
-//! (M0 · m/2 bytes per node for PQ4, M0 · m for PQ8) and 4 · M0 bytes of ids beside the per-node codes, which stay for
+//! (M0 · m/2 bytes per node) and 4 · M0 bytes of ids beside the per-node codes, which stay for
 //! the entry point.
 //!
 //! The beam's bound (the worst result's distance, which a new node must beat) becomes a limit
@@ -27,8 +25,7 @@
 //! drops them.
 
 use geodex_quant::codec::nibble;
-use geodex_quant::fastscan::{self, QuantizedTable, BLOCK};
-use geodex_quant::fastscan8;
+use geodex_quant::fastscan::{put_lane, scan_block, QuantizedTable, BLOCK};
 use rayon::prelude::*;
 
 use crate::graph::GraphView;
@@ -42,50 +39,11 @@ pub const MAX_BLOCKS: usize = 4;
 /// The id of a lane past the end of a level-0 list.
 const NO_LINK: u32 = u32::MAX;
 
-/// Which product-quantisation codes the blocks hold.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum LaneCode {
-    /// 16 centroids per sub-space, two codes a byte ([`fastscan`]'s blocks, `m · 16` bytes).
-    Pq4,
-    /// 256 centroids per sub-space, a code a byte ([`fastscan8`]'s blocks, `m · 32` bytes).
-    Pq8,
-}
-
-impl LaneCode {
-    /// Bytes of one node's per-node code of `m` sub-spaces.
-    #[inline(always)]
-    fn code_bytes(self, m: usize) -> usize {
-        match self {
-            LaneCode::Pq4 => m.div_ceil(2),
-            LaneCode::Pq8 => m,
-        }
-    }
-
-    /// Bytes of one block of 32 lanes.
-    #[inline(always)]
-    fn block_bytes(self, m: usize) -> usize {
-        match self {
-            LaneCode::Pq4 => m * 16,
-            LaneCode::Pq8 => fastscan8::block_bytes(m),
-        }
-    }
-
-    /// Writes the per-node `code` into `lane` of the zeroed `block`.
-    fn put_lane(self, block: &mut [u8], lane: usize, code: &[u8], m: usize) {
-        match self {
-            LaneCode::Pq4 => fastscan::put_lane(block, lane, (0..m).map(|j| nibble(code, j))),
-            LaneCode::Pq8 => fastscan8::put_lane(block, lane, code.iter().copied()),
-        }
-    }
-}
-
-/// Each node's neighbours' PQ4 or PQ8 codes, in fast-scan blocks, on every level: level 0 for the
+/// Each node's neighbours' PQ4 codes, in fast-scan blocks, on every level: level 0 for the
 /// beam search, the upper levels for the greedy descent (scored one code at a time, the
 /// descent's ~15 lists of up to M links cost a tenth of a SIFT query).
 #[derive(Debug)]
 pub(crate) struct LinkCodes {
-    /// The codes' kind.
-    code: LaneCode,
     /// Sub-spaces of the codes.
     m: usize,
     /// Blocks per level-0 list: ⌈longest level-0 list / 32⌉.
@@ -106,17 +64,11 @@ pub(crate) struct LinkCodes {
 }
 
 impl LinkCodes {
-    /// The blocks of every list of `g` from the per-node `codes` of kind `code` (`m`
-    /// sub-spaces; PQ4 two codes per byte, low nibble first). Fails when a list is longer than
-    /// 32 · [`MAX_BLOCKS`].
-    pub fn build<G: GraphView>(
-        g: &G,
-        code: LaneCode,
-        codes: &[u8],
-        m: usize,
-    ) -> Result<LinkCodes, CoreError> {
+    /// The blocks of every list of `g` from the per-node PQ4 `codes` (`m` sub-spaces, two
+    /// codes per byte, low nibble first). Fails when a list is longer than 32 · [`MAX_BLOCKS`].
+    pub fn build<G: GraphView>(g: &G, codes: &[u8], m: usize) -> Result<LinkCodes, CoreError> {
         let n = g.node_count();
-        let block_bytes = code.block_bytes(m);
+        let block_bytes = m * 16;
         let longest = |level: usize| {
             (0..n as u32)
                 .into_par_iter()
@@ -142,7 +94,7 @@ impl LinkCodes {
                 for (lane, id) in ids.chunks_exact_mut(4).enumerate() {
                     id.copy_from_slice(&links.get(lane).copied().unwrap_or(NO_LINK).to_ne_bytes());
                 }
-                put_list(own_blocks, &links, code, codes, m);
+                put_list(own_blocks, &links, codes, m);
             });
         let mut upper_first = Vec::with_capacity(n + 1);
         let mut upper_lists = Vec::new();
@@ -155,9 +107,8 @@ impl LinkCodes {
         upper
             .par_chunks_mut((upper_blocks * block_bytes).max(1))
             .zip(&upper_lists)
-            .for_each(|(own, &(u, level))| put_list(own, &g.links(u, level), code, codes, m));
+            .for_each(|(own, &(u, level))| put_list(own, &g.links(u, level), codes, m));
         Ok(LinkCodes {
-            code,
             m,
             blocks,
             bytes,
@@ -176,7 +127,7 @@ impl LinkCodes {
     /// Bytes of one block.
     #[inline(always)]
     fn block_bytes(&self) -> usize {
-        self.code.block_bytes(self.m)
+        self.m * 16
     }
 
     /// Bytes of a node's level-0 region: its lanes' ids, then its blocks.
@@ -222,18 +173,14 @@ fn blocks_for(longest: usize) -> Result<usize, CoreError> {
     Ok(blocks)
 }
 
-/// Writes the `code`-kind codes of `links` into the zeroed blocks `own`, link i into lane
-/// i % 32 of block i / 32.
-fn put_list(own: &mut [u8], links: &[u32], code: LaneCode, codes: &[u8], m: usize) {
-    let (code_bytes, block_bytes) = (code.code_bytes(m), code.block_bytes(m));
+/// Writes the codes of `links` into the zeroed blocks `own`, link i into lane i % 32 of block
+/// i / 32.
+fn put_list(own: &mut [u8], links: &[u32], codes: &[u8], m: usize) {
+    let (code_bytes, block_bytes) = (m.div_ceil(2), m * 16);
     for (lane, &v) in links.iter().enumerate() {
+        let code = &codes[v as usize * code_bytes..][..code_bytes];
         let block = &mut own[lane / BLOCK * block_bytes..][..block_bytes];
-        code.put_lane(
-            block,
-            lane % BLOCK,
-            &codes[v as usize * code_bytes..][..code_bytes],
-            m,
-        );
+        put_lane(block, lane % BLOCK, (0..m).map(|j| nibble(code, j)));
     }
 }
 
@@ -252,9 +199,9 @@ fn huge_zeroed(len: usize) -> Result<memmap2::MmapMut, CoreError> {
 /// A query bound to the per-list blocks: the quantised-table distance to every node.
 pub(crate) struct LinkScan<'a> {
     pub links: &'a LinkCodes,
-    /// The per-node codes, for the entry point.
+    /// The per-node PQ4 codes, for the entry point.
     pub codes: &'a [u8],
-    /// The query's 8-bit table (16 or 256 entries per sub-space, as the codes' kind).
+    /// The query's 8-bit table.
     pub table: &'a QuantizedTable,
     /// Multiplies every estimate so it estimates the metric's kernel value (cosine: ½).
     pub scale: f32,
@@ -266,7 +213,7 @@ const ALL_SUMS: u32 = 1 << 16;
 impl LinkScan<'_> {
     #[inline(always)]
     fn code(&self, node: u32) -> &[u8] {
-        let bytes = self.links.code.code_bytes(self.links.m);
+        let bytes = self.links.m.div_ceil(2);
         &self.codes[node as usize * bytes..][..bytes]
     }
 
@@ -279,11 +226,13 @@ impl LinkScan<'_> {
     #[inline(always)]
     fn scan(&self, list: &[u8], b: usize) -> [u16; BLOCK] {
         let mut sums = [0u16; BLOCK];
-        let block = &list[b * self.links.block_bytes()..][..self.links.block_bytes()];
-        match self.links.code {
-            LaneCode::Pq4 => fastscan::scan_block(self.table, block, self.links.m, &mut sums),
-            LaneCode::Pq8 => fastscan8::scan_block(self.table, block, self.links.m, &mut sums),
-        }
+        let block_bytes = self.links.block_bytes();
+        scan_block(
+            self.table,
+            &list[b * block_bytes..][..block_bytes],
+            self.links.m,
+            &mut sums,
+        );
         sums
     }
 
@@ -329,11 +278,7 @@ fn lane_mask<T: Copy>(lanes: &[T; BLOCK], holds: impl Fn(T) -> bool) -> u32 {
 impl QueryDistance for LinkScan<'_> {
     #[inline]
     fn to(&self, node: u32) -> f32 {
-        let code = self.code(node);
-        self.estimate(match self.links.code {
-            LaneCode::Pq4 => self.table.packed_sum(code),
-            LaneCode::Pq8 => self.table.byte_sum(code),
-        })
+        self.estimate(self.table.packed_sum(self.code(node)))
     }
 
     #[inline(always)]
@@ -430,30 +375,25 @@ mod tests {
     use crate::search::knn;
     use crate::{BuildParams, Index, SearchContext};
 
-    /// A second implementation of the walk's distance: the 8-bit table summed over each node's
-    /// own code (PQ4: its nibbles; PQ8: its bytes), one node at a time (no blocks, no lanes).
+    /// A second implementation of the walk's distance: the 8-bit table summed over the nibbles
+    /// of each node's own code, one node at a time (no blocks, no lanes).
     struct PerNode<'a> {
         codes: &'a [u8],
         m: usize,
-        bits: u32,
         table: &'a QuantizedTable,
     }
 
     impl QueryDistance for PerNode<'_> {
         fn to(&self, node: u32) -> f32 {
+            let code = &self.codes[node as usize * self.m.div_ceil(2)..];
             let sum: u32 = (0..self.m)
                 .map(|j| {
-                    let c = if self.bits == 8 {
-                        self.codes[node as usize * self.m + j]
+                    let c = if j % 2 == 0 {
+                        code[j / 2] & 15
                     } else {
-                        let byte = self.codes[node as usize * self.m.div_ceil(2) + j / 2];
-                        if j % 2 == 0 {
-                            byte & 15
-                        } else {
-                            byte >> 4
-                        }
+                        code[j / 2] >> 4
                     };
-                    self.table.entries[(j << self.bits) + c as usize] as u32
+                    self.table.entries[j * 16 + c as usize] as u32
                 })
                 .sum();
             self.table.bias + self.table.step * sum as f32
@@ -462,11 +402,9 @@ mod tests {
     }
 
     /// The bytes the blocks of `ix`'s graph take, from the graph itself: for each node a
-    /// level-0 region of ⌈longest list / 32⌉ blocks of `m` · 16 (PQ4) or `m` · 32 (PQ8) bytes
-    /// and 32 ids per block, for each upper list ⌈longest upper list / 32⌉ blocks, and the
-    /// upper lists' index.
-    fn expected_bytes(ix: &Index<f32>, m: usize, bits: u32) -> usize {
-        let block = if bits == 8 { m * 32 } else { m * 16 };
+    /// level-0 region of ⌈longest list / 32⌉ blocks of `m` · 16 bytes and 32 ids per block, for
+    /// each upper list ⌈longest upper list / 32⌉ blocks, and the upper lists' index.
+    fn expected_bytes(ix: &Index<f32>, m: usize) -> usize {
         let graph = ix.graph.view();
         let n = graph.node_count() as u32;
         let lists = |level0: bool| {
@@ -478,8 +416,8 @@ mod tests {
             })
         };
         let blocks = |level0| lists(level0).max().unwrap_or(0).div_ceil(BLOCK).max(1);
-        let level0 = n as usize * blocks(true) * (BLOCK * 4 + block);
-        level0 + lists(false).count() * blocks(false) * block + (n as usize + 1) * 4
+        let level0 = n as usize * blocks(true) * (BLOCK * 4 + m * 16);
+        level0 + lists(false).count() * blocks(false) * m * 16 + (n as usize + 1) * 4
     }
 
     /// `n` lists of distinct random ids other than their owner's, of lengths in `lengths`.
@@ -502,16 +440,10 @@ mod tests {
 
     /// The block walk meets every node with the estimate the per-node walk gives it and in the
     /// same order, so both walks expand the same nodes and return the same nodes and distances
-    /// — for PQ4 and PQ8 codes and lists that fill one, two and four blocks. (It scans visited
-    /// lanes too, so its count of estimates is the larger.)
+    /// — for lists that fill one, two and four blocks. (It scans visited lanes too, so its
+    /// count of estimates is the larger.)
     #[test]
     fn the_block_walk_equals_a_walk_on_per_node_codes() {
-        for bits in [4, 8] {
-            block_walk_equals_per_node_walk(bits);
-        }
-    }
-
-    fn block_walk_equals_per_node_walk(bits: u32) {
         let (n, dim, m) = (3000, 16, 8);
         let mut blocks_seen = Vec::new();
         let data = clustered(n + 30, dim, 12, 0.6, 11);
@@ -522,7 +454,7 @@ mod tests {
                 m: links_m,
                 ef_construction: 80,
                 threads: Some(1),
-                quant: Some(CodecSpec::Pq { m, bits }),
+                quant: Some(CodecSpec::Pq { m, bits: 4 }),
                 ..Default::default()
             };
             let mut ix = Index::build(base.to_vec(), dim, &params, &|_| {}).unwrap();
@@ -532,24 +464,19 @@ mod tests {
             }
             ix.set_link_codes(true).unwrap();
             let quant = ix.quant.as_ref().unwrap();
-            let (Codec::Pq4(pq) | Codec::Pq8(pq)) = &quant.codec else {
-                panic!("a PQ index")
+            let Codec::Pq4(pq) = &quant.codec else {
+                panic!("a PQ4 index")
             };
             let links = ix.link_codes.as_deref().unwrap();
             let graph = ix.graph.view();
             let longest = (0..n as u32).map(|u| graph.links(u, 0).len()).max().unwrap();
             assert_eq!(links.blocks, longest.div_ceil(BLOCK));
-            assert_eq!(links.ram_bytes(), expected_bytes(&ix, m, bits));
+            assert_eq!(links.ram_bytes(), expected_bytes(&ix, m));
             let (mut float_table, mut ctx) = (Vec::new(), SearchContext::new());
             let mut full_answers = 0;
             for q in queries.chunks_exact(dim) {
                 pq.fill_table(q, Similarity::SquaredL2, &mut float_table);
-                let mut table = QuantizedTable::default();
-                if bits == 8 {
-                    table.refill_pq8(&float_table);
-                } else {
-                    table.refill(&float_table);
-                }
+                let table = QuantizedTable::new(&float_table);
                 let scan = LinkScan {
                     links,
                     codes: quant.codes.as_slice(),
@@ -559,7 +486,6 @@ mod tests {
                 let per_node = PerNode {
                     codes: quant.codes.as_slice(),
                     m,
-                    bits,
                     table: &table,
                 };
                 let by_blocks = knn(&graph, &scan, 10, 48, &mut ctx, |_| true);
@@ -567,9 +493,9 @@ mod tests {
                 let by_nodes = knn(&graph, &per_node, 10, 48, &mut ctx, |_| true);
                 // The block walk counts every lane it scans, visited or not, so it evaluates
                 // at least as many estimates; it expands exactly the same nodes.
-                assert_eq!(by_blocks.hops, by_nodes.hops, "PQ{bits} M {links_m}");
-                assert!(by_blocks.distances >= by_nodes.distances, "PQ{bits} M {links_m}");
-                assert_eq!(found, ctx.found, "PQ{bits} M {links_m}");
+                assert_eq!(by_blocks.hops, by_nodes.hops, "M {links_m}");
+                assert!(by_blocks.distances >= by_nodes.distances, "M {links_m}");
+                assert_eq!(found, ctx.found, "M {links_m}");
                 full_answers += usize::from(found.len() == 10);
             }
             assert_eq!(full_answers, 30);
@@ -585,7 +511,6 @@ mod tests {
     #[test]
     fn the_sum_limit_is_the_bound_on_the_integer_sums() {
         let links = LinkCodes {
-            code: LaneCode::Pq4,
             m: 1,
             blocks: 1,
             bytes: huge_zeroed(1).unwrap(),
@@ -640,10 +565,10 @@ mod tests {
         }
     }
 
-    /// Per-list blocks need PQ4 or PQ8 codes and lists they can hold; turning them off frees
-    /// them; a new level-0 layout drops them (their lanes follow the old lists' order).
+    /// Per-list blocks need PQ4 codes and lists they can hold; turning them off frees them; a
+    /// new level-0 layout drops them (their lanes follow the old lists' order).
     #[test]
-    fn link_codes_need_pq_codes_and_follow_the_graph() {
+    fn link_codes_need_pq4_and_follow_the_graph() {
         let (n, dim) = (500, 8);
         let data = clustered(n, dim, 5, 0.5, 2);
         let build = |quant, m| {
@@ -657,13 +582,10 @@ mod tests {
             };
             Index::build(data.clone(), dim, &params, &|_| {}).unwrap()
         };
-        for quant in [None, Some(CodecSpec::Sq8), Some(CodecSpec::RaBitQ { bits: 1 })] {
+        for quant in [None, Some(CodecSpec::Pq { m: 4, bits: 8 }), Some(CodecSpec::Sq8)] {
             let err = build(quant, 8).set_link_codes(true).unwrap_err();
-            assert!(err.to_string().contains("PQ4 or PQ8"), "{err}");
+            assert!(err.to_string().contains("PQ4"), "{err}");
         }
-        let mut pq8 = build(Some(CodecSpec::Pq { m: 4, bits: 8 }), 8);
-        pq8.set_link_codes(true).unwrap();
-        assert_eq!(pq8.info().link_code_bytes, expected_bytes(&pq8, 4, 8));
         let mut long = build(Some(CodecSpec::Pq { m: 4, bits: 4 }), 80);
         long.replace_level0(&random_lists(n, 129..=140, 3)).unwrap();
         let err = long.set_link_codes(true).unwrap_err();
@@ -672,17 +594,14 @@ mod tests {
         let without = ix.info().ram_bytes;
         ix.set_link_codes(true).unwrap();
         let info = ix.info();
-        assert_eq!(info.link_code_bytes, expected_bytes(&ix, 4, 4));
+        assert_eq!(info.link_code_bytes, expected_bytes(&ix, 4));
         assert_eq!(info.ram_bytes, without + info.link_code_bytes);
         ix.set_link_layout(crate::graph::LinkLayout::Compressed);
         let compressed = ix.info();
         assert_eq!(compressed.link_code_bytes, 0);
         assert!(compressed.ram_bytes < without, "compressed lists are smaller");
         ix.set_link_codes(true).unwrap();
-        assert_eq!(
-            ix.info().ram_bytes,
-            compressed.ram_bytes + expected_bytes(&ix, 4, 4)
-        );
+        assert_eq!(ix.info().ram_bytes, compressed.ram_bytes + expected_bytes(&ix, 4));
         ix.set_link_codes(false).unwrap();
         assert_eq!(ix.info().ram_bytes, compressed.ram_bytes);
     }

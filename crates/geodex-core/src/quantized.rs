@@ -84,8 +84,8 @@ impl Quantized {
     /// `params.rerank_bound` the whole beam is re-ranked in order of the codes' lower bounds
     /// until the bound proves the rest cannot enter ([`rerank_by_bound`]). Leaves the best `k`
     /// in `ctx.found`; without re-ranking their distances are the ADC estimates. With `links`
-    /// (the per-list blocks of a PQ4 or PQ8 index made for `g`) the walk scores each expanded
-    /// node's level-0 list with one fast-scan block (`link_codes.rs`).
+    /// (the per-list blocks of a PQ4 index made for `g`) the walk scores each expanded node's
+    /// level-0 list with one fast-scan block (`link_codes.rs`).
     #[allow(clippy::too_many_arguments)]
     pub fn search<G: GraphView, T: Element, D: Distance<T>, S: Stopper>(
         &self,
@@ -118,14 +118,10 @@ impl Quantized {
             Metric::L2 | Metric::Poincare => (Similarity::SquaredL2, 1.0),
         };
         let mut stats = match (links, &self.codec) {
-            (Some(links), Codec::Pq4(pq) | Codec::Pq8(pq)) => {
+            (Some(links), Codec::Pq4(pq)) => {
                 pq.fill_table(&query_f32, similarity, &mut table);
                 let mut lane_table = std::mem::take(&mut ctx.lane_table);
-                if matches!(self.codec, Codec::Pq4(_)) {
-                    lane_table.refill(&table);
-                } else {
-                    lane_table.refill_pq8(&table);
-                }
+                lane_table.refill(&table);
                 let scan = LinkScan {
                     links,
                     codes: self.codes.as_slice(),

@@ -184,7 +184,7 @@ impl IndexFile {
         self.index.walks_bytes()
     }
 
-    /// Bytes of a PQ4 or PQ8 index's per-list code blocks (opened with `link_codes=True`), 0 without.
+    /// Bytes of a PQ4 index's per-list code blocks (opened with `link_codes=True`), 0 without.
     #[getter]
     fn link_code_bytes(&self) -> usize {
         self.index.info().link_code_bytes
@@ -404,7 +404,7 @@ fn live_items<'py, T: Component + numpy::Element>(
 
 /// Opens the index file at `path` read-only, memory-mapped (see `IndexFile`); a float index
 /// under L2 or cosine walks byte codes unless `byte_walk` is False (`IndexFile.byte_walk`); a
-/// PQ4 or PQ8 index walks per-list code blocks when `link_codes` is True (`Index::set_link_codes`).
+/// PQ4 index walks per-list code blocks when `link_codes` is True (`Index::set_link_codes`).
 #[pyfunction]
 #[pyo3(signature = (path, *, byte_walk=true, link_codes=false))]
 pub fn open(py: Python<'_>, path: PathBuf, byte_walk: bool, link_codes: bool) -> PyResult<IndexFile> {

@@ -169,23 +169,10 @@ impl QuantizedTable {
         if Isa::detect() != Isa::Portable {
             // SAFETY: an instruction set above the portable one is detected only on a CPU
             // with AVX2.
-            unsafe { x86::quantize_into_avx2(self, table, 16) };
+            unsafe { x86::quantize_into_avx2(self, table) };
             return;
         }
-        quantize_into(self, table, 16);
-    }
-
-    /// [`QuantizedTable::refill`] for a PQ8 table (`m · 256` entries, sub-space-major): the
-    /// same global step and per-sub-space offsets, for [`crate::fastscan8`]'s blocks.
-    pub fn refill_pq8(&mut self, table: &[f32]) {
-        let width = crate::fastscan8::CENTROIDS;
-        #[cfg(target_arch = "x86_64")]
-        if Isa::detect() != Isa::Portable {
-            // SAFETY: as in `refill`.
-            unsafe { x86::quantize_into_avx2(self, table, width) };
-            return;
-        }
-        quantize_into(self, table, width);
+        quantize_into(self, table);
     }
 
     /// The quantised sum Σ_j t̂_j(c_j) of one code stored as PQ4 codes are in an index (two
@@ -205,15 +192,6 @@ impl QuantizedTable {
         sum
     }
 
-    /// The quantised sum Σ_j t̂_j(c_j) of one PQ8 code (a byte per sub-space) under a table
-    /// made by [`QuantizedTable::refill_pq8`]: the value [`crate::fastscan8::scan_block`]
-    /// gives the same vector in a block.
-    #[inline]
-    pub fn byte_sum(&self, code: &[u8]) -> u16 {
-        let tables = self.entries.chunks_exact(crate::fastscan8::CENTROIDS);
-        tables.zip(code).map(|(t, &c)| t[c as usize] as u16).sum()
-    }
-
     /// The distance a quantised sum stands for.
     #[inline]
     pub fn distance(&self, sum: u16) -> f32 {
@@ -221,35 +199,21 @@ impl QuantizedTable {
     }
 }
 
-/// The portable body of [`QuantizedTable::refill`] (rows of 16 entries) and of
-/// [`QuantizedTable::refill_pq8`] (rows of 256): each row's least and greatest entry folded
-/// 16 entries at a time, element-wise, then by [`min_max`] — every step one element-wise
-/// operation the vectoriser turns into one instruction.
-fn quantize_into(out: &mut QuantizedTable, table: &[f32], width: usize) {
-    let row_range = |t: &[f32]| -> (f32, f32) {
-        let chunk = |c: &[f32]| -> [f32; 16] { c.try_into().expect("16 entries") };
-        let mut chunks = t.chunks_exact(16).map(chunk);
-        let first = chunks.next().expect("a row of at least 16 entries");
-        let (lo, hi) = chunks.fold((first, first), |(mut lo, mut hi), c| {
-            for i in 0..16 {
-                lo[i] = lo[i].min(c[i]);
-                hi[i] = hi[i].max(c[i]);
-            }
-            (lo, hi)
-        });
-        (min_max(&lo).0, min_max(&hi).1)
-    };
+/// The portable body of [`QuantizedTable::refill`]: each sub-space's 16 entries as a
+/// fixed-size array reduced by a tree of element-wise minima and maxima.
+fn quantize_into(out: &mut QuantizedTable, table: &[f32]) {
+    let row = |t: &[f32]| -> [f32; 16] { t.try_into().expect("16 entries") };
     let mut widest = 0f32;
-    for t in table.chunks_exact(width) {
-        let (lo, hi) = row_range(t);
+    for t in table.chunks_exact(16) {
+        let (lo, hi) = min_max(&row(t));
         widest = widest.max(hi - lo);
     }
     let step = if widest > 0.0 { widest / 255.0 } else { 1.0 };
     let per_unit = 1.0 / step;
-    out.entries.resize(table.len() / width * width, 0);
+    out.entries.resize(table.len() / 16 * 16, 0);
     out.bias = 0.0;
-    for (t, entries) in table.chunks_exact(width).zip(out.entries.chunks_exact_mut(width)) {
-        let lo = row_range(t).0;
+    for (t, entries) in table.chunks_exact(16).zip(out.entries.chunks_exact_mut(16)) {
+        let lo = min_max(&row(t)).0;
         out.bias += lo;
         for (e, &x) in entries.iter_mut().zip(t) {
             // x − lo ≥ 0, so adding ½ and truncating rounds to nearest (`as` saturates at 255).
@@ -305,36 +269,30 @@ fn scan_with(
 mod x86 {
     use std::arch::x86_64::*;
 
-    /// [`super::quantize_into`] compiled for AVX2, with each row's (`width` entries, a multiple
-    /// of 16) least and greatest entry found by 8-wide minima and maxima and three in-register
-    /// folds (the vectoriser leaves the portable halving tree scalar). Equal to the portable
-    /// table for tables without NaN (`vminps` and `f32::min` differ only there).
+    /// [`super::quantize_into`] compiled for AVX2, with each row's least and greatest entry
+    /// found by two 8-wide minima and maxima and three in-register folds (the vectoriser leaves
+    /// the portable halving tree scalar). Equal to the portable table for tables without NaN
+    /// (`vminps` and `f32::min` differ only there).
     #[target_feature(enable = "avx2")]
-    pub(super) unsafe fn quantize_into_avx2(out: &mut super::QuantizedTable, table: &[f32], width: usize) {
-        assert!(width >= 16 && width.is_multiple_of(16));
-        let load = |t: &[f32]| -> __m256 {
-            // SAFETY: `chunks_exact(8)` gives 8 floats; unaligned load.
-            unsafe { _mm256_loadu_ps(t.as_ptr()) }
-        };
-        let range = |t: &[f32]| -> (f32, f32) {
-            let (mut lo, mut hi) = (load(&t[..8]), load(&t[..8]));
-            for x in t[8..].chunks_exact(8).map(load) {
-                (lo, hi) = (_mm256_min_ps(lo, x), _mm256_max_ps(hi, x));
-            }
-            (least(lo), greatest(hi))
+    pub(super) unsafe fn quantize_into_avx2(out: &mut super::QuantizedTable, table: &[f32]) {
+        let row = |t: &[f32]| -> (__m256, __m256) {
+            // SAFETY: `chunks_exact(16)` rows hold 16 floats; unaligned loads.
+            unsafe { (_mm256_loadu_ps(t.as_ptr()), _mm256_loadu_ps(t.as_ptr().add(8))) }
         };
         let mut widest = 0f32;
-        for t in table.chunks_exact(width) {
-            let (lo, hi) = range(t);
+        for t in table.chunks_exact(16) {
+            let (a, b) = row(t);
+            let (lo, hi) = (least(_mm256_min_ps(a, b)), greatest(_mm256_max_ps(a, b)));
             widest = widest.max(hi - lo);
         }
         let step = if widest > 0.0 { widest / 255.0 } else { 1.0 };
         let per_unit = _mm256_set1_ps(1.0 / step);
         let (half, top, zero) = (_mm256_set1_ps(0.5), _mm256_set1_ps(255.0), _mm256_setzero_ps());
-        out.entries.resize(table.len() / width * width, 0);
+        out.entries.resize(table.len() / 16 * 16, 0);
         out.bias = 0.0;
-        for (t, entries) in table.chunks_exact(width).zip(out.entries.chunks_exact_mut(width)) {
-            let lo = range(t).0;
+        for (t, entries) in table.chunks_exact(16).zip(out.entries.chunks_exact_mut(16)) {
+            let (a, b) = row(t);
+            let lo = least(_mm256_min_ps(a, b));
             out.bias += lo;
             let lo = _mm256_set1_ps(lo);
             // round((x − lo)/Δ) as the portable code computes it, clamped into 0..=255.
@@ -342,15 +300,11 @@ mod x86 {
                 let u = _mm256_add_ps(_mm256_mul_ps(_mm256_sub_ps(x, lo), per_unit), half);
                 _mm256_cvttps_epi32(_mm256_min_ps(_mm256_max_ps(u, zero), top))
             };
-            for (t, entries) in t.chunks_exact(16).zip(entries.chunks_exact_mut(16)) {
-                let (a, b) = (load(&t[..8]), load(&t[8..]));
-                // 16 words in row order (packs work per 128-bit lane), then 16 bytes.
-                let words = _mm256_permute4x64_epi64(_mm256_packus_epi32(units(a), units(b)), 0b11_01_10_00);
-                let bytes =
-                    _mm_packus_epi16(_mm256_castsi256_si128(words), _mm256_extracti128_si256(words, 1));
-                // SAFETY: `entries` is a 16-byte chunk; unaligned store.
-                unsafe { _mm_storeu_si128(entries.as_mut_ptr().cast(), bytes) };
-            }
+            // 16 words in row order (packs work per 128-bit lane), then 16 bytes.
+            let words = _mm256_permute4x64_epi64(_mm256_packus_epi32(units(a), units(b)), 0b11_01_10_00);
+            let bytes = _mm_packus_epi16(_mm256_castsi256_si128(words), _mm256_extracti128_si256(words, 1));
+            // SAFETY: `entries` is a 16-byte chunk; unaligned store.
+            unsafe { _mm_storeu_si128(entries.as_mut_ptr().cast(), bytes) };
         }
         out.step = step;
     }
@@ -501,8 +455,7 @@ mod tests {
     use super::*;
 
     /// The AVX2 quantisation gives the portable one's table byte for byte, with its bias and
-    /// step, in rows of 16 entries (PQ4) and of 256 (PQ8, where the table holds whole rows): on
-    /// random tables of 1 to 64 sub-spaces of 16, with rows of equal entries (width 0), a
+    /// step: on random tables of 1 to 64 sub-spaces, with rows of equal entries (width 0), a
     /// whole table of one value (step 1) and negative entries (inner-product tables).
     #[test]
     #[cfg(target_arch = "x86_64")]
@@ -526,14 +479,12 @@ mod tests {
             .collect();
         tables.push(vec![7.0; 4 * 16]);
         for table in tables {
-            for width in [16, 256].into_iter().filter(|w| table.len().is_multiple_of(*w)) {
-                let mut portable = QuantizedTable::default();
-                quantize_into(&mut portable, &table, width);
-                let mut avx2 = QuantizedTable::default();
-                // SAFETY: the CPU has AVX2 (checked above).
-                unsafe { x86::quantize_into_avx2(&mut avx2, &table, width) };
-                assert_eq!(avx2, portable, "{} entries in rows of {width}", table.len());
-            }
+            let mut portable = QuantizedTable::default();
+            quantize_into(&mut portable, &table);
+            let mut avx2 = QuantizedTable::default();
+            // SAFETY: the CPU has AVX2 (checked above).
+            unsafe { x86::quantize_into_avx2(&mut avx2, &table) };
+            assert_eq!(avx2, portable, "{} sub-spaces", table.len() / 16);
         }
     }
 }

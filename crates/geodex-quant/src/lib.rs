@@ -11,8 +11,6 @@
 //!   FAISS's `IndexPQFastScan`): codes of 32 vectors interleaved per sub-space so that one
 //!   `pshufb` looks up 32 table entries at once, with 8-bit quantised tables; a scalar reference
 //!   computes the same sums.
-//! - [`fastscan8`]: PQ8 codes in the same 32-vector blocks, a byte per code, scanned with
-//!   AVX-512 VBMI two-register byte permutes (scalar elsewhere).
 //! - [`projection`]: Gaussian and sparse (Achlioptas) Johnson–Lindenstrauss projections and
 //!   the Dasgupta–Gupta dimension bound.
 //! - [`rabitq`]: RaBitQ (Gao & Long, SIGMOD 2024) and its multi-bit extension — a random
@@ -23,7 +21,6 @@
 
 pub mod codec;
 pub mod fastscan;
-pub mod fastscan8;
 pub mod kmeans;
 pub mod pq;
 pub mod projection;

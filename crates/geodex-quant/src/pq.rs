@@ -201,9 +201,9 @@ impl ProductQuantizer {
 
     /// [`ProductQuantizer::fill_table_with`] for sub-spaces of `D` ≤ 8 components, from the
     /// component-major copy of the centroids: the vectoriser computes eight centroids per
-    /// instruction with plain loads (over the centroid-major layout it needed a shuffle per
-    /// component, and over a slice of unknown length it left PQ8's 8,192 four-component
-    /// distances scalar: a fifth of a query). The terms are added in order from zero, as
+    /// instruction with plain loads (over the centroid-major layout it needs a shuffle per
+    /// component: SIFT's PQ8 m 32 table, 8,192 four-component distances, made the walk on its
+    /// codes 29 % slower; BENCHMARKS.md, 2026-12-06). The terms are added in order from zero, as
     /// [`squared_l2`] and [`crate::kmeans::dot`] add vectors shorter than their eight lanes, so
     /// the table is the same.
     #[inline(always)]

@@ -59,10 +59,9 @@ pub struct SearchOptions {
     /// codes would.
     #[arg(long)]
     pub exact_walk: bool,
-    /// On a PQ4 or PQ8 index (`--quant pq4|pq8`): also keep each node's level-0 neighbours'
-    /// codes in fast-scan blocks, made when the index opens, so the walk scores a whole list
-    /// with SIMD table lookups (faster per hop; M0 · m/2 (PQ8: M0 · m) more resident bytes per
-    /// vector; PQ8 lists are scored with AVX-512 VBMI, in scalar code without it).
+    /// On a PQ4 index (`--quant pq4`): also keep each node's level-0 neighbours' codes in
+    /// fast-scan blocks, made when the index opens, so the walk scores a whole list with SIMD
+    /// table lookups (faster per hop; M0 · m/2 more resident bytes per vector).
     #[arg(long, conflicts_with = "exact_walk")]
     pub link_codes: bool,
     /// With --target-recall: the stopping rule (fixed | patience | ada | learned | ppo | gbdt |

@@ -169,7 +169,7 @@ class IndexFile:
     def byte_walk(self) -> bool: ...
     @property
     def link_code_bytes(self) -> int:
-        """Bytes of a PQ4 or PQ8 index's per-list code blocks (``open(..., link_codes=True)``), else 0."""
+        """Bytes of a PQ4 index's per-list code blocks (``open(..., link_codes=True)``), else 0."""
     @property
     def metadata(self) -> dict[str, Any]: ...
 
@@ -177,10 +177,10 @@ def open(path: str | os.PathLike[str], *, byte_walk: bool = True, link_codes: bo
     """Open a geodex index file (from ``geodex build``, ``save_index`` or a living index)
     read-only and memory-mapped; its write-ahead log, if any, is replayed in memory. A float
     index under L2 or cosine walks one-byte codes of its vectors (made now, n·dim bytes) and
-    re-ranks its beam exactly, unless ``byte_walk`` is False. With ``link_codes`` a PQ4 or PQ8
-    index (``quantizer="pq4"`` or ``"pq8"``) also keeps each node's level-0 neighbours' codes in
-    fast-scan blocks (made now, M0·m/2 or M0·m bytes per vector) and scores a whole list per
-    SIMD lookup; other indexes raise ``InputError``."""
+    re-ranks its beam exactly, unless ``byte_walk`` is False. With ``link_codes`` a PQ4 index
+    (``quantizer="pq4"``) also keeps each node's level-0 neighbours' codes in fast-scan blocks
+    (made now, M0·m/2 bytes per vector) and scores a whole list per SIMD lookup; other indexes
+    raise ``InputError``."""
 
 def build(
     path: str | os.PathLike[str],
