@@ -221,8 +221,8 @@ fn compression_section(index: &AnyIndex) -> Value {
     let info = index.info();
     v["quant"] = json!(info.quant);
     v["ram_bytes"] = json!(info.ram_bytes);
-    // Resident besides the file's sections: the byte codes a float index walks on, made in
-    // memory (never stored).
+    // Resident besides the file's sections (`derived_bytes`, in the report): of them, the byte
+    // codes a float index walks on, made in memory (never stored).
     v["walk_code_bytes"] = json!(if info.byte_walk { info.count * info.dim } else { 0 });
     v
 }

@@ -46,6 +46,9 @@ pub struct StorageReport {
     pub total_bytes: usize,
     /// Sum of the bounds that are defined.
     pub total_bound_bytes: f64,
+    /// Resident bytes that are no file section, made in memory from the file
+    /// (`IndexInfo::derived_bytes`): the resident sections plus these are `ram_bytes`.
+    pub derived_bytes: usize,
 }
 
 /// ln n! by Stirling's series (error below 1/(360 n³); exact table below 2).
@@ -167,6 +170,7 @@ pub fn storage_report<T: Component>(index: &Index<T>) -> StorageReport {
     StorageReport {
         total_bytes: sections.iter().map(|s| s.bytes).sum(),
         total_bound_bytes: sections.iter().filter_map(|s| s.bound_bytes).sum(),
+        derived_bytes: info.derived_bytes,
         sections,
     }
 }

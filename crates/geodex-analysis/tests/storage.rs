@@ -115,6 +115,10 @@ fn quantised_codes_are_resident_and_bounded_by_their_entropy() {
     // 256 centroids per sub-space: at most 8 bits per code byte, and well above zero.
     let bits_per_byte = codes.bound_bytes.unwrap() * 8.0 / codes.bytes as f64;
     assert!((4.0..=8.0).contains(&bits_per_byte), "{bits_per_byte}");
+    // Resident besides the file: the quantiser's component-major copy of its centroids, as
+    // many floats as the codebook (256 centroids of 16 components).
     let resident: usize = r.sections.iter().filter(|s| s.resident).map(|s| s.bytes).sum();
-    assert_eq!(resident, index.info().ram_bytes);
+    assert_eq!(r.derived_bytes, 256 * dim * 4);
+    assert_eq!(section(&r, "Codebook").bytes, r.derived_bytes);
+    assert_eq!(resident + r.derived_bytes, index.info().ram_bytes);
 }

@@ -213,5 +213,6 @@ fn analyze_json_matches_dense_spectra_and_info() {
     // A float index under L2 or cosine also keeps one byte per component to walk on.
     let walk_codes = c["walk_code_bytes"].as_u64().unwrap();
     assert_eq!(walk_codes, n as u64 * 8);
+    assert_eq!(c["derived_bytes"].as_u64(), Some(walk_codes));
     assert_eq!(resident + walk_codes, c["ram_bytes"].as_u64().unwrap());
 }

@@ -133,6 +133,11 @@ pub struct IndexInfo {
     /// Bytes of a PQ4 index's per-list code blocks ([`Index::set_link_codes`]), counted in
     /// `ram_bytes`; 0 when off.
     pub link_code_bytes: usize,
+    /// The part of `ram_bytes` that is no file section: what search derives in memory from
+    /// the file and keeps resident — the byte codes walked, the per-list code blocks and the
+    /// codec's derived tables ([`Codec::derived_bytes`]). `ram_bytes` − this = the resident
+    /// file sections.
+    pub derived_bytes: usize,
 }
 
 /// Checks caller keys for `rows` vectors: one per row, each once, none the reserved
@@ -692,18 +697,26 @@ impl<T: Component> Index<T> {
                     || std::mem::size_of_val(self.vectors.as_slice()),
                     Quantized::ram_bytes,
                 )
-                + if self.walks_bytes() {
-                    self.len() * self.dim
-                } else {
-                    0
-                }
+                + self.walk_code_bytes()
                 + self.link_code_bytes(),
+            derived_bytes: self.walk_code_bytes()
+                + self.link_code_bytes()
+                + self.quant.as_ref().map_or(0, |q| q.codec.derived_bytes()),
             link_code_bytes: self.link_code_bytes(),
             byte_walk: self.walks_bytes(),
             levels: report_levels,
             entry_point: self.graph.entry,
             isa: self.engine.isa().name().into(),
             mmap: self.vectors.is_mapped(),
+        }
+    }
+
+    /// Bytes of the byte codes a float index walks on ([`Index::set_byte_walk`]), 0 when off.
+    fn walk_code_bytes(&self) -> usize {
+        if self.walks_bytes() {
+            self.len() * self.dim
+        } else {
+            0
         }
     }
 

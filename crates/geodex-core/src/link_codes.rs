@@ -591,11 +591,12 @@ mod tests {
         let err = long.set_link_codes(true).unwrap_err();
         assert!(err.to_string().contains("M ≤ 64"), "{err}");
         let mut ix = build(Some(CodecSpec::Pq { m: 4, bits: 4 }), 8);
-        let without = ix.info().ram_bytes;
+        let (without, derived) = (ix.info().ram_bytes, ix.info().derived_bytes);
         ix.set_link_codes(true).unwrap();
         let info = ix.info();
         assert_eq!(info.link_code_bytes, expected_bytes(&ix, 4));
         assert_eq!(info.ram_bytes, without + info.link_code_bytes);
+        assert_eq!(info.derived_bytes, derived + info.link_code_bytes);
         ix.set_link_layout(crate::graph::LinkLayout::Compressed);
         let compressed = ix.info();
         assert_eq!(compressed.link_code_bytes, 0);

@@ -73,9 +73,10 @@ impl Quantized {
         }
     }
 
-    /// Bytes the traversal reads: the codes and the codebook.
+    /// Bytes the traversal reads: the codes, the codebook and what the codec derives from it in
+    /// memory ([`Codec::derived_bytes`]).
     pub fn ram_bytes(&self) -> usize {
-        self.codes.as_slice().len() + self.codec.parameter_count() * 4
+        self.codes.as_slice().len() + self.codec.parameter_count() * 4 + self.codec.derived_bytes()
     }
 
     /// K-NN search on the codes: a beam of width max(ef, R, k) walks the graph with asymmetric

@@ -217,9 +217,14 @@ fn memory_counts_codes_not_vectors() {
         f.ram_bytes,
         resident(&flat, &[&graph[..], &["Vectors"]].concat()) + n * dim
     );
+    // The PQ index keeps its codebook a second time in memory, component-major for its tables.
+    assert_eq!(
+        (f.derived_bytes, q.derived_bytes),
+        (n * dim, resident(&pq, &["Codebook"]))
+    );
     assert_eq!(
         q.ram_bytes,
-        resident(&pq, &[&graph[..], &["Codebook", "Codes"]].concat())
+        resident(&pq, &[&graph[..], &["Codebook", "Codes"]].concat()) + resident(&pq, &["Codebook"])
     );
     assert_eq!(resident(&pq, &["Codes"]), n * 16);
     assert!(q.ram_bytes < f.ram_bytes, "{} vs {}", q.ram_bytes, f.ram_bytes);

@@ -226,6 +226,16 @@ impl Codec {
         }
     }
 
+    /// Bytes the codec derives in memory from its parameters to search and never stores (a
+    /// PQ's component-major centroids, [`ProductQuantizer::derived_bytes`]; 0 for the others):
+    /// resident while searching, so part of an index's `ram_bytes`, but no file section.
+    pub fn derived_bytes(&self) -> usize {
+        match self {
+            Codec::Pq8(pq) | Codec::Pq4(pq) => pq.derived_bytes(),
+            Codec::Sq8(_) | Codec::Projection(_) | Codec::RaBitQ(_) => 0,
+        }
+    }
+
     /// The number of floats [`Codec::parameters`] returns (without building them).
     pub fn parameter_count(&self) -> usize {
         match self {

@@ -23,7 +23,7 @@ pub struct ProductQuantizer {
     /// of centroid c at `(j · dsub + d) · ksub + c`, so that a query's table is computed eight
     /// centroids per instruction without shuffles ([`ProductQuantizer::fill_rows`]). Made from
     /// the codebooks when the quantiser is, never stored; the codebooks' size again (128 KB for
-    /// SIFT PQ8 m 32), which an index's `ram_bytes` does not count.
+    /// SIFT PQ8 m 32), counted by [`ProductQuantizer::derived_bytes`].
     columns: Vec<f32>,
 }
 
@@ -90,7 +90,13 @@ impl ProductQuantizer {
         self.bits
     }
 
-    /// Centroids per sub-space.
+    /// Bytes of what the quantiser makes in memory from its codebooks to search faster and
+    /// never stores: the component-major copy of the centroids (as many bytes as the codebooks).
+    pub fn derived_bytes(&self) -> usize {
+        std::mem::size_of_val(self.columns.as_slice())
+    }
+
+    /// Centroids per sub-space (2^bits).
     pub fn ksub(&self) -> usize {
         1 << self.bits
     }

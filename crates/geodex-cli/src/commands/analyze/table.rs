@@ -175,10 +175,11 @@ fn print_bounds(b: &serde_json::Value) {
 
 fn print_compression(c: &serde_json::Value) {
     println!(
-        "-- compression: bytes per file section vs lower bound ({} s; quant {}, {} bytes resident, {} of them byte codes walked)",
+        "-- compression: bytes per file section vs lower bound ({} s; quant {}, {} bytes resident, {} of them made in memory, {} byte codes walked)",
         c["seconds"],
         c["quant"].as_str().unwrap_or("none"),
         c["ram_bytes"],
+        c["derived_bytes"],
         c["walk_code_bytes"]
     );
     println!("section        bytes        bound    × bound  resident");
