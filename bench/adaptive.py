@@ -41,7 +41,7 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
-RULES = ["fixed", "patience", "ada", "learned", "ppo", "gbdt", "gain"]
+RULES = ["fixed", "patience", "ada", "adaef", "learned", "ppo", "gbdt", "gain"]
 # Fixed ef in steps of 2–8, so bench/equal_recall.py interpolates between close neighbours.
 SWEEP_EF = ",".join(str(e) for e in [*range(10, 64, 2), *range(64, 128, 4), *range(128, 257, 8)])
 
@@ -202,6 +202,16 @@ def prepare(args, work: Path) -> list[dict]:
     return sets
 
 
+def without_law_vectors(learned: dict) -> dict:
+    """learn-stop's report with the adaef law's per-dimension vectors replaced by their lengths
+    (they are in the index file; kept in the report they make it a megabyte)."""
+    law = learned.get("model", {}).get("adaef", {}).get("law")
+    if law:
+        for key in ("mean", "norm_cov", "axes"):
+            law[key] = f"{len(law[key])} values, in the index file"
+    return learned
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", required=True)
@@ -242,6 +252,8 @@ def main() -> None:
     ap.add_argument("--gain-trees", type=int, default=32)
     ap.add_argument("--gain-depth", type=int, default=4)
     ap.add_argument("--gain-rate", type=float, default=0.3)
+    ap.add_argument("--adaef-warmup", type=int, default=64)
+    ap.add_argument("--adaef-quantile-step", type=float, default=0.001)
     ap.add_argument(
         "--work",
         default="/tmp/geodex-adaptive-work",
@@ -282,6 +294,10 @@ def main() -> None:
                     str(args.gain_depth),
                     "--gain-rate",
                     str(args.gain_rate),
+                    "--adaef-warmup",
+                    str(args.adaef_warmup),
+                    "--adaef-quantile-step",
+                    str(args.adaef_quantile_step),
                     "--seed",
                     str(args.seed),
                     "--json",
@@ -340,7 +356,7 @@ def main() -> None:
                     / statistics.median(float(r["qps"]) for r in rows[(target, "fixed")]),
                 }
             )
-        report[d["name"]] = {"learn": learned, "rows": table}
+        report[d["name"]] = {"learn": without_law_vectors(learned), "rows": table}
         sweep = run(
             [
                 *[args.geodex, "bench", "--index", str(d["index"]), "--queries", str(d["test"])],

@@ -14,6 +14,9 @@
 //! for the checks the learned rule makes at that target (its mean distance evaluations ÷ the
 //! check interval) over that search time. The features themselves (ten logarithms for the local
 //! intrinsic dimension) are computed alike for both rules and not included.
+//!
+//! The adaef rule makes no checks; its cost is the law's moments, once per query (best of five
+//! passes over the queries), against the same search time.
 
 mod common;
 
@@ -22,6 +25,7 @@ use std::time::Instant;
 
 use geodex_adaptive::evaluate::outcomes;
 use geodex_adaptive::{traces, Workload};
+use geodex_core::stop::law::WalkForm;
 use geodex_core::stop::{FEATURES, GAIN_FEATURES};
 use geodex_core::{AnyIndex, Component, Index, SearchContext, SearchParams, StopKind, StopRule};
 use geodex_io::AnyVectors;
@@ -113,6 +117,28 @@ fn report<T: Component>(
         println!(
             "{name:>20}: {ns:>7.1} ns per check, {:>5.2} % of the fixed rule's query time",
             100.0 * ns * checks / (search_us * 1e3)
+        );
+    }
+    if let Some(adaef) = &model.adaef {
+        let form = WalkForm {
+            alpha: 1.0,
+            beta: 1.0,
+            gamma: 0.0,
+        };
+        let ns = (0..5)
+            .map(|_| {
+                let start = Instant::now();
+                for q in queries.chunks_exact(index.dim()) {
+                    black_box(adaef.law.moments(form, black_box(q)));
+                }
+                start.elapsed().as_nanos() as f64 / w.len() as f64
+            })
+            .fold(f64::INFINITY, f64::min);
+        println!(
+            "{:>20}: {ns:>7.1} ns per query ({} axes), {:>5.2} % of the fixed rule's query time",
+            "adaef (law)",
+            adaef.law.axis_var.len(),
+            100.0 * ns / (search_us * 1e3)
         );
     }
     Ok(())

@@ -11,6 +11,8 @@
 //!   mean recall meets the target. Ada-ef (Zhang & Miller) gives each bin the width that meets
 //!   the target *within* the bin; the greedy allocation meets the declared *mean* target with
 //!   less work, and is what a mean-recall target asks for.
+//! - adaef: the same, with the queries binned by the adaef score (the same widths' searches
+//!   serve both rules: with every bin at one width, either is a search at that width).
 
 use std::collections::BTreeMap;
 
@@ -23,13 +25,22 @@ use crate::{LearnError, TARGET_GRID};
 /// How close to the cap's recall a grid target may be and still be calibrated.
 const GRID_MARGIN: f64 = 0.002;
 
+/// The calibration queries' scores under the bin-width rules (NaN: the warm-up never ended).
+#[derive(Clone, Debug, Default)]
+pub struct Scores {
+    /// The ada rule's.
+    pub ada: Vec<f32>,
+    /// The adaef rule's (ignored when the model has no law).
+    pub adaef: Vec<f32>,
+}
+
 /// Calibrates every rule for the requested targets and the reachable grid targets; returns the
 /// calibration (ascending in target) and the mean recall at the cap.
 pub fn calibrate<T: Component>(
     index: &Index<T>,
     model: &StopModel,
     w: &Workload<'_, T>,
-    scores: &[f32],
+    scores: &Scores,
     requested: &[f64],
     beam_factor: f64,
 ) -> Result<(Vec<Calibration>, f64), LearnError> {
@@ -49,7 +60,12 @@ pub fn calibrate<T: Component>(
         .collect();
     targets.sort_by(f64::total_cmp);
     targets.dedup_by(|a, b| (*a - *b).abs() < 1e-9);
-    let ada = AdaTable::measure(index, model, w, scores)?;
+    let widths = WidthOutcomes::measure(index, model, w)?;
+    let ada = AdaTable::new(&widths, &model.ada_edges, &scores.ada);
+    let adaef = model
+        .adaef
+        .as_ref()
+        .map(|a| AdaTable::new(&widths, &a.edges, &scores.adaef));
     let mut out = Vec::with_capacity(targets.len());
     for &target in &targets {
         let fixed_ef = smallest(model.k as u64, model.ef_cap as u64, |ef| {
@@ -62,6 +78,9 @@ pub fn calibrate<T: Component>(
             patience: 1,
             threshold: 1.0,
             ada_ef: ada.allocate(target, fixed_ef),
+            adaef_ef: adaef
+                .as_ref()
+                .map_or_else(Vec::new, |t| t.allocate(target, fixed_ef)),
             ppo_threshold: None,
             gbdt_threshold: None,
             gain_threshold: None,
@@ -162,25 +181,19 @@ struct AdaTable {
     bins: Vec<(usize, Vec<(f64, f64)>)>,
 }
 
-impl AdaTable {
+/// Each calibration query's outcome at each grid beam width.
+struct WidthOutcomes {
+    widths: Vec<usize>,
+    per_width: Vec<Vec<Outcome>>,
+}
+
+impl WidthOutcomes {
     fn measure<T: Component>(
         index: &Index<T>,
         model: &StopModel,
         w: &Workload<'_, T>,
-        scores: &[f32],
-    ) -> Result<AdaTable, LearnError> {
+    ) -> Result<WidthOutcomes, LearnError> {
         let widths = width_grid(model.k, model.ef_cap);
-        let n_bins = model.ada_edges.len() + 1;
-        let bin_of: Vec<usize> = scores
-            .iter()
-            .map(|&s| {
-                if s.is_finite() {
-                    model.ada_edges.partition_point(|&e| e <= s)
-                } else {
-                    n_bins - 1
-                }
-            })
-            .collect();
         let mut per_width: Vec<Vec<Outcome>> = Vec::with_capacity(widths.len());
         for &e in &widths {
             let knobs = Calibration {
@@ -189,7 +202,8 @@ impl AdaTable {
                 beam: e,
                 patience: 1,
                 threshold: 1.0,
-                ada_ef: vec![e; n_bins],
+                ada_ef: vec![e; model.ada_edges.len() + 1],
+                adaef_ef: Vec::new(),
                 ppo_threshold: None,
                 gbdt_threshold: None,
                 gain_threshold: None,
@@ -197,6 +211,25 @@ impl AdaTable {
             let rule = StopRule::with_knobs(model, StopKind::Ada, &knobs);
             per_width.push(outcomes(index, w, model.ef_cap, Some(&rule))?);
         }
+        Ok(WidthOutcomes { widths, per_width })
+    }
+}
+
+impl AdaTable {
+    /// The table of the queries binned by `scores` (NaN: the widest bin) at `edges`.
+    fn new(outcomes: &WidthOutcomes, edges: &[f32], scores: &[f32]) -> AdaTable {
+        let n_bins = edges.len() + 1;
+        let bin_of: Vec<usize> = scores
+            .iter()
+            .map(|&s| {
+                if s.is_finite() {
+                    edges.partition_point(|&e| e <= s)
+                } else {
+                    n_bins - 1
+                }
+            })
+            .collect();
+        let per_width = &outcomes.per_width;
         let bins = (0..n_bins)
             .map(|b| {
                 let members: Vec<usize> = (0..bin_of.len()).filter(|&i| bin_of[i] == b).collect();
@@ -212,7 +245,10 @@ impl AdaTable {
                 (members.len(), means)
             })
             .collect();
-        Ok(AdaTable { widths, bins })
+        AdaTable {
+            widths: outcomes.widths.clone(),
+            bins,
+        }
     }
 
     /// Widths per bin meeting mean recall `target` greedily (most recall gained per distance

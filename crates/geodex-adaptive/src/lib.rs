@@ -6,12 +6,13 @@
 //! [`learn`] splits the learning queries (never the test queries) in two halves with a seed:
 //! - on the **fit** half it traces each search at the cap beam width — features every
 //!   `interval` distance evaluations, with the recall reached so far against the ground truth —
-//!   and fits the learned rule's logistic regression (`fit.rs`) and the ada rule's score bins
-//!   (quantiles of the fit queries' scores);
+//!   and fits the learned rule's logistic regression (`fit.rs`) and the ada and adaef rules'
+//!   score bins (quantiles of the fit queries' scores; the adaef rule's distance law is fitted
+//!   to the index's vectors first, `law.rs`);
 //! - on the **calibration** half it sets each rule's knob, for every recall target, by real
 //!   searches: the smallest fixed ef, patience, or threshold whose mean recall meets the target
-//!   (bisection: each knob's work and recall grow with it), and for the ada rule the cheapest
-//!   ef per bin (`calibrate.rs`).
+//!   (bisection: each knob's work and recall grow with it), and for the ada and adaef rules the
+//!   cheapest ef per bin (`calibrate.rs`).
 //!
 //! Calibrating by searching rather than by simulating traces keeps the calibration exactly
 //! what the search will do, including the byte walk's re-ranking.
@@ -27,6 +28,7 @@ pub mod episode;
 pub mod evaluate;
 pub mod fit;
 pub mod gbdt;
+pub mod law;
 pub mod oracle;
 pub mod ppo;
 
@@ -61,8 +63,10 @@ pub struct LearnOptions {
     pub interval: u32,
     /// Level-0 distance evaluations before the ada rule scores a query.
     pub ada_warmup: u32,
-    /// Score bins of the ada rule.
+    /// Score bins of the ada rule (and of the adaef rule).
     pub ada_bins: usize,
+    /// The adaef rule's options; `None`: no adaef rule.
+    pub adaef: Option<law::AdaEfOptions>,
     /// The patience and learned rules' beam width per target, as a multiple of the fixed
     /// rule's ef for that target (capped at `ef_cap`).
     pub beam_factor: f64,
@@ -90,6 +94,7 @@ impl Default for LearnOptions {
             interval: 64,
             ada_warmup: 64,
             ada_bins: 8,
+            adaef: Some(law::AdaEfOptions::default()),
             beam_factor: 1.3,
             targets: vec![0.95],
             seed: 42,
@@ -175,15 +180,16 @@ pub fn learn<T: Component>(
     let gains: Vec<_> = fit_traces.iter().flat_map(QueryTrace::gain_rows).collect();
     model.gain = opts.gain.as_ref().and_then(|o| gbdt::fit(&gains, o));
     model.ada_edges = quantile_edges(fit_traces.iter().map(|t| t.score), opts.ada_bins);
-    let cal_scores: Vec<f32> = traces(index, &model, &cal_w)?.iter().map(|t| t.score).collect();
-    let (calibration, cap_recall) = calibrate::calibrate(
-        index,
-        &model,
-        &cal_w,
-        &cal_scores,
-        &opts.targets,
-        opts.beam_factor,
-    )?;
+    if let Some(adaef) = &mut model.adaef {
+        adaef.edges = quantile_edges(fit_traces.iter().map(|t| t.law_score), opts.ada_bins);
+    }
+    let cal_traces = traces(index, &model, &cal_w)?;
+    let scores = calibrate::Scores {
+        ada: cal_traces.iter().map(|t| t.score).collect(),
+        adaef: cal_traces.iter().map(|t| t.law_score).collect(),
+    };
+    let (calibration, cap_recall) =
+        calibrate::calibrate(index, &model, &cal_w, &scores, &opts.targets, opts.beam_factor)?;
     model.calibration = calibration;
     let ppo = match &opts.ppo {
         Some(p) => learn_ppo(index, &mut model, &fit_traces, &cal_w, opts, p)?,
@@ -287,6 +293,9 @@ fn check<T: Component>(index: &Index<T>, w: &Workload<'_, T>, opts: &LearnOption
     if let Some(problem) = opts.gain.as_ref().and_then(gbdt::GbdtOptions::problem) {
         return bad(format!("gain: {problem}"));
     }
+    if let Some(problem) = opts.adaef.as_ref().and_then(law::AdaEfOptions::problem) {
+        return bad(format!("adaef: {problem}"));
+    }
     if w.k != opts.k || opts.k == 0 {
         return bad(format!(
             "the workload asks k = {}, the options k = {}",
@@ -339,8 +348,15 @@ fn split(n: usize, seed: u64) -> (Vec<usize>, Vec<usize>) {
 }
 
 /// The model's shape before fitting: options in place, weights and knobs neutral — all that
-/// [`traces`] needs to trace searches at the cap beam width.
+/// [`traces`] needs to trace searches at the cap beam width. Fits the adaef rule's distance
+/// law when the options ask for the rule.
 pub fn provisional<T: Component>(index: &Index<T>, opts: &LearnOptions) -> StopModel {
+    let adaef = opts.adaef.as_ref().and_then(|o| law::rule(index, o));
+    let adaef_ef = if adaef.is_some() {
+        vec![opts.ef_cap]
+    } else {
+        Vec::new()
+    };
     StopModel {
         metric: index.metric().name().to_string(),
         dim: index.dim(),
@@ -355,6 +371,7 @@ pub fn provisional<T: Component>(index: &Index<T>, opts: &LearnOptions) -> StopM
         ppo_weights: Vec::new(),
         gbdt: None,
         gain: None,
+        adaef,
         calibration: vec![Calibration {
             target: 1.0,
             fixed_ef: opts.ef_cap,
@@ -362,6 +379,7 @@ pub fn provisional<T: Component>(index: &Index<T>, opts: &LearnOptions) -> StopM
             patience: u32::MAX,
             threshold: f32::INFINITY,
             ada_ef: vec![opts.ef_cap],
+            adaef_ef,
             ppo_threshold: None,
             gbdt_threshold: None,
             gain_threshold: None,
@@ -378,6 +396,8 @@ pub struct QueryTrace {
     pub distances: Vec<u64>,
     /// The ada score (NaN when the warm-up never ended).
     pub score: f32,
+    /// The adaef score (NaN when its warm-up never ended or the model has no law).
+    pub law_score: f32,
     /// The queued frontier at each check (not a model input; for replays).
     pub frontier: Vec<Frontier>,
     /// The key of the best result at each check (for replays that describe its neighbourhood).
@@ -446,6 +466,7 @@ pub fn traces<T: Component>(
             rows,
             distances: trace.distances,
             score: trace.score,
+            law_score: trace.law_score,
             frontier: trace.frontier,
             best,
         })

@@ -95,6 +95,7 @@ fn never_stopping(model: &StopModel, width: usize) -> Calibration {
         patience: u32::MAX,
         threshold: 2.0,
         ada_ef: vec![width; model.ada_edges.len() + 1],
+        adaef_ef: vec![width; model.adaef.as_ref().map_or(0, |a| a.edges.len() + 1)],
         ppo_threshold: None,
         gbdt_threshold: Some(2.0),
         gain_threshold: Some(2.0),
@@ -141,6 +142,84 @@ fn every_rule_meets_its_target_on_unseen_queries() {
                 );
             }
         }
+    }
+}
+
+/// The adaef rule's law of a query's distances to the base has the mean and standard
+/// deviation of the distances themselves, computed one by one over every stored vector — for
+/// squared L2 and for the cosine distance on unit vectors — exactly with every principal axis
+/// kept, and close with a few.
+#[test]
+fn the_distance_law_has_the_moments_of_the_distances() {
+    use geodex_core::stop::law::WalkForm;
+    let s = set(false);
+    let rows: Vec<&[f32]> = (0..s.index.len())
+        .map(|i| s.index.vector(geodex_core::NodeId(i as u32)))
+        .collect();
+    let brute = |q: &[f32], d: &dyn Fn(&[f32], &[f32]) -> f64| {
+        let all: Vec<f64> = rows.iter().map(|x| d(q, x)).collect();
+        let m = all.iter().sum::<f64>() / all.len() as f64;
+        let var = all.iter().map(|v| (v - m).powi(2)).sum::<f64>() / all.len() as f64;
+        (m, var.sqrt())
+    };
+    let l2 = |q: &[f32], x: &[f32]| {
+        q.iter()
+            .zip(x)
+            .map(|(a, b)| ((a - b) as f64).powi(2))
+            .sum::<f64>()
+    };
+    let exact = geodex_adaptive::law::fit(&s.index, DIM);
+    let reduced = geodex_adaptive::law::fit(&s.index, 4);
+    let form = WalkForm {
+        alpha: 1.0,
+        beta: 1.0,
+        gamma: 0.0,
+    };
+    for q in s.test_q.chunks_exact(DIM).take(20) {
+        let (m, sd) = brute(q, &l2);
+        let (lm, lsd) = exact.moments(form, q);
+        assert!((lm as f64 - m).abs() < 1e-4 * m, "mean {lm} vs {m}");
+        assert!((lsd as f64 - sd).abs() < 1e-3 * sd, "sd {lsd} vs {sd}");
+        let (_, rsd) = reduced.moments(form, q);
+        assert!((rsd as f64 - sd).abs() < 0.25 * sd, "4 axes: sd {rsd} vs {sd}");
+    }
+    // Cosine: the law of 1 − q·x over unit rows.
+    let unit: Vec<f32> = s
+        .test_q
+        .chunks_exact(DIM)
+        .flat_map(|r| {
+            let n = r.iter().map(|x| x * x).sum::<f32>().sqrt();
+            r.iter().map(move |x| x / n)
+        })
+        .collect();
+    let params = BuildParams {
+        metric: Metric::Cosine,
+        m: 8,
+        ef_construction: 40,
+        threads: Some(1),
+        ..Default::default()
+    };
+    let base: Vec<f32> = rows.iter().flat_map(|r| r.iter().copied()).collect();
+    let cosine = Index::build(base, DIM, &params, &|_| {}).unwrap();
+    let stored: Vec<&[f32]> = (0..cosine.len())
+        .map(|i| cosine.vector(geodex_core::NodeId(i as u32)))
+        .collect();
+    let law = geodex_adaptive::law::fit(&cosine, DIM);
+    let form = WalkForm {
+        alpha: 0.0,
+        beta: 0.5,
+        gamma: 1.0,
+    };
+    for q in unit.chunks_exact(DIM).take(20) {
+        let all: Vec<f64> = stored
+            .iter()
+            .map(|x| 1.0 - q.iter().zip(*x).map(|(a, b)| (a * b) as f64).sum::<f64>())
+            .collect();
+        let m = all.iter().sum::<f64>() / all.len() as f64;
+        let sd = (all.iter().map(|v| (v - m).powi(2)).sum::<f64>() / all.len() as f64).sqrt();
+        let (lm, lsd) = law.moments(form, q);
+        assert!((lm as f64 - m).abs() < 1e-4, "cosine mean {lm} vs {m}");
+        assert!((lsd as f64 - sd).abs() < 1e-3 * sd, "cosine sd {lsd} vs {sd}");
     }
 }
 
@@ -304,6 +383,29 @@ fn the_model_persists_and_bad_input_is_refused() {
     let mut bad_knob = model.clone();
     bad_knob.calibration[0].fixed_ef = model.ef_cap + 1;
     assert!(index.set_stop_model(Some(bad_knob)).is_err());
+    // An adaef law or bins that do not fit: a component short, a non-finite moment, a width
+    // per bin missing.
+    fn law_of(m: &mut StopModel) -> &mut geodex_core::stop::law::DistanceLaw {
+        &mut m.adaef.as_mut().unwrap().law
+    }
+    let mut short = model.clone();
+    law_of(&mut short).mean.pop();
+    assert!(index.set_stop_model(Some(short)).is_err());
+    let mut nan = model.clone();
+    law_of(&mut nan).norm_var = f32::NAN;
+    assert!(index.set_stop_model(Some(nan)).is_err());
+    let mut missing = model.clone();
+    missing.calibration[0].adaef_ef.pop();
+    assert!(index.set_stop_model(Some(missing)).is_err());
+    // Without a law the adaef rule is refused, naming the fix.
+    let mut lawless = model.clone();
+    lawless.adaef = None;
+    lawless.calibration.iter_mut().for_each(|c| c.adaef_ef.clear());
+    assert!(index.set_stop_model(Some(lawless.clone())).is_ok());
+    assert!(matches!(
+        StopRule::new(&lawless, StopKind::AdaEf, 0.9),
+        Err(CoreError::InvalidParameter(m)) if m.contains("learn-stop")
+    ));
 
     // A model trained without --ppo has no PPO policy: the rule is refused, naming the fix,
     // and the stored model carries no PPO fields (files from before the rule read the same).

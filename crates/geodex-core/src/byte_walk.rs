@@ -115,6 +115,13 @@ pub(crate) struct ByteWalk<'a> {
 }
 
 impl ByteWalk<'_> {
+    /// Code distance per unit of the vectors' squared L2 distance (1/step²: a code step is
+    /// `step` in every dimension).
+    pub fn code_unit(&self) -> f32 {
+        let step = self.codes.scale.step;
+        1.0 / (step * step)
+    }
+
     /// K-NN search: the walk on codes with beam width `params.ef` keeps its whole beam, whose
     /// members then get their exact distance from `exact` and are re-sorted; leaves the best
     /// `params.k` in `ctx.found`. `accept` (`None`: every node) restricts the results as in

@@ -157,7 +157,12 @@ impl<T: Component> Stored<'_, T> {
         }
         let top = std::mem::take(&mut ctx.stop_top);
         let mut trace = std::mem::take(&mut ctx.trace);
-        let mut stopper = Adaptive::new(rule, p.k, top, rule.trace.then_some(&mut trace));
+        let law = rule.law_moments(
+            self.metric,
+            exact.query(),
+            self.bytes.as_ref().map(ByteWalk::code_unit),
+        );
+        let mut stopper = Adaptive::new(rule, p.k, top, rule.trace.then_some(&mut trace), law);
         let stats = self.walk_with(g, exact, p, ctx, &mut stopper, rule.rerank_width());
         ctx.stop_top = stopper.into_buffer();
         ctx.trace = trace;

@@ -9,6 +9,10 @@
 //!   level-0 distance evaluations, the query's score `(μ − d_k) / σ` — how far its current k-th
 //!   distance lies below the mean of the distances seen so far, in their standard deviations —
 //!   picks a bin, and the bin's calibrated ef becomes the beam width;
+//! - **adaef**: Ada-ef itself: the same per-query beam width, but the score places the first
+//!   distances against the law of the query's distances to the *whole base*, computed in
+//!   closed form from the base's moments ([`law`]): the weighted share of them in that law's
+//!   far lower tail;
 //! - **learned**: DARTH-style (Chatzakis et al., SIGMOD 2026) periodic prediction of the
 //!   recall reached so far; the search stops once the prediction passes a calibrated threshold.
 //!   The predictor is logistic regression on [`FEATURES`] scale-free features (the issue allows
@@ -37,8 +41,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::{CoreError, Metric, Neighbor};
 
+pub mod law;
 pub mod trees;
 
+use law::{AdaEf, WalkForm, MAX_TAIL_BINS};
 use trees::Forest;
 
 /// Number of features a check computes ([`Features`]).
@@ -169,6 +175,8 @@ pub enum StopKind {
     Patience,
     /// A per-query beam width from the distribution of the first distances.
     Ada,
+    /// A per-query beam width from the first distances against the law of all distances.
+    AdaEf,
     /// A predicted recall above a threshold.
     Learned,
     /// A PPO policy's stop probability above a threshold.
@@ -181,10 +189,11 @@ pub enum StopKind {
 
 impl StopKind {
     /// Every rule, in the order reports list them.
-    pub const ALL: [StopKind; 7] = [
+    pub const ALL: [StopKind; 8] = [
         StopKind::Fixed,
         StopKind::Patience,
         StopKind::Ada,
+        StopKind::AdaEf,
         StopKind::Learned,
         StopKind::Ppo,
         StopKind::Gbdt,
@@ -197,6 +206,7 @@ impl StopKind {
             StopKind::Fixed => "fixed",
             StopKind::Patience => "patience",
             StopKind::Ada => "ada",
+            StopKind::AdaEf => "adaef",
             StopKind::Learned => "learned",
             StopKind::Ppo => "ppo",
             StopKind::Gbdt => "gbdt",
@@ -227,6 +237,10 @@ pub struct Calibration {
     pub threshold: f32,
     /// Beam width per score bin of the ada rule ([`StopModel::ada_edges`] + 1 bins).
     pub ada_ef: Vec<usize>,
+    /// Beam width per score bin of the adaef rule ([`AdaEf::edges`] + 1 bins); empty when the
+    /// model has no distance law.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub adaef_ef: Vec<usize>,
     /// Stop probability at which the PPO rule stops; `None` when the model has no policy
     /// (files written before the rule existed have none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -279,6 +293,10 @@ pub struct StopModel {
     /// existed or when none were trained.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gain: Option<Forest>,
+    /// The adaef rule's distance law and bins; `None` in files written before the rule
+    /// existed and for metrics without a closed-form law (Poincaré).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adaef: Option<AdaEf>,
     /// The knobs per recall target, ascending in target.
     pub calibration: Vec<Calibration>,
 }
@@ -312,6 +330,10 @@ impl StopModel {
                 .check(GAIN_FEATURES)
                 .or_else(|m| bad(format!("gain: {m}")))?;
         }
+        if let Some(adaef) = &self.adaef {
+            adaef.check(dim).or_else(bad)?;
+        }
+        let adaef_bins = self.adaef.as_ref().map_or(0, |a| a.edges.len() + 1);
         let finite = self
             .weights
             .iter()
@@ -343,7 +365,9 @@ impl StopModel {
                 && c.gain_threshold.is_some() == self.gain.is_some()
                 && c.gain_threshold.is_none_or(f32::is_finite)
                 && c.ada_ef.len() == self.ada_edges.len() + 1
-                && c.ada_ef.iter().all(width);
+                && c.ada_ef.iter().all(width)
+                && c.adaef_ef.len() == adaef_bins
+                && c.adaef_ef.iter().all(width);
             if !ok {
                 return bad(format!("calibration for target {} out of range", c.target));
             }
@@ -418,6 +442,7 @@ pub struct StopRule<'m> {
     pub(crate) gbdt_threshold: f32,
     pub(crate) gain_threshold: f32,
     pub(crate) ada_ef: Vec<usize>,
+    pub(crate) adaef_ef: Vec<usize>,
     /// Record a trace instead of stopping (training).
     pub(crate) trace: bool,
 }
@@ -449,6 +474,11 @@ impl<'m> StopRule<'m> {
                     .into(),
             ));
         }
+        if kind == StopKind::AdaEf && model.adaef.is_none() {
+            return Err(CoreError::InvalidParameter(
+                "the stop model has no distance law for the adaef rule: run `geodex learn-stop` again".into(),
+            ));
+        }
         if kind == StopKind::Gain && model.gain.is_none() {
             return Err(CoreError::InvalidParameter(
                 "the stop model has no gain trees: run `geodex learn-stop` with --gain-trees".into(),
@@ -476,6 +506,12 @@ impl<'m> StopRule<'m> {
             gbdt_threshold: mix_optional(a.gbdt_threshold, b.gbdt_threshold, t),
             gain_threshold: mix_optional(a.gain_threshold, b.gain_threshold, t),
             ada_ef: a.ada_ef.iter().zip(&b.ada_ef).map(|(&x, &y)| up(x, y)).collect(),
+            adaef_ef: a
+                .adaef_ef
+                .iter()
+                .zip(&b.adaef_ef)
+                .map(|(&x, &y)| up(x, y))
+                .collect(),
             trace: false,
         })
     }
@@ -494,6 +530,7 @@ impl<'m> StopRule<'m> {
             gbdt_threshold: knobs.gbdt_threshold.unwrap_or(f32::INFINITY),
             gain_threshold: knobs.gain_threshold.unwrap_or(f32::INFINITY),
             ada_ef: knobs.ada_ef.clone(),
+            adaef_ef: knobs.adaef_ef.clone(),
             trace: false,
         }
     }
@@ -513,6 +550,7 @@ impl<'m> StopRule<'m> {
             gbdt_threshold: f32::INFINITY,
             gain_threshold: f32::INFINITY,
             ada_ef: Vec::new(),
+            adaef_ef: Vec::new(),
             trace: true,
         }
     }
@@ -537,7 +575,49 @@ impl<'m> StopRule<'m> {
             }
             // The warm-up runs at the widest bin's width, then the query's bin narrows it.
             StopKind::Ada => self.ada_ef.iter().copied().max().unwrap_or(self.model.ef_cap),
+            StopKind::AdaEf => self.adaef_ef.iter().copied().max().unwrap_or(self.model.ef_cap),
         }
+    }
+
+    /// Mean and standard deviation of the query's distances to the base under the adaef
+    /// rule's law, in the units of the walk that will run — the metric's own, or a byte walk's
+    /// code distance (`code_unit`: the code distance per unit of squared L2) — when the rule
+    /// needs them (the adaef rule, or a trace of a model with a law).
+    pub(crate) fn law_moments<T: geodex_distance::Element>(
+        &self,
+        metric: Metric,
+        q: &[T],
+        code_unit: Option<f32>,
+    ) -> Option<(f32, f32)> {
+        let adaef = self.model.adaef.as_ref()?;
+        if !(self.trace || self.kind == StopKind::AdaEf) {
+            return None;
+        }
+        let form = match (code_unit, metric) {
+            (Some(unit), _) => WalkForm {
+                alpha: 1.0,
+                beta: 1.0,
+                gamma: 0.0,
+            }
+            .scaled(unit),
+            (None, Metric::L2) => WalkForm {
+                alpha: 1.0,
+                beta: 1.0,
+                gamma: 0.0,
+            },
+            (None, Metric::Cosine) => WalkForm {
+                alpha: 0.0,
+                beta: 0.5,
+                gamma: 1.0,
+            },
+            (None, Metric::InnerProduct) => WalkForm {
+                alpha: 0.0,
+                beta: 0.5,
+                gamma: 0.0,
+            },
+            (None, Metric::Poincare) => return None,
+        };
+        Some(adaef.law.moments(form, q))
     }
 
     /// Whether the search needs a [`Stopper`] (the fixed rule is only a beam width).
@@ -563,6 +643,9 @@ impl<'m> StopRule<'m> {
 pub struct Trace {
     /// The ada rule's score of the query (NaN when the warm-up never ended).
     pub score: f32,
+    /// The adaef rule's score of the query (NaN when its warm-up never ended or the model has
+    /// no law).
+    pub law_score: f32,
     /// Features at each check.
     pub features: Vec<Features>,
     /// Distance evaluations at each check.
@@ -586,6 +669,7 @@ impl Trace {
 
     fn clear(&mut self) {
         self.score = f32::NAN;
+        self.law_score = f32::NAN;
         self.features.clear();
         self.distances.clear();
         self.ids.clear();
@@ -648,6 +732,13 @@ pub(crate) struct Adaptive<'r, 'm> {
     sum_sq: f64,
     count: u32,
     decided: bool,
+    /// The adaef rule's state: the law's mean and standard deviation for this query (walk
+    /// units), the warm-up distances per tail bin, how many were scored, and whether the
+    /// width was chosen.
+    law: Option<(f32, f32)>,
+    tail_counts: [u32; MAX_TAIL_BINS],
+    law_seen: u32,
+    law_decided: bool,
     /// The last [`GAIN_WINDOW`] checks' features (check `c` at `c % GAIN_WINDOW`), the first
     /// check's, and the number of checks so far: the gain rule's history.
     recent: [[f32; FEATURES]; GAIN_WINDOW],
@@ -657,12 +748,14 @@ pub(crate) struct Adaptive<'r, 'm> {
 }
 
 impl<'r, 'm> Adaptive<'r, 'm> {
-    /// A fresh state for a search for `k` results; `top` is a reused buffer.
+    /// A fresh state for a search for `k` results; `top` is a reused buffer; `law` the
+    /// query's [`StopRule::law_moments`].
     pub(crate) fn new(
         rule: &'r StopRule<'m>,
         k: usize,
         top: Vec<Neighbor>,
         trace: Option<&'r mut Trace>,
+        law: Option<(f32, f32)>,
     ) -> Self {
         let mut top = top;
         top.clear();
@@ -684,6 +777,10 @@ impl<'r, 'm> Adaptive<'r, 'm> {
             sum_sq: 0.0,
             count: 0,
             decided: false,
+            law,
+            tail_counts: [0; MAX_TAIL_BINS],
+            law_seen: 0,
+            law_decided: false,
             recent: [[0.0; FEATURES]; GAIN_WINDOW],
             first_check: [0.0; FEATURES],
             checks: 0,
@@ -784,6 +881,32 @@ impl<'r, 'm> Adaptive<'r, 'm> {
         let bin = self.rule.model.ada_edges.partition_point(|&e| e <= score);
         self.rule.ada_ef[bin]
     }
+
+    /// The adaef rule's score once its warm-up is over: `Some` exactly once per search.
+    fn law_decision(&mut self) -> Option<f32> {
+        let adaef = self.rule.model.adaef.as_ref()?;
+        if self.law_decided || self.law.is_none() || self.law_seen < adaef.warmup {
+            return None;
+        }
+        self.law_decided = true;
+        Some(adaef.score(&self.tail_counts[..adaef.tail_z.len()], self.law_seen))
+    }
+
+    /// Scores a level-0 distance of the adaef rule's warm-up into its tail bin.
+    #[inline]
+    fn score_tail(&mut self, distance: f32) {
+        let (Some((mean, sd)), Some(adaef)) = (self.law, self.rule.model.adaef.as_ref()) else {
+            return;
+        };
+        if self.law_seen >= adaef.warmup {
+            return;
+        }
+        self.law_seen += 1;
+        let z = if sd > 0.0 { (distance - mean) / sd } else { 0.0 };
+        if let Some(bin) = adaef.tail_bin(z) {
+            self.tail_counts[bin] += 1;
+        }
+    }
 }
 
 /// A threshold interpolated at `t` between two calibrated ones; ∞ (never stop) when either
@@ -836,6 +959,7 @@ impl Stopper for Adaptive<'_, '_> {
         self.sum += d;
         self.sum_sq += d * d;
         self.count += 1;
+        self.score_tail(distance);
     }
 
     #[inline]
@@ -867,6 +991,11 @@ impl Stopper for Adaptive<'_, '_> {
                     t.score = score;
                 }
             }
+            if let Some(score) = self.law_decision() {
+                if let Some(t) = self.trace.as_deref_mut() {
+                    t.law_score = score;
+                }
+            }
             if distances >= self.next_check {
                 self.check(distances, queue);
             }
@@ -881,6 +1010,13 @@ impl Stopper for Adaptive<'_, '_> {
                 Control::Resize(self.ada_width())
             }
             StopKind::Ada => Control::Continue,
+            StopKind::AdaEf => match self.law_decision() {
+                Some(score) => {
+                    let bin = self.rule.model.adaef.as_ref().map_or(0, |a| a.bin(score));
+                    Control::Resize(self.rule.adaef_ef[bin])
+                }
+                None => Control::Continue,
+            },
             StopKind::Learned | StopKind::Ppo | StopKind::Gbdt | StopKind::Gain
                 if distances >= self.next_check =>
             {

@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 
 use geodex_adaptive::gbdt::GbdtOptions;
+use geodex_adaptive::law::AdaEfOptions;
 use geodex_adaptive::ppo::PpoOptions;
 use geodex_adaptive::{learn, LearnError, LearnOptions, PpoTrial, Workload};
 use geodex_core::AnyIndex;
@@ -126,6 +127,14 @@ pub struct Args {
     /// Shrinkage of every gain tree, in (0, 1].
     #[arg(long, default_value_t = GbdtOptions::gain().learning_rate)]
     pub gain_rate: f32,
+    /// Level-0 distance evaluations the adaef rule (`--stop adaef`, Ada-ef) scores against the
+    /// law of the query's distances to the base before it chooses the query's beam width.
+    #[arg(long, default_value_t = AdaEfOptions::default().warmup)]
+    pub adaef_warmup: u32,
+    /// Quantile step p of the adaef rule's five tail bins (a distance scores when it lies
+    /// below the law's 5p quantile; the paper's 0.001).
+    #[arg(long, default_value_t = AdaEfOptions::default().quantile_step)]
+    pub adaef_quantile_step: f64,
     /// Write the index with its model here instead of over --index (written atomically).
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -166,6 +175,11 @@ pub fn run(a: Args) -> Result<(), Failure> {
             depth: a.gain_depth,
             learning_rate: a.gain_rate,
             ..GbdtOptions::gain()
+        }),
+        adaef: Some(AdaEfOptions {
+            warmup: a.adaef_warmup,
+            quantile_step: a.adaef_quantile_step,
+            ..AdaEfOptions::default()
         }),
         ..a.input.options(a.seed)
     };
@@ -209,7 +223,7 @@ pub fn run(a: Args) -> Result<(), Failure> {
             learned.cap_recall
         );
         println!(
-            "{:>8} {:>6} {:>9} {:>10} {:>10} {:>10}  ada ef per bin",
+            "{:>8} {:>6} {:>9} {:>10} {:>10} {:>10}  ada ef per bin; adaef ef per bin",
             "target",
             StopKind::Fixed.name(),
             StopKind::Patience.name(),
@@ -220,14 +234,15 @@ pub fn run(a: Args) -> Result<(), Failure> {
         let shown = |t: Option<f32>| t.map_or("-".into(), |t| format!("{t:.4}"));
         for c in &m.calibration {
             println!(
-                "{:>8.3} {:>6} {:>9} {:>10.4} {:>10} {:>10}  {:?}",
+                "{:>8.3} {:>6} {:>9} {:>10.4} {:>10} {:>10}  {:?}; {:?}",
                 c.target,
                 c.fixed_ef,
                 c.patience,
                 c.threshold,
                 shown(c.gbdt_threshold),
                 shown(c.gain_threshold),
-                c.ada_ef
+                c.ada_ef,
+                c.adaef_ef
             );
         }
         for t in &learned.ppo {

@@ -64,8 +64,9 @@ pub struct SearchOptions {
     /// table lookups (faster per hop; M0 · m/2 more resident bytes per vector).
     #[arg(long, conflicts_with = "exact_walk")]
     pub link_codes: bool,
-    /// With --target-recall: the stopping rule (fixed | patience | ada | learned | ppo | gbdt |
-    /// gain), as calibrated by `geodex learn-stop` (ppo: trained with `learn-stop --ppo`; gbdt:
+    /// With --target-recall: the stopping rule (fixed | patience | ada | adaef | learned | ppo |
+    /// gbdt | gain), as calibrated by `geodex learn-stop` (adaef: Ada-ef's score against the law
+    /// of the query's distances to the base; ppo: trained with `learn-stop --ppo`; gbdt:
     /// the learned rule's prediction by gradient-boosted trees, `learn-stop --gbdt-trees`; gain:
     /// trees predicting the recall still to be gained, `learn-stop --gain-trees`).
     #[arg(long, default_value = "learned")]
