@@ -120,11 +120,7 @@ fn report<T: Component>(
         );
     }
     if let Some(adaef) = &model.adaef {
-        let form = WalkForm {
-            alpha: 1.0,
-            beta: 1.0,
-            gamma: 0.0,
-        };
+        let form = WalkForm::SQUARED_L2;
         let ns = (0..5)
             .map(|_| {
                 let start = Instant::now();

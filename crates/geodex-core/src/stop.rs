@@ -594,27 +594,10 @@ impl<'m> StopRule<'m> {
             return None;
         }
         let form = match (code_unit, metric) {
-            (Some(unit), _) => WalkForm {
-                alpha: 1.0,
-                beta: 1.0,
-                gamma: 0.0,
-            }
-            .scaled(unit),
-            (None, Metric::L2) => WalkForm {
-                alpha: 1.0,
-                beta: 1.0,
-                gamma: 0.0,
-            },
-            (None, Metric::Cosine) => WalkForm {
-                alpha: 0.0,
-                beta: 0.5,
-                gamma: 1.0,
-            },
-            (None, Metric::InnerProduct) => WalkForm {
-                alpha: 0.0,
-                beta: 0.5,
-                gamma: 0.0,
-            },
+            (Some(unit), _) => WalkForm::SQUARED_L2.scaled(unit),
+            (None, Metric::L2) => WalkForm::SQUARED_L2,
+            (None, Metric::Cosine) => WalkForm::COSINE,
+            (None, Metric::InnerProduct) => WalkForm::NEGATED_DOT,
             (None, Metric::Poincare) => return None,
         };
         Some(adaef.law.moments(form, q))
@@ -738,6 +721,9 @@ pub(crate) struct Adaptive<'r, 'm> {
     law: Option<(f32, f32)>,
     tail_counts: [u32; MAX_TAIL_BINS],
     law_seen: u32,
+    /// Distances the adaef warm-up scores: 0 without a law, so the per-distance hook is one
+    /// comparison for every other rule.
+    law_warmup: u32,
     law_decided: bool,
     /// The last [`GAIN_WINDOW`] checks' features (check `c` at `c % GAIN_WINDOW`), the first
     /// check's, and the number of checks so far: the gain rule's history.
@@ -777,6 +763,10 @@ impl<'r, 'm> Adaptive<'r, 'm> {
             sum_sq: 0.0,
             count: 0,
             decided: false,
+            law_warmup: match (law, &rule.model.adaef) {
+                (Some(_), Some(a)) => a.warmup,
+                _ => 0,
+            },
             law,
             tail_counts: [0; MAX_TAIL_BINS],
             law_seen: 0,
@@ -892,15 +882,14 @@ impl<'r, 'm> Adaptive<'r, 'm> {
         Some(adaef.score(&self.tail_counts[..adaef.tail_z.len()], self.law_seen))
     }
 
-    /// Scores a level-0 distance of the adaef rule's warm-up into its tail bin.
-    #[inline]
+    /// Scores a level-0 distance of the adaef rule's warm-up into its tail bin (called while
+    /// `law_seen < law_warmup` only; kept out of line so that the hook of the other rules
+    /// stays one comparison: inlined, it cost the learned rule 2–9 % of its QPS, BENCHMARKS.md).
+    #[inline(never)]
     fn score_tail(&mut self, distance: f32) {
         let (Some((mean, sd)), Some(adaef)) = (self.law, self.rule.model.adaef.as_ref()) else {
             return;
         };
-        if self.law_seen >= adaef.warmup {
-            return;
-        }
         self.law_seen += 1;
         let z = if sd > 0.0 { (distance - mean) / sd } else { 0.0 };
         if let Some(bin) = adaef.tail_bin(z) {
@@ -959,7 +948,9 @@ impl Stopper for Adaptive<'_, '_> {
         self.sum += d;
         self.sum_sq += d * d;
         self.count += 1;
-        self.score_tail(distance);
+        if self.law_seen < self.law_warmup {
+            self.score_tail(distance);
+        }
     }
 
     #[inline]

@@ -56,6 +56,25 @@ pub struct WalkForm {
 }
 
 impl WalkForm {
+    /// Squared L2 distance (and, scaled by 1/step², a byte walk's code distance).
+    pub const SQUARED_L2: WalkForm = WalkForm {
+        alpha: 1.0,
+        beta: 1.0,
+        gamma: 0.0,
+    };
+    /// Cosine distance 1 − q·x on unit vectors.
+    pub const COSINE: WalkForm = WalkForm {
+        alpha: 0.0,
+        beta: 0.5,
+        gamma: 1.0,
+    };
+    /// Negated inner product −q·x.
+    pub const NEGATED_DOT: WalkForm = WalkForm {
+        alpha: 0.0,
+        beta: 0.5,
+        gamma: 0.0,
+    };
+
     /// The walk's form scaled by `unit` (a byte walk's code distance is the float one ÷ step²).
     pub fn scaled(self, unit: f32) -> WalkForm {
         WalkForm {
