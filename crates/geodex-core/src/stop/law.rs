@@ -21,7 +21,7 @@
 //! (probabilistic PCA, Tipping & Bishop 1999): `d·r` multiply-adds per query instead of `d²`,
 //! exact when all axes are kept.
 
-use geodex_distance::Element;
+use geodex_distance::{Avx2, Avx512, Element, ElementKind, Isa, IsaKernels, Portable};
 use serde::{Deserialize, Serialize};
 
 /// Moments of the base vectors (as stored: unit length under cosine) that fix the law of a
@@ -93,23 +93,56 @@ impl DistanceLaw {
 
     /// Mean and standard deviation of `D(q, x)` over the base, for the walk's `form` and the
     /// query `q` as stored (`dim` components, unit length under cosine).
+    ///
+    /// The cost is `r + 3` dot products of `dim` components (`r` kept axes), computed by the
+    /// distance crate's SIMD kernels four rows at a time: a `u8` query is widened to `f32` once.
     pub fn moments<T: Element>(&self, form: WalkForm, q: &[T]) -> (f32, f32) {
-        let q_norm = norm_squared(q);
+        let widened: Vec<f32>;
+        let q: &[f32] = if T::KIND == ElementKind::F32 {
+            bytemuck::cast_slice(q)
+        } else {
+            widened = q.iter().map(|x| x.to_f32()).collect();
+            &widened
+        };
+        match Isa::detect() {
+            Isa::Avx512 => Avx512::new().map(|k| self.moments_with(k, form, q)),
+            Isa::Avx2 => Avx2::new().map(|k| self.moments_with(k, form, q)),
+            Isa::Portable => None,
+        }
+        .unwrap_or_else(|| self.moments_with(Portable, form, q))
+    }
+
+    /// [`DistanceLaw::moments`] on the kernels `k`.
+    fn moments_with<K: IsaKernels>(&self, k: K, form: WalkForm, q: &[f32]) -> (f32, f32) {
+        let [q_norm, q_mean, q_cov, _] = k.dot_f32_x4(q, [q, &self.mean, &self.norm_cov, q]);
         let (a, b) = (form.alpha, form.beta);
-        let mean = a * (q_norm + self.norm_mean) - 2.0 * b * dot(q, &self.mean) + form.gamma;
-        let var = a * a * self.norm_var - 4.0 * a * b * dot(q, &self.norm_cov)
-            + 4.0 * b * b * self.quadratic(q, q_norm);
+        let mean = a * (q_norm + self.norm_mean) - 2.0 * b * q_mean + form.gamma;
+        let var = a * a * self.norm_var - 4.0 * a * b * q_cov + 4.0 * b * b * self.quadratic(k, q, q_norm);
         (mean, var.max(0.0).sqrt())
     }
 
     /// `qᵀΣq` from the kept axes and the residual variance on the rest of `q` (norm² `q_norm`).
-    fn quadratic<T: Element>(&self, q: &[T], q_norm: f32) -> f32 {
+    fn quadratic<K: IsaKernels>(&self, k: K, q: &[f32], q_norm: f32) -> f32 {
         let dim = self.dim();
+        if dim == 0 {
+            return 0.0;
+        }
         let (mut along, mut kept) = (0f32, 0f32);
-        for (axis, var) in self.axes.chunks_exact(dim).zip(&self.axis_var) {
-            let p = dot(q, axis);
+        let mut add = |p: f32, var: f32| {
             along += var * p * p;
             kept += p * p;
+        };
+        let blocks = self.axes.chunks_exact(4 * dim);
+        let rest = blocks.remainder();
+        for (block, vars) in blocks.zip(self.axis_var.chunks_exact(4)) {
+            let rows = [0, 1, 2, 3].map(|i| &block[i * dim..(i + 1) * dim]);
+            for (p, &var) in k.dot_f32_x4(q, rows).into_iter().zip(vars) {
+                add(p, var);
+            }
+        }
+        let rest_vars = &self.axis_var[self.axis_var.len() - rest.len() / dim..];
+        for (axis, &var) in rest.chunks_exact(dim).zip(rest_vars) {
+            add(k.dot_f32(q, axis), var);
         }
         along + self.residual_var * (q_norm - kept).max(0.0)
     }
@@ -197,47 +230,6 @@ impl AdaEf {
         }
         Ok(())
     }
-}
-
-/// Independent partial sums of [`dot`] and [`norm_squared`].
-const LANES: usize = 8;
-
-/// `q·v` with the query's components as `f32`, summed in [`LANES`] independent lanes: one
-/// serial sum is bound by the adder's latency and, over the rule's 64 axes of a 128-d query,
-/// cost 10 µs a query (measured: 0.54× the fixed rule's QPS on SIFT at 0.9); with the lanes the
-/// law costs 1.8 µs a query on SIFT and 4.3–4.5 µs on MiniLM (384-d), `examples/check_cost.rs`.
-/// Sixteen or 32 lanes measured no faster. Written by hand rather than through the distance
-/// kernels because the query may be `u8` and the axes are `f32`.
-#[inline]
-fn dot<T: Element>(q: &[T], v: &[f32]) -> f32 {
-    let mut acc = [0f32; LANES];
-    let (qc, vc) = (q.chunks_exact(LANES), v.chunks_exact(LANES));
-    let tail: f32 = qc
-        .remainder()
-        .iter()
-        .zip(vc.remainder())
-        .map(|(x, y)| x.to_f32() * y)
-        .sum();
-    for (a, b) in qc.zip(vc) {
-        for ((s, x), y) in acc.iter_mut().zip(a).zip(b) {
-            *s += x.to_f32() * y;
-        }
-    }
-    acc.iter().sum::<f32>() + tail
-}
-
-/// `‖q‖²` in [`LANES`] lanes, as [`dot`].
-#[inline]
-fn norm_squared<T: Element>(q: &[T]) -> f32 {
-    let mut acc = [0f32; LANES];
-    let chunks = q.chunks_exact(LANES);
-    let tail: f32 = chunks.remainder().iter().map(|x| x.to_f32() * x.to_f32()).sum();
-    for a in chunks {
-        for (s, x) in acc.iter_mut().zip(a) {
-            *s += x.to_f32() * x.to_f32();
-        }
-    }
-    acc.iter().sum::<f32>() + tail
 }
 
 /// Most tail bins a model may have (the search counts them in a fixed array).
@@ -350,6 +342,86 @@ mod tests {
             let (lm, lsd) = law.moments(form, &q);
             assert!((lm as f64 - m).abs() < 1e-3 * m.abs().max(1.0), "{lm} vs {m}");
             assert!((lsd as f64 - sd).abs() < 1e-3 * sd.max(1.0), "{lsd} vs {sd}");
+        }
+    }
+
+    /// `E D` and `sd D` from the law's fields by the formulas, in `f64` and one term at a time.
+    fn moments_by_definition(law: &DistanceLaw, form: WalkForm, q: &[f64]) -> (f64, f64) {
+        let dot = |v: &[f32]| q.iter().zip(v).map(|(x, y)| x * *y as f64).sum::<f64>();
+        let q_norm = q.iter().map(|x| x * x).sum::<f64>();
+        let dim = law.dim();
+        let (mut along, mut kept) = (0.0, 0.0);
+        for (axis, &var) in law.axes.chunks_exact(dim).zip(&law.axis_var) {
+            let p = dot(axis);
+            along += var as f64 * p * p;
+            kept += p * p;
+        }
+        let quadratic = along + law.residual_var as f64 * (q_norm - kept).max(0.0);
+        let (a, b, g) = (form.alpha as f64, form.beta as f64, form.gamma as f64);
+        let mean = a * (q_norm + law.norm_mean as f64) - 2.0 * b * dot(&law.mean) + g;
+        let var = a * a * law.norm_var as f64 - 4.0 * a * b * dot(&law.norm_cov) + 4.0 * b * b * quadratic;
+        (mean, var.max(0.0).sqrt())
+    }
+
+    #[test]
+    fn every_kernel_computes_the_moments_of_the_formulas() {
+        // 37 components (not a multiple of any lane count) and 6 axes (a block of four and two
+        // more), with seeded pseudo-random fields; a u8 and an f32 query.
+        let (dim, r) = (37, 6);
+        let mut state = 0x9e37_79b9_u32;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            (state % 2000) as f32 / 1000.0 - 1.0
+        };
+        let mut field = |n: usize| (0..n).map(|_| next()).collect::<Vec<f32>>();
+        let law = DistanceLaw {
+            mean: field(dim),
+            norm_mean: 40.0,
+            norm_var: 9.0,
+            norm_cov: field(dim),
+            axes: field(r * dim),
+            axis_var: vec![5.0, 4.0, 3.0, 2.0, 1.5, 1.0],
+            residual_var: 0.25,
+        };
+        let bytes: Vec<u8> = (0..dim).map(|i| (i * 37 % 251) as u8).collect();
+        let floats: Vec<f32> = field(dim).iter().map(|x| x * 3.0).collect();
+        let isas = Isa::available();
+        let close = |got: f32, want: f64| ((got as f64) - want).abs() <= 1e-4 * want.abs().max(1.0);
+        for form in [
+            WalkForm::SQUARED_L2,
+            WalkForm::COSINE,
+            WalkForm::NEGATED_DOT.scaled(0.01),
+        ] {
+            let byte_q: Vec<f64> = bytes.iter().map(|&x| x as f64).collect();
+            let float_q: Vec<f64> = floats.iter().map(|&x| x as f64).collect();
+            let cases = [
+                (
+                    moments_by_definition(&law, form, &byte_q),
+                    bytes.iter().map(|&x| x as f32).collect(),
+                ),
+                (moments_by_definition(&law, form, &float_q), floats.clone()),
+            ];
+            for ((mean, sd), q) in cases {
+                let mut results = vec![law.moments_with(Portable, form, &q)];
+                if isas.contains(&Isa::Avx2) {
+                    results.push(law.moments_with(Avx2::new().unwrap(), form, &q));
+                }
+                if isas.contains(&Isa::Avx512) {
+                    results.push(law.moments_with(Avx512::new().unwrap(), form, &q));
+                }
+                for (m, s) in results {
+                    assert!(close(m, mean) && close(s, sd), "({m}, {s}) vs ({mean}, {sd})");
+                }
+            }
+            // The public entry point widens the byte query itself.
+            let (m, s) = law.moments(form, &bytes);
+            let (want_m, want_s) = moments_by_definition(&law, form, &byte_q);
+            assert!(
+                close(m, want_m) && close(s, want_s),
+                "({m}, {s}) vs ({want_m}, {want_s})"
+            );
         }
     }
 
