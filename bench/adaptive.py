@@ -254,6 +254,7 @@ def main() -> None:
     ap.add_argument("--gain-rate", type=float, default=0.3)
     ap.add_argument("--adaef-warmup", type=int, default=64)
     ap.add_argument("--adaef-quantile-step", type=float, default=0.001)
+    ap.add_argument("--adaef-axes", type=int, default=32)
     ap.add_argument(
         "--work",
         default="/tmp/geodex-adaptive-work",
@@ -298,6 +299,8 @@ def main() -> None:
                     str(args.adaef_warmup),
                     "--adaef-quantile-step",
                     str(args.adaef_quantile_step),
+                    "--adaef-axes",
+                    str(args.adaef_axes),
                     "--seed",
                     str(args.seed),
                     "--json",

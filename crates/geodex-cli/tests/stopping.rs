@@ -240,6 +240,13 @@ fn bad_input_is_refused_and_nothing_is_written() {
     assert_eq!(code, 2);
     assert!(msg.contains("gbdt") && msg.contains("depth"), "{msg}");
     assert!(!std::path::Path::new(&f.p("never.gdx")).exists());
+    for bad in [["--adaef-axes", "0"], ["--adaef-warmup", "0"]] {
+        let args = learn_stop(&bad, &f.p("never.gdx"));
+        let (code, msg) = fails(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        assert_eq!(code, 2, "{bad:?}: {msg}");
+        assert!(msg.contains("axes ≥ 1"), "{bad:?}: {msg}");
+        assert!(!std::path::Path::new(&f.p("never.gdx")).exists());
+    }
     let (code, msg) = search_with(&["--k", "10", "--target-recall", "0.9", "--exact-walk"]);
     assert_eq!(code, 2);
     assert!(msg.contains("calibrated on byte codes"), "{msg}");

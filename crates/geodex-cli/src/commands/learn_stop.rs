@@ -135,6 +135,10 @@ pub struct Args {
     /// below the law's 5p quantile; the paper's 0.001).
     #[arg(long, default_value_t = AdaEfOptions::default().quantile_step)]
     pub adaef_quantile_step: f64,
+    /// Principal axes of the base's covariance the adaef rule's law keeps for a query's variance
+    /// (the rest is one calibrated variance); the law costs this many dot products per query.
+    #[arg(long, default_value_t = AdaEfOptions::default().axes)]
+    pub adaef_axes: usize,
     /// Write the index with its model here instead of over --index (written atomically).
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -179,6 +183,7 @@ pub fn run(a: Args) -> Result<(), Failure> {
         adaef: Some(AdaEfOptions {
             warmup: a.adaef_warmup,
             quantile_step: a.adaef_quantile_step,
+            axes: a.adaef_axes,
             ..AdaEfOptions::default()
         }),
         ..a.input.options(a.seed)

@@ -17,9 +17,9 @@
 //! exactly (only normality is an approximation). The paper's squared-Euclidean variance drops
 //! the cross-covariance between ‖x‖² and x to its diagonal (`diag Cov(x², x)·q` in its published
 //! code); the form above keeps it whole, which costs one more dot product. `qᵀΣq` uses the
-//! leading principal axes of Σ and the mean of the remaining eigenvalues for the rest
-//! (probabilistic PCA, Tipping & Bishop 1999): `d·r` multiply-adds per query instead of `d²`,
-//! exact when all axes are kept.
+//! leading principal axes of Σ and one variance per unit of squared norm for the rest of `q`
+//! (calibrated on the base, `geodex-adaptive`'s `law` module): `d·r` multiply-adds per query
+//! instead of `d²`, exact when all axes are kept.
 
 use geodex_distance::{Avx2, Avx512, Element, ElementKind, Isa, IsaKernels, Portable};
 use serde::{Deserialize, Serialize};
@@ -40,7 +40,8 @@ pub struct DistanceLaw {
     pub axes: Vec<f32>,
     /// The variance along each axis (eigenvalues, descending).
     pub axis_var: Vec<f32>,
-    /// Mean eigenvalue of the axes not kept (0 when all are kept).
+    /// Variance per unit of squared norm outside the kept axes: `qᵀΣq` ≈ Σ along the axes +
+    /// this × the rest of ‖q‖² (0 when all axes are kept).
     pub residual_var: f32,
 }
 
