@@ -42,3 +42,21 @@ for S in 1 2 3 4 5; do
 done
 python3 bench/adaptive_spread.py $OUT/holdout-{1,2,3,4,5} --learned adaef,learned,gbdt \
     --controls patience,ada | tee $OUT/spread.txt
+# SIFT at full size (every photo; needs the photo packages and opencv of make_sift.py), one build.
+python3 ../shared/data/make/make_sift.py /tmp/data/sift-max 1000000 42 --jobs 2
+python3 bench/adaptive.py --out $OUT/sift-323k --data /tmp/data --sets sift-max:l2 \
+    --rules patience,ada,adaef,learned,gbdt --gbdt-trees 32 --gbdt-rate 0.3 --rounds 1 \
+    --geodex $GEODEX --work /tmp/adaptive-large > $OUT/sift-323k.txt
+python3 bench/equal_recall.py $OUT/sift-323k/adaptive.json $OUT/sift-323k/sift-max-fixed-sweep.txt \
+    > $OUT/sift-323k-equal-recall.txt
+# Every rule timed on a quiet machine: interleaved rounds, one search thread (timed-*.txt). The
+# indexes: learning set 1 above, the last MiniLM 277k build and the SIFT 323k build.
+for N in sift-debian:bvecs minilm-words-20k:fvecs; do
+    S=${N%%:*}; E=${N##*:}
+    bench/stop_timed.sh 9 0.9,0.95,0.99 /tmp/adef-law-1/$S.gdx ../shared/data/$S/query.$E \
+        /tmp/adef-law-1/$S-test-gt.ivecs $GEODEX > $OUT/timed-$S-holdout-1.txt
+done
+bench/stop_timed.sh 7 0.9,0.95,0.99 /tmp/adaptive-large/minilm-277k.gdx /tmp/data/minilm-277k/query.fvecs \
+    /tmp/adaptive-large/minilm-277k-test-gt.ivecs $GEODEX > $OUT/timed-minilm-277k-build-3.txt
+bench/stop_timed.sh 7 0.9,0.95,0.99 /tmp/adaptive-large/sift-max.gdx /tmp/data/sift-max/query.bvecs \
+    /tmp/adaptive-large/sift-max-test-gt.ivecs $GEODEX > $OUT/timed-sift-323k.txt
