@@ -3,6 +3,8 @@
 # interleaved rounds of a single-threaded `geodex bench --stop RULE --target-recall TARGETS` per
 # rule, then the median QPS, p50 and p99 latency per (target, rule), and each ÷ fixed ef's.
 #
+# RUNS (environment, default 1): timed passes per process, the fastest reported.
+#
 #   bench/stop_timed.sh 5 0.9,0.95,0.99 INDEX QUERIES GROUNDTRUTH [GEODEX] [RULES]
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
@@ -14,7 +16,7 @@ trap 'rm -f "$raw"' EXIT
 for _ in $(seq "$rounds"); do
   for rule in ${rules//,/ }; do
     "$geodex" bench --index "$index" --queries "$queries" --groundtruth "$truth" --k 10 \
-      --target-recall "$targets" --stop "$rule" --threads 1 --runs 1 --quiet |
+      --target-recall "$targets" --stop "$rule" --threads 1 --runs "${RUNS:-1}" --quiet |
       awk -v r="$rule" 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
         $1 ~ /^[0-9]/ { print r, $1, $col["recall"], $col["qps"], $col["mean_distances"], $col["p50_us"], $col["p99_us"] }' >> "$raw"
   done

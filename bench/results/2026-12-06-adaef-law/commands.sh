@@ -60,3 +60,5 @@ bench/stop_timed.sh 7 0.9,0.95,0.99 /tmp/adaptive-large/minilm-277k.gdx /tmp/dat
     /tmp/adaptive-large/minilm-277k-test-gt.ivecs $GEODEX > $OUT/timed-minilm-277k-build-3.txt
 bench/stop_timed.sh 7 0.9,0.95,0.99 /tmp/adaptive-large/sift-max.gdx /tmp/data/sift-max/query.bvecs \
     /tmp/adaptive-large/sift-max-test-gt.ivecs $GEODEX > $OUT/timed-sift-323k.txt
+RUNS=3 bench/stop_timed.sh 5 0.9,0.95,0.99 /tmp/adaptive-large/sift-max.gdx /tmp/data/sift-max/query.bvecs \
+    /tmp/adaptive-large/sift-max-test-gt.ivecs $GEODEX > $OUT/timed-sift-323k-runs-3.txt
