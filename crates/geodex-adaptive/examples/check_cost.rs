@@ -12,7 +12,7 @@
 //! fixed rule's at TARGET (default 0.95), queries one after another on this thread (best of five
 //! passes); the share is the predictor's time
 //! for the checks the learned rule makes at that target (its mean distance evaluations ÷ the
-//! check interval) over that search time. The features themselves (ten logarithms for the local
+//! check interval) over that search time. The features themselves (one logarithm for the local
 //! intrinsic dimension) are computed alike for both rules and not included.
 //!
 //! The adaef rule makes no checks; its cost is the law's moments, once per query (best of five

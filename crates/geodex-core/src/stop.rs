@@ -710,19 +710,24 @@ pub(crate) struct Adaptive<'r, 'm> {
     changes_in_window: u32,
     hops_at_check: u64,
     next_check: u64,
-    // Running moments of the level-0 distances, for the ada score.
+    // Running moments of the level-0 distances, for the ada score: gathered only while
+    // `moments_open` (the ada rule or a trace, until the score is taken).
     sum: f64,
     sum_sq: f64,
     count: u32,
+    moments_open: bool,
     decided: bool,
+    /// Whether the per-distance hook has work: the ada moments are open or the adaef warm-up
+    /// is running. Otherwise the hook is this one test (every rule after its warm-up, and the
+    /// patience, learned, gbdt, gain and PPO rules throughout).
+    watching: bool,
     /// The adaef rule's state: the law's mean and standard deviation for this query (walk
     /// units), the warm-up distances per tail bin, how many were scored, and whether the
     /// width was chosen.
     law: Option<(f32, f32)>,
     tail_counts: [u32; MAX_TAIL_BINS],
     law_seen: u32,
-    /// Distances the adaef warm-up scores: 0 without a law, so the per-distance hook is one
-    /// comparison for every other rule.
+    /// Distances the adaef warm-up scores: 0 without a law.
     law_warmup: u32,
     law_decided: bool,
     /// The last [`GAIN_WINDOW`] checks' features (check `c` at `c % GAIN_WINDOW`), the first
@@ -762,7 +767,9 @@ impl<'r, 'm> Adaptive<'r, 'm> {
             sum: 0.0,
             sum_sq: 0.0,
             count: 0,
+            moments_open: rule.trace || rule.kind == StopKind::Ada,
             decided: false,
+            watching: true,
             law_warmup: match (law, &rule.model.adaef) {
                 (Some(_), Some(a)) => a.warmup,
                 _ => 0,
@@ -776,6 +783,14 @@ impl<'r, 'm> Adaptive<'r, 'm> {
             checks: 0,
             trace,
         }
+    }
+
+    /// Puts `node`, nearer than the k-th (or the top k not yet full), into the top k: a change.
+    #[inline(never)]
+    fn enter_top(&mut self, node: Neighbor) {
+        insert_top(&mut self.top, self.k, node);
+        self.since_change = 0;
+        self.changes_in_window += 1;
     }
 
     /// Gives the top-k buffer back for reuse.
@@ -882,10 +897,26 @@ impl<'r, 'm> Adaptive<'r, 'm> {
         Some(adaef.score(&self.tail_counts[..adaef.tail_z.len()], self.law_seen))
     }
 
-    /// Scores a level-0 distance of the adaef rule's warm-up into its tail bin (called while
-    /// `law_seen < law_warmup` only; kept out of line so that the hook of the other rules
-    /// stays one comparison: inlined, it cost the learned rule 2–9 % of its QPS, BENCHMARKS.md).
+    /// The per-distance work while [`Adaptive::watching`]: the ada rule's running moments and
+    /// the adaef rule's warm-up (each distance z-scored under the law into its tail bin). Kept
+    /// out of line so that the hook of the other rules stays one test: the adaef scoring
+    /// inlined cost the learned rule 2–9 % of its QPS (BENCHMARKS.md), and a larger hook keeps
+    /// the walk's per-neighbour closure from being inlined.
     #[inline(never)]
+    fn watch(&mut self, distance: f32) {
+        if self.moments_open {
+            let d = distance as f64;
+            self.sum += d;
+            self.sum_sq += d * d;
+            self.count += 1;
+        }
+        if self.law_seen < self.law_warmup {
+            self.score_tail(distance);
+        }
+        self.watching = self.moments_open || self.law_seen < self.law_warmup;
+    }
+
+    /// Scores a level-0 distance of the adaef rule's warm-up into its tail bin.
     fn score_tail(&mut self, distance: f32) {
         let (Some((mean, sd)), Some(adaef)) = (self.law, self.rule.model.adaef.as_ref()) else {
             return;
@@ -896,6 +927,23 @@ impl<'r, 'm> Adaptive<'r, 'm> {
             self.tail_counts[bin] += 1;
         }
     }
+}
+
+/// Inserts `node` into `top` (sorted, closest first, at most `k` long), dropping the last entry
+/// when `top` is full; `node` must then be nearer than it. An insertion shift over at most k
+/// entries: k is small, and `Vec::insert` (a binary search and a `memmove` call) was 4 % of the
+/// query time on SIFT (`examples/hook_cost.rs`).
+fn insert_top(top: &mut Vec<Neighbor>, k: usize, node: Neighbor) {
+    if top.len() < k {
+        top.push(node);
+    }
+    let top = top.as_mut_slice();
+    let mut at = top.len() - 1;
+    while at > 0 && top[at - 1] > node {
+        top[at] = top[at - 1];
+        at -= 1;
+    }
+    top[at] = node;
 }
 
 /// A threshold interpolated at `t` between two calibrated ones; ∞ (never stop) when either
@@ -919,18 +967,28 @@ fn ratio(a: f32, b: f32) -> f32 {
 /// The Levina–Bickel maximum-likelihood local intrinsic dimension of a point from its nearest
 /// neighbours' distances (closest first): `−(1/k Σ ln(rᵢ / r_k))⁻¹`, with `r = √d` so that
 /// squared-L2 and cosine distances become Euclidean radii. 0 when undefined.
+///
+/// Computed as `Σ ln(rᵢ / r_k) = ½ ln Π (dᵢ / d_k)`: one logarithm of a product in `f64` instead
+/// of one per neighbour (the k logarithms were most of a check's cost, and a check runs every
+/// `interval` distances). Each ratio is at least 10⁻³⁰ / `f32::MAX` ≈ 10⁻⁶⁹, so the product is
+/// folded into the sum of logarithms whenever it falls below 10⁻²⁰⁰ and stays a normal `f64`.
 fn lid(top: &[Neighbor]) -> f32 {
-    let rk = top.last().map_or(0.0, |n| n.distance.max(0.0).sqrt());
-    if rk <= 0.0 || top.len() < 2 {
+    let dk = top.last().map_or(0.0, |n| n.distance.max(0.0) as f64);
+    if dk <= 0.0 || top.len() < 2 {
         return 0.0;
     }
-    let s: f32 = top
-        .iter()
-        .map(|n| (n.distance.max(1e-30).sqrt() / rk).ln())
-        .sum::<f32>()
-        / top.len() as f32;
+    let mut ln_sum = 0.0f64;
+    let mut product = 1.0f64;
+    for n in top {
+        product *= n.distance.max(1e-30) as f64 / dk;
+        if product < 1e-200 {
+            ln_sum += product.ln();
+            product = 1.0;
+        }
+    }
+    let s = 0.5 * (ln_sum + product.ln()) / top.len() as f64;
     if s < 0.0 {
-        (-1.0 / s).min(100.0)
+        (-1.0 / s).min(100.0) as f32
     } else {
         0.0
     }
@@ -942,29 +1000,22 @@ impl Stopper for Adaptive<'_, '_> {
         self.entry = entry_distance;
     }
 
-    #[inline]
+    #[inline(always)]
     fn measured(&mut self, distance: f32) {
-        let d = distance as f64;
-        self.sum += d;
-        self.sum_sq += d * d;
-        self.count += 1;
-        if self.law_seen < self.law_warmup {
-            self.score_tail(distance);
+        if self.watching {
+            self.watch(distance);
         }
     }
 
-    #[inline]
+    /// Called for every node that enters the beam's result set, most of which do not reach the
+    /// top k: that test stays inline, the insertion does not.
+    #[inline(always)]
     fn accepted(&mut self, node: Neighbor) {
-        if self.top.len() == self.k && node >= self.top[self.k - 1] {
+        // `top` never holds more than k, so it has a k-th exactly when it is full.
+        if self.top.get(self.k - 1).is_some_and(|kth| node >= *kth) {
             return;
         }
-        let at = self.top.partition_point(|n| *n < node);
-        if self.top.len() == self.k {
-            self.top.pop();
-        }
-        self.top.insert(at, node);
-        self.since_change = 0;
-        self.changes_in_window += 1;
+        self.enter_top(node);
     }
 
     #[inline]
@@ -977,6 +1028,7 @@ impl Stopper for Adaptive<'_, '_> {
         if self.rule.trace {
             if !self.decided && self.count >= self.rule.model.ada_warmup {
                 self.decided = true;
+                self.moments_open = false;
                 let score = self.ada_score();
                 if let Some(t) = self.trace.as_deref_mut() {
                     t.score = score;
@@ -998,6 +1050,7 @@ impl Stopper for Adaptive<'_, '_> {
             StopKind::Patience => Control::Continue,
             StopKind::Ada if !self.decided && self.count >= self.rule.model.ada_warmup => {
                 self.decided = true;
+                self.moments_open = false;
                 Control::Resize(self.ada_width())
             }
             StopKind::Ada => Control::Continue,
@@ -1022,5 +1075,83 @@ impl Stopper for Adaptive<'_, '_> {
             let f = self.features(distances, f32::INFINITY);
             self.record(distances, f, &BinaryHeap::new());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The estimator term by term, one logarithm per neighbour, in `f64`.
+    fn lid_by_terms(distances: &[f32]) -> f64 {
+        let rk = (*distances.last().unwrap() as f64).sqrt();
+        let s = distances
+            .iter()
+            .map(|&d| ((d.max(1e-30) as f64).sqrt() / rk).ln())
+            .sum::<f64>()
+            / distances.len() as f64;
+        (-1.0 / s).min(100.0)
+    }
+
+    fn neighbors(distances: &[f32]) -> Vec<Neighbor> {
+        distances
+            .iter()
+            .enumerate()
+            .map(|(i, &d)| Neighbor::new(i as u32, d))
+            .collect()
+    }
+
+    #[test]
+    fn the_product_form_of_the_lid_equals_its_terms() {
+        let cases: [&[f32]; 5] = [
+            &[0.5, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0],
+            &[1e4, 2e4, 2.5e4, 3e4, 3.1e4, 3.2e4, 4e4, 4.1e4, 5e4, 6e4],
+            // Ratios so small that the product must be folded into the sum on the way.
+            &[
+                1e-30, 1e-29, 1e-28, 1e-27, 1e-26, 1e-25, 1e-24, 1e-23, 1e-22, 3e38,
+            ],
+            // A result at distance 0 (clamped to 10⁻³⁰) among ordinary ones.
+            &[0.0, 0.3, 0.31, 0.32, 0.4, 0.41, 0.5, 0.6, 0.61, 0.7],
+            &[0.2, 0.9],
+        ];
+        for distances in cases {
+            let want = lid_by_terms(distances);
+            let got = lid(&neighbors(distances)) as f64;
+            assert!(
+                (got - want).abs() <= 1e-5 * want.abs().max(1e-3),
+                "{distances:?}: {got} against {want}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_top_k_holds_the_k_nearest_offered_so_far() {
+        // A fixed pseudo-random sequence with repeated distances (ties break by id).
+        let mut state = 12345u64;
+        for k in [1, 2, 10] {
+            let mut top = Vec::new();
+            let mut offered = Vec::new();
+            for id in 0..300u32 {
+                state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let node = Neighbor::new(id, ((state >> 40) % 50) as f32);
+                offered.push(node);
+                if top.len() < k || node < top[k - 1] {
+                    insert_top(&mut top, k, node);
+                }
+                let mut want = offered.clone();
+                want.sort();
+                want.truncate(k);
+                assert_eq!(top, want, "k {k}, after {} offers", id + 1);
+            }
+        }
+    }
+
+    #[test]
+    fn the_lid_is_zero_where_it_is_undefined() {
+        assert_eq!(lid(&neighbors(&[0.5])), 0.0);
+        assert_eq!(lid(&neighbors(&[0.0, 0.0, 0.0])), 0.0);
+        assert_eq!(lid(&neighbors(&[1.0, 1.0, 1.0])), 0.0);
     }
 }
