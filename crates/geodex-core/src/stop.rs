@@ -710,12 +710,11 @@ pub(crate) struct Adaptive<'r, 'm> {
     changes_in_window: u32,
     hops_at_check: u64,
     next_check: u64,
-    // Running moments of the level-0 distances, for the ada score: gathered only while
-    // `moments_open` (the ada rule or a trace, until the score is taken).
+    // Running moments of the level-0 distances, for the ada score: gathered only by the ada
+    // rule or a trace, until the score is taken (`decided`).
     sum: f64,
     sum_sq: f64,
     count: u32,
-    moments_open: bool,
     decided: bool,
     /// Whether the per-distance hook has work: the ada moments are open or the adaef warm-up
     /// is running. Otherwise the hook is this one test (every rule after its warm-up, and the
@@ -767,7 +766,6 @@ impl<'r, 'm> Adaptive<'r, 'm> {
             sum: 0.0,
             sum_sq: 0.0,
             count: 0,
-            moments_open: rule.trace || rule.kind == StopKind::Ada,
             decided: false,
             watching: true,
             law_warmup: match (law, &rule.model.adaef) {
@@ -904,7 +902,8 @@ impl<'r, 'm> Adaptive<'r, 'm> {
     /// the walk's per-neighbour closure from being inlined.
     #[inline(never)]
     fn watch(&mut self, distance: f32) {
-        if self.moments_open {
+        let moments_open = (self.rule.trace || self.rule.kind == StopKind::Ada) && !self.decided;
+        if moments_open {
             let d = distance as f64;
             self.sum += d;
             self.sum_sq += d * d;
@@ -913,7 +912,7 @@ impl<'r, 'm> Adaptive<'r, 'm> {
         if self.law_seen < self.law_warmup {
             self.score_tail(distance);
         }
-        self.watching = self.moments_open || self.law_seen < self.law_warmup;
+        self.watching = moments_open || self.law_seen < self.law_warmup;
     }
 
     /// Scores a level-0 distance of the adaef rule's warm-up into its tail bin.
@@ -1028,7 +1027,6 @@ impl Stopper for Adaptive<'_, '_> {
         if self.rule.trace {
             if !self.decided && self.count >= self.rule.model.ada_warmup {
                 self.decided = true;
-                self.moments_open = false;
                 let score = self.ada_score();
                 if let Some(t) = self.trace.as_deref_mut() {
                     t.score = score;
@@ -1050,7 +1048,6 @@ impl Stopper for Adaptive<'_, '_> {
             StopKind::Patience => Control::Continue,
             StopKind::Ada if !self.decided && self.count >= self.rule.model.ada_warmup => {
                 self.decided = true;
-                self.moments_open = false;
                 Control::Resize(self.ada_width())
             }
             StopKind::Ada => Control::Continue,
