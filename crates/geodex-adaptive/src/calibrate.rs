@@ -13,6 +13,8 @@
 //!   less work, and is what a mean-recall target asks for.
 //! - adaef: the same, with the queries binned by the adaef score (the same widths' searches
 //!   serve both rules: with every bin at one width, either is a search at that width).
+//! - the work budget (`work_cap`): set from the fixed rule's searches at its ef before the
+//!   patience and score rules' knobs, which are then calibrated with the budget in place.
 
 use std::collections::BTreeMap;
 
@@ -43,6 +45,7 @@ pub fn calibrate<T: Component>(
     scores: &Scores,
     requested: &[f64],
     beam_factor: f64,
+    work_cap: Option<f64>,
 ) -> Result<(Vec<Calibration>, f64), LearnError> {
     let cap = mean_recall(&outcomes(index, w, model.ef_cap, None)?);
     if let Some(t) = requested.iter().find(|&&t| t > cap) {
@@ -84,7 +87,12 @@ pub fn calibrate<T: Component>(
             ppo_threshold: None,
             gbdt_threshold: None,
             gain_threshold: None,
+            budget: None,
         };
+        if let Some(cap) = work_cap {
+            let fixed = outcomes(index, w, fixed_ef, None)?;
+            knobs.budget = Some(budget(&fixed, cap));
+        }
         knobs.patience = smallest(1, 1 << 16, |p| {
             let trial = Calibration {
                 patience: p as u32,
@@ -102,6 +110,16 @@ pub fn calibrate<T: Component>(
         out.push(knobs);
     }
     Ok((out, cap))
+}
+
+/// `cap` × the 99th percentile (nearest rank) of the outcomes' distance evaluations, rounded
+/// up, at least 1: the work budget of [`Calibration::budget`].
+pub fn budget(outcomes: &[Outcome], cap: f64) -> u64 {
+    let mut work: Vec<u64> = outcomes.iter().map(|o| o.distances).collect();
+    work.sort_unstable();
+    let rank = (0.99 * work.len() as f64).ceil() as usize;
+    let p99 = work.get(rank.saturating_sub(1)).copied().unwrap_or(0);
+    ((cap * p99 as f64).ceil() as u64).max(1)
 }
 
 /// The smallest threshold of a score rule — `kind` learned, gbdt (on the predicted recall), gain
@@ -207,6 +225,7 @@ impl WidthOutcomes {
                 ppo_threshold: None,
                 gbdt_threshold: None,
                 gain_threshold: None,
+                budget: None,
             };
             let rule = StopRule::with_knobs(model, StopKind::Ada, &knobs);
             per_width.push(outcomes(index, w, model.ef_cap, Some(&rule))?);
@@ -315,6 +334,29 @@ mod tests {
         let th = smallest_threshold(|t| Ok(t >= 0.3)).unwrap();
         assert!((0.3..0.3 + 1e-4).contains(&th));
         assert_eq!(smallest_threshold(|_| Ok(false)).unwrap(), 2.0);
+    }
+
+    /// The budget is the nearest-rank 99th percentile — the least work that at least 99 % of
+    /// the queries stay within, found here by counting — times the cap, rounded up.
+    #[test]
+    fn the_budget_is_the_cap_times_the_99th_percentile() {
+        let work: Vec<u64> = (0..250u64).map(|i| (i * 7919) % 1009 + 40).collect();
+        let runs: Vec<Outcome> = work
+            .iter()
+            .map(|&distances| Outcome {
+                recall: 1.0,
+                distances,
+            })
+            .collect();
+        let within = |v: u64| work.iter().filter(|&&w| w <= v).count();
+        let p99 = *work
+            .iter()
+            .filter(|&&v| within(v) * 100 >= 99 * work.len())
+            .min()
+            .unwrap();
+        assert_eq!(budget(&runs, 1.0), p99);
+        assert_eq!(budget(&runs, 0.9), (0.9 * p99 as f64).ceil() as u64);
+        assert_eq!(budget(&[], 0.9), 1, "never below one evaluation");
     }
 
     #[test]

@@ -52,7 +52,7 @@ pub fn recall(found: impl IntoIterator<Item = u64>, truth: &[u64], k: usize) -> 
 }
 
 /// One query's outcome.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Outcome {
     /// Recall@k.
     pub recall: f64,

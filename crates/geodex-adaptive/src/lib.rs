@@ -70,6 +70,10 @@ pub struct LearnOptions {
     /// The patience and learned rules' beam width per target, as a multiple of the fixed
     /// rule's ef for that target (capped at `ef_cap`).
     pub beam_factor: f64,
+    /// The patience and score rules' work budget per target, as a multiple of the fixed rule's
+    /// 99th-percentile distance evaluations for that target ([`geodex_core::stop::Calibration::budget`]);
+    /// `None`: no budget.
+    pub work_cap: Option<f64>,
     /// Mean recall targets that must be met (each in (0, 1]); a grid of common targets below
     /// the cap's recall is calibrated too, so that other targets interpolate.
     pub targets: Vec<f64>,
@@ -96,6 +100,7 @@ impl Default for LearnOptions {
             ada_bins: 8,
             adaef: Some(law::AdaEfOptions::default()),
             beam_factor: 1.3,
+            work_cap: None,
             targets: vec![0.95],
             seed: 42,
             ppo: None,
@@ -188,8 +193,15 @@ pub fn learn<T: Component>(
         ada: cal_traces.iter().map(|t| t.score).collect(),
         adaef: cal_traces.iter().map(|t| t.law_score).collect(),
     };
-    let (calibration, cap_recall) =
-        calibrate::calibrate(index, &model, &cal_w, &scores, &opts.targets, opts.beam_factor)?;
+    let (calibration, cap_recall) = calibrate::calibrate(
+        index,
+        &model,
+        &cal_w,
+        &scores,
+        &opts.targets,
+        opts.beam_factor,
+        opts.work_cap,
+    )?;
     model.calibration = calibration;
     let ppo = match &opts.ppo {
         Some(p) => learn_ppo(index, &mut model, &fit_traces, &cal_w, opts, p)?,
@@ -307,8 +319,11 @@ fn check<T: Component>(index: &Index<T>, w: &Workload<'_, T>, opts: &LearnOption
         || opts.ada_bins == 0
         || opts.beam_factor.is_nan()
         || opts.beam_factor < 1.0
+        || opts.work_cap.is_some_and(|c| !(c.is_finite() && c > 0.0))
     {
-        return bad("ef_cap must be ≥ k; interval and bins ≥ 1; beam factor ≥ 1".into());
+        return bad(
+            "ef_cap must be ≥ k; interval and bins ≥ 1; beam factor ≥ 1; work cap finite and > 0".into(),
+        );
     }
     if w.len() < 20 {
         return bad(format!(
@@ -383,6 +398,7 @@ pub fn provisional<T: Component>(index: &Index<T>, opts: &LearnOptions) -> StopM
             ppo_threshold: None,
             gbdt_threshold: None,
             gain_threshold: None,
+            budget: None,
         }],
     }
 }

@@ -99,6 +99,7 @@ fn never_stopping(model: &StopModel, width: usize) -> Calibration {
         ppo_threshold: None,
         gbdt_threshold: Some(2.0),
         gain_threshold: Some(2.0),
+        budget: None,
     }
 }
 
@@ -282,6 +283,87 @@ fn a_rule_that_cannot_stop_changes_nothing() {
     }
 }
 
+/// A work budget stops the rules that decide while they search within one expansion of it —
+/// their searches otherwise the plain beam's, as with no budget — and changes nothing for the
+/// fixed and bin-width rules. Level-0 lists hold at most 2m = 16 links, so an expansion adds at
+/// most 16 evaluations.
+#[test]
+fn a_budget_bounds_the_work_of_the_rules_that_decide_while_they_search() {
+    let s = set(false);
+    let model = model_at_0_9(&s);
+    let width = 96;
+    let test = workload(&s.test_q, &s.test_t);
+    let plain = outcomes(&s.index, &test, width, None).unwrap();
+    let mut work: Vec<u64> = plain.iter().map(|o| o.distances).collect();
+    work.sort_unstable();
+    let budget = work[work.len() / 2];
+    let knobs = Calibration {
+        budget: Some(budget),
+        ..never_stopping(&model, width)
+    };
+    for kind in StopKind::ALL {
+        let rule = StopRule::with_knobs(&model, kind, &knobs);
+        let got = outcomes(&s.index, &test, 0, Some(&rule)).unwrap();
+        let mut cut = 0;
+        for (i, (p, g)) in plain.iter().zip(&got).enumerate() {
+            if !kind.uses_budget() || p.distances < budget {
+                // Never reached the budget: the search the rule would run without it.
+                assert_eq!(p, g, "{} query {i}", kind.name());
+            } else {
+                cut += 1;
+                assert!(
+                    (budget..budget + 16).contains(&g.distances),
+                    "{} query {i}: {} evaluations, budget {budget}",
+                    kind.name(),
+                    g.distances
+                );
+            }
+        }
+        assert_eq!(cut > 0, kind.uses_budget(), "{}", kind.name());
+    }
+}
+
+/// Learned with a work cap, the rules still meet their targets on unseen queries, and every
+/// budgeted rule's work stays within an expansion of its target's budget.
+#[test]
+fn rules_learned_under_a_work_cap_meet_their_targets_within_it() {
+    let s = set(true);
+    let o = LearnOptions {
+        work_cap: Some(0.9),
+        ..opts_with_ppo(&[0.85, 0.95])
+    };
+    let model = learn(&s.index, &workload(&s.learn_q, &s.learn_t), &o)
+        .unwrap()
+        .model;
+    let test = workload(&s.test_q, &s.test_t);
+    for c in model
+        .calibration
+        .iter()
+        .filter(|c| [0.85, 0.95].contains(&c.target))
+    {
+        let budget = c.budget.expect("every target has a budget");
+        let fixed = outcomes(&s.index, &test, c.fixed_ef, None).unwrap();
+        let most = fixed.iter().map(|o| o.distances).max().unwrap();
+        assert!(
+            budget < most,
+            "at {}: budget {budget}, fixed ef's most {most}",
+            c.target
+        );
+        for kind in StopKind::ALL.into_iter().filter(|k| k.uses_budget()) {
+            let rule = StopRule::new(&model, kind, c.target).unwrap();
+            let got = outcomes(&s.index, &test, 0, Some(&rule)).unwrap();
+            let recall = mean_recall(&got);
+            assert!(
+                (recall - c.target).abs() < 0.03,
+                "{} at {}: mean recall {recall}",
+                kind.name(),
+                c.target
+            );
+            assert!(got.iter().all(|o| o.distances < budget + 16), "{}", kind.name());
+        }
+    }
+}
+
 /// The gain rule in the search loop sees exactly the inputs training computes from traces: at
 /// the cap beam width, each query stops at the first traced check whose replayed score reaches
 /// the threshold (the natural end when none does) — distance evaluations and recall both as
@@ -417,6 +499,27 @@ fn the_model_persists_and_bad_input_is_refused() {
     let mut bad_knob = model.clone();
     bad_knob.calibration[0].fixed_ef = model.ef_cap + 1;
     assert!(index.set_stop_model(Some(bad_knob)).is_err());
+    // A work budget persists; a model without one stores no budget field (files from before
+    // the budget read the same); a budget of zero evaluations is refused.
+    assert!(!std::fs::read(&with_path)
+        .unwrap()
+        .windows(6)
+        .any(|w| w == b"budget"));
+    let mut budgeted = model.clone();
+    budgeted
+        .calibration
+        .iter_mut()
+        .for_each(|c| c.budget = Some(1234));
+    let mut with_budget = s.index.clone();
+    with_budget.set_stop_model(Some(budgeted.clone())).unwrap();
+    let budget_path = dir.path().join("budget.gdx");
+    with_budget.save(&budget_path).unwrap();
+    let AnyIndex::F32(reopened) = AnyIndex::open(&budget_path, true).unwrap() else {
+        panic!()
+    };
+    assert_eq!(reopened.stop_model(), Some(&budgeted));
+    budgeted.calibration[0].budget = Some(0);
+    assert!(index.set_stop_model(Some(budgeted)).is_err());
     // An adaef law or bins that do not fit: a component short, a non-finite moment, a width
     // per bin missing.
     fn law_of(m: &mut StopModel) -> &mut geodex_core::stop::law::DistanceLaw {
@@ -554,6 +657,13 @@ fn learning_refuses_bad_input() {
     assert!(err(&deep, &w).contains("gbdt"));
     let few = workload(&s.learn_q[..10 * DIM], &s.learn_t[..10]);
     assert!(err(&opts(&[0.9]), &few).contains("at least 20"));
+    for cap in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+        let capped = LearnOptions {
+            work_cap: Some(cap),
+            ..opts(&[0.9])
+        };
+        assert!(err(&capped, &w).contains("work cap"), "work cap {cap}");
+    }
     // A cap too narrow for the target: the error says what the cap reaches.
     let narrow = LearnOptions {
         ef_cap: K,

@@ -247,6 +247,13 @@ fn bad_input_is_refused_and_nothing_is_written() {
         assert!(msg.contains("axes ≥ 1"), "{bad:?}: {msg}");
         assert!(!std::path::Path::new(&f.p("never.gdx")).exists());
     }
+    for cap in ["0", "-0.5", "NaN", "inf"] {
+        let args = learn_stop(&["--work-cap", cap], &f.p("never.gdx"));
+        let (code, msg) = fails(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        assert_eq!(code, 2, "--work-cap {cap}: {msg}");
+        assert!(msg.contains("work cap"), "--work-cap {cap}: {msg}");
+        assert!(!std::path::Path::new(&f.p("never.gdx")).exists());
+    }
     let (code, msg) = search_with(&["--k", "10", "--target-recall", "0.9", "--exact-walk"]);
     assert_eq!(code, 2);
     assert!(msg.contains("calibrated on byte codes"), "{msg}");

@@ -218,6 +218,13 @@ impl StopKind {
     pub fn parse(s: &str) -> Option<StopKind> {
         StopKind::ALL.into_iter().find(|k| k.name() == s)
     }
+
+    /// Whether the rule stops at [`Calibration::budget`]: the rules that decide while they
+    /// search. The fixed rule is the control, and the bin-width rules are calibrated from
+    /// searches at plain beam widths, which a budget would not match.
+    pub fn uses_budget(self) -> bool {
+        !matches!(self, StopKind::Fixed | StopKind::Ada | StopKind::AdaEf)
+    }
 }
 
 /// The knobs every rule was calibrated to for one recall target.
@@ -253,6 +260,14 @@ pub struct Calibration {
     /// other score rules); `None` when the model has no gain trees.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gain_threshold: Option<f32>,
+    /// Distance evaluations after which the patience and score rules (learned, gbdt, gain, ppo)
+    /// stop whatever their state — a bound on the tail they let hard queries run to (issue 17's
+    /// p99 target): `learn-stop --work-cap F` sets it to F × the fixed rule's 99th-percentile
+    /// distance evaluations on the calibration queries, and calibrates the rules' knobs with it
+    /// in place. `None` (files written before it, and the default): no bound but the beam's.
+    /// The fixed and bin-width rules (ada, adaef) never use it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<u64>,
 }
 
 /// A trained and calibrated stopping model for one index, stored in its file (section
@@ -364,6 +379,7 @@ impl StopModel {
                 && c.gbdt_threshold.is_none_or(f32::is_finite)
                 && c.gain_threshold.is_some() == self.gain.is_some()
                 && c.gain_threshold.is_none_or(f32::is_finite)
+                && c.budget.is_none_or(|b| b > 0)
                 && c.ada_ef.len() == self.ada_edges.len() + 1
                 && c.ada_ef.iter().all(width)
                 && c.adaef_ef.len() == adaef_bins
@@ -443,6 +459,8 @@ pub struct StopRule<'m> {
     pub(crate) gain_threshold: f32,
     pub(crate) ada_ef: Vec<usize>,
     pub(crate) adaef_ef: Vec<usize>,
+    /// [`Calibration::budget`]; `u64::MAX` when there is none or the rule does not use one.
+    pub(crate) budget: u64,
     /// Record a trace instead of stopping (training).
     pub(crate) trace: bool,
 }
@@ -512,6 +530,10 @@ impl<'m> StopRule<'m> {
                 .zip(&b.adaef_ef)
                 .map(|(&x, &y)| up(x, y))
                 .collect(),
+            budget: match (a.budget, b.budget) {
+                (Some(x), Some(y)) if kind.uses_budget() => up(x as usize, y as usize) as u64,
+                _ => u64::MAX,
+            },
             trace: false,
         })
     }
@@ -531,6 +553,7 @@ impl<'m> StopRule<'m> {
             gain_threshold: knobs.gain_threshold.unwrap_or(f32::INFINITY),
             ada_ef: knobs.ada_ef.clone(),
             adaef_ef: knobs.adaef_ef.clone(),
+            budget: knobs.budget.filter(|_| kind.uses_budget()).unwrap_or(u64::MAX),
             trace: false,
         }
     }
@@ -551,6 +574,7 @@ impl<'m> StopRule<'m> {
             gain_threshold: f32::INFINITY,
             ada_ef: Vec::new(),
             adaef_ef: Vec::new(),
+            budget: u64::MAX,
             trace: true,
         }
     }
@@ -823,13 +847,19 @@ impl<'r, 'm> Adaptive<'r, 'm> {
         }
     }
 
+    /// A score rule's check (every `interval` distances, and at the budget): the features, the
+    /// trace row, the model's decision. The budget is folded into `next_check`, so that it
+    /// costs the score rules no test per expansion beyond the one they make anyway.
     fn check(&mut self, distances: u64, queue: &BinaryHeap<Reverse<Neighbor>>) -> Control {
+        if distances >= self.rule.budget {
+            return Control::Stop;
+        }
         let best_candidate = queue.peek().map_or(f32::INFINITY, |c| c.0.distance);
         let f = self.features(distances, best_candidate);
         self.record(distances, f, queue);
         self.changes_in_window = 0;
         self.hops_at_check = self.hops;
-        self.next_check = distances + self.rule.model.interval as u64;
+        self.next_check = (distances + self.rule.model.interval as u64).min(self.rule.budget);
         let x = f.to_array();
         let stop = match self.rule.kind {
             StopKind::Ppo => self.rule.model.stop_probability(&x) >= self.rule.ppo_threshold,
@@ -1044,7 +1074,11 @@ impl Stopper for Adaptive<'_, '_> {
         }
         match self.rule.kind {
             StopKind::Fixed => Control::Continue,
-            StopKind::Patience if self.since_change >= self.rule.patience => Control::Stop,
+            StopKind::Patience
+                if self.since_change >= self.rule.patience || distances >= self.rule.budget =>
+            {
+                Control::Stop
+            }
             StopKind::Patience => Control::Continue,
             StopKind::Ada if !self.decided && self.count >= self.rule.model.ada_warmup => {
                 self.decided = true;

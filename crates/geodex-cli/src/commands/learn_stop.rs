@@ -91,6 +91,13 @@ pub struct Args {
     /// the same target.
     #[arg(long, default_value_t = 1.3)]
     pub beam_factor: f64,
+    /// Bound the patience and score rules' work per query at this multiple of the fixed rule's
+    /// 99th-percentile distance evaluations for the same target (> 0; 1.0 holds their p99 work
+    /// to fixed ef's — their p99 latency stays higher, each distance costing more on the
+    /// adaptive path, ADAPTIVE.md): the knobs are calibrated with the bound in place. Off by
+    /// default.
+    #[arg(long, allow_negative_numbers = true)]
+    pub work_cap: Option<f64>,
     /// Seed of the split of the learning queries into fit and calibration halves.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
@@ -161,6 +168,7 @@ pub fn run(a: Args) -> Result<(), Failure> {
     super::check_target_recalls(&a.target_recall)?;
     let opts = LearnOptions {
         beam_factor: a.beam_factor,
+        work_cap: a.work_cap,
         targets: a.target_recall.clone(),
         ppo: a.ppo.then(|| PpoOptions {
             costs: a.ppo_costs.clone(),
@@ -191,6 +199,11 @@ pub fn run(a: Args) -> Result<(), Failure> {
     if let Some(c) = a.ppo_costs.iter().find(|c| !(c.is_finite() && **c >= 0.0)) {
         return Err(Failure::input(format!(
             "--ppo-costs {c}: costs must be finite and ≥ 0"
+        )));
+    }
+    if let Some(c) = a.work_cap.filter(|c| !(c.is_finite() && *c > 0.0)) {
+        return Err(Failure::input(format!(
+            "--work-cap {c}: the work cap must be finite and > 0"
         )));
     }
     let pool = geodex_core::measure::thread_pool(a.threads)?;
