@@ -58,3 +58,13 @@ for RULE in learned gbdt; do
     bench/stop_ab.sh 21 $RULE 0.9,0.95,0.99 $W ${BEFORE:-/tmp/geodex-before-wcap} target/release/geodex \
         > $OUT/ab-$RULE.txt
 done
+# A narrower beam allowance with the budget: the cap-1.0 model learned again with
+# --beam-factor 1.15 (instead of 1.3), timed beside the cap-1.0 model in one go.
+target/release/geodex learn-stop --index $W277/minilm-277k.gdx --queries $W277/minilm-277k-learn.fvecs \
+    --groundtruth $W277/minilm-277k-learn-gt.ivecs --target-recall 0.9,0.95,0.99 --gbdt-trees 32 \
+    --gbdt-rate 0.3 --adaef-axes 32 --seed 1 --work-cap 1.0 --beam-factor 1.15 \
+    --out $W277/minilm-277k-cap1.0-bf1.15.gdx --quiet
+for ix in minilm-277k-cap1.0 minilm-277k-cap1.0-bf1.15; do
+    echo "== $ix"
+    $TAIL $W277/$ix.gdx $D/minilm-277k/query.fvecs $W277/minilm-277k-test-gt.ivecs 0.95,0.99 learned,gbdt 9
+done | tee $OUT/tail-latency-277k-beam-factor-1.15.txt
