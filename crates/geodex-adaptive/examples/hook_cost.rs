@@ -33,12 +33,7 @@ fn main() -> Result<(), common::Failure> {
         return Err("usage: hook_cost INDEX QUERIES GROUNDTRUTH [TARGETS] [ROUNDS]".into());
     }
     let truth = common::truth(&args[3])?;
-    let targets: Vec<f64> = args
-        .get(4)
-        .map_or("0.9,0.95,0.99", String::as_str)
-        .split(',')
-        .map(str::parse)
-        .collect::<Result<_, _>>()?;
+    let targets = common::targets(args.get(4))?;
     let rounds: usize = args.get(5).map_or(Ok(7), |s| s.parse())?;
     match common::index_and_queries(&args[1], &args[2])? {
         (AnyIndex::F32(ix), AnyVectors::F32(q)) => report(&ix, q.as_slice(), &truth, &targets, rounds),

@@ -23,6 +23,7 @@ mod common;
 use std::hint::black_box;
 use std::time::Instant;
 
+use geodex_adaptive::evaluate::recall;
 use geodex_core::{AnyIndex, Component, Index, SearchContext, SearchParams, StopKind, StopModel, StopRule};
 use geodex_io::AnyVectors;
 
@@ -32,18 +33,8 @@ fn main() -> Result<(), common::Failure> {
         return Err("usage: tail_latency INDEX QUERIES GROUNDTRUTH [TARGETS] [RULES] [REPEATS]".into());
     }
     let truth = common::truth(&args[3])?;
-    let targets: Vec<f64> = args
-        .get(4)
-        .map_or("0.9,0.95,0.99", String::as_str)
-        .split(',')
-        .map(str::parse)
-        .collect::<Result<_, _>>()?;
-    let rules: Vec<Variant> = args
-        .get(5)
-        .map_or("patience,learned,gbdt", String::as_str)
-        .split(',')
-        .map(Variant::parse)
-        .collect::<Result<_, _>>()?;
+    let targets = common::targets(args.get(4))?;
+    let rules = common::list(args.get(5), "patience,learned,gbdt", Variant::parse)?;
     let repeats: usize = args.get(6).map_or(Ok(9), |s| s.parse())?;
     if repeats == 0 {
         return Err("REPEATS must be at least 1".into());
@@ -164,10 +155,8 @@ impl Run<'_> {
             for (v, p) in params.iter().enumerate() {
                 for (i, q) in queries.chunks_exact(index.dim()).enumerate() {
                     let (hits, stats) = index.search(q, p, &mut ctx)?;
-                    let t = &self.truth[i][..k.min(self.truth[i].len())];
-                    let found = hits.iter().filter(|h| t.contains(&h.key.0)).count();
                     per[v][i] = Query {
-                        recall: found as f64 / k as f64,
+                        recall: recall(hits.iter().map(|h| h.key.0), &self.truth[i], k),
                         distances: stats.distances,
                         micros: f64::INFINITY,
                     };

@@ -23,3 +23,22 @@ pub fn index_and_queries(index: &str, queries: &str) -> Result<(AnyIndex, AnyVec
     let queries = geodex_io::read_vectors(Path::new(queries), Role::Queries)?;
     Ok((AnyIndex::open(Path::new(index), true)?, queries))
 }
+
+/// The comma-separated items of `arg` (`default` when it is absent), each parsed by `parse`.
+#[allow(dead_code)] // not every example takes a list
+pub fn list<T, E: Into<Failure>>(
+    arg: Option<&String>,
+    default: &str,
+    parse: impl Fn(&str) -> Result<T, E>,
+) -> Result<Vec<T>, Failure> {
+    arg.map_or(default, String::as_str)
+        .split(',')
+        .map(|item| parse(item).map_err(Into::into))
+        .collect()
+}
+
+/// The recall targets of `arg`, 0.9,0.95,0.99 when it is absent.
+#[allow(dead_code)] // not every example takes targets this way
+pub fn targets(arg: Option<&String>) -> Result<Vec<f64>, Failure> {
+    list(arg, "0.9,0.95,0.99", str::parse::<f64>)
+}
