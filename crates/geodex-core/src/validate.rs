@@ -23,13 +23,34 @@ pub trait Component: Element {
     ) -> R;
 }
 
+/// Lanes of [`norm_squared`]'s partial sums: one 512-bit register of `f64`.
+const NORM_LANES: usize = 8;
+
+/// ‖v‖² in `f64`, summed in [`NORM_LANES`] interleaved partial sums so that it vectorises (a
+/// single running sum is one dependent add per component: ~1 µs for a 384-d query, 3 % of a
+/// search at recall 0.95 on minilm-words-20k, `perf` 2026-12-07). Finite exactly when every
+/// component is: a square of an `f32` is below 2¹²⁸·2¹²⁸ = 2²⁵⁶ and a sum of fewer than
+/// 2⁷⁰⁰ of them cannot reach `f64::MAX`, while an infinite or NaN component makes it ∞ or NaN.
 fn norm_squared(v: &[f32]) -> f64 {
-    v.iter().map(|&x| x as f64 * x as f64).sum()
+    let mut lanes = [0f64; NORM_LANES];
+    let mut chunks = v.chunks_exact(NORM_LANES);
+    for chunk in &mut chunks {
+        for (sum, &x) in lanes.iter_mut().zip(chunk) {
+            *sum += x as f64 * x as f64;
+        }
+    }
+    for (sum, &x) in lanes.iter_mut().zip(chunks.remainder()) {
+        *sum += x as f64 * x as f64;
+    }
+    lanes.iter().sum()
 }
 
 impl Component for f32 {
     fn check(metric: Metric, row: usize, v: &[f32]) -> Result<(), CoreError> {
-        if let Some(component) = v.iter().position(|x| !x.is_finite()) {
+        let norm_sq = norm_squared(v);
+        if !norm_sq.is_finite() {
+            // Only on failure: the first offending component, for the message.
+            let component = v.iter().position(|x| !x.is_finite()).unwrap_or(0);
             return Err(CoreError::NonFinite {
                 row,
                 component,
@@ -37,10 +58,10 @@ impl Component for f32 {
             });
         }
         match metric {
-            Metric::Cosine if norm_squared(v) == 0.0 => Err(CoreError::ZeroVector { row }),
-            Metric::Poincare if norm_squared(v) >= 1.0 => Err(CoreError::OutsideBall {
+            Metric::Cosine if norm_sq == 0.0 => Err(CoreError::ZeroVector { row }),
+            Metric::Poincare if norm_sq >= 1.0 => Err(CoreError::OutsideBall {
                 row,
-                norm: norm_squared(v).sqrt(),
+                norm: norm_sq.sqrt(),
             }),
             _ => Ok(()),
         }
@@ -145,5 +166,37 @@ mod tests {
         check_and_prepare(Metric::Cosine, 2, &mut data).unwrap();
         assert!((data[0] - 0.6).abs() < 1e-7 && (data[1] - 0.8).abs() < 1e-7);
         assert!(check_and_prepare::<u8>(Metric::Cosine, 1, &mut [1u8]).is_err());
+    }
+
+    #[test]
+    fn the_lane_sums_equal_one_running_sum_and_find_every_non_finite_component() {
+        // Lengths around and across the lane count, values of mixed sign and scale.
+        for len in [1, 7, 8, 9, 17, 128, 384, 1001] {
+            let v: Vec<f32> = (0..len)
+                .map(|i| ((i * 7919) % 113) as f32 * if i % 3 == 0 { -0.37 } else { 1.9e3 })
+                .collect();
+            let running: f64 = v.iter().map(|&x| x as f64 * x as f64).sum();
+            let lanes = norm_squared(&v);
+            assert!(
+                (lanes - running).abs() <= 1e-12 * running,
+                "{len}: {lanes} vs {running}"
+            );
+            for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+                for at in [0, len / 2, len - 1] {
+                    let mut w = v.clone();
+                    w[at] = bad;
+                    match f32::check(Metric::L2, 4, &w) {
+                        Err(CoreError::NonFinite {
+                            row: 4, component, ..
+                        }) => {
+                            assert_eq!(component, at, "{len}, {bad} at {at}")
+                        }
+                        other => panic!("{len}, {bad} at {at}: {other:?}"),
+                    }
+                }
+            }
+        }
+        // The largest finite components still give a finite norm: accepted.
+        assert!(f32::check(Metric::L2, 0, &[f32::MAX; 1000]).is_ok());
     }
 }
