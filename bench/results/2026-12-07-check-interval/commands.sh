@@ -24,3 +24,36 @@ python3 bench/adaptive.py --data $D --sets minilm-277k:cosine --holdout-seed 1 -
 python3 bench/work_cap.py --work $W277 --data $D --sets minilm-277k:fvecs --caps '' --rounds 1 \
     --runs 1 --out /tmp/iv-277k
 cp /tmp/iv-277k/minilm-277k.txt $OUT/
+# How wide a beam (ADAPTIVE.md, "How wide a beam"): the models learned again at beam factors
+# 1.0 (a pure truncation of the fixed beam), 1.15, 1.6 and 2.0 (the default is 1.3) ...
+python3 bench/work_cap.py --work $W --caps '' --variant 'bf1.0=--beam-factor 1.0' \
+    --variant 'bf1.15=--beam-factor 1.15' --variant 'bf1.6=--beam-factor 1.6' \
+    --variant 'bf2.0=--beam-factor 2.0' --rules learned,gbdt --rounds 1 --runs 1 --out /tmp/bf-out
+for n in minilm-words-20k sift-debian; do cp /tmp/bf-out/$n.txt $OUT/beam-factor-sweep-$n.txt; done
+# ... with a work cap at beam factor 1.0 (277k) ...
+python3 bench/work_cap.py --work $W277 --data $D --sets minilm-277k:fvecs --caps '' \
+    --variant 'bf1.0=--beam-factor 1.0' --variant 'bf1.0-cap0.9=--beam-factor 1.0 --work-cap 0.9' \
+    --variant 'bf1.0-cap0.8=--beam-factor 1.0 --work-cap 0.8' --rules learned,gbdt --targets 0.95,0.99 \
+    --rounds 1 --runs 1 --out /tmp/bf-277k
+cp /tmp/bf-277k/minilm-277k.txt $OUT/beam-factor-cap-minilm-277k.txt
+# ... and the factor chosen per target on the calibration queries among 1.0, 1.3, 1.6.
+python3 bench/work_cap.py --work $W --caps '' --variant 'bf1.0=--beam-factor 1.0' \
+    --variant 'bfauto=--beam-factor 1.0,1.3,1.6' --rules learned,gbdt,patience --rounds 1 --runs 1 \
+    --out /tmp/bfa-out
+python3 bench/work_cap.py --work $W277 --data $D --sets minilm-277k:fvecs --caps '' \
+    --variant 'bf1.0=--beam-factor 1.0' --variant 'bfauto=--beam-factor 1.0,1.3,1.6' \
+    --rules learned,gbdt,patience --rounds 1 --runs 1 --out /tmp/bfa-277k
+for n in minilm-words-20k sift-debian; do cp /tmp/bfa-out/$n.txt $OUT/beam-factor-$n.txt; done
+cp /tmp/bfa-277k/minilm-277k.txt $OUT/beam-factor-minilm-277k.txt
+# Per-query latency (each query's fastest of 9 interleaved rounds, examples/tail_latency.rs) of
+# the default model and the pure truncation at 277k, then the latter in three more processes.
+TAIL=target/release/examples/tail_latency
+cargo build --release -q -p geodex-adaptive --example tail_latency
+for m in "" -bf1.0; do
+    echo "== minilm-277k$m"
+    $TAIL $W277/minilm-277k$m.gdx $D/minilm-277k/query.fvecs $W277/minilm-277k-test-gt.ivecs 0.95,0.99 learned,gbdt 9
+done > $OUT/tail-latency-277k-beam-factor-1.0.txt
+echo "== minilm-277k-bf1.0, three more processes (0.99)" >> $OUT/tail-latency-277k-beam-factor-1.0.txt
+for rep in 1 2 3; do
+    $TAIL $W277/minilm-277k-bf1.0.gdx $D/minilm-277k/query.fvecs $W277/minilm-277k-test-gt.ivecs 0.99 learned,gbdt 9 | tail -3
+done >> $OUT/tail-latency-277k-beam-factor-1.0.txt

@@ -87,6 +87,11 @@ pub fn mean_recall(outcomes: &[Outcome]) -> f64 {
     outcomes.iter().map(|o| o.recall).sum::<f64>() / outcomes.len().max(1) as f64
 }
 
+/// Mean distance evaluations of the outcomes (0 for none).
+pub fn mean_distances(outcomes: &[Outcome]) -> f64 {
+    outcomes.iter().map(|o| o.distances as f64).sum::<f64>() / outcomes.len().max(1) as f64
+}
+
 /// The keys of node ids, for comparing a trace with ground truth.
 pub(crate) fn keys_of<'a, T: Component>(
     index: &'a Index<T>,

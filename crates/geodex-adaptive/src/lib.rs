@@ -67,9 +67,11 @@ pub struct LearnOptions {
     pub ada_bins: usize,
     /// The adaef rule's options; `None`: no adaef rule.
     pub adaef: Option<law::AdaEfOptions>,
-    /// The patience and learned rules' beam width per target, as a multiple of the fixed
-    /// rule's ef for that target (capped at `ef_cap`).
-    pub beam_factor: f64,
+    /// The patience and score rules' beam width per target, as a multiple of the fixed rule's
+    /// ef for that target (capped at `ef_cap`); given several, each target gets the one whose
+    /// calibrated logistic rule needs the fewest distance evaluations on the calibration
+    /// queries (`calibrate.rs`). Non-empty, each finite and ≥ 1.
+    pub beam_factors: Vec<f64>,
     /// The patience and score rules' work budget per target, as a multiple of the fixed rule's
     /// 99th-percentile distance evaluations for that target ([`geodex_core::stop::Calibration::budget`]);
     /// `None`: no budget.
@@ -99,7 +101,7 @@ impl Default for LearnOptions {
             ada_warmup: 64,
             ada_bins: 8,
             adaef: Some(law::AdaEfOptions::default()),
-            beam_factor: 1.3,
+            beam_factors: vec![1.3],
             work_cap: None,
             targets: vec![0.95],
             seed: 42,
@@ -199,7 +201,7 @@ pub fn learn<T: Component>(
         &cal_w,
         &scores,
         &opts.targets,
-        opts.beam_factor,
+        &opts.beam_factors,
         opts.work_cap,
     )?;
     model.calibration = calibration;
@@ -317,12 +319,12 @@ fn check<T: Component>(index: &Index<T>, w: &Workload<'_, T>, opts: &LearnOption
     if opts.ef_cap < opts.k
         || opts.interval == 0
         || opts.ada_bins == 0
-        || opts.beam_factor.is_nan()
-        || opts.beam_factor < 1.0
+        || opts.beam_factors.is_empty()
+        || opts.beam_factors.iter().any(|f| !(f.is_finite() && *f >= 1.0))
         || opts.work_cap.is_some_and(|c| !(c.is_finite() && c > 0.0))
     {
         return bad(
-            "ef_cap must be ≥ k; interval and bins ≥ 1; beam factor ≥ 1; work cap finite and > 0".into(),
+            "ef_cap must be ≥ k; interval and bins ≥ 1; beam factors given, finite and ≥ 1; work cap finite and > 0".into(),
         );
     }
     if w.len() < 20 {
@@ -348,8 +350,9 @@ fn check<T: Component>(index: &Index<T>, w: &Workload<'_, T>, opts: &LearnOption
     Ok(())
 }
 
-/// Query positions shuffled with `seed`, cut in halves (fit, calibration), each ascending.
-fn split(n: usize, seed: u64) -> (Vec<usize>, Vec<usize>) {
+/// Query positions shuffled with `seed`, cut in halves (fit, calibration), each ascending: the
+/// split [`learn`] makes of its `n` learning queries.
+pub fn split(n: usize, seed: u64) -> (Vec<usize>, Vec<usize>) {
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed ^ 0x5354_4f50);
     let mut order: Vec<usize> = (0..n).collect();
     for i in (1..n).rev() {

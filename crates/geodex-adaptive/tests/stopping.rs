@@ -1,10 +1,10 @@
 //! Stopping rules against independent computations: brute-force ground truth, the plain beam
 //! search they must equal when they cannot stop, and the file format they are stored in.
 
-use geodex_adaptive::evaluate::{mean_recall, outcomes, recall};
+use geodex_adaptive::evaluate::{mean_distances, mean_recall, outcomes, recall};
 use geodex_adaptive::gbdt::GbdtOptions;
 use geodex_adaptive::ppo::PpoOptions;
-use geodex_adaptive::{learn, traces, LearnOptions, Workload};
+use geodex_adaptive::{learn, split, traces, LearnOptions, Workload};
 use geodex_core::stop::{Calibration, GAIN_FEATURES};
 use geodex_core::{
     AnyIndex, BuildParams, CoreError, Index, Metric, SearchContext, SearchParams, StopKind, StopModel,
@@ -364,6 +364,60 @@ fn rules_learned_under_a_work_cap_meet_their_targets_within_it() {
     }
 }
 
+/// Given several beam factors, each target gets the calibration of one factor learned alone
+/// (same seed, so the same fit), the one whose logistic rule needs the fewest distance
+/// evaluations on the calibration half — recomputed here from the single-factor models — the
+/// narrower on a tie.
+#[test]
+fn several_beam_factors_keep_the_least_work_per_target() {
+    let s = set(true);
+    let w = workload(&s.learn_q, &s.learn_t);
+    let factors = [1.0, 1.3, 2.0];
+    let with = |beam_factors: Vec<f64>| {
+        let o = LearnOptions {
+            beam_factors,
+            ..opts(&[0.85, 0.95])
+        };
+        learn(&s.index, &w, &o).unwrap().model
+    };
+    let chosen = with(factors.to_vec());
+    let alone: Vec<StopModel> = factors.iter().map(|&f| with(vec![f])).collect();
+    let (_, cal_rows) = split(w.len(), LearnOptions::default().seed);
+    let (cal_q, cal_t) = w.select(DIM, &cal_rows);
+    let cal = workload(&cal_q, &cal_t);
+    let mut kept = [0; 3];
+    for (i, c) in chosen.calibration.iter().enumerate() {
+        let work: Vec<f64> = alone
+            .iter()
+            .map(|m| {
+                let rule = StopRule::with_knobs(m, StopKind::Learned, &m.calibration[i]);
+                mean_distances(&outcomes(&s.index, &cal, 0, Some(&rule)).unwrap())
+            })
+            .collect();
+        // Narrowest first among equals: the factors ascend, and so do their beams.
+        let best = (0..factors.len())
+            .min_by(|&a, &b| {
+                work[a]
+                    .total_cmp(&work[b])
+                    .then(alone[a].calibration[i].beam.cmp(&alone[b].calibration[i].beam))
+            })
+            .unwrap();
+        let same_beam = alone
+            .iter()
+            .position(|m| m.calibration[i].beam == alone[best].calibration[i].beam)
+            .unwrap();
+        assert_eq!(
+            c, &alone[same_beam].calibration[i],
+            "target {}: work {work:?}",
+            c.target
+        );
+        kept[best] += 1;
+    }
+    // The set is small enough that the choice differs between targets or factors matter: at
+    // least the choice is not always the default's.
+    assert!(kept[0] + kept[2] > 0, "always 1.3: {kept:?}");
+}
+
 /// The gain rule in the search loop sees exactly the inputs training computes from traces: at
 /// the cap beam width, each query stops at the first traced check whose replayed score reaches
 /// the threshold (the natural end when none does) — distance evaluations and recall both as
@@ -663,6 +717,13 @@ fn learning_refuses_bad_input() {
             ..opts(&[0.9])
         };
         assert!(err(&capped, &w).contains("work cap"), "work cap {cap}");
+    }
+    for factors in [vec![], vec![0.5], vec![1.3, f64::NAN], vec![f64::INFINITY]] {
+        let o = LearnOptions {
+            beam_factors: factors.clone(),
+            ..opts(&[0.9])
+        };
+        assert!(err(&o, &w).contains("beam factors"), "beam factors {factors:?}");
     }
     // A cap too narrow for the target: the error says what the cap reaches.
     let narrow = LearnOptions {

@@ -247,12 +247,18 @@ fn bad_input_is_refused_and_nothing_is_written() {
         assert!(msg.contains("axes ≥ 1"), "{bad:?}: {msg}");
         assert!(!std::path::Path::new(&f.p("never.gdx")).exists());
     }
-    for cap in ["0", "-0.5", "NaN", "inf"] {
-        let args = learn_stop(&["--work-cap", cap], &f.p("never.gdx"));
-        let (code, msg) = fails(&args.iter().map(String::as_str).collect::<Vec<_>>());
-        assert_eq!(code, 2, "--work-cap {cap}: {msg}");
-        assert!(msg.contains("work cap"), "--work-cap {cap}: {msg}");
-        assert!(!std::path::Path::new(&f.p("never.gdx")).exists());
+    let bad_numbers = [
+        ("--work-cap", ["0", "-0.5", "NaN", "inf"], "work cap"),
+        ("--beam-factor", ["0.5", "NaN", "inf", "1.3,0.9"], "beam factor"),
+    ];
+    for (flag, values, named) in bad_numbers {
+        for value in values {
+            let args = learn_stop(&[flag, value], &f.p("never.gdx"));
+            let (code, msg) = fails(&args.iter().map(String::as_str).collect::<Vec<_>>());
+            assert_eq!(code, 2, "{flag} {value}: {msg}");
+            assert!(msg.contains(named), "{flag} {value}: {msg}");
+            assert!(!std::path::Path::new(&f.p("never.gdx")).exists());
+        }
     }
     let (code, msg) = search_with(&["--k", "10", "--target-recall", "0.9", "--exact-walk"]);
     assert_eq!(code, 2);

@@ -87,10 +87,17 @@ pub struct Args {
     /// Mean recall@k targets the rules must be calibrated for, comma-separated, each in (0, 1].
     #[arg(long, value_delimiter = ',', required = true, allow_negative_numbers = true)]
     pub target_recall: Vec<f64>,
-    /// Beam width of the patience and learned rules, as a multiple of the fixed rule's ef for
-    /// the same target.
-    #[arg(long, default_value_t = 1.3)]
-    pub beam_factor: f64,
+    /// Beam width of the patience and score rules, as a multiple of the fixed rule's ef for
+    /// the same target, each finite and ≥ 1. Given several, comma-separated, each target gets
+    /// the one whose logistic rule needs the fewest distance evaluations on the calibration
+    /// queries (1 is a pure truncation of the fixed beam: no query works more than fixed ef's).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "1.3",
+        allow_negative_numbers = true
+    )]
+    pub beam_factor: Vec<f64>,
     /// Bound the patience and score rules' work per query at this multiple of the fixed rule's
     /// 99th-percentile distance evaluations for the same target (> 0; 1.0 holds their p99 work
     /// to fixed ef's — their p99 latency stays higher, each distance costing more on the
@@ -167,7 +174,7 @@ pub fn run(a: Args) -> Result<(), Failure> {
     )?;
     super::check_target_recalls(&a.target_recall)?;
     let opts = LearnOptions {
-        beam_factor: a.beam_factor,
+        beam_factors: a.beam_factor.clone(),
         work_cap: a.work_cap,
         targets: a.target_recall.clone(),
         ppo: a.ppo.then(|| PpoOptions {
@@ -199,6 +206,11 @@ pub fn run(a: Args) -> Result<(), Failure> {
     if let Some(c) = a.ppo_costs.iter().find(|c| !(c.is_finite() && **c >= 0.0)) {
         return Err(Failure::input(format!(
             "--ppo-costs {c}: costs must be finite and ≥ 0"
+        )));
+    }
+    if let Some(f) = a.beam_factor.iter().find(|f| !(f.is_finite() && **f >= 1.0)) {
+        return Err(Failure::input(format!(
+            "--beam-factor {f}: beam factors must be finite and ≥ 1"
         )));
     }
     if let Some(c) = a.work_cap.filter(|c| !(c.is_finite() && *c > 0.0)) {
