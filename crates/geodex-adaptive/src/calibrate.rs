@@ -107,6 +107,7 @@ pub fn calibrate<T: Component>(
         // Narrowest first, so that a tie goes to the beam that bounds the tail tighter.
         beams.sort_unstable();
         beams.dedup();
+        let choose = beams.len() > 1;
         let mut best: Option<(f64, Calibration)> = None;
         for beam in beams {
             let trial = calibrate_at_beam(
@@ -119,7 +120,7 @@ pub fn calibrate<T: Component>(
                 },
             )?;
             // With one beam there is nothing to choose, and no need to measure it.
-            let work = if beam_factors.len() > 1 {
+            let work = if choose {
                 let rule = StopRule::with_knobs(model, StopKind::Learned, &trial);
                 mean_distances(&outcomes(index, w, model.ef_cap, Some(&rule))?)
             } else {
