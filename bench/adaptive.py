@@ -41,7 +41,7 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
-RULES = ["fixed", "patience", "ada", "adaef", "learned", "ppo", "gbdt", "gain"]
+RULES = ["fixed", "patience", "ada", "adaef", "learned", "ppo", "gbdt", "gain", "epsilon"]
 # Fixed ef in steps of 2–8, so bench/equal_recall.py interpolates between close neighbours.
 SWEEP_EF = ",".join(str(e) for e in [*range(10, 64, 2), *range(64, 128, 4), *range(128, 257, 8)])
 

@@ -4,6 +4,8 @@
 //!   a larger knob never stops a search earlier);
 //! - learned: the smallest threshold on the predicted recall that meets it (bisection on a
 //!   real number, to a resolution of 2⁻¹⁶); ppo: the same on the policy's stop probability;
+//! - epsilon: the smallest relative radius ε in [0, 4] that meets it (bisection to 4·2⁻¹⁶; a
+//!   larger ε never stops a search earlier);
 //! - ada: for every grid beam width `e`, the searches with every bin at `e` give each query's
 //!   recall and work at `e` (a query's walk until its score is fixed does not depend on `e`,
 //!   so these are exactly the outcomes it would have with its bin at `e`); then the bins' widths
@@ -94,6 +96,7 @@ pub fn calibrate<T: Component>(
             ppo_threshold: None,
             gbdt_threshold: None,
             gain_threshold: None,
+            epsilon: None,
             budget: None,
         };
         if let Some(cap) = work_cap {
@@ -153,6 +156,7 @@ fn calibrate_at_beam<T: Component>(
         meets(index, model, w, StopKind::Patience, &trial, target)
     })? as u32;
     knobs.threshold = score_threshold(index, model, w, StopKind::Learned, &knobs)?;
+    knobs.epsilon = Some(epsilon(index, model, w, &knobs)?);
     if model.gbdt.is_some() {
         knobs.gbdt_threshold = Some(score_threshold(index, model, w, StopKind::Gbdt, &knobs)?);
     }
@@ -194,6 +198,33 @@ pub fn score_threshold<T: Component>(
     })
 }
 
+/// The smallest ε in [0, [`EPSILON_MAX`]] of the epsilon rule meeting `knobs.target` with
+/// the beam of `knobs`; [`EPSILON_NEVER`] (stop only where the beam ends) when not even
+/// [`EPSILON_MAX`] meets it.
+pub fn epsilon<T: Component>(
+    index: &Index<T>,
+    model: &StopModel,
+    w: &Workload<'_, T>,
+    knobs: &Calibration,
+) -> Result<f32, LearnError> {
+    let ok = |e: f32| {
+        let trial = Calibration {
+            epsilon: Some(e),
+            ..knobs.clone()
+        };
+        meets(index, model, w, StopKind::Epsilon, &trial, knobs.target)
+    };
+    smallest_real(0.0, EPSILON_MAX, EPSILON_NEVER, ok)
+}
+
+/// The largest ε the epsilon rule's calibration tries: a radius of 5 × the k-th distance (in
+/// the walk's units, squared for L2), beyond which hardly any search stops before its beam.
+pub const EPSILON_MAX: f32 = 4.0;
+
+/// The ε stored when [`EPSILON_MAX`] does not meet a target: larger than any distance ratio,
+/// finite so that the model's JSON holds it.
+pub const EPSILON_NEVER: f32 = 1e30;
+
 fn meets<T: Component>(
     index: &Index<T>,
     model: &StopModel,
@@ -226,11 +257,22 @@ fn smallest(
 
 /// The smallest threshold in [0, 1] (to 2⁻¹⁶) with `ok`; a threshold above 1 never stops, so
 /// the cap's recall is the fallback.
-fn smallest_threshold(mut ok: impl FnMut(f32) -> Result<bool, LearnError>) -> Result<f32, LearnError> {
-    if !ok(1.0)? {
-        return Ok(2.0);
+fn smallest_threshold(ok: impl FnMut(f32) -> Result<bool, LearnError>) -> Result<f32, LearnError> {
+    smallest_real(0.0, 1.0, 2.0, ok)
+}
+
+/// The smallest `x` in `[lo, hi]` (to (hi − lo)·2⁻¹⁶) with `ok`, assuming `ok` is monotone;
+/// `never` when not even `hi` is.
+fn smallest_real(
+    lo: f32,
+    hi: f32,
+    never: f32,
+    mut ok: impl FnMut(f32) -> Result<bool, LearnError>,
+) -> Result<f32, LearnError> {
+    if !ok(hi)? {
+        return Ok(never);
     }
-    let (mut lo, mut hi) = (0.0f32, 1.0f32);
+    let (mut lo, mut hi) = (lo, hi);
     for _ in 0..16 {
         let mid = 0.5 * (lo + hi);
         if ok(mid)? {
@@ -275,6 +317,7 @@ impl WidthOutcomes {
                 ppo_threshold: None,
                 gbdt_threshold: None,
                 gain_threshold: None,
+                epsilon: None,
                 budget: None,
             };
             let rule = StopRule::with_knobs(model, StopKind::Ada, &knobs);

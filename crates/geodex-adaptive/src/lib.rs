@@ -401,6 +401,7 @@ pub fn provisional<T: Component>(index: &Index<T>, opts: &LearnOptions) -> StopM
             ppo_threshold: None,
             gbdt_threshold: None,
             gain_threshold: None,
+            epsilon: None,
             budget: None,
         }],
     }

@@ -99,6 +99,7 @@ fn never_stopping(model: &StopModel, width: usize) -> Calibration {
         ppo_threshold: None,
         gbdt_threshold: Some(2.0),
         gain_threshold: Some(2.0),
+        epsilon: None,
         budget: None,
     }
 }
@@ -458,6 +459,60 @@ fn the_gain_rule_stops_where_its_trace_replay_stops() {
     );
 }
 
+/// The epsilon rule against a replay of its condition on traces checked after every expansion
+/// that measured a distance: it never runs past the first recorded state whose best queued
+/// candidate lies beyond (1 + ε)·d_k, stops exactly there unless an expansion that measured
+/// nothing new (not recorded) met the condition earlier, and every stop is a recorded state
+/// of the trace with its recall.
+#[test]
+fn the_epsilon_rule_stops_where_its_trace_replay_stops() {
+    const CANDIDATE_OVER_KTH: usize = 4;
+    let s = set(false);
+    let model = StopModel {
+        interval: 1,
+        ..model_at_0_9(&s)
+    };
+    let w = workload(&s.test_q, &s.test_t);
+    let traced = traces(&s.index, &model, &w).unwrap();
+    let mut ratios: Vec<f32> = traced
+        .iter()
+        .flat_map(|t| t.rows.iter().map(|(f, _)| f[CANDIDATE_OVER_KTH]))
+        .filter(|&r| r > 1.0 && r < 10.0)
+        .collect();
+    ratios.sort_by(f32::total_cmp);
+    let epsilon = ratios[ratios.len() / 2] - 1.0;
+    let knobs = Calibration {
+        epsilon: Some(epsilon),
+        ..never_stopping(&model, model.ef_cap)
+    };
+    let rule = StopRule::with_knobs(&model, StopKind::Epsilon, &knobs);
+    let stopped = outcomes(&s.index, &w, 0, Some(&rule)).unwrap();
+    let (mut early, mut exact) = (0, 0);
+    for (i, (trace, got)) in traced.iter().zip(&stopped).enumerate() {
+        let at = trace
+            .rows
+            .iter()
+            .position(|(f, _)| f[CANDIDATE_OVER_KTH] > 1.0 + epsilon)
+            .unwrap_or(trace.rows.len() - 1);
+        let stop = trace.distances[..=at]
+            .iter()
+            .rposition(|&d| d == got.distances)
+            .unwrap_or_else(|| panic!("query {i}: {} evaluations, no recorded state", got.distances));
+        assert_eq!(got.recall as f32, trace.rows[stop].1, "query {i}");
+        exact += usize::from(stop == at);
+        early += usize::from(at + 1 < trace.rows.len());
+    }
+    assert!(
+        early > traced.len() / 4,
+        "ε {epsilon} stops {early} queries early"
+    );
+    assert!(
+        exact * 10 >= traced.len() * 9,
+        "{exact} of {} stop at the replay's check",
+        traced.len()
+    );
+}
+
 /// A trace's recall labels, recomputed from its recorded ids against brute force: they never
 /// fall on exact distances (a closer node only replaces a farther one), and the last equals the
 /// recall of the plain search at the cap, whose best hit is the trace's last best key.
@@ -574,6 +629,24 @@ fn the_model_persists_and_bad_input_is_refused() {
     assert_eq!(reopened.stop_model(), Some(&budgeted));
     budgeted.calibration[0].budget = Some(0);
     assert!(index.set_stop_model(Some(budgeted)).is_err());
+    // Every calibration has its ε; a negative or non-finite one is refused, and a model from
+    // before the epsilon rule (no ε) still opens but refuses that rule, naming the fix.
+    assert!(model
+        .calibration
+        .iter()
+        .all(|c| c.epsilon.is_some_and(|e| e >= 0.0)));
+    for bad in [-0.1, f32::NAN, f32::INFINITY] {
+        let mut bad_radius = model.clone();
+        bad_radius.calibration[0].epsilon = Some(bad);
+        assert!(index.set_stop_model(Some(bad_radius)).is_err(), "ε {bad}");
+    }
+    let mut older = model.clone();
+    older.calibration.iter_mut().for_each(|c| c.epsilon = None);
+    assert!(index.set_stop_model(Some(older.clone())).is_ok());
+    assert!(matches!(
+        StopRule::new(&older, StopKind::Epsilon, 0.9),
+        Err(CoreError::InvalidParameter(m)) if m.contains("learn-stop")
+    ));
     // An adaef law or bins that do not fit: a component short, a non-finite moment, a width
     // per bin missing.
     fn law_of(m: &mut StopModel) -> &mut geodex_core::stop::law::DistanceLaw {

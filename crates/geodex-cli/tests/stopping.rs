@@ -93,7 +93,9 @@ fn learn_stop_then_bench_meets_the_target_on_unseen_queries() {
         "--out leaves the index alone"
     );
     let csv = f.p("t.csv");
-    for rule in ["fixed", "patience", "ada", "learned", "ppo", "gbdt", "gain"] {
+    for rule in [
+        "fixed", "patience", "ada", "learned", "ppo", "gbdt", "gain", "epsilon",
+    ] {
         ok(&[
             "bench",
             "--index",
@@ -205,7 +207,7 @@ fn bad_input_is_refused_and_nothing_is_written() {
     let (code, msg) = search_with(&["--k", "10", "--target-recall", "0.9", "--stop", "oracle"]);
     assert_eq!(code, 2);
     assert!(
-        msg.contains("fixed, patience, ada, learned, ppo, gbdt or gain"),
+        msg.contains("expected one of fixed, patience, ada, adaef, learned, ppo, gbdt, gain, epsilon"),
         "{msg}"
     );
     let learn_stop = |extra: &[&str], out: &str| -> Vec<String> {

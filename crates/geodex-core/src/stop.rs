@@ -29,7 +29,13 @@
 //!   ([`gain_inputs`]); the search stops once the predicted gain falls below a calibrated
 //!   threshold. Stopping where the marginal gain per unit of work is smallest is what the
 //!   least-work schedule for a mean recall does (the oracle's knapsack, `geodex-adaptive`), and
-//!   the stop-gain replay found this target with history the best predictor (ADAPTIVE.md).
+//!   the stop-gain replay found this target with history the best predictor (ADAPTIVE.md);
+//! - **epsilon**: NGT's ε-search (Iwasaki & Miyazaki 2018, arXiv:1810.07355): stop once the best
+//!   queued candidate lies beyond `d_k + ε·|d_k|` — `(1 + ε)·d_k` for the non-negative
+//!   distances of L2, cosine and the byte walk — with the beam of the score rules as its bound.
+//!   Not learned: one calibrated ε per target. It is the termination test of the beam search
+//!   itself with a relative radius in place of the ef-th result: a query whose neighbours
+//!   stand out from the rest stops soon, one in a dense region searches on.
 //!
 //! The search loop is generic over [`Stopper`]; with no rule it runs [`NoStop`], whose hooks
 //! are empty and inline away, so searching without a rule costs nothing.
@@ -185,11 +191,13 @@ pub enum StopKind {
     Gbdt,
     /// A gain over the next checks predicted by gradient-boosted trees below a threshold.
     Gain,
+    /// The best queued candidate beyond `(1 + ε)` times the k-th result's distance.
+    Epsilon,
 }
 
 impl StopKind {
     /// Every rule, in the order reports list them.
-    pub const ALL: [StopKind; 8] = [
+    pub const ALL: [StopKind; 9] = [
         StopKind::Fixed,
         StopKind::Patience,
         StopKind::Ada,
@@ -198,6 +206,7 @@ impl StopKind {
         StopKind::Ppo,
         StopKind::Gbdt,
         StopKind::Gain,
+        StopKind::Epsilon,
     ];
 
     /// The rule's name on the command line.
@@ -211,6 +220,7 @@ impl StopKind {
             StopKind::Ppo => "ppo",
             StopKind::Gbdt => "gbdt",
             StopKind::Gain => "gain",
+            StopKind::Epsilon => "epsilon",
         }
     }
 
@@ -260,6 +270,10 @@ pub struct Calibration {
     /// other score rules); `None` when the model has no gain trees.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gain_threshold: Option<f32>,
+    /// The epsilon rule's relative radius ε ≥ 0; `None` in files written before the rule
+    /// existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epsilon: Option<f32>,
     /// Distance evaluations after which the patience and score rules (learned, gbdt, gain, ppo)
     /// stop whatever their state — a bound on the tail they let hard queries run to (issue 17's
     /// p99 target): `learn-stop --work-cap F` sets it to F × the fixed rule's 99th-percentile
@@ -379,6 +393,7 @@ impl StopModel {
                 && c.gbdt_threshold.is_none_or(f32::is_finite)
                 && c.gain_threshold.is_some() == self.gain.is_some()
                 && c.gain_threshold.is_none_or(f32::is_finite)
+                && c.epsilon.is_none_or(|e| e.is_finite() && e >= 0.0)
                 && c.budget.is_none_or(|b| b > 0)
                 && c.ada_ef.len() == self.ada_edges.len() + 1
                 && c.ada_ef.iter().all(width)
@@ -457,6 +472,8 @@ pub struct StopRule<'m> {
     pub(crate) ppo_threshold: f32,
     pub(crate) gbdt_threshold: f32,
     pub(crate) gain_threshold: f32,
+    /// The epsilon rule's ε; ∞ (never stop early) when none was calibrated.
+    pub(crate) epsilon: f32,
     pub(crate) ada_ef: Vec<usize>,
     pub(crate) adaef_ef: Vec<usize>,
     /// [`Calibration::budget`]; `u64::MAX` when there is none or the rule does not use one.
@@ -497,6 +514,12 @@ impl<'m> StopRule<'m> {
                 "the stop model has no distance law for the adaef rule: run `geodex learn-stop` again".into(),
             ));
         }
+        if kind == StopKind::Epsilon && model.calibration.iter().any(|c| c.epsilon.is_none()) {
+            return Err(CoreError::InvalidParameter(
+                "the stop model has no ε calibration (it predates the epsilon rule): run `geodex learn-stop` again"
+                    .into(),
+            ));
+        }
         if kind == StopKind::Gain && model.gain.is_none() {
             return Err(CoreError::InvalidParameter(
                 "the stop model has no gain trees: run `geodex learn-stop` with --gain-trees".into(),
@@ -523,6 +546,7 @@ impl<'m> StopRule<'m> {
             ppo_threshold: mix_optional(a.ppo_threshold, b.ppo_threshold, t),
             gbdt_threshold: mix_optional(a.gbdt_threshold, b.gbdt_threshold, t),
             gain_threshold: mix_optional(a.gain_threshold, b.gain_threshold, t),
+            epsilon: mix_optional(a.epsilon, b.epsilon, t),
             ada_ef: a.ada_ef.iter().zip(&b.ada_ef).map(|(&x, &y)| up(x, y)).collect(),
             adaef_ef: a
                 .adaef_ef
@@ -551,6 +575,7 @@ impl<'m> StopRule<'m> {
             ppo_threshold: knobs.ppo_threshold.unwrap_or(f32::INFINITY),
             gbdt_threshold: knobs.gbdt_threshold.unwrap_or(f32::INFINITY),
             gain_threshold: knobs.gain_threshold.unwrap_or(f32::INFINITY),
+            epsilon: knobs.epsilon.unwrap_or(f32::INFINITY),
             ada_ef: knobs.ada_ef.clone(),
             adaef_ef: knobs.adaef_ef.clone(),
             budget: knobs.budget.filter(|_| kind.uses_budget()).unwrap_or(u64::MAX),
@@ -572,6 +597,7 @@ impl<'m> StopRule<'m> {
             ppo_threshold: f32::INFINITY,
             gbdt_threshold: f32::INFINITY,
             gain_threshold: f32::INFINITY,
+            epsilon: f32::INFINITY,
             ada_ef: Vec::new(),
             adaef_ef: Vec::new(),
             budget: u64::MAX,
@@ -594,9 +620,12 @@ impl<'m> StopRule<'m> {
         match self.kind {
             _ if self.trace => self.model.ef_cap,
             StopKind::Fixed => self.fixed_ef,
-            StopKind::Patience | StopKind::Learned | StopKind::Ppo | StopKind::Gbdt | StopKind::Gain => {
-                self.beam
-            }
+            StopKind::Patience
+            | StopKind::Learned
+            | StopKind::Ppo
+            | StopKind::Gbdt
+            | StopKind::Gain
+            | StopKind::Epsilon => self.beam,
             // The warm-up runs at the widest bin's width, then the query's bin narrows it.
             StopKind::Ada => self.ada_ef.iter().copied().max().unwrap_or(self.model.ef_cap),
             StopKind::AdaEf => self.adaef_ef.iter().copied().max().unwrap_or(self.model.ef_cap),
@@ -637,7 +666,12 @@ impl<'m> StopRule<'m> {
     pub(crate) fn rerank_width(&self) -> Option<usize> {
         matches!(
             self.kind,
-            StopKind::Patience | StopKind::Learned | StopKind::Ppo | StopKind::Gbdt | StopKind::Gain
+            StopKind::Patience
+                | StopKind::Learned
+                | StopKind::Ppo
+                | StopKind::Gbdt
+                | StopKind::Gain
+                | StopKind::Epsilon
         )
         .then_some(self.fixed_ef.max(self.model.k))
     }
@@ -958,6 +992,24 @@ impl<'r, 'm> Adaptive<'r, 'm> {
     }
 }
 
+/// The epsilon rule's decision after an expansion, with the k-th result `kth`: stop at the
+/// budget, or once the best queued candidate lies beyond `d_k + ε·|d_k|` — no node the
+/// search could still reach is then expected within the relative radius ε of the k-th result.
+#[inline]
+fn radius_control(
+    rule: &StopRule<'_>,
+    kth: &Neighbor,
+    distances: u64,
+    queue: &BinaryHeap<Reverse<Neighbor>>,
+) -> Control {
+    let radius = kth.distance + rule.epsilon * kth.distance.abs();
+    match queue.peek() {
+        _ if distances >= rule.budget => Control::Stop,
+        Some(c) if c.0.distance > radius => Control::Stop,
+        _ => Control::Continue,
+    }
+}
+
 /// Inserts `node` into `top` (sorted, closest first, at most `k` long), dropping the last entry
 /// when `top` is full; `node` must then be nearer than it. An insertion shift over at most k
 /// entries: k is small, and `Vec::insert` (a binary search and a `memmove` call) was 4 % of the
@@ -1098,6 +1150,7 @@ impl Stopper for Adaptive<'_, '_> {
                 self.check(distances, queue)
             }
             StopKind::Learned | StopKind::Ppo | StopKind::Gbdt | StopKind::Gain => Control::Continue,
+            StopKind::Epsilon => radius_control(self.rule, &self.top[self.k - 1], distances, queue),
         }
     }
 

@@ -253,24 +253,26 @@ pub fn run(a: Args) -> Result<(), Failure> {
             learned.cap_recall
         );
         println!(
-            "{:>8} {:>6} {:>9} {:>10} {:>10} {:>10}  ada ef per bin; adaef ef per bin",
+            "{:>8} {:>6} {:>9} {:>10} {:>10} {:>10} {:>8}  ada ef per bin; adaef ef per bin",
             "target",
             StopKind::Fixed.name(),
             StopKind::Patience.name(),
             "threshold",
             StopKind::Gbdt.name(),
-            StopKind::Gain.name()
+            StopKind::Gain.name(),
+            StopKind::Epsilon.name()
         );
         let shown = |t: Option<f32>| t.map_or("-".into(), |t| format!("{t:.4}"));
         for c in &m.calibration {
             println!(
-                "{:>8.3} {:>6} {:>9} {:>10.4} {:>10} {:>10}  {:?}; {:?}",
+                "{:>8.3} {:>6} {:>9} {:>10.4} {:>10} {:>10} {:>8}  {:?}; {:?}",
                 c.target,
                 c.fixed_ef,
                 c.patience,
                 c.threshold,
                 shown(c.gbdt_threshold),
                 shown(c.gain_threshold),
+                shown(c.epsilon),
                 c.ada_ef,
                 c.adaef_ef
             );

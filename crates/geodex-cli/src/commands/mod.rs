@@ -93,9 +93,8 @@ pub fn stop_rules<'m>(
 ) -> Result<Vec<geodex_core::StopRule<'m>>, crate::failure::Failure> {
     use crate::failure::Failure;
     let kind = geodex_core::StopKind::parse(kind).ok_or_else(|| {
-        Failure::input(format!(
-            "--stop {kind}: expected fixed, patience, ada, learned, ppo, gbdt or gain"
-        ))
+        let names: Vec<&str> = geodex_core::StopKind::ALL.iter().map(|k| k.name()).collect();
+        Failure::input(format!("--stop {kind}: expected one of {}", names.join(", ")))
     })?;
     check_target_recalls(targets)?;
     let model = model.ok_or_else(|| {
