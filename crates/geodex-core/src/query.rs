@@ -13,8 +13,8 @@ use crate::graph::GraphView;
 use crate::link_codes::LinkCodes;
 use crate::quantized::Quantized;
 use crate::search::{knn_with, Exact, SearchStats};
-use crate::stop::{Adaptive, NoStop, Stopper};
-use crate::{Component, CoreError, Hit, Key, NodeId, SearchContext, SearchParams};
+use crate::stop::{Adaptive, NoStop, Radius, Stopper};
+use crate::{Component, CoreError, Hit, Key, NodeId, SearchContext, SearchParams, StopKind};
 
 /// Whether bit `node` of a tombstone bitset is clear.
 #[inline]
@@ -156,6 +156,12 @@ impl<T: Component> Stored<'_, T> {
             return self.walk_with(g, exact, p, ctx, &mut NoStop, None);
         }
         let top = std::mem::take(&mut ctx.stop_top);
+        if rule.kind == StopKind::Epsilon && !rule.trace {
+            let mut stopper = Radius::new(rule, p.k, top);
+            let stats = self.walk_with(g, exact, p, ctx, &mut stopper, rule.rerank_width());
+            ctx.stop_top = stopper.into_buffer();
+            return stats;
+        }
         let mut trace = std::mem::take(&mut ctx.trace);
         let law = rule.law_moments(
             self.metric,

@@ -992,6 +992,55 @@ impl<'r, 'm> Adaptive<'r, 'm> {
     }
 }
 
+/// The epsilon rule's state during one search: the top k, nothing else. It needs no
+/// per-distance hook ([`Stopper::MEASURES`] false, so the walk keeps dropping far distances
+/// early) and no features, which is all the other rules' state ([`Adaptive`]) adds; traces of
+/// it run through [`Adaptive`], and the two must stop alike (tested against trace replays).
+pub(crate) struct Radius<'r, 'm> {
+    rule: &'r StopRule<'m>,
+    k: usize,
+    /// The best k accepted so far, closest first.
+    top: Vec<Neighbor>,
+}
+
+impl<'r, 'm> Radius<'r, 'm> {
+    /// A fresh state for a search for `k` results; `top` is a reused buffer.
+    pub(crate) fn new(rule: &'r StopRule<'m>, k: usize, top: Vec<Neighbor>) -> Self {
+        let mut top = top;
+        top.clear();
+        Radius {
+            rule,
+            k: k.min(rule.model.k).max(1),
+            top,
+        }
+    }
+
+    /// Gives the top-k buffer back for reuse.
+    pub(crate) fn into_buffer(self) -> Vec<Neighbor> {
+        self.top
+    }
+}
+
+impl Stopper for Radius<'_, '_> {
+    const MEASURES: bool = false;
+
+    #[inline(always)]
+    fn accepted(&mut self, node: Neighbor) {
+        if self.top.get(self.k - 1).is_some_and(|kth| node >= *kth) {
+            return;
+        }
+        insert_top(&mut self.top, self.k, node);
+    }
+
+    #[inline]
+    fn expanded(&mut self, distances: u64, queue: &BinaryHeap<Reverse<Neighbor>>) -> Control {
+        match self.top.get(self.k - 1) {
+            Some(kth) => radius_control(self.rule, kth, distances, queue),
+            None => Control::Continue,
+        }
+    }
+}
+
 /// The epsilon rule's decision after an expansion, with the k-th result `kth`: stop at the
 /// budget, or once the best queued candidate lies beyond `d_k + ε·|d_k|` — no node the
 /// search could still reach is then expected within the relative radius ε of the k-th result.
