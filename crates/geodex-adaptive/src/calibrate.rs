@@ -139,8 +139,8 @@ pub fn calibrate<T: Component>(
     Ok((out, cap))
 }
 
-/// The patience and score rules' knobs calibrated to `knobs.target` at the beam (and budget)
-/// of `knobs`.
+/// The patience and score rules' knobs, and the epsilon rule's ε, calibrated to `knobs.target`
+/// at the beam (and budget) of `knobs`.
 fn calibrate_at_beam<T: Component>(
     index: &Index<T>,
     model: &StopModel,

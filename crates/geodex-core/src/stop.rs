@@ -244,9 +244,9 @@ pub struct Calibration {
     pub target: f64,
     /// Beam width of the fixed rule.
     pub fixed_ef: usize,
-    /// Beam width of the patience and learned rules for this target: a multiple of `fixed_ef`
-    /// (a wider beam only adds heap work before the rule stops; a hard query may still use
-    /// up to this much).
+    /// Beam width of the patience, score and epsilon rules for this target: a multiple of
+    /// `fixed_ef` (a wider beam only adds heap work before the rule stops; a hard query may
+    /// still use up to this much).
     pub beam: usize,
     /// Expansions without a top-k change before the patience rule stops.
     pub patience: u32,
@@ -274,12 +274,12 @@ pub struct Calibration {
     /// existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub epsilon: Option<f32>,
-    /// Distance evaluations after which the patience and score rules (learned, gbdt, gain, ppo)
-    /// stop whatever their state — a bound on the tail they let hard queries run to (issue 17's
-    /// p99 target): `learn-stop --work-cap F` sets it to F × the fixed rule's 99th-percentile
-    /// distance evaluations on the calibration queries, and calibrates the rules' knobs with it
-    /// in place. `None` (files written before it, and the default): no bound but the beam's.
-    /// The fixed and bin-width rules (ada, adaef) never use it.
+    /// Distance evaluations after which the patience, score (learned, gbdt, gain, ppo) and
+    /// epsilon rules stop whatever their state — a bound on the tail they let hard queries run
+    /// to (issue 17's p99 target): `learn-stop --work-cap F` sets it to F × the fixed rule's
+    /// 99th-percentile distance evaluations on the calibration queries, and calibrates the
+    /// rules' knobs with it in place. `None` (files written before it, and the default): no
+    /// bound but the beam's. The fixed and bin-width rules (ada, adaef) never use it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget: Option<u64>,
 }
