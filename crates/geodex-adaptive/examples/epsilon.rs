@@ -14,9 +14,8 @@
 
 mod common;
 
-use geodex_adaptive::evaluate::{mean_recall, outcomes};
-use geodex_adaptive::{traces, QueryTrace, Workload};
-use geodex_core::{AnyIndex, Component, Index, StopKind, StopRule};
+use geodex_adaptive::{QueryTrace, Workload};
+use geodex_core::{AnyIndex, Component, Index, StopKind};
 use geodex_io::AnyVectors;
 
 const CANDIDATE_OVER_KTH: usize = 4;
@@ -91,11 +90,7 @@ fn report<T: Component>(
         truth,
         k: model.k,
     };
-    let fine = geodex_core::StopModel {
-        interval: every,
-        ..model.clone()
-    };
-    let traced = traces(index, &fine, &w)?;
+    let traced = common::traces_every(index, model, &w, every)?;
     let curve: Vec<(f32, f64, f64)> = (0..=4000)
         .map(|i| 1.0 + i as f32 * 0.0025)
         .map(|t| {
@@ -107,14 +102,7 @@ fn report<T: Component>(
         "target  fixed (recall)   learned (recall)   threshold work (recall)  replay/fixed learned/fixed"
     );
     for &target in targets {
-        let run = |kind| -> Result<(f64, f64), common::Failure> {
-            let rule = StopRule::new(model, kind, target)?;
-            let o = outcomes(index, &w, 0, Some(&rule))?;
-            Ok((
-                o.iter().map(|x| x.distances as f64).sum::<f64>() / o.len() as f64,
-                mean_recall(&o),
-            ))
-        };
+        let run = |kind| common::rule_work(index, model, &w, kind, target);
         let (fixed, fixed_recall) = run(StopKind::Fixed)?;
         let (learned, learned_recall) = run(StopKind::Learned)?;
         let Some(&(threshold, work, recall)) = curve.iter().find(|c| c.2 >= fixed_recall) else {

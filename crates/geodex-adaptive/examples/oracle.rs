@@ -11,10 +11,9 @@
 
 mod common;
 
-use geodex_adaptive::evaluate::{mean_recall, outcomes};
 use geodex_adaptive::oracle::{least_work, Trajectory};
-use geodex_adaptive::{traces, QueryTrace, Workload};
-use geodex_core::{AnyIndex, Component, Index, StopKind, StopRule};
+use geodex_adaptive::{QueryTrace, Workload};
+use geodex_core::{AnyIndex, Component, Index, StopKind};
 use geodex_io::AnyVectors;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -47,24 +46,13 @@ fn report<T: Component>(
         truth,
         k: model.k,
     };
-    let fine = geodex_core::StopModel {
-        interval: every,
-        ..model.clone()
-    };
-    let trajectories: Vec<Trajectory> = traces(index, &fine, &w)?
+    let trajectories: Vec<Trajectory> = common::traces_every(index, model, &w, every)?
         .iter()
         .map(QueryTrace::trajectory)
         .collect();
     println!("target  oracle   fixed (recall)   learned (recall)   oracle/fixed  learned/fixed");
     for &target in targets {
-        let run = |kind| -> Result<(f64, f64), Box<dyn std::error::Error>> {
-            let rule = StopRule::new(model, kind, target)?;
-            let o = outcomes(index, &w, 0, Some(&rule))?;
-            Ok((
-                o.iter().map(|x| x.distances as f64).sum::<f64>() / o.len() as f64,
-                mean_recall(&o),
-            ))
-        };
+        let run = |kind| common::rule_work(index, model, &w, kind, target);
         let (fixed, fixed_recall) = run(StopKind::Fixed)?;
         let (learned, learned_recall) = run(StopKind::Learned)?;
         // The oracle meets the recall fixed ef actually reached, so the two are compared at

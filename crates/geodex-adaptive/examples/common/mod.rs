@@ -42,3 +42,33 @@ pub fn list<T, E: Into<Failure>>(
 pub fn targets(arg: Option<&String>) -> Result<Vec<f64>, Failure> {
     list(arg, "0.9,0.95,0.99", str::parse::<f64>)
 }
+
+/// Mean distance evaluations and mean recall@k of `model`'s rule `kind` at `target` on `w`.
+#[allow(dead_code)] // not every example compares rules
+pub fn rule_work<T: geodex_core::Component>(
+    index: &geodex_core::Index<T>,
+    model: &geodex_core::StopModel,
+    w: &geodex_adaptive::Workload<'_, T>,
+    kind: geodex_core::StopKind,
+    target: f64,
+) -> Result<(f64, f64), Failure> {
+    use geodex_adaptive::evaluate::{mean_distances, mean_recall, outcomes};
+    let rule = geodex_core::StopRule::new(model, kind, target)?;
+    let o = outcomes(index, w, 0, Some(&rule))?;
+    Ok((mean_distances(&o), mean_recall(&o)))
+}
+
+/// `w`'s searches traced at `model`'s cap beam with a check every `every` distance evaluations.
+#[allow(dead_code)] // not every example replays traces
+pub fn traces_every<T: geodex_core::Component>(
+    index: &geodex_core::Index<T>,
+    model: &geodex_core::StopModel,
+    w: &geodex_adaptive::Workload<'_, T>,
+    every: u32,
+) -> Result<Vec<geodex_adaptive::QueryTrace>, Failure> {
+    let fine = geodex_core::StopModel {
+        interval: every,
+        ..model.clone()
+    };
+    Ok(geodex_adaptive::traces(index, &fine, w)?)
+}
