@@ -357,8 +357,9 @@ pub(crate) fn search_layer_with<G: GraphView, Q: QueryDistance, S: Stopper>(
 }
 
 /// Offers a freshly measured node to the beam: it becomes a candidate if the result set is not
-/// full or it beats the worst result, and a result too if `accept` holds (evicting the worst).
-/// Returns whether it became a candidate (and so may be expanded soon).
+/// full or it beats the worst result — and is not beyond the rule's [`Stopper::queue_bound`] — and
+/// a result too if `accept` holds (evicting the worst). Returns whether it became a candidate
+/// (and so may be expanded soon).
 #[inline(always)]
 fn offer(
     cand: Neighbor,
@@ -370,15 +371,21 @@ fn offer(
 ) -> bool {
     stop.measured(cand.distance);
     if results.len() < ef || results.peek().is_some_and(|w| cand.distance < w.distance) {
-        candidates.push(Reverse(cand));
+        let queued = cand.distance <= stop.queue_bound();
+        if queued {
+            candidates.push(Reverse(cand));
+        }
         if accept(cand.id) {
             stop.accepted(cand);
-            results.push(cand);
-            if results.len() > ef {
-                results.pop();
+            if results.len() < ef {
+                results.push(cand);
+            } else if let Some(mut worst) = results.peek_mut() {
+                // Full: `cand` beats the worst, which it replaces with one sift-down instead of
+                // a push and a pop.
+                *worst = cand;
             }
         }
-        return true;
+        return queued;
     }
     false
 }
@@ -431,4 +438,173 @@ pub(crate) fn knn_with<G: GraphView, S: Stopper>(
     );
     ctx.found.truncate(k);
     stats
+}
+
+#[cfg(test)]
+mod tests {
+    use geodex_distance::{InnerProduct, Portable, SquaredL2};
+    use rand_core::{RngCore, SeedableRng};
+    use rand_xoshiro::Xoshiro256PlusPlus;
+
+    use super::*;
+    use crate::graph::BuilderGraph;
+    use crate::stop::{Calibration, Radius, StopKind, StopModel, StopRule, FEATURES};
+
+    const N: usize = 1500;
+    const DIM: usize = 8;
+    const LINKS: usize = 10;
+    const K: usize = 10;
+    const BEAM: usize = 48;
+
+    /// The epsilon rule's state with the same decisions but no queue bound: every measured node
+    /// that may enter the beam is queued, as the loop did before the bound existed.
+    struct Unbounded<'r, 'm>(Radius<'r, 'm>);
+
+    impl Stopper for Unbounded<'_, '_> {
+        const MEASURES: bool = false;
+        fn accepted(&mut self, node: Neighbor) {
+            self.0.accepted(node);
+        }
+        fn expanded(&mut self, distances: u64, queue: &BinaryHeap<Reverse<Neighbor>>) -> Control {
+            self.0.expanded(distances, queue)
+        }
+    }
+
+    /// Seeded vectors with components in [-scale, scale).
+    fn uniform(rng: &mut Xoshiro256PlusPlus, count: usize, scale: f32) -> Vec<f32> {
+        (0..count * DIM)
+            .map(|_| ((rng.next_u32() >> 8) as f32 / (1 << 24) as f32 * 2.0 - 1.0) * scale)
+            .collect()
+    }
+
+    /// A level-0 graph linking every node to its `LINKS` nearest under `space`, by brute force.
+    fn nearest_neighbour_graph<D: Distance<f32>>(space: &Space<'_, f32, D>) -> BuilderGraph {
+        let graph = BuilderGraph::new(vec![0; N], LINKS, LINKS);
+        for u in 0..N as u32 {
+            let mut near: Vec<Neighbor> = (0..N as u32)
+                .filter(|&v| v != u)
+                .map(|v| Neighbor::new(v, space.between(u, v)))
+                .collect();
+            near.sort_unstable();
+            graph.write(u, 0).extend(near[..LINKS].iter().map(|n| n.id));
+        }
+        graph.set_entry(Some((0, 0)));
+        graph
+    }
+
+    fn model(metric: &str) -> StopModel {
+        StopModel {
+            metric: metric.into(),
+            dim: DIM,
+            k: K,
+            ef_cap: BEAM,
+            interval: 1,
+            ada_warmup: 1,
+            byte_walk: false,
+            ada_edges: Vec::new(),
+            weights: vec![0.0; FEATURES + 1],
+            scale: vec![(0.0, 1.0); FEATURES],
+            ppo_weights: Vec::new(),
+            gbdt: None,
+            gain: None,
+            adaef: None,
+            calibration: Vec::new(),
+        }
+    }
+
+    /// Every query's hits and work with the bounded and the unbounded state of the rule at
+    /// `epsilon`; returns how many candidates the two left queued in all (bounded, unbounded).
+    fn compare<D: Distance<f32>>(
+        space: &Space<'_, f32, D>,
+        graph: &BuilderGraph,
+        queries: &[f32],
+        model: &StopModel,
+        epsilon: f32,
+    ) -> (usize, usize) {
+        let knobs = Calibration {
+            target: 0.9,
+            fixed_ef: BEAM,
+            beam: BEAM,
+            patience: u32::MAX,
+            threshold: 2.0,
+            ada_ef: vec![BEAM],
+            adaef_ef: Vec::new(),
+            ppo_threshold: None,
+            gbdt_threshold: None,
+            gain_threshold: None,
+            epsilon: Some(epsilon),
+            budget: None,
+        };
+        let rule = StopRule::with_knobs(model, StopKind::Epsilon, &knobs);
+        let (mut a, mut b) = (SearchContext::default(), SearchContext::default());
+        let mut queued = (0, 0);
+        for (i, q) in queries.chunks_exact(DIM).enumerate() {
+            let q = space.bind(q);
+            let bounded = knn_with(
+                graph,
+                &q,
+                K,
+                BEAM,
+                &mut a,
+                |_| true,
+                &mut Radius::new(&rule, K, Vec::new()),
+            );
+            let unbounded = knn_with(
+                graph,
+                &q,
+                K,
+                BEAM,
+                &mut b,
+                |_| true,
+                &mut Unbounded(Radius::new(&rule, K, Vec::new())),
+            );
+            assert_eq!(bounded, unbounded, "ε {epsilon}, query {i}");
+            assert_eq!(a.found, b.found, "ε {epsilon}, query {i}");
+            queued.0 += a.layer.candidates.len();
+            queued.1 += b.layer.candidates.len();
+        }
+        queued
+    }
+
+    /// Leaving nodes beyond the epsilon rule's shrinking radius out of the queue changes no
+    /// search: the same hits and the same work as queueing them, for L2 and for negative inner
+    /// products with ε below 1 — and it does leave nodes out; with ε above 1 under an inner
+    /// product, where the radius may grow as d_k falls, it leaves none out.
+    #[test]
+    fn the_radius_bound_on_the_queue_changes_no_search() {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(7);
+        let vectors = uniform(&mut rng, N, 1.0);
+        let queries = uniform(&mut rng, 200, 1.0);
+        let l2 = Space {
+            vectors: &vectors,
+            dim: DIM,
+            dist: SquaredL2(Portable),
+        };
+        let graph = nearest_neighbour_graph(&l2);
+        let model_l2 = model("l2");
+        for epsilon in [0.0, 0.05, 0.3, 1.5] {
+            let (bounded, unbounded) = compare(&l2, &graph, &queries, &model_l2, epsilon);
+            assert!(
+                bounded < unbounded,
+                "ε {epsilon}: {bounded} queued against {unbounded}"
+            );
+        }
+        // Inner products: queries in the positive orthant, vectors shifted away from it, so
+        // that a few dozen vectors lie at a negative distance from a query (more than k, fewer
+        // than the beam) and the rest at a positive one.
+        let vectors: Vec<f32> = uniform(&mut rng, N, 3.0).iter().map(|x| x - 1.5).collect();
+        let queries: Vec<f32> = queries.iter().map(|x| 0.5 * x + 0.5).collect();
+        let ip = Space {
+            vectors: &vectors,
+            dim: DIM,
+            dist: InnerProduct(Portable),
+        };
+        let graph = nearest_neighbour_graph(&ip);
+        let model_ip = model("ip");
+        let (bounded, unbounded) = compare(&ip, &graph, &queries, &model_ip, 0.3);
+        assert!(bounded < unbounded, "ip: {bounded} queued against {unbounded}");
+        // Beyond ε 1 the radius (1 − ε)·d_k grows as a negative d_k falls: no bound.
+        let (bounded, unbounded) = compare(&ip, &graph, &queries, &model_ip, 2.0);
+        assert_eq!(bounded, unbounded, "ip, ε 2");
+    }
 }

@@ -740,6 +740,14 @@ pub(crate) trait Stopper {
     fn measured(&mut self, _distance: f32) {}
     /// A node entered the result set.
     fn accepted(&mut self, _node: Neighbor) {}
+    /// The distance beyond which a measured node is not queued for expansion (it may still
+    /// enter the result set): ∞ by default. A rule returns less only when it would stop rather
+    /// than expand any node beyond the bound, now or later — the bound may only shrink during a
+    /// search — so that leaving such nodes out of the queue changes no decision.
+    #[inline(always)]
+    fn queue_bound(&self) -> f32 {
+        f32::INFINITY
+    }
     /// A node was expanded; `distances` so far in this search, `queue` the candidates still
     /// queued (closest on top).
     fn expanded(&mut self, _distances: u64, _queue: &BinaryHeap<Reverse<Neighbor>>) -> Control {
@@ -1001,17 +1009,31 @@ pub(crate) struct Radius<'r, 'm> {
     k: usize,
     /// The best k accepted so far, closest first.
     top: Vec<Neighbor>,
+    /// [`Stopper::queue_bound`]: the relative radius around the k-th result, ∞ before k
+    /// results or when the radius could grow during the search (see [`Radius::new`]).
+    bound: f32,
+    /// Whether the radius only shrinks as the k-th result's distance falls.
+    shrinking: bool,
 }
 
 impl<'r, 'm> Radius<'r, 'm> {
     /// A fresh state for a search for `k` results; `top` is a reused buffer.
+    ///
+    /// The k-th result's distance `d_k` never rises during a search, so the radius
+    /// `r(d_k) = d_k + ε·|d_k|` only shrinks where `r` is non-decreasing: for every `d_k` when
+    /// ε ≤ 1 (slopes 1 + ε and 1 − ε), and for any ε under a metric whose rank keys are never
+    /// negative (squared L2, Poincaré's δ). Beyond that — an inner product or cosine key below 0
+    /// with ε > 1 — `(1 − ε)·d_k` grows as `d_k` falls, and the queue gets no bound.
     pub(crate) fn new(rule: &'r StopRule<'m>, k: usize, top: Vec<Neighbor>) -> Self {
         let mut top = top;
         top.clear();
+        let nonnegative = [Metric::L2, Metric::Poincare].map(Metric::name);
         Radius {
             rule,
             k: k.min(rule.model.k).max(1),
             top,
+            bound: f32::INFINITY,
+            shrinking: rule.epsilon <= 1.0 || nonnegative.contains(&rule.model.metric.as_str()),
         }
     }
 
@@ -1030,6 +1052,16 @@ impl Stopper for Radius<'_, '_> {
             return;
         }
         insert_top(&mut self.top, self.k, node);
+        // A node measured beyond a shrinking radius would stop the search the moment it
+        // topped the queue: it is never expanded, and need not be queued.
+        if let Some(kth) = self.top.get(self.k - 1).filter(|_| self.shrinking) {
+            self.bound = kth.distance + self.rule.epsilon * kth.distance.abs();
+        }
+    }
+
+    #[inline(always)]
+    fn queue_bound(&self) -> f32 {
+        self.bound
     }
 
     #[inline]
