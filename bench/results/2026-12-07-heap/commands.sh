@@ -16,3 +16,12 @@ DATA=../shared/data bench/stop_ab.sh 100 epsilon 0.9,0.95,0.99 $W "$REPLACE" "$K
 # Per-query latency and time per distance before the change (examples/tail_latency.rs).
 target/release/examples/tail_latency $W/sift-debian.gdx ../shared/data/sift-debian/query.bvecs \
     $W/sift-debian-test-gt.ivecs 0.9,0.95,0.99 wide,epsilon 9 > $OUT/tail-latency-sift-before.txt
+# The epsilon rule with a work budget (learn-stop --work-cap 1.0, into $W/SET-cap1.0.gdx), per
+# query, 15 rounds, after the change: p99 work level with fixed ef's, p99 latency not.
+python3 bench/work_cap.py --work $W --caps 1.0 --rules epsilon --rounds 5 --runs 1 --out /tmp/eps-cap
+for s in sift-debian:bvecs minilm-words-20k:fvecs; do
+    n=${s%%:*}
+    echo "== $n cap1.0"
+    target/release/examples/tail_latency $W/$n-cap1.0.gdx ../shared/data/$n/query.${s##*:} \
+        $W/$n-test-gt.ivecs 0.9,0.95,0.99 epsilon 15
+done > $OUT/tail-latency-cap1.0.txt
