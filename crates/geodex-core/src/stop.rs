@@ -1055,7 +1055,7 @@ impl Stopper for Radius<'_, '_> {
         // A node measured beyond a shrinking radius would stop the search the moment it
         // topped the queue: it is never expanded, and need not be queued.
         if let Some(kth) = self.top.get(self.k - 1).filter(|_| self.shrinking) {
-            self.bound = kth.distance + self.rule.epsilon * kth.distance.abs();
+            self.bound = relative_radius(self.rule, kth.distance);
         }
     }
 
@@ -1083,12 +1083,18 @@ fn radius_control(
     distances: u64,
     queue: &BinaryHeap<Reverse<Neighbor>>,
 ) -> Control {
-    let radius = kth.distance + rule.epsilon * kth.distance.abs();
+    let radius = relative_radius(rule, kth.distance);
     match queue.peek() {
         _ if distances >= rule.budget => Control::Stop,
         Some(c) if c.0.distance > radius => Control::Stop,
         _ => Control::Continue,
     }
+}
+
+/// The epsilon rule's radius around the k-th result's distance `kth`: `d_k + ε·|d_k|`.
+#[inline(always)]
+fn relative_radius(rule: &StopRule<'_>, kth: f32) -> f32 {
+    kth + rule.epsilon * kth.abs()
 }
 
 /// Inserts `node` into `top` (sorted, closest first, at most `k` long), dropping the last entry
