@@ -26,7 +26,7 @@
 
 use std::collections::BTreeMap;
 
-use geodex_core::stop::Calibration;
+use geodex_core::stop::{Calibration, EPSILON_MAX};
 use geodex_core::{Component, Index, StopKind, StopModel, StopRule};
 
 use crate::evaluate::{mean_distances, mean_recall, outcomes, Outcome, Workload};
@@ -198,8 +198,9 @@ pub fn score_threshold<T: Component>(
     })
 }
 
-/// The smallest ε in [0, [`EPSILON_MAX`]] of the epsilon rule meeting `knobs.target` with
-/// the beam of `knobs`; [`EPSILON_NEVER`] (stop only where the beam ends) when not even
+/// The smallest ε in [0, [`EPSILON_MAX`]] of the epsilon rule meeting `knobs.target` (with
+/// the beam of `knobs` on a byte walk, which keeps that many nodes to re-rank; an exact walk
+/// keeps k); [`EPSILON_NEVER`] (a plain search of the beam of `knobs`) when not even
 /// [`EPSILON_MAX`] meets it.
 pub fn epsilon<T: Component>(
     index: &Index<T>,
@@ -216,10 +217,6 @@ pub fn epsilon<T: Component>(
     };
     smallest_real(0.0, EPSILON_MAX, EPSILON_NEVER, ok)
 }
-
-/// The largest ε the epsilon rule's calibration tries: a radius of 5 × the k-th distance (in
-/// the walk's units, squared for L2), beyond which hardly any search stops before its beam.
-pub const EPSILON_MAX: f32 = 4.0;
 
 /// The ε stored when [`EPSILON_MAX`] does not meet a target: larger than any distance ratio,
 /// finite so that the model's JSON holds it.

@@ -463,13 +463,16 @@ fn the_gain_rule_stops_where_its_trace_replay_stops() {
 /// that measured a distance: it never runs past the first recorded state whose best queued
 /// candidate lies beyond (1 + ε)·d_k, stops exactly there unless an expansion that measured
 /// nothing new (not recorded) met the condition earlier, and every stop is a recorded state
-/// of the trace with its recall.
+/// of the trace with its recall. The traces run at a beam as wide as the base, which queues
+/// every node it measures: the rule explores by its radius, not by a beam, and a narrower
+/// traced beam would leave out nodes within the radius that the rule expands.
 #[test]
 fn the_epsilon_rule_stops_where_its_trace_replay_stops() {
     const CANDIDATE_OVER_KTH: usize = 4;
     let s = set(false);
     let model = StopModel {
         interval: 1,
+        ef_cap: s.index.len(),
         ..model_at_0_9(&s)
     };
     let w = workload(&s.test_q, &s.test_t);
@@ -506,8 +509,10 @@ fn the_epsilon_rule_stops_where_its_trace_replay_stops() {
         early > traced.len() / 4,
         "ε {epsilon} stops {early} queries early"
     );
+    // Late in a search whose queue holds every measured node, many expansions measure
+    // nothing new: the rule checks after them too, the replay cannot (216 of 300 exact here).
     assert!(
-        exact * 10 >= traced.len() * 9,
+        exact * 3 >= traced.len() * 2,
         "{exact} of {} stop at the replay's check",
         traced.len()
     );

@@ -306,7 +306,11 @@ pub(crate) fn search_layer_with<G: GraphView, Q: QueryDistance, S: Stopper>(
     }
     let mut converged = true;
     while let Some(Reverse(c)) = candidates.pop() {
-        if results.len() >= ef && results.peek().is_some_and(|w| c.distance > w.distance) {
+        if results.len() >= ef
+            && results
+                .peek()
+                .is_some_and(|w| c.distance > stop.reach(w.distance))
+        {
             break;
         }
         stats.hops += 1;
@@ -320,7 +324,7 @@ pub(crate) fn search_layer_with<G: GraphView, Q: QueryDistance, S: Stopper>(
         // The distance a new node must beat to enter the full beam; ∞ for a rule that watches
         // every distance (`Stopper::MEASURES`).
         let bound = match results.peek() {
-            Some(worst) if results.len() >= ef && !S::MEASURES => worst.distance,
+            Some(worst) if results.len() >= ef && !S::MEASURES => stop.reach(worst.distance),
             _ => f32::INFINITY,
         };
         let measured = q.measure_links(g, c.id, level, bound, visited, fresh, |n| {
@@ -357,9 +361,10 @@ pub(crate) fn search_layer_with<G: GraphView, Q: QueryDistance, S: Stopper>(
 }
 
 /// Offers a freshly measured node to the beam: it becomes a candidate if the result set is not
-/// full or it beats the worst result — and is not beyond the rule's [`Stopper::queue_bound`] — and
-/// a result too if `accept` holds (evicting the worst). Returns whether it became a candidate
-/// (and so may be expanded soon).
+/// full or it beats the worst result (as widened by the rule's [`Stopper::reach`]) — and is not
+/// beyond the rule's [`Stopper::queue_bound`] — and a result too if `accept` holds and it beats
+/// the worst result itself (evicting it). Returns whether it became a candidate (and so may be
+/// expanded soon).
 #[inline(always)]
 fn offer(
     cand: Neighbor,
@@ -370,14 +375,16 @@ fn offer(
     stop: &mut impl Stopper,
 ) -> bool {
     stop.measured(cand.distance);
-    if results.len() < ef || results.peek().is_some_and(|w| cand.distance < w.distance) {
+    let full = results.len() >= ef;
+    let worst = results.peek().map_or(f32::INFINITY, |w| w.distance);
+    if !full || cand.distance < stop.reach(worst) {
         let queued = cand.distance <= stop.queue_bound();
         if queued {
             candidates.push(Reverse(cand));
         }
-        if accept(cand.id) {
+        if (!full || cand.distance < worst) && accept(cand.id) {
             stop.accepted(cand);
-            if results.len() < ef {
+            if !full {
                 results.push(cand);
             } else if let Some(mut worst) = results.peek_mut() {
                 // Full: `cand` beats the worst, which it replaces with one sift-down instead of
@@ -465,6 +472,9 @@ mod tests {
         fn accepted(&mut self, node: Neighbor) {
             self.0.accepted(node);
         }
+        fn reach(&self, worst: f32) -> f32 {
+            self.0.reach(worst)
+        }
         fn expanded(&mut self, distances: u64, queue: &BinaryHeap<Reverse<Neighbor>>) -> Control {
             self.0.expanded(distances, queue)
         }
@@ -512,16 +522,9 @@ mod tests {
         }
     }
 
-    /// Every query's hits and work with the bounded and the unbounded state of the rule at
-    /// `epsilon`; returns how many candidates the two left queued in all (bounded, unbounded).
-    fn compare<D: Distance<f32>>(
-        space: &Space<'_, f32, D>,
-        graph: &BuilderGraph,
-        queries: &[f32],
-        model: &StopModel,
-        epsilon: f32,
-    ) -> (usize, usize) {
-        let knobs = Calibration {
+    /// The epsilon rule's knobs at `epsilon`, with a beam of `BEAM` and no budget.
+    fn knobs(epsilon: f32) -> Calibration {
+        Calibration {
             target: 0.9,
             fixed_ef: BEAM,
             beam: BEAM,
@@ -534,8 +537,19 @@ mod tests {
             gain_threshold: None,
             epsilon: Some(epsilon),
             budget: None,
-        };
-        let rule = StopRule::with_knobs(model, StopKind::Epsilon, &knobs);
+        }
+    }
+
+    /// Every query's hits and work with the bounded and the unbounded state of the rule at
+    /// `epsilon`; returns how many candidates the two left queued in all (bounded, unbounded).
+    fn compare<D: Distance<f32>>(
+        space: &Space<'_, f32, D>,
+        graph: &BuilderGraph,
+        queries: &[f32],
+        model: &StopModel,
+        epsilon: f32,
+    ) -> (usize, usize) {
+        let rule = StopRule::with_knobs(model, StopKind::Epsilon, &knobs(epsilon));
         let (mut a, mut b) = (SearchContext::default(), SearchContext::default());
         let mut queued = (0, 0);
         for (i, q) in queries.chunks_exact(DIM).enumerate() {
@@ -564,6 +578,105 @@ mod tests {
             queued.1 += b.layer.candidates.len();
         }
         queued
+    }
+
+    /// NGT's ε-search written out plainly from the entry `entry`: the k best so far, and every
+    /// measured node within the radius `d_k + ε·|d_k|` (every node before k) queued; stop once
+    /// the best queued node lies beyond the radius. Returns the k best and the distances
+    /// measured at level 0.
+    fn epsilon_search<D: Distance<f32>>(
+        space: &Space<'_, f32, D>,
+        graph: &BuilderGraph,
+        q: &[f32],
+        entry: u32,
+        epsilon: f32,
+    ) -> (Vec<Neighbor>, u64) {
+        let radius = |top: &[Neighbor]| match top.get(K - 1) {
+            Some(kth) => kth.distance + epsilon * kth.distance.abs(),
+            None => f32::INFINITY,
+        };
+        let first = Neighbor::new(entry, space.to(q, entry));
+        let (mut top, mut queue) = (vec![first], BinaryHeap::from([Reverse(first)]));
+        let mut seen = vec![false; N];
+        seen[entry as usize] = true;
+        let mut measured = 0;
+        while let Some(Reverse(c)) = queue.pop() {
+            if c.distance > radius(&top) {
+                break;
+            }
+            let links: Vec<u32> = graph.links(c.id, 0).iter().copied().collect();
+            for n in links {
+                if std::mem::replace(&mut seen[n as usize], true) {
+                    continue;
+                }
+                measured += 1;
+                let node = Neighbor::new(n, space.to(q, n));
+                if node.distance < radius(&top) {
+                    queue.push(Reverse(node));
+                }
+                if top.len() < K || node < top[K - 1] {
+                    top.push(node);
+                    top.sort_unstable();
+                    top.truncate(K);
+                }
+            }
+        }
+        (top, measured)
+    }
+
+    /// The epsilon rule on an exact walk is NGT's ε-search: the same hits and the same number of
+    /// distances as the plain version above, from the entry the walk descends to; at ε 0 it is
+    /// the beam search of width k, and beyond [`crate::stop::EPSILON_MAX`] the beam search of
+    /// its beam.
+    #[test]
+    fn the_epsilon_rule_is_ngt_epsilon_search() {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(11);
+        let vectors = uniform(&mut rng, N, 1.0);
+        let queries = uniform(&mut rng, 200, 1.0);
+        let l2 = Space {
+            vectors: &vectors,
+            dim: DIM,
+            dist: SquaredL2(Portable),
+        };
+        let graph = nearest_neighbour_graph(&l2);
+        let model = model("l2");
+        let (mut ctx, mut plain) = (SearchContext::default(), SearchContext::default());
+        for epsilon in [0.0, 0.1, 0.5, 1.0] {
+            let rule = StopRule::with_knobs(&model, StopKind::Epsilon, &knobs(epsilon));
+            assert_eq!(rule.beam_width(), K);
+            let mut explored = 0;
+            for (i, q) in queries.chunks_exact(DIM).enumerate() {
+                let bound = l2.bind(q);
+                let stats = knn_with(
+                    &graph,
+                    &bound,
+                    K,
+                    rule.beam_width(),
+                    &mut ctx,
+                    |_| true,
+                    &mut Radius::new(&rule, K, Vec::new()),
+                );
+                let (hits, measured) = epsilon_search(&l2, &graph, q, 0, epsilon);
+                assert_eq!(ctx.found, hits, "ε {epsilon}, query {i}");
+                assert_eq!(stats.distances, measured + 1, "ε {epsilon}, query {i}");
+                explored += measured;
+                if epsilon == 0.0 {
+                    let beam = knn(&graph, &bound, K, K, &mut plain, |_| true);
+                    assert_eq!((stats, &ctx.found), (beam, &plain.found), "query {i}");
+                }
+            }
+            eprintln!("ε {epsilon}: {explored} distances");
+        }
+        // Beyond the largest radius it explores by, the rule is a beam search of its beam.
+        let rule = StopRule::with_knobs(&model, StopKind::Epsilon, &knobs(1e30));
+        assert_eq!(rule.beam_width(), BEAM);
+        for (i, q) in queries.chunks_exact(DIM).enumerate() {
+            let bound = l2.bind(q);
+            let mut stopper = Radius::new(&rule, K, Vec::new());
+            let stats = knn_with(&graph, &bound, K, BEAM, &mut ctx, |_| true, &mut stopper);
+            let beam = knn(&graph, &bound, K, BEAM, &mut plain, |_| true);
+            assert_eq!((stats, &ctx.found), (beam, &plain.found), "query {i}");
+        }
     }
 
     /// Leaving nodes beyond the epsilon rule's shrinking radius out of the queue changes no

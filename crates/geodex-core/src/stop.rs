@@ -195,6 +195,12 @@ pub enum StopKind {
     Epsilon,
 }
 
+/// The largest relative radius ε the epsilon rule explores by: a radius of 5 × the k-th
+/// distance (in the walk's units, squared for L2), beyond which hardly any search stops before
+/// a beam would. A calibrated ε above it (no radius up to it met the target) makes the rule a
+/// plain beam search of its beam width, which no radius then cuts short.
+pub const EPSILON_MAX: f32 = 4.0;
+
 impl StopKind {
     /// Every rule, in the order reports list them.
     pub const ALL: [StopKind; 9] = [
@@ -620,6 +626,9 @@ impl<'m> StopRule<'m> {
         match self.kind {
             _ if self.trace => self.model.ef_cap,
             StopKind::Fixed => self.fixed_ef,
+            // Its radius, not the beam, decides what is expanded ([`Stopper::reach`]): an
+            // exact walk keeps only the k results, a byte walk the nodes it re-ranks.
+            StopKind::Epsilon if self.explores_by_radius() && !self.model.byte_walk => self.model.k,
             StopKind::Patience
             | StopKind::Learned
             | StopKind::Ppo
@@ -654,6 +663,11 @@ impl<'m> StopRule<'m> {
             (None, Metric::Poincare) => return None,
         };
         Some(adaef.law.moments(form, q))
+    }
+
+    /// Whether the rule is the epsilon rule at a radius it explores by ([`EPSILON_MAX`]).
+    fn explores_by_radius(&self) -> bool {
+        self.kind == StopKind::Epsilon && self.epsilon <= EPSILON_MAX
     }
 
     /// Whether the search needs a [`Stopper`] (the fixed rule is only a beam width).
@@ -747,6 +761,14 @@ pub(crate) trait Stopper {
     #[inline(always)]
     fn queue_bound(&self) -> f32 {
         f32::INFINITY
+    }
+    /// The distance a measured node must beat to be offered to a full beam whose worst result
+    /// lies at `worst` — and beyond which a waiting candidate ends the search: `worst` itself,
+    /// the beam search of the paper, by default. A rule may widen it (never narrow it); a node
+    /// it admits beyond `worst` is queued but does not enter the result set.
+    #[inline(always)]
+    fn reach(&self, worst: f32) -> f32 {
+        worst
     }
     /// A node was expanded; `distances` so far in this search, `queue` the candidates still
     /// queued (closest on top).
@@ -1009,8 +1031,13 @@ pub(crate) struct Radius<'r, 'm> {
     k: usize,
     /// The best k accepted so far, closest first.
     top: Vec<Neighbor>,
-    /// [`Stopper::queue_bound`]: the relative radius around the k-th result, ∞ before k
-    /// results or when the radius could grow during the search (see [`Radius::new`]).
+    /// What [`Stopper::reach`] widens the beam to: the relative radius around the k-th
+    /// result ([`relative_radius`]) once there are k results, when the rule explores by it
+    /// ([`StopRule::explores_by_radius`]); −∞ (no widening) otherwise.
+    radius: f32,
+    explores: bool,
+    /// [`Stopper::queue_bound`]: the radius, or ∞ when it could grow during the search (see
+    /// [`Radius::new`]).
     bound: f32,
     /// Whether the radius only shrinks as the k-th result's distance falls.
     shrinking: bool,
@@ -1032,6 +1059,8 @@ impl<'r, 'm> Radius<'r, 'm> {
             rule,
             k: k.min(rule.model.k).max(1),
             top,
+            radius: f32::NEG_INFINITY,
+            explores: rule.explores_by_radius(),
             bound: f32::INFINITY,
             shrinking: rule.epsilon <= 1.0 || nonnegative.contains(&rule.model.metric.as_str()),
         }
@@ -1052,16 +1081,30 @@ impl Stopper for Radius<'_, '_> {
             return;
         }
         insert_top(&mut self.top, self.k, node);
-        // A node measured beyond a shrinking radius would stop the search the moment it
-        // topped the queue: it is never expanded, and need not be queued.
-        if let Some(kth) = self.top.get(self.k - 1).filter(|_| self.shrinking) {
-            self.bound = relative_radius(self.rule, kth.distance);
+        if let Some(kth) = self.top.get(self.k - 1) {
+            let radius = relative_radius(self.rule, kth.distance);
+            if self.explores {
+                self.radius = radius;
+            }
+            // A node measured beyond a shrinking radius would stop the search the moment it
+            // topped the queue: it is never expanded, and need not be queued.
+            if self.shrinking {
+                self.bound = radius;
+            }
         }
     }
 
     #[inline(always)]
     fn queue_bound(&self) -> f32 {
         self.bound
+    }
+
+    /// NGT's ε-search explores every node within the radius, not only those the beam holds:
+    /// the beam (k wide on an exact walk, [`StopRule::beam_width`]) keeps the results, the
+    /// radius decides what is expanded.
+    #[inline(always)]
+    fn reach(&self, worst: f32) -> f32 {
+        worst.max(self.radius)
     }
 
     #[inline]
