@@ -191,7 +191,8 @@ pub enum StopKind {
     Gbdt,
     /// A gain over the next checks predicted by gradient-boosted trees below a threshold.
     Gain,
-    /// The best queued candidate beyond `(1 + ε)` times the k-th result's distance.
+    /// NGT's ε-search: every node within `(1 + ε)` times the k-th result's distance is
+    /// queued; stop when the best queued candidate lies beyond it.
     Epsilon,
 }
 

@@ -1,0 +1,57 @@
+#!/bin/bash
+# The epsilon rule as NGT's ε-search (the radius decides what is queued, an exact walk keeps k
+# results) against the rule as first built (a beam of 1.3x fixed ef cut short by the radius).
+# Run from the repository root. OLD: a binary of 201654b; NEW: of the commit that made the
+# change. W holds the indexes of a `bench/adaptive.py --holdout-seed 1` run (2026-12-07-heap)
+# and the old rule's capped models (SET-cap1.0.gdx, `bench/work_cap.py --caps 1.0`).
+set -e
+OUT=bench/results/2026-12-07-ngt W=${W:-/tmp/wcap} D=../shared/data
+# Before the change: how the old rule fares as a pure truncation (--beam-factor 1, 1.15).
+python3 bench/work_cap.py --work $W --data $D --caps '' --variant 'b1=--beam-factor 1' \
+    --variant 'b1.15=--beam-factor 1.15' --rules epsilon,learned --rounds 7 --runs 3 \
+    --geodex "$OLD" --out /tmp/eps-b1 > $OUT/beam-factor-before.txt
+# The models learned again by the new binary, without and with a work budget.
+python3 bench/work_cap.py --work $W --data $D --caps '' --variant 'ngt=--beam-factor 1.3' \
+    --variant 'ngtcap=--beam-factor 1.3 --work-cap 1.0' --rules epsilon --rounds 9 --runs 3 \
+    --geodex "$NEW" --out /tmp/eps-ngt > $OUT/work-cap-ngt.txt
+# Interleaved rounds: fixed ef (new binary), the old rule (old binary, old models, without and
+# with the budget), the new rule (new binary, ngt models).
+trio() { # rounds set ext
+    local set=$2 ext=$3
+    for _ in $(seq "$1"); do
+        for v in "fixed $NEW $set fixed" "eps-old $OLD $set epsilon" "eps-ngt $NEW $set-ngt epsilon" \
+            "eps-ngtcap $NEW $set-ngtcap epsilon" "eps-oldcap $OLD $set-cap1.0 epsilon"; do
+            set -- $v
+            "$2" bench --index $W/$3.gdx --queries $D/$set/query.$ext --groundtruth $W/$set-test-gt.ivecs \
+                --k 10 --target-recall 0.9,0.95,0.99 --stop "$4" --threads 1 --runs 3 --quiet |
+                awk -v v="$1" 'NR > 1 && $1 ~ /^[0-9]/ { print v, $1, $3, $4, $5, $8 }'
+        done
+    done
+}
+summary() {
+    python3 - "$1" <<'PY'
+import collections, statistics as st, sys
+d = collections.defaultdict(list)
+for line in open(sys.argv[1]):
+    v, t, rec, qps, dist, p99 = line.split()
+    d[(t, v)].append((float(qps), float(p99), float(rec), float(dist)))
+for t in sorted({k[0] for k in d}):
+    fq = st.median(x[0] for x in d[(t, "fixed")])
+    fp = st.median(x[1] for x in d[(t, "fixed")])
+    for v in ["fixed", "eps-old", "eps-oldcap", "eps-ngt", "eps-ngtcap"]:
+        xs = d[(t, v)]
+        q, p = st.median(x[0] for x in xs), st.median(x[1] for x in xs)
+        print(f"{t} {v:<11} recall {xs[0][2]:.4f} dist {xs[0][3]:7.1f} QPS {q:8.0f} ({q/fq:.3f})"
+              f" p99us {p:6.1f} ({p/fp:.3f}) n={len(xs)}")
+PY
+}
+trio 15 sift-debian bvecs > $OUT/trio-sift-raw.txt
+trio 10 minilm-words-20k fvecs > $OUT/trio-minilm-raw.txt
+summary $OUT/trio-sift-raw.txt > $OUT/trio-sift.txt
+summary $OUT/trio-minilm-raw.txt > $OUT/trio-minilm.txt
+# Two tries on the old rule that did nothing (not landed): OUTOFLINE = 201654b with the top-k
+# insertion of `Radius::accepted` out of line; ONESINK = that and `measure_each` calling its
+# sink from one place.
+DATA=$D bench/stop_ab.sh 60 epsilon 0.9,0.95,0.99 $W "$OLD" "$OUTOFLINE" > $OUT/ab-out-of-line-top-epsilon.txt
+DATA=$D bench/stop_ab.sh 50 epsilon 0.9,0.95,0.99 $W "$OLD" "$ONESINK" > $OUT/ab-one-sink-epsilon.txt
+DATA=$D bench/stop_ab.sh 50 fixed 0.9,0.95,0.99 $W "$OLD" "$ONESINK" > $OUT/ab-one-sink-fixed.txt
