@@ -55,3 +55,18 @@ summary $OUT/trio-minilm-raw.txt > $OUT/trio-minilm.txt
 DATA=$D bench/stop_ab.sh 60 epsilon 0.9,0.95,0.99 $W "$OLD" "$OUTOFLINE" > $OUT/ab-out-of-line-top-epsilon.txt
 DATA=$D bench/stop_ab.sh 50 epsilon 0.9,0.95,0.99 $W "$OLD" "$ONESINK" > $OUT/ab-one-sink-epsilon.txt
 DATA=$D bench/stop_ab.sh 50 fixed 0.9,0.95,0.99 $W "$OLD" "$ONESINK" > $OUT/ab-one-sink-fixed.txt
+# The byte walk's result heap at the width it re-ranks (fixed ef's) instead of the 1.3x beam:
+# NGT = 049a79e, NGT3 = its successor; models learned by each (SET-ngt*.gdx above; SET-ngt3*.gdx
+# with the same learn-stop arguments as work_cap.py passes, by NGT3). 8 rounds beside a CI job.
+for _ in $(seq 8); do
+    for v in "fixed $NGT3 minilm-words-20k fixed" "eps-old $NGT minilm-words-20k-ngt epsilon" \
+        "eps-ngt $NGT3 minilm-words-20k-ngt3 epsilon" "eps-oldcap $NGT minilm-words-20k-ngtcap epsilon" \
+        "eps-ngtcap $NGT3 minilm-words-20k-ngt3cap epsilon"; do
+        set -- $v
+        "$2" bench --index $W/$3.gdx --queries $D/minilm-words-20k/query.fvecs \
+            --groundtruth $W/minilm-words-20k-test-gt.ivecs --k 10 --target-recall 0.9,0.95,0.99 \
+            --stop "$4" --threads 1 --runs 3 --quiet |
+            awk -v v="$1" 'NR > 1 && $1 ~ /^[0-9]/ { print v, $1, $3, $4, $5, $8 }'
+    done
+done > $OUT/byte-walk-heap-minilm-raw.txt
+summary $OUT/byte-walk-heap-minilm-raw.txt > $OUT/byte-walk-heap-minilm.txt

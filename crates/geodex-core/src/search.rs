@@ -667,6 +667,13 @@ mod tests {
             }
             eprintln!("ε {epsilon}: {explored} distances");
         }
+        // A byte walk keeps the nodes it re-ranks, as many as fixed ef's beam.
+        let bytes = StopModel {
+            byte_walk: true,
+            ..model.clone()
+        };
+        let rule = StopRule::with_knobs(&bytes, StopKind::Epsilon, &knobs(0.5));
+        assert_eq!(rule.beam_width(), BEAM);
         // Beyond the largest radius it explores by, the rule is a beam search of its beam.
         let rule = StopRule::with_knobs(&model, StopKind::Epsilon, &knobs(1e30));
         assert_eq!(rule.beam_width(), BEAM);

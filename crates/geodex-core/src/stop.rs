@@ -629,7 +629,10 @@ impl<'m> StopRule<'m> {
             StopKind::Fixed => self.fixed_ef,
             // Its radius, not the beam, decides what is expanded ([`Stopper::reach`]): an
             // exact walk keeps only the k results, a byte walk the nodes it re-ranks.
-            StopKind::Epsilon if self.explores_by_radius() && !self.model.byte_walk => self.model.k,
+            StopKind::Epsilon if self.explores_by_radius() => match self.model.byte_walk {
+                true => self.fixed_ef.max(self.model.k),
+                false => self.model.k,
+            },
             StopKind::Patience
             | StopKind::Learned
             | StopKind::Ppo
