@@ -70,3 +70,5 @@ for _ in $(seq 8); do
     done
 done > $OUT/byte-walk-heap-minilm-raw.txt
 summary $OUT/byte-walk-heap-minilm-raw.txt > $OUT/byte-walk-heap-minilm.txt
+# Stopping off: fixed ef before (OLD) and after (NGT3, eaaf092) the change, 40 rounds.
+DATA=$D bench/stop_ab.sh 40 fixed 0.9,0.95,0.99 $W "$OLD" "$NGT3" > $OUT/ab-fixed.txt

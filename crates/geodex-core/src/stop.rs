@@ -1039,6 +1039,7 @@ pub(crate) struct Radius<'r, 'm> {
     /// result ([`relative_radius`]) once there are k results, when the rule explores by it
     /// ([`StopRule::explores_by_radius`]); −∞ (no widening) otherwise.
     radius: f32,
+    /// [`StopRule::explores_by_radius`], fixed for the search.
     explores: bool,
     /// [`Stopper::queue_bound`]: the radius, or ∞ when it could grow during the search (see
     /// [`Radius::new`]).
