@@ -16,7 +16,7 @@
 //! - adaef: the same, with the queries binned by the adaef score (the same widths' searches
 //!   serve both rules: with every bin at one width, either is a search at that width).
 //! - the work budget (`work_cap`): set from the fixed rule's searches at its ef before the
-//!   patience and score rules' knobs, which are then calibrated with the budget in place.
+//!   patience, score and epsilon rules' knobs, which are then calibrated with the budget in place.
 //! - the beam of the patience and score rules: one multiple of the fixed ef, or, given several
 //!   (`beam_factors`), the one whose calibrated logistic rule needs the fewest distance
 //!   evaluations on the calibration queries, target by target. A wider beam lets hard queries

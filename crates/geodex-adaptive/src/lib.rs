@@ -68,13 +68,14 @@ pub struct LearnOptions {
     /// The adaef rule's options; `None`: no adaef rule.
     pub adaef: Option<law::AdaEfOptions>,
     /// The patience and score rules' beam width per target, as a multiple of the fixed rule's
-    /// ef for that target (capped at `ef_cap`); given several, each target gets the one whose
-    /// calibrated logistic rule needs the fewest distance evaluations on the calibration
-    /// queries (`calibrate.rs`). Non-empty, each finite and ≥ 1.
+    /// ef for that target (capped at `ef_cap`; the epsilon rule's only where no ε meets the
+    /// target, [`geodex_core::stop::StopRule::beam_width`]); given several, each target gets
+    /// the one whose calibrated logistic rule needs the fewest distance evaluations on the
+    /// calibration queries (`calibrate.rs`). Non-empty, each finite and ≥ 1.
     pub beam_factors: Vec<f64>,
-    /// The patience and score rules' work budget per target, as a multiple of the fixed rule's
-    /// 99th-percentile distance evaluations for that target ([`geodex_core::stop::Calibration::budget`]);
-    /// `None`: no budget.
+    /// The patience, score and epsilon rules' work budget per target, as a multiple of the
+    /// fixed rule's 99th-percentile distance evaluations for that target
+    /// ([`geodex_core::stop::Calibration::budget`]); `None`: no budget.
     pub work_cap: Option<f64>,
     /// Mean recall targets that must be met (each in (0, 1]); a grid of common targets below
     /// the cap's recall is calibrated too, so that other targets interpolate.

@@ -91,6 +91,9 @@ pub struct Args {
     /// the same target, each finite and ≥ 1. Given several, comma-separated, each target gets
     /// the one whose logistic rule needs the fewest distance evaluations on the calibration
     /// queries (1 is a pure truncation of the fixed beam: no query works more than fixed ef's).
+    /// The epsilon rule's radius, not a beam, decides what it expands (it keeps the k results,
+    /// or on a byte walk the fixed rule's ef); the factor sets its beam only for a target no
+    /// ε ≤ 4 meets, where it runs as a plain beam search.
     #[arg(
         long,
         value_delimiter = ',',
@@ -98,11 +101,11 @@ pub struct Args {
         allow_negative_numbers = true
     )]
     pub beam_factor: Vec<f64>,
-    /// Bound the patience and score rules' work per query at this multiple of the fixed rule's
-    /// 99th-percentile distance evaluations for the same target (> 0; 1.0 holds their p99 work
-    /// to fixed ef's — their p99 latency stays higher, each distance costing more on the
-    /// adaptive path, ADAPTIVE.md): the knobs are calibrated with the bound in place. Off by
-    /// default.
+    /// Bound the patience, score and epsilon rules' work per query at this multiple of the
+    /// fixed rule's 99th-percentile distance evaluations for the same target (> 0): the knobs
+    /// are calibrated with the bound in place. 1.0 holds their p99 work to fixed ef's; their
+    /// p99 latency can stay higher, a distance costing more on the adaptive path (the epsilon
+    /// rule on SIFT: level with fixed ef's at 0.95, ADAPTIVE.md). Off by default.
     #[arg(long, allow_negative_numbers = true)]
     pub work_cap: Option<f64>,
     /// Seed of the split of the learning queries into fit and calibration halves.
