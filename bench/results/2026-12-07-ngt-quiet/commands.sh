@@ -103,3 +103,10 @@ if [ -n "$BEFORE" ] && [ -n "$AFTER" ]; then
     ab_summary $OUT/ab-one-sink-minilm-raw.txt > $OUT/ab-one-sink-minilm.txt
     ab_summary $OUT/ab-one-sink-sift-raw.txt > $OUT/ab-one-sink-sift.txt
 fi
+# Not landed either: the walk prefetching the adjacency list only of an offered node that is
+# inside the beam, not of one the radius alone admits. BEFORE = b95a160, PREFETCH_IN_BEAM = it
+# with that change; 30 rounds beside a `learn-stop` run on the other core.
+if [ -n "$BEFORE" ] && [ -n "$PREFETCH_IN_BEAM" ]; then
+    AFTER=$PREFETCH_IN_BEAM ab 30 minilm-words-20k fvecs ngt3cap > $OUT/ab-prefetch-in-beam-minilm-raw.txt
+    ab_summary $OUT/ab-prefetch-in-beam-minilm-raw.txt > $OUT/ab-prefetch-in-beam-minilm.txt
+fi
