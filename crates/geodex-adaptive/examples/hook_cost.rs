@@ -12,7 +12,10 @@
 //! - `hooks`: the patience rule with a patience that never runs out, so the search calls every
 //!   per-distance, per-insert and per-expansion hook of the adaptive state but makes no check;
 //! - `checks`: the learned rule with a threshold it never reaches, so it also computes the
-//!   features and the model's prediction every `interval` distances.
+//!   features and the model's prediction every `interval` distances;
+//! - `radius`: the epsilon rule's lean state with an ε beyond `stop::EPSILON_MAX`, so it runs as a
+//!   plain beam search of the same width through every hook of `stop::Radius` (the top-k
+//!   insertion, the widened admission and stop tests, the per-expansion radius check).
 //!
 //! The three do the same work: the example fails unless every query's distance evaluations and
 //! results are equal in all three. They run in interleaved rounds (default 7; each round times
@@ -24,6 +27,7 @@ mod common;
 use std::hint::black_box;
 use std::time::Instant;
 
+use geodex_adaptive::calibrate::EPSILON_NEVER;
 use geodex_core::{AnyIndex, Component, Index, SearchContext, SearchParams, StopKind, StopRule};
 use geodex_io::AnyVectors;
 
@@ -110,7 +114,15 @@ fn report<T: Component>(
         knobs.threshold = f32::INFINITY;
         let hooks = StopRule::with_knobs(model, StopKind::Patience, &knobs);
         let checks = StopRule::with_knobs(model, StopKind::Learned, &knobs);
-        let variants = [("fixed", &fixed), ("hooks", &hooks), ("checks", &checks)];
+        knobs.epsilon = Some(EPSILON_NEVER);
+        knobs.budget = None;
+        let radius = StopRule::with_knobs(model, StopKind::Epsilon, &knobs);
+        let variants = [
+            ("fixed", &fixed),
+            ("hooks", &hooks),
+            ("checks", &checks),
+            ("radius", &radius),
+        ];
         let params: Vec<SearchParams<'_>> = variants
             .iter()
             .map(|(_, rule)| SearchParams {
