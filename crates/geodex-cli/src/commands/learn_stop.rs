@@ -105,7 +105,7 @@ pub struct Args {
     /// fixed rule's 99th-percentile distance evaluations for the same target (> 0): the knobs
     /// are calibrated with the bound in place. 1.0 holds their p99 work to fixed ef's; their
     /// p99 latency can stay higher, a distance costing more on the adaptive path (the epsilon
-    /// rule on SIFT: level with fixed ef's at 0.95, ADAPTIVE.md). Off by default.
+    /// rule on SIFT with 0.95: p99 latency level with fixed ef's, ADAPTIVE.md). Off by default.
     #[arg(long, allow_negative_numbers = true)]
     pub work_cap: Option<f64>,
     /// Seed of the split of the learning queries into fit and calibration halves.
