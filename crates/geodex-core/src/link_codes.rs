@@ -29,7 +29,7 @@ use geodex_quant::fastscan::{put_lane, scan_block, QuantizedTable, BLOCK};
 use rayon::prelude::*;
 
 use crate::graph::GraphView;
-use crate::search::{measure_each, QueryDistance};
+use crate::search::{measure_each, QueryDistance, Sink};
 use crate::visited::VisitedSet;
 use crate::{CoreError, Neighbor};
 
@@ -300,7 +300,7 @@ impl QueryDistance for LinkScan<'_> {
         bound: f32,
         visited: &mut VisitedSet,
         fresh: &mut Vec<u32>,
-        mut sink: impl FnMut(Neighbor),
+        sink: &mut impl Sink,
     ) -> usize {
         if level != 0 {
             return measure_each(self, g, node, level, visited, fresh, sink);
@@ -322,7 +322,7 @@ impl QueryDistance for LinkScan<'_> {
                 let lane = below.trailing_zeros() as usize;
                 below &= below - 1;
                 if visited.insert(ids[lane]) {
-                    sink(Neighbor::new(ids[lane], self.estimate(sums[lane])));
+                    sink.take(Neighbor::new(ids[lane], self.estimate(sums[lane])));
                 }
             }
         }
