@@ -17,20 +17,9 @@ done > $OUT/hook-cost.txt
 # inlines under a rule): BEFORE = b95a160, AFTER = the commit that made the change; 60 rounds on
 # MiniLM, 30 on SIFT, beside a CI job, the capped models of bench/results/2026-12-07-ngt.
 if [ -n "$BEFORE" ] && [ -n "$AFTER" ]; then
-    ab() { # rounds set ext model
-        local set=$2 ext=$3 m=$4
-        for _ in $(seq "$1"); do
-            for v in "fixed-before $BEFORE $set fixed" "fixed-after $AFTER $set fixed" \
-                "eps-before $BEFORE $set-$m epsilon" "eps-after $AFTER $set-$m epsilon"; do
-                set -- $v
-                "$2" bench --index $W/$3.gdx --queries $D/$set/query.$ext \
-                    --groundtruth $W/$set-test-gt.ivecs --k 10 --target-recall 0.9,0.95,0.99 \
-                    --stop "$4" --threads 1 --runs 3 --quiet |
-                    awk -v v="$1" 'NR > 1 && $1 ~ /^[0-9]/ { print v, $1, $3, $4, $5, $8 }'
-            done
-        done
-    }
-    ab 60 minilm-words-20k fvecs ngt3cap > $OUT/ab-offer-minilm-raw.txt
-    ab 30 sift-debian bvecs ngtcap > $OUT/ab-offer-sift-raw.txt
-    # Medians per (target, rule): the ab_summary of bench/results/2026-12-07-ngt-quiet/commands.sh.
+    . bench/stop_rounds.sh
+    stop_ab 60 minilm-words-20k fvecs ngt3cap > $OUT/ab-offer-minilm-raw.txt
+    stop_ab 30 sift-debian bvecs ngtcap > $OUT/ab-offer-sift-raw.txt
+    stop_ab_summary $OUT/ab-offer-minilm-raw.txt > $OUT/ab-offer-minilm.txt
+    stop_ab_summary $OUT/ab-offer-sift-raw.txt > $OUT/ab-offer-sift.txt
 fi

@@ -9,35 +9,14 @@ OUT=bench/results/2026-12-07-ngt-quiet W=${W:-/tmp/wcap} D=../shared/data
     --variant 'ngtcap0.9=--beam-factor 1.3 --work-cap 0.9' \
     --variant 'ngtcap0.95=--beam-factor 1.3 --work-cap 0.95' \
     --rules epsilon --rounds 1 --runs 1 --geodex "$GEODEX" --out /tmp/eps-cap09 > $OUT/work-cap.txt
+. bench/stop_rounds.sh
 rounds() { # rounds set ext model-suffix
-    local set=$2 ext=$3 m=$4
-    for _ in $(seq "$1"); do
-        for v in "fixed $set fixed" "eps $set-$m epsilon" "cap1.0 $set-${m}cap epsilon" \
-            "cap0.95 $set-ngtcap0.95 epsilon" "cap0.9 $set-ngtcap0.9 epsilon"; do
-            set -- $v
-            "$GEODEX" bench --index $W/$2.gdx --queries $D/$set/query.$ext --groundtruth $W/$set-test-gt.ivecs \
-                --k 10 --target-recall 0.9,0.95,0.99 --stop "$3" --threads 1 --runs 3 --quiet |
-                awk -v v="$1" 'NR > 1 && $1 ~ /^[0-9]/ { print v, $1, $3, $4, $5, $8 }'
-        done
-    done
+    local set=$2 m=$4
+    stop_rounds "$1" "$set" "$3" "fixed $GEODEX $set fixed" "eps $GEODEX $set-$m epsilon" \
+        "cap1.0 $GEODEX $set-${m}cap epsilon" "cap0.95 $GEODEX $set-ngtcap0.95 epsilon" \
+        "cap0.9 $GEODEX $set-ngtcap0.9 epsilon"
 }
-summary() {
-    python3 - "$1" <<'PY'
-import collections, statistics as st, sys
-d = collections.defaultdict(list)
-for line in open(sys.argv[1]):
-    v, t, rec, qps, dist, p99 = line.split()
-    d[(t, v)].append((float(qps), float(p99), float(rec), float(dist)))
-for t in sorted({k[0] for k in d}):
-    fq = st.median(x[0] for x in d[(t, "fixed")])
-    fp = st.median(x[1] for x in d[(t, "fixed")])
-    for v in ["fixed", "eps", "cap1.0", "cap0.95", "cap0.9"]:
-        xs = d[(t, v)]
-        q, p = st.median(x[0] for x in xs), st.median(x[1] for x in xs)
-        print(f"{t} {v:<8} recall {xs[0][2]:.4f} dist {xs[0][3]:7.1f} QPS {q:8.0f} ({q/fq:.3f})"
-              f" p99us {p:6.1f} ({p/fp:.3f}) n={len(xs)}")
-PY
-}
+summary() { stop_summary "$1" fixed eps cap1.0 cap0.95 cap0.9; }
 rounds 60 sift-debian bvecs ngt > $OUT/sift-raw.txt
 rounds 60 minilm-words-20k fvecs ngt3 > $OUT/minilm-raw.txt
 summary $OUT/sift-raw.txt > $OUT/sift.txt
@@ -66,47 +45,18 @@ PY
 # Not landed: `measure_each` calling the walk's sink from one place (the per-neighbour closure
 # then inlines under the epsilon rule), retried on the NGT form. BEFORE = eaaf092, AFTER = it
 # with the change; 40 interleaved rounds per set, the capped models above.
-ab() { # rounds set ext model
-    local set=$2 ext=$3 m=$4
-    for _ in $(seq "$1"); do
-        for v in "fixed-before $BEFORE $set fixed" "fixed-after $AFTER $set fixed" \
-            "eps-before $BEFORE $set-$m epsilon" "eps-after $AFTER $set-$m epsilon"; do
-            set -- $v
-            "$2" bench --index $W/$3.gdx --queries $D/$set/query.$ext --groundtruth $W/$set-test-gt.ivecs \
-                --k 10 --target-recall 0.9,0.95,0.99 --stop "$4" --threads 1 --runs 3 --quiet |
-                awk -v v="$1" 'NR > 1 && $1 ~ /^[0-9]/ { print v, $1, $3, $4, $5, $8 }'
-        done
-    done
-}
 if [ -n "$BEFORE" ] && [ -n "$AFTER" ]; then
-    ab 40 minilm-words-20k fvecs ngt3cap > $OUT/ab-one-sink-minilm-raw.txt
-    ab 40 sift-debian bvecs ngtcap > $OUT/ab-one-sink-sift-raw.txt
+    stop_ab 40 minilm-words-20k fvecs ngt3cap > $OUT/ab-one-sink-minilm-raw.txt
+    stop_ab 40 sift-debian bvecs ngtcap > $OUT/ab-one-sink-sift-raw.txt
 fi
-ab_summary() {
-    python3 - "$1" <<'PY'
-import collections, statistics as st, sys
-d = collections.defaultdict(list)
-for line in open(sys.argv[1]):
-    v, t, rec, qps, dist, p99 = line.split()
-    d[(t, v)].append((float(qps), float(p99), float(rec), float(dist)))
-for t in sorted({k[0] for k in d}):
-    for rule in ["fixed", "eps"]:
-        b, a = d[(t, rule + "-before")], d[(t, rule + "-after")]
-        qb, qa = st.median(x[0] for x in b), st.median(x[0] for x in a)
-        pb, pa = st.median(x[1] for x in b), st.median(x[1] for x in a)
-        print(f"{t} {rule:<5} recall {b[0][2]:.4f}/{a[0][2]:.4f} dist {b[0][3]:.1f}/{a[0][3]:.1f}"
-              f" QPS {qb:.0f} -> {qa:.0f} ({qa/qb:.3f}) p99 {pb:.1f} -> {pa:.1f} ({pa/pb:.3f})"
-              f" n={len(b)}")
-PY
-}
 if [ -n "$BEFORE" ] && [ -n "$AFTER" ]; then
-    ab_summary $OUT/ab-one-sink-minilm-raw.txt > $OUT/ab-one-sink-minilm.txt
-    ab_summary $OUT/ab-one-sink-sift-raw.txt > $OUT/ab-one-sink-sift.txt
+    stop_ab_summary $OUT/ab-one-sink-minilm-raw.txt > $OUT/ab-one-sink-minilm.txt
+    stop_ab_summary $OUT/ab-one-sink-sift-raw.txt > $OUT/ab-one-sink-sift.txt
 fi
 # Not landed either: the walk prefetching the adjacency list only of an offered node that is
 # inside the beam, not of one the radius alone admits. BEFORE = b95a160, PREFETCH_IN_BEAM = it
 # with that change; 30 rounds beside a `learn-stop` run on the other core.
 if [ -n "$BEFORE" ] && [ -n "$PREFETCH_IN_BEAM" ]; then
-    AFTER=$PREFETCH_IN_BEAM ab 30 minilm-words-20k fvecs ngt3cap > $OUT/ab-prefetch-in-beam-minilm-raw.txt
-    ab_summary $OUT/ab-prefetch-in-beam-minilm-raw.txt > $OUT/ab-prefetch-in-beam-minilm.txt
+    AFTER=$PREFETCH_IN_BEAM stop_ab 30 minilm-words-20k fvecs ngt3cap > $OUT/ab-prefetch-in-beam-minilm-raw.txt
+    stop_ab_summary $OUT/ab-prefetch-in-beam-minilm-raw.txt > $OUT/ab-prefetch-in-beam-minilm.txt
 fi

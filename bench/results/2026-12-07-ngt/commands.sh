@@ -16,35 +16,14 @@ python3 bench/work_cap.py --work $W --data $D --caps '' --variant 'ngt=--beam-fa
     --geodex "$NEW" --out /tmp/eps-ngt > $OUT/work-cap-ngt.txt
 # Interleaved rounds: fixed ef (new binary), the old rule (old binary, old models, without and
 # with the budget), the new rule (new binary, ngt models).
+. bench/stop_rounds.sh
 trio() { # rounds set ext
-    local set=$2 ext=$3
-    for _ in $(seq "$1"); do
-        for v in "fixed $NEW $set fixed" "eps-old $OLD $set epsilon" "eps-ngt $NEW $set-ngt epsilon" \
-            "eps-ngtcap $NEW $set-ngtcap epsilon" "eps-oldcap $OLD $set-cap1.0 epsilon"; do
-            set -- $v
-            "$2" bench --index $W/$3.gdx --queries $D/$set/query.$ext --groundtruth $W/$set-test-gt.ivecs \
-                --k 10 --target-recall 0.9,0.95,0.99 --stop "$4" --threads 1 --runs 3 --quiet |
-                awk -v v="$1" 'NR > 1 && $1 ~ /^[0-9]/ { print v, $1, $3, $4, $5, $8 }'
-        done
-    done
+    local set=$2
+    stop_rounds "$1" "$set" "$3" "fixed $NEW $set fixed" "eps-old $OLD $set epsilon" \
+        "eps-ngt $NEW $set-ngt epsilon" "eps-ngtcap $NEW $set-ngtcap epsilon" \
+        "eps-oldcap $OLD $set-cap1.0 epsilon"
 }
-summary() {
-    python3 - "$1" <<'PY'
-import collections, statistics as st, sys
-d = collections.defaultdict(list)
-for line in open(sys.argv[1]):
-    v, t, rec, qps, dist, p99 = line.split()
-    d[(t, v)].append((float(qps), float(p99), float(rec), float(dist)))
-for t in sorted({k[0] for k in d}):
-    fq = st.median(x[0] for x in d[(t, "fixed")])
-    fp = st.median(x[1] for x in d[(t, "fixed")])
-    for v in ["fixed", "eps-old", "eps-oldcap", "eps-ngt", "eps-ngtcap"]:
-        xs = d[(t, v)]
-        q, p = st.median(x[0] for x in xs), st.median(x[1] for x in xs)
-        print(f"{t} {v:<11} recall {xs[0][2]:.4f} dist {xs[0][3]:7.1f} QPS {q:8.0f} ({q/fq:.3f})"
-              f" p99us {p:6.1f} ({p/fp:.3f}) n={len(xs)}")
-PY
-}
+summary() { stop_summary "$1" fixed eps-old eps-oldcap eps-ngt eps-ngtcap; }
 trio 15 sift-debian bvecs > $OUT/trio-sift-raw.txt
 trio 10 minilm-words-20k fvecs > $OUT/trio-minilm-raw.txt
 summary $OUT/trio-sift-raw.txt > $OUT/trio-sift.txt
@@ -58,17 +37,10 @@ DATA=$D bench/stop_ab.sh 50 fixed 0.9,0.95,0.99 $W "$OLD" "$ONESINK" > $OUT/ab-o
 # The byte walk's result heap at the width it re-ranks (fixed ef's) instead of the 1.3x beam:
 # NGT = 049a79e, NGT3 = its successor; models learned by each (SET-ngt*.gdx above; SET-ngt3*.gdx
 # with the same learn-stop arguments as work_cap.py passes, by NGT3). 8 rounds beside a CI job.
-for _ in $(seq 8); do
-    for v in "fixed $NGT3 minilm-words-20k fixed" "eps-old $NGT minilm-words-20k-ngt epsilon" \
-        "eps-ngt $NGT3 minilm-words-20k-ngt3 epsilon" "eps-oldcap $NGT minilm-words-20k-ngtcap epsilon" \
-        "eps-ngtcap $NGT3 minilm-words-20k-ngt3cap epsilon"; do
-        set -- $v
-        "$2" bench --index $W/$3.gdx --queries $D/minilm-words-20k/query.fvecs \
-            --groundtruth $W/minilm-words-20k-test-gt.ivecs --k 10 --target-recall 0.9,0.95,0.99 \
-            --stop "$4" --threads 1 --runs 3 --quiet |
-            awk -v v="$1" 'NR > 1 && $1 ~ /^[0-9]/ { print v, $1, $3, $4, $5, $8 }'
-    done
-done > $OUT/byte-walk-heap-minilm-raw.txt
+stop_rounds 8 minilm-words-20k fvecs "fixed $NGT3 minilm-words-20k fixed" \
+    "eps-old $NGT minilm-words-20k-ngt epsilon" "eps-ngt $NGT3 minilm-words-20k-ngt3 epsilon" \
+    "eps-oldcap $NGT minilm-words-20k-ngtcap epsilon" "eps-ngtcap $NGT3 minilm-words-20k-ngt3cap epsilon" \
+    > $OUT/byte-walk-heap-minilm-raw.txt
 summary $OUT/byte-walk-heap-minilm-raw.txt > $OUT/byte-walk-heap-minilm.txt
 # Stopping off: fixed ef before (OLD) and after (NGT3, eaaf092) the change, 40 rounds.
 DATA=$D bench/stop_ab.sh 40 fixed 0.9,0.95,0.99 $W "$OLD" "$NGT3" > $OUT/ab-fixed.txt

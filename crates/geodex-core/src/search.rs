@@ -364,6 +364,7 @@ pub(crate) fn search_layer_with<G: GraphView, Q: QueryDistance, S: Stopper>(
 
 /// Where [`QueryDistance::measure_links`] hands each freshly measured neighbour.
 pub(crate) trait Sink {
+    /// One neighbour not visited before, with its distance in the walk's units.
     fn take(&mut self, node: Neighbor);
 }
 
