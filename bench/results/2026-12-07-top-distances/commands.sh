@@ -10,9 +10,10 @@
 # widened reach and queue bound read from fields (3), the top-k insertion out of line (1) or
 # inlined (2), or Radius itself (0); two processes of 25 rounds each:
 #   git apply probes.patch && cargo build --release -p geodex-adaptive --example hook_cost
-#   for rep in 1 2; do for P in 0 9 1 2 3 4; do for SET; do GEODEX_PROBE=$P \
-#     target/release/examples/hook_cost $W/$SET.gdx $D/$SET/query.EXT $W/$SET-test-gt.ivecs \
-#     0.9,0.95,0.99 25 | awk '$4 == "radius"'; done; done; done
+#   for rep in 1 2; do for P in 0 9 1 2 3 4; do for s in sift-debian:bvecs minilm-words-20k:fvecs; do
+#     IFS=: read -r set ext <<< "$s"; GEODEX_PROBE=$P target/release/examples/hook_cost \
+#     $W/$set.gdx $D/$set/query.$ext $W/$set-test-gt.ivecs 0.9,0.95,0.99 25 |
+#     awk -v p=$P -v s=$set '$4 == "radius" { print s, "probe", p, $1, $2, $6, $8 }'; done; done; done
 #
 # Then the top k as k distances with a branch-free insertion (branch-free-top.patch on
 # e57ecca: SmallestDistances in stop.rs, min(a[i], max(a[i-1], d)) per slot, with a proptest
@@ -52,8 +53,12 @@ stop_ab 40 sift-debian bvecs cap0.95 > $OUT/ab-sift-raw.txt
 stop_ab 40 minilm-words-20k fvecs cap0.95 > $OUT/ab-minilm-raw.txt
 stop_ab_summary $OUT/ab-sift-raw.txt > $OUT/ab-sift.txt
 stop_ab_summary $OUT/ab-minilm-raw.txt > $OUT/ab-minilm.txt
-# The same rounds as ratios to fixed ef (AFTER's) at each target: the p99 target of issue 17.
+# The same rounds as ratios to fixed ef at each target (the p99 target of issue 17), against
+# each of the two code-identical fixed-ef binaries: AFTER's (vs-fixed-SET.txt) and BEFORE's
+# (vs-fixed-before-SET.txt).
 for set in sift minilm; do
     sed 's/^fixed-after /fixed /' $OUT/ab-$set-raw.txt > /tmp/ab-$set-named.txt
     stop_summary /tmp/ab-$set-named.txt fixed eps-before eps-after > $OUT/vs-fixed-$set.txt
+    sed 's/^fixed-before /fixed /' $OUT/ab-$set-raw.txt > /tmp/ab-$set-named.txt
+    stop_summary /tmp/ab-$set-named.txt fixed eps-before eps-after > $OUT/vs-fixed-before-$set.txt
 done
