@@ -20,6 +20,16 @@ issue 17's "richer state" replay). Needs numpy, pandas and scikit-learn.
 
     python3 bench/stop_gain_gbdt.py /tmp/gain/sift-debian /tmp/gain/minilm-words-20k
 
+With `--radius` before the prefixes, the epsilon rule as a truncation of the same traces (stop
+at the first check whose best queued candidate lies beyond (1 + ε) × the k-th distance, the
+rule's test on the feature `candidate_over_kth`) is replayed over a grid of ε, alone and OR-ed
+with the linear and the boosted recall-so-far predictors: does a learned stop add anything to
+the radius? For a combination, each ε's curve over the predictor's thresholds gives the work at
+a target, and ε is the one least on the *learning* traces (so the test curve has one free knob,
+like every other arm's; "—" where that ε stops too early for the target on the test traces);
+the row "bound" takes both knobs from the test traces, an upper bound on what the combination
+could gain.
+
 With `PREFIX=TEST_QUERIES` instead (the test queries' TEXMEX file; the learning queries'
 must lie at PREFIX-learn.fvecs or .bvecs, as commands.sh leaves them), the best predictors run
 without and with LAET-style query features (the query's norm and its leading principal
@@ -74,18 +84,26 @@ def load(path: str) -> pd.DataFrame:
     return d
 
 
-def curve(test: pd.DataFrame, pred: np.ndarray, stop_high: bool) -> list[tuple[float, float]]:
-    """(mean recall, mean work) of "stop at the first check past the threshold" per threshold."""
+def first_hits(test: pd.DataFrame, hit: np.ndarray) -> tuple[float, float]:
+    """(mean recall, mean work) of "stop at each query's first check where `hit`" (the last
+    check when none)."""
     qs = test["query"].to_numpy()
     starts = np.flatnonzero(np.r_[True, qs[1:] != qs[:-1]])
-    ends = np.r_[starts[1:], len(qs)]
-    recall, work = test["recall"].to_numpy(), test["distances"].to_numpy()
-    points = []
-    for theta in np.quantile(pred, np.linspace(0, 1, 401)):
-        hit = pred >= theta if stop_high else pred <= theta
-        stops = [s + j[0] if len(j := np.flatnonzero(hit[s:e])) else e - 1 for s, e in zip(starts, ends)]
-        points.append((recall[stops].mean(), work[stops].mean()))
-    return points
+    last = np.r_[starts[1:], len(qs)] - 1
+    # The first hit at or after each row, scanning back from the end; a query's first row then
+    # holds its first hit (or a row past its end, replaced by its last check).
+    index = np.where(hit, np.arange(len(hit)), len(hit))
+    after = np.minimum.accumulate(index[::-1])[::-1]
+    stops = np.minimum(after[starts], last)
+    return test["recall"].to_numpy()[stops].mean(), test["distances"].to_numpy()[stops].mean()
+
+
+def curve(test: pd.DataFrame, pred: np.ndarray, stop_high: bool) -> list[tuple[float, float]]:
+    """(mean recall, mean work) of "stop at the first check past the threshold" per threshold."""
+    return [
+        first_hits(test, pred >= theta if stop_high else pred <= theta)
+        for theta in np.quantile(pred, np.linspace(0, 1, 401))
+    ]
 
 
 def work_at(points: list[tuple[float, float]], target: float) -> float | None:
@@ -99,6 +117,51 @@ def work_at(points: list[tuple[float, float]], target: float) -> float | None:
         return a[1]
     b = max(below, key=lambda p: p[0])
     return b[1] + (a[1] - b[1]) * (target - b[0]) / (a[0] - b[0]) if a[0] > b[0] else a[1]
+
+
+EPSILONS = np.r_[np.linspace(0.0, 0.3, 31), np.linspace(0.32, 1.0, 18), 1.5, 2.0, 4.0, 9.0]
+
+
+def beyond_radius(frame: pd.DataFrame, epsilon: float) -> np.ndarray:
+    """Checks at which the epsilon rule stops: the best queued candidate beyond the radius."""
+    return frame["candidate_over_kth"].to_numpy() > 1.0 + epsilon
+
+
+def radius_rows(learn: pd.DataFrame, test: pd.DataFrame) -> dict:
+    """The epsilon rule alone and OR-ed with each recall-so-far predictor, replayed (above)."""
+    rows = {"epsilon": []}
+    alone = [first_hits(test, beyond_radius(test, e)) for e in EPSILONS]
+    rows["epsilon"] = [work_at(alone, t) for t in TARGETS]
+    for label, boosted in (("linear", False), ("gbdt", True)):
+        model = predictor(boosted).fit(learn[FEATURES].to_numpy(), learn["recall"].to_numpy())
+        rows[f"{label} so-far"] = [
+            work_at(curve(test, model.predict(test[FEATURES].to_numpy()), True), t) for t in TARGETS
+        ]
+        per_epsilon = []
+        for frame in (learn, test):
+            pred = model.predict(frame[FEATURES].to_numpy())
+            thetas = np.r_[np.quantile(pred, np.linspace(0, 1, 201)), np.inf]  # ∞: ε alone
+            per_epsilon.append(
+                [
+                    [first_hits(frame, (pred >= th) | beyond_radius(frame, e)) for th in thetas]
+                    for e in EPSILONS
+                ]
+            )
+        works = []
+        for t in TARGETS:
+            on_learn = [work_at(c, t) for c in per_epsilon[0]]
+            best = min(
+                (i for i, w in enumerate(on_learn) if w is not None), key=lambda i: on_learn[i], default=None
+            )
+            works.append(None if best is None else work_at(per_epsilon[1][best], t))
+            print(
+                f"  {label} or epsilon at {t}: ε {EPSILONS[best] if best is not None else '—'} (learning traces)"
+            )
+        rows[f"{label} so-far or epsilon"] = works
+        # Both knobs chosen on the test traces: a bound on what the combination could gain.
+        every = [point for per_theta in per_epsilon[1] for point in per_theta]
+        rows[f"{label} so-far or epsilon, bound"] = [work_at(every, t) for t in TARGETS]
+    return rows
 
 
 def frontier_diagnosis(test: pd.DataFrame, k: int = 10) -> None:
@@ -183,17 +246,19 @@ def add_region_features(
     return names
 
 
+def predictor(boosted: bool) -> HistGradientBoostingRegressor | LinearRegression:
+    """An unfitted predictor: boosted trees, or least squares."""
+    if boosted:
+        return HistGradientBoostingRegressor(max_iter=300, learning_rate=0.05, random_state=0)
+    return LinearRegression()
+
+
 def fit_and_replay(learn: pd.DataFrame, test: pd.DataFrame, arms: list) -> dict:
     """Each arm fitted on the learning checks and replayed on the test traces: its work at
     each target."""
     rows = {}
     for label, features, target, stop_high, boosted in arms:
-        model = (
-            HistGradientBoostingRegressor(max_iter=300, learning_rate=0.05, random_state=0)
-            if boosted
-            else LinearRegression()
-        )
-        model.fit(learn[features].to_numpy(), learn[target].to_numpy())
+        model = predictor(boosted).fit(learn[features].to_numpy(), learn[target].to_numpy())
         points = curve(test, model.predict(test[features].to_numpy()), stop_high)
         rows[label] = [work_at(points, t) for t in TARGETS]
     return rows
@@ -242,11 +307,15 @@ def main() -> None:
             True,
         ),
     ]
-    for spec in sys.argv[1:]:
+    radius = sys.argv[1:2] == ["--radius"]
+    for spec in sys.argv[1 + radius :]:
         prefix, _, test_queries = spec.partition("=")
         test_queries, _, metric = test_queries.partition("=")
         learn, test = load(f"{prefix}-learn.csv"), load(f"{prefix}-test.csv")
-        if test_queries:
+        if radius:
+            rows = radius_rows(learn, test)
+            rows["linear so-far"] = rows.pop("linear so-far")
+        elif test_queries:
             ext = test_queries.rsplit(".", 1)[1]
             query = add_query_features(learn, test, f"{prefix}-learn.{ext}", test_queries)
             region = []
@@ -263,7 +332,7 @@ def main() -> None:
         )
         for label, works in rows.items():
             cells = [f"{w:7.0f} ({w / b:.3f})" if w and b else "      —" for w, b in zip(works, base)]
-            print(f"{label:28s}", "  ".join(cells))
+            print(f"{label:34s}", "  ".join(cells))
         if FRONTIER[0] in test and not test_queries:
             frontier_diagnosis(test)
 

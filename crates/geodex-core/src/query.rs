@@ -13,7 +13,7 @@ use crate::graph::GraphView;
 use crate::link_codes::LinkCodes;
 use crate::quantized::Quantized;
 use crate::search::{knn_with, Exact, SearchStats};
-use crate::stop::{Adaptive, NoStop, Radius, Stopper};
+use crate::stop::{Adaptive, HeapRadius, NoStop, Radius, Stopper};
 use crate::{Component, CoreError, Hit, Key, NodeId, SearchContext, SearchParams, StopKind};
 
 /// Whether bit `node` of a tombstone bitset is clear.
@@ -154,6 +154,12 @@ impl<T: Component> Stored<'_, T> {
         };
         if !rule.adaptive() {
             return self.walk_with(g, exact, p, ctx, &mut NoStop, None);
+        }
+        // The epsilon rule on an exact walk keeps a result heap of k, whose worst is its k-th.
+        let exact_walk = self.bytes.is_none() && self.quant.is_none();
+        if rule.explores_by_radius() && exact_walk && p.ef == p.k {
+            let mut stopper = HeapRadius::new(rule, p.k);
+            return self.walk_with(g, exact, p, ctx, &mut stopper, rule.rerank_width());
         }
         let top = std::mem::take(&mut ctx.stop_top);
         if rule.kind == StopKind::Epsilon && !rule.trace {

@@ -496,7 +496,7 @@ mod tests {
 
     use super::*;
     use crate::graph::BuilderGraph;
-    use crate::stop::{Calibration, Radius, StopKind, StopModel, StopRule, FEATURES};
+    use crate::stop::{Calibration, HeapRadius, Radius, StopKind, StopModel, StopRule, FEATURES};
 
     const N: usize = 1500;
     const DIM: usize = 8;
@@ -705,6 +705,17 @@ mod tests {
                 let (hits, measured) = epsilon_search(&l2, &graph, q, 0, epsilon);
                 assert_eq!(ctx.found, hits, "ε {epsilon}, query {i}");
                 assert_eq!(stats.distances, measured + 1, "ε {epsilon}, query {i}");
+                // The state that reads the radius off the result heap of k searches alike.
+                let heap = knn_with(
+                    &graph,
+                    &bound,
+                    K,
+                    K,
+                    &mut plain,
+                    |_| true,
+                    &mut HeapRadius::new(&rule, K),
+                );
+                assert_eq!((heap, &plain.found), (stats, &hits), "ε {epsilon}, query {i}");
                 explored += measured;
                 if epsilon == 0.0 {
                     let beam = knn(&graph, &bound, K, K, &mut plain, |_| true);
@@ -769,5 +780,79 @@ mod tests {
         // Beyond ε 1 the radius (1 − ε)·d_k grows as a negative d_k falls: no bound.
         let (bounded, unbounded) = compare(&ip, &graph, &queries, &model_ip, 2.0);
         assert_eq!(bounded, unbounded, "ip, ε 2");
+    }
+
+    /// Every query's hits and work under [`Radius`] and under [`HeapRadius`], both on a beam of
+    /// k with the rule's `knobs` and `accept` as the filter, asserted equal; returns how many
+    /// searches the budget ended (at most one expansion past it) and how many ran on past it
+    /// because they held fewer than k results.
+    fn compare_heap<D: Distance<f32>>(
+        space: &Space<'_, f32, D>,
+        graph: &BuilderGraph,
+        queries: &[f32],
+        rule: &StopRule<'_>,
+        accept: fn(u32) -> bool,
+    ) -> (usize, usize) {
+        let (mut a, mut b) = (SearchContext::default(), SearchContext::default());
+        let (mut ended, mut ran_on) = (0, 0);
+        for (i, q) in queries.chunks_exact(DIM).enumerate() {
+            let q = space.bind(q);
+            let kept = knn_with(
+                graph,
+                &q,
+                K,
+                K,
+                &mut a,
+                accept,
+                &mut Radius::new(rule, K, Vec::new()),
+            );
+            let read = knn_with(graph, &q, K, K, &mut b, accept, &mut HeapRadius::new(rule, K));
+            assert_eq!((kept, &a.found), (read, &b.found), "query {i}");
+            let past = rule.budget.saturating_add(LINKS as u64);
+            ended += usize::from((rule.budget..past).contains(&kept.distances));
+            ran_on += usize::from(kept.distances >= past);
+        }
+        (ended, ran_on)
+    }
+
+    /// On a beam of k the state without a top k of its own ([`HeapRadius`]) makes the epsilon
+    /// rule's decisions: the same hits and work as [`Radius`] with and without a work budget,
+    /// unfiltered and under a filter that accepts one node in 13 (where a search reaches the
+    /// budget before it holds k results and must go on), for L2 and for inner products on both
+    /// sides of ε 1. The budgets are small enough that both cases occur.
+    #[test]
+    fn the_radius_read_off_the_heap_decides_as_the_rule_does() {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(5);
+        let (vectors, queries) = (uniform(&mut rng, N, 1.0), uniform(&mut rng, 200, 1.0));
+        let l2 = l2_space(&vectors);
+        let l2_graph = nearest_neighbour_graph(&l2);
+        let shifted: Vec<f32> = vectors.iter().map(|x| 3.0 * x - 1.5).collect();
+        let ip_queries: Vec<f32> = queries.iter().map(|x| 0.5 * x + 0.5).collect();
+        let ip = Space {
+            vectors: &shifted,
+            dim: DIM,
+            dist: InnerProduct(Portable),
+        };
+        let ip_graph = nearest_neighbour_graph(&ip);
+        let (l2_model, ip_model) = (model("l2"), model("ip"));
+        let filters: [fn(u32) -> bool; 2] = [|_| true, |n| n % 13 == 0];
+        let (mut ended, mut ran_on) = (0, 0);
+        for accept in filters {
+            for (epsilon, budget) in [(0.0, None), (0.2, Some(60)), (0.7, Some(25)), (1.5, Some(90))] {
+                let knobs = Calibration {
+                    budget,
+                    ..knobs(epsilon)
+                };
+                let rule = StopRule::with_knobs(&l2_model, StopKind::Epsilon, &knobs);
+                let (e, r) = compare_heap(&l2, &l2_graph, &queries, &rule, accept);
+                let rule = StopRule::with_knobs(&ip_model, StopKind::Epsilon, &knobs);
+                let (f, s) = compare_heap(&ip, &ip_graph, &ip_queries, &rule, accept);
+                (ended, ran_on) = (ended + e + f, ran_on + r + s);
+            }
+        }
+        assert!(
+            ended > 0 && ran_on > 0,
+            "{ended} ended by the budget, {ran_on} ran on"
+        );
     }
 }

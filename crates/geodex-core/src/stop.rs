@@ -670,8 +670,8 @@ impl<'m> StopRule<'m> {
     }
 
     /// Whether the rule is the epsilon rule at a radius it explores by ([`EPSILON_MAX`]).
-    fn explores_by_radius(&self) -> bool {
-        self.kind == StopKind::Epsilon && self.epsilon <= EPSILON_MAX
+    pub(crate) fn explores_by_radius(&self) -> bool {
+        !self.trace && self.kind == StopKind::Epsilon && self.epsilon <= EPSILON_MAX
     }
 
     /// Whether the search needs a [`Stopper`] (the fixed rule is only a beam width).
@@ -1124,6 +1124,60 @@ impl Stopper for Radius<'_, '_> {
 /// The epsilon rule's decision after an expansion, with the k-th result `kth`: stop at the
 /// budget, or once the best queued candidate lies beyond `d_k + ε·|d_k|` — no node the
 /// search could still reach is then expected within the relative radius ε of the k-th result.
+/// The epsilon rule's state on a walk whose result heap holds exactly the top k (an exact walk
+/// at beam width k, [`StopRule::beam_width`]): the heap's worst *is* the k-th result, so the
+/// radius `d_k + ε·|d_k|` is read from it in [`Stopper::reach`] and the rule keeps no top k of
+/// its own. Its decisions are [`Radius`]'s: the loop's own termination test (the best waiting
+/// candidate beyond the widened worst) is the radius test, and the offer test (a node beyond
+/// the radius is not queued) makes [`Radius`]'s queue bound redundant. What it saves is the
+/// top-k insertion on every result insertion, the tax [`Radius`] pays at equal work
+/// (BENCHMARKS.md, "where the epsilon rule's tax at equal work goes": +4 to +11 % of a
+/// search's time on SIFT). Valid only where the heap is the top k: `search_layer_with` at
+/// `ef == k`.
+pub(crate) struct HeapRadius {
+    epsilon: f32,
+    budget: u64,
+    k: usize,
+    /// Results accepted so far, counted up to k: the budget stops a search only once the top
+    /// k is full, as [`Radius`]'s does.
+    accepted: usize,
+}
+
+impl HeapRadius {
+    /// The state of `rule` (an epsilon rule exploring by radius) for a search of `k` results.
+    pub(crate) fn new(rule: &StopRule<'_>, k: usize) -> Self {
+        HeapRadius {
+            epsilon: rule.epsilon,
+            budget: rule.budget,
+            k: k.min(rule.model.k).max(1),
+            accepted: 0,
+        }
+    }
+}
+
+impl Stopper for HeapRadius {
+    const MEASURES: bool = false;
+
+    #[inline(always)]
+    fn accepted(&mut self, _node: Neighbor) {
+        self.accepted += usize::from(self.accepted < self.k);
+    }
+
+    #[inline(always)]
+    fn reach(&self, worst: f32) -> f32 {
+        worst + self.epsilon * worst.abs()
+    }
+
+    #[inline]
+    fn expanded(&mut self, distances: u64, _queue: &BinaryHeap<Reverse<Neighbor>>) -> Control {
+        if distances >= self.budget && self.accepted >= self.k {
+            Control::Stop
+        } else {
+            Control::Continue
+        }
+    }
+}
+
 #[inline]
 fn radius_control(
     rule: &StopRule<'_>,
