@@ -1121,9 +1121,6 @@ impl Stopper for Radius<'_, '_> {
     }
 }
 
-/// The epsilon rule's decision after an expansion, with the k-th result `kth`: stop at the
-/// budget, or once the best queued candidate lies beyond `d_k + ε·|d_k|` — no node the
-/// search could still reach is then expected within the relative radius ε of the k-th result.
 /// The epsilon rule's state on a walk whose result heap holds exactly the top k (an exact walk
 /// at beam width k, [`StopRule::beam_width`]): the heap's worst *is* the k-th result, so the
 /// radius `d_k + ε·|d_k|` is read from it in [`Stopper::reach`] and the rule keeps no top k of
@@ -1165,7 +1162,7 @@ impl Stopper for HeapRadius {
 
     #[inline(always)]
     fn reach(&self, worst: f32) -> f32 {
-        worst + self.epsilon * worst.abs()
+        radius_at(self.epsilon, worst)
     }
 
     #[inline]
@@ -1178,6 +1175,9 @@ impl Stopper for HeapRadius {
     }
 }
 
+/// The epsilon rule's decision after an expansion, with the k-th result `kth`: stop at the
+/// budget, or once the best queued candidate lies beyond `d_k + ε·|d_k|` — no node the
+/// search could still reach is then expected within the relative radius ε of the k-th result.
 #[inline]
 fn radius_control(
     rule: &StopRule<'_>,
@@ -1196,7 +1196,13 @@ fn radius_control(
 /// The epsilon rule's radius around the k-th result's distance `kth`: `d_k + ε·|d_k|`.
 #[inline(always)]
 fn relative_radius(rule: &StopRule<'_>, kth: f32) -> f32 {
-    kth + rule.epsilon * kth.abs()
+    radius_at(rule.epsilon, kth)
+}
+
+/// NGT's relative radius `d_k + ε·|d_k|` around the k-th distance `kth`.
+#[inline(always)]
+fn radius_at(epsilon: f32, kth: f32) -> f32 {
+    kth + epsilon * kth.abs()
 }
 
 /// Inserts `node` into `top` (sorted, closest first, at most `k` long), dropping the last entry
