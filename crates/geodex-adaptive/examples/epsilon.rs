@@ -103,8 +103,9 @@ fn report<T: Component>(
     );
     for &target in targets {
         let run = |kind| common::rule_work(index, model, &w, kind, target);
-        let (fixed, fixed_recall) = run(StopKind::Fixed)?;
-        let (learned, learned_recall) = run(StopKind::Learned)?;
+        let (fixed, learned) = (run(StopKind::Fixed)?, run(StopKind::Learned)?);
+        let (fixed, fixed_recall, learned, learned_recall) =
+            (fixed.mean, fixed.recall, learned.mean, learned.recall);
         let Some(&(threshold, work, recall)) = curve.iter().find(|c| c.2 >= fixed_recall) else {
             let last = curve[curve.len() - 1];
             println!("{target:<6} fixed {fixed:.0} ({fixed_recall:.4}): out of reach of the threshold sweep, at {:.3}: {:.0} ({:.4})", last.0, last.1, last.2);

@@ -72,53 +72,111 @@ pub fn least_work(trajectories: &[Trajectory], target: f64) -> Option<f64> {
     Some(w_cheap + (target - r_cheap) / (r_rich - r_cheap) * (w_rich - w_cheap))
 }
 
+/// [`least_work`] for rules held to a work budget (`learn-stop --work-cap`, issue 17's p99
+/// target): each trajectory keeps its checkpoints up to the first at or beyond `budget`
+/// distance evaluations — where a budget stops a search, after the expansion that crosses it —
+/// so no query is stopped later than a budgeted rule could stop it. A lower bound on the mean
+/// work of every truncating rule whose searches all end at the budget (with the budget at
+/// fixed ef's 99th-percentile work: every rule whose p99 work is no worse than fixed ef's by
+/// way of a budget); `None` when the budget leaves the target out of reach.
+pub fn least_work_within(trajectories: &[Trajectory], target: f64, budget: f64) -> Option<f64> {
+    let within: Vec<Trajectory> = trajectories
+        .iter()
+        .map(|t| {
+            let crossing = t.iter().position(|p| p.0 >= budget).map_or(t.len(), |i| i + 1);
+            t[..crossing].to_vec()
+        })
+        .collect();
+    least_work(&within, target)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Three random trajectories of four checkpoints each.
+    fn random_case(rng: &mut geodex_testkit::Rng) -> Vec<Trajectory> {
+        (0..3)
+            .map(|_| {
+                let (mut w, mut r) = (0.0, 0.0);
+                (0..4)
+                    .map(|_| {
+                        w += 1.0 + rng.below(10) as f64;
+                        r = (r + rng.below(5) as f64 / 10.0).min(1.0);
+                        (w, r)
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// The exact optimum by brute force over every combination of stopping points, a query
+    /// allowed to stop at a checkpoint only if every checkpoint before it lies under `budget`.
+    fn exhaustive(trajectories: &[Trajectory], target: f64, budget: f64) -> Option<f64> {
+        let allowed = |t: &Trajectory, i: usize| t[..i].iter().all(|p| p.0 < budget);
+        let mut best: Option<f64> = None;
+        for i in 0..4 {
+            for j in 0..4 {
+                for k in 0..4 {
+                    let picks = [(0, i), (1, j), (2, k)];
+                    if !picks.iter().all(|&(q, c)| allowed(&trajectories[q], c)) {
+                        continue;
+                    }
+                    let p = picks.map(|(q, c)| trajectories[q][c]);
+                    if p.iter().map(|x| x.1).sum::<f64>() / 3.0 >= target - 1e-12 {
+                        let w = p.iter().map(|x| x.0).sum::<f64>() / 3.0;
+                        best = Some(best.map_or(w, |b: f64| b.min(w)));
+                    }
+                }
+            }
+        }
+        best
+    }
+
+    /// `got` is a valid lower bound on the exact optimum `best`, below it by less than one
+    /// query's jump between two of its points, over 3 queries.
+    fn assert_relaxation_of(best: Option<f64>, got: Option<f64>, trajectories: &[Trajectory], case: usize) {
+        match (best, got) {
+            (None, None) => {}
+            (Some(b), Some(g)) => {
+                let jump = trajectories.iter().map(|t| t[3].0 - t[0].0).fold(0.0, f64::max);
+                assert!(g <= b + 1e-6, "case {case}: {g} above the optimum {b}");
+                assert!(g >= b - jump / 3.0 - 1e-6, "case {case}: {g} vs {b}");
+            }
+            other => panic!("case {case}: {other:?}"),
+        }
+    }
 
     /// Against brute force over every combination of stopping points.
     #[test]
     fn matches_exhaustive_search_on_small_cases() {
         let mut rng = geodex_testkit::Rng::new(9);
         for case in 0..200 {
-            let trajectories: Vec<Trajectory> = (0..3)
-                .map(|_| {
-                    let (mut w, mut r) = (0.0, 0.0);
-                    (0..4)
-                        .map(|_| {
-                            w += 1.0 + rng.below(10) as f64;
-                            r = (r + rng.below(5) as f64 / 10.0).min(1.0);
-                            (w, r)
-                        })
-                        .collect()
-                })
-                .collect();
+            let trajectories = random_case(&mut rng);
             let target = 0.2 + 0.5 * rng.uniform();
-            let mut best: Option<f64> = None;
-            for i in 0..4 {
-                for j in 0..4 {
-                    for k in 0..4 {
-                        let p = [trajectories[0][i], trajectories[1][j], trajectories[2][k]];
-                        if p.iter().map(|x| x.1).sum::<f64>() / 3.0 >= target - 1e-12 {
-                            let w = p.iter().map(|x| x.0).sum::<f64>() / 3.0;
-                            best = Some(best.map_or(w, |b: f64| b.min(w)));
-                        }
-                    }
-                }
-            }
-            let got = least_work(&trajectories, target);
-            match (best, got) {
-                (None, None) => {}
-                (Some(b), Some(g)) => {
-                    // A lower bound, below the exact optimum by less than one query's jump
-                    // between two of its points, over 3 queries.
-                    let jump = trajectories.iter().map(|t| t[3].0 - t[0].0).fold(0.0, f64::max);
-                    assert!(g <= b + 1e-6, "case {case}: {g} above the optimum {b}");
-                    assert!(g >= b - jump / 3.0 - 1e-6, "case {case}: {g} vs {b}");
-                }
-                other => panic!("case {case}: {other:?}"),
-            }
+            let best = exhaustive(&trajectories, target, f64::INFINITY);
+            assert_relaxation_of(best, least_work(&trajectories, target), &trajectories, case);
         }
+    }
+
+    /// Against brute force with a budget, which must bind in some cases: the target out of
+    /// reach within it, and more work than without it.
+    #[test]
+    fn a_budget_matches_exhaustive_search_and_binds() {
+        let mut rng = geodex_testkit::Rng::new(10);
+        let (mut unreachable, mut costlier) = (0, 0);
+        for case in 0..400 {
+            let trajectories = random_case(&mut rng);
+            let target = 0.2 + 0.5 * rng.uniform();
+            let budget = 1.0 + rng.below(30) as f64;
+            let best = exhaustive(&trajectories, target, budget);
+            let got = least_work_within(&trajectories, target, budget);
+            assert_relaxation_of(best, got, &trajectories, case);
+            let free = exhaustive(&trajectories, target, f64::INFINITY);
+            unreachable += usize::from(best.is_none() && free.is_some());
+            costlier += usize::from(best.zip(free).is_some_and(|(b, f)| b > f + 1e-9));
+        }
+        assert!(unreachable > 0 && costlier > 0, "{unreachable} {costlier}");
     }
 
     #[test]

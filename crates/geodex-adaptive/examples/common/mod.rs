@@ -43,7 +43,16 @@ pub fn targets(arg: Option<&String>) -> Result<Vec<f64>, Failure> {
     list(arg, "0.9,0.95,0.99", str::parse::<f64>)
 }
 
-/// Mean distance evaluations and mean recall@k of `model`'s rule `kind` at `target` on `w`.
+/// One rule's work on a workload: mean and 99th-percentile (nearest rank) distance evaluations,
+/// and mean recall@k.
+#[allow(dead_code)] // not every example compares rules
+pub struct RuleWork {
+    pub mean: f64,
+    pub p99: u64,
+    pub recall: f64,
+}
+
+/// The work of `model`'s rule `kind` at `target` on `w` (with the model's budget, if any).
 #[allow(dead_code)] // not every example compares rules
 pub fn rule_work<T: geodex_core::Component>(
     index: &geodex_core::Index<T>,
@@ -51,11 +60,15 @@ pub fn rule_work<T: geodex_core::Component>(
     w: &geodex_adaptive::Workload<'_, T>,
     kind: geodex_core::StopKind,
     target: f64,
-) -> Result<(f64, f64), Failure> {
+) -> Result<RuleWork, Failure> {
     use geodex_adaptive::evaluate::{mean_distances, mean_recall, outcomes};
     let rule = geodex_core::StopRule::new(model, kind, target)?;
     let o = outcomes(index, w, 0, Some(&rule))?;
-    Ok((mean_distances(&o), mean_recall(&o)))
+    Ok(RuleWork {
+        mean: mean_distances(&o),
+        p99: geodex_adaptive::calibrate::budget(&o, 1.0),
+        recall: mean_recall(&o),
+    })
 }
 
 /// `w`'s searches traced at `model`'s cap beam with a check every `every` distance evaluations.
