@@ -282,11 +282,11 @@ pub struct Calibration {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub epsilon: Option<f32>,
     /// Distance evaluations after which the patience, score (learned, gbdt, gain, ppo) and
-    /// epsilon rules stop whatever their state once they hold k results (a search that has
-    /// fewer runs on until it has k or the beam is exhausted) — a bound on the tail they let
-    /// hard queries run to (issue 17's p99 target): `learn-stop --work-cap F` sets it to F × the fixed rule's
-    /// 99th-percentile distance evaluations on the calibration queries, and calibrates the
-    /// rules' knobs with it in place. `None` (files written before it, and the default): no
+    /// epsilon rules stop as soon as they hold k results, whatever else their state (a search
+    /// with fewer runs on until it has k or its beam is exhausted) — a bound on the tail they
+    /// let hard queries run to (issue 17's p99 target): `learn-stop --work-cap F` sets it to
+    /// F × the fixed rule's 99th-percentile distance evaluations on the calibration queries,
+    /// and calibrates the rules' knobs with it in place. `None` (files written before it, and the default): no
     /// bound but the beam's. The fixed and bin-width rules (ada, adaef) never use it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget: Option<u64>,
